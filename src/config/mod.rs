@@ -1,0 +1,488 @@
+//! Reads and checks the YAML config: raw serde structs (`raw`) are turned by
+//! [`load`] into checked types ([`Config`], [`Job`]), reporting every problem
+//! as `FILE:LINE:COL: message`. Nothing here contacts Docker or a database.
+
+mod errors;
+mod interpolate;
+mod raw;
+mod secret;
+mod units;
+
+use std::collections::HashSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_saphyr::{Location, Spanned};
+
+pub use errors::{ConfigError, ConfigErrors};
+pub use secret::Secret;
+pub(crate) use units::parse_duration;
+
+use crate::assert::Assertion;
+use crate::schedule::Schedule;
+use errors::Problems;
+use raw::{RawConfig, RawJob, RawOutline};
+
+/// A checked config.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub path: PathBuf,
+    pub state_dir: PathBuf,
+    /// Docker endpoint; `None` means `DOCKER_HOST` or the local socket.
+    pub docker_host: Option<String>,
+    pub jobs: Vec<Job>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EngineKind {
+    Postgres,
+    Mysql,
+    Mariadb,
+}
+
+impl EngineKind {
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "postgres" | "postgresql" => Some(Self::Postgres),
+            "mysql" => Some(Self::Mysql),
+            "mariadb" => Some(Self::Mariadb),
+            _ => None,
+        }
+    }
+
+    /// The image used when a job names none: the official image of the
+    /// current release. Set `image:` to your production server's version.
+    pub fn default_image(self) -> &'static str {
+        match self {
+            Self::Postgres => "postgres:17",
+            Self::Mysql => "mysql:8.4",
+            Self::Mariadb => "mariadb:11.4",
+        }
+    }
+}
+
+impl fmt::Display for EngineKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Postgres => "postgres",
+            Self::Mysql => "mysql",
+            Self::Mariadb => "mariadb",
+        })
+    }
+}
+
+/// One backup to verify, checked.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub name: String,
+    pub engine: EngineKind,
+    pub image: String,
+    pub schedule: Option<Schedule>,
+    pub source: SourceSpec,
+    pub database: String,
+    pub restore: RestoreSettings,
+    pub assertions: Vec<Assertion>,
+    pub keep: bool,
+}
+
+#[derive(Debug, Clone)]
+pub enum SourceSpec {
+    Local {
+        path: PathBuf,
+        pattern: glob::Pattern,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct RestoreSettings {
+    pub timeout: Duration,
+    pub ready_timeout: Duration,
+    pub memory: Option<u64>,
+    pub cpus: Option<f64>,
+    pub tmpfs: bool,
+    pub tuning: bool,
+    pub roles: Vec<String>,
+}
+
+/// Reads and checks the config at `path`, with `${VAR}` taken from the process environment.
+pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+    load_with_env(path, &|name| std::env::var(name).ok())
+}
+
+/// As [`load`], with variables from `env` (tests pass their own).
+pub fn load_with_env(
+    path: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Config, ConfigErrors> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ConfigErrors(vec![ConfigError {
+            file: path.to_path_buf(),
+            line: 0,
+            column: 0,
+            message: format!("cannot read the config file: {e}"),
+        }])
+    })?;
+    parse(path, &text, env)
+}
+
+fn options() -> serde_saphyr::Options {
+    let mut opts = serde_saphyr::Options::default();
+    opts.with_snippet = false;
+    opts
+}
+
+/// Checks config `text` (read from `path`, which relative paths are relative to).
+pub fn parse(
+    path: &Path,
+    text: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Config, ConfigErrors> {
+    let mut problems = Problems::new(path);
+    let raw: RawConfig = match serde_saphyr::from_str_with_options(text, options()) {
+        Ok(raw) => raw,
+        Err(e) => {
+            problems.parse(&e);
+            collect_job_parse_errors(text, &mut problems);
+            return Err(problems
+                .into_result()
+                .expect_err("a parse error was recorded"));
+        }
+    };
+    let base = path.parent().unwrap_or(Path::new("."));
+    let mut v = Validator {
+        problems,
+        env,
+        base,
+    };
+    let config = v.config(path, raw);
+    v.problems.into_result().map(|()| config)
+}
+
+/// When the file as a whole does not parse, parse each job on its own so that
+/// the problems of every job are reported, not only the first one's.
+fn collect_job_parse_errors(text: &str, problems: &mut Problems<'_>) {
+    let Ok(outline) = serde_saphyr::from_str_with_options::<RawOutline>(text, options()) else {
+        return;
+    };
+    for job in &outline.jobs {
+        let loc = job.referenced;
+        let Some(fragment) = job_fragment(text, loc) else {
+            continue;
+        };
+        if let Err(e) = serde_saphyr::from_str_with_options::<RawJob>(&fragment, options()) {
+            problems.parse(&e);
+        }
+    }
+}
+
+/// The text of the job starting at `loc`, padded so that line and column
+/// numbers in errors match the whole file.
+fn job_fragment(text: &str, loc: Location) -> Option<String> {
+    let (line, col) = (loc.line() as usize, loc.column() as usize);
+    if line == 0 || col == 0 {
+        return None;
+    }
+    let lines: Vec<&str> = text.lines().collect();
+    let first = lines.get(line - 1)?;
+    let start = first.char_indices().nth(col - 1).map(|(i, _)| i)?;
+    let mut out = "\n".repeat(line - 1);
+    out.push_str(&" ".repeat(col - 1));
+    out.push_str(&first[start..]);
+    for l in &lines[line..] {
+        let content = l.trim_start();
+        let indent = l.len() - content.len();
+        if !content.is_empty() && !content.starts_with('#') && indent < col - 1 {
+            break;
+        }
+        out.push('\n');
+        out.push_str(l);
+    }
+    out.push('\n');
+    Some(out)
+}
+
+struct Validator<'a> {
+    problems: Problems<'a>,
+    env: &'a dyn Fn(&str) -> Option<String>,
+    base: &'a Path,
+}
+
+impl Validator<'_> {
+    fn config(&mut self, path: &Path, raw: RawConfig) -> Config {
+        let state_dir = match &raw.state_dir {
+            Some(s) => self.path(s),
+            None => default_state_dir(),
+        };
+        let docker_host = raw.docker.and_then(|d| d.host).map(|h| self.text(&h));
+        let mut names = HashSet::new();
+        let mut jobs = Vec::new();
+        if raw.jobs.is_empty() {
+            self.problems
+                .at(Location::UNKNOWN, "the config has no jobs");
+        }
+        for job in raw.jobs {
+            if !names.insert(job.value.name.value.clone()) {
+                self.problems.at(
+                    job.value.name.referenced,
+                    format!("duplicate job name `{}`", job.value.name.value),
+                );
+            }
+            if let Some(j) = self.job(job.value) {
+                jobs.push(j);
+            }
+        }
+        Config {
+            path: path.to_path_buf(),
+            state_dir,
+            docker_host,
+            jobs,
+        }
+    }
+
+    fn job(&mut self, raw: RawJob) -> Option<Job> {
+        let before = self.problems.list.len();
+        let name = raw.name.value.clone();
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            self.problems.at(
+                raw.name.referenced,
+                format!("job name `{name}` may only contain letters, digits, `-` and `_`"),
+            );
+        }
+        let engine = EngineKind::parse(&raw.engine.value);
+        if engine.is_none() {
+            self.problems.at(
+                raw.engine.referenced,
+                format!(
+                    "unknown engine `{}`; use postgres, mysql or mariadb",
+                    raw.engine.value
+                ),
+            );
+        }
+        let image = raw.image.as_ref().map(|i| self.text(i));
+        let tz = raw.timezone.as_ref().map(|t| self.text(t));
+        let schedule = raw.schedule.as_ref().and_then(|s| {
+            let expr = self.text(s);
+            match Schedule::parse(&expr, tz.as_deref()) {
+                Ok(sch) => Some(sch),
+                Err(msg) => {
+                    let at = if msg.contains("time zone") {
+                        raw.timezone.as_ref().map_or(s.referenced, |t| t.referenced)
+                    } else {
+                        s.referenced
+                    };
+                    self.problems.at(at, msg);
+                    None
+                }
+            }
+        });
+        let source = self.source(&raw.source);
+        let database = self.text(&raw.database);
+        if database.is_empty() || database.contains(['`', '"', '\'', '\0', '/']) {
+            self.problems.at(
+                raw.database.referenced,
+                format!("`{database}` is not a usable database name"),
+            );
+        }
+        let tmpfs_at = raw
+            .restore
+            .as_ref()
+            .and_then(|r| r.tmpfs.as_ref())
+            .map(|t| t.referenced);
+        let restore = self.restore(raw.restore.unwrap_or_default());
+        let keep = raw.keep.unwrap_or(true);
+        if let (Some(r), Some(at)) = (&restore, tmpfs_at)
+            && r.tmpfs
+            && keep
+        {
+            // Kept restores move to a new container on a volume; tmpfs data cannot move.
+            self.problems.at(
+                at,
+                "a restore on tmpfs cannot be kept: set `keep: false` or `tmpfs: false`",
+            );
+        }
+        if !restore.as_ref().is_none_or(|r| r.roles.is_empty())
+            && engine.is_some_and(|e| e != EngineKind::Postgres)
+        {
+            self.problems.at(
+                raw.name.referenced,
+                "`restore.roles` applies to PostgreSQL jobs only",
+            );
+        }
+        let mut assertions = Vec::new();
+        for a in raw.assertions {
+            for p in a.value.problems() {
+                self.problems.at(a.referenced, p);
+            }
+            assertions.push(a.value);
+        }
+        if self.problems.list.len() > before {
+            return None;
+        }
+        let engine = engine?;
+        Some(Job {
+            name,
+            engine,
+            image: image.unwrap_or_else(|| engine.default_image().to_string()),
+            schedule,
+            source: source?,
+            database,
+            restore: restore?,
+            assertions,
+            keep,
+        })
+    }
+
+    fn source(&mut self, raw: &Spanned<raw::RawSource>) -> Option<SourceSpec> {
+        let s = &raw.value;
+        if s.kind.value != "local" {
+            self.problems.at(
+                s.kind.referenced,
+                format!("unknown source type `{}`; use `local`", s.kind.value),
+            );
+            return None;
+        }
+        let path = self.path(&s.path);
+        let pattern_text = s
+            .pattern
+            .as_ref()
+            .map_or_else(|| "*".to_string(), |p| self.text(p));
+        match glob::Pattern::new(&pattern_text) {
+            Ok(pattern) => Some(SourceSpec::Local { path, pattern }),
+            Err(e) => {
+                let at = s.pattern.as_ref().map_or(raw.referenced, |p| p.referenced);
+                self.problems
+                    .at(at, format!("bad pattern `{pattern_text}`: {e}"));
+                None
+            }
+        }
+    }
+
+    fn restore(&mut self, r: raw::RawRestore) -> Option<RestoreSettings> {
+        let before = self.problems.list.len();
+        let timeout = self.duration(r.timeout.as_ref(), Duration::from_secs(2 * 3600));
+        let ready_timeout = self.duration(r.ready_timeout.as_ref(), Duration::from_secs(120));
+        let memory = r
+            .memory
+            .as_ref()
+            .and_then(|m| match units::parse_bytes(&self.text(m)) {
+                Ok(b) if b >= 64 << 20 => Some(b),
+                Ok(_) => {
+                    self.problems
+                        .at(m.referenced, "memory must be at least 64MiB");
+                    None
+                }
+                Err(e) => {
+                    self.problems.at(m.referenced, e);
+                    None
+                }
+            });
+        if let Some(c) = &r.cpus
+            && !(c.value > 0.0 && c.value <= 1024.0)
+        {
+            self.problems.at(
+                c.referenced,
+                format!("cpus must be above 0, not {}", c.value),
+            );
+        }
+        for role in &r.roles {
+            if role.is_empty() || role.contains(['"', '\0']) {
+                self.problems.at(
+                    Location::UNKNOWN,
+                    format!("role name `{role}` is not usable"),
+                );
+            }
+        }
+        (self.problems.list.len() == before).then(|| RestoreSettings {
+            timeout,
+            ready_timeout,
+            memory,
+            cpus: r.cpus.map(|c| c.value),
+            tmpfs: r.tmpfs.is_some_and(|t| t.value),
+            tuning: r.tuning.unwrap_or(true),
+            roles: r.roles,
+        })
+    }
+
+    fn duration(&mut self, raw: Option<&Spanned<String>>, default: Duration) -> Duration {
+        let Some(raw) = raw else { return default };
+        match units::parse_duration(&self.text(raw)) {
+            Ok(d) if !d.is_zero() => d,
+            Ok(_) => {
+                self.problems
+                    .at(raw.referenced, "a timeout of zero would fail every run");
+                default
+            }
+            Err(e) => {
+                self.problems.at(raw.referenced, e);
+                default
+            }
+        }
+    }
+
+    /// A string value with `${VAR}` expanded; unset variables are reported.
+    fn text(&mut self, s: &Spanned<String>) -> String {
+        match interpolate::interpolate(&s.value, self.env) {
+            Ok(v) => v,
+            Err(missing) => {
+                for name in missing {
+                    self.problems.at(
+                        s.referenced,
+                        format!("environment variable `{name}` is not set (used as `${{{name}}}`)"),
+                    );
+                }
+                s.value.clone()
+            }
+        }
+    }
+
+    fn path(&mut self, s: &Spanned<String>) -> PathBuf {
+        let p = PathBuf::from(self.text(s));
+        normalize(&if p.is_absolute() {
+            p
+        } else {
+            self.base.join(p)
+        })
+    }
+}
+
+/// `a/b/../c` → `a/c`, without touching the file system (the path may not exist yet).
+fn normalize(p: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) =>
+            {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    if out.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        out
+    }
+}
+
+fn default_state_dir() -> PathBuf {
+    if let Some(x) = std::env::var_os("XDG_STATE_HOME") {
+        return PathBuf::from(x).join("restoredrill");
+    }
+    match std::env::var_os("HOME") {
+        Some(h) => PathBuf::from(h).join(".local/state/restoredrill"),
+        None => PathBuf::from("/var/lib/restoredrill"),
+    }
+}
+
+#[cfg(test)]
+mod tests;

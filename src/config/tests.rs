@@ -1,0 +1,138 @@
+//! The config as users write it: what is accepted, and how problems are told.
+
+use std::path::Path;
+
+use super::*;
+
+fn env(name: &str) -> Option<String> {
+    match name {
+        "SHOP_DIR" => Some("/backups/shop".into()),
+        _ => None,
+    }
+}
+
+fn check(text: &str) -> Result<Config, ConfigErrors> {
+    parse(Path::new("/etc/restoredrill/config.yaml"), text, &env)
+}
+
+const GOOD: &str = r#"
+state_dir: state
+jobs:
+  - name: shop
+    engine: postgres
+    image: postgres:15
+    schedule: "0 3 * * 1"
+    source: { type: local, path: "${SHOP_DIR}", pattern: "shop-*.sql.gz" }
+    database: shop
+    restore: { timeout: 30m, memory: 2GiB, cpus: 2 }
+    assertions:
+      - tables_exist: [orders]
+      - row_count: { table: orders, min: 1 }
+      - freshness: { table: orders, column: created_at, max_age: 26h }
+"#;
+
+#[test]
+fn a_good_config_gets_checked_types_and_defaults() {
+    let c = check(GOOD).unwrap();
+    assert_eq!(c.state_dir, Path::new("/etc/restoredrill/state"));
+    let job = &c.jobs[0];
+    assert_eq!(job.engine, EngineKind::Postgres);
+    assert_eq!(job.restore.memory, Some(2 << 30));
+    assert_eq!(job.restore.timeout, Duration::from_secs(1800));
+    assert!(job.restore.tuning, "throwaway tuning is on by default");
+    assert!(job.keep, "keep is on by default");
+    let SourceSpec::Local { path, pattern } = &job.source;
+    assert_eq!(path, Path::new("/backups/shop"));
+    assert!(pattern.matches("shop-2026-11-24.sql.gz"));
+    assert_eq!(job.assertions.len(), 3);
+}
+
+#[test]
+fn an_engine_without_an_image_gets_the_official_one() {
+    let text = GOOD
+        .replace("    image: postgres:15\n", "")
+        .replace("postgres\n    schedule", "mariadb\n    schedule");
+    let c = check(&text).unwrap();
+    assert_eq!(c.jobs[0].image, "mariadb:11.4");
+}
+
+#[test]
+fn every_problem_is_reported_at_once_with_its_place() {
+    let text = r#"jobs:
+  - name: shop
+    engine: oracle
+    schedule: "0 25 * * *"
+    source: { type: local, path: "${NOT_SET}" }
+    database: shop
+    restore: { timeout: soon }
+  - name: shop
+    engine: postgres
+    source: { type: local, path: /x }
+    database: shop
+"#;
+    let errs = check(text).unwrap_err().0;
+    let text: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
+    let has = |needle: &str, line: u64| {
+        errs.iter()
+            .any(|e| e.message.contains(needle) && e.line == line)
+            || panic!("no `{needle}` at line {line} in {text:#?}")
+    };
+    has("unknown engine `oracle`", 3);
+    has("bad cron expression", 4);
+    has("`NOT_SET` is not set", 5);
+    has("`soon` is not a duration", 7);
+    has("duplicate job name `shop`", 8);
+    assert!(
+        text[0].starts_with("/etc/restoredrill/config.yaml:3:"),
+        "{}",
+        text[0]
+    );
+}
+
+#[test]
+fn unknown_keys_and_wrong_types_are_reported_for_every_job() {
+    let text = r#"jobs:
+  - name: a
+    engine: postgres
+    sourc: { type: local, path: /x }
+    database: shop
+  - name: b
+    engine: postgres
+    source: { type: local, path: /x }
+    database: shop
+    keep: maybe
+"#;
+    let errs = check(text).unwrap_err().0;
+    assert!(
+        errs.iter()
+            .any(|e| e.line == 4 && e.message.contains("sourc")),
+        "{errs:#?}"
+    );
+    assert!(
+        errs.iter().any(|e| e.line == 10),
+        "the second job's problem is reported too: {errs:#?}"
+    );
+}
+
+#[test]
+fn assertions_must_say_what_they_expect() {
+    let text = GOOD.replace(
+        "- row_count: { table: orders, min: 1 }",
+        "- row_count: { table: orders }",
+    );
+    let errs = check(&text).unwrap_err().0;
+    assert!(
+        errs[0].message.contains("needs `min`, `max` or both"),
+        "{errs:#?}"
+    );
+    assert_eq!(errs[0].line, 13);
+}
+
+#[test]
+fn tmpfs_restores_cannot_be_kept() {
+    let text = GOOD.replace("cpus: 2 }", "cpus: 2, tmpfs: true }");
+    let errs = check(&text).unwrap_err().0;
+    assert!(errs[0].message.contains("tmpfs"), "{errs:#?}");
+    let ok = GOOD.replace("cpus: 2 }", "cpus: 2, tmpfs: true }\n    keep: false");
+    assert!(check(&ok).is_ok());
+}

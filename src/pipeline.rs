@@ -1,0 +1,473 @@
+//! One run of one job, top to bottom: find the newest dump, tell what it is,
+//! restore it into a candidate container, check it, then keep it or remove it,
+//! and record the outcome. [`run_once`] never panics on a bad backup and never
+//! leaves a candidate container behind: every path ends in promotion or removal.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::time::Duration;
+
+use bollard::Docker;
+use chrono::Utc;
+use rand::Rng;
+use rand::distr::Alphanumeric;
+use sha2::{Digest, Sha256};
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::assert::{self, Evidence};
+use crate::config::{Config, Job, Secret, SourceSpec};
+use crate::promote::{self, Promotion};
+use crate::report::{DumpReport, Phase, RunReport, Verdict};
+use crate::restore::container::{self, Candidate, ContainerSpec, Role};
+use crate::restore::load::{self, LoadRequest};
+use crate::restore::{Credentials, Engine, RestoreError, engine_for, wait_ready};
+use crate::source::detect::{self, Inspection, NotLoadable};
+use crate::source::local::LocalSource;
+use crate::source::{Dump, Source, SourceError};
+use crate::store::{Store, StoreError};
+
+/// What every run shares: Docker, history, and the shutdown signal.
+pub struct Context {
+    pub docker: Docker,
+    pub store: Store,
+    /// Labels this installation's containers (derived from the state dir).
+    pub instance: String,
+    pub show_progress: bool,
+    pub cancel: CancellationToken,
+}
+
+/// The checker cannot start at all: exit code 3.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error(transparent)]
+    Docker(#[from] RestoreError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Context {
+    /// Connects to Docker, opens the history, and cleans up after any earlier
+    /// process that was killed mid-run.
+    pub async fn open(
+        config: &Config,
+        show_progress: bool,
+        cancel: CancellationToken,
+    ) -> Result<Self, SetupError> {
+        let docker = crate::restore::connect_docker(config.docker_host.as_deref()).await?;
+        let store = Store::open(&config.state_dir).await?;
+        let instance = instance_id(&config.state_dir);
+        let interrupted = store.mark_interrupted().await?;
+        if interrupted > 0 {
+            tracing::warn!(
+                runs = interrupted,
+                "marked runs of an earlier, stopped process as interrupted"
+            );
+        }
+        let kept: Vec<String> = store
+            .all_kept()
+            .await?
+            .into_iter()
+            .map(|k| k.container)
+            .collect();
+        let kept_names = kept_container_names(&docker, &kept).await;
+        container::sweep(&docker, &instance, &kept_names).await?;
+        Ok(Self {
+            docker,
+            store,
+            instance,
+            show_progress,
+            cancel,
+        })
+    }
+}
+
+/// Kept containers are recorded by id; the sweep matches names.
+async fn kept_container_names(docker: &Docker, ids: &[String]) -> Vec<String> {
+    let mut names = Vec::new();
+    for id in ids {
+        if let Ok(info) = docker.inspect_container(id, None).await
+            && let Some(n) = info.name
+        {
+            names.push(n.trim_start_matches('/').to_string());
+        }
+    }
+    names
+}
+
+fn instance_id(state_dir: &std::path::Path) -> String {
+    let canonical = std::fs::canonicalize(state_dir).unwrap_or_else(|_| state_dir.to_path_buf());
+    hex::encode(&Sha256::digest(canonical.to_string_lossy().as_bytes())[..6])
+}
+
+/// Why a run stopped early.
+enum Stop {
+    /// The backup is bad.
+    Fail(String),
+    /// The checker could not do its work.
+    Error(String),
+}
+
+impl From<RestoreError> for Stop {
+    fn from(e: RestoreError) -> Self {
+        Stop::Error(e.to_string())
+    }
+}
+
+impl From<StoreError> for Stop {
+    fn from(e: StoreError) -> Self {
+        Stop::Error(e.to_string())
+    }
+}
+
+impl From<SourceError> for Stop {
+    fn from(e: SourceError) -> Self {
+        match e {
+            SourceError::NoDump(_) => Stop::Fail(e.to_string()),
+            SourceError::Unreadable { .. } => Stop::Error(e.to_string()),
+        }
+    }
+}
+
+impl From<NotLoadable> for Stop {
+    fn from(e: NotLoadable) -> Self {
+        match e {
+            NotLoadable::Unreadable { .. } => Stop::Error(e.to_string()),
+            _ => Stop::Fail(e.to_string()),
+        }
+    }
+}
+
+/// Verifies the newest dump of `job` once and records the outcome.
+pub async fn run_once(ctx: &Context, job: &Job) -> RunReport {
+    let started_at = Utc::now();
+    let run_id = format!(
+        "{}-{:04x}",
+        started_at.format("%Y%m%dT%H%M%SZ"),
+        rand::rng().random::<u16>()
+    );
+    let span = tracing::info_span!("run", job = %job.name, run_id = %run_id);
+    async {
+        let mut report = RunReport {
+            run_id: run_id.clone(),
+            job: job.name.clone(),
+            engine: job.engine.to_string(),
+            image: job.image.clone(),
+            started_at,
+            finished_at: started_at,
+            verdict: Verdict::Error,
+            reason: None,
+            source: source_for(job).describe(),
+            dump: None,
+            phases: Vec::new(),
+            assertions: Vec::new(),
+            tables: BTreeMap::new(),
+            tool_output: Vec::new(),
+            kept: None,
+        };
+        tracing::info!("run started");
+        let outcome = match ctx.store.begin_run(&run_id, &job.name, started_at).await {
+            Ok(()) => verify(ctx, job, &mut report).await,
+            Err(e) => Err(Stop::from(e)),
+        };
+        (report.verdict, report.reason) = match outcome {
+            Ok(()) => (Verdict::Pass, None),
+            Err(Stop::Fail(r)) => (Verdict::Fail, Some(r)),
+            Err(Stop::Error(r)) => (Verdict::Error, Some(r)),
+        };
+        if report.kept.is_none() {
+            report.kept = ctx.store.kept(&job.name).await.ok().flatten();
+        }
+        report.finished_at = Utc::now();
+        if let Err(e) = ctx.store.finish_run(&report).await {
+            tracing::error!(error = %e, "could not record the run in history");
+        }
+        match report.verdict {
+            Verdict::Pass => tracing::info!("run passed"),
+            Verdict::Fail => tracing::warn!(
+                reason = report.reason.as_deref().unwrap_or(""),
+                "run failed"
+            ),
+            Verdict::Error => tracing::error!(
+                reason = report.reason.as_deref().unwrap_or(""),
+                "run could not be completed"
+            ),
+        }
+        report
+    }
+    .instrument(span)
+    .await
+}
+
+fn source_for(job: &Job) -> Box<dyn Source> {
+    match &job.source {
+        SourceSpec::Local { path, pattern } => Box::new(LocalSource {
+            dir: path.clone(),
+            pattern: pattern.clone(),
+        }),
+    }
+}
+
+/// Times `fut` as the phase `name` of the report.
+async fn phase<T>(report: &mut RunReport, name: &str, fut: impl Future<Output = T>) -> T {
+    let started_at = Utc::now();
+    let out = fut.await;
+    report.phases.push(Phase {
+        name: name.into(),
+        started_at,
+        finished_at: Utc::now(),
+    });
+    out
+}
+
+async fn verify(ctx: &Context, job: &Job, report: &mut RunReport) -> Result<(), Stop> {
+    let source = source_for(job);
+    let dump = phase(report, "find", source.newest()).await?;
+    report.dump = Some(DumpReport {
+        path: dump.path.display().to_string(),
+        size: dump.size,
+        modified_at: dump.modified,
+        sha256: None,
+        compression: None,
+        format: None,
+        dumped_by: None,
+    });
+    let inspection = phase(report, "inspect", detect::inspect(&dump)).await?;
+    if let Some(d) = report.dump.as_mut() {
+        d.compression = Some(inspection.compression);
+        d.format = Some(inspection.format);
+        d.dumped_by = inspection.dumped_by.clone();
+    }
+    if !inspection.format.accepted_by(job.engine) {
+        return Err(Stop::Fail(format!(
+            "the dump is a {}, but job `{}` restores into {}: check the job's `engine` and `source`",
+            inspection.format, job.name, job.engine
+        )));
+    }
+
+    let engine = engine_for(job.engine);
+    phase(
+        report,
+        "image",
+        container::ensure_image(&ctx.docker, &job.image),
+    )
+    .await?;
+    let creds = Credentials {
+        user: engine.superuser().to_string(),
+        password: Secret::new(
+            rand::rng()
+                .sample_iter(Alphanumeric)
+                .take(24)
+                .map(char::from)
+                .collect::<String>(),
+        ),
+        database: job.database.clone(),
+    };
+    let name = format!("restoredrill-{}-{}", job.name, report.run_id).to_ascii_lowercase();
+    let spec = ContainerSpec {
+        volume: (!job.restore.tmpfs).then(|| format!("{name}-data")),
+        name,
+        image: job.image.clone(),
+        env: engine.container_env(&creds),
+        cmd: engine.server_args(job.restore.tuning),
+        job: job.name.clone(),
+        run_id: report.run_id.clone(),
+        instance: ctx.instance.clone(),
+        role: Role::Candidate,
+        port: engine.port(),
+        data_mount: engine.data_mount().to_string(),
+        memory: job.restore.memory,
+        cpus: job.restore.cpus,
+    };
+    let candidate = phase(report, "create", container::launch(&ctx.docker, &spec)).await?;
+    tracing::info!(container = %candidate.name, port = candidate.host_port, "candidate container started");
+
+    // From here on the candidate is removed on every path but promotion.
+    let checked = tokio::select! {
+        r = restore_and_check(ctx, job, engine.as_ref(), &creds, &candidate, &dump, &inspection, report) => r,
+        _ = ctx.cancel.cancelled() => Err(Stop::Error("interrupted: restoredrill was asked to stop".into())),
+    };
+    if let Err(stop) = checked {
+        candidate.remove().await;
+        return Err(stop);
+    }
+    if !job.keep {
+        candidate.remove().await;
+        return Ok(());
+    }
+    let previous = ctx.store.kept(&job.name).await?;
+    let promotion = Promotion {
+        docker: &ctx.docker,
+        engine: engine.as_ref(),
+        creds: &creds,
+        spec: &spec,
+        ready_timeout: job.restore.ready_timeout,
+        previous,
+    };
+    match phase(report, "promote", promote::promote(promotion, candidate)).await {
+        Ok(kept) => {
+            ctx.store.set_kept(&kept).await?;
+            report.kept = Some(kept);
+            Ok(())
+        }
+        Err(e) => Err(Stop::Error(format!(
+            "the restore passed but could not be kept ({e}); the previous kept restore is unchanged"
+        ))),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn restore_and_check(
+    ctx: &Context,
+    job: &Job,
+    engine: &dyn Engine,
+    creds: &Credentials,
+    candidate: &Candidate,
+    dump: &Dump,
+    inspection: &Inspection,
+    report: &mut RunReport,
+) -> Result<(), Stop> {
+    phase(
+        report,
+        "start",
+        wait_ready(
+            &ctx.docker,
+            candidate,
+            engine,
+            creds,
+            job.restore.ready_timeout,
+        ),
+    )
+    .await?;
+    engine
+        .prepare(candidate.host_port, creds, &job.restore.roles)
+        .await
+        .map_err(|e| {
+            Stop::Error(format!(
+                "could not create the roles listed in restore.roles: {e}"
+            ))
+        })?;
+
+    let parallel = job
+        .restore
+        .cpus
+        .map(|c| c.floor().max(1.0) as u32)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get() as u32));
+    let request = LoadRequest {
+        docker: &ctx.docker,
+        candidate,
+        engine,
+        creds,
+        dump,
+        inspection,
+        parallel,
+        show_progress: ctx.show_progress,
+    };
+    let load_started = std::time::Instant::now();
+    let loaded = phase(
+        report,
+        "load",
+        tokio::time::timeout(job.restore.timeout, load::load(request)),
+    )
+    .await;
+    let load_duration = load_started.elapsed();
+    let loaded = match loaded {
+        Err(_) => {
+            return Err(Stop::Fail(format!(
+                "the load did not finish within the job's restore.timeout of {}",
+                load::describe_timeout(job.restore.timeout)
+            )));
+        }
+        Ok(r) => r?,
+    };
+    match loaded {
+        Ok(l) => {
+            if let Some(d) = report.dump.as_mut() {
+                d.sha256 = Some(l.sha256);
+            }
+        }
+        Err(failure) => {
+            // A tool killed with its server (out of memory) is the checker's limit, not the backup's fault.
+            container::still_running(&ctx.docker, &candidate.id).await?;
+            report.tool_output = failure.output_tail;
+            return Err(Stop::Fail(failure.reason));
+        }
+    }
+
+    let check_started = Utc::now();
+    let result = check(
+        ctx,
+        job,
+        engine,
+        creds,
+        candidate,
+        dump,
+        load_duration,
+        report,
+    )
+    .await;
+    report.phases.push(Phase {
+        name: "check".into(),
+        started_at: check_started,
+        finished_at: Utc::now(),
+    });
+    result
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn check(
+    ctx: &Context,
+    job: &Job,
+    engine: &dyn Engine,
+    creds: &Credentials,
+    candidate: &Candidate,
+    dump: &Dump,
+    load_duration: Duration,
+    report: &mut RunReport,
+) -> Result<(), Stop> {
+    let mut session = engine
+        .connect(candidate.host_port, creds)
+        .await
+        .map_err(|e| Stop::Error(format!("cannot connect to the restored database: {e}")))?;
+    let tables = match session.table_row_counts().await {
+        Ok(t) => t,
+        Err(e) => {
+            session.close().await;
+            return Err(Stop::Error(format!(
+                "cannot count the restored tables: {e}"
+            )));
+        }
+    };
+    let baseline = ctx.store.baseline(&job.name).await?;
+    let default_schema = engine.default_schema(creds);
+    let evidence = Evidence {
+        tables: &tables,
+        default_schema: &default_schema,
+        baseline: baseline.as_ref(),
+        dump_modified: dump.modified,
+        load_duration,
+    };
+    report.assertions = assert::check_all(&job.assertions, &evidence, session.as_mut()).await;
+    session.close().await;
+    report.tables = tables;
+
+    if report.tables.is_empty() {
+        return Err(Stop::Fail(format!(
+            "the dump loaded but restored no tables into `{}`",
+            job.database
+        )));
+    }
+    let failed: Vec<_> = report.failed_assertions().collect();
+    if let Some(first) = failed.first() {
+        return Err(Stop::Fail(format!(
+            "{} of {} assertions failed; first: {} {}: expected {}, observed {}",
+            failed.len(),
+            report.assertions.len(),
+            first.kind,
+            first.subject,
+            first.expected,
+            first.observed
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,74 @@
+//! Makes a passing candidate the job's kept restore, for people to query.
+//!
+//! Docker labels cannot change, so promotion stops the candidate, starts a
+//! container labelled `restoredrill.role=kept` on the same data volume, waits
+//! until it accepts connections, and only then removes the previous kept
+//! restore. If anything fails, the new data is removed and the previous kept
+//! restore stays as it was: a failed promotion never loses the last good one.
+
+use std::time::Duration;
+
+use bollard::Docker;
+use bollard::query_parameters::StopContainerOptionsBuilder;
+use chrono::Utc;
+
+use crate::report::KeptRestore;
+use crate::restore::container::{self, Candidate, ContainerSpec, Role};
+use crate::restore::{Credentials, Engine, RestoreError, wait_ready};
+
+pub struct Promotion<'a> {
+    pub docker: &'a Docker,
+    pub engine: &'a dyn Engine,
+    pub creds: &'a Credentials,
+    /// The spec the candidate was created from.
+    pub spec: &'a ContainerSpec,
+    pub ready_timeout: Duration,
+    pub previous: Option<KeptRestore>,
+}
+
+pub async fn promote(p: Promotion<'_>, candidate: Candidate) -> Result<KeptRestore, RestoreError> {
+    let stop = StopContainerOptionsBuilder::default().t(60).build();
+    if let Err(e) = p.docker.stop_container(&candidate.id, Some(stop)).await {
+        candidate.remove().await;
+        return Err(RestoreError::Docker(e));
+    }
+    let (id, _name, volume) = candidate.release();
+    // The candidate container goes; its volume now belongs to the kept one.
+    container::remove(p.docker, &id, None).await;
+
+    let spec = ContainerSpec {
+        name: format!("{}-kept", p.spec.name),
+        role: Role::Kept,
+        ..p.spec.clone()
+    };
+    let kept = match container::launch(p.docker, &spec).await {
+        Ok(k) => k,
+        Err(e) => {
+            container::remove(p.docker, "", volume.as_deref()).await;
+            return Err(e);
+        }
+    };
+    if let Err(e) = wait_ready(p.docker, &kept, p.engine, p.creds, p.ready_timeout).await {
+        kept.remove().await;
+        return Err(e);
+    }
+    let port = kept.host_port;
+    let (_kept_id, kept_name, kept_volume) = kept.release();
+    if let Some(prev) = &p.previous {
+        container::remove(p.docker, &prev.container, prev.volume.as_deref()).await;
+    }
+    tracing::info!(container = %kept_name, port, "promoted to kept restore");
+    Ok(KeptRestore {
+        job: spec.job.clone(),
+        run_id: spec.run_id.clone(),
+        container: kept_name,
+        volume: kept_volume,
+        host: "127.0.0.1".into(),
+        port,
+        user: p.creds.user.clone(),
+        database: p.creds.database.clone(),
+        password: p.creds.password.clone(),
+        promoted_at: Utc::now(),
+        engine: p.engine.kind().to_string(),
+    })
+}

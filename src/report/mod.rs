@@ -1,0 +1,131 @@
+//! What a run concluded, and how it is told: [`RunReport`] is the record of
+//! one run; `summary` renders it for people, `json` for machines. Alert
+//! channels build on the same record.
+
+pub mod json;
+pub mod summary;
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::assert::AssertionResult;
+use crate::config::Secret;
+use crate::source::{Compression, DumpFormat};
+
+/// The outcome of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// The dump restored and every assertion held.
+    Pass,
+    /// The backup is bad: it did not restore, or an assertion failed.
+    Fail,
+    /// The checker could not run (Docker, image, state); says nothing of the backup.
+    Error,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pass => "pass",
+            Self::Fail => "fail",
+            Self::Error => "error",
+        }
+    }
+}
+
+/// Everything known about one run.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    pub run_id: String,
+    pub job: String,
+    pub engine: String,
+    pub image: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    pub verdict: Verdict,
+    /// Why the run failed or errored; `None` on a pass.
+    pub reason: Option<String>,
+    /// Where the dump was looked for.
+    pub source: String,
+    pub dump: Option<DumpReport>,
+    pub phases: Vec<Phase>,
+    pub assertions: Vec<AssertionResult>,
+    /// Exact row count of every restored table.
+    pub tables: BTreeMap<String, i64>,
+    /// The last lines the restore tool printed (on failure, its errors).
+    pub tool_output: Vec<String>,
+    /// The job's kept restore after this run (new on a pass, the earlier one otherwise).
+    pub kept: Option<KeptRestore>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DumpReport {
+    pub path: String,
+    pub size: u64,
+    pub modified_at: DateTime<Utc>,
+    /// sha256 of the file as stored; `None` if it was not read to the end.
+    pub sha256: Option<String>,
+    pub compression: Option<Compression>,
+    pub format: Option<DumpFormat>,
+    pub dumped_by: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Phase {
+    pub name: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+}
+
+impl Phase {
+    pub fn seconds(&self) -> f64 {
+        (self.finished_at - self.started_at).num_milliseconds() as f64 / 1000.0
+    }
+}
+
+/// A restore kept running for people to query.
+#[derive(Debug, Clone, Serialize)]
+pub struct KeptRestore {
+    pub job: String,
+    pub run_id: String,
+    pub container: String,
+    pub volume: Option<String>,
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    pub database: String,
+    #[serde(serialize_with = "expose_secret")]
+    pub password: Secret,
+    pub promoted_at: DateTime<Utc>,
+    pub engine: String,
+}
+
+impl KeptRestore {
+    /// A connection URL without the password.
+    pub fn url(&self) -> String {
+        let scheme = if self.engine == "postgres" {
+            "postgresql"
+        } else {
+            "mysql"
+        };
+        format!(
+            "{scheme}://{}@{}:{}/{}",
+            self.user, self.host, self.port, self.database
+        )
+    }
+}
+
+/// The password goes into JSON reports, which only the local user running
+/// restoredrill sees; logs and summaries never print it.
+fn expose_secret<S: serde::Serializer>(s: &Secret, ser: S) -> Result<S::Ok, S::Error> {
+    ser.serialize_str(s.expose())
+}
+
+impl RunReport {
+    pub fn failed_assertions(&self) -> impl Iterator<Item = &AssertionResult> {
+        self.assertions.iter().filter(|a| !a.passed)
+    }
+}

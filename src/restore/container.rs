@@ -1,0 +1,509 @@
+//! Containers as guarded resources.
+//!
+//! Every container restoredrill creates carries labels (`restoredrill.job`,
+//! `restoredrill.run`, `restoredrill.role`, `restoredrill.instance`) and, when
+//! it holds data worth keeping, a volume of the same name. A [`Candidate`]
+//! removes its container and volume on every path unless promotion takes it
+//! over with [`Candidate::release`]; [`sweep`] removes leftovers of an
+//! earlier, interrupted process at start-up.
+
+use std::collections::HashMap;
+
+use bollard::Docker;
+use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
+use bollard::models::{ContainerCreateBody, HostConfig, PortBinding, VolumeCreateRequest};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, ListContainersOptionsBuilder,
+    ListVolumesOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
+    RemoveVolumeOptionsBuilder,
+};
+use futures_util::StreamExt;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+
+use super::RestoreError;
+
+pub const LABEL_JOB: &str = "restoredrill.job";
+pub const LABEL_RUN: &str = "restoredrill.run";
+pub const LABEL_ROLE: &str = "restoredrill.role";
+/// Which state dir owns the container, so two installations never sweep each other's.
+pub const LABEL_INSTANCE: &str = "restoredrill.instance";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Candidate,
+    Kept,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Candidate => "candidate",
+            Self::Kept => "kept",
+        }
+    }
+}
+
+/// Everything needed to create one database container.
+#[derive(Debug, Clone)]
+pub struct ContainerSpec {
+    pub name: String,
+    pub image: String,
+    pub env: Vec<String>,
+    pub cmd: Vec<String>,
+    pub job: String,
+    pub run_id: String,
+    pub instance: String,
+    pub role: Role,
+    /// The database port inside the container; published on 127.0.0.1 only.
+    pub port: u16,
+    /// Where the data directory's parent is mounted.
+    pub data_mount: String,
+    /// Named volume for the data (kept restores); `None` puts data on tmpfs.
+    pub volume: Option<String>,
+    pub memory: Option<u64>,
+    pub cpus: Option<f64>,
+}
+
+/// A running container that is removed, with its volume, unless released.
+pub struct Candidate {
+    docker: Docker,
+    pub id: String,
+    pub name: String,
+    pub volume: Option<String>,
+    pub host_port: u16,
+    armed: bool,
+}
+
+impl Candidate {
+    /// Removes the container and its volume, waiting for Docker to confirm.
+    pub async fn remove(mut self) {
+        self.armed = false;
+        remove(&self.docker, &self.id, self.volume.as_deref()).await;
+    }
+
+    /// Hands the container over (promotion): the guard no longer removes it.
+    pub fn release(mut self) -> (String, String, Option<String>) {
+        self.armed = false;
+        (
+            std::mem::take(&mut self.id),
+            std::mem::take(&mut self.name),
+            self.volume.take(),
+        )
+    }
+}
+
+impl Drop for Candidate {
+    fn drop(&mut self) {
+        // The explicit `remove` runs on every path the pipeline knows of; this
+        // covers a panic or an abandoned future. `sweep` covers a killed process.
+        if self.armed
+            && let Ok(handle) = tokio::runtime::Handle::try_current()
+        {
+            let docker = self.docker.clone();
+            let id = std::mem::take(&mut self.id);
+            let volume = self.volume.take();
+            handle.spawn(async move { remove(&docker, &id, volume.as_deref()).await });
+        }
+    }
+}
+
+/// Force-removes a container and then its volume; failures are logged, not raised,
+/// since there is nothing better to do with them on a cleanup path.
+pub async fn remove(docker: &Docker, id: &str, volume: Option<&str>) {
+    let opts = RemoveContainerOptionsBuilder::default()
+        .force(true)
+        .v(true)
+        .build();
+    match docker.remove_container(id, Some(opts)).await {
+        Ok(()) => {}
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        }) => {}
+        Err(e) => tracing::error!(container = id, error = %e, "could not remove container"),
+    }
+    if let Some(v) = volume {
+        let opts = RemoveVolumeOptionsBuilder::default().force(true).build();
+        match docker.remove_volume(v, Some(opts)).await {
+            Ok(()) => {}
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => {}
+            Err(e) => tracing::error!(volume = v, error = %e, "could not remove volume"),
+        }
+    }
+}
+
+/// Makes sure `image` is present: pulls it when absent, and says how to
+/// build it when it cannot be pulled.
+pub async fn ensure_image(docker: &Docker, image: &str) -> Result<(), RestoreError> {
+    match docker.inspect_image(image).await {
+        Ok(_) => return Ok(()),
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        }) => {}
+        Err(e) => return Err(RestoreError::Docker(e)),
+    }
+    tracing::info!(image, "image not present; pulling");
+    let opts = CreateImageOptionsBuilder::default()
+        .from_image(image)
+        .build();
+    let mut pull = docker.create_image(Some(opts), None, None);
+    let mut last_status = String::new();
+    while let Some(item) = pull.next().await {
+        match item {
+            Ok(info) => {
+                if let Some(s) = info.status
+                    && s != last_status
+                {
+                    tracing::info!(image, status = %s, "pull");
+                    last_status = s;
+                }
+            }
+            Err(e) => {
+                return Err(RestoreError::ImageMissing {
+                    image: image.to_string(),
+                    detail: e.to_string(),
+                });
+            }
+        }
+    }
+    docker
+        .inspect_image(image)
+        .await
+        .map(|_| ())
+        .map_err(|e| RestoreError::ImageMissing {
+            image: image.to_string(),
+            detail: e.to_string(),
+        })
+}
+
+/// Creates and starts a container from `spec`; on any failure nothing is left behind.
+pub async fn launch(docker: &Docker, spec: &ContainerSpec) -> Result<Candidate, RestoreError> {
+    let labels: HashMap<String, String> = [
+        (LABEL_JOB, spec.job.as_str()),
+        (LABEL_RUN, spec.run_id.as_str()),
+        (LABEL_ROLE, spec.role.as_str()),
+        (LABEL_INSTANCE, spec.instance.as_str()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+
+    if let Some(v) = &spec.volume
+        && spec.role == Role::Candidate
+    {
+        docker
+            .create_volume(VolumeCreateRequest {
+                name: Some(v.clone()),
+                labels: Some(labels.clone()),
+                ..Default::default()
+            })
+            .await
+            .map_err(RestoreError::Docker)?;
+    }
+    // From here on the guard owns the volume, and then the container.
+    let mut guard = Candidate {
+        docker: docker.clone(),
+        id: spec.name.clone(),
+        name: spec.name.clone(),
+        volume: spec.volume.clone(),
+        host_port: 0,
+        armed: true,
+    };
+
+    let port_key = format!("{}/tcp", spec.port);
+    let mut host = HostConfig {
+        port_bindings: Some(HashMap::from([(
+            port_key.clone(),
+            Some(vec![PortBinding {
+                host_ip: Some("127.0.0.1".into()),
+                host_port: Some(String::new()),
+            }]),
+        )])),
+        memory: spec.memory.map(|m| m as i64),
+        memory_swap: spec.memory.map(|m| m as i64),
+        nano_cpus: spec.cpus.map(|c| (c * 1e9) as i64),
+        ..Default::default()
+    };
+    match &spec.volume {
+        Some(v) => host.binds = Some(vec![format!("{v}:{}", spec.data_mount)]),
+        None => {
+            host.tmpfs = Some(HashMap::from([(
+                spec.data_mount.clone(),
+                "rw,mode=0777".to_string(),
+            )]))
+        }
+    }
+    let body = ContainerCreateBody {
+        image: Some(spec.image.clone()),
+        env: Some(spec.env.clone()),
+        cmd: Some(spec.cmd.clone()),
+        labels: Some(labels),
+        exposed_ports: Some(vec![port_key.clone()]),
+        host_config: Some(host),
+        ..Default::default()
+    };
+    let opts = CreateContainerOptionsBuilder::default()
+        .name(&spec.name)
+        .build();
+    let created = docker.create_container(Some(opts), body).await;
+    let created = match created {
+        Ok(c) => c,
+        Err(e) => {
+            guard.remove().await;
+            return Err(RestoreError::Docker(e));
+        }
+    };
+    guard.id = created.id;
+    if let Err(e) = docker.start_container(&guard.id, None).await {
+        guard.remove().await;
+        return Err(RestoreError::Docker(e));
+    }
+    match published_port(docker, &guard.id, &port_key).await {
+        Ok(p) => guard.host_port = p,
+        Err(e) => {
+            guard.remove().await;
+            return Err(e);
+        }
+    }
+    Ok(guard)
+}
+
+async fn published_port(docker: &Docker, id: &str, port_key: &str) -> Result<u16, RestoreError> {
+    let info = docker
+        .inspect_container(id, None)
+        .await
+        .map_err(RestoreError::Docker)?;
+    info.network_settings
+        .and_then(|n| n.ports)
+        .and_then(|p| p.get(port_key).cloned().flatten())
+        .and_then(|b| b.into_iter().find_map(|b| b.host_port))
+        .and_then(|p| p.parse().ok())
+        .ok_or_else(|| {
+            RestoreError::Unexpected(format!("container {id} has no published port {port_key}"))
+        })
+}
+
+/// What the container is doing now: `Ok(())` while running, else why it stopped.
+pub async fn still_running(docker: &Docker, id: &str) -> Result<(), RestoreError> {
+    let info = docker
+        .inspect_container(id, None)
+        .await
+        .map_err(RestoreError::Docker)?;
+    let state = info.state.unwrap_or_default();
+    if state.running == Some(true) {
+        return Ok(());
+    }
+    if state.oom_killed == Some(true) {
+        return Err(RestoreError::OutOfMemory);
+    }
+    Err(RestoreError::ServerExited {
+        code: state.exit_code.unwrap_or(-1),
+        log: logs_tail(docker, id, 20).await,
+    })
+}
+
+/// The last `lines` lines the container wrote.
+pub async fn logs_tail(docker: &Docker, id: &str, lines: usize) -> String {
+    let opts = LogsOptionsBuilder::default()
+        .stdout(true)
+        .stderr(true)
+        .tail(&lines.to_string())
+        .build();
+    let mut out = String::new();
+    let mut logs = docker.logs(id, Some(opts));
+    while let Some(Ok(chunk)) = logs.next().await {
+        out.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
+    }
+    out.trim_end().to_string()
+}
+
+/// The result of a command run inside a container.
+#[derive(Debug)]
+pub struct ExecOutcome {
+    pub exit_code: i64,
+    /// The last lines of its stderr (and stdout), for reports.
+    pub output_tail: Vec<String>,
+    /// Set when reading `stdin` failed (a corrupt dump): the command saw a cut stream.
+    pub input_error: Option<std::io::Error>,
+}
+
+/// How many lines of a tool's output a report keeps.
+pub const TAIL_LINES: usize = 20;
+
+/// Runs `cmd` in the container, streaming `stdin` into it (if any) and keeping
+/// the tail of its output. Reading stops at the first input error; the command
+/// then sees end of input and its exit code is still collected.
+pub async fn exec(
+    docker: &Docker,
+    id: &str,
+    cmd: Vec<String>,
+    env: Vec<String>,
+    stdin: Option<&mut (dyn AsyncRead + Send + Unpin)>,
+) -> Result<ExecOutcome, RestoreError> {
+    let created = docker
+        .create_exec(
+            id,
+            CreateExecOptions {
+                cmd: Some(cmd),
+                env: Some(env),
+                attach_stdin: Some(stdin.is_some()),
+                attach_stdout: Some(true),
+                attach_stderr: Some(true),
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(RestoreError::Docker)?;
+    let started = docker
+        .start_exec(
+            &created.id,
+            Some(StartExecOptions {
+                detach: false,
+                ..Default::default()
+            }),
+        )
+        .await
+        .map_err(RestoreError::Docker)?;
+    let StartExecResults::Attached {
+        mut output,
+        mut input,
+    } = started
+    else {
+        return Err(RestoreError::Unexpected("exec started detached".into()));
+    };
+
+    let drain = async {
+        let mut tail = Tail::default();
+        while let Some(item) = output.next().await {
+            match item {
+                Ok(chunk) => tail.push(&chunk.into_bytes()),
+                Err(e) => tail.push(format!("(output stream error: {e})\n").as_bytes()),
+            }
+        }
+        tail.finish()
+    };
+    let feed = async {
+        let Some(src) = stdin else {
+            let _ = input.shutdown().await;
+            return None;
+        };
+        let mut buf = vec![0u8; 256 * 1024];
+        let mut failure = None;
+        loop {
+            let n = match src.read(&mut buf).await {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            };
+            // A write error means the tool stopped reading (it exited on an
+            // error); its exit code tells the rest.
+            if input.write_all(&buf[..n]).await.is_err() {
+                break;
+            }
+        }
+        let _ = input.shutdown().await;
+        failure
+    };
+    let (output_tail, input_error) = tokio::join!(drain, feed);
+    let inspect = docker
+        .inspect_exec(&created.id)
+        .await
+        .map_err(RestoreError::Docker)?;
+    Ok(ExecOutcome {
+        exit_code: inspect.exit_code.unwrap_or(-1),
+        output_tail,
+        input_error,
+    })
+}
+
+/// Keeps the last lines of a stream without holding all of it.
+#[derive(Default)]
+struct Tail {
+    lines: std::collections::VecDeque<String>,
+    partial: Vec<u8>,
+}
+
+impl Tail {
+    fn push(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            if b == b'\n' {
+                let line = String::from_utf8_lossy(&self.partial)
+                    .trim_end()
+                    .to_string();
+                self.partial.clear();
+                if !line.is_empty() {
+                    self.lines.push_back(line);
+                    if self.lines.len() > TAIL_LINES {
+                        self.lines.pop_front();
+                    }
+                }
+            } else if self.partial.len() < 4096 {
+                self.partial.push(b);
+            }
+        }
+    }
+
+    fn finish(mut self) -> Vec<String> {
+        self.push(b"\n");
+        self.lines.into()
+    }
+}
+
+/// Removes containers and volumes of this instance left behind by an
+/// interrupted process: every candidate, and kept restores not in `kept_ids`.
+pub async fn sweep(
+    docker: &Docker,
+    instance: &str,
+    kept_names: &[String],
+) -> Result<usize, RestoreError> {
+    let filters = HashMap::from([("label", vec![format!("{LABEL_INSTANCE}={instance}")])]);
+    let opts = ListContainersOptionsBuilder::default()
+        .all(true)
+        .filters(&filters)
+        .build();
+    let containers = docker
+        .list_containers(Some(opts))
+        .await
+        .map_err(RestoreError::Docker)?;
+    let mut removed = 0;
+    let mut in_use = std::collections::HashSet::new();
+    for c in containers {
+        let labels = c.labels.unwrap_or_default();
+        let names: Vec<String> = c
+            .names
+            .unwrap_or_default()
+            .iter()
+            .map(|n| n.trim_start_matches('/').to_string())
+            .collect();
+        let kept = labels.get(LABEL_ROLE).map(String::as_str) == Some(Role::Kept.as_str());
+        if kept && names.iter().any(|n| kept_names.contains(n)) {
+            for m in c.mounts.unwrap_or_default() {
+                if let Some(n) = m.name {
+                    in_use.insert(n);
+                }
+            }
+            continue;
+        }
+        let id = c.id.unwrap_or_default();
+        tracing::warn!(container = ?names, role = ?labels.get(LABEL_ROLE), "removing a container left behind by an interrupted run");
+        remove(docker, &id, None).await;
+        removed += 1;
+    }
+    let vopts = ListVolumesOptionsBuilder::default()
+        .filters(&filters)
+        .build();
+    let volumes = docker
+        .list_volumes(Some(vopts))
+        .await
+        .map_err(RestoreError::Docker)?;
+    for v in volumes.volumes.unwrap_or_default() {
+        if !in_use.contains(&v.name) {
+            remove(docker, "", Some(&v.name)).await;
+        }
+    }
+    Ok(removed)
+}

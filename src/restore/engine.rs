@@ -1,0 +1,66 @@
+//! What differs between database engines: how their containers are started,
+//! how a dump is loaded, and how restoredrill talks to the restored server.
+
+use async_trait::async_trait;
+
+use crate::assert::{QueryError, Session};
+use crate::config::{EngineKind, Secret};
+use crate::source::DumpFormat;
+
+/// Who restoredrill is inside a restore: the server's superuser, with a
+/// password generated for this run.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    pub user: String,
+    pub password: Secret,
+    pub database: String,
+}
+
+/// How a dump of some format is loaded.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LoadPlan {
+    /// Stream the decompressed dump into this command's stdin.
+    Pipe(Vec<String>),
+    /// Copy the dump into the container at `path` first (a folder for
+    /// directory-format dumps), run `cmd`, then delete the copy.
+    Staged { path: String, cmd: Vec<String> },
+}
+
+#[async_trait]
+pub trait Engine: Send + Sync {
+    fn kind(&self) -> EngineKind;
+    /// The server's port inside the container.
+    fn port(&self) -> u16;
+    /// Mount point that holds the data directory (the official images' volume).
+    fn data_mount(&self) -> &'static str;
+    fn superuser(&self) -> &'static str;
+    /// The official image's environment contract for first-start initialisation.
+    fn container_env(&self, creds: &Credentials) -> Vec<String>;
+    /// Arguments for the image's entrypoint: the server, with throwaway tuning if asked.
+    fn server_args(&self, tuning: bool) -> Vec<String>;
+    /// Environment for the engine's client tools run inside the container.
+    fn tool_env(&self, creds: &Credentials) -> Vec<String>;
+    /// A trivial query through the same client the load uses, so that a
+    /// client that cannot connect is told apart from a dump that does not load.
+    fn preflight(&self, creds: &Credentials) -> Vec<String>;
+    fn load_plan(&self, format: DumpFormat, creds: &Credentials, parallel: u32) -> LoadPlan;
+    /// Schema a bare table name refers to.
+    fn default_schema(&self, creds: &Credentials) -> String;
+    /// Connects from this host to the restored server on 127.0.0.1:`port`.
+    async fn connect(&self, port: u16, creds: &Credentials)
+    -> Result<Box<dyn Session>, QueryError>;
+    /// Runs set-up statements (e.g. CREATE ROLE) before the dump is loaded.
+    async fn prepare(
+        &self,
+        port: u16,
+        creds: &Credentials,
+        roles: &[String],
+    ) -> Result<(), QueryError>;
+}
+
+pub fn engine_for(kind: EngineKind) -> Box<dyn Engine> {
+    match kind {
+        EngineKind::Postgres => Box::new(super::postgres::Postgres),
+        EngineKind::Mysql | EngineKind::Mariadb => Box::new(super::mysql::Mysql { kind }),
+    }
+}

@@ -1,0 +1,273 @@
+//! Streams a dump into the engine's own tool inside the candidate container.
+//!
+//! Any error from the tool fails the load (psql runs with ON_ERROR_STOP=1,
+//! pg_restore with --exit-on-error, the mysql client stops at the first error):
+//! a load that "finished" past errors is exactly the failure this catches.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use bollard::Docker;
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncRead;
+
+use super::container::{self, Candidate};
+use super::engine::{Credentials, Engine, LoadPlan};
+use super::{RestoreError, progress};
+use crate::source::detect::{DumpFormat, Inspection};
+use crate::source::{Dump, reader};
+
+/// The dump loaded without error.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub sha256: String,
+}
+
+/// The dump did not load: a failed verdict, with what the tool said.
+#[derive(Debug)]
+pub struct LoadFailure {
+    pub reason: String,
+    pub output_tail: Vec<String>,
+}
+
+pub struct LoadRequest<'a> {
+    pub docker: &'a Docker,
+    pub candidate: &'a Candidate,
+    pub engine: &'a dyn Engine,
+    pub creds: &'a Credentials,
+    pub dump: &'a Dump,
+    pub inspection: &'a Inspection,
+    pub parallel: u32,
+    pub show_progress: bool,
+}
+
+/// Loads the dump; the outer error is the checker's, the inner one the backup's.
+pub async fn load(req: LoadRequest<'_>) -> Result<Result<Loaded, LoadFailure>, RestoreError> {
+    let plan = req
+        .engine
+        .load_plan(req.inspection.format, req.creds, req.parallel);
+    let env = req.engine.tool_env(req.creds);
+    let id = req.candidate.id.as_str();
+
+    let check = container::exec(
+        req.docker,
+        id,
+        req.engine.preflight(req.creds),
+        env.clone(),
+        None,
+    )
+    .await?;
+    if check.exit_code != 0 {
+        return Err(RestoreError::ClientCannotConnect {
+            code: check.exit_code,
+            output: check.output_tail.join(" | "),
+        });
+    }
+
+    let (staging_cmd, final_cmd) = match &plan {
+        LoadPlan::Pipe(cmd) => (cmd.clone(), None),
+        LoadPlan::Staged { path, cmd } => {
+            let script = if req.dump.is_dir {
+                r#"rm -rf "$1" && mkdir -p "$1" && exec tar -x -C "$1""#
+            } else {
+                r#"exec cat > "$1""#
+            };
+            (
+                ["sh", "-c", script, "sh", path.as_str()]
+                    .map(String::from)
+                    .to_vec(),
+                Some((path.clone(), cmd.clone())),
+            )
+        }
+    };
+
+    // Feed the dump: into the tool itself, or into a staging copy.
+    let fed = if req.dump.is_dir {
+        feed_directory(&req, staging_cmd, env.clone()).await?
+    } else {
+        feed_file(&req, staging_cmd, env.clone()).await?
+    };
+    let sha256 = match fed {
+        Ok(sha) => sha,
+        Err(failure) => return Ok(Err(failure)),
+    };
+
+    if let Some((path, cmd)) = final_cmd {
+        let outcome = container::exec(req.docker, id, cmd, env.clone(), None).await?;
+        let cleanup = ["rm", "-rf", path.as_str()].map(String::from).to_vec();
+        container::exec(req.docker, id, cleanup, Vec::new(), None).await?;
+        if outcome.exit_code != 0 {
+            return Ok(Err(tool_failure(
+                req.inspection.format,
+                outcome.exit_code,
+                outcome.output_tail,
+            )));
+        }
+    }
+    Ok(Ok(Loaded { sha256 }))
+}
+
+async fn feed_file(
+    req: &LoadRequest<'_>,
+    cmd: Vec<String>,
+    env: Vec<String>,
+) -> Result<Result<String, LoadFailure>, RestoreError> {
+    let path = &req.dump.path;
+    let file = match tokio::fs::File::open(path).await {
+        Ok(f) => f,
+        Err(e) => {
+            return Ok(Err(LoadFailure {
+                reason: format!("cannot read the dump: {e}"),
+                output_tail: Vec::new(),
+            }));
+        }
+    };
+    let (mut stream, digest) = reader::decoded(file, req.inspection.compression);
+    let shown = progress::start(digest.clone(), req.dump.size, req.show_progress);
+    let outcome = container::exec(req.docker, &req.candidate.id, cmd, env, Some(&mut stream)).await;
+    shown.cancel();
+    let outcome = outcome?;
+    if let Some(e) = outcome.input_error {
+        return Ok(Err(LoadFailure {
+            reason: format!(
+                "the dump is corrupt: its {} stream broke after {} of {} bytes ({e})",
+                req.inspection.compression,
+                digest.bytes(),
+                req.dump.size
+            ),
+            output_tail: outcome.output_tail,
+        }));
+    }
+    // With staging, the copy succeeding says nothing yet; the tool's run decides.
+    let staged = matches!(
+        req.inspection.format,
+        DumpFormat::PostgresCustom | DumpFormat::PostgresTar | DumpFormat::PostgresDirectory
+    );
+    if outcome.exit_code != 0 {
+        if staged {
+            return Err(RestoreError::Unexpected(format!(
+                "copying the dump into the container failed (exit {}): {}",
+                outcome.exit_code,
+                outcome.output_tail.join(" | ")
+            )));
+        }
+        return Ok(Err(tool_failure(
+            req.inspection.format,
+            outcome.exit_code,
+            outcome.output_tail,
+        )));
+    }
+    match digest.finish(path).await {
+        Ok(sha) => Ok(Ok(sha)),
+        Err(e) => Ok(Err(LoadFailure {
+            reason: format!("cannot read the dump: {e}"),
+            output_tail: Vec::new(),
+        })),
+    }
+}
+
+/// Sends a directory-format dump as a tar stream; its sha256 is that of its
+/// files' contents in name order.
+async fn feed_directory(
+    req: &LoadRequest<'_>,
+    cmd: Vec<String>,
+    env: Vec<String>,
+) -> Result<Result<String, LoadFailure>, RestoreError> {
+    let (mut read_half, write_half) = tokio::io::duplex(256 * 1024);
+    let dir = req.dump.path.clone();
+    let writer = tokio::task::spawn_blocking(move || tar_directory(dir, write_half));
+    let stdin: &mut (dyn AsyncRead + Send + Unpin) = &mut read_half;
+    let outcome = container::exec(req.docker, &req.candidate.id, cmd, env, Some(stdin)).await?;
+    let hashed = writer
+        .await
+        .map_err(|e| RestoreError::Unexpected(e.to_string()))?;
+    match hashed {
+        Err(e) => Ok(Err(LoadFailure {
+            reason: format!("cannot read the dump folder: {e}"),
+            output_tail: outcome.output_tail,
+        })),
+        Ok(_) if outcome.exit_code != 0 => Err(RestoreError::Unexpected(format!(
+            "copying the dump folder into the container failed (exit {}): {}",
+            outcome.exit_code,
+            outcome.output_tail.join(" | ")
+        ))),
+        Ok(sha) => Ok(Ok(sha)),
+    }
+}
+
+fn tar_directory(dir: PathBuf, out: tokio::io::DuplexStream) -> std::io::Result<String> {
+    let bridge = tokio_util::io::SyncIoBridge::new(out);
+    let mut tar = tar::Builder::new(bridge);
+    let mut names: Vec<_> = std::fs::read_dir(&dir)?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .map(|e| e.file_name())
+        .collect();
+    names.sort();
+    let mut hasher = Sha256::new();
+    for name in names {
+        let path = dir.join(&name);
+        let data = std::fs::File::open(&path)?;
+        let len = data.metadata()?.len();
+        let mut header = tar::Header::new_gnu();
+        header.set_size(len);
+        header.set_mode(0o644);
+        header.set_cksum();
+        let hashing = HashingRead {
+            inner: data,
+            hasher: &mut hasher,
+        };
+        tar.append_data(&mut header, &name, hashing)?;
+    }
+    let mut bridge = tar.into_inner()?;
+    std::io::Write::flush(&mut bridge)?;
+    bridge.shutdown()?;
+    Ok(hex::encode(hasher.finalize()))
+}
+
+struct HashingRead<'a, R> {
+    inner: R,
+    hasher: &'a mut Sha256,
+}
+
+impl<R: std::io::Read> std::io::Read for HashingRead<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+fn tool_failure(format: DumpFormat, exit_code: i64, tail: Vec<String>) -> LoadFailure {
+    let tool = match format {
+        DumpFormat::PostgresPlain | DumpFormat::GenericSql => "psql",
+        DumpFormat::PostgresCustom | DumpFormat::PostgresTar | DumpFormat::PostgresDirectory => {
+            "pg_restore"
+        }
+        DumpFormat::MysqlSql => "the mysql client",
+    };
+    let first_error = tail
+        .iter()
+        .find(|l| l.contains("ERROR") || l.contains("error:") || l.contains("FATAL"))
+        .or_else(|| tail.last())
+        .cloned()
+        .unwrap_or_default();
+    let mut reason = format!("{tool} failed with exit code {exit_code}: {first_error}");
+    if first_error.contains("role") && first_error.contains("does not exist") {
+        reason.push_str(
+            " (list the dump's roles under the job's `restore.roles` so they exist before loading)",
+        );
+    }
+    if first_error.contains("unsupported version") {
+        reason.push_str(" (the dump was written by a newer pg_dump than this image has: set `image:` to your production server's version)");
+    }
+    LoadFailure {
+        reason,
+        output_tail: tail,
+    }
+}
+
+/// How long a load may take, for messages.
+pub fn describe_timeout(d: Duration) -> String {
+    humantime::format_duration(d).to_string()
+}

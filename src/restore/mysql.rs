@@ -1,0 +1,218 @@
+//! MySQL and MariaDB: the official `mysql` / `mariadb` images' contract, the
+//! image's own client (`mariadb`, else `mysql`) inside the container, and
+//! mysql_async from the host (its dynamic values suit arbitrary assertion SQL).
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use mysql_async::prelude::Queryable;
+use mysql_async::{Conn, OptsBuilder, Value};
+
+use super::engine::{Credentials, Engine, LoadPlan};
+use crate::assert::{QueryError, Scalar, Session};
+use crate::config::EngineKind;
+use crate::source::DumpFormat;
+
+pub struct Mysql {
+    pub kind: EngineKind,
+}
+
+/// Largest statement a dump may hold (mysqldump's extended inserts can be big).
+const MAX_PACKET: &str = "--max-allowed-packet=1073741824";
+
+#[async_trait]
+impl Engine for Mysql {
+    fn kind(&self) -> EngineKind {
+        self.kind
+    }
+
+    fn port(&self) -> u16 {
+        3306
+    }
+
+    fn data_mount(&self) -> &'static str {
+        "/var/lib/mysql"
+    }
+
+    fn superuser(&self) -> &'static str {
+        "root"
+    }
+
+    fn container_env(&self, c: &Credentials) -> Vec<String> {
+        // Both spellings: the mysql image reads MYSQL_*, the mariadb image either.
+        vec![
+            format!("MYSQL_ROOT_PASSWORD={}", c.password.expose()),
+            format!("MARIADB_ROOT_PASSWORD={}", c.password.expose()),
+            format!("MYSQL_DATABASE={}", c.database),
+            format!("MARIADB_DATABASE={}", c.database),
+        ]
+    }
+
+    fn server_args(&self, tuning: bool) -> Vec<String> {
+        let mut args = vec![MAX_PACKET.to_string()];
+        if tuning {
+            args.extend(
+                [
+                    "--innodb-flush-log-at-trx-commit=0",
+                    "--innodb-doublewrite=0",
+                    "--skip-log-bin",
+                    "--sync-binlog=0",
+                ]
+                .map(String::from),
+            );
+        }
+        args
+    }
+
+    fn tool_env(&self, c: &Credentials) -> Vec<String> {
+        vec![format!("MYSQL_PWD={}", c.password.expose())]
+    }
+
+    fn preflight(&self, c: &Credentials) -> Vec<String> {
+        let mut cmd = client(c);
+        cmd.extend(["-e".to_string(), "SELECT 1".to_string()]);
+        cmd
+    }
+
+    fn load_plan(&self, _format: DumpFormat, c: &Credentials, _parallel: u32) -> LoadPlan {
+        // The client aborts with a non-zero exit on the first SQL error.
+        LoadPlan::Pipe(client(c))
+    }
+
+    fn default_schema(&self, c: &Credentials) -> String {
+        c.database.clone()
+    }
+
+    async fn connect(&self, port: u16, c: &Credentials) -> Result<Box<dyn Session>, QueryError> {
+        let opts = OptsBuilder::default()
+            .ip_or_hostname("127.0.0.1")
+            .tcp_port(port)
+            .user(Some(c.user.clone()))
+            .pass(Some(c.password.expose().to_string()))
+            .db_name(Some(c.database.clone()))
+            .prefer_socket(false);
+        let mut conn = Conn::new(opts).await.map_err(err)?;
+        // Timestamps without a zone are read as UTC, as on PostgreSQL.
+        conn.query_drop("SET time_zone = '+00:00'")
+            .await
+            .map_err(err)?;
+        Ok(Box::new(MysqlSession { conn }))
+    }
+
+    async fn prepare(
+        &self,
+        _port: u16,
+        _c: &Credentials,
+        _roles: &[String],
+    ) -> Result<(), QueryError> {
+        Ok(())
+    }
+}
+
+/// The image's own client: `mariadb` where it exists (MariaDB 11 images have
+/// no `mysql`), else `mysql` (the mysql image has no `mariadb`).
+fn client(c: &Credentials) -> Vec<String> {
+    let exec = r#"exec "$(command -v mariadb || command -v mysql)" "$@""#;
+    [
+        "sh",
+        "-c",
+        exec,
+        "sh",
+        "--protocol=TCP",
+        "-h127.0.0.1",
+        &format!("-u{}", c.user),
+        MAX_PACKET,
+        &c.database,
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+fn err(e: mysql_async::Error) -> QueryError {
+    match e {
+        mysql_async::Error::Server(s) => QueryError(s.message),
+        other => QueryError(other.to_string()),
+    }
+}
+
+fn quote(ident: &str) -> String {
+    format!("`{}`", ident.replace('`', "``"))
+}
+
+struct MysqlSession {
+    conn: Conn,
+}
+
+fn scalar(v: Value) -> Scalar {
+    match v {
+        Value::NULL => Scalar::Null,
+        Value::Int(i) => Scalar::Int(i),
+        Value::UInt(u) => i64::try_from(u).map_or(Scalar::Float(u as f64), Scalar::Int),
+        Value::Float(f) => Scalar::Float(f as f64),
+        Value::Double(d) => Scalar::Float(d),
+        Value::Bytes(b) => Scalar::Text(String::from_utf8_lossy(&b).into_owned()),
+        other => Scalar::Text(other.as_sql(true).trim_matches('\'').to_string()),
+    }
+}
+
+#[async_trait]
+impl Session for MysqlSession {
+    async fn table_row_counts(&mut self) -> Result<BTreeMap<String, i64>, QueryError> {
+        let tables: Vec<(String, String)> = self
+            .conn
+            .query(
+                "SELECT table_schema, table_name FROM information_schema.tables \
+                 WHERE table_type = 'BASE TABLE' \
+                   AND table_schema NOT IN ('mysql', 'information_schema', 'performance_schema', 'sys') \
+                 ORDER BY 1, 2",
+            )
+            .await
+            .map_err(err)?;
+        let mut counts = BTreeMap::new();
+        for (schema, table) in tables {
+            let sql = format!("SELECT count(*) FROM {}.{}", quote(&schema), quote(&table));
+            let n: Option<i64> = self.conn.query_first(sql).await.map_err(err)?;
+            counts.insert(format!("{schema}.{table}"), n.unwrap_or(0));
+        }
+        Ok(counts)
+    }
+
+    async fn max_timestamp(
+        &mut self,
+        schema: &str,
+        table: &str,
+        column: &str,
+    ) -> Result<Option<f64>, QueryError> {
+        let sql = format!(
+            "SELECT UNIX_TIMESTAMP(MAX({})) FROM {}.{}",
+            quote(column),
+            quote(schema),
+            quote(table)
+        );
+        let v: Option<Value> = self.conn.query_first(sql).await.map_err(err)?;
+        Ok(v.map(scalar).and_then(|s| s.as_f64()))
+    }
+
+    async fn scalar(&mut self, sql: &str) -> Result<Option<Scalar>, QueryError> {
+        // A prepared statement is one statement only; the transaction is read-only.
+        self.conn
+            .query_drop("START TRANSACTION READ ONLY")
+            .await
+            .map_err(err)?;
+        let result: Result<Option<mysql_async::Row>, _> = self
+            .conn
+            .exec_first(sql.trim().trim_end_matches(';'), ())
+            .await;
+        self.conn.query_drop("ROLLBACK").await.map_err(err)?;
+        let Some(mut row) = result.map_err(err)? else {
+            return Ok(None);
+        };
+        Ok(Some(
+            row.take::<Value, _>(0).map(scalar).unwrap_or(Scalar::Null),
+        ))
+    }
+
+    async fn close(self: Box<Self>) {
+        let _ = self.conn.disconnect().await;
+    }
+}

@@ -1,0 +1,272 @@
+//! PostgreSQL: the official `postgres` image's contract, psql / pg_restore
+//! inside the container (so tool and server versions match), sqlx from the host.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use sqlx::postgres::{PgConnectOptions, PgConnection};
+use sqlx::{AssertSqlSafe, Connection, Row};
+
+use super::engine::{Credentials, Engine, LoadPlan};
+use crate::assert::{QueryError, Scalar, Session};
+use crate::config::EngineKind;
+use crate::source::DumpFormat;
+
+pub struct Postgres;
+
+/// Settings for a server whose data may be lost at any time: durability off.
+const TUNING: &[&str] = &[
+    "fsync=off",
+    "full_page_writes=off",
+    "synchronous_commit=off",
+    "wal_level=minimal",
+    "max_wal_senders=0",
+    "max_wal_size=8GB",
+    "autovacuum=off",
+    "maintenance_work_mem=512MB",
+];
+
+#[async_trait]
+impl Engine for Postgres {
+    fn kind(&self) -> EngineKind {
+        EngineKind::Postgres
+    }
+
+    fn port(&self) -> u16 {
+        5432
+    }
+
+    fn data_mount(&self) -> &'static str {
+        "/var/lib/postgresql"
+    }
+
+    fn superuser(&self) -> &'static str {
+        "postgres"
+    }
+
+    fn container_env(&self, c: &Credentials) -> Vec<String> {
+        vec![
+            format!("POSTGRES_USER={}", c.user),
+            format!("POSTGRES_PASSWORD={}", c.password.expose()),
+            format!("POSTGRES_DB={}", c.database),
+        ]
+    }
+
+    fn server_args(&self, tuning: bool) -> Vec<String> {
+        let mut args = vec!["postgres".to_string()];
+        if tuning {
+            for t in TUNING {
+                args.push("-c".into());
+                args.push((*t).into());
+            }
+        }
+        args
+    }
+
+    fn tool_env(&self, c: &Credentials) -> Vec<String> {
+        vec![format!("PGPASSWORD={}", c.password.expose())]
+    }
+
+    fn preflight(&self, c: &Credentials) -> Vec<String> {
+        [
+            "psql",
+            "-X",
+            "-q",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            c.user.as_str(),
+            "-d",
+            c.database.as_str(),
+            "-c",
+            "SELECT 1",
+        ]
+        .map(String::from)
+        .to_vec()
+    }
+
+    fn load_plan(&self, format: DumpFormat, c: &Credentials, parallel: u32) -> LoadPlan {
+        let conn = [
+            "-h",
+            "127.0.0.1",
+            "-U",
+            c.user.as_str(),
+            "-d",
+            c.database.as_str(),
+        ];
+        let strings = |xs: &[&str]| xs.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        match format {
+            DumpFormat::PostgresPlain | DumpFormat::GenericSql | DumpFormat::MysqlSql => {
+                let mut cmd = strings(&["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1"]);
+                cmd.extend(strings(&conn));
+                LoadPlan::Pipe(cmd)
+            }
+            DumpFormat::PostgresCustom
+            | DumpFormat::PostgresTar
+            | DumpFormat::PostgresDirectory => {
+                let path = match format {
+                    DumpFormat::PostgresDirectory => "/var/lib/postgresql/restoredrill-dump.d",
+                    _ => "/var/lib/postgresql/restoredrill-dump",
+                };
+                let mut cmd = strings(&["pg_restore", "--exit-on-error"]);
+                cmd.extend(strings(&conn));
+                // Tar archives cannot be restored in parallel.
+                if format != DumpFormat::PostgresTar && parallel > 1 {
+                    cmd.push(format!("--jobs={parallel}"));
+                }
+                cmd.push(path.to_string());
+                LoadPlan::Staged {
+                    path: path.to_string(),
+                    cmd,
+                }
+            }
+        }
+    }
+
+    fn default_schema(&self, _c: &Credentials) -> String {
+        "public".into()
+    }
+
+    async fn connect(&self, port: u16, c: &Credentials) -> Result<Box<dyn Session>, QueryError> {
+        let opts = PgConnectOptions::new()
+            .host("127.0.0.1")
+            .port(port)
+            .username(&c.user)
+            .password(c.password.expose())
+            .database(&c.database)
+            .application_name("restoredrill");
+        let conn = PgConnection::connect_with(&opts).await.map_err(err)?;
+        Ok(Box::new(PgSession { conn }))
+    }
+
+    async fn prepare(
+        &self,
+        port: u16,
+        c: &Credentials,
+        roles: &[String],
+    ) -> Result<(), QueryError> {
+        if roles.is_empty() {
+            return Ok(());
+        }
+        let opts = PgConnectOptions::new()
+            .host("127.0.0.1")
+            .port(port)
+            .username(&c.user)
+            .password(c.password.expose())
+            .database(&c.database);
+        let mut conn = PgConnection::connect_with(&opts).await.map_err(err)?;
+        for role in roles {
+            sqlx::raw_sql(AssertSqlSafe(format!("CREATE ROLE {}", quote(role))))
+                .execute(&mut conn)
+                .await
+                .map_err(err)?;
+        }
+        conn.close().await.map_err(err)
+    }
+}
+
+fn err(e: sqlx::Error) -> QueryError {
+    match e {
+        sqlx::Error::Database(d) => QueryError(d.message().to_string()),
+        other => QueryError(other.to_string()),
+    }
+}
+
+/// A PostgreSQL identifier, quoted.
+fn quote(ident: &str) -> String {
+    format!("\"{}\"", ident.replace('"', "\"\""))
+}
+
+struct PgSession {
+    conn: PgConnection,
+}
+
+#[async_trait]
+impl Session for PgSession {
+    async fn table_row_counts(&mut self) -> Result<BTreeMap<String, i64>, QueryError> {
+        let tables: Vec<(String, String)> = sqlx::query_as(
+            "SELECT n.nspname::text, c.relname::text FROM pg_class c \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition \
+               AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
+               AND n.nspname NOT LIKE 'pg\\_toast%' \
+             ORDER BY 1, 2",
+        )
+        .fetch_all(&mut self.conn)
+        .await
+        .map_err(err)?;
+        let mut counts = BTreeMap::new();
+        for (schema, table) in tables {
+            let sql = format!("SELECT count(*) FROM {}.{}", quote(&schema), quote(&table));
+            let n: i64 = sqlx::query(AssertSqlSafe(sql))
+                .fetch_one(&mut self.conn)
+                .await
+                .map_err(err)?
+                .get(0);
+            counts.insert(format!("{schema}.{table}"), n);
+        }
+        Ok(counts)
+    }
+
+    async fn max_timestamp(
+        &mut self,
+        schema: &str,
+        table: &str,
+        column: &str,
+    ) -> Result<Option<f64>, QueryError> {
+        // A timestamp without time zone is taken as UTC by extract(epoch ...).
+        let sql = format!(
+            "SELECT extract(epoch FROM max({}))::float8 FROM {}.{}",
+            quote(column),
+            quote(schema),
+            quote(table)
+        );
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .fetch_one(&mut self.conn)
+            .await
+            .map_err(err)?;
+        row.try_get::<Option<f64>, _>(0).map_err(err)
+    }
+
+    async fn scalar(&mut self, sql: &str) -> Result<Option<Scalar>, QueryError> {
+        // The query is wrapped so any column type comes back as JSON text, and
+        // runs in a read-only transaction as one statement (extended protocol).
+        let body = sql.trim().trim_end_matches(';');
+        let wrapped = format!("SELECT row_to_json(q)::text FROM ({body}) q LIMIT 1");
+        sqlx::raw_sql("BEGIN READ ONLY")
+            .execute(&mut self.conn)
+            .await
+            .map_err(err)?;
+        let result = sqlx::query(AssertSqlSafe(wrapped))
+            .fetch_optional(&mut self.conn)
+            .await;
+        sqlx::raw_sql("ROLLBACK")
+            .execute(&mut self.conn)
+            .await
+            .map_err(err)?;
+        let Some(row) = result.map_err(err)? else {
+            return Ok(None);
+        };
+        let json: String = row.try_get(0).map_err(err)?;
+        let value: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&json)
+            .map_err(|e| QueryError(format!("unreadable result: {e}")))?;
+        let first = value
+            .into_iter()
+            .next()
+            .map(|(_, v)| v)
+            .unwrap_or(serde_json::Value::Null);
+        Ok(Some(match first {
+            serde_json::Value::Null => Scalar::Null,
+            serde_json::Value::Number(n) => match n.as_i64() {
+                Some(i) => Scalar::Int(i),
+                None => Scalar::Float(n.as_f64().unwrap_or(f64::NAN)),
+            },
+            serde_json::Value::String(s) => Scalar::Text(s),
+            other => Scalar::Text(other.to_string()),
+        }))
+    }
+
+    async fn close(self: Box<Self>) {
+        let _ = self.conn.close().await;
+    }
+}

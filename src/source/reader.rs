@@ -1,0 +1,158 @@
+//! Streams a dump decompressed, in bounded memory, while the raw bytes are
+//! counted (for progress) and hashed (sha256 of the file as stored).
+
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use async_compression::tokio::bufread::{BzDecoder, GzipDecoder, XzDecoder, ZstdDecoder};
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeekExt, BufReader, ReadBuf};
+
+use super::Compression;
+
+/// The running digest and byte count of the raw bytes read so far.
+#[derive(Clone, Default)]
+pub struct RawDigest {
+    hasher: Arc<Mutex<Sha256>>,
+    bytes: Arc<AtomicU64>,
+}
+
+impl RawDigest {
+    /// Raw bytes read so far (for progress).
+    pub fn bytes(&self) -> u64 {
+        self.bytes.load(Ordering::Relaxed)
+    }
+
+    /// Finishes the sha256 of the file at `path`: bytes a decoder left unread
+    /// (trailing data after the last compressed member) are read and hashed here.
+    pub async fn finish(&self, path: &Path) -> std::io::Result<String> {
+        let mut file = tokio::fs::File::open(path).await?;
+        file.seek(std::io::SeekFrom::Start(self.bytes())).await?;
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = file.read(&mut buf).await?;
+            if n == 0 {
+                break;
+            }
+            self.update(&buf[..n]);
+        }
+        let hasher = self.hasher.lock().expect("digest lock").clone();
+        Ok(hex::encode(hasher.finalize()))
+    }
+
+    fn update(&self, data: &[u8]) {
+        self.hasher.lock().expect("digest lock").update(data);
+        self.bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
+    }
+}
+
+/// An `AsyncRead` that feeds everything it passes through into a [`RawDigest`].
+struct Digesting<R> {
+    inner: R,
+    digest: RawDigest,
+}
+
+impl<R: AsyncRead + Unpin> AsyncRead for Digesting<R> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let poll = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = poll {
+            let fresh = &buf.filled()[before..];
+            if !fresh.is_empty() {
+                self.digest.update(fresh);
+            }
+        }
+        poll
+    }
+}
+
+pub type DumpStream = Pin<Box<dyn AsyncRead + Send>>;
+
+/// The decompressed content of `file`, and the digest of its raw bytes.
+/// Concatenated compressed members (pigz, `cat a.gz b.gz`) decode fully.
+pub fn decoded(file: tokio::fs::File, compression: Compression) -> (DumpStream, RawDigest) {
+    let digest = RawDigest::default();
+    let raw = BufReader::with_capacity(
+        64 * 1024,
+        Digesting {
+            inner: file,
+            digest: digest.clone(),
+        },
+    );
+    let stream: DumpStream = match compression {
+        Compression::None => Box::pin(raw),
+        Compression::Gzip => {
+            let mut d = GzipDecoder::new(raw);
+            d.multiple_members(true);
+            Box::pin(d)
+        }
+        Compression::Zstd => {
+            let mut d = ZstdDecoder::new(raw);
+            d.multiple_members(true);
+            Box::pin(d)
+        }
+        Compression::Xz => {
+            let mut d = XzDecoder::new(raw);
+            d.multiple_members(true);
+            Box::pin(d)
+        }
+        Compression::Bzip2 => {
+            let mut d = BzDecoder::new(raw);
+            d.multiple_members(true);
+            Box::pin(d)
+        }
+    };
+    (stream, digest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[tokio::test]
+    async fn concatenated_gzip_members_decode_fully_and_hash_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("two.gz");
+        let mut file = std::fs::File::create(&path).unwrap();
+        for part in [&b"first half;\n"[..], b"second half;\n"] {
+            let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            enc.write_all(part).unwrap();
+            file.write_all(&enc.finish().unwrap()).unwrap();
+        }
+        drop(file);
+        let (mut stream, digest) = decoded(
+            tokio::fs::File::open(&path).await.unwrap(),
+            Compression::Gzip,
+        );
+        let mut out = String::new();
+        stream.read_to_string(&mut out).await.unwrap();
+        assert_eq!(out, "first half;\nsecond half;\n");
+        let expected = hex::encode(Sha256::digest(std::fs::read(&path).unwrap()));
+        assert_eq!(digest.finish(&path).await.unwrap(), expected);
+    }
+
+    #[tokio::test]
+    async fn truncated_gzip_is_an_error_not_a_short_read() {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        enc.write_all(&b"INSERT INTO t VALUES (1);\n".repeat(2000))
+            .unwrap();
+        let full = enc.finish().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cut.gz");
+        std::fs::write(&path, &full[..full.len() * 6 / 10]).unwrap();
+        let (mut stream, _) = decoded(
+            tokio::fs::File::open(&path).await.unwrap(),
+            Compression::Gzip,
+        );
+        let mut out = Vec::new();
+        assert!(stream.read_to_end(&mut out).await.is_err());
+    }
+}

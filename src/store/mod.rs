@@ -1,0 +1,287 @@
+//! Run history and kept restores, in SQLite under `state_dir` (sqlx, with
+//! the migrations in `migrations/`). Only one process uses a state dir at a
+//! time: [`Store::open`] takes a lock file and refuses if it is held.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+
+use crate::assert::Baseline;
+use crate::config::Secret;
+use crate::report::{KeptRestore, RunReport};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("state dir {path} is unusable: {source}")]
+    Dir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "another restoredrill process is using the state dir {0}; wait for it to finish or point `state_dir` elsewhere"
+    )]
+    Locked(PathBuf),
+    #[error("run history database: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("run history database migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+pub struct Store {
+    pool: SqlitePool,
+    dir: PathBuf,
+    _lock: std::fs::File,
+}
+
+impl Store {
+    /// Opens (creating if needed) the history in `dir`, and locks it.
+    pub async fn open(dir: &Path) -> Result<Self, StoreError> {
+        let dir_err = |source| StoreError::Dir {
+            path: dir.to_path_buf(),
+            source,
+        };
+        std::fs::create_dir_all(dir).map_err(dir_err)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            // History holds the kept restores' passwords.
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+                .map_err(dir_err)?;
+        }
+        let lock = std::fs::File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join("lock"))
+            .map_err(dir_err)?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(StoreError::Locked(dir.to_path_buf()));
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(dir_err(e)),
+        }
+        let opts = SqliteConnectOptions::from_str(&format!(
+            "sqlite://{}",
+            dir.join("history.sqlite").display()
+        ))?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(opts)
+            .await?;
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        Ok(Self {
+            pool,
+            dir: dir.to_path_buf(),
+            _lock: lock,
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Records that a run has started.
+    pub async fn begin_run(
+        &self,
+        run_id: &str,
+        job: &str,
+        started_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO runs (id, job, started_at, verdict) VALUES (?, ?, ?, 'running')")
+            .bind(run_id)
+            .bind(job)
+            .bind(started_at.to_rfc3339())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Records a finished run with its phases, assertions and table counts.
+    pub async fn finish_run(&self, r: &RunReport) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let dump = r.dump.as_ref();
+        sqlx::query(
+            "UPDATE runs SET finished_at = ?, verdict = ?, reason = ?, source = ?, image = ?, \
+             dump_path = ?, dump_size = ?, dump_modified_at = ?, dump_sha256 = ?, dump_format = ?, \
+             dump_compression = ?, dumped_by = ?, tool_output = ? WHERE id = ?",
+        )
+        .bind(r.finished_at.to_rfc3339())
+        .bind(r.verdict.as_str())
+        .bind(&r.reason)
+        .bind(&r.source)
+        .bind(&r.image)
+        .bind(dump.map(|d| d.path.clone()))
+        .bind(dump.map(|d| d.size as i64))
+        .bind(dump.map(|d| d.modified_at.to_rfc3339()))
+        .bind(dump.and_then(|d| d.sha256.clone()))
+        .bind(dump.and_then(|d| d.format).map(|f| json_name(&f)))
+        .bind(dump.and_then(|d| d.compression).map(|c| c.to_string()))
+        .bind(dump.and_then(|d| d.dumped_by.clone()))
+        .bind(serde_json::to_string(&r.tool_output).unwrap_or_default())
+        .bind(&r.run_id)
+        .execute(&mut *tx)
+        .await?;
+        for p in &r.phases {
+            sqlx::query("INSERT INTO run_phases (run_id, phase, started_at, finished_at) VALUES (?, ?, ?, ?)")
+                .bind(&r.run_id)
+                .bind(&p.name)
+                .bind(p.started_at.to_rfc3339())
+                .bind(p.finished_at.to_rfc3339())
+                .execute(&mut *tx)
+                .await?;
+        }
+        for (i, a) in r.assertions.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO assertion_results (run_id, position, kind, subject, passed, expected, observed, note) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(&r.run_id)
+            .bind(i as i64)
+            .bind(&a.kind)
+            .bind(&a.subject)
+            .bind(a.passed)
+            .bind(&a.expected)
+            .bind(&a.observed)
+            .bind(&a.note)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for (table, rows) in &r.tables {
+            sqlx::query("INSERT INTO table_rows (run_id, table_name, row_count) VALUES (?, ?, ?)")
+                .bind(&r.run_id)
+                .bind(table)
+                .bind(rows)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Row counts of the last passing run of `job`: the baseline for `growth`.
+    pub async fn baseline(&self, job: &str) -> Result<Option<Baseline>, StoreError> {
+        let Some(row) = sqlx::query(
+            "SELECT id FROM runs WHERE job = ? AND verdict = 'pass' ORDER BY started_at DESC LIMIT 1",
+        )
+        .bind(job)
+        .fetch_optional(&self.pool)
+        .await?
+        else {
+            return Ok(None);
+        };
+        let run_id: String = row.get(0);
+        let rows = sqlx::query("SELECT table_name, row_count FROM table_rows WHERE run_id = ?")
+            .bind(&run_id)
+            .fetch_all(&self.pool)
+            .await?;
+        let tables: BTreeMap<String, i64> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+        Ok(Some(Baseline { run_id, tables }))
+    }
+
+    /// Marks runs left `running` by a process that died as `interrupted`.
+    pub async fn mark_interrupted(&self) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "UPDATE runs SET verdict = 'interrupted', finished_at = ?, reason = 'the restoredrill process stopped during the run' \
+             WHERE verdict = 'running'",
+        )
+        .bind(Utc::now().to_rfc3339())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    pub async fn kept(&self, job: &str) -> Result<Option<KeptRestore>, StoreError> {
+        let row = sqlx::query(
+            "SELECT job, engine, run_id, container, volume, host, port, user, database, password, promoted_at \
+             FROM kept_restores WHERE job = ?",
+        )
+        .bind(job)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| kept_from_row(&r)))
+    }
+
+    pub async fn all_kept(&self) -> Result<Vec<KeptRestore>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT job, engine, run_id, container, volume, host, port, user, database, password, promoted_at FROM kept_restores",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(kept_from_row).collect())
+    }
+
+    pub async fn set_kept(&self, k: &KeptRestore) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO kept_restores (job, engine, run_id, container, volume, host, port, user, database, password, promoted_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+             ON CONFLICT (job) DO UPDATE SET engine = excluded.engine, run_id = excluded.run_id, container = excluded.container, \
+             volume = excluded.volume, host = excluded.host, port = excluded.port, user = excluded.user, \
+             database = excluded.database, password = excluded.password, promoted_at = excluded.promoted_at",
+        )
+        .bind(&k.job)
+        .bind(&k.engine)
+        .bind(&k.run_id)
+        .bind(&k.container)
+        .bind(&k.volume)
+        .bind(&k.host)
+        .bind(k.port as i64)
+        .bind(&k.user)
+        .bind(&k.database)
+        .bind(k.password.expose())
+        .bind(k.promoted_at.to_rfc3339())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn clear_kept(&self, job: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM kept_restores WHERE job = ?")
+            .bind(job)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The verdict of each run of `job`, newest first (for tests and reports).
+    pub async fn verdicts(&self, job: &str) -> Result<Vec<(String, String)>, StoreError> {
+        let rows =
+            sqlx::query("SELECT id, verdict FROM runs WHERE job = ? ORDER BY started_at DESC")
+                .bind(job)
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+}
+
+fn kept_from_row(r: &sqlx::sqlite::SqliteRow) -> KeptRestore {
+    let promoted: String = r.get(10);
+    KeptRestore {
+        job: r.get(0),
+        engine: r.get(1),
+        run_id: r.get(2),
+        container: r.get(3),
+        volume: r.get(4),
+        host: r.get(5),
+        port: r.get::<i64, _>(6) as u16,
+        user: r.get(7),
+        database: r.get(8),
+        password: Secret::new(r.get::<String, _>(9)),
+        promoted_at: promoted.parse().unwrap_or_default(),
+    }
+}
+
+fn json_name<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_default()
+}
