@@ -1,0 +1,216 @@
+//! Spawns the real `restoredrill` binary against the real Docker engine, with
+//! a temporary state dir and config, and inspects what it left in Docker.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, SystemTime};
+
+use bollard::Docker;
+use bollard::query_parameters::ListContainersOptionsBuilder;
+use serde_json::Value;
+
+pub const PG_IMAGE: &str = "restoredrill/postgres:15";
+pub const MARIADB_IMAGE: &str = "restoredrill/mariadb:10.11";
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn fixture(rel: &str) -> PathBuf {
+    repo().join("fixtures").join(rel)
+}
+
+/// Fails loudly, with the command that fixes it, when Docker or an image is missing.
+pub async fn require_docker() -> Docker {
+    let docker = Docker::connect_with_defaults().expect("Docker client");
+    if let Err(e) = docker.ping().await {
+        panic!(
+            "these tests need a running Docker engine ({e}); start it, e.g. `service docker start`"
+        );
+    }
+    for image in [PG_IMAGE, MARIADB_IMAGE] {
+        if docker.inspect_image(image).await.is_err() {
+            panic!("image {image} is missing; build it with `docker/build-images.sh`");
+        }
+    }
+    docker
+}
+
+/// A test installation: its own folder, state dir and config file.
+pub struct App {
+    pub dir: tempfile::TempDir,
+    /// Prefix of every job name, so this test's containers can be found.
+    pub tag: String,
+}
+
+impl App {
+    pub fn new(name: &str) -> Self {
+        let tag = format!("t{}-{}", std::process::id(), name);
+        Self {
+            dir: tempfile::tempdir().expect("tempdir"),
+            tag,
+        }
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    pub fn job_name(&self, job: &str) -> String {
+        format!("{}-{job}", self.tag)
+    }
+
+    /// Writes the config; `jobs` is YAML for the `jobs:` list, in which
+    /// `JOB(x)` stands for this test's name of job x.
+    pub fn write_config(&self, jobs: &str) -> PathBuf {
+        let mut body = String::new();
+        let mut rest = jobs;
+        while let Some(i) = rest.find("JOB(") {
+            body.push_str(&rest[..i]);
+            let end = rest[i..].find(')').expect("JOB(x)") + i;
+            body.push_str(&self.job_name(&rest[i + 4..end]));
+            rest = &rest[end + 1..];
+        }
+        body.push_str(rest);
+        let text = format!("state_dir: {}\njobs:\n{body}", self.path("state").display());
+        let path = self.path("config.yaml");
+        std::fs::write(&path, text).expect("write config");
+        path
+    }
+
+    /// Runs `restoredrill ARGS --config CONFIG` and waits for it.
+    pub fn run(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_restoredrill"))
+            .args(args)
+            .arg("--config")
+            .arg(self.path("config.yaml"))
+            .output()
+            .expect("run restoredrill")
+    }
+
+    /// `run --json`: the exit code and the report of each run.
+    pub fn run_json(&self, extra: &[&str]) -> (i32, Vec<Value>, String) {
+        let mut args = vec!["run", "--json"];
+        args.extend_from_slice(extra);
+        let out = self.run(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        let json: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}): {}\nstderr: {stderr}",
+                String::from_utf8_lossy(&out.stdout)
+            )
+        });
+        let runs = json["runs"].as_array().expect("runs").clone();
+        (out.status.code().unwrap_or(-1), runs, stderr)
+    }
+
+    /// Containers of this test's jobs, with their role label.
+    pub async fn containers(&self, docker: &Docker) -> Vec<(String, String)> {
+        let opts = ListContainersOptionsBuilder::default().all(true).build();
+        let mut out = Vec::new();
+        for c in docker
+            .list_containers(Some(opts))
+            .await
+            .expect("list containers")
+        {
+            let labels = c.labels.unwrap_or_default();
+            if labels
+                .get("restoredrill.job")
+                .is_some_and(|j| j.starts_with(&self.tag))
+            {
+                let name = c
+                    .names
+                    .unwrap_or_default()
+                    .first()
+                    .cloned()
+                    .unwrap_or_default();
+                out.push((
+                    name.trim_start_matches('/').to_string(),
+                    labels.get("restoredrill.role").cloned().unwrap_or_default(),
+                ));
+            }
+        }
+        out
+    }
+
+    pub async fn candidates(&self, docker: &Docker) -> Vec<String> {
+        self.containers(docker)
+            .await
+            .into_iter()
+            .filter(|(_, r)| r == "candidate")
+            .map(|(n, _)| n)
+            .collect()
+    }
+}
+
+impl Drop for App {
+    /// Kept restores are meant to outlive a run; a test removes its own.
+    fn drop(&mut self) {
+        let out = Command::new("docker")
+            .args(["ps", "-a", "--format", "{{.Names}}"])
+            .output();
+        if let Ok(out) = out {
+            for name in String::from_utf8_lossy(&out.stdout).lines() {
+                if name.contains(&format!("restoredrill-{}", self.tag.to_ascii_lowercase())) {
+                    let _ = Command::new("docker")
+                        .args(["rm", "-f", "-v", name])
+                        .output();
+                }
+            }
+        }
+        let out = Command::new("docker").args(["volume", "ls", "-q"]).output();
+        if let Ok(out) = out {
+            for name in String::from_utf8_lossy(&out.stdout).lines() {
+                if name.contains(&format!("restoredrill-{}", self.tag.to_ascii_lowercase())) {
+                    let _ = Command::new("docker")
+                        .args(["volume", "rm", "-f", name])
+                        .output();
+                }
+            }
+        }
+    }
+}
+
+/// Copies a fixture (file or folder) into `dir` under `name`, with its modification time set.
+pub fn place(src: &Path, dir: &Path, name: &str, modified: SystemTime) -> PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    let dst = dir.join(name);
+    if src.is_dir() {
+        std::fs::create_dir_all(&dst).unwrap();
+        for e in std::fs::read_dir(src).unwrap() {
+            let e = e.unwrap();
+            std::fs::copy(e.path(), dst.join(e.file_name())).unwrap();
+            set_mtime(&dst.join(e.file_name()), modified);
+        }
+    } else {
+        std::fs::copy(src, &dst).unwrap();
+        set_mtime(&dst, modified);
+    }
+    dst
+}
+
+pub fn set_mtime(path: &Path, t: SystemTime) {
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_modified(t)
+        .unwrap();
+}
+
+/// 2026-11-21 00:00 UTC: four hours after the newest order in the fixtures.
+pub fn fixture_day() -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_219_200)
+}
+
+pub fn by_job<'a>(runs: &'a [Value], job: &str) -> &'a Value {
+    runs.iter()
+        .find(|r| r["job"] == job)
+        .unwrap_or_else(|| panic!("no run of {job}"))
+}
+
+pub fn reason(run: &Value) -> String {
+    run["reason"].as_str().unwrap_or("").to_string()
+}

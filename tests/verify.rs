@@ -1,0 +1,561 @@
+//! `restoredrill run` against the real Docker engine, PostgreSQL 15 and
+//! MariaDB 10.11: good dumps pass, bad dumps fail with their reason named,
+//! and no candidate container is ever left behind.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use serde_json::Value;
+
+fn local_job(
+    name: &str,
+    engine: &str,
+    image: &str,
+    dir: &std::path::Path,
+    pattern: &str,
+    extra: &str,
+) -> String {
+    format!(
+        "  - name: JOB({name})\n    engine: {engine}\n    image: {image}\n    source: {{ type: local, path: {}, pattern: \"{pattern}\" }}\n    database: shop\n    keep: false\n{extra}",
+        dir.display()
+    )
+}
+
+const SHOP_CHECKS: &str = "    assertions:
+      - tables_exist: [customers, products, orders, reviews]
+      - row_count: { table: orders, min: 120, max: 120 }
+      - row_count: { table: reviews, min: 1 }
+      - freshness: { table: orders, column: created_at, max_age: 26h }
+";
+
+#[tokio::test]
+async fn every_good_fixture_restores_and_passes() {
+    let docker = require_docker().await;
+    let app = App::new("good");
+    let pg = [
+        ("plain", "shop.sql"),
+        ("gzip", "shop.sql.gz"),
+        ("zstd", "shop.sql.zst"),
+        ("xz", "shop.sql.xz"),
+        ("bzip2", "shop.sql.bz2"),
+        ("multimember", "shop-multimember.sql.gz"),
+        ("custom", "shop.dump"),
+        ("tar", "shop.tar"),
+        ("directory", "shop.dir"),
+    ];
+    let my = [
+        ("my-plain", "shop.sql"),
+        ("my-gzip", "shop.sql.gz"),
+        ("my-zstd", "shop.sql.zst"),
+    ];
+    let mut jobs = String::new();
+    for (name, file) in pg {
+        let dir = app.path(name);
+        // Names hide the content: the dump is found by pattern and detected by its bytes.
+        place(
+            &fixture(&format!("postgres/{file}")),
+            &dir,
+            "backup-latest",
+            fixture_day(),
+        );
+        jobs += &local_job(name, "postgres", PG_IMAGE, &dir, "backup-*", SHOP_CHECKS);
+    }
+    for (name, file) in my {
+        let dir = app.path(name);
+        place(
+            &fixture(&format!("mariadb/{file}")),
+            &dir,
+            "backup-latest",
+            fixture_day(),
+        );
+        jobs += &local_job(
+            name,
+            "mariadb",
+            MARIADB_IMAGE,
+            &dir,
+            "backup-*",
+            SHOP_CHECKS,
+        );
+    }
+    app.write_config(&jobs);
+
+    let (code, runs, stderr) = app.run_json(&[]);
+    for r in &runs {
+        assert_eq!(
+            r["verdict"],
+            "pass",
+            "{} failed: {}\n{stderr}",
+            r["job"],
+            reason(r)
+        );
+        assert_eq!(r["tables"].as_object().unwrap().len(), 4, "{}", r["job"]);
+        assert_eq!(
+            r["dump"]["sha256"].as_str().map(str::len),
+            Some(64),
+            "{}",
+            r["job"]
+        );
+        assert!(
+            r["assertions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|a| a["passed"] == true)
+        );
+    }
+    assert_eq!(runs.len(), pg.len() + my.len());
+    assert_eq!(code, 0, "{stderr}");
+    let formats: Vec<&str> = runs
+        .iter()
+        .map(|r| r["dump"]["format"].as_str().unwrap())
+        .collect();
+    for f in [
+        "postgres_plain",
+        "postgres_custom",
+        "postgres_tar",
+        "postgres_directory",
+        "mysql_sql",
+    ] {
+        assert!(formats.contains(&f), "{f} not exercised: {formats:?}");
+    }
+    assert!(
+        app.containers(&docker).await.is_empty(),
+        "keep: false leaves nothing running"
+    );
+}
+
+#[tokio::test]
+async fn every_bad_fixture_fails_with_its_reason_and_leaves_nothing_behind() {
+    let docker = require_docker().await;
+    let app = App::new("bad");
+    // (job, engine, fixture, words the reason must contain)
+    let cases: &[(&str, &str, &str, &[&str])] = &[
+        (
+            "pg-truncated",
+            "postgres",
+            "postgres/shop-truncated.sql.gz",
+            &["corrupt", "gzip"],
+        ),
+        (
+            "my-truncated",
+            "mariadb",
+            "mariadb/shop-truncated.sql.zst",
+            &["corrupt", "zstd"],
+        ),
+        (
+            "pg-sql-error",
+            "postgres",
+            "postgres/shop-sql-error.sql",
+            &["psql failed", "no_such_table"],
+        ),
+        (
+            "my-sql-error",
+            "mariadb",
+            "mariadb/shop-sql-error.sql",
+            &["mysql client failed", "no_such_table"],
+        ),
+        ("empty", "postgres", "bad/empty.sql", &["empty", "0 bytes"]),
+        (
+            "empty-gz",
+            "mariadb",
+            "bad/empty.sql.gz",
+            &["empty", "decompresses to nothing"],
+        ),
+        (
+            "not-a-dump",
+            "postgres",
+            "bad/not-a-dump.sql",
+            &["not a known dump format"],
+        ),
+        (
+            "random",
+            "mariadb",
+            "bad/random.bin",
+            &["not a known dump format", "binary"],
+        ),
+        (
+            "missing-table",
+            "postgres",
+            "postgres/shop-missing-table.sql",
+            &["tables_exist", "reviews", "missing"],
+        ),
+        (
+            "empty-table",
+            "mariadb",
+            "mariadb/shop-empty-orders.sql",
+            &["row_count", "shop.orders", "observed 0 rows"],
+        ),
+        (
+            "stale",
+            "postgres",
+            "postgres/shop-stale.sql",
+            &["freshness", "created_at"],
+        ),
+        (
+            "my-stale",
+            "mariadb",
+            "mariadb/shop-stale.sql",
+            &["freshness", "created_at"],
+        ),
+        (
+            "pg-to-mysql",
+            "mariadb",
+            "postgres/shop.sql",
+            &["PostgreSQL plain SQL dump", "restores into mariadb"],
+        ),
+    ];
+    let mut jobs = String::new();
+    for (name, engine, file, _) in cases {
+        let dir = app.path(name);
+        place(&fixture(file), &dir, "dump", fixture_day());
+        let image = if *engine == "postgres" {
+            PG_IMAGE
+        } else {
+            MARIADB_IMAGE
+        };
+        jobs += &local_job(name, engine, image, &dir, "dump", SHOP_CHECKS);
+    }
+    jobs += &local_job(
+        "nothing-there",
+        "postgres",
+        PG_IMAGE,
+        &app.path("empty-dir"),
+        "*.sql",
+        "",
+    );
+    std::fs::create_dir_all(app.path("empty-dir")).unwrap();
+    app.write_config(&jobs);
+
+    let (code, runs, stderr) = app.run_json(&[]);
+    for (name, _, file, words) in cases {
+        let run = by_job(&runs, &app.job_name(name));
+        assert_eq!(
+            run["verdict"], "fail",
+            "{file} must fail, got {run:#}\n{stderr}"
+        );
+        let why = reason(run);
+        for w in *words {
+            assert!(why.contains(w), "{file}: reason `{why}` lacks `{w}`");
+        }
+    }
+    let none = by_job(&runs, &app.job_name("nothing-there"));
+    assert_eq!(none["verdict"], "fail");
+    assert!(reason(none).contains("no dump found"), "{}", reason(none));
+    assert_eq!(code, 1, "a failed backup exits 1");
+    // The SQL error is named in the tool output kept for the report.
+    let sql_err = by_job(&runs, &app.job_name("pg-sql-error"));
+    assert!(
+        sql_err["tool_output"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l.as_str().unwrap().contains("no_such_table"))
+    );
+    assert!(
+        app.candidates(&docker).await.is_empty(),
+        "candidates left: {:?}",
+        app.containers(&docker).await
+    );
+    assert!(app.containers(&docker).await.is_empty());
+}
+
+async fn pg_orders(kept: &Value) -> i64 {
+    use sqlx::Connection;
+    let url = format!(
+        "postgres://{}:{}@127.0.0.1:{}/{}",
+        kept["user"].as_str().unwrap(),
+        kept["password"].as_str().unwrap(),
+        kept["port"],
+        kept["database"].as_str().unwrap()
+    );
+    let mut conn = sqlx::PgConnection::connect(&url)
+        .await
+        .expect("kept restore reachable");
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM orders")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    n
+}
+
+#[tokio::test]
+async fn growth_is_checked_against_the_last_good_run_and_a_failed_run_keeps_the_last_good_restore()
+{
+    let docker = require_docker().await;
+    let app = App::new("growth");
+    let dir = app.path("dumps");
+    let jobs = format!(
+        "  - name: JOB(shop)\n    engine: postgres\n    image: {PG_IMAGE}\n    source: {{ type: local, path: {}, pattern: \"shop-*.sql\" }}\n    database: shop\n    assertions:\n      - growth: {{ table: orders, min_new_rows: 1, max_shrink_percent: 10 }}\n",
+        dir.display()
+    );
+    app.write_config(&jobs);
+    let t0 = fixture_day();
+
+    // First run: no baseline, passes, and becomes the kept restore.
+    place(&fixture("postgres/shop.sql"), &dir, "shop-1.sql", t0);
+    let (code, runs, stderr) = app.run_json(&[]);
+    assert_eq!(code, 0, "{stderr}");
+    let growth = &runs[0]["assertions"][0];
+    assert!(
+        growth["note"].as_str().unwrap().contains("no baseline"),
+        "{growth}"
+    );
+    let first_kept = runs[0]["kept"].clone();
+    assert_eq!(first_kept["run_id"], runs[0]["run_id"]);
+    assert_eq!(pg_orders(&first_kept).await, 120);
+
+    // A newer backup that lost half the orders fails; the kept restore stays up.
+    place(
+        &fixture("postgres/shop-shrunk.sql"),
+        &dir,
+        "shop-2.sql",
+        t0 + Duration::from_secs(3600),
+    );
+    let (code, runs, _) = app.run_json(&[]);
+    assert_eq!(code, 1);
+    assert!(
+        reason(&runs[0]).contains("growth public.orders"),
+        "{}",
+        reason(&runs[0])
+    );
+    assert!(
+        runs[0]["assertions"][0]["observed"]
+            .as_str()
+            .unwrap()
+            .contains("50.0% shrink")
+    );
+    assert_eq!(
+        runs[0]["kept"]["container"], first_kept["container"],
+        "a failed run never replaces the kept restore"
+    );
+    assert_eq!(
+        pg_orders(&first_kept).await,
+        120,
+        "the previous kept restore is still reachable"
+    );
+
+    // A healthy, grown backup passes against the last *passing* run and replaces the kept restore.
+    std::fs::remove_file(dir.join("shop-2.sql")).unwrap();
+    place(
+        &fixture("postgres/shop-grown.sql"),
+        &dir,
+        "shop-3.sql",
+        t0 + Duration::from_secs(7200),
+    );
+    let (code, runs, stderr) = app.run_json(&[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        runs[0]["assertions"][0]["observed"],
+        "125 rows, 5 new since 120"
+    );
+    let second_kept = &runs[0]["kept"];
+    assert_ne!(second_kept["container"], first_kept["container"]);
+    assert_eq!(pg_orders(second_kept).await, 125);
+    let left = app.containers(&docker).await;
+    assert_eq!(left.len(), 1, "only the new kept restore remains: {left:?}");
+    assert_eq!(left[0].1, "kept");
+}
+
+#[tokio::test]
+async fn a_broken_mariadb_dump_leaves_the_kept_restore_queryable() {
+    use mysql_async::prelude::Queryable;
+    let docker = require_docker().await;
+    let app = App::new("mykeep");
+    let dir = app.path("dumps");
+    let jobs = format!(
+        "  - name: JOB(shop)\n    engine: mariadb\n    image: {MARIADB_IMAGE}\n    source: {{ type: local, path: {} }}\n    database: shop\n    assertions:\n      - tables_exist: [orders]\n",
+        dir.display()
+    );
+    app.write_config(&jobs);
+    place(
+        &fixture("mariadb/shop.sql.gz"),
+        &dir,
+        "a.sql.gz",
+        fixture_day(),
+    );
+    let (code, runs, stderr) = app.run_json(&[]);
+    assert_eq!(code, 0, "{stderr}");
+    let kept = runs[0]["kept"].clone();
+
+    place(
+        &fixture("mariadb/shop-sql-error.sql"),
+        &dir,
+        "b.sql",
+        fixture_day() + Duration::from_secs(60),
+    );
+    let (code, runs, _) = app.run_json(&[]);
+    assert_eq!(code, 1);
+    assert!(reason(&runs[0]).contains("no_such_table"));
+    assert_eq!(runs[0]["kept"]["container"], kept["container"]);
+
+    let url = format!(
+        "mysql://root:{}@127.0.0.1:{}/shop",
+        kept["password"].as_str().unwrap(),
+        kept["port"]
+    );
+    let mut conn = mysql_async::Conn::from_url(&url)
+        .await
+        .expect("kept restore reachable");
+    let n: Option<i64> = conn
+        .query_first("SELECT count(*) FROM orders")
+        .await
+        .unwrap();
+    assert_eq!(n, Some(120));
+    conn.disconnect().await.unwrap();
+    assert!(app.candidates(&docker).await.is_empty());
+}
+
+#[tokio::test]
+async fn the_checker_failing_is_exit_3_not_a_verdict_on_the_backup() {
+    let docker = require_docker().await;
+    let app = App::new("checker");
+    let dir = app.path("dumps");
+    place(
+        &fixture("postgres/shop.sql"),
+        &dir,
+        "shop.sql",
+        fixture_day(),
+    );
+    app.write_config(&local_job(
+        "noimage",
+        "postgres",
+        "restoredrill/no-such-image:1",
+        &dir,
+        "*",
+        "",
+    ));
+    let (code, runs, _) = app.run_json(&[]);
+    assert_eq!(code, 3);
+    assert_eq!(runs[0]["verdict"], "error");
+    assert!(
+        reason(&runs[0]).contains("docker/build-images.sh"),
+        "{}",
+        reason(&runs[0])
+    );
+
+    let text = std::fs::read_to_string(app.path("config.yaml")).unwrap();
+    std::fs::write(
+        app.path("config.yaml"),
+        text.replace(
+            "jobs:\n",
+            "docker:\n  host: unix:///nonexistent/docker.sock\njobs:\n",
+        ),
+    )
+    .unwrap();
+    let out = app.run(&["run"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("checker cannot run"));
+    assert!(app.containers(&docker).await.is_empty());
+}
+
+#[tokio::test]
+async fn interrupting_a_run_removes_its_candidate() {
+    let docker = require_docker().await;
+    let app = App::new("sigint");
+    let dir = app.path("dumps");
+    std::fs::create_dir_all(&dir).unwrap();
+    // A plain dump whose load takes a minute.
+    std::fs::write(
+        dir.join("slow.sql"),
+        "-- PostgreSQL database dump\nSET client_encoding = 'UTF8';\nSELECT pg_sleep(60);\n",
+    )
+    .unwrap();
+    app.write_config(&local_job("slow", "postgres", PG_IMAGE, &dir, "*", ""));
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_restoredrill"))
+        .args(["run", "--json", "--config"])
+        .arg(app.path("config.yaml"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while app.candidates(&docker).await.is_empty() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the candidate never appeared"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let pid = child.id().unwrap() as i32;
+    assert_eq!(unsafe_kill(pid), 0);
+    let out = tokio::time::timeout(Duration::from_secs(40), child.wait_with_output())
+        .await
+        .expect("exits promptly")
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        app.containers(&docker).await.is_empty(),
+        "left: {:?}",
+        app.containers(&docker).await
+    );
+}
+
+/// SIGINT, as Ctrl-C sends it.
+fn unsafe_kill(pid: i32) -> i32 {
+    std::process::Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .map_or(-1, |s| s.code().unwrap_or(-1))
+}
+
+#[test]
+fn validate_reports_problems_with_their_place_and_exit_2() {
+    let app = App::new("validate");
+    let path = app.write_config("  - name: JOB(x)\n    engine: oracle\n    source: { type: local, path: /x }\n    database: shop\n    schedule: \"61 * * * *\"\n");
+    let out = app.run(&["validate"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("{}:4:13: unknown engine `oracle`", path.display())),
+        "{err}"
+    );
+    assert!(err.contains(":7:15: bad cron expression"), "{err}");
+
+    let good = app.write_config("  - name: JOB(x)\n    engine: postgres\n    source: { type: local, path: /x }\n    database: shop\n");
+    let out = app.run(&["validate"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&good.display().to_string()));
+}
+
+#[tokio::test]
+async fn the_password_reaches_the_json_report_only() {
+    let docker = require_docker().await;
+    let app = App::new("secret");
+    let dir = app.path("dumps");
+    place(
+        &fixture("mariadb/shop.sql"),
+        &dir,
+        "shop.sql",
+        fixture_day(),
+    );
+    let jobs = local_job("s", "mariadb", MARIADB_IMAGE, &dir, "*", "")
+        .replace("keep: false", "keep: true");
+    app.write_config(&jobs);
+    let (code, runs, stderr) = app.run_json(&["--verbose"]);
+    assert_eq!(code, 0, "{stderr}");
+    let password = runs[0]["kept"]["password"].as_str().unwrap().to_string();
+    assert_eq!(password.len(), 24);
+    assert!(
+        !stderr.contains(&password),
+        "the password leaked into the logs"
+    );
+    let out = app.run(&["run"]);
+    assert_eq!(out.status.code(), Some(0));
+    let summary = String::from_utf8_lossy(&out.stdout);
+    assert!(summary.contains("mysql://root@127.0.0.1:"), "{summary}");
+    assert!(app.candidates(&docker).await.is_empty());
+}
