@@ -34,7 +34,7 @@ pub async fn promote(p: Promotion<'_>, candidate: Candidate) -> Result<KeptResto
     }
     let (id, _name, volume) = candidate.release();
     // The candidate container goes; its volume now belongs to the kept one.
-    container::remove(p.docker, &id, None).await;
+    container::remove_container(p.docker, &id).await;
 
     let spec = ContainerSpec {
         name: format!("{}-kept", p.spec.name),
@@ -44,7 +44,9 @@ pub async fn promote(p: Promotion<'_>, candidate: Candidate) -> Result<KeptResto
     let kept = match container::launch(p.docker, &spec).await {
         Ok(k) => k,
         Err(e) => {
-            container::remove(p.docker, "", volume.as_deref()).await;
+            if let Some(v) = &volume {
+                container::remove_volume(p.docker, v).await;
+            }
             return Err(e);
         }
     };

@@ -110,26 +110,34 @@ impl Drop for Candidate {
 /// Force-removes a container and then its volume; failures are logged, not raised,
 /// since there is nothing better to do with them on a cleanup path.
 pub async fn remove(docker: &Docker, id: &str, volume: Option<&str>) {
+    remove_container(docker, id).await;
+    if let Some(v) = volume {
+        remove_volume(docker, v).await;
+    }
+}
+
+pub async fn remove_container(docker: &Docker, id: &str) {
     let opts = RemoveContainerOptionsBuilder::default()
         .force(true)
         .v(true)
         .build();
     match docker.remove_container(id, Some(opts)).await {
-        Ok(()) => {}
-        Err(bollard::errors::Error::DockerResponseServerError {
+        Ok(())
+        | Err(bollard::errors::Error::DockerResponseServerError {
             status_code: 404, ..
         }) => {}
         Err(e) => tracing::error!(container = id, error = %e, "could not remove container"),
     }
-    if let Some(v) = volume {
-        let opts = RemoveVolumeOptionsBuilder::default().force(true).build();
-        match docker.remove_volume(v, Some(opts)).await {
-            Ok(()) => {}
-            Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 404, ..
-            }) => {}
-            Err(e) => tracing::error!(volume = v, error = %e, "could not remove volume"),
-        }
+}
+
+pub async fn remove_volume(docker: &Docker, name: &str) {
+    let opts = RemoveVolumeOptionsBuilder::default().force(true).build();
+    match docker.remove_volume(name, Some(opts)).await {
+        Ok(())
+        | Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        }) => {}
+        Err(e) => tracing::error!(volume = name, error = %e, "could not remove volume"),
     }
 }
 
@@ -454,7 +462,7 @@ impl Tail {
 }
 
 /// Removes containers and volumes of this instance left behind by an
-/// interrupted process: every candidate, and kept restores not in `kept_ids`.
+/// interrupted process: every candidate, and kept restores not in `kept_names`.
 pub async fn sweep(
     docker: &Docker,
     instance: &str,
@@ -488,9 +496,11 @@ pub async fn sweep(
             }
             continue;
         }
-        let id = c.id.unwrap_or_default();
-        tracing::warn!(container = ?names, role = ?labels.get(LABEL_ROLE), "removing a container left behind by an interrupted run");
-        remove(docker, &id, None).await;
+        let Some(id) = c.id.or_else(|| names.first().cloned()) else {
+            continue;
+        };
+        tracing::warn!(container = ?names, id = %id, role = ?labels.get(LABEL_ROLE), "removing a container left behind by an interrupted run");
+        remove_container(docker, &id).await;
         removed += 1;
     }
     let vopts = ListVolumesOptionsBuilder::default()
@@ -502,7 +512,7 @@ pub async fn sweep(
         .map_err(RestoreError::Docker)?;
     for v in volumes.volumes.unwrap_or_default() {
         if !in_use.contains(&v.name) {
-            remove(docker, "", Some(&v.name)).await;
+            remove_volume(docker, &v.name).await;
         }
     }
     Ok(removed)

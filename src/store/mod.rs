@@ -34,7 +34,6 @@ pub enum StoreError {
 
 pub struct Store {
     pool: SqlitePool,
-    dir: PathBuf,
     _lock: std::fs::File,
 }
 
@@ -78,15 +77,7 @@ impl Store {
             .connect_with(opts)
             .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(Self {
-            pool,
-            dir: dir.to_path_buf(),
-            _lock: lock,
-        })
-    }
-
-    pub fn dir(&self) -> &Path {
-        &self.dir
+        Ok(Self { pool, _lock: lock })
     }
 
     /// Records that a run has started.
@@ -249,16 +240,6 @@ impl Store {
             .execute(&self.pool)
             .await?;
         Ok(())
-    }
-
-    /// The verdict of each run of `job`, newest first (for tests and reports).
-    pub async fn verdicts(&self, job: &str) -> Result<Vec<(String, String)>, StoreError> {
-        let rows =
-            sqlx::query("SELECT id, verdict FROM runs WHERE job = ? ORDER BY started_at DESC")
-                .bind(job)
-                .fetch_all(&self.pool)
-                .await?;
-        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
     }
 }
 

@@ -148,26 +148,19 @@ impl App {
 impl Drop for App {
     /// Kept restores are meant to outlive a run; a test removes its own.
     fn drop(&mut self) {
-        let out = Command::new("docker")
-            .args(["ps", "-a", "--format", "{{.Names}}"])
-            .output();
-        if let Ok(out) = out {
-            for name in String::from_utf8_lossy(&out.stdout).lines() {
-                if name.contains(&format!("restoredrill-{}", self.tag.to_ascii_lowercase())) {
-                    let _ = Command::new("docker")
-                        .args(["rm", "-f", "-v", name])
-                        .output();
-                }
-            }
-        }
-        let out = Command::new("docker").args(["volume", "ls", "-q"]).output();
-        if let Ok(out) = out {
-            for name in String::from_utf8_lossy(&out.stdout).lines() {
-                if name.contains(&format!("restoredrill-{}", self.tag.to_ascii_lowercase())) {
-                    let _ = Command::new("docker")
-                        .args(["volume", "rm", "-f", name])
-                        .output();
-                }
+        let prefix = format!("restoredrill-{}", self.tag.to_ascii_lowercase());
+        for (list, remove) in [
+            (["ps", "-a", "--format", "{{.Names}}"], ["rm", "-f"]),
+            (["volume", "ls", "--format", "{{.Name}}"], ["volume", "rm"]),
+        ] {
+            let Ok(out) = Command::new("docker").args(&list[..]).output() else {
+                continue;
+            };
+            for name in String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .filter(|n| n.starts_with(&prefix))
+            {
+                let _ = Command::new("docker").args(remove).arg(name).output();
             }
         }
     }
