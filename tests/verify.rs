@@ -559,3 +559,36 @@ async fn the_password_reaches_the_json_report_only() {
     assert!(summary.contains("mysql://root@127.0.0.1:"), "{summary}");
     assert!(app.candidates(&docker).await.is_empty());
 }
+
+#[tokio::test]
+async fn a_load_over_its_timeout_fails_and_leaves_nothing_behind() {
+    let docker = require_docker().await;
+    let app = App::new("timeout");
+    let dir = app.path("dumps");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("slow.sql"),
+        "-- PostgreSQL database dump\nSET client_encoding = 'UTF8';\nSELECT pg_sleep(60);\n",
+    )
+    .unwrap();
+    app.write_config(&local_job(
+        "t",
+        "postgres",
+        PG_IMAGE,
+        &dir,
+        "*",
+        "    restore: { timeout: 3s }\n",
+    ));
+    let (code, runs, stderr) = app.run_json(&[]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        reason(&runs[0]).contains("did not finish within the job's restore.timeout of 3s"),
+        "{}",
+        reason(&runs[0])
+    );
+    assert!(
+        app.containers(&docker).await.is_empty(),
+        "left: {:?}",
+        app.containers(&docker).await
+    );
+}
