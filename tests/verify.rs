@@ -456,13 +456,7 @@ async fn interrupting_a_run_removes_its_candidate() {
     let docker = require_docker().await;
     let app = App::new("sigint");
     let dir = app.path("dumps");
-    std::fs::create_dir_all(&dir).unwrap();
-    // A plain dump whose load takes a minute.
-    std::fs::write(
-        dir.join("slow.sql"),
-        "-- PostgreSQL database dump\nSET client_encoding = 'UTF8';\nSELECT pg_sleep(60);\n",
-    )
-    .unwrap();
+    write_slow_dump(&dir);
     app.write_config(&local_job("slow", "postgres", PG_IMAGE, &dir, "*", ""));
     let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_restoredrill"))
         .args(["run", "--json", "--config"])
@@ -565,12 +559,7 @@ async fn a_load_over_its_timeout_fails_and_leaves_nothing_behind() {
     let docker = require_docker().await;
     let app = App::new("timeout");
     let dir = app.path("dumps");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(
-        dir.join("slow.sql"),
-        "-- PostgreSQL database dump\nSET client_encoding = 'UTF8';\nSELECT pg_sleep(60);\n",
-    )
-    .unwrap();
+    write_slow_dump(&dir);
     app.write_config(&local_job(
         "t",
         "postgres",
@@ -591,4 +580,11 @@ async fn a_load_over_its_timeout_fails_and_leaves_nothing_behind() {
         "left: {:?}",
         app.containers(&docker).await
     );
+}
+
+/// A plain dump whose load takes a minute.
+fn write_slow_dump(dir: &std::path::Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    let sql = "-- PostgreSQL database dump\nSET client_encoding = 'UTF8';\nSELECT pg_sleep(60);\n";
+    std::fs::write(dir.join("slow.sql"), sql).unwrap();
 }
