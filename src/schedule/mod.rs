@@ -3,6 +3,8 @@
 //! overlaps follow croner's documented rules (a time skipped by a gap runs at
 //! the first valid instant after it; a repeated hour runs once).
 
+pub mod scheduler;
+
 use std::fmt;
 use std::str::FromStr;
 
@@ -93,6 +95,26 @@ mod tests {
             s.next_after(at("2026-11-24T00:00:00Z")),
             Some(at("2026-11-24T01:30:00Z"))
         );
+    }
+
+    #[test]
+    fn a_time_skipped_by_the_spring_gap_runs_at_the_first_valid_instant_after_it() {
+        // Berlin, 2026-03-29: 02:00 jumps to 03:00, so 02:30 does not exist that day.
+        let s = Schedule::parse("30 2 * * *", Some("Europe/Berlin")).unwrap();
+        let next = s.next_after(at("2026-03-28T12:00:00Z")).unwrap();
+        assert_eq!(next, at("2026-03-29T01:00:00Z"), "03:00 CEST");
+        let after = s.next_after(next).unwrap();
+        assert_eq!(after, at("2026-03-30T00:30:00Z"), "02:30 CEST the next day");
+    }
+
+    #[test]
+    fn a_time_repeated_by_the_autumn_overlap_runs_once() {
+        // Berlin, 2026-10-25: 03:00 goes back to 02:00, so 02:30 happens twice.
+        let s = Schedule::parse("30 2 * * *", Some("Europe/Berlin")).unwrap();
+        let first = s.next_after(at("2026-10-24T12:00:00Z")).unwrap();
+        assert_eq!(first, at("2026-10-25T00:30:00Z"), "the first 02:30 (CEST)");
+        let second = s.next_after(first).unwrap();
+        assert_eq!(second, at("2026-10-26T01:30:00Z"), "not again at 02:30 CET that day");
     }
 
     #[test]

@@ -1,0 +1,341 @@
+//! The daemon's timetable: one timer per job fires at the job's schedule and
+//! puts a run in a queue; `max_concurrent_restores` workers take runs from
+//! the queue in the order they became due. A job never overlaps itself: when
+//! it is due while its previous run is queued or going, the new run is
+//! skipped and the [`Runner`] records the skip.
+//!
+//! What a run does is the [`Runner`]'s business; the scheduler only decides
+//! when. Time comes from a [`Clock`], so tests drive it with tokio's paused
+//! clock instead of sleeping.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::Job;
+use crate::store::Trigger;
+
+/// Does the runs the scheduler decides on.
+#[async_trait]
+pub trait Runner: Send + Sync + 'static {
+    /// Runs `job` now. `cancel` fires when the job is removed or the daemon stops.
+    async fn run(&self, job: Arc<Job>, trigger: Trigger, cancel: CancellationToken);
+    /// `job` was due at `due` while its previous run was still queued or going.
+    async fn skipped(&self, job: Arc<Job>, trigger: Trigger, due: DateTime<Utc>);
+}
+
+/// Wall-clock time for the scheduler.
+#[derive(Debug, Clone, Copy)]
+pub enum Clock {
+    /// The system clock.
+    System,
+    /// Wall time that starts at `wall` and advances with tokio's clock
+    /// (which tests pause and advance).
+    Simulated {
+        wall: DateTime<Utc>,
+        start: tokio::time::Instant,
+    },
+}
+
+impl Clock {
+    pub fn simulated(wall: DateTime<Utc>) -> Self {
+        Self::Simulated {
+            wall,
+            start: tokio::time::Instant::now(),
+        }
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        match self {
+            Self::System => Utc::now(),
+            Self::Simulated { wall, start } => {
+                *wall + chrono::Duration::from_std(start.elapsed()).unwrap_or_default()
+            }
+        }
+    }
+
+    /// Sleeps until wall time `t`.
+    async fn sleep_until(&self, t: DateTime<Utc>) {
+        match self {
+            // The wall clock can jump (NTP, suspend); look at it again at least every minute.
+            Self::System => loop {
+                let left = (t - Utc::now()).to_std().unwrap_or_default();
+                if left.is_zero() {
+                    return;
+                }
+                tokio::time::sleep(left.min(Duration::from_secs(60))).await;
+            },
+            Self::Simulated { wall, start } => {
+                let offset = (t - *wall).to_std().unwrap_or_default();
+                tokio::time::sleep_until(*start + offset).await;
+            }
+        }
+    }
+}
+
+/// Why a run asked for was not queued.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TriggerError {
+    #[error("no job named `{0}`")]
+    UnknownJob(String),
+    #[error("job `{0}` is already queued or running")]
+    Busy(String),
+}
+
+/// Where a job is now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Activity {
+    Idle,
+    Queued,
+    Running,
+}
+
+/// What [`Scheduler::set_jobs`] changed, by job name.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct JobChanges {
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+    pub changed: Vec<String>,
+}
+
+#[derive(Clone)]
+pub struct Scheduler {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    runner: Arc<dyn Runner>,
+    clock: Clock,
+    cancel: CancellationToken,
+    tracker: TaskTracker,
+    queue: mpsc::UnboundedSender<Queued>,
+    jobs: Mutex<HashMap<String, Slot>>,
+}
+
+struct Slot {
+    job: watch::Sender<Arc<Job>>,
+    /// Stops the job's timer and its run: the job was removed.
+    cancel: CancellationToken,
+    activity: Activity,
+    next: Option<DateTime<Utc>>,
+}
+
+struct Queued {
+    name: String,
+    trigger: Trigger,
+    cancel: CancellationToken,
+}
+
+impl Scheduler {
+    /// Starts `max_concurrent` workers; jobs are added with [`Self::set_jobs`].
+    /// Everything stops when `cancel` fires; [`Self::stopped`] waits for it.
+    pub fn start(
+        runner: Arc<dyn Runner>,
+        clock: Clock,
+        max_concurrent: usize,
+        cancel: CancellationToken,
+    ) -> Self {
+        let (queue, rx) = mpsc::unbounded_channel();
+        let inner = Arc::new(Inner {
+            runner,
+            clock,
+            cancel,
+            tracker: TaskTracker::new(),
+            queue,
+            jobs: Mutex::new(HashMap::new()),
+        });
+        let rx = Arc::new(tokio::sync::Mutex::new(rx));
+        for _ in 0..max_concurrent.max(1) {
+            inner.tracker.spawn(worker(inner.clone(), rx.clone()));
+        }
+        Self { inner }
+    }
+
+    /// Makes `jobs` the set of scheduled jobs: new ones get a timer, removed
+    /// ones are stopped (a run in progress is cancelled), changed ones take
+    /// effect from their next run.
+    pub fn set_jobs(&self, jobs: &[Job]) -> JobChanges {
+        let mut changes = JobChanges::default();
+        let now = self.inner.clock.now();
+        let mut slots = self.inner.jobs.lock().expect("scheduler lock");
+        slots.retain(|name, slot| {
+            let keep = jobs.iter().any(|j| &j.name == name);
+            if !keep {
+                slot.cancel.cancel();
+                changes.removed.push(name.clone());
+            }
+            keep
+        });
+        for job in jobs {
+            match slots.get_mut(&job.name) {
+                Some(slot) => {
+                    if format!("{:?}", slot.job.borrow()) != format!("{job:?}") {
+                        changes.changed.push(job.name.clone());
+                    }
+                    slot.next = next_after(job, now);
+                    slot.job.send_replace(Arc::new(job.clone()));
+                }
+                None => {
+                    let (tx, rx) = watch::channel(Arc::new(job.clone()));
+                    let cancel = self.inner.cancel.child_token();
+                    slots.insert(
+                        job.name.clone(),
+                        Slot {
+                            job: tx,
+                            cancel: cancel.clone(),
+                            activity: Activity::Idle,
+                            next: next_after(job, now),
+                        },
+                    );
+                    self.inner.tracker.spawn(timer(
+                        self.inner.clone(),
+                        job.name.clone(),
+                        rx,
+                        cancel,
+                    ));
+                    changes.added.push(job.name.clone());
+                }
+            }
+        }
+        for list in [
+            &mut changes.added,
+            &mut changes.removed,
+            &mut changes.changed,
+        ] {
+            list.sort();
+        }
+        changes
+    }
+
+    /// Queues a run of `name` now, unless one is already queued or going.
+    pub fn trigger(&self, name: &str) -> Result<(), TriggerError> {
+        self.inner
+            .dispatch(name, Trigger::Manual, self.inner.clock.now())
+    }
+
+    pub fn activity(&self, name: &str) -> Option<Activity> {
+        let slots = self.inner.jobs.lock().expect("scheduler lock");
+        slots.get(name).map(|s| s.activity)
+    }
+
+    /// The next scheduled run of `name` (`None` without a schedule).
+    pub fn next_run(&self, name: &str) -> Option<DateTime<Utc>> {
+        let slots = self.inner.jobs.lock().expect("scheduler lock");
+        slots.get(name).and_then(|s| s.next)
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.inner.clock.now()
+    }
+
+    /// Waits, after the cancel token fired, until every timer and run has ended.
+    pub async fn stopped(&self) {
+        self.inner.tracker.close();
+        self.inner.tracker.wait().await;
+    }
+}
+
+impl Inner {
+    fn dispatch(&self, name: &str, trigger: Trigger, due: DateTime<Utc>) -> Result<(), TriggerError> {
+        let mut slots = self.jobs.lock().expect("scheduler lock");
+        let slot = slots
+            .get_mut(name)
+            .ok_or_else(|| TriggerError::UnknownJob(name.to_string()))?;
+        if slot.activity != Activity::Idle {
+            if trigger == Trigger::Schedule {
+                tracing::warn!(job = name, due = %due, "the job is due but its previous run is still going: skipped");
+                let job = slot.job.borrow().clone();
+                let runner = self.runner.clone();
+                self.tracker
+                    .spawn(async move { runner.skipped(job, trigger, due).await });
+            }
+            return Err(TriggerError::Busy(name.to_string()));
+        }
+        slot.activity = Activity::Queued;
+        let queued = Queued {
+            name: name.to_string(),
+            trigger,
+            cancel: slot.cancel.child_token(),
+        };
+        // The receiver lives as long as the workers; after shutdown nothing runs anyway.
+        let _ = self.queue.send(queued);
+        Ok(())
+    }
+
+    fn set_activity(&self, name: &str, activity: Activity) -> Option<Arc<Job>> {
+        let mut slots = self.jobs.lock().expect("scheduler lock");
+        let slot = slots.get_mut(name)?;
+        slot.activity = activity;
+        Some(slot.job.borrow().clone())
+    }
+}
+
+fn next_after(job: &Job, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    job.schedule.as_ref().and_then(|s| s.next_after(t))
+}
+
+async fn timer(
+    inner: Arc<Inner>,
+    name: String,
+    mut job: watch::Receiver<Arc<Job>>,
+    cancel: CancellationToken,
+) {
+    let mut after = inner.clock.now();
+    loop {
+        let current = job.borrow_and_update().clone();
+        let next = next_after(&current, after);
+        if let Some(slot) = inner.jobs.lock().expect("scheduler lock").get_mut(&name) {
+            slot.next = next;
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            changed = job.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                after = inner.clock.now();
+            }
+            _ = async {
+                match next {
+                    Some(t) => inner.clock.sleep_until(t).await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                let due = next.expect("slept until the next run");
+                // Runs missed while the host slept are not made up one by one.
+                after = due.max(inner.clock.now());
+                let _ = inner.dispatch(&name, Trigger::Schedule, due);
+            }
+        }
+    }
+}
+
+async fn worker(inner: Arc<Inner>, queue: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Queued>>>) {
+    loop {
+        let next = tokio::select! {
+            _ = inner.cancel.cancelled() => return,
+            q = async { queue.lock().await.recv().await } => q,
+        };
+        let Some(q) = next else { return };
+        if q.cancel.is_cancelled() {
+            inner.set_activity(&q.name, Activity::Idle);
+            continue;
+        }
+        // A queued run uses the job's config as it is when the run starts.
+        let Some(job) = inner.set_activity(&q.name, Activity::Running) else {
+            continue;
+        };
+        inner.runner.run(job, q.trigger, q.cancel).await;
+        inner.set_activity(&q.name, Activity::Idle);
+    }
+}
+
+#[cfg(test)]
+mod tests;
