@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use restoredrill::report::{self, Verdict};
+use restoredrill::store::Trigger;
 use restoredrill::{config, pipeline, telemetry};
 use tokio_util::sync::CancellationToken;
 
@@ -150,7 +151,11 @@ async fn run(path: &std::path::Path, only: &[String], json: bool) -> ExitCode {
         if cancel.is_cancelled() {
             break;
         }
-        let r = pipeline::run_once(&ctx, job).await;
+        let request = pipeline::RunRequest {
+            trigger: Trigger::Cli,
+            cancel: cancel.clone(),
+        };
+        let r = pipeline::run_once(&ctx, job, &request).await;
         if !json {
             println!("{}", report::summary::render(&r));
         }

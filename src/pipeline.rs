@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::assert::{self, Evidence};
-use crate::config::{Config, Job, Secret, SourceSpec};
+use crate::config::{Config, Job, KeepSettings, Secret, SourceSpec};
 use crate::promote::{self, Promotion};
 use crate::report::{DumpReport, Phase, RunReport, Verdict};
 use crate::restore::container::{self, Candidate, ContainerSpec, Role};
@@ -24,8 +24,8 @@ use crate::restore::load::{self, LoadRequest};
 use crate::restore::{Credentials, Engine, RestoreError, engine_for, wait_ready};
 use crate::source::detect::{self, Inspection, NotLoadable};
 use crate::source::local::LocalSource;
-use crate::source::{Dump, Source, SourceError};
-use crate::store::{Store, StoreError};
+use crate::source::{Dump, Source, SourceError, reader};
+use crate::store::{Store, StoreError, Trigger};
 
 /// What every run shares: Docker, history, and the shutdown signal.
 pub struct Context {
@@ -34,6 +34,18 @@ pub struct Context {
     /// Labels this installation's containers (derived from the state dir).
     pub instance: String,
     pub show_progress: bool,
+    pub cancel: CancellationToken,
+    /// Leave a replaced kept restore running, named in [`RunReport::replaced`],
+    /// for the caller to drain (the daemon's stable endpoints). Otherwise it
+    /// is removed as soon as its successor answers.
+    pub drain_replaced: bool,
+}
+
+/// Why and how a run is made.
+#[derive(Debug, Clone)]
+pub struct RunRequest {
+    pub trigger: Trigger,
+    /// Stops this run (its candidate is removed); [`Context::cancel`] stops every run.
     pub cancel: CancellationToken,
 }
 
@@ -78,6 +90,7 @@ impl Context {
             instance,
             show_progress,
             cancel,
+            drain_replaced: false,
         })
     }
 }
@@ -138,8 +151,15 @@ impl From<NotLoadable> for Stop {
     }
 }
 
+/// What a run that did not stop early concluded.
+enum Done {
+    Verified,
+    /// The dump is the one the last verification read.
+    Unchanged { run_id: String, verdict: String },
+}
+
 /// Verifies the newest dump of `job` once and records the outcome.
-pub async fn run_once(ctx: &Context, job: &Job) -> RunReport {
+pub async fn run_once(ctx: &Context, job: &Job, request: &RunRequest) -> RunReport {
     let started_at = Utc::now();
     let run_id = format!(
         "{}-{:04x}",
@@ -164,14 +184,25 @@ pub async fn run_once(ctx: &Context, job: &Job) -> RunReport {
             tables: BTreeMap::new(),
             tool_output: Vec::new(),
             kept: None,
+            replaced: None,
         };
-        tracing::info!("run started");
-        let outcome = match ctx.store.begin_run(&run_id, &job.name, started_at).await {
-            Ok(()) => verify(ctx, job, &mut report).await,
+        tracing::info!(trigger = request.trigger.as_str(), "run started");
+        let outcome = match ctx
+            .store
+            .begin_run(&run_id, &job.name, started_at, request.trigger)
+            .await
+        {
+            Ok(()) => verify(ctx, job, request, &mut report).await,
             Err(e) => Err(Stop::from(e)),
         };
         (report.verdict, report.reason) = match outcome {
-            Ok(()) => (Verdict::Pass, None),
+            Ok(Done::Verified) => (Verdict::Pass, None),
+            Ok(Done::Unchanged { run_id, verdict }) => (
+                Verdict::Unchanged,
+                Some(format!(
+                    "same dump (sha256) as run {run_id}, which verified it: {verdict}"
+                )),
+            ),
             Err(Stop::Fail(r)) => (Verdict::Fail, Some(r)),
             Err(Stop::Error(r)) => (Verdict::Error, Some(r)),
         };
@@ -184,6 +215,8 @@ pub async fn run_once(ctx: &Context, job: &Job) -> RunReport {
         }
         match report.verdict {
             Verdict::Pass => tracing::info!("run passed"),
+            Verdict::Unchanged => tracing::info!("the dump was verified before; not restored again"),
+            Verdict::Skipped => tracing::warn!("run skipped"),
             Verdict::Fail => tracing::warn!(
                 reason = report.reason.as_deref().unwrap_or(""),
                 "run failed"
@@ -220,7 +253,12 @@ async fn phase<T>(report: &mut RunReport, name: &str, fut: impl Future<Output = 
     out
 }
 
-async fn verify(ctx: &Context, job: &Job, report: &mut RunReport) -> Result<(), Stop> {
+async fn verify(
+    ctx: &Context,
+    job: &Job,
+    request: &RunRequest,
+    report: &mut RunReport,
+) -> Result<Done, Stop> {
     let source = source_for(job);
     let dump = phase(report, "find", source.newest()).await?;
     report.dump = Some(DumpReport {
@@ -232,6 +270,25 @@ async fn verify(ctx: &Context, job: &Job, report: &mut RunReport) -> Result<(), 
         format: None,
         dumped_by: None,
     });
+    // Scheduled runs do not restore a dump again that was verified already;
+    // a run someone asked for does.
+    if request.trigger == Trigger::Schedule
+        && let Some(last) = ctx.store.last_verified_dump(&job.name).await?
+        && last.size == dump.size
+    {
+        let sha = phase(report, "hash", reader::sha256_of(&dump))
+            .await
+            .map_err(|e| Stop::Error(format!("cannot read the dump {}: {e}", dump.path.display())))?;
+        if sha == last.sha256 {
+            if let Some(d) = report.dump.as_mut() {
+                d.sha256 = Some(sha);
+            }
+            return Ok(Done::Unchanged {
+                run_id: last.run_id,
+                verdict: last.verdict,
+            });
+        }
+    }
     let inspection = phase(report, "inspect", detect::inspect(&dump)).await?;
     if let Some(d) = report.dump.as_mut() {
         d.compression = Some(inspection.compression);
@@ -284,16 +341,23 @@ async fn verify(ctx: &Context, job: &Job, report: &mut RunReport) -> Result<(), 
 
     // From here on the candidate is removed on every path but promotion.
     let checked = tokio::select! {
-        r = restore_and_check(ctx, job, engine.as_ref(), &creds, &candidate, &dump, &inspection, report) => r,
+        r = async {
+            restore_and_check(ctx, job, engine.as_ref(), &creds, &candidate, &dump, &inspection, report).await?;
+            if let Some(keep) = &job.keep {
+                make_servable(ctx, job, keep, engine.as_ref(), &creds, &candidate, report).await?;
+            }
+            Ok(())
+        } => r,
         _ = ctx.cancel.cancelled() => Err(Stop::Error("interrupted: restoredrill was asked to stop".into())),
+        _ = request.cancel.cancelled() => Err(Stop::Error("interrupted: the run was cancelled".into())),
     };
     if let Err(stop) = checked {
         candidate.remove().await;
         return Err(stop);
     }
-    if !job.keep {
+    if job.keep.is_none() {
         candidate.remove().await;
-        return Ok(());
+        return Ok(Done::Verified);
     }
     let previous = ctx.store.kept(&job.name).await?;
     let promotion = Promotion {
@@ -302,18 +366,101 @@ async fn verify(ctx: &Context, job: &Job, report: &mut RunReport) -> Result<(), 
         creds: &creds,
         spec: &spec,
         ready_timeout: job.restore.ready_timeout,
-        previous,
     };
     match phase(report, "promote", promote::promote(promotion, candidate)).await {
         Ok(kept) => {
+            // Recorded before the previous one goes: a crash in between leaves
+            // an unrecorded container, which the next start removes.
             ctx.store.set_kept(&kept).await?;
             report.kept = Some(kept);
-            Ok(())
+            if let Some(prev) = previous {
+                if ctx.drain_replaced {
+                    report.replaced = Some(prev);
+                } else {
+                    container::remove(&ctx.docker, &prev.container, prev.volume.as_deref()).await;
+                }
+            }
+            Ok(Done::Verified)
         }
         Err(e) => Err(Stop::Error(format!(
             "the restore passed but could not be kept ({e}); the previous kept restore is unchanged"
         ))),
     }
+}
+
+/// Readies a passing restore for people: the job's `after_restore` scripts,
+/// then its read-only user. Any failure keeps the restore from being served.
+async fn make_servable(
+    ctx: &Context,
+    job: &Job,
+    keep: &KeepSettings,
+    engine: &dyn Engine,
+    creds: &Credentials,
+    candidate: &Candidate,
+    report: &mut RunReport,
+) -> Result<(), Stop> {
+    if !job.after_restore.is_empty() {
+        let started_at = Utc::now();
+        let ran = after_restore(ctx, job, engine, creds, candidate, report).await;
+        report.phases.push(Phase {
+            name: "after_restore".into(),
+            started_at,
+            finished_at: Utc::now(),
+        });
+        ran?;
+    }
+    if let Some(user) = &keep.readonly_user {
+        phase(
+            report,
+            "readonly_user",
+            engine.create_readonly_user(candidate.host_port, creds, user),
+        )
+        .await
+        .map_err(|e| {
+            Stop::Error(format!(
+                "could not create the read-only user `{}` (keep.readonly_user): {e}",
+                user.name
+            ))
+        })?;
+    }
+    Ok(())
+}
+
+async fn after_restore(
+    ctx: &Context,
+    job: &Job,
+    engine: &dyn Engine,
+    creds: &Credentials,
+    candidate: &Candidate,
+    report: &mut RunReport,
+) -> Result<(), Stop> {
+    for script in &job.after_restore {
+        let mut file = tokio::fs::File::open(script).await.map_err(|e| {
+            Stop::Error(format!(
+                "cannot read the after_restore script {}: {e}",
+                script.display()
+            ))
+        })?;
+        tracing::info!(script = %script.display(), "running after_restore script");
+        let outcome = container::exec(
+            &ctx.docker,
+            &candidate.id,
+            engine.script_command(creds),
+            engine.tool_env(creds),
+            Some(&mut file),
+        )
+        .await?;
+        if outcome.exit_code != 0 {
+            report.tool_output = outcome.output_tail;
+            // The backup is fine; the restore is not fit to serve.
+            return Err(Stop::Error(format!(
+                "the after_restore script {} failed (exit {}); the restore is not kept",
+                script.display(),
+                outcome.exit_code
+            )));
+        }
+    }
+    Ok(())
 }
 
 #[allow(clippy::too_many_arguments)]

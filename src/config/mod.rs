@@ -8,8 +8,9 @@ mod raw;
 mod secret;
 mod units;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -32,8 +33,15 @@ pub struct Config {
     pub state_dir: PathBuf,
     /// Docker endpoint; `None` means `DOCKER_HOST` or the local socket.
     pub docker_host: Option<String>,
+    /// The daemon's HTTP API.
+    pub http_listen: SocketAddr,
+    /// Restores the daemon runs at once (at least 1).
+    pub max_concurrent_restores: usize,
     pub jobs: Vec<Job>,
 }
+
+/// Where the daemon's HTTP API listens when the config does not say.
+pub const DEFAULT_HTTP_LISTEN: &str = "127.0.0.1:8900";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -85,7 +93,37 @@ pub struct Job {
     pub database: String,
     pub restore: RestoreSettings,
     pub assertions: Vec<Assertion>,
-    pub keep: bool,
+    /// `None`: a passing restore is removed, not kept.
+    pub keep: Option<KeepSettings>,
+    /// SQL files run after a passing restore, before it is kept.
+    pub after_restore: Vec<PathBuf>,
+    pub freshness: FreshnessWatch,
+}
+
+/// How the last passing restore is kept and served.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeepSettings {
+    /// The daemon's stable endpoint for it.
+    pub listen: Option<SocketAddr>,
+    /// How long connections to a replaced kept restore may go on.
+    pub drain: Duration,
+    /// Kept restores older than this are removed.
+    pub max_age: Option<Duration>,
+    pub readonly_user: Option<ReadonlyUser>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReadonlyUser {
+    pub name: String,
+    pub password: Secret,
+}
+
+/// The daemon's watch on the age of a job's newest dump.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FreshnessWatch {
+    /// `None`: not watched.
+    pub max_age: Option<Duration>,
+    pub check_every: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -106,6 +144,11 @@ pub struct RestoreSettings {
     pub tuning: bool,
     pub roles: Vec<String>,
 }
+
+/// How long connections to a replaced kept restore may go on, by default.
+pub const DEFAULT_DRAIN: Duration = Duration::from_secs(600);
+/// How often the daemon looks at a job's source, by default.
+pub const DEFAULT_FRESHNESS_CHECK: Duration = Duration::from_secs(600);
 
 /// Reads and checks the config at `path`, with `${VAR}` taken from the process environment.
 pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
@@ -217,6 +260,20 @@ impl Validator<'_> {
             None => default_state_dir(),
         };
         let docker_host = raw.docker.and_then(|d| d.host).map(|h| self.text(&h));
+        let http_listen = self.http_listen(raw.http.and_then(|h| h.listen).as_ref());
+        let max_concurrent_restores = match raw.max_concurrent_restores {
+            Some(n) if n.value == 0 => {
+                self.problems.at(
+                    n.referenced,
+                    "max_concurrent_restores must be at least 1",
+                );
+                1
+            }
+            Some(n) => n.value as usize,
+            None => 1,
+        };
+        let mut listeners: HashMap<SocketAddr, String> = HashMap::new();
+        listeners.insert(http_listen, "http.listen".into());
         let mut names = HashSet::new();
         let mut jobs = Vec::new();
         if raw.jobs.is_empty() {
@@ -230,7 +287,23 @@ impl Validator<'_> {
                     format!("duplicate job name `{}`", job.value.name.value),
                 );
             }
+            let listen_at = match &job.value.keep {
+                Some(Spanned {
+                    value: raw::RawKeep::Settings(k),
+                    ..
+                }) => k.listen.as_ref().map(|l| l.referenced),
+                _ => None,
+            };
             if let Some(j) = self.job(job.value) {
+                if let Some(addr) = j.keep.as_ref().and_then(|k| k.listen) {
+                    let what = format!("keep.listen of job `{}`", j.name);
+                    if let Some(other) = listeners.insert(addr, what) {
+                        self.problems.at(
+                            listen_at.unwrap_or(Location::UNKNOWN),
+                            format!("{addr} is already used by {other}"),
+                        );
+                    }
+                }
                 jobs.push(j);
             }
         }
@@ -238,8 +311,131 @@ impl Validator<'_> {
             path: path.to_path_buf(),
             state_dir,
             docker_host,
+            http_listen,
+            max_concurrent_restores,
             jobs,
         }
+    }
+
+    fn http_listen(&mut self, raw: Option<&Spanned<String>>) -> SocketAddr {
+        let default: SocketAddr = DEFAULT_HTTP_LISTEN.parse().expect("valid default");
+        let Some(raw) = raw else { return default };
+        let Some(addr) = self.socket_addr(raw) else {
+            return default;
+        };
+        if !addr.ip().is_loopback() {
+            // The API can start restores and reload the config; until it has
+            // authentication it must not be reachable from other hosts.
+            self.problems.at(
+                raw.referenced,
+                format!("http.listen must be a loopback address such as 127.0.0.1:8900, not {addr}: the API has no authentication"),
+            );
+        }
+        addr
+    }
+
+    fn socket_addr(&mut self, raw: &Spanned<String>) -> Option<SocketAddr> {
+        let text = self.text(raw);
+        match text.parse() {
+            Ok(a) => Some(a),
+            Err(_) => {
+                self.problems.at(
+                    raw.referenced,
+                    format!("`{text}` is not an address; write IP:PORT, e.g. `127.0.0.1:15432`"),
+                );
+                None
+            }
+        }
+    }
+
+    fn keep(&mut self, raw: Option<&Spanned<raw::RawKeep>>) -> Option<KeepSettings> {
+        let settings = match raw.map(|k| &k.value) {
+            Some(raw::RawKeep::Flag(false)) => return None,
+            None | Some(raw::RawKeep::Flag(true)) => return Some(KeepSettings {
+                listen: None,
+                drain: DEFAULT_DRAIN,
+                max_age: None,
+                readonly_user: None,
+            }),
+            Some(raw::RawKeep::Settings(s)) => s,
+        };
+        let listen = settings.listen.as_ref().and_then(|l| self.socket_addr(l));
+        if let (Some(addr), Some(raw)) = (listen, &settings.listen)
+            && addr.port() == 0
+        {
+            self.problems.at(
+                raw.referenced,
+                "keep.listen needs a fixed port: clients connect to it",
+            );
+        }
+        let drain = match &settings.drain {
+            Some(d) => self.any_duration(d).unwrap_or(DEFAULT_DRAIN),
+            None => DEFAULT_DRAIN,
+        };
+        let max_age = settings.max_age.as_ref().and_then(|m| self.positive_duration(m, "keep.max_age"));
+        let readonly_user = settings.readonly_user.as_ref().map(|u| {
+            let name = self.text(&u.value.name);
+            if name.is_empty()
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            {
+                self.problems.at(
+                    u.value.name.referenced,
+                    format!("readonly_user name `{name}` may only contain letters, digits, `-` and `_`"),
+                );
+            }
+            let password = self.text(&u.value.password);
+            if password.is_empty() {
+                self.problems.at(
+                    u.value.password.referenced,
+                    "readonly_user needs a password; set it from the environment, e.g. `${READER_PASSWORD}`",
+                );
+            }
+            ReadonlyUser {
+                name,
+                password: Secret::new(password),
+            }
+        });
+        Some(KeepSettings {
+            listen,
+            drain,
+            max_age,
+            readonly_user,
+        })
+    }
+
+    fn freshness(&mut self, raw: Option<&raw::RawFreshness>) -> FreshnessWatch {
+        let max_age = raw
+            .and_then(|f| f.max_age.as_ref())
+            .and_then(|m| self.positive_duration(m, "freshness.max_age"));
+        let check_every = raw
+            .and_then(|f| f.check_every.as_ref())
+            .and_then(|c| self.positive_duration(c, "freshness.check_every"))
+            .unwrap_or(DEFAULT_FRESHNESS_CHECK);
+        FreshnessWatch {
+            max_age,
+            check_every,
+        }
+    }
+
+    fn any_duration(&mut self, raw: &Spanned<String>) -> Option<Duration> {
+        match units::parse_duration(&self.text(raw)) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                self.problems.at(raw.referenced, e);
+                None
+            }
+        }
+    }
+
+    fn positive_duration(&mut self, raw: &Spanned<String>, what: &str) -> Option<Duration> {
+        let d = self.any_duration(raw)?;
+        if d.is_zero() {
+            self.problems.at(raw.referenced, format!("{what} must be above zero"));
+            return None;
+        }
+        Some(d)
     }
 
     fn job(&mut self, raw: RawJob) -> Option<Job> {
@@ -296,10 +492,10 @@ impl Validator<'_> {
             .and_then(|r| r.tmpfs.as_ref())
             .map(|t| t.referenced);
         let restore = self.restore(raw.restore.unwrap_or_default());
-        let keep = raw.keep.unwrap_or(true);
+        let keep = self.keep(raw.keep.as_ref());
         if let (Some(r), Some(at)) = (&restore, tmpfs_at)
             && r.tmpfs
-            && keep
+            && keep.is_some()
         {
             // Kept restores move to a new container on a volume; tmpfs data cannot move.
             self.problems.at(
@@ -315,6 +511,24 @@ impl Validator<'_> {
                 "`restore.roles` applies to PostgreSQL jobs only",
             );
         }
+        let after_restore: Vec<PathBuf> = raw.after_restore.iter().map(|p| self.path(p)).collect();
+        if keep.is_none()
+            && let Some(first) = raw.after_restore.first()
+        {
+            self.problems.at(
+                first.referenced,
+                "after_restore runs before a restore is kept, but this job has `keep: false`",
+            );
+        }
+        for (raw_path, path) in raw.after_restore.iter().zip(&after_restore) {
+            if !path.is_file() {
+                self.problems.at(
+                    raw_path.referenced,
+                    format!("after_restore script {} does not exist or is not a file", path.display()),
+                );
+            }
+        }
+        let freshness = self.freshness(raw.freshness.as_ref());
         let mut assertions = Vec::new();
         for a in raw.assertions {
             for p in a.value.problems() {
@@ -336,6 +550,8 @@ impl Validator<'_> {
             restore: restore?,
             assertions,
             keep,
+            after_restore,
+            freshness,
         })
     }
 

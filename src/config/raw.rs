@@ -17,6 +17,13 @@ pub(crate) struct RawConfig {
     /// How to reach the Docker engine.
     #[serde(default)]
     pub docker: Option<RawDocker>,
+    /// The daemon's local HTTP API (`restoredrill trigger`, `reload`).
+    #[serde(default)]
+    pub http: Option<RawHttp>,
+    /// Restores the daemon runs at the same time; due runs beyond it wait in
+    /// a queue, in order. Default 1.
+    #[serde(default)]
+    pub max_concurrent_restores: Option<Spanned<u32>>,
     /// The backups to verify.
     pub jobs: Vec<Spanned<RawJob>>,
 }
@@ -35,6 +42,14 @@ pub(crate) struct RawDocker {
     /// `unix:///var/run/docker.sock`, `tcp://host:2375`... Default: `DOCKER_HOST`, else the local socket.
     #[serde(default)]
     pub host: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawHttp {
+    /// Address of the daemon's HTTP API. Default `127.0.0.1:8900`; loopback only.
+    #[serde(default)]
+    pub listen: Option<Spanned<String>>,
 }
 
 /// One backup to verify.
@@ -64,9 +79,82 @@ pub(crate) struct RawJob {
     /// Checks on the restored data.
     #[serde(default)]
     pub assertions: Vec<Spanned<Assertion>>,
-    /// Keep the last passing restore running for people to query. Default true.
+    /// Keep the last passing restore running for people to query: `true`
+    /// (default), `false`, or settings.
     #[serde(default)]
-    pub keep: Option<bool>,
+    pub keep: Option<Spanned<RawKeep>>,
+    /// SQL files run in the restored database after it passes and before it
+    /// is kept (e.g. masking personal data). Relative to the config file.
+    #[serde(default)]
+    pub after_restore: Vec<Spanned<String>>,
+    /// The daemon's watch on the age of the newest dump.
+    #[serde(default)]
+    pub freshness: Option<RawFreshness>,
+}
+
+/// `keep: true`, `keep: false`, or `keep: { listen: ..., ... }` (which keeps).
+#[derive(Debug)]
+pub(crate) enum RawKeep {
+    Flag(bool),
+    Settings(RawKeepSettings),
+}
+
+impl<'de> Deserialize<'de> for RawKeep {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = RawKeep;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("`true`, `false`, or a map with `listen`, `drain`, `max_age`, `readonly_user`")
+            }
+            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<RawKeep, E> {
+                Ok(RawKeep::Flag(v))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<RawKeep, A::Error> {
+                RawKeepSettings::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(RawKeep::Settings)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawKeepSettings {
+    /// Loopback address where the daemon serves the kept restore, e.g.
+    /// `127.0.0.1:15432`; it stays the same across promotions.
+    #[serde(default)]
+    pub listen: Option<Spanned<String>>,
+    /// How long connections open on a replaced kept restore may go on. Default 10m.
+    #[serde(default)]
+    pub drain: Option<Spanned<String>>,
+    /// A kept restore older than this is removed. Default: kept until replaced.
+    #[serde(default)]
+    pub max_age: Option<Spanned<String>>,
+    /// A login that can read but not change the kept restore.
+    #[serde(default)]
+    pub readonly_user: Option<Spanned<RawReadonlyUser>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawReadonlyUser {
+    /// User name to create.
+    pub name: Spanned<String>,
+    /// Its password; use `${ENV}`.
+    pub password: Spanned<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawFreshness {
+    /// The job is `stale` when its newest dump is older than this. Default: not watched.
+    #[serde(default)]
+    pub max_age: Option<Spanned<String>>,
+    /// How often the daemon looks at the source (without restoring). Default 10m.
+    #[serde(default)]
+    pub check_every: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

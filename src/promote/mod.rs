@@ -2,9 +2,11 @@
 //!
 //! Docker labels cannot change, so promotion stops the candidate, starts a
 //! container labelled `restoredrill.role=kept` on the same data volume, waits
-//! until it accepts connections, and only then removes the previous kept
-//! restore. If anything fails, the new data is removed and the previous kept
-//! restore stays as it was: a failed promotion never loses the last good one.
+//! until it accepts connections. The caller then retires the previous kept
+//! restore: at once, or (daemon) after its open connections drain through the
+//! job's stable [`endpoint`]. If anything fails, the new data is removed and the
+//! previous kept restore stays as it was: a failed promotion never loses the
+//! last good one.
 
 use std::time::Duration;
 
@@ -23,7 +25,6 @@ pub struct Promotion<'a> {
     /// The spec the candidate was created from.
     pub spec: &'a ContainerSpec,
     pub ready_timeout: Duration,
-    pub previous: Option<KeptRestore>,
 }
 
 pub async fn promote(p: Promotion<'_>, candidate: Candidate) -> Result<KeptRestore, RestoreError> {
@@ -56,9 +57,6 @@ pub async fn promote(p: Promotion<'_>, candidate: Candidate) -> Result<KeptResto
     }
     let port = kept.host_port;
     let (_kept_id, kept_name, kept_volume) = kept.release();
-    if let Some(prev) = &p.previous {
-        container::remove(p.docker, &prev.container, prev.volume.as_deref()).await;
-    }
     tracing::info!(container = %kept_name, port, "promoted to kept restore");
     Ok(KeptRestore {
         job: spec.job.clone(),

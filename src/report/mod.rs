@@ -24,6 +24,10 @@ pub enum Verdict {
     Fail,
     /// The checker could not run (Docker, image, state); says nothing of the backup.
     Error,
+    /// The newest dump is the one the last run verified (same sha256): not restored again.
+    Unchanged,
+    /// The job's previous run was still going when this one was due.
+    Skipped,
 }
 
 impl Verdict {
@@ -32,6 +36,8 @@ impl Verdict {
             Self::Pass => "pass",
             Self::Fail => "fail",
             Self::Error => "error",
+            Self::Unchanged => "unchanged",
+            Self::Skipped => "skipped",
         }
     }
 }
@@ -59,6 +65,10 @@ pub struct RunReport {
     pub tool_output: Vec<String>,
     /// The job's kept restore after this run (new on a pass, the earlier one otherwise).
     pub kept: Option<KeptRestore>,
+    /// The kept restore this run replaced, still running for its open
+    /// connections to drain (daemon only; the caller removes it).
+    #[serde(skip)]
+    pub replaced: Option<KeptRestore>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -14,6 +14,8 @@ pub fn render(r: &RunReport) -> String {
         Verdict::Pass => "PASS",
         Verdict::Fail => "FAIL",
         Verdict::Error => "ERROR (the checker could not run; this says nothing about the backup)",
+        Verdict::Unchanged => "UNCHANGED (this dump was verified before; not restored again)",
+        Verdict::Skipped => "SKIPPED (the previous run was still going)",
     };
     let _ = writeln!(out, "{}: {verdict}   run {} ({total:.1}s)", r.job, r.run_id);
     if let Some(reason) = &r.reason {

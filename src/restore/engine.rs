@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 
 use crate::assert::{QueryError, Session};
-use crate::config::{EngineKind, Secret};
+use crate::config::{EngineKind, ReadonlyUser, Secret};
 use crate::source::DumpFormat;
 
 /// Who restoredrill is inside a restore: the server's superuser, with a
@@ -44,6 +44,9 @@ pub trait Engine: Send + Sync {
     /// client that cannot connect is told apart from a dump that does not load.
     fn preflight(&self, creds: &Credentials) -> Vec<String>;
     fn load_plan(&self, format: DumpFormat, creds: &Credentials, parallel: u32) -> LoadPlan;
+    /// The client that runs SQL from stdin in the restored database and
+    /// exits non-zero at the first error (for `after_restore` scripts).
+    fn script_command(&self, creds: &Credentials) -> Vec<String>;
     /// Schema a bare table name refers to.
     fn default_schema(&self, creds: &Credentials) -> String;
     /// Connects from this host to the restored server on 127.0.0.1:`port`.
@@ -55,6 +58,14 @@ pub trait Engine: Send + Sync {
         port: u16,
         creds: &Credentials,
         roles: &[String],
+    ) -> Result<(), QueryError>;
+    /// Creates (or resets) a login that can read every table of the
+    /// restored database but change nothing.
+    async fn create_readonly_user(
+        &self,
+        port: u16,
+        creds: &Credentials,
+        user: &ReadonlyUser,
     ) -> Result<(), QueryError>;
 }
 

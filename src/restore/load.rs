@@ -198,12 +198,7 @@ async fn feed_directory(
 fn tar_directory(dir: PathBuf, out: tokio::io::DuplexStream) -> std::io::Result<String> {
     let bridge = tokio_util::io::SyncIoBridge::new(out);
     let mut tar = tar::Builder::new(bridge);
-    let mut names: Vec<_> = std::fs::read_dir(&dir)?
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
-        .map(|e| e.file_name())
-        .collect();
-    names.sort();
+    let names = reader::directory_files(&dir)?;
     let mut hasher = Sha256::new();
     for name in names {
         let path = dir.join(&name);

@@ -10,7 +10,7 @@ use mysql_async::{Conn, OptsBuilder, Value};
 
 use super::engine::{Credentials, Engine, LoadPlan};
 use crate::assert::{QueryError, Scalar, Session};
-use crate::config::EngineKind;
+use crate::config::{EngineKind, ReadonlyUser};
 use crate::source::DumpFormat;
 
 pub struct Mysql {
@@ -83,15 +83,12 @@ impl Engine for Mysql {
         c.database.clone()
     }
 
+    fn script_command(&self, c: &Credentials) -> Vec<String> {
+        client(c)
+    }
+
     async fn connect(&self, port: u16, c: &Credentials) -> Result<Box<dyn Session>, QueryError> {
-        let opts = OptsBuilder::default()
-            .ip_or_hostname("127.0.0.1")
-            .tcp_port(port)
-            .user(Some(c.user.clone()))
-            .pass(Some(c.password.expose().to_string()))
-            .db_name(Some(c.database.clone()))
-            .prefer_socket(false);
-        let mut conn = Conn::new(opts).await.map_err(err)?;
+        let mut conn = Conn::new(options(port, c)).await.map_err(err)?;
         // Timestamps without a zone are read as UTC, as on PostgreSQL.
         conn.query_drop("SET time_zone = '+00:00'")
             .await
@@ -107,6 +104,46 @@ impl Engine for Mysql {
     ) -> Result<(), QueryError> {
         Ok(())
     }
+
+    async fn create_readonly_user(
+        &self,
+        port: u16,
+        c: &Credentials,
+        user: &ReadonlyUser,
+    ) -> Result<(), QueryError> {
+        let mut conn = Conn::new(options(port, c)).await.map_err(err)?;
+        let account = format!("{}@'%'", literal(&user.name));
+        let password = literal(user.password.expose());
+        // The dump may already hold an account of that name: reset it rather than fail.
+        let statements = [
+            format!("CREATE USER IF NOT EXISTS {account} IDENTIFIED BY {password}"),
+            format!("ALTER USER {account} IDENTIFIED BY {password}"),
+            format!("REVOKE ALL PRIVILEGES, GRANT OPTION FROM {account}"),
+            format!(
+                "GRANT SELECT, SHOW VIEW ON `{}`.* TO {account}",
+                c.database.replace('`', "``")
+            ),
+        ];
+        for sql in statements {
+            conn.query_drop(sql).await.map_err(err)?;
+        }
+        conn.disconnect().await.map_err(err)
+    }
+}
+
+fn options(port: u16, c: &Credentials) -> OptsBuilder {
+    OptsBuilder::default()
+        .ip_or_hostname("127.0.0.1")
+        .tcp_port(port)
+        .user(Some(c.user.clone()))
+        .pass(Some(c.password.expose().to_string()))
+        .db_name(Some(c.database.clone()))
+        .prefer_socket(false)
+}
+
+/// A MySQL string literal (with the default sql_mode, backslash escapes).
+fn literal(text: &str) -> String {
+    format!("'{}'", text.replace('\\', "\\\\").replace('\'', "\\'"))
 }
 
 /// The image's own client: `mariadb` where it exists (MariaDB 11 images have

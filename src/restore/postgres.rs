@@ -9,7 +9,7 @@ use sqlx::{AssertSqlSafe, Connection, Row};
 
 use super::engine::{Credentials, Engine, LoadPlan};
 use crate::assert::{QueryError, Scalar, Session};
-use crate::config::EngineKind;
+use crate::config::{EngineKind, ReadonlyUser};
 use crate::source::DumpFormat;
 
 pub struct Postgres;
@@ -123,18 +123,30 @@ impl Engine for Postgres {
         }
     }
 
+    fn script_command(&self, c: &Credentials) -> Vec<String> {
+        [
+            "psql",
+            "-X",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            c.user.as_str(),
+            "-d",
+            c.database.as_str(),
+        ]
+        .map(String::from)
+        .to_vec()
+    }
+
     fn default_schema(&self, _c: &Credentials) -> String {
         "public".into()
     }
 
     async fn connect(&self, port: u16, c: &Credentials) -> Result<Box<dyn Session>, QueryError> {
-        let opts = PgConnectOptions::new()
-            .host("127.0.0.1")
-            .port(port)
-            .username(&c.user)
-            .password(c.password.expose())
-            .database(&c.database)
-            .application_name("restoredrill");
+        let opts = options(port, c).application_name("restoredrill");
         let conn = PgConnection::connect_with(&opts).await.map_err(err)?;
         Ok(Box::new(PgSession { conn }))
     }
@@ -148,13 +160,9 @@ impl Engine for Postgres {
         if roles.is_empty() {
             return Ok(());
         }
-        let opts = PgConnectOptions::new()
-            .host("127.0.0.1")
-            .port(port)
-            .username(&c.user)
-            .password(c.password.expose())
-            .database(&c.database);
-        let mut conn = PgConnection::connect_with(&opts).await.map_err(err)?;
+        let mut conn = PgConnection::connect_with(&options(port, c))
+            .await
+            .map_err(err)?;
         for role in roles {
             sqlx::raw_sql(AssertSqlSafe(format!("CREATE ROLE {}", quote(role))))
                 .execute(&mut conn)
@@ -163,6 +171,63 @@ impl Engine for Postgres {
         }
         conn.close().await.map_err(err)
     }
+
+    async fn create_readonly_user(
+        &self,
+        port: u16,
+        c: &Credentials,
+        user: &ReadonlyUser,
+    ) -> Result<(), QueryError> {
+        let mut conn = PgConnection::connect_with(&options(port, c))
+            .await
+            .map_err(err)?;
+        let role = quote(&user.name);
+        let password = literal(user.password.expose());
+        // The dump may already hold a role of that name: reset it rather than fail.
+        let create = format!(
+            "DO $$ BEGIN \
+               IF EXISTS (SELECT FROM pg_roles WHERE rolname = {name}) THEN \
+                 ALTER ROLE {role} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD {password}; \
+               ELSE \
+                 CREATE ROLE {role} LOGIN PASSWORD {password}; \
+               END IF; END $$",
+            name = literal(&user.name),
+        );
+        let grants = format!(
+            "GRANT CONNECT ON DATABASE {db} TO {role}; \
+             DO $$ DECLARE s text; BEGIN \
+               FOR s IN SELECT nspname FROM pg_namespace \
+                        WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema' LOOP \
+                 EXECUTE format('GRANT USAGE ON SCHEMA %I TO %I', s, {name}); \
+                 EXECUTE format('GRANT SELECT ON ALL TABLES IN SCHEMA %I TO %I', s, {name}); \
+                 EXECUTE format('GRANT SELECT ON ALL SEQUENCES IN SCHEMA %I TO %I', s, {name}); \
+               END LOOP; END $$; \
+             ALTER ROLE {role} SET default_transaction_read_only = on",
+            db = quote(&c.database),
+            name = literal(&user.name),
+        );
+        for sql in [create, grants] {
+            sqlx::raw_sql(AssertSqlSafe(sql))
+                .execute(&mut conn)
+                .await
+                .map_err(err)?;
+        }
+        conn.close().await.map_err(err)
+    }
+}
+
+fn options(port: u16, c: &Credentials) -> PgConnectOptions {
+    PgConnectOptions::new()
+        .host("127.0.0.1")
+        .port(port)
+        .username(&c.user)
+        .password(c.password.expose())
+        .database(&c.database)
+}
+
+/// A PostgreSQL string literal (standard_conforming_strings is on by default).
+fn literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
 }
 
 fn err(e: sqlx::Error) -> QueryError {

@@ -13,6 +13,41 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeekExt, BufReader, ReadBuf};
 
 use super::Compression;
 
+/// The files of a directory-format dump, in the order they are hashed and sent.
+pub fn directory_files(dir: &Path) -> std::io::Result<Vec<std::ffi::OsString>> {
+    let mut names: Vec<_> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .map(|e| e.file_name())
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
+/// The sha256 of a dump as stored, the same digest a load computes: a file's
+/// bytes, or a folder's files concatenated in [`directory_files`] order.
+pub async fn sha256_of(dump: &super::Dump) -> std::io::Result<String> {
+    let path = dump.path.clone();
+    let is_dir = dump.is_dir;
+    tokio::task::spawn_blocking(move || {
+        let files = if is_dir {
+            directory_files(&path)?
+                .into_iter()
+                .map(|n| path.join(n))
+                .collect()
+        } else {
+            vec![path]
+        };
+        let mut hasher = Sha256::new();
+        for f in files {
+            std::io::copy(&mut std::fs::File::open(f)?, &mut hasher)?;
+        }
+        Ok(hex::encode(hasher.finalize()))
+    })
+    .await
+    .map_err(std::io::Error::other)?
+}
+
 /// The running digest and byte count of the raw bytes read so far.
 #[derive(Clone, Default)]
 pub struct RawDigest {

@@ -14,6 +14,13 @@ use crate::assert::Baseline;
 use crate::config::Secret;
 use crate::report::{KeptRestore, RunReport};
 
+/// The columns [`run_row`] reads, in order.
+macro_rules! run_columns {
+    () => {
+        "id, job, started_at, finished_at, verdict, reason, trigger, dump_path"
+    };
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("state dir {path} is unusable: {source}")]
@@ -86,11 +93,13 @@ impl Store {
         run_id: &str,
         job: &str,
         started_at: DateTime<Utc>,
+        trigger: Trigger,
     ) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO runs (id, job, started_at, verdict) VALUES (?, ?, ?, 'running')")
+        sqlx::query("INSERT INTO runs (id, job, started_at, verdict, trigger) VALUES (?, ?, ?, 'running', ?)")
             .bind(run_id)
             .bind(job)
             .bind(started_at.to_rfc3339())
+            .bind(trigger.as_str())
             .execute(&self.pool)
             .await?;
         Ok(())
@@ -178,6 +187,111 @@ impl Store {
         Ok(Some(Baseline { run_id, tables }))
     }
 
+    /// Records a run that was due while the job's previous run was still going.
+    pub async fn record_skip(
+        &self,
+        run_id: &str,
+        job: &str,
+        at: DateTime<Utc>,
+        trigger: Trigger,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO runs (id, job, started_at, finished_at, verdict, reason, trigger) VALUES (?, ?, ?, ?, 'skipped', ?, ?)",
+        )
+        .bind(run_id)
+        .bind(job)
+        .bind(at.to_rfc3339())
+        .bind(at.to_rfc3339())
+        .bind(reason)
+        .bind(trigger.as_str())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The dump the last completed verification of `job` read (pass or fail):
+    /// a dump with the same sha256 need not be restored again.
+    pub async fn last_verified_dump(&self, job: &str) -> Result<Option<VerifiedDump>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, verdict, dump_size, dump_sha256 FROM runs \
+             WHERE job = ? AND verdict IN ('pass', 'fail') AND dump_sha256 IS NOT NULL \
+             ORDER BY started_at DESC LIMIT 1",
+        )
+        .bind(job)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| VerifiedDump {
+            run_id: r.get(0),
+            verdict: r.get(1),
+            size: r.get::<i64, _>(2) as u64,
+            sha256: r.get(3),
+        }))
+    }
+
+    /// The latest runs of `job`, newest first.
+    pub async fn recent_runs(&self, job: &str, limit: u32) -> Result<Vec<RunRow>, StoreError> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            run_columns!(),
+            " FROM runs WHERE job = ? ORDER BY started_at DESC, rowid DESC LIMIT ?"
+        ))
+        .bind(job)
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(run_row).collect())
+    }
+
+    /// The latest run of `job` that verified something (pass, fail or error).
+    pub async fn last_outcome(&self, job: &str) -> Result<Option<RunRow>, StoreError> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            run_columns!(),
+            " FROM runs WHERE job = ? AND verdict IN ('pass', 'fail', 'error') \
+             ORDER BY started_at DESC, rowid DESC LIMIT 1"
+        ))
+        .bind(job)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(run_row))
+    }
+
+    /// Records a change of `job`'s backup freshness.
+    pub async fn record_freshness(&self, e: &FreshnessEvent) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO freshness_events (job, at, state, reason, dump_path, dump_modified_at) VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&e.job)
+        .bind(e.at.to_rfc3339())
+        .bind(if e.stale { "stale" } else { "fresh" })
+        .bind(&e.reason)
+        .bind(&e.dump_path)
+        .bind(e.dump_modified_at.map(|t| t.to_rfc3339()))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The latest freshness change recorded for `job`.
+    pub async fn last_freshness(&self, job: &str) -> Result<Option<FreshnessEvent>, StoreError> {
+        let row = sqlx::query(
+            "SELECT job, at, state, reason, dump_path, dump_modified_at FROM freshness_events \
+             WHERE job = ? ORDER BY id DESC LIMIT 1",
+        )
+        .bind(job)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| FreshnessEvent {
+            job: r.get(0),
+            at: parse_time(r.get(1)),
+            stale: r.get::<String, _>(2) == "stale",
+            reason: r.get(3),
+            dump_path: r.get(4),
+            dump_modified_at: r.get::<Option<String>, _>(5).map(parse_time),
+        }))
+    }
+
     /// Marks runs left `running` by a process that died as `interrupted`.
     pub async fn mark_interrupted(&self) -> Result<u64, StoreError> {
         let done = sqlx::query(
@@ -241,6 +355,78 @@ impl Store {
             .await?;
         Ok(())
     }
+}
+
+/// What started a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    /// The job's schedule, in the daemon.
+    Schedule,
+    /// `restoredrill trigger` or the API.
+    Manual,
+    /// `restoredrill run`.
+    Cli,
+}
+
+impl Trigger {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Schedule => "schedule",
+            Self::Manual => "manual",
+            Self::Cli => "cli",
+        }
+    }
+}
+
+/// The dump a completed verification read.
+#[derive(Debug, Clone)]
+pub struct VerifiedDump {
+    pub run_id: String,
+    pub verdict: String,
+    pub size: u64,
+    pub sha256: String,
+}
+
+/// One run as listed in history.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RunRow {
+    pub run_id: String,
+    pub job: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub verdict: String,
+    pub reason: Option<String>,
+    pub trigger: Option<String>,
+    pub dump_path: Option<String>,
+}
+
+/// A job's backups became stale, or fresh again.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FreshnessEvent {
+    pub job: String,
+    pub at: DateTime<Utc>,
+    pub stale: bool,
+    pub reason: String,
+    pub dump_path: Option<String>,
+    pub dump_modified_at: Option<DateTime<Utc>>,
+}
+
+
+fn run_row(r: &sqlx::sqlite::SqliteRow) -> RunRow {
+    RunRow {
+        run_id: r.get(0),
+        job: r.get(1),
+        started_at: parse_time(r.get(2)),
+        finished_at: r.get::<Option<String>, _>(3).map(parse_time),
+        verdict: r.get(4),
+        reason: r.get(5),
+        trigger: r.get(6),
+        dump_path: r.get(7),
+    }
+}
+
+fn parse_time(s: String) -> DateTime<Utc> {
+    s.parse().unwrap_or_default()
 }
 
 fn kept_from_row(r: &sqlx::sqlite::SqliteRow) -> KeptRestore {
