@@ -10,10 +10,14 @@
 //! - [`promote`]: makes a passing restore the job's kept restore.
 //! - [`report`]: the run's record, rendered for people and machines.
 //!
-//! Beside them: [`store`] keeps run history and kept restores in SQLite.
+//! Beside them: [`store`] keeps run history and kept restores in SQLite;
+//! [`daemon`] runs jobs on their schedules and serves kept restores on stable
+//! endpoints; [`http`] is the daemon's local API.
 
 pub mod assert;
 pub mod config;
+pub mod daemon;
+pub mod http;
 pub mod pipeline;
 pub mod promote;
 pub mod report;

@@ -7,9 +7,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use restoredrill::daemon::Daemon;
 use restoredrill::report::{self, Verdict};
 use restoredrill::store::Trigger;
-use restoredrill::{config, pipeline, telemetry};
+use restoredrill::{config, http, pipeline, telemetry};
+use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
@@ -53,6 +55,24 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Runs the jobs on their schedules and serves kept restores, until SIGTERM.
+    /// SIGHUP re-reads the config.
+    Daemon {
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Asks the running daemon to run a job now.
+    Trigger {
+        /// The job to run.
+        job: String,
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Asks the running daemon to re-read its config (as SIGHUP does).
+    Reload {
+        #[arg(long, short)]
+        config: PathBuf,
+    },
 }
 
 const EXIT_FAIL: u8 = 1;
@@ -73,6 +93,12 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Validate { config } => validate(&config),
             Command::Run { config, job, json } => run(&config, &job, json).await,
+            Command::Daemon { config } => daemon(&config).await,
+            Command::Trigger { job, config } => {
+                let path = format!("/api/jobs/{job}/run");
+                call_daemon(&config, &path).await
+            }
+            Command::Reload { config } => call_daemon(&config, "/api/reload").await,
         }
     })
 }
@@ -103,6 +129,96 @@ fn validate(path: &std::path::Path) -> ExitCode {
         );
     }
     ExitCode::SUCCESS
+}
+
+async fn daemon(path: &std::path::Path) -> ExitCode {
+    let config = match load(path) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let cancel = CancellationToken::new();
+    let listener = match tokio::net::TcpListener::bind(config.http_listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!(
+                "error: cannot listen on {} (http.listen): {e}; is another daemon running?",
+                config.http_listen
+            );
+            return ExitCode::from(EXIT_CHECKER);
+        }
+    };
+    let http_addr = config.http_listen;
+    let daemon = match Daemon::start(config, cancel.clone()).await {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("error: the daemon cannot start: {e}");
+            return ExitCode::from(EXIT_CHECKER);
+        }
+    };
+    let api = tokio::spawn(http::serve(listener, daemon.clone(), cancel.clone()));
+    tracing::info!(api = %http_addr, "restoredrill daemon ready");
+    let signals = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::hangup()),
+    );
+    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = signals else {
+        eprintln!("error: cannot install signal handlers");
+        cancel.cancel();
+        return ExitCode::from(EXIT_CHECKER);
+    };
+    loop {
+        tokio::select! {
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+            _ = hup.recv() => {
+                tracing::info!("SIGHUP: re-reading the config");
+                if let Err(errors) = daemon.reload().await {
+                    tracing::error!("the new config is invalid; the running one stays:\n{errors}");
+                }
+            }
+        }
+    }
+    tracing::info!("stopping: cancelling running restores; kept restores stay up");
+    cancel.cancel();
+    daemon.stopped().await;
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), api).await;
+    tracing::info!("stopped");
+    ExitCode::SUCCESS
+}
+
+/// POSTs to the running daemon's API (found through the config's `http.listen`).
+async fn call_daemon(path: &std::path::Path, api_path: &str) -> ExitCode {
+    let config = match load(path) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let url = format!("http://{}{api_path}", config.http_listen);
+    let response = match reqwest::Client::new().post(&url).send().await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!(
+                "error: cannot reach the daemon at {url}: {e}; is `restoredrill daemon --config {}` running?",
+                path.display()
+            );
+            return ExitCode::from(EXIT_CHECKER);
+        }
+    };
+    let status = response.status();
+    let body: serde_json::Value = response.json().await.unwrap_or_default();
+    if status.is_success() {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&body).unwrap_or_default()
+        );
+        return ExitCode::SUCCESS;
+    }
+    let message = body["error"].as_str().unwrap_or("no message");
+    eprintln!("error: the daemon answered {status}: {message}");
+    match status.as_u16() {
+        404 | 422 => ExitCode::from(EXIT_CONFIG),
+        _ => ExitCode::from(EXIT_CHECKER),
+    }
 }
 
 async fn run(path: &std::path::Path, only: &[String], json: bool) -> ExitCode {

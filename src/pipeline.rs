@@ -155,17 +155,16 @@ impl From<NotLoadable> for Stop {
 enum Done {
     Verified,
     /// The dump is the one the last verification read.
-    Unchanged { run_id: String, verdict: String },
+    Unchanged {
+        run_id: String,
+        verdict: String,
+    },
 }
 
 /// Verifies the newest dump of `job` once and records the outcome.
 pub async fn run_once(ctx: &Context, job: &Job, request: &RunRequest) -> RunReport {
     let started_at = Utc::now();
-    let run_id = format!(
-        "{}-{:04x}",
-        started_at.format("%Y%m%dT%H%M%SZ"),
-        rand::rng().random::<u16>()
-    );
+    let run_id = new_run_id(started_at);
     let span = tracing::info_span!("run", job = %job.name, run_id = %run_id);
     async {
         let mut report = RunReport {
@@ -215,7 +214,9 @@ pub async fn run_once(ctx: &Context, job: &Job, request: &RunRequest) -> RunRepo
         }
         match report.verdict {
             Verdict::Pass => tracing::info!("run passed"),
-            Verdict::Unchanged => tracing::info!("the dump was verified before; not restored again"),
+            Verdict::Unchanged => {
+                tracing::info!("the dump was verified before; not restored again")
+            }
             Verdict::Skipped => tracing::warn!("run skipped"),
             Verdict::Fail => tracing::warn!(
                 reason = report.reason.as_deref().unwrap_or(""),
@@ -232,7 +233,16 @@ pub async fn run_once(ctx: &Context, job: &Job, request: &RunRequest) -> RunRepo
     .await
 }
 
-fn source_for(job: &Job) -> Box<dyn Source> {
+/// A run's id: when it started, and a random part for runs in the same second.
+pub fn new_run_id(started_at: chrono::DateTime<Utc>) -> String {
+    format!(
+        "{}-{:04x}",
+        started_at.format("%Y%m%dT%H%M%SZ"),
+        rand::rng().random::<u16>()
+    )
+}
+
+pub fn source_for(job: &Job) -> Box<dyn Source> {
     match &job.source {
         SourceSpec::Local { path, pattern } => Box::new(LocalSource {
             dir: path.clone(),
@@ -278,7 +288,9 @@ async fn verify(
     {
         let sha = phase(report, "hash", reader::sha256_of(&dump))
             .await
-            .map_err(|e| Stop::Error(format!("cannot read the dump {}: {e}", dump.path.display())))?;
+            .map_err(|e| {
+                Stop::Error(format!("cannot read the dump {}: {e}", dump.path.display()))
+            })?;
         if sha == last.sha256 {
             if let Some(d) = report.dump.as_mut() {
                 d.sha256 = Some(sha);
@@ -341,6 +353,9 @@ async fn verify(
 
     // From here on the candidate is removed on every path but promotion.
     let checked = tokio::select! {
+        biased;
+        _ = ctx.cancel.cancelled() => Err(Stop::Error("interrupted: restoredrill was asked to stop".into())),
+        _ = request.cancel.cancelled() => Err(Stop::Error("interrupted: the run was cancelled".into())),
         r = async {
             restore_and_check(ctx, job, engine.as_ref(), &creds, &candidate, &dump, &inspection, report).await?;
             if let Some(keep) = &job.keep {
@@ -348,8 +363,6 @@ async fn verify(
             }
             Ok(())
         } => r,
-        _ = ctx.cancel.cancelled() => Err(Stop::Error("interrupted: restoredrill was asked to stop".into())),
-        _ = request.cancel.cancelled() => Err(Stop::Error("interrupted: the run was cancelled".into())),
     };
     if let Err(stop) = checked {
         candidate.remove().await;

@@ -588,3 +588,78 @@ fn write_slow_dump(dir: &std::path::Path) {
     let sql = "-- PostgreSQL database dump\nSET client_encoding = 'UTF8';\nSELECT pg_sleep(60);\n";
     std::fs::write(dir.join("slow.sql"), sql).unwrap();
 }
+
+#[tokio::test]
+async fn a_mariadb_kept_restore_is_masked_and_its_read_only_user_cannot_change_it() {
+    use mysql_async::prelude::Queryable;
+    let docker = require_docker().await;
+    let app = App::new("myro");
+    let dir = app.path("dumps");
+    std::fs::write(
+        app.path("mask.sql"),
+        "UPDATE customers SET email = CONCAT('masked-', id, '@example.invalid');\n",
+    )
+    .unwrap();
+    let jobs = format!(
+        "  - name: JOB(shop)\n    engine: mariadb\n    image: {MARIADB_IMAGE}\n    source: {{ type: local, path: {} }}\n    database: shop\n    after_restore: [{}]\n    keep:\n      readonly_user: {{ name: analyst, password: \"it's-a-pw\" }}\n",
+        dir.display(),
+        app.path("mask.sql").display()
+    );
+    app.write_config(&jobs);
+    place(&fixture("mariadb/shop.sql"), &dir, "a.sql", fixture_day());
+    let (code, runs, stderr) = app.run_json(&[]);
+    assert_eq!(code, 0, "{stderr}");
+    let port = runs[0]["kept"]["port"].as_u64().unwrap();
+    let opts = mysql_async::OptsBuilder::default()
+        .ip_or_hostname("127.0.0.1")
+        .tcp_port(port as u16)
+        .user(Some("analyst"))
+        .pass(Some("it's-a-pw"))
+        .db_name(Some("shop"));
+    let mut conn = mysql_async::Conn::new(opts)
+        .await
+        .expect("the read-only user logs in");
+    let email: Option<String> = conn
+        .query_first("SELECT email FROM customers ORDER BY id LIMIT 1")
+        .await
+        .unwrap();
+    assert_eq!(email.as_deref(), Some("masked-1@example.invalid"));
+    let write = conn.query_drop("DELETE FROM orders").await;
+    assert!(write.is_err(), "the read-only user cannot delete");
+    let n: Option<i64> = conn
+        .query_first("SELECT count(*) FROM orders")
+        .await
+        .unwrap();
+    assert_eq!(n, Some(120));
+    conn.disconnect().await.unwrap();
+    assert!(app.candidates(&docker).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_failing_after_restore_script_keeps_the_restore_from_being_kept() {
+    let docker = require_docker().await;
+    let app = App::new("afterfail");
+    let dir = app.path("dumps");
+    std::fs::write(app.path("bad.sql"), "UPDATE no_such_table SET x = 1;\n").unwrap();
+    let jobs = format!(
+        "  - name: JOB(shop)\n    engine: postgres\n    image: {PG_IMAGE}\n    source: {{ type: local, path: {} }}\n    database: shop\n    after_restore: [{}]\n",
+        dir.display(),
+        app.path("bad.sql").display()
+    );
+    app.write_config(&jobs);
+    place(&fixture("postgres/shop.sql"), &dir, "a.sql", fixture_day());
+    let (code, runs, stderr) = app.run_json(&[]);
+    assert_eq!(code, 3, "{stderr}");
+    assert_eq!(runs[0]["verdict"], "error");
+    assert!(
+        reason(&runs[0]).contains("after_restore script"),
+        "{}",
+        reason(&runs[0])
+    );
+    assert!(
+        runs[0]["tool_output"].to_string().contains("no_such_table"),
+        "the tool's error is in the report"
+    );
+    assert!(runs[0]["kept"].is_null());
+    assert!(app.containers(&docker).await.is_empty());
+}

@@ -263,10 +263,8 @@ impl Validator<'_> {
         let http_listen = self.http_listen(raw.http.and_then(|h| h.listen).as_ref());
         let max_concurrent_restores = match raw.max_concurrent_restores {
             Some(n) if n.value == 0 => {
-                self.problems.at(
-                    n.referenced,
-                    "max_concurrent_restores must be at least 1",
-                );
+                self.problems
+                    .at(n.referenced, "max_concurrent_restores must be at least 1");
                 1
             }
             Some(n) => n.value as usize,
@@ -351,12 +349,14 @@ impl Validator<'_> {
     fn keep(&mut self, raw: Option<&Spanned<raw::RawKeep>>) -> Option<KeepSettings> {
         let settings = match raw.map(|k| &k.value) {
             Some(raw::RawKeep::Flag(false)) => return None,
-            None | Some(raw::RawKeep::Flag(true)) => return Some(KeepSettings {
-                listen: None,
-                drain: DEFAULT_DRAIN,
-                max_age: None,
-                readonly_user: None,
-            }),
+            None | Some(raw::RawKeep::Flag(true)) => {
+                return Some(KeepSettings {
+                    listen: None,
+                    drain: DEFAULT_DRAIN,
+                    max_age: None,
+                    readonly_user: None,
+                });
+            }
             Some(raw::RawKeep::Settings(s)) => s,
         };
         let listen = settings.listen.as_ref().and_then(|l| self.socket_addr(l));
@@ -372,7 +372,10 @@ impl Validator<'_> {
             Some(d) => self.any_duration(d).unwrap_or(DEFAULT_DRAIN),
             None => DEFAULT_DRAIN,
         };
-        let max_age = settings.max_age.as_ref().and_then(|m| self.positive_duration(m, "keep.max_age"));
+        let max_age = settings
+            .max_age
+            .as_ref()
+            .and_then(|m| self.positive_duration(m, "keep.max_age"));
         let readonly_user = settings.readonly_user.as_ref().map(|u| {
             let name = self.text(&u.value.name);
             if name.is_empty()
@@ -432,7 +435,8 @@ impl Validator<'_> {
     fn positive_duration(&mut self, raw: &Spanned<String>, what: &str) -> Option<Duration> {
         let d = self.any_duration(raw)?;
         if d.is_zero() {
-            self.problems.at(raw.referenced, format!("{what} must be above zero"));
+            self.problems
+                .at(raw.referenced, format!("{what} must be above zero"));
             return None;
         }
         Some(d)
@@ -524,7 +528,10 @@ impl Validator<'_> {
             if !path.is_file() {
                 self.problems.at(
                     raw_path.referenced,
-                    format!("after_restore script {} does not exist or is not a file", path.display()),
+                    format!(
+                        "after_restore script {} does not exist or is not a file",
+                        path.display()
+                    ),
                 );
             }
         }

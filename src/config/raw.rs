@@ -96,7 +96,7 @@ pub(crate) struct RawJob {
 #[derive(Debug)]
 pub(crate) enum RawKeep {
     Flag(bool),
-    Settings(RawKeepSettings),
+    Settings(Box<RawKeepSettings>),
 }
 
 impl<'de> Deserialize<'de> for RawKeep {
@@ -105,14 +105,16 @@ impl<'de> Deserialize<'de> for RawKeep {
         impl<'de> serde::de::Visitor<'de> for V {
             type Value = RawKeep;
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("`true`, `false`, or a map with `listen`, `drain`, `max_age`, `readonly_user`")
+                f.write_str(
+                    "`true`, `false`, or a map with `listen`, `drain`, `max_age`, `readonly_user`",
+                )
             }
             fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<RawKeep, E> {
                 Ok(RawKeep::Flag(v))
             }
             fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<RawKeep, A::Error> {
                 RawKeepSettings::deserialize(serde::de::value::MapAccessDeserializer::new(map))
-                    .map(RawKeep::Settings)
+                    .map(|s| RawKeep::Settings(Box::new(s)))
             }
         }
         d.deserialize_any(V)

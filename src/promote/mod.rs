@@ -8,6 +8,8 @@
 //! previous kept restore stays as it was: a failed promotion never loses the
 //! last good one.
 
+pub mod endpoint;
+
 use std::time::Duration;
 
 use bollard::Docker;

@@ -122,10 +122,11 @@ pub async fn remove_container(docker: &Docker, id: &str) {
         .v(true)
         .build();
     match docker.remove_container(id, Some(opts)).await {
-        Ok(())
-        | Err(bollard::errors::Error::DockerResponseServerError {
-            status_code: 404, ..
-        }) => {}
+        Ok(()) => tracing::debug!(container = id, "container removed"),
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404,
+            message,
+        }) => tracing::debug!(container = id, %message, "container already gone"),
         Err(e) => tracing::error!(container = id, error = %e, "could not remove container"),
     }
 }
@@ -275,6 +276,33 @@ pub async fn launch(docker: &Docker, spec: &ContainerSpec) -> Result<Candidate, 
         }
     }
     Ok(guard)
+}
+
+/// Takes a kept container back after a restart of restoredrill: starts it if
+/// it stopped (e.g. Docker restarted) and returns the host port its database
+/// `port` is published on now; `None` if the container no longer exists.
+pub async fn adopt(docker: &Docker, name: &str, port: u16) -> Result<Option<u16>, RestoreError> {
+    let info = match docker.inspect_container(name, None).await {
+        Ok(info) => info,
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        }) => return Ok(None),
+        Err(e) => return Err(RestoreError::Docker(e)),
+    };
+    let running = info.state.and_then(|s| s.running).unwrap_or(false);
+    if !running {
+        tracing::info!(container = name, "starting the stopped kept restore");
+        docker
+            .start_container(
+                name,
+                None::<bollard::query_parameters::StartContainerOptions>,
+            )
+            .await
+            .map_err(RestoreError::Docker)?;
+    }
+    published_port(docker, name, &format!("{port}/tcp"))
+        .await
+        .map(Some)
 }
 
 async fn published_port(docker: &Docker, id: &str, port_key: &str) -> Result<u16, RestoreError> {
@@ -463,11 +491,67 @@ impl Tail {
 
 /// Removes containers and volumes of this instance left behind by an
 /// interrupted process: every candidate, and kept restores not in `kept_names`.
+///
+/// A process killed while Docker was still creating a container leaves one
+/// that Docker lists but may not yet let go of (removal answers "no such
+/// container", then creation completes). So the sweep lists again after
+/// removing, for a few rounds, until nothing is left.
 pub async fn sweep(
     docker: &Docker,
     instance: &str,
     kept_names: &[String],
 ) -> Result<usize, RestoreError> {
+    const ROUNDS: usize = 20;
+    let mut removed = 0;
+    let mut in_use = std::collections::HashSet::new();
+    for round in 0..ROUNDS {
+        let (leftovers, kept_volumes) = leftovers(docker, instance, kept_names).await?;
+        in_use = kept_volumes;
+        if leftovers.is_empty() {
+            break;
+        }
+        if round > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        }
+        for (id, names, role) in leftovers {
+            if round == 0 {
+                tracing::warn!(container = ?names, id = %id, role = ?role, "removing a container left behind by an interrupted run");
+                removed += 1;
+            } else {
+                tracing::debug!(container = ?names, round, "the container is still there; removing it again");
+            }
+            remove_container(docker, &id).await;
+        }
+    }
+    let filters = HashMap::from([("label", vec![format!("{LABEL_INSTANCE}={instance}")])]);
+    let vopts = ListVolumesOptionsBuilder::default()
+        .filters(&filters)
+        .build();
+    let volumes = docker
+        .list_volumes(Some(vopts))
+        .await
+        .map_err(RestoreError::Docker)?;
+    for v in volumes.volumes.unwrap_or_default() {
+        if !in_use.contains(&v.name) {
+            remove_volume(docker, &v.name).await;
+        }
+    }
+    Ok(removed)
+}
+
+/// Containers of `instance` that should not be there (id, names, role), and
+/// the volumes the kept ones use.
+async fn leftovers(
+    docker: &Docker,
+    instance: &str,
+    kept_names: &[String],
+) -> Result<
+    (
+        Vec<(String, Vec<String>, Option<String>)>,
+        std::collections::HashSet<String>,
+    ),
+    RestoreError,
+> {
     let filters = HashMap::from([("label", vec![format!("{LABEL_INSTANCE}={instance}")])]);
     let opts = ListContainersOptionsBuilder::default()
         .all(true)
@@ -477,7 +561,7 @@ pub async fn sweep(
         .list_containers(Some(opts))
         .await
         .map_err(RestoreError::Docker)?;
-    let mut removed = 0;
+    let mut out = Vec::new();
     let mut in_use = std::collections::HashSet::new();
     for c in containers {
         let labels = c.labels.unwrap_or_default();
@@ -496,24 +580,9 @@ pub async fn sweep(
             }
             continue;
         }
-        let Some(id) = c.id.or_else(|| names.first().cloned()) else {
-            continue;
-        };
-        tracing::warn!(container = ?names, id = %id, role = ?labels.get(LABEL_ROLE), "removing a container left behind by an interrupted run");
-        remove_container(docker, &id).await;
-        removed += 1;
-    }
-    let vopts = ListVolumesOptionsBuilder::default()
-        .filters(&filters)
-        .build();
-    let volumes = docker
-        .list_volumes(Some(vopts))
-        .await
-        .map_err(RestoreError::Docker)?;
-    for v in volumes.volumes.unwrap_or_default() {
-        if !in_use.contains(&v.name) {
-            remove_volume(docker, &v.name).await;
+        if let Some(id) = c.id.or_else(|| names.first().cloned()) {
+            out.push((id, names, labels.get(LABEL_ROLE).cloned()));
         }
     }
-    Ok(removed)
+    Ok((out, in_use))
 }

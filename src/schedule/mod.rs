@@ -114,7 +114,11 @@ mod tests {
         let first = s.next_after(at("2026-10-24T12:00:00Z")).unwrap();
         assert_eq!(first, at("2026-10-25T00:30:00Z"), "the first 02:30 (CEST)");
         let second = s.next_after(first).unwrap();
-        assert_eq!(second, at("2026-10-26T01:30:00Z"), "not again at 02:30 CET that day");
+        assert_eq!(
+            second,
+            at("2026-10-26T01:30:00Z"),
+            "not again at 02:30 CET that day"
+        );
     }
 
     #[test]

@@ -243,7 +243,12 @@ impl Scheduler {
 }
 
 impl Inner {
-    fn dispatch(&self, name: &str, trigger: Trigger, due: DateTime<Utc>) -> Result<(), TriggerError> {
+    fn dispatch(
+        &self,
+        name: &str,
+        trigger: Trigger,
+        due: DateTime<Utc>,
+    ) -> Result<(), TriggerError> {
         let mut slots = self.jobs.lock().expect("scheduler lock");
         let slot = slots
             .get_mut(name)
@@ -317,7 +322,10 @@ async fn timer(
     }
 }
 
-async fn worker(inner: Arc<Inner>, queue: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Queued>>>) {
+async fn worker(
+    inner: Arc<Inner>,
+    queue: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Queued>>>,
+) {
     loop {
         let next = tokio::select! {
             _ = inner.cancel.cancelled() => return,

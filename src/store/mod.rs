@@ -411,7 +411,6 @@ pub struct FreshnessEvent {
     pub dump_modified_at: Option<DateTime<Utc>>,
 }
 
-
 fn run_row(r: &sqlx::sqlite::SqliteRow) -> RunRow {
     RunRow {
         run_id: r.get(0),

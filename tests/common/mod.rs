@@ -207,3 +207,188 @@ pub fn by_job<'a>(runs: &'a [Value], job: &str) -> &'a Value {
 pub fn reason(run: &Value) -> String {
     run["reason"].as_str().unwrap_or("").to_string()
 }
+
+/// A loopback port nobody listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind 127.0.0.1:0")
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Polls `check` every 200 ms until it gives a value; `None` after `limit`.
+pub async fn eventually<T, F, Fut>(limit: Duration, mut check: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if let Some(v) = check().await {
+            return Some(v);
+        }
+        if tokio::time::Instant::now() > deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+impl App {
+    /// Writes a daemon config: its API on `api_port`, then the `jobs:` list as in [`App::write_config`].
+    pub fn write_daemon_config(&self, api_port: u16, jobs: &str) -> PathBuf {
+        let path = self.write_config(jobs);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let text = text.replacen(
+            "\njobs:\n",
+            &format!("\nhttp: {{ listen: 127.0.0.1:{api_port} }}\njobs:\n"),
+            1,
+        );
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    /// Starts `restoredrill daemon` on this app's config and waits until its API answers.
+    pub async fn start_daemon(&self, api_port: u16) -> DaemonProc {
+        let n = std::fs::read_dir(self.dir.path()).unwrap().count();
+        let log = self.path(&format!("daemon-{n}.log"));
+        let child = Command::new(env!("CARGO_BIN_EXE_restoredrill"))
+            .args(["-v", "daemon", "--config"])
+            .arg(self.path("config.yaml"))
+            .env("NO_COLOR", "1")
+            .stdout(std::fs::File::create(self.path(&format!("daemon-{n}.out"))).unwrap())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("spawn restoredrill daemon");
+        let d = DaemonProc {
+            child,
+            api: format!("http://127.0.0.1:{api_port}"),
+            log,
+            http: reqwest::Client::new(),
+        };
+        let started = tokio::time::Instant::now();
+        loop {
+            if let Ok(r) = d.http.get(format!("{}/healthz", d.api)).send().await
+                && r.status().is_success()
+            {
+                return d;
+            }
+            if started.elapsed() > Duration::from_secs(30) {
+                panic!(
+                    "the daemon did not answer within 30 s; its log:\n{}",
+                    d.log()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// A running `restoredrill daemon`; killed when dropped.
+pub struct DaemonProc {
+    pub child: std::process::Child,
+    pub api: String,
+    pub log: PathBuf,
+    http: reqwest::Client,
+}
+
+impl DaemonProc {
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub async fn get(&self, path: &str) -> Value {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.api))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e}\n{}", self.log()));
+        r.json().await.expect("JSON body")
+    }
+
+    pub async fn post(&self, path: &str) -> (u16, Value) {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.api))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("POST {path}: {e}\n{}", self.log()));
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or_default())
+    }
+
+    /// The job's status as the API gives it.
+    pub async fn job(&self, name: &str) -> Value {
+        self.get(&format!("/api/jobs/{name}")).await["job"].clone()
+    }
+
+    /// The job's latest runs, newest first.
+    pub async fn runs(&self, name: &str) -> Vec<Value> {
+        self.get(&format!("/api/jobs/{name}")).await["runs"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Polls `check` until it gives a value; after `limit`, panics naming
+    /// `what`, with the daemon's log.
+    pub async fn until<T, F, Fut>(&self, what: &str, limit: Duration, check: F) -> T
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Option<T>>,
+    {
+        match eventually(limit, check).await {
+            Some(v) => v,
+            None => panic!(
+                "timed out after {limit:?} waiting for: {what}\ndaemon log:\n{}",
+                self.log()
+            ),
+        }
+    }
+
+    /// Waits until the job has `n` runs with `verdict`; returns its runs, newest first.
+    pub async fn wait_for_runs(
+        &self,
+        job: &str,
+        verdict: &str,
+        n: usize,
+        limit: Duration,
+    ) -> Vec<Value> {
+        let what = format!("{n} run(s) of {job} with verdict {verdict}");
+        self.until(&what, limit, || async {
+            let runs = self.runs(job).await;
+            (runs.iter().filter(|r| r["verdict"] == verdict).count() >= n).then_some(runs)
+        })
+        .await
+    }
+
+    pub fn signal(&self, name: &str) {
+        let ok = Command::new("kill")
+            .args([format!("-{name}"), self.child.id().to_string()])
+            .status()
+            .expect("kill")
+            .success();
+        assert!(ok, "kill -{name} failed");
+    }
+
+    /// Waits for the process to exit; `None` if it is still running after `limit`.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = std::time::Instant::now() + limit;
+        while std::time::Instant::now() < deadline {
+            if let Some(s) = self.child.try_wait().expect("try_wait") {
+                return Some(s);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        None
+    }
+}
+
+impl Drop for DaemonProc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

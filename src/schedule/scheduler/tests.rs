@@ -63,7 +63,10 @@ impl Runner for Recorder {
     }
 }
 
-fn start(run_for: Duration, max_concurrent: usize) -> (Scheduler, Arc<Recorder>, CancellationToken) {
+fn start(
+    run_for: Duration,
+    max_concurrent: usize,
+) -> (Scheduler, Arc<Recorder>, CancellationToken) {
     let clock = Clock::simulated(at(START));
     let recorder = Arc::new(Recorder {
         clock,
@@ -174,7 +177,10 @@ async fn a_run_asked_for_starts_at_once_but_never_beside_a_running_one() {
     assert_eq!(s.trigger("a"), Ok(()));
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(s.trigger("a"), Err(TriggerError::Busy("a".into())));
-    assert_eq!(s.trigger("zzz"), Err(TriggerError::UnknownJob("zzz".into())));
+    assert_eq!(
+        s.trigger("zzz"),
+        Err(TriggerError::UnknownJob("zzz".into()))
+    );
     tokio::time::sleep(Duration::from_secs(40)).await;
     assert_eq!(
         rec.events(),
@@ -223,7 +229,10 @@ async fn stopping_cancels_running_restores_and_drops_queued_ones() {
         .expect("the scheduler stops at once");
     assert_eq!(
         rec.events(),
-        vec![ev("a", "start", "12:00:10"), ev("a", "cancelled", "12:00:20")],
+        vec![
+            ev("a", "start", "12:00:10"),
+            ev("a", "cancelled", "12:00:20")
+        ],
         "b, still queued, never started"
     );
 }

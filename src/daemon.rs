@@ -1,0 +1,595 @@
+//! The long-running service: the scheduler runs each job's pipeline on its
+//! schedule, each kept restore is served on its job's stable endpoint, the
+//! freshness watch looks at every source between runs, and kept restores
+//! older than `keep.max_age` are removed.
+//!
+//! Start-up reconciles with Docker (leftover candidates and unrecorded kept
+//! containers are removed, recorded kept restores are adopted and served
+//! again); stopping cancels running restores but leaves kept restores
+//! running for the next start. The HTTP API (`http`) calls in through
+//! [`Daemon::trigger`], [`Daemon::reload`] and [`Daemon::status`].
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::{self, Config, ConfigErrors, Job};
+use crate::pipeline::{self, Context, RunRequest, SetupError};
+use crate::promote::endpoint::{Backend, Endpoint};
+use crate::report::{KeptRestore, Verdict};
+use crate::restore::container;
+use crate::restore::engine_for;
+use crate::schedule::scheduler::{Activity, Clock, JobChanges, Runner, Scheduler, TriggerError};
+use crate::source::SourceError;
+use crate::store::{FreshnessEvent, RunRow, Trigger};
+
+/// How long stopping may take before restoredrill exits anyway.
+pub const SHUTDOWN_LIMIT: Duration = Duration::from_secs(25);
+
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error(transparent)]
+    Setup(#[from] SetupError),
+    #[error("cannot listen on {addr} for {what}: {source}; free the port or change the config")]
+    Listen {
+        addr: SocketAddr,
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+pub struct Daemon {
+    shared: Arc<Shared>,
+    scheduler: Scheduler,
+}
+
+/// What the scheduler's runs and the per-job watches share.
+struct Shared {
+    ctx: Context,
+    config_path: PathBuf,
+    config: Mutex<Config>,
+    jobs: Mutex<HashMap<String, JobServing>>,
+    /// Drains of replaced kept restores and per-job watches.
+    tracker: TaskTracker,
+}
+
+/// What the daemon runs beside the schedule for one job.
+struct JobServing {
+    endpoint: Option<(SocketAddr, Endpoint)>,
+    /// Stops the endpoint and the watch: the job was removed or its endpoint moved.
+    cancel: CancellationToken,
+    /// Wakes the watch: the kept restore changed.
+    kept_changed: Arc<Notify>,
+    stale: Option<FreshnessEvent>,
+}
+
+/// A job as the API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct JobStatus {
+    pub name: String,
+    pub engine: String,
+    /// running | queued | stale | passing | failing | error | never run
+    pub state: String,
+    pub activity: Activity,
+    pub schedule: Option<String>,
+    pub timezone: Option<String>,
+    pub next_run: Option<DateTime<Utc>>,
+    pub last_run: Option<RunRow>,
+    /// The stable endpoint of the kept restore, if the job has one.
+    pub endpoint: Option<SocketAddr>,
+    pub kept: Option<KeptSummary>,
+    /// Set while the newest dump is older than `freshness.max_age`.
+    pub stale: Option<FreshnessEvent>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct KeptSummary {
+    pub run_id: String,
+    pub container: String,
+    pub url: String,
+    pub promoted_at: DateTime<Utc>,
+}
+
+impl Daemon {
+    /// Opens Docker and history, reconciles with what an earlier process left,
+    /// binds every job's endpoint and starts the schedule.
+    pub async fn start(
+        config: Config,
+        cancel: CancellationToken,
+    ) -> Result<Arc<Self>, DaemonError> {
+        Self::start_with_clock(config, cancel, Clock::System).await
+    }
+
+    pub async fn start_with_clock(
+        config: Config,
+        cancel: CancellationToken,
+        clock: Clock,
+    ) -> Result<Arc<Self>, DaemonError> {
+        let mut ctx = Context::open(&config, false, cancel.clone()).await?;
+        ctx.drain_replaced = true;
+        let shared = Arc::new(Shared {
+            ctx,
+            config_path: config.path.clone(),
+            config: Mutex::new(config.clone()),
+            jobs: Mutex::new(HashMap::new()),
+            tracker: TaskTracker::new(),
+        });
+        shared.forget_removed_jobs(&config.jobs).await;
+        for job in &config.jobs {
+            shared.start_serving(job).await?;
+        }
+        let scheduler = Scheduler::start(
+            Arc::new(RunnerHandle(shared.clone())),
+            clock,
+            config.max_concurrent_restores,
+            cancel,
+        );
+        scheduler.set_jobs(&config.jobs);
+        for job in &config.jobs {
+            match (&job.schedule, scheduler.next_run(&job.name)) {
+                (Some(s), Some(next)) => tracing::info!(
+                    job = %job.name,
+                    schedule = s.expr(),
+                    timezone = %s.timezone(),
+                    next_run = %next,
+                    "scheduled"
+                ),
+                _ => tracing::info!(job = %job.name, "no schedule: runs only when triggered"),
+            }
+            if job.freshness.max_age.is_none() {
+                tracing::info!(job = %job.name, "no freshness.max_age: a backup that stops coming is noticed only at the next run");
+            }
+        }
+        Ok(Arc::new(Self { shared, scheduler }))
+    }
+
+    /// Queues a run of `job` now.
+    pub fn trigger(&self, job: &str) -> Result<(), TriggerError> {
+        self.scheduler.trigger(job)?;
+        tracing::info!(job, "run requested");
+        Ok(())
+    }
+
+    /// Re-reads the config file. An invalid one is rejected and the running
+    /// config stays; otherwise added jobs start, removed jobs stop (their
+    /// kept restores are removed) and changed jobs apply from their next run.
+    pub async fn reload(&self) -> Result<JobChanges, ConfigErrors> {
+        let new = config::load(&self.shared.config_path)?;
+        let old = self.shared.config.lock().expect("config lock").clone();
+        if new.state_dir != old.state_dir
+            || new.docker_host != old.docker_host
+            || new.http_listen != old.http_listen
+            || new.max_concurrent_restores != old.max_concurrent_restores
+        {
+            tracing::warn!(
+                "state_dir, docker, http.listen and max_concurrent_restores take effect only after a restart"
+            );
+        }
+        let changes = self.scheduler.set_jobs(&new.jobs);
+        for name in &changes.removed {
+            self.shared.stop_serving(name, true).await;
+        }
+        for job in &new.jobs {
+            let old_listen = old
+                .jobs
+                .iter()
+                .find(|j| j.name == job.name)
+                .and_then(|j| j.keep.as_ref())
+                .and_then(|k| k.listen);
+            let new_listen = job.keep.as_ref().and_then(|k| k.listen);
+            let added = changes.added.contains(&job.name);
+            if !added && old_listen != new_listen {
+                self.shared.stop_serving(&job.name, false).await;
+            }
+            if (added || old_listen != new_listen)
+                && let Err(e) = self.shared.start_serving(job).await
+            {
+                tracing::error!(job = %job.name, error = %e, "the job's endpoint could not start");
+            }
+        }
+        *self.shared.config.lock().expect("config lock") = new;
+        tracing::info!(
+            added = ?changes.added,
+            removed = ?changes.removed,
+            changed = ?changes.changed,
+            "config reloaded"
+        );
+        Ok(changes)
+    }
+
+    pub async fn status(&self) -> Vec<JobStatus> {
+        let jobs = self.shared.config.lock().expect("config lock").jobs.clone();
+        let mut out = Vec::new();
+        for job in jobs {
+            out.push(self.job_status(&job).await);
+        }
+        out
+    }
+
+    pub async fn job(&self, name: &str) -> Option<(JobStatus, Vec<RunRow>)> {
+        let job = self.shared.job(name)?;
+        let runs = self
+            .shared
+            .ctx
+            .store
+            .recent_runs(name, 20)
+            .await
+            .unwrap_or_default();
+        Some((self.job_status(&job).await, runs))
+    }
+
+    async fn job_status(&self, job: &Job) -> JobStatus {
+        let store = &self.shared.ctx.store;
+        let activity = self.scheduler.activity(&job.name).unwrap_or(Activity::Idle);
+        let last_run = store.last_outcome(&job.name).await.ok().flatten();
+        let kept = store.kept(&job.name).await.ok().flatten();
+        let (endpoint, stale) = {
+            let jobs = self.shared.jobs.lock().expect("jobs lock");
+            let serving = jobs.get(&job.name);
+            (
+                serving.and_then(|s| s.endpoint.as_ref().map(|(a, _)| *a)),
+                serving.and_then(|s| s.stale.clone()),
+            )
+        };
+        let state = match activity {
+            Activity::Running => "running",
+            Activity::Queued => "queued",
+            Activity::Idle if stale.is_some() => "stale",
+            Activity::Idle => match last_run.as_ref().map(|r| r.verdict.as_str()) {
+                Some("pass") => "passing",
+                Some("fail") => "failing",
+                Some(_) => "error",
+                None => "never run",
+            },
+        };
+        JobStatus {
+            name: job.name.clone(),
+            engine: job.engine.to_string(),
+            state: state.into(),
+            activity,
+            schedule: job.schedule.as_ref().map(|s| s.expr().to_string()),
+            timezone: job.schedule.as_ref().map(|s| s.timezone().to_string()),
+            next_run: self.scheduler.next_run(&job.name),
+            last_run,
+            endpoint,
+            kept: kept.map(|k| KeptSummary {
+                url: k.url(),
+                run_id: k.run_id,
+                container: k.container,
+                promoted_at: k.promoted_at,
+            }),
+            stale,
+        }
+    }
+
+    /// Waits until the runs have stopped after the cancel token fired
+    /// (their candidates removed), at most [`SHUTDOWN_LIMIT`].
+    pub async fn stopped(&self) {
+        let all = async {
+            self.scheduler.stopped().await;
+            self.shared.tracker.close();
+            self.shared.tracker.wait().await;
+        };
+        if tokio::time::timeout(SHUTDOWN_LIMIT, all).await.is_err() {
+            tracing::warn!("runs did not stop within {SHUTDOWN_LIMIT:?}; exiting anyway");
+        }
+    }
+}
+
+/// The scheduler's view of the daemon.
+struct RunnerHandle(Arc<Shared>);
+
+#[async_trait]
+impl Runner for RunnerHandle {
+    async fn run(&self, job: Arc<Job>, trigger: Trigger, cancel: CancellationToken) {
+        let shared = &self.0;
+        let request = RunRequest { trigger, cancel };
+        let report = pipeline::run_once(&shared.ctx, &job, &request).await;
+        if report.verdict == Verdict::Pass
+            && let Some(kept) = &report.kept
+        {
+            shared.serve(&job, kept, report.replaced.clone());
+        }
+        shared.wake(&job.name);
+    }
+
+    async fn skipped(&self, job: Arc<Job>, trigger: Trigger, due: DateTime<Utc>) {
+        let run_id = pipeline::new_run_id(due);
+        let reason = "the job's previous run was still going when this one was due";
+        if let Err(e) = self
+            .0
+            .ctx
+            .store
+            .record_skip(&run_id, &job.name, due, trigger, reason)
+            .await
+        {
+            tracing::error!(job = %job.name, error = %e, "could not record the skipped run");
+        }
+    }
+}
+
+impl Shared {
+    fn job(&self, name: &str) -> Option<Job> {
+        let config = self.config.lock().expect("config lock");
+        config.jobs.iter().find(|j| j.name == name).cloned()
+    }
+
+    /// Kept restores of jobs no longer in the config are removed.
+    async fn forget_removed_jobs(&self, jobs: &[Job]) {
+        let Ok(kept) = self.ctx.store.all_kept().await else {
+            return;
+        };
+        for k in kept {
+            if !jobs.iter().any(|j| j.name == k.job) {
+                tracing::info!(job = %k.job, container = %k.container, "removing the kept restore of a job no longer in the config");
+                self.remove_kept(&k).await;
+            }
+        }
+    }
+
+    /// Binds the job's endpoint (if any), adopts its recorded kept restore,
+    /// and starts its watch.
+    async fn start_serving(self: &Arc<Self>, job: &Job) -> Result<(), DaemonError> {
+        let cancel = self.ctx.cancel.child_token();
+        let mut endpoint = None;
+        if let Some(addr) = job.keep.as_ref().and_then(|k| k.listen) {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|source| DaemonError::Listen {
+                    addr,
+                    what: format!("keep.listen of job `{}`", job.name),
+                    source,
+                })?;
+            let ep = Endpoint::serve(
+                job.name.clone(),
+                listener,
+                "the job has no kept restore yet: no run has passed".into(),
+                cancel.clone(),
+            );
+            tracing::info!(job = %job.name, %addr, "serving the kept restore on a stable endpoint");
+            endpoint = Some((addr, ep));
+        }
+        let stale = self
+            .ctx
+            .store
+            .last_freshness(&job.name)
+            .await
+            .ok()
+            .flatten()
+            .filter(|e| e.stale);
+        let kept_changed = Arc::new(Notify::new());
+        self.jobs.lock().expect("jobs lock").insert(
+            job.name.clone(),
+            JobServing {
+                endpoint,
+                cancel: cancel.clone(),
+                kept_changed: kept_changed.clone(),
+                stale,
+            },
+        );
+        self.adopt(job).await;
+        let me = self.clone();
+        let name = job.name.clone();
+        self.tracker
+            .spawn(async move { me.watch(name, kept_changed, cancel).await });
+        Ok(())
+    }
+
+    async fn stop_serving(&self, name: &str, remove_kept: bool) {
+        let serving = self.jobs.lock().expect("jobs lock").remove(name);
+        if let Some(s) = serving {
+            s.cancel.cancel();
+        }
+        if remove_kept && let Ok(Some(k)) = self.ctx.store.kept(name).await {
+            tracing::info!(job = name, container = %k.container, "the job was removed from the config: removing its kept restore");
+            self.remove_kept(&k).await;
+        }
+    }
+
+    /// Forgets, then removes, a kept restore: a crash in between leaves an
+    /// unrecorded container, which the next start removes.
+    async fn remove_kept(&self, k: &KeptRestore) {
+        if let Err(e) = self.ctx.store.clear_kept(&k.job).await {
+            tracing::error!(job = %k.job, error = %e, "could not update the history");
+        }
+        container::remove(&self.ctx.docker, &k.container, k.volume.as_deref()).await;
+    }
+
+    /// Serves the recorded kept restore of `job` again after a restart.
+    async fn adopt(&self, job: &Job) {
+        let Ok(Some(kept)) = self.ctx.store.kept(&job.name).await else {
+            return;
+        };
+        let port = engine_for(job.engine).port();
+        match container::adopt(&self.ctx.docker, &kept.container, port).await {
+            Ok(Some(host_port)) => {
+                let mut kept = kept;
+                if host_port != kept.port {
+                    kept.port = host_port;
+                    if let Err(e) = self.ctx.store.set_kept(&kept).await {
+                        tracing::error!(job = %job.name, error = %e, "could not update the history");
+                    }
+                }
+                tracing::info!(job = %job.name, container = %kept.container, port = host_port, "adopted the kept restore");
+                self.serve(job, &kept, None);
+            }
+            Ok(None) => {
+                tracing::warn!(job = %job.name, container = %kept.container, "the recorded kept restore no longer exists");
+                let _ = self.ctx.store.clear_kept(&job.name).await;
+            }
+            Err(e) => {
+                tracing::error!(job = %job.name, container = %kept.container, error = %e, "cannot adopt the kept restore")
+            }
+        }
+    }
+
+    /// Points the job's endpoint at `kept`; `replaced` is removed once its
+    /// connections have drained (at once if the job has no endpoint).
+    fn serve(&self, job: &Job, kept: &KeptRestore, replaced: Option<KeptRestore>) {
+        let endpoint = {
+            let jobs = self.jobs.lock().expect("jobs lock");
+            jobs.get(&job.name)
+                .and_then(|s| s.endpoint.as_ref().map(|(_, e)| e.clone()))
+        };
+        let draining = endpoint.and_then(|ep| {
+            ep.switch(Backend {
+                container: kept.container.clone(),
+                addr: SocketAddr::from(([127, 0, 0, 1], kept.port)),
+            })
+        });
+        let Some(replaced) = replaced else { return };
+        let drain = job.keep.as_ref().map_or(config::DEFAULT_DRAIN, |k| k.drain);
+        let docker = self.ctx.docker.clone();
+        let cancel = self.ctx.cancel.clone();
+        self.tracker.spawn(async move {
+            if let Some(d) = draining {
+                tokio::select! {
+                    cut = d.finish(drain) => {
+                        if cut > 0 {
+                            tracing::info!(container = %replaced.container, connections = cut, "closed connections still open on the replaced kept restore after keep.drain");
+                        }
+                    }
+                    // Stopping: the next start removes the unrecorded container.
+                    _ = cancel.cancelled() => return,
+                }
+            }
+            tracing::info!(container = %replaced.container, "removing the replaced kept restore");
+            container::remove(&docker, &replaced.container, replaced.volume.as_deref()).await;
+        });
+    }
+
+    fn wake(&self, name: &str) {
+        if let Some(s) = self.jobs.lock().expect("jobs lock").get(name) {
+            s.kept_changed.notify_one();
+        }
+    }
+
+    /// Between runs: checks the source's freshness every
+    /// `freshness.check_every`, and removes the kept restore once it is
+    /// older than `keep.max_age`.
+    async fn watch(
+        self: Arc<Self>,
+        name: String,
+        kept_changed: Arc<Notify>,
+        cancel: CancellationToken,
+    ) {
+        let mut next_check = tokio::time::Instant::now();
+        loop {
+            let Some(job) = self.job(&name) else { return };
+            let now = tokio::time::Instant::now();
+            if let Some(max_age) = job.freshness.max_age
+                && now >= next_check
+            {
+                self.check_freshness(&job, max_age).await;
+                next_check = now + job.freshness.check_every;
+            }
+            let mut wake = next_check.max(now + Duration::from_millis(100));
+            if job.freshness.max_age.is_none() {
+                wake = now + Duration::from_secs(3600);
+            }
+            if let Some(max_age) = job.keep.as_ref().and_then(|k| k.max_age)
+                && let Ok(Some(kept)) = self.ctx.store.kept(&name).await
+            {
+                let age = (Utc::now() - kept.promoted_at).to_std().unwrap_or_default();
+                if age >= max_age {
+                    self.expire(&kept, max_age).await;
+                    continue;
+                }
+                wake = wake.min(now + (max_age - age));
+            }
+            tokio::select! {
+                _ = tokio::time::sleep_until(wake) => {}
+                _ = kept_changed.notified() => {}
+                _ = cancel.cancelled() => return,
+            }
+        }
+    }
+
+    async fn check_freshness(&self, job: &Job, max_age: Duration) {
+        let now = Utc::now();
+        let source = pipeline::source_for(job);
+        let (stale, reason, dump) = match source.newest().await {
+            Ok(d) => {
+                let age = (now - d.modified).to_std().unwrap_or_default();
+                let age_text = humantime::format_duration(Duration::from_secs(age.as_secs()));
+                if age > max_age {
+                    (
+                        true,
+                        format!(
+                            "the newest dump {} is {age_text} old, more than freshness.max_age ({})",
+                            d.path.display(),
+                            humantime::format_duration(max_age)
+                        ),
+                        Some(d),
+                    )
+                } else {
+                    (
+                        false,
+                        format!("a new dump arrived: {} ({age_text} old)", d.path.display()),
+                        Some(d),
+                    )
+                }
+            }
+            Err(SourceError::NoDump(what)) => (true, format!("no dump found: {what}"), None),
+            Err(e) => {
+                tracing::error!(job = %job.name, error = %e, "freshness check could not read the source");
+                return;
+            }
+        };
+        let was_stale = {
+            let jobs = self.jobs.lock().expect("jobs lock");
+            jobs.get(&job.name).is_some_and(|s| s.stale.is_some())
+        };
+        if stale == was_stale {
+            return;
+        }
+        let event = FreshnessEvent {
+            job: job.name.clone(),
+            at: now,
+            stale,
+            reason,
+            dump_path: dump.as_ref().map(|d| d.path.display().to_string()),
+            dump_modified_at: dump.as_ref().map(|d| d.modified),
+        };
+        if stale {
+            tracing::warn!(job = %job.name, reason = %event.reason, "backup is stale");
+        } else {
+            tracing::info!(job = %job.name, reason = %event.reason, "backup is fresh again");
+        }
+        if let Err(e) = self.ctx.store.record_freshness(&event).await {
+            tracing::error!(job = %job.name, error = %e, "could not record the freshness change");
+        }
+        if let Some(s) = self.jobs.lock().expect("jobs lock").get_mut(&job.name) {
+            s.stale = stale.then_some(event);
+        }
+    }
+
+    async fn expire(&self, kept: &KeptRestore, max_age: Duration) {
+        let reason = format!(
+            "the kept restore of job `{}` (run {}) expired: it is older than keep.max_age ({}); it comes back after the next passing run",
+            kept.job,
+            kept.run_id,
+            humantime::format_duration(max_age)
+        );
+        tracing::warn!(job = %kept.job, container = %kept.container, "{reason}");
+        let endpoint = {
+            let jobs = self.jobs.lock().expect("jobs lock");
+            jobs.get(&kept.job)
+                .and_then(|s| s.endpoint.as_ref().map(|(_, e)| e.clone()))
+        };
+        if let Some(d) = endpoint.and_then(|ep| ep.refuse(reason)) {
+            d.finish(Duration::ZERO).await;
+        }
+        self.remove_kept(kept).await;
+    }
+}
