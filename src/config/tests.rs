@@ -136,3 +136,76 @@ fn tmpfs_restores_cannot_be_kept() {
     let ok = GOOD.replace("cpus: 2 }", "cpus: 2, tmpfs: true }\n    keep: false");
     assert!(check(&ok).is_ok());
 }
+
+#[test]
+fn keep_takes_settings_for_the_daemon() {
+    let text = format!(
+        "{GOOD}    keep:\n      listen: 127.0.0.1:15432\n      drain: 2m\n      max_age: 7d\n      readonly_user: {{ name: analyst, password: \"${{SHOP_DIR}}\" }}\n    freshness: {{ max_age: 26h }}\n"
+    );
+    let c = check(&text).unwrap();
+    let keep = c.jobs[0].keep.as_ref().unwrap();
+    assert_eq!(keep.listen, Some("127.0.0.1:15432".parse().unwrap()));
+    assert_eq!(keep.drain, Duration::from_secs(120));
+    assert_eq!(keep.max_age, Some(Duration::from_secs(7 * 86400)));
+    let user = keep.readonly_user.as_ref().unwrap();
+    assert_eq!(user.name, "analyst");
+    assert_eq!(user.password.expose(), "/backups/shop");
+    let f = &c.jobs[0].freshness;
+    assert_eq!(f.max_age, Some(Duration::from_secs(26 * 3600)));
+    assert_eq!(f.check_every, DEFAULT_FRESHNESS_CHECK, "10 minutes by default");
+    assert_eq!(c.http_listen, DEFAULT_HTTP_LISTEN.parse().unwrap());
+    assert_eq!(c.max_concurrent_restores, 1);
+
+    let defaults = check(GOOD).unwrap();
+    let keep = defaults.jobs[0].keep.as_ref().unwrap();
+    assert_eq!((keep.listen, keep.drain, keep.max_age), (None, DEFAULT_DRAIN, None));
+    assert_eq!(defaults.jobs[0].freshness.max_age, None, "not watched unless asked");
+}
+
+#[test]
+fn daemon_settings_are_checked() {
+    let text = format!(
+        "http: {{ listen: 0.0.0.0:8900 }}\nmax_concurrent_restores: 0\n{}    keep:\n      listen: localhost\n      drain: forever\n    after_restore: [no-such-script.sql]\n    freshness: {{ check_every: 0s }}\n",
+        GOOD.trim_start()
+    );
+    let errs = check(&text).unwrap_err().0;
+    let messages: Vec<_> = errs.iter().map(|e| e.message.as_str()).collect();
+    for needle in [
+        "http.listen must be a loopback address",
+        "max_concurrent_restores must be at least 1",
+        "`localhost` is not an address",
+        "`forever` is not a duration",
+        "after_restore script /etc/restoredrill/no-such-script.sql does not exist",
+        "freshness.check_every must be above zero",
+    ] {
+        assert!(
+            messages.iter().any(|m| m.contains(needle)),
+            "no `{needle}` in {messages:#?}"
+        );
+    }
+}
+
+#[test]
+fn two_endpoints_cannot_share_a_port() {
+    let second = GOOD
+        .split_once("jobs:\n")
+        .unwrap()
+        .1
+        .replace("name: shop", "name: shop2");
+    let text = format!(
+        "{GOOD}    keep: {{ listen: 127.0.0.1:8900 }}\n{second}    keep: {{ listen: 127.0.0.1:8900 }}\n"
+    );
+    let errs = check(&text).unwrap_err().0;
+    assert!(
+        errs.iter()
+            .any(|e| e.message.contains("127.0.0.1:8900 is already used by http.listen")),
+        "{errs:#?}"
+    );
+}
+
+#[test]
+fn after_restore_needs_a_kept_restore() {
+    let text = format!("{GOOD}    keep: false\n    after_restore: [/etc/hostname]\n");
+    let errs = check(&text).unwrap_err().0;
+    assert!(errs[0].message.contains("`keep: false`"), "{errs:#?}");
+}
