@@ -459,8 +459,8 @@ impl Shared {
                             tracing::info!(container = %replaced.container, connections = cut, "closed connections still open on the replaced kept restore after keep.drain");
                         }
                     }
-                    // Stopping: the next start removes the unrecorded container.
-                    _ = cancel.cancelled() => return,
+                    // Stopping closes every proxied connection: nothing is left to drain.
+                    _ = cancel.cancelled() => {}
                 }
             }
             tracing::info!(container = %replaced.container, "removing the replaced kept restore");

@@ -554,3 +554,63 @@ async fn sighup_reloads_the_config_and_an_invalid_one_is_rejected() {
         .wait_for_runs(&b, "pass", 1, Duration::from_secs(60))
         .await;
 }
+
+#[tokio::test]
+async fn a_restart_removes_kept_containers_the_state_does_not_know() {
+    let docker = require_docker().await;
+    let app = App::new("unknownkept");
+    let dumps = app.path("dumps-a");
+    place(
+        &fixture("postgres/shop.sql"),
+        &dumps,
+        "shop-1.sql",
+        fixture_day(),
+    );
+    let (api, listen) = (free_port(), free_port());
+    let extra = format!(
+        "    keep:\n      listen: 127.0.0.1:{listen}\n      drain: 10m\n      readonly_user: {{ name: reader, password: pw }}\n"
+    );
+    app.write_daemon_config(api, &pg_job(&app, "a", &extra));
+    let job = app.job_name("a");
+    let mut daemon = app.start_daemon(api).await;
+    daemon.post(&format!("/api/jobs/{job}/run")).await;
+    daemon
+        .wait_for_runs(&job, "pass", 1, Duration::from_secs(60))
+        .await;
+    let mut held = connect(listen, "reader", "pw").await.unwrap();
+    orders(&mut held).await.unwrap();
+
+    // A second pass while a connection holds the first restore open: it drains for 10 minutes...
+    place(
+        &fixture("postgres/shop-grown.sql"),
+        &dumps,
+        "shop-2.sql",
+        fixture_day() + Duration::from_secs(3600),
+    );
+    daemon.post(&format!("/api/jobs/{job}/run")).await;
+    daemon
+        .wait_for_runs(&job, "pass", 2, Duration::from_secs(60))
+        .await;
+    let current = daemon.job(&job).await["kept"]["container"].clone();
+    assert_eq!(app.containers(&docker).await.len(), 2);
+
+    // ...when the daemon is killed. The draining restore is no longer in the state.
+    daemon.signal("KILL");
+    daemon.wait_exit(Duration::from_secs(10)).expect("killed");
+    drop(held);
+    assert_eq!(
+        app.containers(&docker).await.len(),
+        2,
+        "the draining restore is orphaned"
+    );
+
+    let daemon = app.start_daemon(api).await;
+    let left = app.containers(&docker).await;
+    assert_eq!(left.len(), 1, "{left:?}\n{}", daemon.log());
+    assert_eq!(serde_json::Value::String(left[0].0.clone()), current);
+    assert!(
+        daemon.log().contains("removing a container left behind"),
+        "{}",
+        daemon.log()
+    );
+}

@@ -152,14 +152,23 @@ fn keep_takes_settings_for_the_daemon() {
     assert_eq!(user.password.expose(), "/backups/shop");
     let f = &c.jobs[0].freshness;
     assert_eq!(f.max_age, Some(Duration::from_secs(26 * 3600)));
-    assert_eq!(f.check_every, DEFAULT_FRESHNESS_CHECK, "10 minutes by default");
+    assert_eq!(
+        f.check_every, DEFAULT_FRESHNESS_CHECK,
+        "10 minutes by default"
+    );
     assert_eq!(c.http_listen, DEFAULT_HTTP_LISTEN.parse().unwrap());
     assert_eq!(c.max_concurrent_restores, 1);
 
     let defaults = check(GOOD).unwrap();
     let keep = defaults.jobs[0].keep.as_ref().unwrap();
-    assert_eq!((keep.listen, keep.drain, keep.max_age), (None, DEFAULT_DRAIN, None));
-    assert_eq!(defaults.jobs[0].freshness.max_age, None, "not watched unless asked");
+    assert_eq!(
+        (keep.listen, keep.drain, keep.max_age),
+        (None, DEFAULT_DRAIN, None)
+    );
+    assert_eq!(
+        defaults.jobs[0].freshness.max_age, None,
+        "not watched unless asked"
+    );
 }
 
 #[test]
@@ -197,8 +206,9 @@ fn two_endpoints_cannot_share_a_port() {
     );
     let errs = check(&text).unwrap_err().0;
     assert!(
-        errs.iter()
-            .any(|e| e.message.contains("127.0.0.1:8900 is already used by http.listen")),
+        errs.iter().any(|e| e
+            .message
+            .contains("127.0.0.1:8900 is already used by http.listen")),
         "{errs:#?}"
     );
 }
