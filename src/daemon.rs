@@ -25,6 +25,7 @@ use tokio_util::task::TaskTracker;
 use crate::config::{self, Config, ConfigErrors, Job};
 use crate::pipeline::{self, Context, RunRequest, SetupError};
 use crate::promote::endpoint::{Backend, Endpoint};
+use crate::report::alert::Alerter;
 use crate::report::{KeptRestore, Verdict};
 use crate::restore::container;
 use crate::restore::engine_for;
@@ -135,6 +136,19 @@ impl Daemon {
             cancel,
         );
         scheduler.set_jobs(&config.jobs);
+        if let Some(hb) = config.alerts.heartbeat.clone() {
+            let shared = shared.clone();
+            shared.tracker.clone().spawn(async move {
+                tracing::info!(every = %humantime::format_duration(hb.every), "heartbeat pings on");
+                loop {
+                    shared.ctx.alerter().heartbeat(&hb.url).await;
+                    tokio::select! {
+                        _ = tokio::time::sleep(hb.every) => {}
+                        _ = shared.ctx.cancel.cancelled() => return,
+                    }
+                }
+            });
+        }
         for job in &config.jobs {
             match (&job.schedule, scheduler.next_run(&job.name)) {
                 (Some(s), Some(next)) => tracing::info!(
@@ -175,6 +189,12 @@ impl Daemon {
                 "state_dir, docker, http.listen and max_concurrent_restores take effect only after a restart"
             );
         }
+        if new.alerts.heartbeat != old.alerts.heartbeat {
+            tracing::warn!("heartbeat changes take effect only after a restart");
+        }
+        self.shared
+            .ctx
+            .set_alerter(Alerter::new(&new.alerts, self.shared.ctx.store.clone()));
         let changes = self.scheduler.set_jobs(&new.jobs);
         for name in &changes.removed {
             self.shared.stop_serving(name, true).await;
@@ -279,6 +299,11 @@ impl Daemon {
             self.scheduler.stopped().await;
             self.shared.tracker.close();
             self.shared.tracker.wait().await;
+            self.shared
+                .ctx
+                .alerter()
+                .flush(Duration::from_secs(5))
+                .await;
         };
         if tokio::time::timeout(SHUTDOWN_LIMIT, all).await.is_err() {
             tracing::warn!("runs did not stop within {SHUTDOWN_LIMIT:?}; exiting anyway");
@@ -569,6 +594,7 @@ impl Shared {
         if let Err(e) = self.ctx.store.record_freshness(&event).await {
             tracing::error!(job = %job.name, error = %e, "could not record the freshness change");
         }
+        self.ctx.alerter().freshness_changed(job, &event);
         if let Some(s) = self.jobs.lock().expect("jobs lock").get_mut(&job.name) {
             s.stale = stale.then_some(event);
         }

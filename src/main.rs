@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use restoredrill::daemon::Daemon;
+use restoredrill::report::alert::Alerter;
 use restoredrill::report::{self, Verdict};
 use restoredrill::store::Trigger;
 use restoredrill::{config, http, pipeline, telemetry};
@@ -54,6 +55,17 @@ enum Command {
         /// Print a machine-readable JSON report on stdout instead of the summary.
         #[arg(long)]
         json: bool,
+        /// Send no alerts and no healthchecks pings.
+        #[arg(long)]
+        no_alerts: bool,
+    },
+    /// Sends a test message to every alert channel (or the one named).
+    AlertTest {
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Only this channel.
+        #[arg(long)]
+        channel: Option<String>,
     },
     /// Runs the jobs on their schedules and serves kept restores, until SIGTERM.
     /// SIGHUP re-reads the config.
@@ -81,6 +93,8 @@ const EXIT_CHECKER: u8 = 3;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // One TLS crypto provider for every client (alerts over HTTPS and SMTP).
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     telemetry::init(matches!(cli.log_format, LogFormat::Json), cli.verbose);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
@@ -92,7 +106,13 @@ fn main() -> ExitCode {
     runtime.block_on(async {
         match cli.command {
             Command::Validate { config } => validate(&config),
-            Command::Run { config, job, json } => run(&config, &job, json).await,
+            Command::Run {
+                config,
+                job,
+                json,
+                no_alerts,
+            } => run(&config, &job, json, no_alerts).await,
+            Command::AlertTest { config, channel } => alert_test(&config, channel.as_deref()).await,
             Command::Daemon { config } => daemon(&config).await,
             Command::Trigger { job, config } => {
                 let path = format!("/api/jobs/{job}/run");
@@ -221,7 +241,54 @@ async fn call_daemon(path: &std::path::Path, api_path: &str) -> ExitCode {
     }
 }
 
-async fn run(path: &std::path::Path, only: &[String], json: bool) -> ExitCode {
+async fn alert_test(path: &std::path::Path, only: Option<&str>) -> ExitCode {
+    let config = match load(path) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    if let Some(name) = only
+        && !config.alerts.channels.contains_key(name)
+    {
+        let names: Vec<_> = config.alerts.channels.keys().map(String::as_str).collect();
+        eprintln!(
+            "error: no alert channel named `{name}`; channels: {}",
+            names.join(", ")
+        );
+        return ExitCode::from(EXIT_CONFIG);
+    }
+    if config.alerts.channels.is_empty() {
+        eprintln!(
+            "error: {} defines no alert channels under `alerts:`",
+            path.display()
+        );
+        return ExitCode::from(EXIT_CONFIG);
+    }
+    let store = match restoredrill::store::Store::open(&config.state_dir).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_CHECKER);
+        }
+    };
+    let alerter = Alerter::new(&config.alerts, store);
+    let mut failed = false;
+    for (name, outcome) in alerter.test(only).await {
+        match outcome {
+            Ok(()) => println!("{name}: delivered"),
+            Err(e) => {
+                failed = true;
+                println!("{name}: FAILED: {e}");
+            }
+        }
+    }
+    if failed {
+        ExitCode::from(EXIT_CHECKER)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+async fn run(path: &std::path::Path, only: &[String], json: bool, no_alerts: bool) -> ExitCode {
     let config = match load(path) {
         Ok(c) => c,
         Err(code) => return code,
@@ -258,6 +325,9 @@ async fn run(path: &std::path::Path, only: &[String], json: bool) -> ExitCode {
             return ExitCode::from(EXIT_CHECKER);
         }
     };
+    if no_alerts {
+        ctx.set_alerter(Alerter::disabled(ctx.store.clone()));
+    }
     let mut reports = Vec::new();
     for job in config
         .jobs
@@ -280,6 +350,9 @@ async fn run(path: &std::path::Path, only: &[String], json: bool) -> ExitCode {
     if json {
         println!("{}", report::json::render(&reports));
     }
+    ctx.alerter()
+        .flush(std::time::Duration::from_secs(60))
+        .await;
     // A bad backup is the more urgent news; the summary names every job's outcome.
     let code = if reports.iter().any(|r| r.verdict == Verdict::Fail) {
         EXIT_FAIL

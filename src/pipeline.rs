@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bollard::Docker;
@@ -18,7 +19,8 @@ use tracing::Instrument;
 use crate::assert::{self, Evidence};
 use crate::config::{Config, Job, KeepSettings, Secret, SourceSpec};
 use crate::promote::{self, Promotion};
-use crate::report::{DumpReport, Phase, RunReport, Verdict};
+use crate::report::alert::Alerter;
+use crate::report::{DumpReport, Phase, RunReport, Verdict, Warning};
 use crate::restore::container::{self, Candidate, ContainerSpec, Role};
 use crate::restore::load::{self, LoadRequest};
 use crate::restore::{Credentials, Engine, RestoreError, engine_for, wait_ready};
@@ -35,6 +37,8 @@ pub struct Context {
     pub instance: String,
     pub show_progress: bool,
     pub cancel: CancellationToken,
+    /// Sends the alerts runs call for; replaced when the daemon reloads its config.
+    alerter: std::sync::Mutex<Arc<Alerter>>,
     /// Leave a replaced kept restore running, named in [`RunReport::replaced`],
     /// for the caller to drain (the daemon's stable endpoints). Otherwise it
     /// is removed as soon as its successor answers.
@@ -84,14 +88,26 @@ impl Context {
             .collect();
         let kept_names = kept_container_names(&docker, &kept).await;
         container::sweep(&docker, &instance, &kept_names).await?;
+        let alerter = Arc::new(Alerter::new(&config.alerts, store.clone()));
         Ok(Self {
             docker,
+            alerter: std::sync::Mutex::new(alerter),
             store,
             instance,
             show_progress,
             cancel,
             drain_replaced: false,
         })
+    }
+}
+
+impl Context {
+    pub fn alerter(&self) -> Arc<Alerter> {
+        self.alerter.lock().expect("alerter lock").clone()
+    }
+
+    pub fn set_alerter(&self, alerter: Alerter) {
+        *self.alerter.lock().expect("alerter lock") = Arc::new(alerter);
     }
 }
 
@@ -183,6 +199,7 @@ pub async fn run_once(ctx: &Context, job: &Job, request: &RunRequest) -> RunRepo
             tables: BTreeMap::new(),
             tool_output: Vec::new(),
             kept: None,
+            warnings: Vec::new(),
             replaced: None,
         };
         tracing::info!(trigger = request.trigger.as_str(), "run started");
@@ -191,7 +208,10 @@ pub async fn run_once(ctx: &Context, job: &Job, request: &RunRequest) -> RunRepo
             .begin_run(&run_id, &job.name, started_at, request.trigger)
             .await
         {
-            Ok(()) => verify(ctx, job, request, &mut report).await,
+            Ok(()) => {
+                ctx.alerter().run_started(job);
+                verify(ctx, job, request, &mut report).await
+            }
             Err(e) => Err(Stop::from(e)),
         };
         (report.verdict, report.reason) = match outcome {
@@ -209,9 +229,17 @@ pub async fn run_once(ctx: &Context, job: &Job, request: &RunRequest) -> RunRepo
             report.kept = ctx.store.kept(&job.name).await.ok().flatten();
         }
         report.finished_at = Utc::now();
+        if report.verdict == Verdict::Pass {
+            report.warnings = trend_warnings(ctx, job, &report).await;
+            for w in &report.warnings {
+                tracing::warn!(kind = %w.kind, "{}", w.message);
+            }
+        }
         if let Err(e) = ctx.store.finish_run(&report).await {
             tracing::error!(error = %e, "could not record the run in history");
         }
+        // After the verdict is stored: a channel that is down changes nothing.
+        ctx.alerter().run_finished(job, &report).await;
         match report.verdict {
             Verdict::Pass => tracing::info!("run passed"),
             Verdict::Unchanged => {
@@ -232,6 +260,54 @@ pub async fn run_once(ctx: &Context, job: &Job, request: &RunRequest) -> RunRepo
     .instrument(span)
     .await
 }
+
+/// Warnings, not failures: a restore much slower than the median of the
+/// last passing runs, or a dump much smaller than the previous one.
+async fn trend_warnings(ctx: &Context, job: &Job, r: &RunReport) -> Vec<Warning> {
+    let mut out = Vec::new();
+    if let Some(load) = r.phases.iter().find(|p| p.name == "load") {
+        let mut prior = ctx
+            .store
+            .recent_load_seconds(&job.name, r.started_at, 10)
+            .await
+            .unwrap_or_default();
+        if !prior.is_empty() {
+            prior.sort_by(f64::total_cmp);
+            let median = prior[prior.len() / 2];
+            let now = load.seconds();
+            // Sub-second loads jitter by more than any factor; a warning needs whole seconds.
+            if now > median * job.trend.duration_factor && now - median >= TREND_MIN_SLOWDOWN_SECS {
+                out.push(Warning {
+                    kind: "slow_restore".into(),
+                    message: format!(
+                        "the restore took {now:.1}s, more than {}x the median of the last {} passing runs ({median:.1}s)",
+                        job.trend.duration_factor,
+                        prior.len()
+                    ),
+                });
+            }
+        }
+    }
+    if let Some(d) = &r.dump
+        && let Ok(Some(previous)) = ctx.store.previous_dump_size(&job.name, r.started_at).await
+        && previous > 0
+    {
+        let shrink = 100.0 * (previous as f64 - d.size as f64) / previous as f64;
+        if shrink > job.trend.size_shrink_percent {
+            out.push(Warning {
+                kind: "dump_shrunk".into(),
+                message: format!(
+                    "the dump is {shrink:.0}% smaller than the previous one ({} bytes, was {previous}); trend.size_shrink_percent is {}",
+                    d.size, job.trend.size_shrink_percent
+                ),
+            });
+        }
+    }
+    out
+}
+
+/// A restore must be at least this much slower than the median for a warning.
+const TREND_MIN_SLOWDOWN_SECS: f64 = 2.0;
 
 /// A run's id: when it started, and a random part for runs in the same second.
 pub fn new_run_id(started_at: chrono::DateTime<Utc>) -> String {

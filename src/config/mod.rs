@@ -2,6 +2,7 @@
 //! [`load`] into checked types ([`Config`], [`Job`]), reporting every problem
 //! as `FILE:LINE:COL: message`. Nothing here contacts Docker or a database.
 
+mod alerts;
 mod errors;
 mod interpolate;
 mod raw;
@@ -17,6 +18,10 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_saphyr::{Location, Spanned};
 
+pub use alerts::{
+    AlertSettings, Channel, DEFAULT_HEARTBEAT_EVERY, EmailChannel, Heartbeat, Notify, NotifyPolicy,
+    SmtpSecurity, Trend,
+};
 pub use errors::{ConfigError, ConfigErrors};
 pub use secret::Secret;
 pub(crate) use units::parse_duration;
@@ -37,6 +42,7 @@ pub struct Config {
     pub http_listen: SocketAddr,
     /// Restores the daemon runs at once (at least 1).
     pub max_concurrent_restores: usize,
+    pub alerts: AlertSettings,
     pub jobs: Vec<Job>,
 }
 
@@ -98,6 +104,10 @@ pub struct Job {
     /// SQL files run after a passing restore, before it is kept.
     pub after_restore: Vec<PathBuf>,
     pub freshness: FreshnessWatch,
+    pub notify: NotifyPolicy,
+    /// healthchecks.io-style ping URL.
+    pub healthchecks: Option<Secret>,
+    pub trend: Trend,
 }
 
 /// How the last passing restore is kept and served.
@@ -259,6 +269,7 @@ impl Validator<'_> {
             Some(s) => self.path(s),
             None => default_state_dir(),
         };
+        let alerts = self.alerts(&raw);
         let docker_host = raw.docker.and_then(|d| d.host).map(|h| self.text(&h));
         let http_listen = self.http_listen(raw.http.and_then(|h| h.listen).as_ref());
         let max_concurrent_restores = match raw.max_concurrent_restores {
@@ -292,7 +303,7 @@ impl Validator<'_> {
                 }) => k.listen.as_ref().map(|l| l.referenced),
                 _ => None,
             };
-            if let Some(j) = self.job(job.value) {
+            if let Some(j) = self.job(job.value, &alerts) {
                 if let Some(addr) = j.keep.as_ref().and_then(|k| k.listen) {
                     let what = format!("keep.listen of job `{}`", j.name);
                     if let Some(other) = listeners.insert(addr, what) {
@@ -311,6 +322,7 @@ impl Validator<'_> {
             docker_host,
             http_listen,
             max_concurrent_restores,
+            alerts,
             jobs,
         }
     }
@@ -442,7 +454,7 @@ impl Validator<'_> {
         Some(d)
     }
 
-    fn job(&mut self, raw: RawJob) -> Option<Job> {
+    fn job(&mut self, raw: RawJob, alerts: &AlertSettings) -> Option<Job> {
         let before = self.problems.list.len();
         let name = raw.name.value.clone();
         if name.is_empty()
@@ -490,6 +502,9 @@ impl Validator<'_> {
                 format!("`{database}` is not a usable database name"),
             );
         }
+        let notify = self.notify(&raw, alerts);
+        let healthchecks = self.healthchecks(&raw);
+        let trend = self.trend(&raw);
         let tmpfs_at = raw
             .restore
             .as_ref()
@@ -559,6 +574,9 @@ impl Validator<'_> {
             keep,
             after_restore,
             freshness,
+            notify,
+            healthchecks,
+            trend,
         })
     }
 

@@ -24,8 +24,75 @@ pub(crate) struct RawConfig {
     /// a queue, in order. Default 1.
     #[serde(default)]
     pub max_concurrent_restores: Option<Spanned<u32>>,
+    /// Address of the status page, for links in alerts, e.g. `https://restoredrill.example.com`.
+    #[serde(default)]
+    pub public_url: Option<Spanned<String>>,
+    /// A URL the daemon pings regularly, so that someone hears if restoredrill itself stops.
+    #[serde(default)]
+    pub heartbeat: Option<RawHeartbeat>,
+    /// Alert channels by name; jobs pick theirs with `channels`.
+    #[serde(default)]
+    pub alerts: std::collections::BTreeMap<String, Spanned<RawChannel>>,
     /// The backups to verify.
     pub jobs: Vec<Spanned<RawJob>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawHeartbeat {
+    /// healthchecks.io-style ping URL.
+    pub url: Spanned<String>,
+    /// How often to ping. Default 5m.
+    #[serde(default)]
+    pub every: Option<Spanned<String>>,
+}
+
+/// One alert channel; which keys apply depends on `type`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawChannel {
+    /// `slack`, `telegram`, `webhook` or `email`.
+    #[serde(rename = "type")]
+    pub kind: Spanned<String>,
+    /// slack: the incoming-webhook URL (Mattermost and Rocket.Chat accept the same payload).
+    #[serde(default)]
+    pub webhook_url: Option<Spanned<String>>,
+    /// telegram: the bot's token.
+    #[serde(default)]
+    pub bot_token: Option<Spanned<String>>,
+    /// telegram: the chat to write to.
+    #[serde(default)]
+    pub chat_id: Option<Spanned<String>>,
+    /// telegram: Bot API address. Default `https://api.telegram.org`.
+    #[serde(default)]
+    pub api_url: Option<Spanned<String>>,
+    /// webhook: where the run report is POSTed.
+    #[serde(default)]
+    pub url: Option<Spanned<String>>,
+    /// webhook: shared secret for the `X-Restoredrill-Signature` HMAC-SHA256 header.
+    #[serde(default)]
+    pub secret: Option<Spanned<String>>,
+    /// email: SMTP server.
+    #[serde(default)]
+    pub host: Option<Spanned<String>>,
+    /// email: SMTP port. Default 587 (starttls), 465 (tls), 25 (none).
+    #[serde(default)]
+    pub port: Option<Spanned<u16>>,
+    /// email: `starttls` (default), `tls`, or `none` (only for a relay on this host).
+    #[serde(default)]
+    pub security: Option<Spanned<String>>,
+    /// email: SMTP user, if the server needs a login.
+    #[serde(default)]
+    pub username: Option<Spanned<String>>,
+    /// email: SMTP password.
+    #[serde(default)]
+    pub password: Option<Spanned<String>>,
+    /// email: sender address.
+    #[serde(default)]
+    pub from: Option<Spanned<String>>,
+    /// email: recipients.
+    #[serde(default)]
+    pub to: Vec<Spanned<String>>,
 }
 
 /// Top level with each job left unparsed, used to report every job's
@@ -90,6 +157,32 @@ pub(crate) struct RawJob {
     /// The daemon's watch on the age of the newest dump.
     #[serde(default)]
     pub freshness: Option<RawFreshness>,
+    /// Alert channels (names under `alerts:`) told about this job.
+    #[serde(default)]
+    pub channels: Vec<Spanned<String>>,
+    /// `failure`, `change` (default: first failure and recovery) or `always`.
+    #[serde(default)]
+    pub notify: Option<Spanned<String>>,
+    /// While the job keeps failing, alert again this often. Default: never.
+    #[serde(default)]
+    pub remind_every: Option<Spanned<String>>,
+    /// healthchecks.io-style ping URL for this job: `/start`, success, `/fail`.
+    #[serde(default)]
+    pub healthchecks: Option<Spanned<String>>,
+    /// Warnings (not failures) when runs drift.
+    #[serde(default)]
+    pub trend: Option<RawTrend>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTrend {
+    /// Warn when the restore takes more than this many times the median of the last passing runs. Default 2.
+    #[serde(default)]
+    pub duration_factor: Option<Spanned<f64>>,
+    /// Warn when the dump is this much smaller than the previous one, in percent. Default 20.
+    #[serde(default)]
+    pub size_shrink_percent: Option<Spanned<f64>>,
 }
 
 /// `keep: true`, `keep: false`, or `keep: { listen: ..., ... }` (which keeps).

@@ -1,9 +1,15 @@
 //! What a run concluded, and how it is told: [`RunReport`] is the record of
-//! one run; `summary` renders it for people, `json` for machines. Alert
-//! channels build on the same record.
+//! one run; `summary` renders it for people, `json` for machines, and
+//! `alert` decides who hears about it and sends it through one file per
+//! channel (`slack`, `telegram`, `webhook`, `email`; healthchecks pings in `alert`).
 
+pub mod alert;
+pub mod email;
 pub mod json;
+pub mod slack;
 pub mod summary;
+pub mod telegram;
+pub mod webhook;
 
 use std::collections::BTreeMap;
 
@@ -65,10 +71,20 @@ pub struct RunReport {
     pub tool_output: Vec<String>,
     /// The job's kept restore after this run (new on a pass, the earlier one otherwise).
     pub kept: Option<KeptRestore>,
+    /// Drift worth a look that does not fail the run (trend thresholds).
+    pub warnings: Vec<Warning>,
     /// The kept restore this run replaced, still running for its open
     /// connections to drain (daemon only; the caller removes it).
     #[serde(skip)]
     pub replaced: Option<KeptRestore>,
+}
+
+/// A warning about a run that passed.
+#[derive(Debug, Clone, Serialize)]
+pub struct Warning {
+    /// `slow_restore` or `dump_shrunk`.
+    pub kind: String,
+    pub message: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -39,9 +39,11 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
+/// A handle on the history; clones share the pool and the lock.
+#[derive(Clone)]
 pub struct Store {
     pool: SqlitePool,
-    _lock: std::fs::File,
+    _lock: std::sync::Arc<std::fs::File>,
 }
 
 impl Store {
@@ -84,7 +86,10 @@ impl Store {
             .connect_with(opts)
             .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(Self { pool, _lock: lock })
+        Ok(Self {
+            pool,
+            _lock: std::sync::Arc::new(lock),
+        })
     }
 
     /// Records that a run has started.
@@ -154,6 +159,14 @@ impl Store {
             .bind(&a.note)
             .execute(&mut *tx)
             .await?;
+        }
+        for w in &r.warnings {
+            sqlx::query("INSERT INTO run_warnings (run_id, kind, message) VALUES (?, ?, ?)")
+                .bind(&r.run_id)
+                .bind(&w.kind)
+                .bind(&w.message)
+                .execute(&mut *tx)
+                .await?;
         }
         for (table, rows) in &r.tables {
             sqlx::query("INSERT INTO table_rows (run_id, table_name, row_count) VALUES (?, ?, ?)")
@@ -255,6 +268,120 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         Ok(row.as_ref().map(run_row))
+    }
+
+    /// The verdict of the latest run of `job` that verified something, before `before`.
+    pub async fn outcome_before(
+        &self,
+        job: &str,
+        before: DateTime<Utc>,
+    ) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query(
+            "SELECT verdict FROM runs WHERE job = ? AND verdict IN ('pass', 'fail', 'error') AND started_at < ? \
+             ORDER BY started_at DESC, rowid DESC LIMIT 1",
+        )
+        .bind(job)
+        .bind(before.to_rfc3339())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
+    /// Load times, in seconds, of the latest `n` passing runs of `job` before `before`.
+    pub async fn recent_load_seconds(
+        &self,
+        job: &str,
+        before: DateTime<Utc>,
+        n: u32,
+    ) -> Result<Vec<f64>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT p.started_at, p.finished_at FROM run_phases p JOIN runs r ON r.id = p.run_id \
+             WHERE r.job = ? AND r.verdict = 'pass' AND p.phase = 'load' AND r.started_at < ? \
+             ORDER BY r.started_at DESC LIMIT ?",
+        )
+        .bind(job)
+        .bind(before.to_rfc3339())
+        .bind(n as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                let (a, b) = (parse_time(r.get(0)), parse_time(r.get(1)));
+                (b - a).num_milliseconds() as f64 / 1000.0
+            })
+            .collect())
+    }
+
+    /// The size of the dump the latest earlier run of `job` read.
+    pub async fn previous_dump_size(
+        &self,
+        job: &str,
+        before: DateTime<Utc>,
+    ) -> Result<Option<u64>, StoreError> {
+        let row = sqlx::query(
+            "SELECT dump_size FROM runs WHERE job = ? AND dump_size IS NOT NULL AND started_at < ? \
+             AND verdict IN ('pass', 'fail', 'unchanged') ORDER BY started_at DESC, rowid DESC LIMIT 1",
+        )
+        .bind(job)
+        .bind(before.to_rfc3339())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| r.get::<i64, _>(0) as u64))
+    }
+
+    /// Records an alert decided on; returns its id for the delivery records.
+    pub async fn record_alert(
+        &self,
+        job: Option<&str>,
+        run_id: Option<&str>,
+        kind: &str,
+        title: &str,
+    ) -> Result<i64, StoreError> {
+        let done =
+            sqlx::query("INSERT INTO alerts (job, run_id, kind, at, title) VALUES (?, ?, ?, ?, ?)")
+                .bind(job)
+                .bind(run_id)
+                .bind(kind)
+                .bind(Utc::now().to_rfc3339())
+                .bind(title)
+                .execute(&self.pool)
+                .await?;
+        Ok(done.last_insert_rowid())
+    }
+
+    /// Records one delivery attempt of an alert to a channel.
+    pub async fn record_delivery(
+        &self,
+        alert_id: i64,
+        channel: &str,
+        attempt: u32,
+        ok: bool,
+        detail: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO alert_deliveries (alert_id, channel, attempt, at, ok, detail) VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(alert_id)
+        .bind(channel)
+        .bind(attempt as i64)
+        .bind(Utc::now().to_rfc3339())
+        .bind(ok)
+        .bind(detail)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// When `job` last had a failure, reminder or stale alert (for `remind_every`).
+    pub async fn last_problem_alert(&self, job: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let row = sqlx::query(
+            "SELECT at FROM alerts WHERE job = ? AND kind IN ('failure', 'reminder', 'stale') ORDER BY id DESC LIMIT 1",
+        )
+        .bind(job)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| parse_time(r.get(0))))
     }
 
     /// Records a change of `job`'s backup freshness.

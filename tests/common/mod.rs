@@ -392,3 +392,144 @@ impl Drop for DaemonProc {
         let _ = self.child.wait();
     }
 }
+
+/// One request a [`Receiver`] got.
+#[derive(Debug, Clone)]
+pub struct Hit {
+    pub method: String,
+    pub path: String,
+    pub headers: std::collections::HashMap<String, String>,
+    pub body: String,
+}
+
+/// A real HTTP server on loopback standing in for Slack, Telegram, a webhook
+/// receiver or healthchecks.io: records every request and answers 200, or
+/// 500 for as many requests as [`Receiver::fail_next`] says.
+pub struct Receiver {
+    pub url: String,
+    hits: std::sync::Arc<std::sync::Mutex<Vec<Hit>>>,
+    fail: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    _server: tokio::task::JoinHandle<()>,
+}
+
+impl Receiver {
+    pub async fn start() -> Self {
+        use std::sync::atomic::Ordering;
+        let hits = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let fail = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (h, f) = (hits.clone(), fail.clone());
+        let app = axum::Router::new().fallback(
+            move |method: axum::http::Method,
+                  uri: axum::http::Uri,
+                  headers: axum::http::HeaderMap,
+                  body: String| {
+                let (h, f) = (h.clone(), f.clone());
+                async move {
+                    h.lock().unwrap().push(Hit {
+                        method: method.to_string(),
+                        path: uri.path().to_string(),
+                        headers: headers
+                            .iter()
+                            .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))
+                            .collect(),
+                        body,
+                    });
+                    let failing = f
+                        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                        .is_ok();
+                    if failing {
+                        (
+                            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                            "down for a moment",
+                        )
+                    } else {
+                        (axum::http::StatusCode::OK, r#"{"ok":true}"#)
+                    }
+                }
+            },
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        Self {
+            url,
+            hits,
+            fail,
+            _server: server,
+        }
+    }
+
+    /// The next `n` requests get a 500.
+    pub fn fail_next(&self, n: usize) {
+        self.fail.store(n, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn hits(&self) -> Vec<Hit> {
+        self.hits.lock().unwrap().clone()
+    }
+
+    /// Requests whose path starts with `prefix`.
+    pub fn hits_under(&self, prefix: &str) -> Vec<Hit> {
+        self.hits()
+            .into_iter()
+            .filter(|h| h.path.starts_with(prefix))
+            .collect()
+    }
+}
+
+/// A real SMTP server on loopback (Debian's python3-aiosmtpd) writing what it
+/// receives into a maildir.
+pub struct SmtpServer {
+    pub port: u16,
+    pub maildir: PathBuf,
+    child: std::process::Child,
+}
+
+impl SmtpServer {
+    pub async fn start(dir: &Path) -> Self {
+        let port = free_port();
+        let maildir = dir.join("maildir");
+        let child = Command::new("/usr/bin/python3")
+            .args(["-m", "aiosmtpd", "-n", "-l"])
+            .arg(format!("127.0.0.1:{port}"))
+            .args(["-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(&maildir)
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start aiosmtpd");
+        let started = std::time::Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if started.elapsed() > Duration::from_secs(10) {
+                panic!(
+                    "the SMTP test server did not start; install it with `apt-get install python3-aiosmtpd`"
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Self {
+            port,
+            maildir,
+            child,
+        }
+    }
+
+    /// The messages received so far, as raw text.
+    pub fn messages(&self) -> Vec<String> {
+        let Ok(entries) = std::fs::read_dir(self.maildir.join("new")) else {
+            return Vec::new();
+        };
+        entries
+            .filter_map(|e| e.ok())
+            .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+            .collect()
+    }
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

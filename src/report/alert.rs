@@ -1,0 +1,706 @@
+//! Who hears about what, and delivery. [`decide`] applies a job's `notify`
+//! policy to a run; [`Alerter`] renders the message, sends it to each of the
+//! job's channels with a timeout and retries with backoff, pings the job's
+//! healthchecks URL, and records every attempt in the history.
+//!
+//! Deliveries run in the background after the verdict is stored: a channel
+//! that is down never blocks, delays or changes a run.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use tokio_util::task::TaskTracker;
+
+use super::{RunReport, Verdict, summary::human_bytes};
+use crate::config::{AlertSettings, Channel, Job, Notify, Secret};
+use crate::store::{FreshnessEvent, Store};
+
+/// Why a message is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertKind {
+    Failure,
+    Recovery,
+    Reminder,
+    /// A passing run, under `notify: always`.
+    Pass,
+    /// Trend thresholds crossed on a passing run.
+    Warning,
+    Stale,
+    Fresh,
+    Test,
+}
+
+impl AlertKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Failure => "failure",
+            Self::Recovery => "recovery",
+            Self::Reminder => "reminder",
+            Self::Pass => "pass",
+            Self::Warning => "warning",
+            Self::Stale => "stale",
+            Self::Fresh => "fresh",
+            Self::Test => "test",
+        }
+    }
+}
+
+/// Applies the `notify` policy to a run's verdict. `previous` is the verdict
+/// of the job's latest earlier run that verified something; `last_alert`
+/// when the job last had a failure, reminder or stale alert.
+pub fn decide(
+    when: Notify,
+    remind_every: Option<Duration>,
+    verdict: Verdict,
+    previous: Option<Verdict>,
+    last_alert: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Option<AlertKind> {
+    let bad = |v: Verdict| matches!(v, Verdict::Fail | Verdict::Error);
+    let was_bad = previous.is_some_and(bad);
+    match verdict {
+        Verdict::Unchanged | Verdict::Skipped => None,
+        Verdict::Pass => match when {
+            _ if was_bad && when != Notify::Failure => Some(AlertKind::Recovery),
+            Notify::Always => Some(AlertKind::Pass),
+            _ => None,
+        },
+        Verdict::Fail | Verdict::Error => {
+            if !was_bad || when != Notify::Change {
+                return Some(AlertKind::Failure);
+            }
+            let due = match (remind_every, last_alert) {
+                (Some(every), Some(last)) => (now - last).to_std().unwrap_or_default() >= every,
+                (Some(_), None) => true,
+                (None, _) => false,
+            };
+            due.then_some(AlertKind::Reminder)
+        }
+    }
+}
+
+/// A message as every channel gets it.
+#[derive(Debug, Clone)]
+pub struct Message {
+    pub kind: AlertKind,
+    pub job: Option<String>,
+    pub run_id: Option<String>,
+    /// One line: what happened to which job.
+    pub title: String,
+    /// A few short lines for a phone.
+    pub text: String,
+    /// The full record for machines (the webhook's body).
+    pub payload: serde_json::Value,
+}
+
+/// A delivery that did not work; `retry` when trying again may help.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    pub retry: bool,
+    pub detail: String,
+}
+
+/// One way of telling people.
+#[async_trait]
+pub trait Deliver: Send + Sync {
+    async fn deliver(
+        &self,
+        http: &reqwest::Client,
+        delivery_id: i64,
+        msg: &Message,
+    ) -> Result<(), Failure>;
+}
+
+/// An HTTP answer: 2xx is delivered; 408, 429, 5xx and network errors may pass on a retry.
+pub(crate) async fn http_outcome(
+    result: reqwest::Result<reqwest::Response>,
+) -> Result<(), Failure> {
+    match result {
+        Ok(r) if r.status().is_success() => Ok(()),
+        Ok(r) => {
+            let status = r.status();
+            let body: String = r
+                .text()
+                .await
+                .unwrap_or_default()
+                .chars()
+                .take(200)
+                .collect();
+            Err(Failure {
+                retry: status.is_server_error() || status.as_u16() == 408 || status.as_u16() == 429,
+                detail: format!("HTTP {status}: {body}"),
+            })
+        }
+        Err(e) => {
+            // Without the URL: it may carry a token.
+            let e = e.without_url();
+            let mut detail = e.to_string();
+            let mut source = std::error::Error::source(&e);
+            while let Some(s) = source {
+                detail.push_str(&format!(": {s}"));
+                source = s.source();
+            }
+            Err(Failure {
+                retry: true,
+                detail,
+            })
+        }
+    }
+}
+
+/// How deliveries are retried.
+#[derive(Debug, Clone, Copy)]
+pub struct Retry {
+    pub attempts: u32,
+    /// Wait before the second attempt; each later wait is four times longer.
+    pub first_backoff: Duration,
+}
+
+impl Default for Retry {
+    fn default() -> Self {
+        Self {
+            attempts: 4,
+            first_backoff: Duration::from_millis(500),
+        }
+    }
+}
+
+pub struct Alerter {
+    http: reqwest::Client,
+    channels: BTreeMap<String, Arc<dyn Deliver>>,
+    public_url: Option<String>,
+    store: Store,
+    retry: Retry,
+    tracker: TaskTracker,
+    enabled: bool,
+}
+
+impl Alerter {
+    pub fn new(settings: &AlertSettings, store: Store) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .user_agent(concat!("restoredrill/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .unwrap_or_default();
+        let channels = settings
+            .channels
+            .iter()
+            .map(|(name, c)| (name.clone(), channel(c)))
+            .collect();
+        Self {
+            http,
+            channels,
+            public_url: settings.public_url.clone(),
+            store,
+            retry: Retry::default(),
+            tracker: TaskTracker::new(),
+            enabled: true,
+        }
+    }
+
+    /// An alerter that sends nothing (`run --no-alerts`).
+    pub fn disabled(store: Store) -> Self {
+        let mut a = Self::new(&AlertSettings::default(), store);
+        a.enabled = false;
+        a
+    }
+
+    /// The link to a run on the status page, when `public_url` is set.
+    fn run_link(&self, run_id: &str) -> Option<String> {
+        self.public_url
+            .as_ref()
+            .map(|u| format!("{u}/runs/{run_id}"))
+    }
+
+    /// A run started: the job's healthchecks `/start` ping.
+    pub fn run_started(&self, job: &Job) {
+        if let Some(url) = &job.healthchecks {
+            self.ping(job, None, url, "/start", String::new());
+        }
+    }
+
+    /// A run's verdict is stored: its healthchecks ping, and the alerts the job's policy calls for.
+    pub async fn run_finished(&self, job: &Job, report: &RunReport) {
+        if !self.enabled {
+            return;
+        }
+        if let Some(url) = &job.healthchecks {
+            let suffix = match report.verdict {
+                Verdict::Pass | Verdict::Unchanged => Some(""),
+                Verdict::Fail | Verdict::Error => Some("/fail"),
+                Verdict::Skipped => None,
+            };
+            if let Some(suffix) = suffix {
+                let body = super::summary::render(report);
+                self.ping(job, Some(&report.run_id), url, suffix, body);
+            }
+        }
+        let previous = self
+            .store
+            .outcome_before(&job.name, report.started_at)
+            .await
+            .ok()
+            .flatten()
+            .and_then(|v| serde_json::from_value(serde_json::Value::String(v)).ok());
+        let last_alert = self
+            .store
+            .last_problem_alert(&job.name)
+            .await
+            .ok()
+            .flatten();
+        let kind = decide(
+            job.notify.when,
+            job.notify.remind_every,
+            report.verdict,
+            previous,
+            last_alert,
+            Utc::now(),
+        );
+        if let Some(kind) = kind {
+            self.send(
+                &job.notify.channels,
+                run_message(kind, report, self.run_link(&report.run_id)),
+            );
+        }
+        if report.verdict == Verdict::Pass && !report.warnings.is_empty() {
+            self.send(
+                &job.notify.channels,
+                run_message(AlertKind::Warning, report, self.run_link(&report.run_id)),
+            );
+        }
+    }
+
+    /// The freshness watch saw the job's backups become stale, or fresh again.
+    pub fn freshness_changed(&self, job: &Job, event: &FreshnessEvent) {
+        if !self.enabled {
+            return;
+        }
+        let kind = if event.stale {
+            AlertKind::Stale
+        } else if job.notify.when == Notify::Failure {
+            return;
+        } else {
+            AlertKind::Fresh
+        };
+        if event.stale
+            && let Some(url) = &job.healthchecks
+        {
+            self.ping(job, None, url, "/fail", event.reason.clone());
+        }
+        let title = if event.stale {
+            format!("STALE {}: no new backup", job.name)
+        } else {
+            format!("FRESH {}: backups arrive again", job.name)
+        };
+        let payload = serde_json::json!({ "event": kind.as_str(), "freshness": event });
+        self.send(
+            &job.notify.channels,
+            Message {
+                kind,
+                job: Some(job.name.clone()),
+                run_id: None,
+                title,
+                text: event.reason.clone(),
+                payload,
+            },
+        );
+    }
+
+    /// Sends a test message to every channel (or the one named) and waits for the outcome.
+    pub async fn test(&self, only: Option<&str>) -> Vec<(String, Result<(), String>)> {
+        let msg = Message {
+            kind: AlertKind::Test,
+            job: None,
+            run_id: None,
+            title: "restoredrill test alert".into(),
+            text: "If you can read this, restoredrill can reach this channel.".into(),
+            payload: serde_json::json!({ "event": "test" }),
+        };
+        let names: Vec<String> = self
+            .channels
+            .keys()
+            .filter(|n| only.is_none_or(|o| o == n.as_str()))
+            .cloned()
+            .collect();
+        let id = self.record(&msg).await;
+        let mut out = Vec::new();
+        for name in names {
+            let outcome = self.deliver(&name, id, &msg).await;
+            out.push((name, outcome));
+        }
+        out
+    }
+
+    /// Pings `url` (the daemon's heartbeat) once, recording the attempt.
+    pub async fn heartbeat(&self, url: &Secret) {
+        let http = self.http.clone();
+        let url = url.expose().to_string();
+        let result = self
+            .with_retries(0, "heartbeat", || {
+                let (http, url) = (http.clone(), url.clone());
+                async move {
+                    http_outcome(
+                        http.post(&url)
+                            .body("restoredrill daemon alive")
+                            .send()
+                            .await,
+                    )
+                    .await
+                }
+            })
+            .await;
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "heartbeat ping failed");
+        }
+    }
+
+    /// Waits for deliveries in progress, at most `limit`.
+    pub async fn flush(&self, limit: Duration) {
+        self.tracker.close();
+        if tokio::time::timeout(limit, self.tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("alert deliveries still going after {limit:?}; not waiting for them");
+        }
+        self.tracker.reopen();
+    }
+
+    fn send(&self, channels: &[String], msg: Message) {
+        if channels.is_empty() {
+            return;
+        }
+        tracing::info!(job = ?msg.job, kind = msg.kind.as_str(), channels = ?channels, "sending alert");
+        let channels = channels.to_vec();
+        let this = self.clone_for_task();
+        self.tracker.spawn(async move {
+            let id = this.record(&msg).await;
+            let sends = channels.iter().map(|name| this.deliver(name, id, &msg));
+            futures_util::future::join_all(sends).await;
+        });
+    }
+
+    fn ping(&self, job: &Job, run_id: Option<&str>, url: &Secret, suffix: &str, body: String) {
+        if !self.enabled {
+            return;
+        }
+        let this = self.clone_for_task();
+        let url = format!("{}{suffix}", url.expose());
+        let job_name = job.name.clone();
+        let run_id = run_id.map(String::from);
+        let kind = if suffix.is_empty() {
+            "success"
+        } else {
+            suffix.trim_start_matches('/')
+        };
+        let title = format!("healthchecks {kind} ping for {job_name}");
+        self.tracker.spawn(async move {
+            let id = this
+                .store
+                .record_alert(Some(&job_name), run_id.as_deref(), "ping", &title)
+                .await
+                .unwrap_or(0);
+            let http = this.http.clone();
+            let result = this
+                .with_retries(id, "healthchecks", || {
+                    let (http, url, body) = (http.clone(), url.clone(), body.clone());
+                    async move { http_outcome(http.post(&url).body(body).send().await).await }
+                })
+                .await;
+            if let Err(e) = result {
+                tracing::warn!(job = %job_name, error = %e, "healthchecks ping failed");
+            }
+        });
+    }
+
+    async fn record(&self, msg: &Message) -> i64 {
+        self.store
+            .record_alert(
+                msg.job.as_deref(),
+                msg.run_id.as_deref(),
+                msg.kind.as_str(),
+                &msg.title,
+            )
+            .await
+            .unwrap_or_else(|e| {
+                tracing::error!(error = %e, "could not record the alert");
+                0
+            })
+    }
+
+    async fn deliver(&self, name: &str, alert_id: i64, msg: &Message) -> Result<(), String> {
+        let Some(channel) = self.channels.get(name).cloned() else {
+            return Err(format!("no channel named `{name}`"));
+        };
+        let http = self.http.clone();
+        let result = self
+            .with_retries(alert_id, name, || {
+                let (channel, http) = (channel.clone(), http.clone());
+                async move { channel.deliver(&http, alert_id, msg).await }
+            })
+            .await;
+        match &result {
+            Ok(()) => tracing::info!(channel = name, kind = msg.kind.as_str(), "alert delivered"),
+            Err(e) => tracing::warn!(channel = name, error = %e, "alert not delivered"),
+        }
+        result
+    }
+
+    /// Runs `attempt` until it works, it fails for good, or the attempts are used up; records each.
+    async fn with_retries<F, Fut>(
+        &self,
+        alert_id: i64,
+        channel: &str,
+        mut attempt: F,
+    ) -> Result<(), String>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<(), Failure>>,
+    {
+        let mut wait = self.retry.first_backoff;
+        let mut last = String::new();
+        for n in 1..=self.retry.attempts {
+            let outcome = attempt().await;
+            let detail = match &outcome {
+                Ok(()) => "delivered".to_string(),
+                Err(f) => f.detail.clone(),
+            };
+            if let Err(e) = self
+                .store
+                .record_delivery(alert_id, channel, n, outcome.is_ok(), &detail)
+                .await
+            {
+                tracing::error!(error = %e, "could not record the delivery attempt");
+            }
+            match outcome {
+                Ok(()) => return Ok(()),
+                Err(f) if !f.retry => return Err(f.detail),
+                Err(f) => last = f.detail,
+            }
+            if n < self.retry.attempts {
+                tokio::time::sleep(wait).await;
+                wait *= 4;
+            }
+        }
+        Err(format!(
+            "gave up after {} attempts; last: {last}",
+            self.retry.attempts
+        ))
+    }
+
+    fn clone_for_task(&self) -> Arc<Self> {
+        Arc::new(Self {
+            http: self.http.clone(),
+            channels: self.channels.clone(),
+            public_url: self.public_url.clone(),
+            store: self.store.clone(),
+            retry: self.retry,
+            tracker: self.tracker.clone(),
+            enabled: self.enabled,
+        })
+    }
+}
+
+fn channel(c: &Channel) -> Arc<dyn Deliver> {
+    match c {
+        Channel::Slack { webhook_url } => Arc::new(super::slack::Slack {
+            webhook_url: webhook_url.clone(),
+        }),
+        Channel::Telegram {
+            api_url,
+            bot_token,
+            chat_id,
+        } => Arc::new(super::telegram::Telegram {
+            api_url: api_url.clone(),
+            bot_token: bot_token.clone(),
+            chat_id: chat_id.clone(),
+        }),
+        Channel::Webhook { url, secret } => Arc::new(super::webhook::Webhook {
+            url: url.clone(),
+            secret: secret.clone(),
+        }),
+        Channel::Email(e) => Arc::new(super::email::Email::new(e.clone())),
+    }
+}
+
+/// The message about a run: verdict, what failed (expected vs observed), the
+/// dump, the restore time, the kept restore, and a link.
+pub fn run_message(kind: AlertKind, r: &RunReport, link: Option<String>) -> Message {
+    let head = match kind {
+        AlertKind::Failure if r.verdict == Verdict::Error => "ERROR",
+        AlertKind::Failure => "FAIL",
+        AlertKind::Reminder => "STILL FAILING",
+        AlertKind::Recovery => "RECOVERED",
+        AlertKind::Warning => "WARNING",
+        _ => "PASS",
+    };
+    let title = format!("{head} {}", r.job);
+    let mut text = String::new();
+    if kind == AlertKind::Warning {
+        for w in &r.warnings {
+            let _ = writeln!(text, "- {}", w.message);
+        }
+    } else if let Some(reason) = &r.reason
+        && r.verdict != Verdict::Pass
+        && r.failed_assertions().next().is_none()
+    {
+        let _ = writeln!(text, "{reason}");
+    }
+    for a in r.failed_assertions() {
+        let _ = writeln!(
+            text,
+            "- {} {}: expected {}, observed {}",
+            a.kind, a.subject, a.expected, a.observed
+        );
+    }
+    if let Some(d) = &r.dump {
+        let name = std::path::Path::new(&d.path)
+            .file_name()
+            .map_or(d.path.clone(), |n| n.to_string_lossy().to_string());
+        let age = (r.finished_at - d.modified_at).to_std().unwrap_or_default();
+        let _ = writeln!(
+            text,
+            "Dump: {name}, {}, {} old",
+            human_bytes(d.size),
+            short_age(age)
+        );
+    }
+    if let Some(load) = r.phases.iter().find(|p| p.name == "load") {
+        let _ = writeln!(text, "Restore: {:.1}s", load.seconds());
+    }
+    if let Some(k) = &r.kept {
+        let which = if r.verdict == Verdict::Pass {
+            ""
+        } else {
+            " (the previous good one)"
+        };
+        let _ = writeln!(text, "Kept restore{which}: {}", k.url());
+    }
+    if let Some(link) = &link {
+        let _ = writeln!(text, "{link}");
+    }
+    let mut report = serde_json::to_value(r).unwrap_or_default();
+    // Webhook receivers are outside this host: no passwords.
+    if let Some(kept) = report.get_mut("kept").and_then(|k| k.as_object_mut()) {
+        kept.remove("password");
+    }
+    Message {
+        kind,
+        job: Some(r.job.clone()),
+        run_id: Some(r.run_id.clone()),
+        title,
+        text: text.trim_end().to_string(),
+        payload: serde_json::json!({
+            "event": kind.as_str(),
+            "link": link,
+            "report": report,
+        }),
+    }
+}
+
+/// `3d 4h`, `4h 13m`, `13m`, `46s`: enough to read at a glance.
+fn short_age(d: Duration) -> String {
+    let s = d.as_secs();
+    let (days, hours, mins) = (s / 86400, s / 3600 % 24, s / 60 % 60);
+    match () {
+        _ if days > 0 => format!("{days}d {hours}h"),
+        _ if hours > 0 => format!("{hours}h {mins}m"),
+        _ if mins > 0 => format!("{mins}m"),
+        _ => format!("{s}s"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages_read_at_a_glance() {
+        assert_eq!(
+            short_age(Duration::from_secs(3 * 86400 + 4 * 3600 + 800)),
+            "3d 4h"
+        );
+        assert_eq!(
+            short_age(Duration::from_secs(4 * 3600 + 13 * 60 + 5)),
+            "4h 13m"
+        );
+        assert_eq!(short_age(Duration::from_secs(46)), "46s");
+    }
+
+    fn at(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    const NOW: &str = "2026-11-24T12:00:00Z";
+
+    fn d(when: Notify, verdict: Verdict, previous: Option<Verdict>) -> Option<AlertKind> {
+        decide(when, None, verdict, previous, None, at(NOW))
+    }
+
+    #[test]
+    fn change_tells_the_first_failure_and_the_recovery_only() {
+        use Verdict::*;
+        assert_eq!(
+            d(Notify::Change, Pass, None),
+            None,
+            "a first pass is no news"
+        );
+        assert_eq!(d(Notify::Change, Fail, None), Some(AlertKind::Failure));
+        assert_eq!(
+            d(Notify::Change, Fail, Some(Pass)),
+            Some(AlertKind::Failure)
+        );
+        assert_eq!(d(Notify::Change, Error, Some(Fail)), None, "still failing");
+        assert_eq!(
+            d(Notify::Change, Pass, Some(Error)),
+            Some(AlertKind::Recovery)
+        );
+        assert_eq!(d(Notify::Change, Pass, Some(Pass)), None);
+        assert_eq!(d(Notify::Change, Unchanged, Some(Fail)), None);
+        assert_eq!(d(Notify::Change, Skipped, Some(Pass)), None);
+    }
+
+    #[test]
+    fn failure_tells_every_failure_and_always_tells_every_run() {
+        use Verdict::*;
+        assert_eq!(
+            d(Notify::Failure, Fail, Some(Fail)),
+            Some(AlertKind::Failure)
+        );
+        assert_eq!(d(Notify::Failure, Pass, Some(Fail)), None);
+        assert_eq!(d(Notify::Always, Pass, Some(Pass)), Some(AlertKind::Pass));
+        assert_eq!(
+            d(Notify::Always, Pass, Some(Fail)),
+            Some(AlertKind::Recovery)
+        );
+        assert_eq!(
+            d(Notify::Always, Error, Some(Error)),
+            Some(AlertKind::Failure)
+        );
+    }
+
+    #[test]
+    fn a_job_that_keeps_failing_is_reminded_of_after_remind_every() {
+        let every = Some(Duration::from_secs(6 * 3600));
+        let remind = |last: &str| {
+            decide(
+                Notify::Change,
+                every,
+                Verdict::Fail,
+                Some(Verdict::Fail),
+                Some(at(last)),
+                at(NOW),
+            )
+        };
+        assert_eq!(remind("2026-11-24T07:00:00Z"), None, "5 h ago");
+        assert_eq!(
+            remind("2026-11-24T06:00:00Z"),
+            Some(AlertKind::Reminder),
+            "6 h ago"
+        );
+    }
+}

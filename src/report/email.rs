@@ -1,0 +1,85 @@
+//! E-mail over SMTP with lettre: STARTTLS (default), TLS, or plain for a
+//! relay on this host; login when configured.
+
+use async_trait::async_trait;
+use lettre::message::Body;
+use lettre::message::header::{ContentTransferEncoding, ContentType};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+
+use super::alert::{Deliver, Failure, Message};
+use crate::config::{EmailChannel, SmtpSecurity};
+
+pub struct Email {
+    config: EmailChannel,
+}
+
+impl Email {
+    pub fn new(config: EmailChannel) -> Self {
+        Self { config }
+    }
+
+    fn transport(&self) -> Result<AsyncSmtpTransport<Tokio1Executor>, Failure> {
+        let c = &self.config;
+        let builder = match c.security {
+            SmtpSecurity::StartTls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&c.host),
+            SmtpSecurity::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&c.host),
+            SmtpSecurity::None => Ok(AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(
+                &c.host,
+            )),
+        }
+        .map_err(|e| Failure {
+            retry: false,
+            detail: format!("SMTP setup: {e}"),
+        })?;
+        let mut builder = builder
+            .port(c.port)
+            .timeout(Some(std::time::Duration::from_secs(20)));
+        if let (Some(user), Some(password)) = (&c.username, &c.password) {
+            builder = builder.credentials(Credentials::new(
+                user.clone(),
+                password.expose().to_string(),
+            ));
+        }
+        Ok(builder.build())
+    }
+}
+
+#[async_trait]
+impl Deliver for Email {
+    async fn deliver(
+        &self,
+        _http: &reqwest::Client,
+        _id: i64,
+        msg: &Message,
+    ) -> Result<(), Failure> {
+        let bad = |e: String| Failure {
+            retry: false,
+            detail: e,
+        };
+        let mut builder = lettre::Message::builder()
+            .from(
+                self.config
+                    .from
+                    .parse()
+                    .map_err(|e| bad(format!("from: {e}")))?,
+            )
+            .subject(format!("[restoredrill] {}", msg.title))
+            .header(ContentType::TEXT_PLAIN);
+        for to in &self.config.to {
+            builder = builder.to(to.parse().map_err(|e| bad(format!("to: {e}")))?);
+        }
+        // 8bit rather than quoted-printable: readable as sent, in any mail client.
+        let text = format!("{}\n\n{}\n", msg.title, msg.text);
+        let body = Body::new_with_encoding(text, ContentTransferEncoding::EightBit)
+            .unwrap_or_else(Body::new);
+        let email = builder.body(body).map_err(|e| bad(e.to_string()))?;
+        match self.transport()?.send(email).await {
+            Ok(_) => Ok(()),
+            Err(e) => Err(Failure {
+                retry: !e.is_permanent(),
+                detail: format!("SMTP: {e}"),
+            }),
+        }
+    }
+}

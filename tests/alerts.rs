@@ -1,0 +1,436 @@
+//! Alerts as people receive them: real HTTP receivers on loopback stand in
+//! for Slack, Telegram, a webhook endpoint and healthchecks.io; a real SMTP
+//! server (aiosmtpd) receives the e-mail. Real runs in real containers.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use serde_json::Value;
+use sqlx::Connection;
+
+const TOKEN: &str = "123456:test-token";
+
+/// Config for one PostgreSQL job `a` whose alerts go to `rx` (and e-mail to `smtp`).
+fn config(app: &App, rx: &Receiver, smtp: Option<&SmtpServer>, job_extra: &str) -> String {
+    let mut channels = format!(
+        "  chat: {{ type: slack, webhook_url: \"{u}/slack/hook\" }}\n  tg: {{ type: telegram, bot_token: \"{TOKEN}\", chat_id: \"-1001\", api_url: \"{u}/telegram\" }}\n  hook: {{ type: webhook, url: \"{u}/hook\", secret: shared-secret }}\n",
+        u = rx.url
+    );
+    let mut names = vec!["chat", "tg", "hook"];
+    if let Some(s) = smtp {
+        channels.push_str(&format!(
+            "  mail: {{ type: email, host: 127.0.0.1, port: {}, security: none, from: restoredrill@example.com, to: [dba@example.com] }}\n",
+            s.port
+        ));
+        names.push("mail");
+    }
+    let job = format!(
+        "  - name: JOB(a)\n    engine: postgres\n    image: {PG_IMAGE}\n    source: {{ type: local, path: {dumps} }}\n    database: shop\n    channels: [{names}]\n    healthchecks: \"{u}/hc/job-a\"\n    assertions:\n      - row_count: {{ table: orders, min: 100 }}\n{job_extra}",
+        dumps = app.path("dumps").display(),
+        names = names.join(", "),
+        u = rx.url
+    );
+    let path = app.write_config(&job);
+    let text = std::fs::read_to_string(&path).unwrap().replacen(
+        "\njobs:\n",
+        &format!("\npublic_url: https://drill.example.com\nalerts:\n{channels}jobs:\n"),
+        1,
+    );
+    std::fs::write(&path, &text).unwrap();
+    text
+}
+
+fn json(body: &str) -> Value {
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
+}
+
+async fn history(app: &App, sql: &str) -> Vec<(String, i64, bool)> {
+    let db = format!("sqlite://{}", app.path("state/history.sqlite").display());
+    let mut conn = sqlx::SqliteConnection::connect(&db).await.unwrap();
+    sqlx::query_as(sqlx::AssertSqlSafe(sql.to_string()))
+        .fetch_all(&mut conn)
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_backup_reaches_every_channel_with_what_failed() {
+    let _docker = require_docker().await;
+    let app = App::new("alertfail");
+    let rx = Receiver::start().await;
+    let smtp = SmtpServer::start(app.dir.path()).await;
+    // 120 orders in the dump, 1000 expected.
+    config(
+        &app,
+        &rx,
+        Some(&smtp),
+        "      - row_count: { table: orders, min: 1000 }\n",
+    );
+    place(
+        &fixture("postgres/shop.sql.gz"),
+        &app.path("dumps"),
+        "shop-2026-11-20.sql.gz",
+        fixture_day(),
+    );
+    let (code, runs, stderr) = app.run_json(&[]);
+    assert_eq!(code, 1, "{stderr}");
+    let run_id = runs[0]["run_id"].as_str().unwrap().to_string();
+    let job = app.job_name("a");
+
+    let slack = rx.hits_under("/slack/hook");
+    assert_eq!(slack.len(), 1, "{slack:?}");
+    let text = json(&slack[0].body)["text"].as_str().unwrap().to_string();
+    for needle in [
+        format!("FAIL {job}"),
+        "row_count public.orders: expected >= 1000 rows, observed 120 rows".to_string(),
+        "Dump: shop-2026-11-20.sql.gz".to_string(),
+        "Restore: ".to_string(),
+        format!("https://drill.example.com/runs/{run_id}"),
+    ] {
+        assert!(
+            text.contains(&needle),
+            "no `{needle}` in the Slack message:\n{text}"
+        );
+    }
+    assert!(
+        text.lines().count() <= 10,
+        "short enough for a phone:\n{text}"
+    );
+
+    let tg = rx.hits_under(&format!("/telegram/bot{TOKEN}/sendMessage"));
+    assert_eq!(tg.len(), 1);
+    let tg = json(&tg[0].body);
+    assert_eq!(tg["chat_id"], "-1001");
+    assert!(
+        tg["text"]
+            .as_str()
+            .unwrap()
+            .contains("expected >= 1000 rows, observed 120 rows")
+    );
+
+    let hook = rx.hits_under("/hook");
+    assert_eq!(hook.len(), 1);
+    let expected_sig =
+        restoredrill::report::webhook::signature("shared-secret", hook[0].body.as_bytes());
+    assert_eq!(hook[0].headers["x-restoredrill-signature"], expected_sig);
+    let body = json(&hook[0].body);
+    assert_eq!(body["event"], "failure");
+    assert_eq!(body["report"]["verdict"], "fail");
+    assert_eq!(body["report"]["run_id"], run_id.as_str());
+    assert!(body["report"]["assertions"].as_array().unwrap().len() >= 2);
+
+    let hc: Vec<String> = rx
+        .hits_under("/hc/job-a")
+        .iter()
+        .map(|h| h.path.clone())
+        .collect();
+    assert_eq!(hc, ["/hc/job-a/start", "/hc/job-a/fail"]);
+    assert!(rx.hits_under("/hc/job-a/fail")[0].body.contains("FAIL"));
+
+    let mail = smtp.messages();
+    assert_eq!(mail.len(), 1, "one e-mail");
+    assert!(
+        mail[0].contains(&format!("Subject: [restoredrill] FAIL {job}")),
+        "{}",
+        mail[0]
+    );
+    assert!(
+        mail[0].contains("expected >= 1000 rows, observed 120 rows"),
+        "{}",
+        mail[0]
+    );
+
+    let deliveries = history(
+        &app,
+        "SELECT channel, attempt, ok FROM alert_deliveries ORDER BY channel, attempt",
+    )
+    .await;
+    let ok: Vec<_> = deliveries
+        .iter()
+        .filter(|d| d.2)
+        .map(|d| d.0.as_str())
+        .collect();
+    assert_eq!(
+        ok,
+        ["chat", "healthchecks", "healthchecks", "hook", "mail", "tg"],
+        "{deliveries:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn change_policy_stays_quiet_while_failing_and_tells_the_recovery() {
+    let _docker = require_docker().await;
+    let app = App::new("alertchange");
+    let rx = Receiver::start().await;
+    config(&app, &rx, None, "");
+    let dumps = app.path("dumps");
+    place(
+        &fixture("postgres/shop-empty-orders.sql"),
+        &dumps,
+        "a.sql",
+        fixture_day(),
+    );
+    assert_eq!(app.run_json(&[]).0, 1);
+    assert_eq!(rx.hits_under("/slack").len(), 1, "the first failure");
+    place(
+        &fixture("postgres/shop-sql-error.sql"),
+        &dumps,
+        "b.sql",
+        fixture_day() + Duration::from_secs(60),
+    );
+    assert_eq!(app.run_json(&[]).0, 1);
+    assert_eq!(rx.hits_under("/slack").len(), 1, "still failing: no news");
+    place(
+        &fixture("postgres/shop.sql"),
+        &dumps,
+        "c.sql",
+        fixture_day() + Duration::from_secs(120),
+    );
+    assert_eq!(app.run_json(&[]).0, 0);
+    let slack = rx.hits_under("/slack");
+    assert_eq!(slack.len(), 2);
+    let text = json(&slack[1].body)["text"].as_str().unwrap().to_string();
+    assert!(
+        text.contains(&format!("RECOVERED {}", app.job_name("a"))),
+        "{text}"
+    );
+    assert!(text.contains("Kept restore: postgresql://"), "{text}");
+    let hc: Vec<String> = rx
+        .hits_under("/hc/job-a")
+        .iter()
+        .map(|h| h.path.clone())
+        .collect();
+    assert_eq!(
+        hc.last().map(String::as_str),
+        Some("/hc/job-a"),
+        "a pass pings the bare URL: {hc:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_channel_that_is_down_changes_nothing_and_a_retried_delivery_arrives_once() {
+    let _docker = require_docker().await;
+    let app = App::new("alertdown");
+    let rx = Receiver::start().await;
+    let text = config(&app, &rx, None, "    notify: always\n");
+    // The webhook points at a port nobody listens on.
+    let dead = format!("http://127.0.0.1:{}/hook", free_port());
+    std::fs::write(
+        app.path("config.yaml"),
+        text.replace(&format!("{}/hook", rx.url), &dead),
+    )
+    .unwrap();
+    place(
+        &fixture("postgres/shop.sql"),
+        &app.path("dumps"),
+        "a.sql",
+        fixture_day(),
+    );
+    rx.fail_next(1);
+
+    let started = std::time::Instant::now();
+    let (code, runs, stderr) = app.run_json(&[]);
+    assert_eq!(code, 0, "the verdict is the backup's: {stderr}");
+    assert_eq!(runs[0]["verdict"], "pass");
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "a dead channel does not hang the run"
+    );
+
+    // The first request (Slack's or the healthchecks /start) got a 500 and was retried once.
+    let deliveries = history(
+        &app,
+        "SELECT channel, attempt, ok FROM alert_deliveries ORDER BY channel, attempt",
+    )
+    .await;
+    let failed_then_ok: Vec<_> = deliveries
+        .iter()
+        .filter(|d| !d.2 && d.0 != "hook")
+        .collect();
+    assert_eq!(failed_then_ok.len(), 1, "{deliveries:?}");
+    let retried = &failed_then_ok[0].0;
+    assert!(
+        deliveries
+            .iter()
+            .any(|d| &d.0 == retried && d.1 == 2 && d.2),
+        "delivered on the second attempt: {deliveries:?}"
+    );
+    assert_eq!(
+        rx.hits_under("/slack").len(),
+        if retried == "chat" { 2 } else { 1 }
+    );
+    let slack = rx.hits_under("/slack");
+    assert!(
+        json(&slack.last().unwrap().body)["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("*PASS")
+    );
+    assert_eq!(rx.hits_under("/telegram").len(), 1, "no duplicate");
+
+    let hook: Vec<_> = deliveries.iter().filter(|d| d.0 == "hook").collect();
+    assert_eq!(
+        hook.len(),
+        4,
+        "every attempt at the dead webhook is recorded: {hook:?}"
+    );
+    assert!(hook.iter().all(|d| !d.2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alert_test_reaches_each_channel_and_no_alerts_sends_nothing() {
+    let _docker = require_docker().await;
+    let app = App::new("alerttest");
+    let rx = Receiver::start().await;
+    config(&app, &rx, None, "    notify: always\n");
+    let out = app.run(&["alert-test"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    for name in ["chat: delivered", "tg: delivered", "hook: delivered"] {
+        assert!(stdout.contains(name), "{stdout}");
+    }
+    assert!(
+        json(&rx.hits_under("/slack")[0].body)["text"]
+            .as_str()
+            .unwrap()
+            .contains("restoredrill test alert")
+    );
+    let out = app.run(&["alert-test", "--channel", "nope"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no alert channel named `nope`"));
+
+    let before = rx.hits().len();
+    place(
+        &fixture("postgres/shop.sql"),
+        &app.path("dumps"),
+        "a.sql",
+        fixture_day(),
+    );
+    let (code, _, stderr) = app.run_json(&["--no-alerts"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(rx.hits().len(), before, "--no-alerts: no message, no ping");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_much_slower_restore_is_a_warning_not_a_failure() {
+    let _docker = require_docker().await;
+    let app = App::new("alerttrend");
+    let rx = Receiver::start().await;
+    config(&app, &rx, None, "    trend: { duration_factor: 2 }\n");
+    let dumps = app.path("dumps");
+    place(
+        &fixture("postgres/shop.sql"),
+        &dumps,
+        "a.sql",
+        fixture_day(),
+    );
+    assert_eq!(app.run_json(&[]).0, 0);
+    assert!(
+        rx.hits_under("/slack").is_empty(),
+        "a first pass is no news"
+    );
+
+    let mut slow = std::fs::read_to_string(fixture("postgres/shop.sql")).unwrap();
+    slow.push_str("\nSELECT pg_sleep(4);\n");
+    std::fs::write(dumps.join("b.sql"), slow).unwrap();
+    set_mtime(
+        &dumps.join("b.sql"),
+        fixture_day() + Duration::from_secs(60),
+    );
+    let (code, runs, stderr) = app.run_json(&[]);
+    assert_eq!(code, 0, "still a pass: {stderr}");
+    let warnings = runs[0]["warnings"].as_array().unwrap();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert_eq!(warnings[0]["kind"], "slow_restore");
+    let slack = rx.hits_under("/slack");
+    assert_eq!(slack.len(), 1);
+    let text = json(&slack[0].body)["text"].as_str().unwrap().to_string();
+    assert!(
+        text.contains("WARNING") && text.contains("more than 2x the median"),
+        "{text}"
+    );
+
+    // The same data, gzipped: the file is far smaller than the previous one.
+    place(
+        &fixture("postgres/shop.sql.gz"),
+        &dumps,
+        "c.sql.gz",
+        fixture_day() + Duration::from_secs(120),
+    );
+    let (code, runs, stderr) = app.run_json(&[]);
+    assert_eq!(code, 0, "{stderr}");
+    let warnings = runs[0]["warnings"].as_array().unwrap();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert_eq!(warnings[0]["kind"], "dump_shrunk");
+    assert!(
+        warnings[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("smaller than the previous one")
+    );
+    assert_eq!(rx.hits_under("/slack").len(), 2);
+
+    let recorded: Vec<String> = history(&app, "SELECT kind, 0, 1 FROM run_warnings ORDER BY rowid")
+        .await
+        .into_iter()
+        .map(|r| r.0)
+        .collect();
+    assert_eq!(recorded, ["slow_restore", "dump_shrunk"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_pings_its_heartbeat_and_alerts_a_stale_backup() {
+    let _docker = require_docker().await;
+    let app = App::new("alertdaemon");
+    let rx = Receiver::start().await;
+    let text = config(
+        &app,
+        &rx,
+        None,
+        "    keep: false\n    freshness: { max_age: 1h, check_every: 1s }\n",
+    );
+    let api = free_port();
+    let text = text.replacen(
+        "\njobs:\n",
+        &format!("\nhttp: {{ listen: 127.0.0.1:{api} }}\nheartbeat: {{ url: \"{}/heartbeat\", every: 1s }}\njobs:\n", rx.url),
+        1,
+    );
+    std::fs::write(app.path("config.yaml"), text).unwrap();
+    let old = std::time::SystemTime::now() - Duration::from_secs(2 * 3600);
+    place(
+        &fixture("postgres/shop.sql"),
+        &app.path("dumps"),
+        "a.sql",
+        old,
+    );
+    let daemon = app.start_daemon(api).await;
+    daemon
+        .until(
+            "two heartbeats and a stale alert",
+            Duration::from_secs(20),
+            || async {
+                (rx.hits_under("/heartbeat").len() >= 2 && !rx.hits_under("/slack").is_empty())
+                    .then_some(())
+            },
+        )
+        .await;
+    let text = json(&rx.hits_under("/slack")[0].body)["text"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        text.contains(&format!("STALE {}", app.job_name("a"))),
+        "{text}"
+    );
+    assert!(
+        text.contains("a.sql") && text.contains("freshness.max_age (1h)"),
+        "{text}"
+    );
+    assert_eq!(
+        rx.hits_under("/hc/job-a/fail").len(),
+        1,
+        "healthchecks hears of it too"
+    );
+}
