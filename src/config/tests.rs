@@ -219,3 +219,62 @@ fn after_restore_needs_a_kept_restore() {
     let errs = check(&text).unwrap_err().0;
     assert!(errs[0].message.contains("`keep: false`"), "{errs:#?}");
 }
+
+#[test]
+fn alert_channels_are_checked_and_jobs_name_defined_ones() {
+    let text = format!(
+        "alerts:\n  a: {{ type: pager }}\n  b: {{ type: slack, url: \"https://x\" }}\n  c: {{ type: telegram, bot_token: t }}\n  d: {{ type: email, host: h, from: not-an-address, to: [dba@example.com] }}\n  e: {{ type: webhook, url: \"ftp://x\" }}\n{}    channels: [zzz]\n    notify: sometimes\n    healthchecks: hc-ping.com/x\n",
+        GOOD.trim_start()
+    );
+    let errs = check(&text).unwrap_err().0;
+    let messages: Vec<_> = errs.iter().map(|e| e.message.as_str()).collect();
+    for needle in [
+        "alert channel `a` has unknown type `pager`",
+        "`url` does not apply to a slack channel (`b`); it takes webhook_url",
+        "alert channel `b` (slack) needs `webhook_url`",
+        "alert channel `c` (telegram) needs `chat_id`",
+        "`not-an-address` is not an e-mail address",
+        "not a URL",
+        "no alert channel named `zzz`",
+        "unknown notify `sometimes`",
+    ] {
+        assert!(
+            messages.iter().any(|m| m.contains(needle)),
+            "no `{needle}` in {messages:#?}"
+        );
+    }
+    assert!(
+        !messages.iter().any(|m| m.contains("ftp://x")),
+        "URLs may hold tokens and are not repeated"
+    );
+}
+
+#[test]
+fn a_good_alert_setup_gets_its_defaults() {
+    let text = format!(
+        "heartbeat: {{ url: \"https://hc.example/ping/1\" }}\nalerts:\n  mail: {{ type: email, host: smtp.example.com, from: r@example.com, to: [dba@example.com] }}\n  tg: {{ type: telegram, bot_token: t, chat_id: \"42\" }}\n{}    channels: [mail, tg]\n",
+        GOOD.trim_start()
+    );
+    let c = check(&text).unwrap();
+    let Channel::Email(mail) = &c.alerts.channels["mail"] else {
+        panic!("email channel")
+    };
+    assert_eq!((mail.port, mail.security), (587, SmtpSecurity::StartTls));
+    let Channel::Telegram { api_url, .. } = &c.alerts.channels["tg"] else {
+        panic!("telegram channel")
+    };
+    assert_eq!(api_url, "https://api.telegram.org");
+    assert_eq!(
+        c.alerts.heartbeat.as_ref().unwrap().every,
+        DEFAULT_HEARTBEAT_EVERY
+    );
+    let n = &c.jobs[0].notify;
+    assert_eq!((n.when, n.remind_every), (Notify::Change, None));
+    assert_eq!(
+        c.jobs[0].trend,
+        Trend {
+            duration_factor: 2.0,
+            size_shrink_percent: 20.0
+        }
+    );
+}
