@@ -260,17 +260,13 @@ impl Alerter {
             last_alert,
             Utc::now(),
         );
+        let endpoint = job.keep.as_ref().and_then(|k| k.listen);
+        let message = |kind| run_message(kind, report, self.run_link(&report.run_id), endpoint);
         if let Some(kind) = kind {
-            self.send(
-                &job.notify.channels,
-                run_message(kind, report, self.run_link(&report.run_id)),
-            );
+            self.send(&job.notify.channels, message(kind));
         }
         if report.verdict == Verdict::Pass && !report.warnings.is_empty() {
-            self.send(
-                &job.notify.channels,
-                run_message(AlertKind::Warning, report, self.run_link(&report.run_id)),
-            );
+            self.send(&job.notify.channels, message(AlertKind::Warning));
         }
     }
 
@@ -528,8 +524,14 @@ fn channel(c: &Channel) -> Arc<dyn Deliver> {
 }
 
 /// The message about a run: verdict, what failed (expected vs observed), the
-/// dump, the restore time, the kept restore, and a link.
-pub fn run_message(kind: AlertKind, r: &RunReport, link: Option<String>) -> Message {
+/// dump, the restore time, the kept restore (at the job's stable `endpoint`
+/// when it has one), and a link.
+pub fn run_message(
+    kind: AlertKind,
+    r: &RunReport,
+    link: Option<String>,
+    endpoint: Option<std::net::SocketAddr>,
+) -> Message {
     let head = match kind {
         AlertKind::Failure if r.verdict == Verdict::Error => "ERROR",
         AlertKind::Failure => "FAIL",
@@ -578,7 +580,8 @@ pub fn run_message(kind: AlertKind, r: &RunReport, link: Option<String>) -> Mess
         } else {
             " (the previous good one)"
         };
-        let _ = writeln!(text, "Kept restore{which}: {}", k.url());
+        let at = endpoint.map_or_else(|| k.url(), |e| format!("{e}, database {}", k.database));
+        let _ = writeln!(text, "Kept restore{which}: {at}");
     }
     if let Some(link) = &link {
         let _ = writeln!(text, "{link}");
