@@ -227,6 +227,27 @@ impl Daemon {
         Ok(changes)
     }
 
+    pub fn store(&self) -> &crate::store::Store {
+        &self.shared.ctx.store
+    }
+
+    /// The jobs of the running config.
+    pub fn jobs(&self) -> Vec<Job> {
+        self.shared.config.lock().expect("config lock").jobs.clone()
+    }
+
+    /// `Ok` while the scheduler runs and Docker answers; otherwise why not.
+    pub async fn healthy(&self) -> Result<(), String> {
+        if !self.scheduler.alive() {
+            return Err("the scheduler is not running".into());
+        }
+        match tokio::time::timeout(Duration::from_secs(3), self.shared.ctx.docker.ping()).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(format!("Docker does not answer: {e}")),
+            Err(_) => Err("Docker does not answer within 3 s".into()),
+        }
+    }
+
     pub async fn status(&self) -> Vec<JobStatus> {
         let jobs = self.shared.config.lock().expect("config lock").jobs.clone();
         let mut out = Vec::new();

@@ -59,6 +59,16 @@ enum Command {
         #[arg(long)]
         no_alerts: bool,
     },
+    /// Prints the evidence report of a run (from history; works beside a running daemon).
+    Report {
+        /// The run's id, as `run` and the status page show it.
+        run_id: String,
+        #[arg(long, short)]
+        config: PathBuf,
+        /// JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Sends a test message to every alert channel (or the one named).
     AlertTest {
         #[arg(long, short)]
@@ -112,6 +122,11 @@ fn main() -> ExitCode {
                 json,
                 no_alerts,
             } => run(&config, &job, json, no_alerts).await,
+            Command::Report {
+                run_id,
+                config,
+                json,
+            } => evidence(&config, &run_id, json).await,
             Command::AlertTest { config, channel } => alert_test(&config, channel.as_deref()).await,
             Command::Daemon { config } => daemon(&config).await,
             Command::Trigger { job, config } => {
@@ -168,6 +183,7 @@ async fn daemon(path: &std::path::Path) -> ExitCode {
         }
     };
     let http_addr = config.http_listen;
+    let http_token = config.http_token.clone();
     let daemon = match Daemon::start(config, cancel.clone()).await {
         Ok(d) => d,
         Err(e) => {
@@ -175,7 +191,12 @@ async fn daemon(path: &std::path::Path) -> ExitCode {
             return ExitCode::from(EXIT_CHECKER);
         }
     };
-    let api = tokio::spawn(http::serve(listener, daemon.clone(), cancel.clone()));
+    let api = tokio::spawn(http::serve(
+        listener,
+        daemon.clone(),
+        http_token,
+        cancel.clone(),
+    ));
     tracing::info!(api = %http_addr, "restoredrill daemon ready");
     let signals = (
         signal(SignalKind::terminate()),
@@ -213,8 +234,16 @@ async fn call_daemon(path: &std::path::Path, api_path: &str) -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let url = format!("http://{}{api_path}", config.http_listen);
-    let response = match reqwest::Client::new().post(&url).send().await {
+    let mut addr = config.http_listen;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let url = format!("http://{addr}{api_path}");
+    let mut request = reqwest::Client::new().post(&url);
+    if let Some(token) = &config.http_token {
+        request = request.bearer_auth(token.expose());
+    }
+    let response = match request.send().await {
         Ok(r) => r,
         Err(e) => {
             eprintln!(
@@ -238,6 +267,42 @@ async fn call_daemon(path: &std::path::Path, api_path: &str) -> ExitCode {
     match status.as_u16() {
         404 | 422 => ExitCode::from(EXIT_CONFIG),
         _ => ExitCode::from(EXIT_CHECKER),
+    }
+}
+
+async fn evidence(path: &std::path::Path, run_id: &str, json: bool) -> ExitCode {
+    let config = match load(path) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let store = match restoredrill::store::Store::open_read_only(&config.state_dir).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_CHECKER);
+        }
+    };
+    match store.run(run_id).await {
+        Ok(Some(run)) => {
+            let e = report::evidence::Evidence::of(&run);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&e).unwrap_or_default());
+            } else {
+                print!("{}", e.render_text());
+            }
+            ExitCode::SUCCESS
+        }
+        Ok(None) => {
+            eprintln!(
+                "error: no run `{run_id}` in {}; run ids are in `run` output and on the status page",
+                config.state_dir.display()
+            );
+            ExitCode::from(EXIT_CONFIG)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(EXIT_CHECKER)
+        }
     }
 }
 

@@ -38,8 +38,10 @@ pub struct Config {
     pub state_dir: PathBuf,
     /// Docker endpoint; `None` means `DOCKER_HOST` or the local socket.
     pub docker_host: Option<String>,
-    /// The daemon's HTTP API.
+    /// The daemon's status page and API.
     pub http_listen: SocketAddr,
+    /// Required on every endpoint but `/healthz` when set.
+    pub http_token: Option<Secret>,
     /// Restores the daemon runs at once (at least 1).
     pub max_concurrent_restores: usize,
     pub alerts: AlertSettings,
@@ -271,7 +273,7 @@ impl Validator<'_> {
         };
         let alerts = self.alerts(&raw);
         let docker_host = raw.docker.and_then(|d| d.host).map(|h| self.text(&h));
-        let http_listen = self.http_listen(raw.http.and_then(|h| h.listen).as_ref());
+        let (http_listen, http_token) = self.http(raw.http);
         let max_concurrent_restores = match raw.max_concurrent_restores {
             Some(n) if n.value == 0 => {
                 self.problems
@@ -321,27 +323,43 @@ impl Validator<'_> {
             state_dir,
             docker_host,
             http_listen,
+            http_token,
             max_concurrent_restores,
             alerts,
             jobs,
         }
     }
 
-    fn http_listen(&mut self, raw: Option<&Spanned<String>>) -> SocketAddr {
+    fn http(&mut self, raw: Option<raw::RawHttp>) -> (SocketAddr, Option<Secret>) {
         let default: SocketAddr = DEFAULT_HTTP_LISTEN.parse().expect("valid default");
-        let Some(raw) = raw else { return default };
-        let Some(addr) = self.socket_addr(raw) else {
-            return default;
+        let Some(raw) = raw else {
+            return (default, None);
         };
-        if !addr.ip().is_loopback() {
-            // The API can start restores and reload the config; until it has
-            // authentication it must not be reachable from other hosts.
+        let token = raw.token.as_ref().map(|t| {
+            let token = self.text(t);
+            if token.len() < 16 {
+                self.problems.at(
+                    t.referenced,
+                    "http.token must be at least 16 characters; generate one with `openssl rand -hex 32`",
+                );
+            }
+            Secret::new(token)
+        });
+        let addr = match &raw.listen {
+            Some(l) => self.socket_addr(l).unwrap_or(default),
+            None => default,
+        };
+        if let Some(l) = &raw.listen
+            && !addr.ip().is_loopback()
+            && token.is_none()
+        {
+            // The API starts restores and reloads the config: other hosts need a token.
             self.problems.at(
-                raw.referenced,
-                format!("http.listen must be a loopback address such as 127.0.0.1:8900, not {addr}: the API has no authentication"),
+                l.referenced,
+                format!("http.listen {addr} is reachable from other hosts: set http.token (e.g. `token: \"${{RESTOREDRILL_TOKEN}}\"`), or listen on 127.0.0.1"),
             );
         }
-        addr
+        (addr, token)
     }
 
     fn socket_addr(&mut self, raw: &Spanned<String>) -> Option<SocketAddr> {

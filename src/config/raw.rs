@@ -114,9 +114,13 @@ pub(crate) struct RawDocker {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawHttp {
-    /// Address of the daemon's HTTP API. Default `127.0.0.1:8900`; loopback only.
+    /// Address of the daemon's status page and API. Default `127.0.0.1:8900`.
     #[serde(default)]
     pub listen: Option<Spanned<String>>,
+    /// Bearer token every endpoint but `/healthz` requires; needed when
+    /// `listen` is not a loopback address. Use `${ENV}`.
+    #[serde(default)]
+    pub token: Option<Spanned<String>>,
 }
 
 /// One backup to verify.

@@ -180,7 +180,7 @@ fn daemon_settings_are_checked() {
     let errs = check(&text).unwrap_err().0;
     let messages: Vec<_> = errs.iter().map(|e| e.message.as_str()).collect();
     for needle in [
-        "http.listen must be a loopback address",
+        "is reachable from other hosts: set http.token",
         "max_concurrent_restores must be at least 1",
         "`localhost` is not an address",
         "`forever` is not a duration",

@@ -5,6 +5,7 @@
 
 pub mod alert;
 pub mod email;
+pub mod evidence;
 pub mod json;
 pub mod slack;
 pub mod summary;

@@ -112,6 +112,7 @@ pub struct Scheduler {
 
 struct Inner {
     runner: Arc<dyn Runner>,
+    workers: usize,
     clock: Clock,
     cancel: CancellationToken,
     tracker: TaskTracker,
@@ -143,8 +144,10 @@ impl Scheduler {
         cancel: CancellationToken,
     ) -> Self {
         let (queue, rx) = mpsc::unbounded_channel();
+        let workers = max_concurrent.max(1);
         let inner = Arc::new(Inner {
             runner,
+            workers,
             clock,
             cancel,
             tracker: TaskTracker::new(),
@@ -152,7 +155,7 @@ impl Scheduler {
             jobs: Mutex::new(HashMap::new()),
         });
         let rx = Arc::new(tokio::sync::Mutex::new(rx));
-        for _ in 0..max_concurrent.max(1) {
+        for _ in 0..workers {
             inner.tracker.spawn(worker(inner.clone(), rx.clone()));
         }
         Self { inner }
@@ -233,6 +236,11 @@ impl Scheduler {
 
     pub fn now(&self) -> DateTime<Utc> {
         self.inner.clock.now()
+    }
+
+    /// Whether every worker is still there to run what becomes due.
+    pub fn alive(&self) -> bool {
+        !self.inner.cancel.is_cancelled() && self.inner.tracker.len() >= self.inner.workers
     }
 
     /// Waits, after the cancel token fired, until every timer and run has ended.

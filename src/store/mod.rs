@@ -21,6 +21,9 @@ macro_rules! run_columns {
     };
 }
 
+mod history;
+pub use history::{Counts, StoredAlert, StoredDelivery, StoredDump, StoredRun};
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("state dir {path} is unusable: {source}")]
@@ -43,7 +46,8 @@ pub enum StoreError {
 #[derive(Clone)]
 pub struct Store {
     pool: SqlitePool,
-    _lock: std::sync::Arc<std::fs::File>,
+    /// Held while the store may write; `None` when opened read-only.
+    _lock: Option<std::sync::Arc<std::fs::File>>,
 }
 
 impl Store {
@@ -88,8 +92,30 @@ impl Store {
         sqlx::migrate!("./migrations").run(&pool).await?;
         Ok(Self {
             pool,
-            _lock: std::sync::Arc::new(lock),
+            _lock: Some(std::sync::Arc::new(lock)),
         })
+    }
+
+    /// Opens the history of `dir` for reading only, beside a running daemon
+    /// (SQLite in WAL mode lets readers in while one process writes).
+    pub async fn open_read_only(dir: &Path) -> Result<Self, StoreError> {
+        let path = dir.join("history.sqlite");
+        if !path.exists() {
+            return Err(StoreError::Dir {
+                path: dir.to_path_buf(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "no history.sqlite: nothing has run yet",
+                ),
+            });
+        }
+        let opts = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
+            .read_only(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(opts)
+            .await?;
+        Ok(Self { pool, _lock: None })
     }
 
     /// Records that a run has started.

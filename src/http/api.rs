@@ -1,0 +1,94 @@
+//! The JSON API. Job status, runs with everything recorded about them, the
+//! evidence report, and the two actions: run a job now, reload the config.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::AppState;
+use crate::report::evidence::Evidence;
+use crate::schedule::scheduler::TriggerError;
+
+pub async fn jobs(State(s): State<AppState>) -> Response {
+    Json(json!({ "jobs": s.daemon.status().await })).into_response()
+}
+
+pub async fn job(State(s): State<AppState>, Path(name): Path<String>) -> Response {
+    match s.daemon.job(&name).await {
+        Some((status, runs)) => Json(json!({ "job": status, "runs": runs })).into_response(),
+        None => error(StatusCode::NOT_FOUND, format!("no job named `{name}`")),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct Limit {
+    limit: Option<u32>,
+}
+
+pub async fn job_runs(
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+    Query(q): Query<Limit>,
+) -> Response {
+    if !s.daemon.jobs().iter().any(|j| j.name == name) {
+        return error(StatusCode::NOT_FOUND, format!("no job named `{name}`"));
+    }
+    let limit = q.limit.unwrap_or(50).clamp(1, 1000);
+    match s.daemon.store().job_runs(&name, limit).await {
+        Ok(runs) => Json(json!({ "job": name, "runs": runs })).into_response(),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+pub async fn run_detail(State(s): State<AppState>, Path(id): Path<String>) -> Response {
+    match s.daemon.store().run(&id).await {
+        Ok(Some(r)) => Json(r).into_response(),
+        Ok(None) => error(StatusCode::NOT_FOUND, format!("no run `{id}`")),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+pub async fn report(State(s): State<AppState>, Path(id): Path<String>) -> Response {
+    match s.daemon.store().run(&id).await {
+        Ok(Some(r)) => Json(Evidence::of(&r)).into_response(),
+        Ok(None) => error(StatusCode::NOT_FOUND, format!("no run `{id}`")),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+pub async fn run(State(s): State<AppState>, Path(name): Path<String>) -> Response {
+    match s.daemon.trigger(&name) {
+        Ok(()) => (
+            StatusCode::ACCEPTED,
+            Json(json!({ "job": name, "queued": true })),
+        )
+            .into_response(),
+        Err(e @ TriggerError::UnknownJob(_)) => error(StatusCode::NOT_FOUND, e.to_string()),
+        Err(e @ TriggerError::Busy(_)) => error(StatusCode::CONFLICT, e.to_string()),
+    }
+}
+
+pub async fn reload(State(s): State<AppState>) -> Response {
+    match s.daemon.reload().await {
+        Ok(c) => Json(json!({
+            "added": c.added,
+            "removed": c.removed,
+            "changed": c.changed,
+        }))
+        .into_response(),
+        Err(errors) => {
+            tracing::error!("the new config is invalid; the running one stays:\n{errors}");
+            error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("the new config is invalid; the running one stays:\n{errors}"),
+            )
+        }
+    }
+}
+
+fn error(status: StatusCode, message: String) -> Response {
+    (status, Json(json!({ "error": message }))).into_response()
+}

@@ -1,0 +1,453 @@
+//! The status pages, JSON API, metrics and evidence report of a daemon with
+//! real runs in its history: over real HTTP, and the pages in a real browser
+//! (Debian's chromium, driven through chromedriver's WebDriver protocol).
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use serde_json::{Value, json};
+
+/// A daemon whose job `a` has passed once and then failed (120 orders, 1000 expected).
+async fn daemon_with_history(app: &App) -> (DaemonProc, String, String, String) {
+    let api = free_port();
+    let jobs = format!(
+        "  - name: JOB(a)\n    engine: postgres\n    image: {PG_IMAGE}\n    source: {{ type: local, path: {dumps} }}\n    database: shop\n    keep: false\n    schedule: \"0 3 * * *\"\n    assertions:\n      - tables_exist: [orders]\n      - row_count: {{ table: orders, min: 100 }}\n  - name: JOB(b)\n    engine: postgres\n    source: {{ type: local, path: {dumps} }}\n    database: shop\n",
+        dumps = app.path("dumps").display()
+    );
+    app.write_daemon_config(api, &jobs);
+    place(
+        &fixture("postgres/shop.sql"),
+        &app.path("dumps"),
+        "shop-1.sql",
+        fixture_day(),
+    );
+    let daemon = app.start_daemon(api).await;
+    let job = app.job_name("a");
+    daemon.post(&format!("/api/jobs/{job}/run")).await;
+    let runs = daemon
+        .wait_for_runs(&job, "pass", 1, Duration::from_secs(60))
+        .await;
+    let passed = runs[0]["run_id"].as_str().unwrap().to_string();
+
+    // The same job now expects more orders than the dump holds.
+    let config = std::fs::read_to_string(app.path("config.yaml"))
+        .unwrap()
+        .replace(
+            "{ table: orders, min: 100 }",
+            "{ table: orders, min: 1000 }",
+        );
+    std::fs::write(app.path("config.yaml"), config).unwrap();
+    assert_eq!(daemon.post("/api/reload").await.0, 200);
+    daemon.post(&format!("/api/jobs/{job}/run")).await;
+    let runs = daemon
+        .wait_for_runs(&job, "fail", 1, Duration::from_secs(60))
+        .await;
+    let failed = runs[0]["run_id"].as_str().unwrap().to_string();
+    (daemon, job, passed, failed)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_metrics_and_evidence_report_tell_the_history() {
+    let _docker = require_docker().await;
+    let app = App::new("api");
+    let (daemon, job, passed, failed) = daemon_with_history(&app).await;
+
+    let jobs = daemon.get("/api/jobs").await;
+    let a = jobs["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["name"] == job.as_str())
+        .unwrap();
+    assert_eq!(a["state"], "failing");
+    assert_eq!(a["last_run"]["run_id"], failed.as_str());
+
+    let runs = daemon.get(&format!("/api/jobs/{job}/runs?limit=1")).await;
+    let runs = runs["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 1, "limit is honoured");
+    let bad = runs[0]["assertions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["passed"] == false)
+        .expect("the failed assertion is in the run");
+    assert_eq!(bad["expected"], ">= 1000 rows");
+    assert_eq!(bad["observed"], "120 rows");
+
+    let run = daemon.get(&format!("/api/runs/{passed}")).await;
+    assert_eq!(run["verdict"], "pass");
+    assert_eq!(run["tables"]["public.orders"], 120);
+    let sha = run["dump"]["sha256"].as_str().unwrap().to_string();
+    assert_eq!(sha.len(), 64);
+
+    let report = daemon.get(&format!("/api/runs/{failed}/report")).await;
+    assert_eq!(report["verdict"], "fail");
+    assert_eq!(report["dump"]["sha256"], sha.as_str(), "the same dump");
+    assert_eq!(report["image"], PG_IMAGE);
+    let phases: Vec<&str> = report["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    for p in ["find", "inspect", "create", "start", "load", "check"] {
+        assert!(phases.contains(&p), "phase {p} in {phases:?}");
+    }
+    assert!(
+        report["phases"][0]["started_at"].is_string()
+            && report["phases"][0]["finished_at"].is_string()
+    );
+    assert_eq!(report["assertions"].as_array().unwrap().len(), 2);
+
+    // The CLI prints the same evidence beside the running daemon.
+    let out = app.run(&["report", &failed]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for needle in [
+        "Verdict:   FAIL",
+        &format!("SHA-256:   {sha}"),
+        "FAIL row_count public.orders: expected >= 1000 rows, observed 120 rows",
+        "PASS tables_exist public.orders",
+        "load",
+    ] {
+        assert!(text.contains(needle), "no `{needle}` in:\n{text}");
+    }
+    assert_eq!(app.run(&["report", "no-such-run"]).status.code(), Some(2));
+
+    let metrics = reqwest::get(format!("{}/metrics", daemon.api))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for needle in [
+        format!("restoredrill_job_last_verdict{{job_name=\"{job}\",verdict=\"fail\"}} 1"),
+        format!("restoredrill_job_last_verdict{{job_name=\"{job}\",verdict=\"pass\"}} 0"),
+        format!("restoredrill_runs_total{{job_name=\"{job}\",verdict=\"pass\"}} 1"),
+        format!("restoredrill_runs_total{{job_name=\"{job}\",verdict=\"fail\"}} 1"),
+        format!("restoredrill_job_table_rows{{job_name=\"{job}\",table=\"public.orders\"}} 120"),
+        format!("restoredrill_job_dump_size_bytes{{job_name=\"{job}\"}}"),
+        format!("restoredrill_job_last_success_timestamp_seconds{{job_name=\"{job}\"}}"),
+        "restoredrill_build_info{version=".to_string(),
+    ] {
+        assert!(metrics.contains(&needle), "no `{needle}` in:\n{metrics}");
+    }
+    let health = reqwest::get(format!("{}/healthz", daemon.api))
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_token_everything_but_healthz_needs_it_and_cross_site_posts_are_refused() {
+    let _docker = require_docker().await;
+    let app = App::new("token");
+    let api = free_port();
+    let jobs = format!(
+        "  - name: JOB(a)\n    engine: postgres\n    image: {PG_IMAGE}\n    source: {{ type: local, path: {} }}\n    database: shop\n",
+        app.path("dumps").display()
+    );
+    app.write_daemon_config(api, &jobs);
+    let config = std::fs::read_to_string(app.path("config.yaml"))
+        .unwrap()
+        .replace(
+            &format!("listen: 127.0.0.1:{api} }}"),
+            &format!("listen: 127.0.0.1:{api}, token: \"0123456789abcdef-secret\" }}"),
+        );
+    std::fs::write(app.path("config.yaml"), config).unwrap();
+    let daemon = app.start_daemon(api).await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let url = |p: &str| format!("{}{p}", daemon.api);
+    assert_eq!(
+        http.get(url("/api/jobs")).send().await.unwrap().status(),
+        401
+    );
+    assert_eq!(
+        http.get(url("/metrics")).send().await.unwrap().status(),
+        401
+    );
+    assert_eq!(http.get(url("/")).send().await.unwrap().status(), 401);
+    assert_eq!(
+        http.get(url("/healthz")).send().await.unwrap().status(),
+        200
+    );
+    let ok = http
+        .get(url("/api/jobs"))
+        .bearer_auth("0123456789abcdef-secret")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    // A browser link with ?token= sets a cookie and drops the token from the address.
+    let r = http
+        .get(url("/?token=0123456789abcdef-secret"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let page = http
+        .get(url("/"))
+        .header("Cookie", cookie.split(';').next().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+
+    let job = app.job_name("a");
+    let cross = http
+        .post(url(&format!("/api/jobs/{job}/run")))
+        .bearer_auth("0123456789abcdef-secret")
+        .header("Origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cross.status(), 403);
+    // The CLI reads the token from the config.
+    place(
+        &fixture("postgres/shop.sql"),
+        &app.path("dumps"),
+        "shop.sql",
+        fixture_day(),
+    );
+    let out = app.run(&["trigger", &job]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// chromedriver on loopback, driving headless chromium.
+struct Browser {
+    driver: std::process::Child,
+    base: String,
+    session: String,
+    http: reqwest::Client,
+}
+
+impl Browser {
+    async fn start() -> Self {
+        for bin in ["chromium", "chromedriver"] {
+            let found = std::process::Command::new("sh")
+                .args(["-c", &format!("command -v {bin}")])
+                .stdout(std::process::Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(
+                found,
+                "{bin} is missing; install it with `apt-get install chromium chromium-driver`"
+            );
+        }
+        let port = free_port();
+        let driver = std::process::Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start chromedriver");
+        let base = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::new();
+        let profile = tempfile::tempdir().unwrap().keep();
+        let caps = json!({ "capabilities": { "alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": "/usr/bin/chromium",
+                "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                         "--disable-component-update", "--disable-sync", "--no-first-run",
+                         "--window-size=1100,900", format!("--user-data-dir={}", profile.display())]
+            }
+        }}});
+        let mut session = None;
+        for _ in 0..50 {
+            if let Ok(r) = http
+                .post(format!("{base}/session"))
+                .json(&caps)
+                .send()
+                .await
+            {
+                let v: Value = r.json().await.unwrap();
+                session = Some(
+                    v["value"]["sessionId"]
+                        .as_str()
+                        .unwrap_or_else(|| panic!("no session: {v}"))
+                        .to_string(),
+                );
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        Self {
+            driver,
+            base,
+            session: session.expect("chromedriver did not answer"),
+            http,
+        }
+    }
+
+    async fn cmd(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
+        let url = format!("{}/session/{}{path}", self.base, self.session);
+        let mut req = self.http.request(method, url);
+        if !body.is_null() {
+            req = req.json(&body);
+        }
+        let r = req.send().await.unwrap();
+        r.json::<Value>().await.unwrap()["value"].clone()
+    }
+
+    async fn open(&self, url: &str) {
+        self.cmd(reqwest::Method::POST, "/url", json!({ "url": url }))
+            .await;
+    }
+
+    /// What a person reads on the page.
+    async fn text(&self) -> String {
+        let v = self
+            .cmd(
+                reqwest::Method::POST,
+                "/execute/sync",
+                json!({ "script": "return document.body.innerText", "args": [] }),
+            )
+            .await;
+        v.as_str().unwrap_or_default().to_string()
+    }
+
+    async fn click(&self, css: &str) {
+        let el = self
+            .cmd(
+                reqwest::Method::POST,
+                "/element",
+                json!({ "using": "css selector", "value": css }),
+            )
+            .await;
+        let id = el["element-6066-11e4-a52e-4f735466cecf"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no {css}: {el}"));
+        self.cmd(
+            reqwest::Method::POST,
+            &format!("/element/{id}/click"),
+            json!({}),
+        )
+        .await;
+    }
+
+    /// Saves a screenshot under target/screenshots/.
+    async fn screenshot(&self, name: &str) {
+        use base64::Engine;
+        let v = self
+            .cmd(reqwest::Method::GET, "/screenshot", Value::Null)
+            .await;
+        let data = v.as_str().unwrap_or_else(|| panic!("no screenshot: {v}"));
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(data)
+            .unwrap();
+        let dir = repo().join("target/screenshots");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_sees_which_backups_are_good_which_are_not_and_why() {
+    let _docker = require_docker().await;
+    let app = App::new("browser");
+    let (daemon, job, passed, failed) = daemon_with_history(&app).await;
+    let other = app.job_name("b");
+    let browser = Browser::start().await;
+
+    browser.open(&format!("{}/", daemon.api)).await;
+    let text = browser.text().await;
+    browser.screenshot("status").await;
+    let (a_at, b_at) = (
+        text.find(&job).expect("job a listed"),
+        text.find(&other).expect("job b listed"),
+    );
+    assert!(a_at < b_at, "the failing job comes first:\n{text}");
+    assert!(text.contains("1 failing"), "{text}");
+    assert!(
+        text.contains("failing") && text.contains("never run"),
+        "{text}"
+    );
+    assert!(
+        text.contains("row_count"),
+        "the reason is on the status page:\n{text}"
+    );
+
+    browser.open(&format!("{}/jobs/{job}", daemon.api)).await;
+    let text = browser.text().await;
+    browser.screenshot("job").await;
+    assert!(
+        text.contains("expected >= 1000 rows, observed 120 rows"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Restore duration")
+            && text.contains("Dump size")
+            && text.contains("Rows in public.orders"),
+        "{text}"
+    );
+
+    browser.open(&format!("{}/runs/{failed}", daemon.api)).await;
+    let text = browser.text().await;
+    browser.screenshot("run").await;
+    assert!(text.contains("FAIL") || text.contains("fail"), "{text}");
+    assert!(
+        text.contains(">= 1000 rows") && text.contains("120 rows"),
+        "{text}"
+    );
+    assert!(text.contains("Evidence report"), "{text}");
+
+    browser
+        .open(&format!("{}/runs/{passed}/report", daemon.api))
+        .await;
+    let text = browser.text().await;
+    assert!(
+        text.contains("SHA-256") && text.contains("tables_exist"),
+        "{text}"
+    );
+
+    // "Run now" on the job page starts a run.
+    let before = daemon.runs(&job).await.len();
+    browser.open(&format!("{}/jobs/{job}", daemon.api)).await;
+    browser.click("#run-now").await;
+    daemon
+        .until(
+            "a run started from the page",
+            Duration::from_secs(60),
+            || async {
+                let runs = daemon.runs(&job).await;
+                (runs.len() > before
+                    && runs[0]["trigger"] == "manual"
+                    && runs[0]["verdict"] != "running")
+                    .then_some(())
+            },
+        )
+        .await;
+    let text = browser.text().await;
+    assert!(
+        text.contains("History"),
+        "back on the job page after the POST:\n{text}"
+    );
+}
