@@ -433,4 +433,13 @@ async fn the_daemon_pings_its_heartbeat_and_alerts_a_stale_backup() {
         1,
         "healthchecks hears of it too"
     );
+    let heartbeats = history(
+        &app,
+        "SELECT channel, attempt, ok FROM alert_deliveries WHERE channel = 'heartbeat'",
+    )
+    .await;
+    assert!(
+        heartbeats.len() >= 2 && heartbeats.iter().all(|d| d.2),
+        "every heartbeat ping is recorded: {heartbeats:?}"
+    );
 }

@@ -116,8 +116,18 @@ async fn guard(State(s): State<AppState>, req: Request, next: Next) -> Response 
                     && constant_eq(q.as_bytes(), token.expose().as_bytes()) =>
             {
                 // A browser opened a link with ?token=: keep it in a cookie and drop it from the address.
-                let path = req.uri().path().to_string();
-                let mut r = Redirect::to(&path).into_response();
+                let rest: Vec<&str> = req
+                    .uri()
+                    .query()
+                    .unwrap_or("")
+                    .split('&')
+                    .filter(|kv| !kv.is_empty() && !kv.starts_with("token="))
+                    .collect();
+                let mut target = req.uri().path().to_string();
+                if !rest.is_empty() {
+                    target = format!("{target}?{}", rest.join("&"));
+                }
+                let mut r = Redirect::to(&target).into_response();
                 let c = format!("{TOKEN_COOKIE}={q}; Path=/; HttpOnly; SameSite=Strict");
                 if let Ok(v) = c.parse() {
                     r.headers_mut().insert(header::SET_COOKIE, v);

@@ -335,8 +335,13 @@ impl Alerter {
     pub async fn heartbeat(&self, url: &Secret) {
         let http = self.http.clone();
         let url = url.expose().to_string();
+        let id = self
+            .store
+            .record_alert(None, None, "heartbeat", "restoredrill daemon alive")
+            .await
+            .unwrap_or(0);
         let result = self
-            .with_retries(0, "heartbeat", || {
+            .with_retries(id, "heartbeat", || {
                 let (http, url) = (http.clone(), url.clone());
                 async move {
                     http_outcome(

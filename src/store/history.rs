@@ -49,7 +49,7 @@ pub struct StoredAlert {
     pub kind: String,
     pub title: String,
     pub at: DateTime<Utc>,
-    /// Channel → outcome of the last attempt and how many attempts were made.
+    /// Per channel: whether an attempt got through, and how many were made.
     pub deliveries: Vec<StoredDelivery>,
 }
 
