@@ -33,6 +33,7 @@ h2 { font-size: 1.1rem; margin: 1.4rem 0 .5rem; }
 table { border-collapse: collapse; width: 100%; background: #fff; border: 1px solid var(--line); }
 th, td { text-align: left; padding: .45rem .6rem; border-bottom: 1px solid var(--line); vertical-align: top; }
 th { background: #f6f8fa; font-weight: 600; font-size: .85rem; }
+tr.job td:first-child a { white-space: nowrap; }
 .badge { display: inline-block; padding: .05rem .5rem; border-radius: 1rem; font-size: .8rem; font-weight: 600; color: #fff; white-space: nowrap; }
 .passing, .pass { background: var(--ok); } .failing, .fail { background: var(--bad); }
 .error, .stale, .interrupted { background: var(--warn); } .running, .queued { background: #0969da; }
