@@ -33,6 +33,44 @@ use crate::schedule::scheduler::{Activity, Clock, JobChanges, Runner, Scheduler,
 use crate::source::SourceError;
 use crate::store::{FreshnessEvent, RunRow, Trigger};
 
+/// Runs the daemon until `cancel` fires: starts it, serves the HTTP API on
+/// `listener`, re-reads the config for each message on `reloads` (SIGHUP),
+/// then stops the runs and returns.
+pub async fn serve(
+    config: Config,
+    listener: tokio::net::TcpListener,
+    cancel: CancellationToken,
+    mut reloads: tokio::sync::mpsc::UnboundedReceiver<()>,
+) -> Result<(), DaemonError> {
+    let token = config.http_token.clone();
+    let daemon = Daemon::start(config, cancel.clone()).await?;
+    let addr = listener
+        .local_addr()
+        .map_or_else(|_| "?".to_string(), |a| a.to_string());
+    let api = tokio::spawn(crate::http::serve(
+        listener,
+        daemon.clone(),
+        token,
+        cancel.clone(),
+    ));
+    tracing::info!(api = %addr, "restoredrill daemon ready");
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            Some(()) = reloads.recv() => {
+                if let Err(errors) = daemon.reload().await {
+                    tracing::error!("the new config is invalid; the running one stays:\n{errors}");
+                }
+            }
+        }
+    }
+    tracing::info!("stopping: cancelling running restores; kept restores stay up");
+    daemon.stopped().await;
+    let _ = tokio::time::timeout(Duration::from_secs(5), api).await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
 /// How long stopping may take before restoredrill exits anyway.
 pub const SHUTDOWN_LIMIT: Duration = Duration::from_secs(25);
 

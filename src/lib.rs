@@ -8,11 +8,12 @@
 //! - [`restore`]: loads the dump into a throwaway Docker container with the engine's own tools.
 //! - [`assert`]: checks the restored data against the job's assertions.
 //! - [`promote`]: makes a passing restore the job's kept restore.
-//! - [`report`]: the run's record, rendered for people and machines.
+//! - [`report`]: the run's record, rendered for people and machines, and the alerts about it.
 //!
-//! Beside them: [`store`] keeps run history and kept restores in SQLite;
-//! [`daemon`] runs jobs on their schedules and serves kept restores on stable
-//! endpoints; [`http`] is the daemon's local API.
+//! Beside them: [`store`] keeps run history, kept restores and alert
+//! deliveries in SQLite; [`daemon`] runs jobs on their schedules, serves kept
+//! restores on stable endpoints and watches freshness; [`http`] is the
+//! daemon's status pages, JSON API and metrics.
 
 pub mod assert;
 pub mod config;

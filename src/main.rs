@@ -7,11 +7,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use restoredrill::daemon::Daemon;
 use restoredrill::report::alert::Alerter;
 use restoredrill::report::{self, Verdict};
 use restoredrill::store::Trigger;
-use restoredrill::{config, http, pipeline, telemetry};
+use restoredrill::{config, pipeline, telemetry};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
 
@@ -171,7 +170,6 @@ async fn daemon(path: &std::path::Path) -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let cancel = CancellationToken::new();
     let listener = match tokio::net::TcpListener::bind(config.http_listen).await {
         Ok(l) => l,
         Err(e) => {
@@ -182,22 +180,6 @@ async fn daemon(path: &std::path::Path) -> ExitCode {
             return ExitCode::from(EXIT_CHECKER);
         }
     };
-    let http_addr = config.http_listen;
-    let http_token = config.http_token.clone();
-    let daemon = match Daemon::start(config, cancel.clone()).await {
-        Ok(d) => d,
-        Err(e) => {
-            eprintln!("error: the daemon cannot start: {e}");
-            return ExitCode::from(EXIT_CHECKER);
-        }
-    };
-    let api = tokio::spawn(http::serve(
-        listener,
-        daemon.clone(),
-        http_token,
-        cancel.clone(),
-    ));
-    tracing::info!(api = %http_addr, "restoredrill daemon ready");
     let signals = (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
@@ -205,27 +187,31 @@ async fn daemon(path: &std::path::Path) -> ExitCode {
     );
     let (Ok(mut term), Ok(mut int), Ok(mut hup)) = signals else {
         eprintln!("error: cannot install signal handlers");
-        cancel.cancel();
         return ExitCode::from(EXIT_CHECKER);
     };
-    loop {
-        tokio::select! {
-            _ = term.recv() => break,
-            _ = int.recv() => break,
-            _ = hup.recv() => {
-                tracing::info!("SIGHUP: re-reading the config");
-                if let Err(errors) = daemon.reload().await {
-                    tracing::error!("the new config is invalid; the running one stays:\n{errors}");
+    let cancel = CancellationToken::new();
+    let (reload, reloads) = tokio::sync::mpsc::unbounded_channel();
+    let stop = cancel.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = term.recv() => break,
+                _ = int.recv() => break,
+                _ = hup.recv() => {
+                    tracing::info!("SIGHUP: re-reading the config");
+                    let _ = reload.send(());
                 }
             }
         }
+        stop.cancel();
+    });
+    match restoredrill::daemon::serve(config, listener, cancel, reloads).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: the daemon cannot start: {e}");
+            ExitCode::from(EXIT_CHECKER)
+        }
     }
-    tracing::info!("stopping: cancelling running restores; kept restores stay up");
-    cancel.cancel();
-    daemon.stopped().await;
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), api).await;
-    tracing::info!("stopped");
-    ExitCode::SUCCESS
 }
 
 /// POSTs to the running daemon's API (found through the config's `http.listen`).

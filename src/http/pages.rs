@@ -89,13 +89,7 @@ fn relative(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
 }
 
 fn short(s: u64) -> String {
-    let (days, hours, mins) = (s / 86400, s / 3600 % 24, s / 60 % 60);
-    match () {
-        _ if days > 0 => format!("{days}d {hours}h"),
-        _ if hours > 0 => format!("{hours}h {mins}m"),
-        _ if mins > 0 => format!("{mins}m"),
-        _ => format!("{s}s"),
-    }
+    crate::report::short_age(std::time::Duration::from_secs(s))
 }
 
 fn when(t: DateTime<Utc>, now: DateTime<Utc>) -> String {

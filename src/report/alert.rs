@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tokio_util::task::TaskTracker;
 
-use super::{RunReport, Verdict, summary::human_bytes};
+use super::{RunReport, Verdict, short_age, summary::human_bytes};
 use crate::config::{AlertSettings, Channel, Job, Notify, Secret};
 use crate::store::{FreshnessEvent, Store};
 
@@ -607,18 +607,6 @@ pub fn run_message(
             "link": link,
             "report": report,
         }),
-    }
-}
-
-/// `3d 4h`, `4h 13m`, `13m`, `46s`: enough to read at a glance.
-fn short_age(d: Duration) -> String {
-    let s = d.as_secs();
-    let (days, hours, mins) = (s / 86400, s / 3600 % 24, s / 60 % 60);
-    match () {
-        _ if days > 0 => format!("{days}d {hours}h"),
-        _ if hours > 0 => format!("{hours}h {mins}m"),
-        _ if mins > 0 => format!("{mins}m"),
-        _ => format!("{s}s"),
     }
 }
 

@@ -156,3 +156,15 @@ impl RunReport {
         self.assertions.iter().filter(|a| !a.passed)
     }
 }
+
+/// `3d 4h`, `4h 13m`, `13m`, `46s`: enough to read at a glance.
+pub fn short_age(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    let (days, hours, mins) = (s / 86400, s / 3600 % 24, s / 60 % 60);
+    match () {
+        _ if days > 0 => format!("{days}d {hours}h"),
+        _ if hours > 0 => format!("{hours}h {mins}m"),
+        _ if mins > 0 => format!("{mins}m"),
+        _ => format!("{s}s"),
+    }
+}

@@ -97,9 +97,7 @@ impl Engine for Postgres {
         let strings = |xs: &[&str]| xs.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         match format {
             DumpFormat::PostgresPlain | DumpFormat::GenericSql | DumpFormat::MysqlSql => {
-                let mut cmd = strings(&["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1"]);
-                cmd.extend(strings(&conn));
-                LoadPlan::Pipe(cmd)
+                LoadPlan::Pipe(self.script_command(c))
             }
             DumpFormat::PostgresCustom
             | DumpFormat::PostgresTar
