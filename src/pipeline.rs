@@ -99,9 +99,7 @@ impl Context {
             drain_replaced: false,
         })
     }
-}
 
-impl Context {
     pub fn alerter(&self) -> Arc<Alerter> {
         self.alerter.lock().expect("alerter lock").clone()
     }
