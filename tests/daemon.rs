@@ -250,10 +250,7 @@ async fn a_kept_restore_older_than_max_age_is_removed_and_the_endpoint_refuses()
     app.write_daemon_config(api, &pg_job(&app, "a", &extra));
     let daemon = app.start_daemon(api).await;
     let job = app.job_name("a");
-    daemon.post(&format!("/api/jobs/{job}/run")).await;
-    daemon
-        .wait_for_runs(&job, "pass", 1, Duration::from_secs(60))
-        .await;
+    daemon.run_and_wait(&job, "pass", 1).await;
     let mut conn = connect(listen, "reader", "pw").await.expect("served");
     orders(&mut conn).await.unwrap();
 
@@ -382,10 +379,7 @@ async fn kill_9_mid_restore_then_restart_leaves_no_orphan_and_serves_the_kept_re
     app.write_daemon_config(api, &pg_job(&app, "a", &extra));
     let job = app.job_name("a");
     let mut daemon = app.start_daemon(api).await;
-    daemon.post(&format!("/api/jobs/{job}/run")).await;
-    daemon
-        .wait_for_runs(&job, "pass", 1, Duration::from_secs(60))
-        .await;
+    daemon.run_and_wait(&job, "pass", 1).await;
     let kept = daemon.job(&job).await["kept"]["container"].clone();
 
     // A slow dump is being restored when the daemon is killed.
@@ -446,10 +440,7 @@ async fn sigterm_cancels_the_running_restore_keeps_the_kept_one_and_exits_prompt
     app.write_daemon_config(api, &pg_job(&app, "a", "    restore: { timeout: 5m }\n"));
     let job = app.job_name("a");
     let mut daemon = app.start_daemon(api).await;
-    daemon.post(&format!("/api/jobs/{job}/run")).await;
-    daemon
-        .wait_for_runs(&job, "pass", 1, Duration::from_secs(60))
-        .await;
+    daemon.run_and_wait(&job, "pass", 1).await;
     std::fs::remove_file(dumps.join("shop.sql")).unwrap();
     write_slow_dump(&dumps);
     daemon.post(&format!("/api/jobs/{job}/run")).await;
@@ -493,10 +484,7 @@ async fn sighup_reloads_the_config_and_an_invalid_one_is_rejected() {
     app.write_daemon_config(api, &pg_job(&app, "a", ""));
     let daemon = app.start_daemon(api).await;
     let (a, b) = (app.job_name("a"), app.job_name("b"));
-    daemon.post(&format!("/api/jobs/{a}/run")).await;
-    daemon
-        .wait_for_runs(&a, "pass", 1, Duration::from_secs(60))
-        .await;
+    daemon.run_and_wait(&a, "pass", 1).await;
     assert_eq!(app.containers(&docker).await.len(), 1);
 
     // Job a removed, job b added.
@@ -573,10 +561,7 @@ async fn a_restart_removes_kept_containers_the_state_does_not_know() {
     app.write_daemon_config(api, &pg_job(&app, "a", &extra));
     let job = app.job_name("a");
     let mut daemon = app.start_daemon(api).await;
-    daemon.post(&format!("/api/jobs/{job}/run")).await;
-    daemon
-        .wait_for_runs(&job, "pass", 1, Duration::from_secs(60))
-        .await;
+    daemon.run_and_wait(&job, "pass", 1).await;
     let mut held = connect(listen, "reader", "pw").await.unwrap();
     orders(&mut held).await.unwrap();
 
@@ -587,10 +572,7 @@ async fn a_restart_removes_kept_containers_the_state_does_not_know() {
         "shop-2.sql",
         fixture_day() + Duration::from_secs(3600),
     );
-    daemon.post(&format!("/api/jobs/{job}/run")).await;
-    daemon
-        .wait_for_runs(&job, "pass", 2, Duration::from_secs(60))
-        .await;
+    daemon.run_and_wait(&job, "pass", 2).await;
     let current = daemon.job(&job).await["kept"]["container"].clone();
     assert_eq!(app.containers(&docker).await.len(), 2);
 

@@ -25,10 +25,7 @@ async fn daemon_with_history(app: &App) -> (DaemonProc, String, String, String) 
     );
     let daemon = app.start_daemon(api).await;
     let job = app.job_name("a");
-    daemon.post(&format!("/api/jobs/{job}/run")).await;
-    let runs = daemon
-        .wait_for_runs(&job, "pass", 1, Duration::from_secs(60))
-        .await;
+    let runs = daemon.run_and_wait(&job, "pass", 1).await;
     let passed = runs[0]["run_id"].as_str().unwrap().to_string();
 
     // The same job now expects more orders than the dump holds.
@@ -40,10 +37,7 @@ async fn daemon_with_history(app: &App) -> (DaemonProc, String, String, String) 
         );
     std::fs::write(app.path("config.yaml"), config).unwrap();
     assert_eq!(daemon.post("/api/reload").await.0, 200);
-    daemon.post(&format!("/api/jobs/{job}/run")).await;
-    let runs = daemon
-        .wait_for_runs(&job, "fail", 1, Duration::from_secs(60))
-        .await;
+    let runs = daemon.run_and_wait(&job, "fail", 1).await;
     let failed = runs[0]["run_id"].as_str().unwrap().to_string();
     (daemon, job, passed, failed)
 }

@@ -364,6 +364,14 @@ impl DaemonProc {
         .await
     }
 
+    /// Asks for a run of `job` and waits until it has `n` runs with `verdict`.
+    pub async fn run_and_wait(&self, job: &str, verdict: &str, n: usize) -> Vec<Value> {
+        let (status, body) = self.post(&format!("/api/jobs/{job}/run")).await;
+        assert_eq!(status, 202, "run not queued: {body}");
+        self.wait_for_runs(job, verdict, n, Duration::from_secs(60))
+            .await
+    }
+
     pub fn signal(&self, name: &str) {
         let ok = Command::new("kill")
             .args([format!("-{name}"), self.child.id().to_string()])
