@@ -43,10 +43,15 @@ pub async fn serve(
     mut reloads: tokio::sync::mpsc::UnboundedReceiver<()>,
 ) -> Result<(), DaemonError> {
     let token = config.http_token.clone();
+    let addr_file = http_addr_file(&config.state_dir);
     let daemon = Daemon::start(config, cancel.clone()).await?;
     let addr = listener
         .local_addr()
         .map_or_else(|_| "?".to_string(), |a| a.to_string());
+    // With `http.listen` on port 0 the CLI finds the daemon through this file.
+    if let Err(e) = std::fs::write(&addr_file, &addr) {
+        tracing::warn!(file = %addr_file.display(), error = %e, "cannot record the API address");
+    }
     let api = tokio::spawn(crate::http::serve(
         listener,
         daemon.clone(),
@@ -65,10 +70,16 @@ pub async fn serve(
         }
     }
     tracing::info!("stopping: cancelling running restores; kept restores stay up");
+    let _ = std::fs::remove_file(&addr_file);
     daemon.stopped().await;
     let _ = tokio::time::timeout(Duration::from_secs(5), api).await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Where a running daemon records the address its API listens on.
+pub fn http_addr_file(state_dir: &std::path::Path) -> PathBuf {
+    state_dir.join("http.addr")
 }
 
 /// How long stopping may take before restoredrill exits anyway.

@@ -221,6 +221,23 @@ async fn call_daemon(path: &std::path::Path, api_path: &str) -> ExitCode {
         Err(code) => return code,
     };
     let mut addr = config.http_listen;
+    if addr.port() == 0 {
+        let file = restoredrill::daemon::http_addr_file(&config.state_dir);
+        match std::fs::read_to_string(&file)
+            .ok()
+            .and_then(|a| a.trim().parse().ok())
+        {
+            Some(a) => addr = a,
+            None => {
+                eprintln!(
+                    "error: http.listen has port 0 and {} holds no address: is `restoredrill daemon --config {}` running?",
+                    file.display(),
+                    path.display()
+                );
+                return ExitCode::from(EXIT_CHECKER);
+            }
+        }
+    }
     if addr.ip().is_unspecified() {
         addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
     }

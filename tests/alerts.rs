@@ -405,7 +405,7 @@ async fn the_daemon_pings_its_heartbeat_and_alerts_a_stale_backup() {
         "a.sql",
         old,
     );
-    let daemon = app.start_daemon(api).await;
+    let daemon = app.start_daemon().await;
     daemon
         .until(
             "two heartbeats and a stale alert",

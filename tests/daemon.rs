@@ -56,7 +56,7 @@ async fn runs_on_schedule_then_records_an_unchanged_dump_and_runs_when_triggered
         "shop.sql.gz",
         fixture_day(),
     );
-    let api = free_port();
+    let api = 0; // the CLI finds the daemon through the state dir
     app.write_daemon_config(
         api,
         &pg_job(
@@ -65,7 +65,7 @@ async fn runs_on_schedule_then_records_an_unchanged_dump_and_runs_when_triggered
             "    schedule: \"*/4 * * * * *\"\n    keep: false\n",
         ),
     );
-    let mut daemon = app.start_daemon(api).await;
+    let mut daemon = app.start_daemon().await;
     let job = app.job_name("a");
     assert!(
         daemon.log().contains("next_run="),
@@ -140,7 +140,7 @@ async fn the_kept_restore_stays_on_one_endpoint_across_promotions_and_open_conne
         mask = app.path("mask.sql").display()
     );
     app.write_daemon_config(api, &pg_job(&app, "a", &extra));
-    let daemon = app.start_daemon(api).await;
+    let daemon = app.start_daemon().await;
     let job = app.job_name("a");
 
     // Before any run passed, the endpoint refuses and says why.
@@ -248,7 +248,7 @@ async fn a_kept_restore_older_than_max_age_is_removed_and_the_endpoint_refuses()
         "    keep:\n      listen: 127.0.0.1:{listen}\n      max_age: 8s\n      readonly_user: {{ name: reader, password: pw }}\n"
     );
     app.write_daemon_config(api, &pg_job(&app, "a", &extra));
-    let daemon = app.start_daemon(api).await;
+    let daemon = app.start_daemon().await;
     let job = app.job_name("a");
     daemon.run_and_wait(&job, "pass", 1).await;
     let mut conn = connect(listen, "reader", "pw").await.expect("served");
@@ -304,7 +304,7 @@ async fn a_source_without_a_new_dump_makes_the_job_stale_until_one_arrives() {
             "    keep: false\n    freshness: { max_age: 2h, check_every: 1s }\n",
         ),
     );
-    let daemon = app.start_daemon(api).await;
+    let daemon = app.start_daemon().await;
     let job = app.job_name("a");
     let stale = daemon
         .until(
@@ -378,7 +378,7 @@ async fn kill_9_mid_restore_then_restart_leaves_no_orphan_and_serves_the_kept_re
     );
     app.write_daemon_config(api, &pg_job(&app, "a", &extra));
     let job = app.job_name("a");
-    let mut daemon = app.start_daemon(api).await;
+    let mut daemon = app.start_daemon().await;
     daemon.run_and_wait(&job, "pass", 1).await;
     let kept = daemon.job(&job).await["kept"]["container"].clone();
 
@@ -400,7 +400,7 @@ async fn kill_9_mid_restore_then_restart_leaves_no_orphan_and_serves_the_kept_re
         "orphaned"
     );
 
-    let daemon = app.start_daemon(api).await;
+    let daemon = app.start_daemon().await;
     assert!(
         app.candidates(&docker).await.is_empty(),
         "the restart removed the orphan {orphan}; log of the killed daemon:\n{}\nlog after the restart:\n{}",
@@ -439,7 +439,7 @@ async fn sigterm_cancels_the_running_restore_keeps_the_kept_one_and_exits_prompt
     let api = free_port();
     app.write_daemon_config(api, &pg_job(&app, "a", "    restore: { timeout: 5m }\n"));
     let job = app.job_name("a");
-    let mut daemon = app.start_daemon(api).await;
+    let mut daemon = app.start_daemon().await;
     daemon.run_and_wait(&job, "pass", 1).await;
     std::fs::remove_file(dumps.join("shop.sql")).unwrap();
     write_slow_dump(&dumps);
@@ -482,7 +482,7 @@ async fn sighup_reloads_the_config_and_an_invalid_one_is_rejected() {
     }
     let api = free_port();
     app.write_daemon_config(api, &pg_job(&app, "a", ""));
-    let daemon = app.start_daemon(api).await;
+    let daemon = app.start_daemon().await;
     let (a, b) = (app.job_name("a"), app.job_name("b"));
     daemon.run_and_wait(&a, "pass", 1).await;
     assert_eq!(app.containers(&docker).await.len(), 1);
@@ -560,7 +560,7 @@ async fn a_restart_removes_kept_containers_the_state_does_not_know() {
     );
     app.write_daemon_config(api, &pg_job(&app, "a", &extra));
     let job = app.job_name("a");
-    let mut daemon = app.start_daemon(api).await;
+    let mut daemon = app.start_daemon().await;
     daemon.run_and_wait(&job, "pass", 1).await;
     let mut held = connect(listen, "reader", "pw").await.unwrap();
     orders(&mut held).await.unwrap();
@@ -586,7 +586,7 @@ async fn a_restart_removes_kept_containers_the_state_does_not_know() {
         "the draining restore is orphaned"
     );
 
-    let daemon = app.start_daemon(api).await;
+    let daemon = app.start_daemon().await;
     let left = app.containers(&docker).await;
     assert_eq!(left.len(), 1, "{left:?}\n{}", daemon.log());
     assert_eq!(serde_json::Value::String(left[0].0.clone()), current);

@@ -11,7 +11,8 @@ use serde_json::{Value, json};
 
 /// A daemon whose job `a` has passed once and then failed (120 orders, 1000 expected).
 async fn daemon_with_history(app: &App) -> (DaemonProc, String, String, String) {
-    let api = free_port();
+    // Port 0: the daemon announces the address it got.
+    let api = 0;
     let jobs = format!(
         "  - name: JOB(a)\n    engine: postgres\n    image: {PG_IMAGE}\n    source: {{ type: local, path: {dumps} }}\n    database: shop\n    keep: false\n    schedule: \"0 3 * * *\"\n    assertions:\n      - tables_exist: [orders]\n      - row_count: {{ table: orders, min: 100 }}\n  - name: JOB(b)\n    engine: postgres\n    source: {{ type: local, path: {dumps} }}\n    database: shop\n",
         dumps = app.path("dumps").display()
@@ -23,7 +24,7 @@ async fn daemon_with_history(app: &App) -> (DaemonProc, String, String, String) 
         "shop-1.sql",
         fixture_day(),
     );
-    let daemon = app.start_daemon(api).await;
+    let daemon = app.start_daemon().await;
     let job = app.job_name("a");
     let runs = daemon.run_and_wait(&job, "pass", 1).await;
     let passed = runs[0]["run_id"].as_str().unwrap().to_string();
@@ -137,6 +138,30 @@ async fn the_api_metrics_and_evidence_report_tell_the_history() {
         .await
         .unwrap();
     assert_eq!(health.status(), 200);
+
+    // A dump that does not load: its run page shows what psql said.
+    place(
+        &fixture("postgres/shop-sql-error.sql"),
+        &app.path("dumps"),
+        "shop-2.sql",
+        fixture_day() + Duration::from_secs(60),
+    );
+    let runs = daemon.run_and_wait(&job, "fail", 2).await;
+    let page = reqwest::get(format!(
+        "{}/runs/{}",
+        daemon.api,
+        runs[0]["run_id"].as_str().unwrap()
+    ))
+    .await
+    .unwrap()
+    .text()
+    .await
+    .unwrap();
+    let tail = page
+        .split(r#"<pre id="tool-output">"#)
+        .nth(1)
+        .expect("the restore tool's output is on the run page");
+    assert!(tail.contains("ERROR"), "{tail}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -156,7 +181,7 @@ async fn with_a_token_everything_but_healthz_needs_it_and_cross_site_posts_are_r
             &format!("listen: 127.0.0.1:{api}, token: \"0123456789abcdef-secret\" }}"),
         );
     std::fs::write(app.path("config.yaml"), config).unwrap();
-    let daemon = app.start_daemon(api).await;
+    let daemon = app.start_daemon().await;
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()

@@ -249,8 +249,9 @@ impl App {
         path
     }
 
-    /// Starts `restoredrill daemon` on this app's config and waits until its API answers.
-    pub async fn start_daemon(&self, api_port: u16) -> DaemonProc {
+    /// Starts `restoredrill daemon` on this app's config and waits until its
+    /// API answers, at the address its log announces (so `http.listen` may use port 0).
+    pub async fn start_daemon(&self) -> DaemonProc {
         let n = std::fs::read_dir(self.dir.path()).unwrap().count();
         let log = self.path(&format!("daemon-{n}.log"));
         let child = Command::new(env!("CARGO_BIN_EXE_restoredrill"))
@@ -261,15 +262,22 @@ impl App {
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .expect("spawn restoredrill daemon");
-        let d = DaemonProc {
+        let mut d = DaemonProc {
             child,
-            api: format!("http://127.0.0.1:{api_port}"),
+            api: String::new(),
             log,
             http: reqwest::Client::new(),
         };
         let started = tokio::time::Instant::now();
         loop {
-            if let Ok(r) = d.http.get(format!("{}/healthz", d.api)).send().await
+            if d.api.is_empty()
+                && let Some(rest) = d.log().split("restoredrill daemon ready api=").nth(1)
+            {
+                let addr = rest.split_whitespace().next().unwrap_or_default();
+                d.api = format!("http://{addr}");
+            }
+            if !d.api.is_empty()
+                && let Ok(r) = d.http.get(format!("{}/healthz", d.api)).send().await
                 && r.status().is_success()
             {
                 return d;
