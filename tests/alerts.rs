@@ -210,6 +210,42 @@ async fn change_policy_stays_quiet_while_failing_and_tells_the_recovery() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_that_keeps_failing_is_reminded_of_after_remind_every() {
+    let _docker = require_docker().await;
+    let app = App::new("alertremind");
+    let rx = Receiver::start().await;
+    config(&app, &rx, None, "    remind_every: 30s\n");
+    let dumps = app.path("dumps");
+    place(
+        &fixture("postgres/shop-sql-error.sql"),
+        &dumps,
+        "a.sql",
+        fixture_day(),
+    );
+    assert_eq!(app.run_json(&[]).0, 1);
+    let first_alert = std::time::Instant::now();
+    assert_eq!(app.run_json(&[]).0, 1);
+    assert!(
+        first_alert.elapsed() < Duration::from_secs(30),
+        "the second run must end within remind_every for this test to mean anything"
+    );
+    assert_eq!(
+        rx.hits_under("/slack").len(),
+        1,
+        "within remind_every: no news"
+    );
+    tokio::time::sleep(Duration::from_secs(31).saturating_sub(first_alert.elapsed())).await;
+    assert_eq!(app.run_json(&[]).0, 1);
+    let slack = rx.hits_under("/slack");
+    assert_eq!(slack.len(), 2, "a reminder after remind_every");
+    let text = json(&slack[1].body)["text"].as_str().unwrap().to_string();
+    assert!(
+        text.contains(&format!("STILL FAILING {}", app.job_name("a"))),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_channel_that_is_down_changes_nothing_and_a_retried_delivery_arrives_once() {
     let _docker = require_docker().await;
     let app = App::new("alertdown");
