@@ -479,3 +479,57 @@ async fn the_daemon_pings_its_heartbeat_and_alerts_a_stale_backup() {
         "every heartbeat ping is recorded: {heartbeats:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn email_goes_over_starttls_to_a_server_whose_ca_is_given() {
+    let app = App::new("alertstarttls");
+    let (smtp, ca) = SmtpServer::start_tls(app.dir.path()).await;
+    let channel = |ca_line: &str| {
+        format!(
+            "alerts:\n  mail: {{ type: email, host: localhost, port: {}, security: starttls, from: r@example.com, to: [dba@example.com]{ca_line} }}\n",
+            smtp.port
+        )
+    };
+    let jobs = format!(
+        "  - name: JOB(a)\n    engine: postgres\n    source: {{ type: local, path: {} }}\n    database: shop\n    channels: [mail]\n",
+        app.path("dumps").display()
+    );
+    let path = app.write_config(&jobs);
+    let base = std::fs::read_to_string(&path).unwrap();
+
+    // Without the CA the server's certificate is not trusted: nothing is sent in clear.
+    std::fs::write(
+        &path,
+        base.replacen("\njobs:\n", &format!("\n{}jobs:\n", channel("")), 1),
+    )
+    .unwrap();
+    let out = app.run(&["alert-test"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{stdout}");
+    assert!(
+        stdout.contains("mail: FAILED") && stdout.contains("certificate"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("gave up after"),
+        "a refused certificate is not retried: {stdout}"
+    );
+    assert!(smtp.messages().is_empty());
+
+    let with_ca = channel(&format!(", ca_file: {}", ca.display()));
+    std::fs::write(
+        &path,
+        base.replacen("\njobs:\n", &format!("\n{with_ca}jobs:\n"), 1),
+    )
+    .unwrap();
+    let out = app.run(&["alert-test"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let mail = smtp.messages();
+    assert_eq!(mail.len(), 1);
+    assert!(
+        mail[0].contains("Subject: [restoredrill] restoredrill test alert"),
+        "{}",
+        mail[0]
+    );
+}

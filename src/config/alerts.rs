@@ -51,6 +51,8 @@ pub struct EmailChannel {
     pub password: Option<Secret>,
     pub from: String,
     pub to: Vec<String>,
+    /// Also trust this CA (PEM) for the server's certificate.
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,7 +133,7 @@ impl Validator<'_> {
             "telegram" => &["bot_token", "chat_id", "api_url"],
             "webhook" => &["url", "secret"],
             "email" => &[
-                "host", "port", "security", "username", "password", "from", "to",
+                "host", "port", "security", "username", "password", "from", "to", "ca_file",
             ],
             other => {
                 self.problems.at(
@@ -143,7 +145,7 @@ impl Validator<'_> {
                 return None;
             }
         };
-        let given: [(&str, Option<Location>); 13] = [
+        let given: [(&str, Option<Location>); 14] = [
             ("webhook_url", c.webhook_url.as_ref().map(|v| v.referenced)),
             ("bot_token", c.bot_token.as_ref().map(|v| v.referenced)),
             ("chat_id", c.chat_id.as_ref().map(|v| v.referenced)),
@@ -157,6 +159,7 @@ impl Validator<'_> {
             ("password", c.password.as_ref().map(|v| v.referenced)),
             ("from", c.from.as_ref().map(|v| v.referenced)),
             ("to", c.to.first().map(|v| v.referenced)),
+            ("ca_file", c.ca_file.as_ref().map(|v| v.referenced)),
         ];
         for (key, at) in given {
             if let Some(at) = at
@@ -274,8 +277,19 @@ impl Validator<'_> {
                         format!("alert channel `{name}` (email): give both `username` and `password`, or neither"),
                     );
                 }
+                let ca_file = c.ca_file.as_ref().map(|f| {
+                    let path = self.path(f);
+                    if !path.is_file() {
+                        self.problems.at(
+                            f.referenced,
+                            format!("ca_file {} does not exist or is not a file", path.display()),
+                        );
+                    }
+                    path
+                });
                 match (host, from) {
                     (Some(host), Some(from)) => Some(Channel::Email(EmailChannel {
+                        ca_file,
                         host,
                         port,
                         security,

@@ -93,6 +93,9 @@ pub(crate) struct RawChannel {
     /// email: recipients.
     #[serde(default)]
     pub to: Vec<Spanned<String>>,
+    /// email: PEM file of a CA to trust for the server's certificate (a private CA).
+    #[serde(default)]
+    pub ca_file: Option<Spanned<String>>,
 }
 
 /// Top level with each job left unparsed, used to report every job's

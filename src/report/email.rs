@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use lettre::message::Body;
 use lettre::message::header::{ContentTransferEncoding, ContentType};
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
 use super::alert::{Deliver, Failure, Message};
@@ -35,6 +36,24 @@ impl Email {
         let mut builder = builder
             .port(c.port)
             .timeout(Some(std::time::Duration::from_secs(20)));
+        if let Some(ca) = &c.ca_file
+            && c.security != SmtpSecurity::None
+        {
+            let setup = |e: String| Failure {
+                retry: false,
+                detail: format!("SMTP TLS setup with ca_file {}: {e}", ca.display()),
+            };
+            let pem = std::fs::read(ca).map_err(|e| setup(e.to_string()))?;
+            let cert = Certificate::from_pem(&pem).map_err(|e| setup(e.to_string()))?;
+            let params = TlsParameters::builder(c.host.clone())
+                .add_root_certificate(cert)
+                .build()
+                .map_err(|e| setup(e.to_string()))?;
+            builder = builder.tls(match c.security {
+                SmtpSecurity::Tls => Tls::Wrapper(params),
+                _ => Tls::Required(params),
+            });
+        }
         if let (Some(user), Some(password)) = (&c.username, &c.password) {
             builder = builder.credentials(Credentials::new(
                 user.clone(),
@@ -77,9 +96,28 @@ impl Deliver for Email {
         match self.transport()?.send(email).await {
             Ok(_) => Ok(()),
             Err(e) => Err(Failure {
-                retry: !e.is_permanent(),
+                // A refused certificate or a 5xx answer will not change on a retry.
+                retry: !e.is_permanent() && !e.is_tls() && !certificate_refused(&e),
                 detail: format!("SMTP: {e}"),
             }),
         }
     }
+}
+
+/// Whether the TLS handshake failed on the server's certificate; lettre
+/// reports that as a connection error, with rustls's error among the causes.
+fn certificate_refused(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(e);
+    while let Some(c) = cause {
+        let tls = c.downcast_ref::<rustls::Error>().or_else(|| {
+            c.downcast_ref::<std::io::Error>()
+                .and_then(|io| io.get_ref())
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        });
+        if matches!(tls, Some(rustls::Error::InvalidCertificate(_))) {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
 }

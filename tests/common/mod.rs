@@ -505,11 +505,48 @@ pub struct SmtpServer {
 
 impl SmtpServer {
     pub async fn start(dir: &Path) -> Self {
+        Self::spawn(dir, &[])
+    }
+
+    /// With STARTTLS, on a certificate for `localhost` signed by a test CA;
+    /// returns the server and the CA's PEM file.
+    pub async fn start_tls(dir: &Path) -> (Self, PathBuf) {
+        let tls = dir.join("tls");
+        std::fs::create_dir_all(&tls).unwrap();
+        std::fs::write(
+            tls.join("ext.cnf"),
+            "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\n",
+        )
+        .unwrap();
+        for args in [
+            "req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=restoredrill-test-ca",
+            "req -newkey rsa:2048 -nodes -keyout key.pem -out req.csr -subj /CN=localhost",
+            "x509 -req -in req.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out cert.pem -days 2 -extfile ext.cnf",
+        ] {
+            let ok = Command::new("openssl")
+                .args(args.split(' '))
+                .current_dir(&tls)
+                .output()
+                .expect("openssl (apt-get install openssl)")
+                .status
+                .success();
+            assert!(ok, "openssl {args} failed");
+        }
+        let cert = tls.join("cert.pem").display().to_string();
+        let key = tls.join("key.pem").display().to_string();
+        (
+            Self::spawn(dir, &["--tlscert", &cert, "--tlskey", &key]),
+            tls.join("ca.pem"),
+        )
+    }
+
+    fn spawn(dir: &Path, extra: &[&str]) -> Self {
         let port = free_port();
         let maildir = dir.join("maildir");
         let child = Command::new("/usr/bin/python3")
             .args(["-m", "aiosmtpd", "-n", "-l"])
             .arg(format!("127.0.0.1:{port}"))
+            .args(extra)
             .args(["-c", "aiosmtpd.handlers.Mailbox"])
             .arg(&maildir)
             .stderr(std::process::Stdio::piped())
