@@ -46,6 +46,28 @@ fn write_slow_dump(dir: &std::path::Path) {
     std::fs::write(dir.join("slow.sql"), sql).unwrap();
 }
 
+/// A daemon whose job `a` (PostgreSQL, `shop.sql` in `dumps-a`) serves its
+/// kept restore on a stable endpoint to user `reader` (password `pw`), after a
+/// first passing run. `keep` adds lines under `keep:`, `extra` lines to the job.
+/// Returns the daemon, the job's name and the endpoint's port.
+async fn serving(app: &App, keep: &str, extra: &str) -> (DaemonProc, String, u16) {
+    place(
+        &fixture("postgres/shop.sql"),
+        &app.path("dumps-a"),
+        "shop.sql",
+        fixture_day(),
+    );
+    let listen = free_port();
+    let job_extra = format!(
+        "{extra}    keep:\n      listen: 127.0.0.1:{listen}\n      readonly_user: {{ name: reader, password: pw }}\n{keep}"
+    );
+    app.write_daemon_config(0, &pg_job(app, "a", &job_extra));
+    let job = app.job_name("a");
+    let daemon = app.start_daemon().await;
+    daemon.run_and_wait(&job, "pass", 1).await;
+    (daemon, job, listen)
+}
+
 #[tokio::test]
 async fn runs_on_schedule_then_records_an_unchanged_dump_and_runs_when_triggered() {
     let docker = require_docker().await;
@@ -237,20 +259,7 @@ async fn the_kept_restore_stays_on_one_endpoint_across_promotions_and_open_conne
 async fn a_kept_restore_older_than_max_age_is_removed_and_the_endpoint_refuses() {
     let docker = require_docker().await;
     let app = App::new("maxage");
-    place(
-        &fixture("postgres/shop.sql"),
-        &app.path("dumps-a"),
-        "shop.sql",
-        fixture_day(),
-    );
-    let (api, listen) = (free_port(), free_port());
-    let extra = format!(
-        "    keep:\n      listen: 127.0.0.1:{listen}\n      max_age: 8s\n      readonly_user: {{ name: reader, password: pw }}\n"
-    );
-    app.write_daemon_config(api, &pg_job(&app, "a", &extra));
-    let daemon = app.start_daemon().await;
-    let job = app.job_name("a");
-    daemon.run_and_wait(&job, "pass", 1).await;
+    let (daemon, job, listen) = serving(&app, "      max_age: 8s\n", "").await;
     let mut conn = connect(listen, "reader", "pw").await.expect("served");
     orders(&mut conn).await.unwrap();
 
@@ -366,20 +375,7 @@ async fn kill_9_mid_restore_then_restart_leaves_no_orphan_and_serves_the_kept_re
     let docker = require_docker().await;
     let app = App::new("kill9");
     let dumps = app.path("dumps-a");
-    place(
-        &fixture("postgres/shop.sql"),
-        &dumps,
-        "shop.sql",
-        fixture_day(),
-    );
-    let (api, listen) = (free_port(), free_port());
-    let extra = format!(
-        "    restore: {{ timeout: 5m }}\n    keep:\n      listen: 127.0.0.1:{listen}\n      readonly_user: {{ name: reader, password: pw }}\n"
-    );
-    app.write_daemon_config(api, &pg_job(&app, "a", &extra));
-    let job = app.job_name("a");
-    let mut daemon = app.start_daemon().await;
-    daemon.run_and_wait(&job, "pass", 1).await;
+    let (mut daemon, job, listen) = serving(&app, "", "    restore: { timeout: 5m }\n").await;
     let kept = daemon.job(&job).await["kept"]["container"].clone();
 
     // A slow dump is being restored when the daemon is killed.
@@ -548,20 +544,7 @@ async fn a_restart_removes_kept_containers_the_state_does_not_know() {
     let docker = require_docker().await;
     let app = App::new("unknownkept");
     let dumps = app.path("dumps-a");
-    place(
-        &fixture("postgres/shop.sql"),
-        &dumps,
-        "shop-1.sql",
-        fixture_day(),
-    );
-    let (api, listen) = (free_port(), free_port());
-    let extra = format!(
-        "    keep:\n      listen: 127.0.0.1:{listen}\n      drain: 10m\n      readonly_user: {{ name: reader, password: pw }}\n"
-    );
-    app.write_daemon_config(api, &pg_job(&app, "a", &extra));
-    let job = app.job_name("a");
-    let mut daemon = app.start_daemon().await;
-    daemon.run_and_wait(&job, "pass", 1).await;
+    let (mut daemon, job, listen) = serving(&app, "      drain: 10m\n", "").await;
     let mut held = connect(listen, "reader", "pw").await.unwrap();
     orders(&mut held).await.unwrap();
 

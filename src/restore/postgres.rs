@@ -68,21 +68,9 @@ impl Engine for Postgres {
     }
 
     fn preflight(&self, c: &Credentials) -> Vec<String> {
-        [
-            "psql",
-            "-X",
-            "-q",
-            "-h",
-            "127.0.0.1",
-            "-U",
-            c.user.as_str(),
-            "-d",
-            c.database.as_str(),
-            "-c",
-            "SELECT 1",
-        ]
-        .map(String::from)
-        .to_vec()
+        let mut cmd = self.script_command(c);
+        cmd.extend(["-c".to_string(), "SELECT 1".to_string()]);
+        cmd
     }
 
     fn load_plan(&self, format: DumpFormat, c: &Credentials, parallel: u32) -> LoadPlan {
