@@ -11,6 +11,7 @@ pub mod load;
 pub mod mysql;
 pub mod postgres;
 mod progress;
+pub mod screen;
 
 use std::time::Duration;
 

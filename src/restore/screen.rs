@@ -1,0 +1,839 @@
+//! Screens a plain SQL dump while it streams into the engine's client.
+//!
+//! A dump is untrusted input: whoever owns the production host writes it. The
+//! clients that load plain dumps (psql, mysql/mariadb) run more than SQL: psql
+//! meta-commands (`\!`, `\set ON_ERROR_STOP off`, `\o`, `\copy ... program`)
+//! and mysql client commands (`system`, `\!`, `source`, `tee`) would run inside
+//! the candidate or switch off error checking. So the stream is lexed the way
+//! the client lexes it (quotes, dollar quotes, comments, COPY data, the
+//! delimiter), and anything the dump tools never write for one database is
+//! refused, naming the command and its line:
+//!
+//! - psql: only `\connect` (to a database by name), `\restrict` /
+//!   `\unrestrict`, and COPY's `\.` are allowed. Where psql knows `\restrict`
+//!   (CVE-2025-8714), the stream is also wrapped in a restriction with a key
+//!   of this run's, so psql's own lexer refuses every other meta-command even
+//!   if this one were ever out of step with it.
+//! - mysql/mariadb: no client commands but `DELIMITER` and `USE` (the mariadb
+//!   client is also started with `--sandbox` where it has it).
+//! - Both: `COPY ... PROGRAM`, COPY to or from server files, and statements
+//!   that make logins (superusers, passwords) are refused unless the job
+//!   allows them.
+//!
+//! The screen also proves the dump complete: pg_dump's plain output ends with
+//! `-- PostgreSQL database dump complete` (pg_dumpall's with `... cluster dump
+//! complete`), mysqldump's with `-- Dump completed`. A dump cut anywhere, at a
+//! line boundary or inside a COPY, lacks that line.
+
+use std::fmt;
+
+/// Which client's rules the dump is read by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Postgres,
+    Mysql,
+}
+
+/// What a job lets a dump do that the dump tools never write for one database.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Allowances {
+    /// Statements that create or change logins (`CREATE ROLE ... PASSWORD`,
+    /// `ALTER ROLE ... SUPERUSER`, `CREATE USER ... IDENTIFIED BY`, `GRANT`).
+    pub logins: bool,
+}
+
+/// Why the screen stopped a dump: a failed verdict.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub line: u64,
+    pub what: String,
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}: {}", self.line, self.what)
+    }
+}
+
+/// The dump's last line, as the end-of-dump proof needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Completion {
+    /// The dump tool's completion line is there, with nothing but comments after it.
+    Complete,
+    /// It is not: the dump was cut off after `bytes` bytes, in line `line`.
+    Missing {
+        bytes: u64,
+        line: u64,
+        expected: &'static str,
+    },
+}
+
+/// Longest client command line the screen holds back (no dump tool writes longer ones).
+const MAX_COMMAND_LINE: usize = 64 * 1024;
+/// Longest word kept for classifying statements.
+const MAX_WORD: usize = 64;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Lex {
+    Normal,
+    /// Inside '...'; `escapes` when a backslash escapes the next byte
+    /// (PostgreSQL E'' strings; always in mysql).
+    Single { escapes: bool },
+    /// Inside "..." (an identifier in PostgreSQL, a string in mysql).
+    Double,
+    /// Inside `...` (mysql identifiers).
+    Backtick,
+    /// After a `$` that may open a dollar quote: the tag so far.
+    DollarTag(Vec<u8>),
+    /// Inside $tag$...$tag$, with `matched` bytes of the closing `$tag$` seen.
+    Dollar { tag: Vec<u8>, matched: usize },
+    LineComment,
+    /// PostgreSQL block comments nest; mysql's do not.
+    Block { depth: u32 },
+    /// mysql: just after `/*`; the next bytes tell a comment from `/*!...*/`.
+    BlockOpen,
+    /// mysql: after `/*M`.
+    BlockOpenM,
+    /// mysql: after `--`; a comment only if white space follows.
+    DashDash,
+    /// psql: COPY ... FROM stdin data, up to a line `\.`.
+    CopyData,
+}
+
+/// The statement being read, as far as the screen needs it.
+#[derive(Debug, Default)]
+struct Statement {
+    words: usize,
+    first: [String; 3],
+    prev: String,
+    /// COPY ... FROM STDIN: the lines after this statement's line are data.
+    copy_in: bool,
+    /// Text other than white space and comments has been seen.
+    started: bool,
+    /// `SET standard_conforming_strings`: the value word is checked.
+    scs_value_next: bool,
+}
+
+/// The streaming screen: feed it the decompressed dump, in order, then [`Screen::finish`].
+pub struct Screen {
+    dialect: Dialect,
+    allow: Allowances,
+    /// psql's `\restrict` key of this run, when psql supports it.
+    restrict_key: Option<String>,
+    lex: Lex,
+    /// The byte before, as the lexer saw it (0 after an escape or a closed pair).
+    prev: u8,
+    word: Vec<u8>,
+    stmt: Statement,
+    line: u64,
+    bytes: u64,
+    at_line_start: bool,
+    /// A psql meta-command line being held back until its newline.
+    command: Option<Vec<u8>>,
+    /// mysql: the first word of this line may be a client command.
+    line_first_word: bool,
+    /// mysql: the rest of this line is the argument of `DELIMITER` or `USE`.
+    command_arg: Option<(&'static str, Vec<u8>)>,
+    /// The first bytes of the current line.
+    line_head: Vec<u8>,
+    /// mysql's statement delimiter (`;`, or `;;` after `DELIMITER ;;`).
+    delimiter: Vec<u8>,
+    delim_matched: usize,
+    /// The header says pg_dumpall: only the cluster completion line proves the end.
+    cluster: bool,
+    marker_seen: bool,
+    copy_next_line: bool,
+    refusal: Option<Refusal>,
+    /// Databases the dump switches to (`\connect`, `USE`), in order, once each.
+    pub databases: Vec<String>,
+    started_output: bool,
+    /// mysql: a backslash outside quotes; the next byte names the command.
+    pending_backslash: bool,
+}
+
+fn is_ident(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80
+}
+
+/// mysql client commands that have a long name (`mysql --help`, `help`).
+const MYSQL_COMMANDS: &[&str] = &[
+    "?", "CHARSET", "CLEAR", "CONNECT", "DELIMITER", "EDIT", "EGO", "EXIT", "GO", "HELP",
+    "NOPAGER", "NOTEE", "NOWARNING", "PAGER", "PRINT", "PROMPT", "QUERY_ATTRIBUTES", "QUIT",
+    "REHASH", "RESETCONNECTION", "SANDBOX", "SOURCE", "SSL_SESSION_DATA_PRINT", "STATUS",
+    "SYSTEM", "TEE", "USE", "WARNINGS",
+];
+
+impl Screen {
+    pub fn new(dialect: Dialect, allow: Allowances, restrict_key: Option<String>) -> Self {
+        Self {
+            dialect,
+            allow,
+            restrict_key: restrict_key.filter(|_| dialect == Dialect::Postgres),
+            lex: Lex::Normal,
+            prev: b'\n',
+            word: Vec::new(),
+            stmt: Statement::default(),
+            line: 1,
+            bytes: 0,
+            at_line_start: true,
+            command: None,
+            line_first_word: false,
+            command_arg: None,
+            line_head: Vec::new(),
+            delimiter: b";".to_vec(),
+            delim_matched: 0,
+            cluster: false,
+            marker_seen: false,
+            copy_next_line: false,
+            refusal: None,
+            databases: Vec::new(),
+            started_output: false,
+            pending_backslash: false,
+        }
+    }
+
+    /// Bytes of dump read so far.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// Screens `input` and appends what the client should read to `out`.
+    /// After a refusal nothing more is passed on; the caller drops `out`.
+    pub fn feed(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<(), Refusal> {
+        if let Some(r) = &self.refusal {
+            return Err(r.clone());
+        }
+        if !self.started_output {
+            self.started_output = true;
+            if let Some(key) = &self.restrict_key {
+                out.extend_from_slice(format!("\\restrict {key}\n").as_bytes());
+            }
+        }
+        for &b in input {
+            self.bytes += 1;
+            if let Err(r) = self.step(b, out) {
+                self.refusal = Some(r.clone());
+                return Err(r);
+            }
+        }
+        Ok(())
+    }
+
+    /// At the end of the stream: did the dump end the way its tool ends dumps?
+    pub fn finish(&mut self, out: &mut Vec<u8>) -> Result<Completion, Refusal> {
+        if let Some(r) = &self.refusal {
+            return Err(r.clone());
+        }
+        let bytes = self.bytes;
+        let line = if self.at_line_start {
+            self.line - 1
+        } else {
+            self.line
+        };
+        // A last line without its newline is still a line.
+        if !self.at_line_start {
+            self.feed(b"\n", out)?;
+            self.bytes -= 1;
+        }
+        if self.marker_seen {
+            return Ok(Completion::Complete);
+        }
+        Ok(Completion::Missing {
+            bytes,
+            line: line.max(1),
+            expected: match (self.dialect, self.cluster) {
+                (Dialect::Postgres, true) => "pg_dumpall's completion line",
+                (Dialect::Postgres, false) => "pg_dump's completion line",
+                (Dialect::Mysql, _) => "mysqldump's completion line",
+            },
+        })
+    }
+
+    fn refuse(&self, what: impl Into<String>) -> Refusal {
+        Refusal {
+            line: self.line,
+            what: what.into(),
+        }
+    }
+
+    fn step(&mut self, b: u8, out: &mut Vec<u8>) -> Result<(), Refusal> {
+        let line_start = self.at_line_start;
+        self.at_line_start = b == b'\n';
+        if line_start {
+            self.line_head.clear();
+            if self.copy_next_line {
+                self.copy_next_line = false;
+                self.lex = Lex::CopyData;
+            }
+        }
+        if self.line_head.len() < 256 && b != b'\n' {
+            self.line_head.push(b);
+        }
+
+        // A psql meta-command line is held back until it is whole.
+        if let Some(cmd) = self.command.as_mut() {
+            if b != b'\n' {
+                if cmd.len() >= MAX_COMMAND_LINE {
+                    return Err(self.refuse("a psql meta-command line longer than 64 KiB"));
+                }
+                cmd.push(b);
+                return Ok(());
+            }
+            let cmd = self.command.take().unwrap_or_default();
+            self.psql_command(&cmd, out)?;
+            self.end_of_line()?;
+            return Ok(());
+        }
+
+        if self.lex == Lex::CopyData {
+            out.push(b);
+            if b == b'\n' {
+                if self.line_head == b"\\." || self.line_head == b"\\.\r" {
+                    self.lex = Lex::Normal;
+                }
+                self.end_of_line()?;
+            }
+            return Ok(());
+        }
+
+        if line_start && self.lex == Lex::Normal {
+            match self.dialect {
+                Dialect::Postgres if b == b'\\' => {
+                    self.command = Some(vec![b]);
+                    return Ok(());
+                }
+                // mysql reads named commands at the start of a statement only.
+                Dialect::Mysql => self.line_first_word = !self.stmt.started,
+                _ => {}
+            }
+        }
+
+        out.push(b);
+        if let Some((_, arg)) = self.command_arg.as_mut() {
+            if b != b'\n' {
+                if arg.len() < MAX_COMMAND_LINE {
+                    arg.push(b);
+                }
+                return Ok(());
+            }
+            self.mysql_command_arg()?;
+            self.end_of_line()?;
+            return Ok(());
+        }
+        match self.dialect {
+            Dialect::Postgres => self.step_postgres(b)?,
+            Dialect::Mysql => self.step_mysql(b)?,
+        }
+        if b == b'\n' {
+            self.end_of_line()?;
+        }
+        Ok(())
+    }
+
+    fn end_of_line(&mut self) -> Result<(), Refusal> {
+        let head = String::from_utf8_lossy(&self.line_head).into_owned();
+        self.note_marker(head.trim());
+        self.line += 1;
+        self.line_first_word = false;
+        if self.lex == Lex::LineComment {
+            self.lex = Lex::Normal;
+        }
+        Ok(())
+    }
+
+    /// Tracks whether the completion line was the last thing of substance.
+    fn note_marker(&mut self, t: &str) {
+        if self.line <= 8 && t.starts_with("-- PostgreSQL database cluster dump") {
+            self.cluster = true;
+        }
+        let marker = match self.dialect {
+            Dialect::Postgres if self.cluster => {
+                t.starts_with("-- PostgreSQL database cluster dump complete")
+            }
+            Dialect::Postgres => t.starts_with("-- PostgreSQL database dump complete"),
+            Dialect::Mysql => t.starts_with("-- Dump completed"),
+        };
+        if marker && matches!(self.lex, Lex::Normal | Lex::LineComment) {
+            self.marker_seen = true;
+            return;
+        }
+        let trailing = t.is_empty()
+            || t == "--"
+            || (self.dialect == Dialect::Postgres && t.starts_with("\\unrestrict "));
+        if !trailing {
+            self.marker_seen = false;
+        }
+    }
+
+    fn step_postgres(&mut self, b: u8) -> Result<(), Refusal> {
+        let prev = self.prev;
+        self.prev = b;
+        match std::mem::replace(&mut self.lex, Lex::Normal) {
+            Lex::Normal => self.normal_postgres(b, prev)?,
+            Lex::Single { escapes } => {
+                if escapes && prev == b'\\' {
+                    // This byte is escaped; it escapes nothing itself.
+                    self.prev = 0;
+                    self.lex = Lex::Single { escapes };
+                } else if b != b'\'' {
+                    self.lex = Lex::Single { escapes };
+                }
+                // A doubled '' closes and reopens: the same thing.
+            }
+            Lex::Double => {
+                if b != b'"' {
+                    self.lex = Lex::Double;
+                }
+            }
+            Lex::DollarTag(mut tag) => {
+                if b == b'$' {
+                    self.lex = Lex::Dollar { tag, matched: 0 };
+                } else if is_ident(b) && !(tag.is_empty() && b.is_ascii_digit()) && tag.len() < 64
+                {
+                    tag.push(b);
+                    self.lex = Lex::DollarTag(tag);
+                } else {
+                    // `$1`: a parameter, not a dollar quote.
+                    self.normal_postgres(b, b'$')?;
+                }
+            }
+            Lex::Dollar { tag, matched } => {
+                // Looking for `$tag$`; the tag has no `$`, so a `$` restarts the match.
+                let want = if matched == 0 || matched == tag.len() + 1 {
+                    b'$'
+                } else {
+                    tag[matched - 1]
+                };
+                self.lex = if b == want && matched == tag.len() + 1 {
+                    Lex::Normal
+                } else if b == want {
+                    Lex::Dollar {
+                        tag,
+                        matched: matched + 1,
+                    }
+                } else if b == b'$' {
+                    Lex::Dollar { tag, matched: 1 }
+                } else {
+                    Lex::Dollar { tag, matched: 0 }
+                };
+            }
+            Lex::LineComment => {
+                if b != b'\n' {
+                    self.lex = Lex::LineComment;
+                }
+            }
+            Lex::Block { depth } => {
+                let depth = if prev == b'*' && b == b'/' {
+                    self.prev = 0;
+                    depth - 1
+                } else if prev == b'/' && b == b'*' {
+                    self.prev = 0;
+                    depth + 1
+                } else {
+                    depth
+                };
+                if depth > 0 {
+                    self.lex = Lex::Block { depth };
+                }
+            }
+            other => unreachable!("{other:?} is not a PostgreSQL state"),
+        }
+        Ok(())
+    }
+
+    fn normal_postgres(&mut self, b: u8, prev: u8) -> Result<(), Refusal> {
+        if is_ident(b) || (b == b'$' && !self.word.is_empty()) {
+            if self.word.len() < MAX_WORD {
+                self.word.push(b.to_ascii_uppercase());
+            }
+            self.stmt.started = true;
+            return Ok(());
+        }
+        let word = std::mem::take(&mut self.word);
+        if !word.is_empty() {
+            self.on_word(&word)?;
+        }
+        match b {
+            b'\'' => {
+                self.lex = Lex::Single {
+                    escapes: word == b"E",
+                };
+                self.on_literal()?;
+            }
+            b'"' => {
+                self.lex = Lex::Double;
+                self.stmt.started = true;
+            }
+            b'$' => self.lex = Lex::DollarTag(Vec::new()),
+            b'-' if prev == b'-' => self.lex = Lex::LineComment,
+            b'*' if prev == b'/' => {
+                self.lex = Lex::Block { depth: 1 };
+                self.prev = 0;
+            }
+            b';' => self.end_statement(),
+            b'\\' => {
+                return Err(self.refuse(
+                    "a psql meta-command after other text on its line (pg_dump never writes one)",
+                ));
+            }
+            b' ' | b'\t' | b'\n' | b'\r' | b'/' | b'-' => {}
+            _ => self.stmt.started = true,
+        }
+        Ok(())
+    }
+
+    fn step_mysql(&mut self, b: u8) -> Result<(), Refusal> {
+        let prev = self.prev;
+        self.prev = b;
+        match std::mem::replace(&mut self.lex, Lex::Normal) {
+            Lex::Normal => self.normal_mysql(b, prev)?,
+            state @ (Lex::Single { .. } | Lex::Double) => {
+                let close = if matches!(state, Lex::Double) {
+                    b'"'
+                } else {
+                    b'\''
+                };
+                if prev == b'\\' {
+                    self.prev = 0;
+                    self.lex = state;
+                } else if b != close {
+                    self.lex = state;
+                }
+            }
+            Lex::Backtick => {
+                if b != b'`' {
+                    self.lex = Lex::Backtick;
+                }
+            }
+            Lex::LineComment => {
+                if b != b'\n' {
+                    self.lex = Lex::LineComment;
+                }
+            }
+            Lex::BlockOpen => match b {
+                // `/*!50003 ...*/` and `/*M!100100 ...*/` are executed, not comments.
+                b'!' => {}
+                b'M' => self.lex = Lex::BlockOpenM,
+                _ => self.lex = Lex::Block { depth: 1 },
+            },
+            Lex::BlockOpenM => {
+                if b != b'!' {
+                    self.lex = Lex::Block { depth: 1 };
+                    self.prev = b;
+                }
+            }
+            Lex::Block { depth } => {
+                if !(prev == b'*' && b == b'/') {
+                    self.lex = Lex::Block { depth };
+                }
+            }
+            Lex::DashDash => {
+                if b <= b' ' {
+                    if b != b'\n' {
+                        self.lex = Lex::LineComment;
+                    }
+                } else {
+                    // `1--1` is arithmetic.
+                    self.prev = b'-';
+                    self.normal_mysql(b, b'-')?;
+                }
+            }
+            other => unreachable!("{other:?} is not a mysql state"),
+        }
+        Ok(())
+    }
+
+    fn normal_mysql(&mut self, b: u8, prev: u8) -> Result<(), Refusal> {
+        if std::mem::take(&mut self.pending_backslash) {
+            return match b {
+                b'-' | b'N' => Ok(()),
+                _ => Err(self.refuse(format!(
+                    "the mysql client command `\\{}` (mysqldump writes none)",
+                    char::from(b).escape_default()
+                ))),
+            };
+        }
+        if b == self.delimiter[self.delim_matched] {
+            self.delim_matched += 1;
+            if self.delim_matched == self.delimiter.len() {
+                self.delim_matched = 0;
+                let word = std::mem::take(&mut self.word);
+                if !word.is_empty() {
+                    self.on_word(&word)?;
+                }
+                self.end_statement();
+                return Ok(());
+            }
+        } else {
+            self.delim_matched = usize::from(b == self.delimiter[0]);
+        }
+        if is_ident(b) || b == b'$' {
+            if self.word.len() < MAX_WORD {
+                self.word.push(b.to_ascii_uppercase());
+            }
+            if !self.line_first_word {
+                self.stmt.started = true;
+            }
+            return Ok(());
+        }
+        let word = std::mem::take(&mut self.word);
+        if self.line_first_word {
+            self.line_first_word = false;
+            if !word.is_empty() && self.mysql_command(&word)? {
+                return Ok(());
+            }
+            if !word.is_empty() || !matches!(b, b' ' | b'\t' | b'\r' | b'\n') {
+                self.stmt.started = true;
+            }
+        }
+        if !word.is_empty() {
+            self.on_word(&word)?;
+        }
+        match b {
+            b'\'' | b'"' => {
+                self.lex = if b == b'"' {
+                    Lex::Double
+                } else {
+                    Lex::Single { escapes: true }
+                };
+                self.on_literal()?;
+            }
+            b'`' => {
+                self.lex = Lex::Backtick;
+                self.stmt.started = true;
+            }
+            b'#' => self.lex = Lex::LineComment,
+            b'-' if prev == b'-' => self.lex = Lex::DashDash,
+            b'*' if prev == b'/' => self.lex = Lex::BlockOpen,
+            b'\\' => {
+                // Backslash commands are read anywhere outside quotes, even in `/*! */`.
+                // mariadb-dump's first line `/*M!999999\- enable the sandbox mode */`
+                // turns the sandbox on; `\N` is NULL.
+                self.pending_backslash = true;
+            }
+            b' ' | b'\t' | b'\n' | b'\r' | b'/' | b'-' => {}
+            _ => self.stmt.started = true,
+        }
+        Ok(())
+    }
+}
+
+impl Screen {
+    /// A psql meta-command line at the top level: pass on what pg_dump writes, refuse the rest.
+    fn psql_command(&mut self, line: &[u8], out: &mut Vec<u8>) -> Result<(), Refusal> {
+        let text = String::from_utf8_lossy(line);
+        let text = text.trim_end();
+        let body = &text[1..];
+        let name: String = body
+            .chars()
+            .take_while(|c| !c.is_whitespace() && *c != '\\')
+            .collect();
+        let args = body[name.len()..].trim();
+        match name.as_str() {
+            "connect" | "c" => {
+                let Some(db) = connect_target(args) else {
+                    return Err(self.refuse(format!(
+                        "`\\{name} {args}` connects somewhere other than a database by name"
+                    )));
+                };
+                if !self.databases.contains(&db) {
+                    self.databases.push(db);
+                }
+                match &self.restrict_key {
+                    Some(key) => {
+                        let key = key.clone();
+                        out.extend_from_slice(format!("\\unrestrict {key}\n").as_bytes());
+                        out.extend_from_slice(text.as_bytes());
+                        out.extend_from_slice(format!("\n\\restrict {key}\n").as_bytes());
+                    }
+                    None => {
+                        out.extend_from_slice(text.as_bytes());
+                        out.push(b'\n');
+                    }
+                }
+                Ok(())
+            }
+            // The dump's own restriction: restoredrill's (or this screen) stands in for it.
+            "restrict" | "unrestrict" => Ok(()),
+            _ => Err(self.refuse(format!(
+                "the psql meta-command `\\{name}` (pg_dump writes only \\connect, \\restrict and \\unrestrict); \
+                 a dump that runs client commands is refused"
+            ))),
+        }
+    }
+
+    /// The first word of a mysql statement: a client command? (true: handled)
+    fn mysql_command(&mut self, word: &[u8]) -> Result<bool, Refusal> {
+        let name = String::from_utf8_lossy(word).into_owned();
+        if !MYSQL_COMMANDS.contains(&name.as_str()) {
+            return Ok(false);
+        }
+        match name.as_str() {
+            "DELIMITER" => self.command_arg = Some(("DELIMITER", Vec::new())),
+            "USE" => self.command_arg = Some(("USE", Vec::new())),
+            _ => {
+                return Err(self.refuse(format!(
+                    "the mysql client command `{}` (mysqldump writes only DELIMITER and USE); \
+                     a dump that runs client commands is refused",
+                    name.to_ascii_lowercase()
+                )));
+            }
+        }
+        Ok(true)
+    }
+
+    fn mysql_command_arg(&mut self) -> Result<(), Refusal> {
+        let Some((name, arg)) = self.command_arg.take() else {
+            return Ok(());
+        };
+        let arg = String::from_utf8_lossy(&arg).trim().to_string();
+        match name {
+            "DELIMITER" => {
+                let d = arg.split_whitespace().next().unwrap_or_default();
+                if d.is_empty() || d.contains('\\') {
+                    return Err(self.refuse(format!("`DELIMITER {arg}` sets no usable delimiter")));
+                }
+                self.delimiter = d.as_bytes().to_vec();
+                self.delim_matched = 0;
+            }
+            _ => {
+                let db = arg
+                    .trim_end_matches(';')
+                    .trim()
+                    .trim_matches('`')
+                    .replace("``", "`");
+                if !db.is_empty() && !self.databases.contains(&db) {
+                    self.databases.push(db);
+                }
+            }
+        }
+        self.stmt = Statement::default();
+        Ok(())
+    }
+
+    fn on_word(&mut self, word: &[u8]) -> Result<(), Refusal> {
+        let w = String::from_utf8_lossy(word).into_owned();
+        // `/*!40101 SET ...*/`: the version is not a word of the statement.
+        if self.stmt.words == 0 && w.bytes().all(|b| b.is_ascii_digit()) {
+            return Ok(());
+        }
+        if self.stmt.words < 3 {
+            self.stmt.first[self.stmt.words] = w.clone();
+        }
+        self.stmt.words += 1;
+        self.stmt.started = true;
+        let [first, second, third] = [0, 1, 2].map(|i| self.stmt.first[i].as_str());
+        let prev = self.stmt.prev.as_str();
+
+        if std::mem::take(&mut self.stmt.scs_value_next) {
+            match w.as_str() {
+                "TO" => self.stmt.scs_value_next = true,
+                "ON" | "TRUE" | "YES" => {}
+                _ => {
+                    return Err(self.refuse(
+                        "the dump turns standard_conforming_strings off (pg_dump always sets it on); \
+                         its strings could not be read the way psql reads them",
+                    ));
+                }
+            }
+        }
+        if self.dialect == Dialect::Postgres && w == "STANDARD_CONFORMING_STRINGS" {
+            if first != "SET" {
+                return Err(self.refuse(
+                    "the dump changes standard_conforming_strings other than with `SET ... = on`",
+                ));
+            }
+            self.stmt.scs_value_next = true;
+        }
+
+        if first == "COPY" {
+            if w == "PROGRAM" && matches!(prev, "FROM" | "TO") {
+                return Err(self.refuse(
+                    "COPY ... PROGRAM runs a shell command on the database server; no dump tool writes it",
+                ));
+            }
+            if w == "STDIN" && prev == "FROM" && self.dialect == Dialect::Postgres {
+                self.stmt.copy_in = true;
+            }
+        }
+        if !self.allow.logins {
+            let login = match self.dialect {
+                Dialect::Postgres => {
+                    matches!(first, "CREATE" | "ALTER")
+                        && matches!(second, "ROLE" | "USER" | "GROUP")
+                        && third != "MAPPING"
+                        && matches!(w.as_str(), "SUPERUSER" | "PASSWORD")
+                        && self.stmt.words > 3
+                }
+                Dialect::Mysql => {
+                    (matches!(first, "CREATE" | "ALTER" | "RENAME" | "DROP")
+                        && second == "USER"
+                        && self.stmt.words == 2)
+                        || (first == "GRANT" && self.stmt.words == 1)
+                        || (first == "SET" && second == "PASSWORD" && self.stmt.words == 2)
+                }
+            };
+            if login {
+                return Err(self.refuse(format!(
+                    "`{}` makes or changes a login ({}); a single-database dump holds none. \
+                     Set the job's `restore.allow_logins: true` if this dump is meant to",
+                    self.stmt.first[..self.stmt.words.min(3)].join(" "),
+                    if w == "SUPERUSER" || w == "PASSWORD" {
+                        w.to_ascii_lowercase()
+                    } else {
+                        "accounts".into()
+                    }
+                )));
+            }
+        }
+        self.stmt.prev = w;
+        Ok(())
+    }
+
+    /// A string literal starts at the top level.
+    fn on_literal(&mut self) -> Result<(), Refusal> {
+        self.stmt.started = true;
+        if self.stmt.first[0] == "COPY" && matches!(self.stmt.prev.as_str(), "FROM" | "TO") {
+            return Err(self.refuse(
+                "COPY from or to a file on the database server; dumps copy from stdin only",
+            ));
+        }
+        if self.stmt.scs_value_next {
+            return Err(self.refuse(
+                "the dump sets standard_conforming_strings to a quoted value (pg_dump writes `= on`)",
+            ));
+        }
+        Ok(())
+    }
+
+    fn end_statement(&mut self) {
+        if self.stmt.copy_in {
+            self.copy_next_line = true;
+        }
+        self.stmt = Statement::default();
+    }
+}
+
+/// The database a pg_dump `\connect` line names: `\connect name`,
+/// `\connect "Name"` or `\connect -reuse-previous=on "dbname='name'"`.
+fn connect_target(args: &str) -> Option<String> {
+    let simple = |s: &str| {
+        !s.is_empty()
+            && s.len() <= 63
+            && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80)
+    };
+    if let Some(rest) = args.strip_prefix("-reuse-previous=on ") {
+        let inner = rest.trim().strip_prefix("\"dbname='")?.strip_suffix("'\"")?;
+        let name = inner.replace("\\'", "'").replace("\\\\", "\\");
+        let plain = !name.contains(['"', '\'', '\\', '=', ' ']) || simple(&name);
+        return (plain && !name.is_empty()).then_some(name);
+    }
+    if let Some(q) = args.strip_prefix('"').and_then(|a| a.strip_suffix('"')) {
+        let name = q.replace("\"\"", "\"");
+        return (!name.is_empty() && !name.contains(['=', '\\'])).then_some(name);
+    }
+    simple(args).then(|| args.to_string())
+}
+
+#[cfg(test)]
+mod tests;
