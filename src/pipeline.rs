@@ -159,7 +159,12 @@ impl From<SourceError> for Stop {
 impl From<NotLoadable> for Stop {
     fn from(e: NotLoadable) -> Self {
         match e {
-            NotLoadable::Unreadable { .. } => Stop::Error(e.to_string()),
+            // A FIFO or device where the dump should be is the backup's fault.
+            NotLoadable::Unreadable { ref source, .. }
+                if source.kind() != std::io::ErrorKind::InvalidInput =>
+            {
+                Stop::Error(e.to_string())
+            }
             _ => Stop::Fail(e.to_string()),
         }
     }
@@ -228,10 +233,11 @@ pub async fn run_once(ctx: &Context, job: &Job, request: &RunRequest) -> RunRepo
         }
         report.finished_at = Utc::now();
         if report.verdict == Verdict::Pass {
-            report.warnings = trend_warnings(ctx, job, &report).await;
-            for w in &report.warnings {
+            let trends = trend_warnings(ctx, job, &report).await;
+            for w in &trends {
                 tracing::warn!(kind = %w.kind, "{}", w.message);
             }
+            report.warnings.extend(trends);
         }
         if let Err(e) = ctx.store.finish_run(&report).await {
             tracing::error!(error = %e, "could not record the run in history");
@@ -288,20 +294,40 @@ async fn trend_warnings(ctx: &Context, job: &Job, r: &RunReport) -> Vec<Warning>
     }
     if let Some(d) = &r.dump
         && let Ok(Some(previous)) = ctx.store.previous_dump_size(&job.name, r.started_at).await
-        && previous > 0
+        && let Some((now, was, what)) = comparable_sizes(d, &previous)
+        && was > 0
     {
-        let shrink = 100.0 * (previous as f64 - d.size as f64) / previous as f64;
+        let shrink = 100.0 * (was as f64 - now as f64) / was as f64;
         if shrink > job.trend.size_shrink_percent {
             out.push(Warning {
                 kind: "dump_shrunk".into(),
                 message: format!(
-                    "the dump is {shrink:.0}% smaller than the previous one ({} bytes, was {previous}); trend.size_shrink_percent is {}",
-                    d.size, job.trend.size_shrink_percent
+                    "the dump is {shrink:.0}% smaller than the previous one ({now} bytes {what}, was {was}); trend.size_shrink_percent is {}",
+                    job.trend.size_shrink_percent
                 ),
             });
         }
     }
     out
+}
+
+/// The sizes of this dump and the previous one that mean the same thing:
+/// decompressed where both were read as a stream, else as stored when both
+/// are stored alike (a change of compression alone is no shrink).
+fn comparable_sizes(
+    now: &DumpReport,
+    was: &crate::store::DumpSize,
+) -> Option<(u64, u64, &'static str)> {
+    if let (Some(n), Some(w)) = (now.uncompressed_size, was.uncompressed) {
+        return Some((n, w, "decompressed"));
+    }
+    let same_compression = now.compression.map(|c| c.to_string()) == was.compression;
+    let same_format = now
+        .format
+        .and_then(|f| serde_json::to_value(f).ok())
+        .and_then(|v| v.as_str().map(String::from))
+        == was.format;
+    (same_compression && same_format).then_some((now.size, was.stored, "as stored"))
 }
 
 /// A restore must be at least this much slower than the median for a warning.
@@ -314,6 +340,46 @@ pub fn new_run_id(started_at: chrono::DateTime<Utc>) -> String {
         started_at.format("%Y%m%dT%H%M%SZ"),
         rand::rng().random::<u16>()
     )
+}
+
+async fn ctx_source_current(job: &Job, dump: &Dump) -> Result<Option<Dump>, Stop> {
+    Ok(source_for(job).current(dump).await?)
+}
+
+/// The newest dump, once it has not changed for the job's `source.settle`:
+/// a dump still being written is waited for, not read half-written.
+async fn settled_dump(
+    ctx: &Context,
+    job: &Job,
+    request: &RunRequest,
+    source: &dyn Source,
+) -> Result<Dump, Stop> {
+    let deadline = tokio::time::Instant::now() + job.restore.timeout;
+    loop {
+        let dump = source.newest().await?;
+        let age = (Utc::now() - dump.modified).to_std().unwrap_or_default();
+        if age >= job.settle {
+            return Ok(dump);
+        }
+        let wait = job.settle - age;
+        if tokio::time::Instant::now() + wait > deadline {
+            return Err(Stop::Error(format!(
+                "the dump {} kept changing for longer than restore.timeout; it was not judged",
+                dump.path.display()
+            )));
+        }
+        tracing::info!(
+            dump = %dump.path.display(),
+            "the newest dump changed {}s ago; waiting {}s for it to settle (source.settle)",
+            age.as_secs(),
+            wait.as_secs_f64().ceil()
+        );
+        tokio::select! {
+            _ = ctx.cancel.cancelled() => return Err(Stop::Error("interrupted: restoredrill was asked to stop".into())),
+            _ = request.cancel.cancelled() => return Err(Stop::Error("interrupted: the run was cancelled".into())),
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
 }
 
 pub fn source_for(job: &Job) -> Box<dyn Source> {
@@ -344,7 +410,7 @@ async fn verify(
     report: &mut RunReport,
 ) -> Result<Done, Stop> {
     let source = source_for(job);
-    let dump = phase(report, "find", source.newest()).await?;
+    let dump = phase(report, "find", settled_dump(ctx, job, request, source.as_ref())).await?;
     report.dump = Some(DumpReport {
         path: dump.path.display().to_string(),
         size: dump.size,
@@ -353,6 +419,8 @@ async fn verify(
         compression: None,
         format: None,
         dumped_by: None,
+        uncompressed_size: None,
+        databases: Vec::new(),
     });
     // Scheduled runs do not restore a dump again that was verified already;
     // a run someone asked for does.
@@ -368,6 +436,19 @@ async fn verify(
         if sha == last.sha256 {
             if let Some(d) = report.dump.as_mut() {
                 d.sha256 = Some(sha);
+            }
+            // The same bad dump is still a failing backup: no success ping,
+            // no "unchanged" that reads like good news.
+            if last.verdict == "fail" {
+                let why = last.reason.unwrap_or_default();
+                let why = why
+                    .split_once(" — still failing: ")
+                    .map_or(why.as_str(), |(_, w)| w)
+                    .to_string();
+                return Err(Stop::Fail(format!(
+                    "the same dump (sha256) as run {}, which failed — still failing: {why}",
+                    last.run_id
+                )));
             }
             return Ok(Done::Unchanged {
                 run_id: last.run_id,
@@ -596,6 +677,12 @@ async fn restore_and_check(
         inspection,
         parallel,
         show_progress: ctx.show_progress,
+        screening: load::Screening {
+            require_end_marker: job.restore.require_end_marker,
+            allow: crate::restore::screen::Allowances {
+                logins: job.restore.allow_logins,
+            },
+        },
     };
     let load_started = std::time::Instant::now();
     let loaded = phase(
@@ -607,6 +694,8 @@ async fn restore_and_check(
     let load_duration = load_started.elapsed();
     let loaded = match loaded {
         Err(_) => {
+            // A paused or stopped candidate is the checker's trouble, not the dump's.
+            container::still_running(&ctx.docker, &candidate.id).await?;
             return Err(Stop::Fail(format!(
                 "the load did not finish within the job's restore.timeout of {}",
                 load::describe_timeout(job.restore.timeout)
@@ -618,6 +707,17 @@ async fn restore_and_check(
         Ok(l) => {
             if let Some(d) = report.dump.as_mut() {
                 d.sha256 = Some(l.sha256);
+                d.uncompressed_size = l.uncompressed_bytes;
+                if !l.databases.is_empty() {
+                    d.databases = l.databases;
+                }
+            }
+            for message in l.warnings {
+                tracing::warn!("{message}");
+                report.warnings.push(Warning {
+                    kind: "no_end_marker".into(),
+                    message,
+                });
             }
         }
         Err(failure) => {
@@ -626,6 +726,23 @@ async fn restore_and_check(
             report.tool_output = failure.output_tail;
             return Err(Stop::Fail(failure.reason));
         }
+    }
+
+    // A dump that changed while it was read is not the dump that was verified.
+    let now = ctx_source_current(job, dump).await?;
+    if now.as_ref().is_none_or(|n| n.size != dump.size || n.modified != dump.modified) {
+        return Err(Stop::Error(format!(
+            "the dump {} changed while it was read ({}); it is probably still being written, \
+             so it was not judged. The next run reads it again; raise `source.settle` if this repeats",
+            dump.path.display(),
+            match &now {
+                None => "it is gone".to_string(),
+                Some(n) => format!(
+                    "{} bytes modified {} when found, {} bytes modified {} after the load",
+                    dump.size, dump.modified, n.size, n.modified
+                ),
+            }
+        )));
     }
 
     let check_started = Utc::now();

@@ -27,7 +27,7 @@ fn config(app: &App, rx: &Receiver, smtp: Option<&SmtpServer>, job_extra: &str) 
         names.push("mail");
     }
     let job = format!(
-        "  - name: JOB(a)\n    engine: postgres\n    image: {PG_IMAGE}\n    source: {{ type: local, path: {dumps} }}\n    database: shop\n    channels: [{names}]\n    healthchecks: \"{u}/hc/job-a\"\n    assertions:\n      - row_count: {{ table: orders, min: 100 }}\n{job_extra}",
+        "  - name: JOB(a)\n    engine: postgres\n    image: {PG_IMAGE}\n    source: {{ type: local, settle: 0s, path: {dumps} }}\n    database: shop\n    channels: [{names}]\n    healthchecks: \"{u}/hc/job-a\"\n    assertions:\n      - row_count: {{ table: orders, min: 100 }}\n{job_extra}",
         dumps = app.path("dumps").display(),
         names = names.join(", "),
         u = rx.url
@@ -491,7 +491,7 @@ async fn email_goes_over_starttls_to_a_server_whose_ca_is_given() {
         )
     };
     let jobs = format!(
-        "  - name: JOB(a)\n    engine: postgres\n    source: {{ type: local, path: {} }}\n    database: shop\n    channels: [mail]\n",
+        "  - name: JOB(a)\n    engine: postgres\n    source: {{ type: local, settle: 0s, path: {} }}\n    database: shop\n    channels: [mail]\n",
         app.path("dumps").display()
     );
     let path = app.write_config(&jobs);

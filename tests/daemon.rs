@@ -18,7 +18,7 @@ fn pg_job(app: &App, name: &str, extra: &str) -> String {
         r#"  - name: JOB({name})
     engine: postgres
     image: {PG_IMAGE}
-    source: {{ type: local, path: {dumps} }}
+    source: {{ type: local, settle: 0s, path: {dumps} }}
     database: shop
     assertions:
       - tables_exist: [customers, orders]

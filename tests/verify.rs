@@ -18,7 +18,7 @@ fn local_job(
     extra: &str,
 ) -> String {
     format!(
-        "  - name: JOB({name})\n    engine: {engine}\n    image: {image}\n    source: {{ type: local, path: {}, pattern: \"{pattern}\" }}\n    database: shop\n    keep: false\n{extra}",
+        "  - name: JOB({name})\n    engine: {engine}\n    image: {image}\n    source: {{ type: local, settle: 0s, path: {}, pattern: \"{pattern}\" }}\n    database: shop\n    keep: false\n{extra}",
         dir.display()
     )
 }
@@ -288,7 +288,7 @@ async fn growth_is_checked_against_the_last_good_run_and_a_failed_run_keeps_the_
     let app = App::new("growth");
     let dir = app.path("dumps");
     let jobs = format!(
-        "  - name: JOB(shop)\n    engine: postgres\n    image: {PG_IMAGE}\n    source: {{ type: local, path: {}, pattern: \"shop-*.sql\" }}\n    database: shop\n    assertions:\n      - growth: {{ table: orders, min_new_rows: 1, max_shrink_percent: 10 }}\n",
+        "  - name: JOB(shop)\n    engine: postgres\n    image: {PG_IMAGE}\n    source: {{ type: local, settle: 0s, path: {}, pattern: \"shop-*.sql\" }}\n    database: shop\n    assertions:\n      - growth: {{ table: orders, min_new_rows: 1, max_shrink_percent: 10 }}\n",
         dir.display()
     );
     app.write_config(&jobs);
@@ -366,7 +366,7 @@ async fn a_broken_mariadb_dump_leaves_the_kept_restore_queryable() {
     let app = App::new("mykeep");
     let dir = app.path("dumps");
     let jobs = format!(
-        "  - name: JOB(shop)\n    engine: mariadb\n    image: {MARIADB_IMAGE}\n    source: {{ type: local, path: {} }}\n    database: shop\n    assertions:\n      - tables_exist: [orders]\n",
+        "  - name: JOB(shop)\n    engine: mariadb\n    image: {MARIADB_IMAGE}\n    source: {{ type: local, settle: 0s, path: {} }}\n    database: shop\n    assertions:\n      - tables_exist: [orders]\n",
         dir.display()
     );
     app.write_config(&jobs);
@@ -504,7 +504,7 @@ fn unsafe_kill(pid: i32) -> i32 {
 #[test]
 fn validate_reports_problems_with_their_place_and_exit_2() {
     let app = App::new("validate");
-    let path = app.write_config("  - name: JOB(x)\n    engine: oracle\n    source: { type: local, path: /x }\n    database: shop\n    schedule: \"61 * * * *\"\n");
+    let path = app.write_config("  - name: JOB(x)\n    engine: oracle\n    source: { type: local, settle: 0s, path: /x }\n    database: shop\n    schedule: \"61 * * * *\"\n");
     let out = app.run(&["validate"]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
@@ -514,7 +514,7 @@ fn validate_reports_problems_with_their_place_and_exit_2() {
     );
     assert!(err.contains(":7:15: bad cron expression"), "{err}");
 
-    let good = app.write_config("  - name: JOB(x)\n    engine: postgres\n    source: { type: local, path: /x }\n    database: shop\n");
+    let good = app.write_config("  - name: JOB(x)\n    engine: postgres\n    source: { type: local, settle: 0s, path: /x }\n    database: shop\n");
     let out = app.run(&["validate"]);
     assert_eq!(
         out.status.code(),
@@ -601,7 +601,7 @@ async fn a_mariadb_kept_restore_is_masked_and_its_read_only_user_cannot_change_i
     )
     .unwrap();
     let jobs = format!(
-        "  - name: JOB(shop)\n    engine: mariadb\n    image: {MARIADB_IMAGE}\n    source: {{ type: local, path: {} }}\n    database: shop\n    after_restore: [{}]\n    keep:\n      readonly_user: {{ name: analyst, password: \"it's-a-pw\" }}\n",
+        "  - name: JOB(shop)\n    engine: mariadb\n    image: {MARIADB_IMAGE}\n    source: {{ type: local, settle: 0s, path: {} }}\n    database: shop\n    after_restore: [{}]\n    keep:\n      readonly_user: {{ name: analyst, password: \"it's-a-pw\" }}\n",
         dir.display(),
         app.path("mask.sql").display()
     );
@@ -642,7 +642,7 @@ async fn a_failing_after_restore_script_keeps_the_restore_from_being_kept() {
     let dir = app.path("dumps");
     std::fs::write(app.path("bad.sql"), "UPDATE no_such_table SET x = 1;\n").unwrap();
     let jobs = format!(
-        "  - name: JOB(shop)\n    engine: postgres\n    image: {PG_IMAGE}\n    source: {{ type: local, path: {} }}\n    database: shop\n    after_restore: [{}]\n",
+        "  - name: JOB(shop)\n    engine: postgres\n    image: {PG_IMAGE}\n    source: {{ type: local, settle: 0s, path: {} }}\n    database: shop\n    after_restore: [{}]\n",
         dir.display(),
         app.path("bad.sql").display()
     );

@@ -14,7 +14,7 @@ async fn daemon_with_history(app: &App) -> (DaemonProc, String, String, String) 
     // Port 0: the daemon announces the address it got.
     let api = 0;
     let jobs = format!(
-        "  - name: JOB(a)\n    engine: postgres\n    image: {PG_IMAGE}\n    source: {{ type: local, path: {dumps} }}\n    database: shop\n    keep: false\n    schedule: \"0 3 * * *\"\n    assertions:\n      - tables_exist: [orders]\n      - row_count: {{ table: orders, min: 100 }}\n  - name: JOB(b)\n    engine: postgres\n    source: {{ type: local, path: {dumps} }}\n    database: shop\n",
+        "  - name: JOB(a)\n    engine: postgres\n    image: {PG_IMAGE}\n    source: {{ type: local, settle: 0s, path: {dumps} }}\n    database: shop\n    keep: false\n    schedule: \"0 3 * * *\"\n    assertions:\n      - tables_exist: [orders]\n      - row_count: {{ table: orders, min: 100 }}\n  - name: JOB(b)\n    engine: postgres\n    source: {{ type: local, settle: 0s, path: {dumps} }}\n    database: shop\n",
         dumps = app.path("dumps").display()
     );
     app.write_daemon_config(api, &jobs);
@@ -170,7 +170,7 @@ async fn with_a_token_everything_but_healthz_needs_it_and_cross_site_posts_are_r
     let app = App::new("token");
     let api = free_port();
     let jobs = format!(
-        "  - name: JOB(a)\n    engine: postgres\n    image: {PG_IMAGE}\n    source: {{ type: local, path: {} }}\n    database: shop\n",
+        "  - name: JOB(a)\n    engine: postgres\n    image: {PG_IMAGE}\n    source: {{ type: local, settle: 0s, path: {} }}\n    database: shop\n",
         app.path("dumps").display()
     );
     app.write_daemon_config(api, &jobs);

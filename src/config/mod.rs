@@ -98,6 +98,8 @@ pub struct Job {
     pub image: String,
     pub schedule: Option<Schedule>,
     pub source: SourceSpec,
+    /// How long the newest dump must be unchanged before it is read.
+    pub settle: Duration,
     pub database: String,
     pub restore: RestoreSettings,
     pub assertions: Vec<Assertion>,
@@ -155,8 +157,14 @@ pub struct RestoreSettings {
     pub tmpfs: bool,
     pub tuning: bool,
     pub roles: Vec<String>,
+    /// A plain dump without its tool's completion line fails (else warns).
+    pub require_end_marker: bool,
+    /// The dump may create or change logins.
+    pub allow_logins: bool,
 }
 
+/// How long a dump must be unchanged before it is read, by default.
+pub const DEFAULT_SETTLE: Duration = Duration::from_secs(60);
 /// How long connections to a replaced kept restore may go on, by default.
 pub const DEFAULT_DRAIN: Duration = Duration::from_secs(600);
 /// How often the daemon looks at a job's source, by default.
@@ -513,6 +521,16 @@ impl Validator<'_> {
             }
         });
         let source = self.source(&raw.source);
+        let settle = match &raw.source.value.settle {
+            None => DEFAULT_SETTLE,
+            Some(s) => match units::parse_duration(&self.text(s)) {
+                Ok(d) => d,
+                Err(e) => {
+                    self.problems.at(s.referenced, e);
+                    DEFAULT_SETTLE
+                }
+            },
+        };
         let database = self.text(&raw.database);
         if database.is_empty() || database.contains(['`', '"', '\'', '\0', '/']) {
             self.problems.at(
@@ -586,6 +604,7 @@ impl Validator<'_> {
             image: image.unwrap_or_else(|| engine.default_image().to_string()),
             schedule,
             source: source?,
+            settle,
             database,
             restore: restore?,
             assertions,
@@ -666,6 +685,8 @@ impl Validator<'_> {
             tmpfs: r.tmpfs.is_some_and(|t| t.value),
             tuning: r.tuning.unwrap_or(true),
             roles: r.roles,
+            require_end_marker: r.require_end_marker.unwrap_or(true),
+            allow_logins: r.allow_logins.unwrap_or(false),
         })
     }
 

@@ -270,6 +270,10 @@ pub(crate) struct RawSource {
     /// Glob on file names, e.g. `shop-*.sql.gz`. Default `*`.
     #[serde(default)]
     pub pattern: Option<Spanned<String>>,
+    /// A dump is picked only once it has not changed for this long, so a dump
+    /// still being written is not verified half-written. Default 1m.
+    #[serde(default)]
+    pub settle: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -297,4 +301,15 @@ pub(crate) struct RawRestore {
     /// PostgreSQL roles to create before loading, for dumps with `OWNER TO` / `GRANT`.
     #[serde(default)]
     pub roles: Vec<String>,
+    /// A plain dump must end with its tool's completion line (`-- PostgreSQL
+    /// database dump complete`, `-- Dump completed`), which proves it was not cut
+    /// off. Set false only for dumps made with `--skip-comments` / `--compact`;
+    /// every such run then carries a warning. Default true.
+    #[serde(default)]
+    pub require_end_marker: Option<bool>,
+    /// Let the dump create or change logins (`CREATE ROLE ... PASSWORD`,
+    /// `SUPERUSER`, `CREATE USER`, `GRANT` on MySQL). Default false: such a
+    /// statement fails the run, since a one-database dump holds none.
+    #[serde(default)]
+    pub allow_logins: Option<bool>,
 }

@@ -98,6 +98,12 @@ pub struct DumpReport {
     pub compression: Option<Compression>,
     pub format: Option<DumpFormat>,
     pub dumped_by: Option<String>,
+    /// Bytes after decompression, where the dump was read as a stream (plain SQL).
+    #[serde(default)]
+    pub uncompressed_size: Option<u64>,
+    /// Databases the dump switched to (`\connect`, `USE`), when it names any.
+    #[serde(default)]
+    pub databases: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -327,8 +327,19 @@ pub async fn still_running(docker: &Docker, id: &str) -> Result<(), RestoreError
         .await
         .map_err(RestoreError::Docker)?;
     let state = info.state.unwrap_or_default();
+    if state.paused == Some(true) {
+        return Err(RestoreError::Interfered(
+            "the candidate container was paused from outside restoredrill (docker pause)".into(),
+        ));
+    }
     if state.running == Some(true) {
         return Ok(());
+    }
+    if state.oom_killed != Some(true) && state.exit_code == Some(137) {
+        return Err(RestoreError::Interfered(format!(
+            "the candidate container was killed from outside restoredrill (exit 137, e.g. docker kill); its log ends with:\n{}",
+            logs_tail(docker, id, 20).await
+        )));
     }
     if state.oom_killed == Some(true) {
         return Err(RestoreError::OutOfMemory);
@@ -444,16 +455,47 @@ pub async fn exec(
         let _ = input.shutdown().await;
         failure
     };
-    let (output_tail, input_error) = tokio::join!(drain, feed);
-    let inspect = docker
-        .inspect_exec(&created.id)
-        .await
-        .map_err(RestoreError::Docker)?;
+    // The command's output ends when it exits; if it exits before reading all
+    // its input (an error early in a big dump), feeding stops there rather
+    // than pushing the rest of the dump into a connection nobody reads.
+    tokio::pin!(drain, feed);
+    let mut input_error = None;
+    let mut fed = false;
+    let output_tail = loop {
+        tokio::select! {
+            tail = &mut drain => break tail,
+            failure = &mut feed, if !fed => {
+                fed = true;
+                input_error = failure;
+            }
+        }
+    };
+    let exit_code = exit_code(docker, &created.id).await?;
     Ok(ExecOutcome {
-        exit_code: inspect.exit_code.unwrap_or(-1),
+        exit_code,
         output_tail,
         input_error,
     })
+}
+
+/// The exit code of a finished exec; Docker may take a moment to record it
+/// after the command's output has ended.
+async fn exit_code(docker: &Docker, exec_id: &str) -> Result<i64, RestoreError> {
+    for _ in 0..100 {
+        let inspect = docker
+            .inspect_exec(exec_id)
+            .await
+            .map_err(RestoreError::Docker)?;
+        if inspect.running != Some(true)
+            && let Some(code) = inspect.exit_code
+        {
+            return Ok(code);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    Err(RestoreError::Unexpected(
+        "the command inside the container ended its output but has no exit code after 2s".into(),
+    ))
 }
 
 /// Keeps the last lines of a stream without holding all of it.

@@ -13,14 +13,30 @@ use tokio::io::AsyncRead;
 
 use super::container::{self, Candidate};
 use super::engine::{Credentials, Engine, LoadPlan};
+use super::screen::{Allowances, Completion, Dialect, Screen, Screened};
 use super::{RestoreError, progress};
+use crate::config::EngineKind;
 use crate::source::detect::{DumpFormat, Inspection};
 use crate::source::{Dump, reader};
 
 /// The dump loaded without error.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Loaded {
     pub sha256: String,
+    /// Bytes after decompression (plain dumps), for size trends that ignore compression.
+    pub uncompressed_bytes: Option<u64>,
+    /// Databases a plain dump switched to (`\connect`, `USE`).
+    pub databases: Vec<String>,
+    /// Things worth a warning: a dump without its completion line that the job accepts.
+    pub warnings: Vec<String>,
+}
+
+/// What the screen of plain dumps lets through (see [`super::screen`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Screening {
+    /// A plain dump without its tool's completion line fails (else: a warning).
+    pub require_end_marker: bool,
+    pub allow: Allowances,
 }
 
 /// The dump did not load: a failed verdict, with what the tool said.
@@ -39,6 +55,7 @@ pub struct LoadRequest<'a> {
     pub inspection: &'a Inspection,
     pub parallel: u32,
     pub show_progress: bool,
+    pub screening: Screening,
 }
 
 /// Loads the dump; the outer error is the checker's, the inner one the backup's.
@@ -83,12 +100,17 @@ pub async fn load(req: LoadRequest<'_>) -> Result<Result<Loaded, LoadFailure>, R
 
     // Feed the dump: into the tool itself, or into a staging copy.
     let fed = if req.dump.is_dir {
-        feed_directory(&req, staging_cmd, env.clone()).await?
+        feed_directory(&req, staging_cmd, env.clone())
+            .await?
+            .map(|sha256| Loaded {
+                sha256,
+                ..Loaded::default()
+            })
     } else {
         feed_file(&req, staging_cmd, env.clone()).await?
     };
-    let sha256 = match fed {
-        Ok(sha) => sha,
+    let loaded = match fed {
+        Ok(loaded) => loaded,
         Err(failure) => return Ok(Err(failure)),
     };
 
@@ -104,16 +126,16 @@ pub async fn load(req: LoadRequest<'_>) -> Result<Result<Loaded, LoadFailure>, R
             )));
         }
     }
-    Ok(Ok(Loaded { sha256 }))
+    Ok(Ok(loaded))
 }
 
 async fn feed_file(
     req: &LoadRequest<'_>,
     cmd: Vec<String>,
     env: Vec<String>,
-) -> Result<Result<String, LoadFailure>, RestoreError> {
+) -> Result<Result<Loaded, LoadFailure>, RestoreError> {
     let path = &req.dump.path;
-    let file = match tokio::fs::File::open(path).await {
+    let file = match reader::open_regular(path).await {
         Ok(f) => f,
         Err(e) => {
             return Ok(Err(LoadFailure {
@@ -122,11 +144,45 @@ async fn feed_file(
             }));
         }
     };
-    let (mut stream, digest) = reader::decoded(file, req.inspection.compression);
+    let (stream, digest) = reader::decoded(file, req.inspection.compression);
     let shown = progress::start(digest.clone(), req.dump.size, req.show_progress);
-    let outcome = container::exec(req.docker, &req.candidate.id, cmd, env, Some(&mut stream)).await;
+    let dialect = match req.inspection.format {
+        DumpFormat::PostgresPlain | DumpFormat::MysqlSql | DumpFormat::GenericSql => {
+            Some(match req.engine.kind() {
+                EngineKind::Postgres => Dialect::Postgres,
+                EngineKind::Mysql | EngineKind::Mariadb => Dialect::Mysql,
+            })
+        }
+        _ => None,
+    };
+    let (outcome, screened) = match dialect {
+        Some(dialect) => {
+            let key = match dialect {
+                Dialect::Postgres => restrict_key(req).await?,
+                Dialect::Mysql => None,
+            };
+            let screen = Screen::new(dialect, req.screening.allow, key);
+            let mut screened = Screened::new(stream, screen);
+            let outcome =
+                container::exec(req.docker, &req.candidate.id, cmd, env, Some(&mut screened))
+                    .await;
+            (outcome, Some(screened))
+        }
+        None => {
+            let mut stream = stream;
+            let outcome =
+                container::exec(req.docker, &req.candidate.id, cmd, env, Some(&mut stream)).await;
+            (outcome, None)
+        }
+    };
     shown.cancel();
     let outcome = outcome?;
+    if let Some(refusal) = screened.as_ref().and_then(|s| s.refusal.as_ref()) {
+        return Ok(Err(LoadFailure {
+            reason: format!("the dump was refused at {refusal}"),
+            output_tail: outcome.output_tail,
+        }));
+    }
     if let Some(e) = outcome.input_error {
         return Ok(Err(LoadFailure {
             reason: format!(
@@ -157,12 +213,84 @@ async fn feed_file(
             outcome.output_tail,
         )));
     }
+    let mut loaded = Loaded::default();
+    if let Some(screened) = &screened {
+        loaded.uncompressed_bytes = Some(screened.bytes());
+        loaded.databases = screened.databases().to_vec();
+        match &screened.completion {
+            Some(Completion::Complete) => {}
+            Some(Completion::Missing {
+                bytes,
+                line,
+                expected,
+            }) => {
+                let what = format!(
+                    "the dump ends without {expected} — it was cut off at byte {bytes} (line {line})"
+                );
+                if req.screening.require_end_marker {
+                    return Ok(Err(LoadFailure {
+                        reason: format!(
+                            "{what}. Dumps made with --skip-comments or --compact have no such line: \
+                             set the job's `restore.require_end_marker: false` for those"
+                        ),
+                        output_tail: outcome.output_tail,
+                    }));
+                }
+                loaded.warnings.push(format!(
+                    "{what}; accepted because the job sets restore.require_end_marker: false"
+                ));
+            }
+            None => {
+                // The tool stopped reading before the end and still exited 0.
+                return Ok(Err(LoadFailure {
+                    reason: format!(
+                        "the restore tool exited after reading {} of the dump's bytes, before its end",
+                        screened.bytes()
+                    ),
+                    output_tail: outcome.output_tail,
+                }));
+            }
+        }
+    }
     match digest.finish(path).await {
-        Ok(sha) => Ok(Ok(sha)),
+        Ok(sha) => {
+            loaded.sha256 = sha;
+            Ok(Ok(loaded))
+        }
         Err(e) => Ok(Err(LoadFailure {
             reason: format!("cannot read the dump: {e}"),
             output_tail: Vec::new(),
         })),
+    }
+}
+
+/// A key of this run's for psql's `\restrict`, if the image's psql has it
+/// (PostgreSQL 13.22, 14.19, 15.14, 16.10, 17.6 and later).
+async fn restrict_key(req: &LoadRequest<'_>) -> Result<Option<String>, RestoreError> {
+    use rand::Rng;
+    let key: String = rand::rng()
+        .sample_iter(rand::distr::Alphanumeric)
+        .take(32)
+        .map(char::from)
+        .collect();
+    let mut probe = req.engine.script_command(req.creds);
+    probe.extend(["-c".to_string(), format!("\\restrict {key}")]);
+    let outcome = container::exec(
+        req.docker,
+        &req.candidate.id,
+        probe,
+        req.engine.tool_env(req.creds),
+        None,
+    )
+    .await?;
+    if outcome.exit_code == 0 {
+        Ok(Some(key))
+    } else {
+        tracing::warn!(
+            output = outcome.output_tail.join(" | "),
+            "this image's psql has no \\restrict; the dump is screened by restoredrill alone"
+        );
+        Ok(None)
     }
 }
 
@@ -202,7 +330,7 @@ fn tar_directory(dir: PathBuf, out: tokio::io::DuplexStream) -> std::io::Result<
     let mut hasher = Sha256::new();
     for name in names {
         let path = dir.join(&name);
-        let data = std::fs::File::open(&path)?;
+        let data = reader::open_regular_blocking(&path)?;
         let len = data.metadata()?.len();
         let mut header = tar::Header::new_gnu();
         header.set_size(len);

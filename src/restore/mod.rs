@@ -46,6 +46,9 @@ pub enum RestoreError {
     ClientCannotConnect { code: i64, output: String },
     #[error("the candidate container ran out of memory; raise the job's `restore.memory`")]
     OutOfMemory,
+    /// Someone or something else stopped, paused or removed the candidate.
+    #[error("{0}; the backup was not judged")]
+    Interfered(String),
     #[error("{0}")]
     Unexpected(String),
 }

@@ -147,9 +147,13 @@ fn literal(text: &str) -> String {
 }
 
 /// The image's own client: `mariadb` where it exists (MariaDB 11 images have
-/// no `mysql`), else `mysql` (the mysql image has no `mariadb`).
+/// no `mysql`), else `mysql` (the mysql image has no `mariadb`). Where the
+/// client has `--sandbox` (mariadb 10.5.25, 10.6.18, 10.11.8 and later), it
+/// runs in it: no `system`, `\!`, `source` or `tee`, whatever the dump says.
 fn client(c: &Credentials) -> Vec<String> {
-    let exec = r#"exec "$(command -v mariadb || command -v mysql)" "$@""#;
+    let exec = r#"c="$(command -v mariadb || command -v mysql)"
+case "$("$c" --help 2>/dev/null)" in *--sandbox*) set -- --sandbox "$@" ;; esac
+exec "$c" "$@""#;
     [
         "sh",
         "-c",

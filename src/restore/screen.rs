@@ -835,5 +835,89 @@ fn connect_target(args: &str) -> Option<String> {
     simple(args).then(|| args.to_string())
 }
 
+
+/// An [`AsyncRead`](tokio::io::AsyncRead) that passes a dump through a [`Screen`].
+/// A refusal ends the stream with an error; [`Screened::refusal`] says why.
+pub struct Screened<R> {
+    inner: R,
+    screen: Screen,
+    input: Vec<u8>,
+    out: Vec<u8>,
+    pos: usize,
+    done: bool,
+    pub refusal: Option<Refusal>,
+    /// Set once the whole dump was read.
+    pub completion: Option<Completion>,
+}
+
+impl<R> Screened<R> {
+    pub fn new(inner: R, screen: Screen) -> Self {
+        Self {
+            inner,
+            screen,
+            input: vec![0; 64 * 1024],
+            out: Vec::new(),
+            pos: 0,
+            done: false,
+            refusal: None,
+            completion: None,
+        }
+    }
+
+    /// Decompressed bytes read so far.
+    pub fn bytes(&self) -> u64 {
+        self.screen.bytes()
+    }
+
+    /// Databases the dump switches to.
+    pub fn databases(&self) -> &[String] {
+        &self.screen.databases
+    }
+}
+
+impl<R: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for Screened<R> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        use std::task::Poll;
+        let me = &mut *self;
+        loop {
+            if me.pos < me.out.len() {
+                let n = buf.remaining().min(me.out.len() - me.pos);
+                buf.put_slice(&me.out[me.pos..me.pos + n]);
+                me.pos += n;
+                return Poll::Ready(Ok(()));
+            }
+            if let Some(r) = &me.refusal {
+                return Poll::Ready(Err(std::io::Error::other(r.to_string())));
+            }
+            if me.done {
+                return Poll::Ready(Ok(()));
+            }
+            let mut read = tokio::io::ReadBuf::new(&mut me.input);
+            match std::pin::Pin::new(&mut me.inner).poll_read(cx, &mut read) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Ready(Ok(())) => {}
+            }
+            let n = read.filled().len();
+            me.out.clear();
+            me.pos = 0;
+            let screened = if n == 0 {
+                me.done = true;
+                me.screen.finish(&mut me.out).map(|c| me.completion = Some(c))
+            } else {
+                me.screen.feed(&me.input[..n], &mut me.out)
+            };
+            if let Err(r) = screened {
+                me.out.clear();
+                me.refusal = Some(r);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -124,7 +124,7 @@ pub async fn inspect(dump: &Dump) -> Result<Inspection, NotLoadable> {
     };
     if dump.is_dir {
         let mut head = [0u8; 5];
-        let mut toc = tokio::fs::File::open(dump.path.join("toc.dat"))
+        let mut toc = reader::open_regular(&dump.path.join("toc.dat"))
             .await
             .map_err(unreadable)?;
         let n = toc.read(&mut head).await.map_err(unreadable)?;
@@ -144,13 +144,13 @@ pub async fn inspect(dump: &Dump) -> Result<Inspection, NotLoadable> {
         return Err(NotLoadable::Empty(" (0 bytes)"));
     }
     let mut raw = [0u8; 8];
-    let mut file = tokio::fs::File::open(&dump.path)
+    let mut file = reader::open_regular(&dump.path)
         .await
         .map_err(unreadable)?;
     let n = file.read(&mut raw).await.map_err(unreadable)?;
     let compression = Compression::from_magic(&raw[..n]);
 
-    let file = tokio::fs::File::open(&dump.path)
+    let file = reader::open_regular(&dump.path)
         .await
         .map_err(unreadable)?;
     let (mut decoded, _digest) = reader::decoded(file, compression);

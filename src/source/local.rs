@@ -23,6 +23,21 @@ impl Source for LocalSource {
             .expect("directory scan panicked")
     }
 
+    async fn current(&self, dump: &Dump) -> Result<Option<Dump>, SourceError> {
+        let path = dump.path.clone();
+        let now = tokio::task::spawn_blocking(move || stat(&path))
+            .await
+            .expect("stat panicked");
+        match now {
+            Ok(d) => Ok(d),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(SourceError::Unreadable {
+                path: dump.path.clone(),
+                source,
+            }),
+        }
+    }
+
     fn describe(&self) -> String {
         format!("{}/{}", self.dir.display(), self.pattern)
     }
@@ -53,26 +68,15 @@ impl LocalSource {
                 continue;
             }
             let path = entry.path();
-            let meta = std::fs::metadata(&path).map_err(unreadable)?;
-            let dump = if meta.is_dir() {
-                // A directory-format dump is as new as its table of contents.
-                let toc = path.join("toc.dat");
-                let Ok(toc_meta) = std::fs::metadata(&toc) else {
+            let dump = match stat(&path) {
+                Ok(Some(dump)) => dump,
+                Ok(None) => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    // A dangling symlink, or a file removed while the folder was read.
+                    tracing::warn!(path = %path.display(), "skipping an entry that does not exist (a dangling symlink?)");
                     continue;
-                };
-                Dump {
-                    size: dir_size(&path).map_err(unreadable)?,
-                    modified: modified(&toc_meta),
-                    path,
-                    is_dir: true,
                 }
-            } else {
-                Dump {
-                    size: meta.len(),
-                    modified: modified(&meta),
-                    path,
-                    is_dir: false,
-                }
+                Err(e) => return Err(unreadable(e)),
             };
             if best.as_ref().is_none_or(|b| dump.modified > b.modified) {
                 best = Some(dump);
@@ -88,21 +92,44 @@ impl LocalSource {
     }
 }
 
+/// A dump at `path` as it is now: a file, or a folder with a `toc.dat`
+/// (`None`: a folder that is no pg_dump directory-format dump).
+pub fn stat(path: &std::path::Path) -> std::io::Result<Option<Dump>> {
+    let meta = std::fs::metadata(path)?;
+    if !meta.is_dir() {
+        return Ok(Some(Dump {
+            size: meta.len(),
+            modified: modified(&meta),
+            path: path.to_path_buf(),
+            is_dir: false,
+        }));
+    }
+    // A directory-format dump is as new as its newest file.
+    let toc = path.join("toc.dat");
+    if std::fs::symlink_metadata(&toc).is_err() {
+        return Ok(None);
+    }
+    let mut size = 0;
+    let mut newest = modified(&std::fs::metadata(&toc)?);
+    for entry in std::fs::read_dir(path)? {
+        let meta = entry?.metadata()?;
+        if meta.is_file() {
+            size += meta.len();
+        }
+        newest = newest.max(modified(&meta));
+    }
+    Ok(Some(Dump {
+        size,
+        modified: newest,
+        path: path.to_path_buf(),
+        is_dir: true,
+    }))
+}
+
 fn modified(meta: &std::fs::Metadata) -> DateTime<Utc> {
     meta.modified()
         .map(DateTime::<Utc>::from)
         .unwrap_or_default()
-}
-
-fn dir_size(dir: &std::path::Path) -> std::io::Result<u64> {
-    let mut total = 0;
-    for entry in std::fs::read_dir(dir)? {
-        let meta = entry?.metadata()?;
-        if meta.is_file() {
-            total += meta.len();
-        }
-    }
-    Ok(total)
 }
 
 #[cfg(test)]

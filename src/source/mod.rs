@@ -45,6 +45,8 @@ pub enum SourceError {
 pub trait Source: Send + Sync {
     /// The newest dump, by modification time.
     async fn newest(&self) -> Result<Dump, SourceError>;
+    /// `dump` as it is now (`None`: gone), to tell whether it changed while it was read.
+    async fn current(&self, dump: &Dump) -> Result<Option<Dump>, SourceError>;
     /// Where this source looks, for reports.
     fn describe(&self) -> String;
 }

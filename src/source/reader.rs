@@ -14,14 +14,65 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeekExt, BufReader, ReadBuf};
 use super::Compression;
 
 /// The files of a directory-format dump, in the order they are hashed and sent.
+/// Anything but regular files (a FIFO, a socket, a device, a folder) is refused:
+/// reading a FIFO would wait forever for a writer.
 pub fn directory_files(dir: &Path) -> std::io::Result<Vec<std::ffi::OsString>> {
-    let mut names: Vec<_> = std::fs::read_dir(dir)?
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
-        .map(|e| e.file_name())
-        .collect();
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let meta = std::fs::metadata(entry.path())?;
+        if !meta.is_file() {
+            return Err(not_regular(&entry.path(), &meta));
+        }
+        names.push(entry.file_name());
+    }
     names.sort();
     Ok(names)
+}
+
+/// What kind of non-regular file `meta` describes, as an error naming `path`.
+pub fn not_regular(path: &Path, meta: &std::fs::Metadata) -> std::io::Error {
+    use std::os::unix::fs::FileTypeExt;
+    let t = meta.file_type();
+    let kind = if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_block_device() || t.is_char_device() {
+        "a device"
+    } else if t.is_dir() {
+        "a folder"
+    } else {
+        "not a regular file"
+    };
+    std::io::Error::new(
+        std::io::ErrorKind::InvalidInput,
+        format!("{} is {kind}, not a regular file; a dump is refused with it", path.display()),
+    )
+}
+
+/// Opens a dump file without ever blocking on it: a FIFO put where a dump
+/// should be is refused instead of waiting forever for a writer.
+pub fn open_regular_blocking(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(not_regular(path, &meta));
+    }
+    Ok(file)
+}
+
+/// [`open_regular_blocking`] for async readers.
+pub async fn open_regular(path: &Path) -> std::io::Result<tokio::fs::File> {
+    let path = path.to_path_buf();
+    let file = tokio::task::spawn_blocking(move || open_regular_blocking(&path))
+        .await
+        .map_err(std::io::Error::other)??;
+    Ok(tokio::fs::File::from_std(file))
 }
 
 /// The sha256 of a dump as stored, the same digest a load computes: a file's
@@ -40,7 +91,7 @@ pub async fn sha256_of(dump: &super::Dump) -> std::io::Result<String> {
         };
         let mut hasher = Sha256::new();
         for f in files {
-            std::io::copy(&mut std::fs::File::open(f)?, &mut hasher)?;
+            std::io::copy(&mut open_regular_blocking(&f)?, &mut hasher)?;
         }
         Ok(hex::encode(hasher.finalize()))
     })
@@ -64,7 +115,7 @@ impl RawDigest {
     /// Finishes the sha256 of the file at `path`: bytes a decoder left unread
     /// (trailing data after the last compressed member) are read and hashed here.
     pub async fn finish(&self, path: &Path) -> std::io::Result<String> {
-        let mut file = tokio::fs::File::open(path).await?;
+        let mut file = open_regular(path).await?;
         file.seek(std::io::SeekFrom::Start(self.bytes())).await?;
         let mut buf = vec![0u8; 64 * 1024];
         loop {

@@ -143,7 +143,8 @@ impl Store {
         sqlx::query(
             "UPDATE runs SET finished_at = ?, verdict = ?, reason = ?, source = ?, image = ?, \
              dump_path = ?, dump_size = ?, dump_modified_at = ?, dump_sha256 = ?, dump_format = ?, \
-             dump_compression = ?, dumped_by = ?, tool_output = ? WHERE id = ?",
+             dump_compression = ?, dumped_by = ?, tool_output = ?, dump_uncompressed_size = ?, \
+             dump_databases = ? WHERE id = ?",
         )
         .bind(r.finished_at.to_rfc3339())
         .bind(r.verdict.as_str())
@@ -158,6 +159,8 @@ impl Store {
         .bind(dump.and_then(|d| d.compression).map(|c| c.to_string()))
         .bind(dump.and_then(|d| d.dumped_by.clone()))
         .bind(serde_json::to_string(&r.tool_output).unwrap_or_default())
+        .bind(dump.and_then(|d| d.uncompressed_size).map(|n| n as i64))
+        .bind(dump.map(|d| serde_json::to_string(&d.databases).unwrap_or_default()))
         .bind(&r.run_id)
         .execute(&mut *tx)
         .await?;
@@ -253,7 +256,7 @@ impl Store {
     /// a dump with the same sha256 need not be restored again.
     pub async fn last_verified_dump(&self, job: &str) -> Result<Option<VerifiedDump>, StoreError> {
         let row = sqlx::query(
-            "SELECT id, verdict, dump_size, dump_sha256 FROM runs \
+            "SELECT id, verdict, dump_size, dump_sha256, reason FROM runs \
              WHERE job = ? AND verdict IN ('pass', 'fail') AND dump_sha256 IS NOT NULL \
              ORDER BY started_at DESC LIMIT 1",
         )
@@ -265,6 +268,7 @@ impl Store {
             verdict: r.get(1),
             size: r.get::<i64, _>(2) as u64,
             sha256: r.get(3),
+            reason: r.get(4),
         }))
     }
 
@@ -344,16 +348,22 @@ impl Store {
         &self,
         job: &str,
         before: DateTime<Utc>,
-    ) -> Result<Option<u64>, StoreError> {
+    ) -> Result<Option<DumpSize>, StoreError> {
         let row = sqlx::query(
-            "SELECT dump_size FROM runs WHERE job = ? AND dump_size IS NOT NULL AND started_at < ? \
+            "SELECT dump_size, dump_uncompressed_size, dump_compression, dump_format FROM runs \
+             WHERE job = ? AND dump_size IS NOT NULL AND started_at < ? \
              AND verdict IN ('pass', 'fail', 'unchanged') ORDER BY started_at DESC, rowid DESC LIMIT 1",
         )
         .bind(job)
         .bind(before.to_rfc3339())
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.map(|r| r.get::<i64, _>(0) as u64))
+        Ok(row.map(|r| DumpSize {
+            stored: r.get::<i64, _>(0) as u64,
+            uncompressed: r.get::<Option<i64>, _>(1).map(|n| n as u64),
+            compression: r.get(2),
+            format: r.get(3),
+        }))
     }
 
     /// Records an alert decided on; returns its id for the delivery records.
@@ -531,6 +541,17 @@ impl Trigger {
     }
 }
 
+/// A dump's size as an earlier run recorded it.
+#[derive(Debug, Clone)]
+pub struct DumpSize {
+    /// Bytes as stored.
+    pub stored: u64,
+    /// Bytes decompressed (plain dumps).
+    pub uncompressed: Option<u64>,
+    pub compression: Option<String>,
+    pub format: Option<String>,
+}
+
 /// The dump a completed verification read.
 #[derive(Debug, Clone)]
 pub struct VerifiedDump {
@@ -538,6 +559,8 @@ pub struct VerifiedDump {
     pub verdict: String,
     pub size: u64,
     pub sha256: String,
+    /// Why it failed, if it did.
+    pub reason: Option<String>,
 }
 
 /// One run as listed in history.
