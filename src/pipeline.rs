@@ -410,7 +410,12 @@ async fn verify(
     report: &mut RunReport,
 ) -> Result<Done, Stop> {
     let source = source_for(job);
-    let dump = phase(report, "find", settled_dump(ctx, job, request, source.as_ref())).await?;
+    let dump = phase(
+        report,
+        "find",
+        settled_dump(ctx, job, request, source.as_ref()),
+    )
+    .await?;
     report.dump = Some(DumpReport {
         path: dump.path.display().to_string(),
         size: dump.size,
@@ -730,7 +735,10 @@ async fn restore_and_check(
 
     // A dump that changed while it was read is not the dump that was verified.
     let now = ctx_source_current(job, dump).await?;
-    if now.as_ref().is_none_or(|n| n.size != dump.size || n.modified != dump.modified) {
+    if now
+        .as_ref()
+        .is_none_or(|n| n.size != dump.size || n.modified != dump.modified)
+    {
         return Err(Stop::Error(format!(
             "the dump {} changed while it was read ({}); it is probably still being written, \
              so it was not judged. The next run reads it again; raise `source.settle` if this repeats",

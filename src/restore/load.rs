@@ -164,8 +164,7 @@ async fn feed_file(
             let screen = Screen::new(dialect, req.screening.allow, key);
             let mut screened = Screened::new(stream, screen);
             let outcome =
-                container::exec(req.docker, &req.candidate.id, cmd, env, Some(&mut screened))
-                    .await;
+                container::exec(req.docker, &req.candidate.id, cmd, env, Some(&mut screened)).await;
             (outcome, Some(screened))
         }
         None => {
@@ -207,11 +206,25 @@ async fn feed_file(
                 outcome.output_tail.join(" | ")
             )));
         }
-        return Ok(Err(tool_failure(
+        let mut failure = tool_failure(
             req.inspection.format,
             outcome.exit_code,
             outcome.output_tail,
-        )));
+        );
+        // A cut dump often makes the tool fail on its last, partial line: say the cause first.
+        if let Some(Completion::Missing {
+            bytes,
+            line,
+            expected,
+        }) = screened.as_ref().and_then(|s| s.completion.as_ref())
+            && req.screening.require_end_marker
+        {
+            failure.reason = format!(
+                "the dump ends without {expected} — it was cut off at byte {bytes} (line {line}); {}",
+                failure.reason
+            );
+        }
+        return Ok(Err(failure));
     }
     let mut loaded = Loaded::default();
     if let Some(screened) = &screened {

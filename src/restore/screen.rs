@@ -78,7 +78,9 @@ enum Lex {
     Normal,
     /// Inside '...'; `escapes` when a backslash escapes the next byte
     /// (PostgreSQL E'' strings; always in mysql).
-    Single { escapes: bool },
+    Single {
+        escapes: bool,
+    },
     /// Inside "..." (an identifier in PostgreSQL, a string in mysql).
     Double,
     /// Inside `...` (mysql identifiers).
@@ -86,10 +88,15 @@ enum Lex {
     /// After a `$` that may open a dollar quote: the tag so far.
     DollarTag(Vec<u8>),
     /// Inside $tag$...$tag$, with `matched` bytes of the closing `$tag$` seen.
-    Dollar { tag: Vec<u8>, matched: usize },
+    Dollar {
+        tag: Vec<u8>,
+        matched: usize,
+    },
     LineComment,
     /// PostgreSQL block comments nest; mysql's do not.
-    Block { depth: u32 },
+    Block {
+        depth: u32,
+    },
     /// mysql: just after `/*`; the next bytes tell a comment from `/*!...*/`.
     BlockOpen,
     /// mysql: after `/*M`.
@@ -157,10 +164,34 @@ fn is_ident(b: u8) -> bool {
 
 /// mysql client commands that have a long name (`mysql --help`, `help`).
 const MYSQL_COMMANDS: &[&str] = &[
-    "?", "CHARSET", "CLEAR", "CONNECT", "DELIMITER", "EDIT", "EGO", "EXIT", "GO", "HELP",
-    "NOPAGER", "NOTEE", "NOWARNING", "PAGER", "PRINT", "PROMPT", "QUERY_ATTRIBUTES", "QUIT",
-    "REHASH", "RESETCONNECTION", "SANDBOX", "SOURCE", "SSL_SESSION_DATA_PRINT", "STATUS",
-    "SYSTEM", "TEE", "USE", "WARNINGS",
+    "?",
+    "CHARSET",
+    "CLEAR",
+    "CONNECT",
+    "DELIMITER",
+    "EDIT",
+    "EGO",
+    "EXIT",
+    "GO",
+    "HELP",
+    "NOPAGER",
+    "NOTEE",
+    "NOWARNING",
+    "PAGER",
+    "PRINT",
+    "PROMPT",
+    "QUERY_ATTRIBUTES",
+    "QUIT",
+    "REHASH",
+    "RESETCONNECTION",
+    "SANDBOX",
+    "SOURCE",
+    "SSL_SESSION_DATA_PRINT",
+    "STATUS",
+    "SYSTEM",
+    "TEE",
+    "USE",
+    "WARNINGS",
 ];
 
 impl Screen {
@@ -388,8 +419,7 @@ impl Screen {
             Lex::DollarTag(mut tag) => {
                 if b == b'$' {
                     self.lex = Lex::Dollar { tag, matched: 0 };
-                } else if is_ident(b) && !(tag.is_empty() && b.is_ascii_digit()) && tag.len() < 64
-                {
+                } else if is_ident(b) && !(tag.is_empty() && b.is_ascii_digit()) && tag.len() < 64 {
                     tag.push(b);
                     self.lex = Lex::DollarTag(tag);
                 } else {
@@ -820,10 +850,14 @@ fn connect_target(args: &str) -> Option<String> {
     let simple = |s: &str| {
         !s.is_empty()
             && s.len() <= 63
-            && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80)
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80)
     };
     if let Some(rest) = args.strip_prefix("-reuse-previous=on ") {
-        let inner = rest.trim().strip_prefix("\"dbname='")?.strip_suffix("'\"")?;
+        let inner = rest
+            .trim()
+            .strip_prefix("\"dbname='")?
+            .strip_suffix("'\"")?;
         let name = inner.replace("\\'", "'").replace("\\\\", "\\");
         let plain = !name.contains(['"', '\'', '\\', '=', ' ']) || simple(&name);
         return (plain && !name.is_empty()).then_some(name);
@@ -834,7 +868,6 @@ fn connect_target(args: &str) -> Option<String> {
     }
     simple(args).then(|| args.to_string())
 }
-
 
 /// An [`AsyncRead`](tokio::io::AsyncRead) that passes a dump through a [`Screen`].
 /// A refusal ends the stream with an error; [`Screened::refusal`] says why.
@@ -907,7 +940,9 @@ impl<R: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for Screened<R> {
             me.pos = 0;
             let screened = if n == 0 {
                 me.done = true;
-                me.screen.finish(&mut me.out).map(|c| me.completion = Some(c))
+                me.screen
+                    .finish(&mut me.out)
+                    .map(|c| me.completion = Some(c))
             } else {
                 me.screen.feed(&me.input[..n], &mut me.out)
             };

@@ -144,15 +144,11 @@ pub async fn inspect(dump: &Dump) -> Result<Inspection, NotLoadable> {
         return Err(NotLoadable::Empty(" (0 bytes)"));
     }
     let mut raw = [0u8; 8];
-    let mut file = reader::open_regular(&dump.path)
-        .await
-        .map_err(unreadable)?;
+    let mut file = reader::open_regular(&dump.path).await.map_err(unreadable)?;
     let n = file.read(&mut raw).await.map_err(unreadable)?;
     let compression = Compression::from_magic(&raw[..n]);
 
-    let file = reader::open_regular(&dump.path)
-        .await
-        .map_err(unreadable)?;
+    let file = reader::open_regular(&dump.path).await.map_err(unreadable)?;
     let (mut decoded, _digest) = reader::decoded(file, compression);
     let mut head = Vec::with_capacity(SNIFF_BYTES);
     let mut chunk = vec![0u8; 16 * 1024];

@@ -47,7 +47,10 @@ pub fn not_regular(path: &Path, meta: &std::fs::Metadata) -> std::io::Error {
     };
     std::io::Error::new(
         std::io::ErrorKind::InvalidInput,
-        format!("{} is {kind}, not a regular file; a dump is refused with it", path.display()),
+        format!(
+            "{} is {kind}, not a regular file; a dump is refused with it",
+            path.display()
+        ),
     )
 }
 

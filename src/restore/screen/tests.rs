@@ -4,7 +4,11 @@ const PG_HEAD: &str = "--\n-- PostgreSQL database dump\n--\n\n\\restrict AbC123\
 const PG_TAIL: &str = "\n--\n-- PostgreSQL database dump complete\n--\n\n\\unrestrict AbC123\n\n";
 
 /// Screens `dump` whole and one byte at a time; both must agree.
-fn screen(dialect: Dialect, dump: &str, key: Option<&str>) -> (Result<Completion, Refusal>, String) {
+fn screen(
+    dialect: Dialect,
+    dump: &str,
+    key: Option<&str>,
+) -> (Result<Completion, Refusal>, String) {
     let run = |chunk: usize| {
         let mut s = Screen::new(dialect, Allowances::default(), key.map(String::from));
         let mut out = Vec::new();
@@ -45,16 +49,25 @@ fn a_complete_pg_dump_passes_with_copy_data_dollar_quotes_and_comments() {
     let (done, out) = screen(Dialect::Postgres, &pg(body), None);
     assert_eq!(done, Ok(Completion::Complete));
     assert!(out.contains("\\! also data"), "COPY data passes unchanged");
-    assert!(!out.contains("\\restrict AbC123"), "the dump's own restriction is dropped");
+    assert!(
+        !out.contains("\\restrict AbC123"),
+        "the dump's own restriction is dropped"
+    );
 }
 
 #[test]
 fn a_pg_dump_cut_at_a_line_or_in_copy_data_misses_its_completion_line() {
     let full = pg("COPY t (id) FROM stdin;\n1\n2\n\\.\nCREATE INDEX i ON t (id);\n");
-    for cut in [full.find("2\n").unwrap(), full.find("CREATE INDEX").unwrap(), full.len() - 30] {
+    for cut in [
+        full.find("2\n").unwrap(),
+        full.find("CREATE INDEX").unwrap(),
+        full.len() - 30,
+    ] {
         let (done, _) = screen(Dialect::Postgres, &full[..cut], None);
         match done {
-            Ok(Completion::Missing { bytes, expected, .. }) => {
+            Ok(Completion::Missing {
+                bytes, expected, ..
+            }) => {
                 assert_eq!(bytes, cut as u64);
                 assert_eq!(expected, "pg_dump's completion line");
             }
@@ -62,7 +75,11 @@ fn a_pg_dump_cut_at_a_line_or_in_copy_data_misses_its_completion_line() {
         }
     }
     // Text after the completion line means the marker is not the end.
-    let (done, _) = screen(Dialect::Postgres, &format!("{full}CREATE TABLE x ();\n"), None);
+    let (done, _) = screen(
+        Dialect::Postgres,
+        &format!("{full}CREATE TABLE x ();\n"),
+        None,
+    );
     assert!(matches!(done, Ok(Completion::Missing { .. })), "{done:?}");
 }
 
@@ -76,7 +93,11 @@ fn psql_meta_commands_other_than_pg_dumps_are_refused_with_their_line() {
         ("\\i /etc/passwd", "\\i"),
         ("\\gexec", "\\gexec"),
     ] {
-        let r = refused(screen(Dialect::Postgres, &pg(&format!("CREATE TABLE t ();\n{cmd}\n")), None));
+        let r = refused(screen(
+            Dialect::Postgres,
+            &pg(&format!("CREATE TABLE t ();\n{cmd}\n")),
+            None,
+        ));
         assert!(r.what.contains(name), "{cmd}: {r}");
         assert_eq!(r.line, 10, "{cmd}: {r}");
     }
@@ -85,7 +106,11 @@ fn psql_meta_commands_other_than_pg_dumps_are_refused_with_their_line() {
     // Leading white space does not hide one.
     refused(screen(Dialect::Postgres, &pg("   \\! id\n"), None));
     // Nor does a quote that E'' strings close differently.
-    refused(screen(Dialect::Postgres, &pg("SELECT 'a\\'; \\! id\n"), None));
+    refused(screen(
+        Dialect::Postgres,
+        &pg("SELECT 'a\\'; \\! id\n"),
+        None,
+    ));
 }
 
 #[test]
@@ -129,14 +154,22 @@ fn the_run_key_wraps_the_dump_and_each_connect() {
     let cut = dump.replace("cluster dump complete", "dump complete");
     assert!(matches!(
         screen(Dialect::Postgres, &cut, None).0,
-        Ok(Completion::Missing { expected: "pg_dumpall's completion line", .. })
+        Ok(Completion::Missing {
+            expected: "pg_dumpall's completion line",
+            ..
+        })
     ));
-    let r = refused(screen(Dialect::Postgres, "\\connect \"host=10.0.0.1 dbname=x\"\n", None));
+    let r = refused(screen(
+        Dialect::Postgres,
+        "\\connect \"host=10.0.0.1 dbname=x\"\n",
+        None,
+    ));
     assert!(r.what.contains("other than a database by name"), "{r}");
 }
 
 const MY_HEAD: &str = "/*M!999999\\- enable the sandbox mode */ \n-- MariaDB dump 10.19  Distrib 10.11.14-MariaDB\n/*!40101 SET @OLD_CHARACTER_SET_CLIENT=@@CHARACTER_SET_CLIENT */;\n";
-const MY_TAIL: &str = "/*!40101 SET SQL_MODE=@OLD_SQL_MODE */;\n\n-- Dump completed on 2026-11-24 10:00:00\n";
+const MY_TAIL: &str =
+    "/*!40101 SET SQL_MODE=@OLD_SQL_MODE */;\n\n-- Dump completed on 2026-11-24 10:00:00\n";
 
 fn my(body: &str) -> String {
     format!("{MY_HEAD}{body}{MY_TAIL}")
@@ -182,10 +215,19 @@ fn mysql_client_commands_are_refused() {
 #[test]
 fn a_mysqldump_cut_anywhere_misses_its_completion_line() {
     let full = my("INSERT INTO `t` VALUES (1),(2);\nINSERT INTO `u` VALUES (3);\n");
-    for cut in [full.find("INSERT INTO `u`").unwrap(), full.find("(2)").unwrap()] {
+    for cut in [
+        full.find("INSERT INTO `u`").unwrap(),
+        full.find("(2)").unwrap(),
+    ] {
         let (done, _) = screen(Dialect::Mysql, &full[..cut], None);
         assert!(
-            matches!(done, Ok(Completion::Missing { expected: "mysqldump's completion line", .. })),
+            matches!(
+                done,
+                Ok(Completion::Missing {
+                    expected: "mysqldump's completion line",
+                    ..
+                })
+            ),
             "{done:?}"
         );
     }

@@ -1,0 +1,270 @@
+//! Dumps cut off or tampered with (fixtures/bad/, made by fixtures/make-bad.sh
+//! from real pg_dump and mariadb-dump output) fail with their reason named,
+//! never pass, leave nothing behind, and never replace the kept restore.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use serde_json::Value;
+
+/// (job, engine, fixture, what the reason must say)
+const CASES: &[(&str, &str, &str, &str)] = &[
+    (
+        "pg-cut-at-statement",
+        "postgres",
+        "pg-cut-at-statement.sql",
+        "ends without pg_dump's completion line — it was cut off at byte",
+    ),
+    (
+        "pg-cut-in-copy",
+        "postgres",
+        "pg-cut-in-copy.sql",
+        "ends without pg_dump's completion line",
+    ),
+    (
+        "pg-cut-mid-line",
+        "postgres",
+        "pg-cut-mid-line.sql",
+        "ends without pg_dump's completion line",
+    ),
+    (
+        "pg-no-end-marker",
+        "postgres",
+        "pg-no-end-marker.sql",
+        "ends without pg_dump's completion line",
+    ),
+    (
+        "pg-on-error-stop-off",
+        "postgres",
+        "pg-on-error-stop-off.sql",
+        "meta-command `\\set`",
+    ),
+    ("pg-shell", "postgres", "pg-shell.sql", "meta-command `\\!`"),
+    (
+        "pg-output",
+        "postgres",
+        "pg-output.sql",
+        "meta-command `\\o`",
+    ),
+    (
+        "pg-copy-program-meta",
+        "postgres",
+        "pg-copy-program-meta.sql",
+        "meta-command `\\copy`",
+    ),
+    (
+        "pg-copy-program",
+        "postgres",
+        "pg-copy-program.sql",
+        "COPY ... PROGRAM",
+    ),
+    (
+        "pg-superuser",
+        "postgres",
+        "pg-superuser.sql",
+        "makes or changes a login (superuser)",
+    ),
+    (
+        "pg-inline-shell",
+        "postgres",
+        "pg-inline-shell.sql",
+        "meta-command after other text",
+    ),
+    (
+        "my-cut-at-statement",
+        "mariadb",
+        "my-cut-at-statement.sql",
+        "ends without mysqldump's completion line",
+    ),
+    (
+        "my-cut-mid-line",
+        "mariadb",
+        "my-cut-mid-line.sql",
+        "ends without mysqldump's completion line",
+    ),
+    (
+        "my-system",
+        "mariadb",
+        "my-system.sql",
+        "client command `system`",
+    ),
+    (
+        "my-shell",
+        "mariadb",
+        "my-shell.sql",
+        "client command `\\!`",
+    ),
+    (
+        "my-create-user",
+        "mariadb",
+        "my-create-user.sql",
+        "makes or changes a login",
+    ),
+    (
+        "my-skip-comments",
+        "mariadb",
+        "my-skip-comments.sql",
+        "require_end_marker: false",
+    ),
+];
+
+fn job(app: &App, name: &str, engine: &str, file: &str, extra: &str) -> String {
+    let dir = app.path(name);
+    place(
+        &fixture(&format!("bad/{file}")),
+        &dir,
+        "backup.sql",
+        fixture_day(),
+    );
+    let image = if engine == "postgres" {
+        PG_IMAGE
+    } else {
+        MARIADB_IMAGE
+    };
+    format!(
+        "  - name: JOB({name})\n    engine: {engine}\n    image: {image}\n    source: {{ type: local, settle: 0s, path: {} }}\n    database: shop\n    keep: false\n{extra}",
+        dir.display()
+    )
+}
+
+#[tokio::test]
+async fn every_cut_or_tampered_dump_fails_naming_why() {
+    let docker = require_docker().await;
+    let app = App::new("hostile");
+    let jobs: String = CASES
+        .iter()
+        .map(|(name, engine, file, _)| job(&app, name, engine, file, ""))
+        .collect();
+    app.write_config(&jobs);
+    let (code, runs, stderr) = app.run_json(&[]);
+    assert_eq!(runs.len(), CASES.len(), "{stderr}");
+    for (name, _, _, why) in CASES {
+        let run = by_job(&runs, &app.job_name(name));
+        assert_eq!(run["verdict"], "fail", "{name}: {}\n{stderr}", reason(run));
+        assert!(reason(run).contains(why), "{name}: {}", reason(run));
+    }
+    assert_eq!(code, 1);
+    assert!(
+        app.containers(&docker).await.is_empty(),
+        "nothing is left behind"
+    );
+}
+
+#[tokio::test]
+async fn a_dump_without_a_completion_line_passes_only_with_the_opt_out_and_a_warning() {
+    let _docker = require_docker().await;
+    let app = App::new("compact");
+    let opt_out = "    restore: { require_end_marker: false }\n    assertions:\n      - row_count: { table: orders, min: 120, max: 120 }\n";
+    app.write_config(&job(
+        &app,
+        "compact",
+        "mariadb",
+        "my-skip-comments.sql",
+        opt_out,
+    ));
+    let (code, runs, stderr) = app.run_json(&[]);
+    assert_eq!(code, 0, "{stderr}");
+    let warnings = runs[0]["warnings"].as_array().unwrap();
+    assert!(
+        warnings.iter().any(|w| w["kind"] == "no_end_marker"
+            && w["message"].as_str().unwrap().contains("completion line")),
+        "{warnings:?}"
+    );
+}
+
+async fn pg_orders(kept: &Value) -> i64 {
+    use sqlx::Connection;
+    let url = format!(
+        "postgres://{}:{}@127.0.0.1:{}/{}",
+        kept["user"].as_str().unwrap(),
+        kept["password"].as_str().unwrap(),
+        kept["port"],
+        kept["database"].as_str().unwrap()
+    );
+    let mut conn = sqlx::PgConnection::connect(&url)
+        .await
+        .expect("kept restore reachable");
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM orders")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    n
+}
+
+#[tokio::test]
+async fn a_cut_dump_never_replaces_the_kept_restore() {
+    let docker = require_docker().await;
+    let app = App::new("cutkept");
+    let dir = app.path("dumps");
+    app.write_config(&format!(
+        "  - name: JOB(shop)\n    engine: postgres\n    image: {PG_IMAGE}\n    source: {{ type: local, settle: 0s, path: {} }}\n    database: shop\n",
+        dir.display()
+    ));
+    let t0 = fixture_day();
+    place(&fixture("postgres/shop.sql"), &dir, "shop-1.sql", t0);
+    let (code, runs, stderr) = app.run_json(&[]);
+    assert_eq!(code, 0, "{stderr}");
+    let kept = runs[0]["kept"].clone();
+
+    // No assertion names what is missing: the completion line alone fails it.
+    place(
+        &fixture("bad/pg-cut-in-copy.sql"),
+        &dir,
+        "shop-2.sql",
+        t0 + Duration::from_secs(3600),
+    );
+    let (code, runs, _) = app.run_json(&[]);
+    assert_eq!(code, 1);
+    assert!(reason(&runs[0]).contains("cut off"), "{}", reason(&runs[0]));
+    assert_eq!(runs[0]["kept"]["container"], kept["container"]);
+    assert_eq!(
+        pg_orders(&kept).await,
+        120,
+        "the last good restore still answers"
+    );
+    let candidates = app.candidates(&docker).await;
+    assert!(candidates.is_empty(), "{candidates:?}");
+}
+
+#[tokio::test]
+async fn a_fifo_is_refused_and_a_dangling_symlink_is_skipped() {
+    let _docker = require_docker().await;
+    let app = App::new("fifo");
+    // A directory-format dump whose toc.dat is a FIFO: reading it would wait forever.
+    let fifo_dir = app.path("fifo").join("shop.dir");
+    std::fs::create_dir_all(&fifo_dir).unwrap();
+    let status = std::process::Command::new("mkfifo")
+        .arg(fifo_dir.join("toc.dat"))
+        .status()
+        .expect("mkfifo");
+    assert!(status.success());
+    // A good dump beside a dangling symlink.
+    let link_dir = app.path("link");
+    place(
+        &fixture("postgres/shop.sql"),
+        &link_dir,
+        "shop-1.sql",
+        fixture_day(),
+    );
+    std::os::unix::fs::symlink("/nonexistent/shop-2.sql", link_dir.join("shop-2.sql")).unwrap();
+    let job = |name: &str, dir: &std::path::Path| {
+        format!(
+            "  - name: JOB({name})\n    engine: postgres\n    image: {PG_IMAGE}\n    source: {{ type: local, settle: 0s, path: {} }}\n    database: shop\n    keep: false\n",
+            dir.display()
+        )
+    };
+    let jobs = job("fifo", &app.path("fifo")) + &job("link", &link_dir);
+    app.write_config(&jobs);
+    let started = std::time::Instant::now();
+    let (_, runs, stderr) = app.run_json(&[]);
+    assert!(started.elapsed() < Duration::from_secs(120), "no hang");
+    let fifo = by_job(&runs, &app.job_name("fifo"));
+    assert_eq!(fifo["verdict"], "fail", "{}", reason(fifo));
+    assert!(reason(fifo).contains("a FIFO"), "{}", reason(fifo));
+    let link = by_job(&runs, &app.job_name("link"));
+    assert_eq!(link["verdict"], "pass", "{}\n{stderr}", reason(link));
+    assert!(stderr.contains("dangling symlink"), "{stderr}");
+}
