@@ -354,7 +354,12 @@ async fn a_much_slower_restore_is_a_warning_not_a_failure() {
     let _docker = require_docker().await;
     let app = App::new("alerttrend");
     let rx = Receiver::start().await;
-    config(&app, &rx, None, "    trend: { duration_factor: 2 }\n");
+    config(
+        &app,
+        &rx,
+        None,
+        "    trend: { duration_factor: 2, size_shrink_percent: 5 }\n",
+    );
     let dumps = app.path("dumps");
     place(
         &fixture("postgres/shop.sql"),
@@ -368,8 +373,10 @@ async fn a_much_slower_restore_is_a_warning_not_a_failure() {
         "a first pass is no news"
     );
 
-    let mut slow = std::fs::read_to_string(fixture("postgres/shop.sql")).unwrap();
-    slow.push_str("\nSELECT pg_sleep(4);\n");
+    // A statement inside the dump, not after its completion line (that would fail the run).
+    let slow = std::fs::read_to_string(fixture("postgres/shop.sql"))
+        .unwrap()
+        .replacen("\n\\.\n", "\n\\.\nSELECT pg_sleep(4);\n", 1);
     std::fs::write(dumps.join("b.sql"), slow).unwrap();
     set_mtime(
         &dumps.join("b.sql"),
@@ -388,11 +395,15 @@ async fn a_much_slower_restore_is_a_warning_not_a_failure() {
         "{text}"
     );
 
-    // The same data, gzipped: the file is far smaller than the previous one.
-    place(
-        &fixture("postgres/shop.sql.gz"),
-        &dumps,
-        "c.sql.gz",
+    // The same dump without the reviews' rows: smaller by more than 5%.
+    let full = std::fs::read_to_string(fixture("postgres/shop.sql")).unwrap();
+    let start = full.find("COPY public.reviews").unwrap();
+    let data = start + full[start..].find('\n').unwrap() + 1;
+    let end = data + full[data..].find("\\.\n").unwrap();
+    let smaller = format!("{}{}", &full[..data], &full[end..]);
+    std::fs::write(dumps.join("c.sql"), smaller).unwrap();
+    set_mtime(
+        &dumps.join("c.sql"),
         fixture_day() + Duration::from_secs(120),
     );
     let (code, runs, stderr) = app.run_json(&[]);

@@ -268,3 +268,34 @@ async fn a_fifo_is_refused_and_a_dangling_symlink_is_skipped() {
     assert_eq!(link["verdict"], "pass", "{}\n{stderr}", reason(link));
     assert!(stderr.contains("dangling symlink"), "{stderr}");
 }
+
+#[tokio::test]
+async fn a_change_of_compression_alone_is_no_shrink() {
+    let _docker = require_docker().await;
+    let app = App::new("recompress");
+    let dir = app.path("dumps");
+    app.write_config(&format!(
+        "  - name: JOB(shop)\n    engine: postgres\n    image: {PG_IMAGE}\n    source: {{ type: local, settle: 0s, path: {} }}\n    database: shop\n    keep: false\n",
+        dir.display()
+    ));
+    let t0 = fixture_day();
+    place(&fixture("postgres/shop.sql"), &dir, "shop-1", t0);
+    let (code, runs, stderr) = app.run_json(&[]);
+    assert_eq!(code, 0, "{stderr}");
+    let plain = runs[0]["dump"]["uncompressed_size"].as_u64().unwrap();
+    place(
+        &fixture("postgres/shop.sql.gz"),
+        &dir,
+        "shop-2",
+        t0 + Duration::from_secs(3600),
+    );
+    let (code, runs, stderr) = app.run_json(&[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(runs[0]["dump"]["compression"], "gzip");
+    assert_eq!(runs[0]["dump"]["uncompressed_size"].as_u64(), Some(plain));
+    let warnings = runs[0]["warnings"].as_array().unwrap();
+    assert!(
+        !warnings.iter().any(|w| w["kind"] == "dump_shrunk"),
+        "{warnings:?}"
+    );
+}
