@@ -68,6 +68,15 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Makes a run its job's baseline after a deliberate schema change: the
+    /// next runs compare every table and object with that run's instead of
+    /// the last passing run's (works beside a running daemon).
+    Accept {
+        /// The run's id, as `run` and the status page show it.
+        run_id: String,
+        #[arg(long, short)]
+        config: PathBuf,
+    },
     /// Sends a test message to every alert channel (or the one named).
     AlertTest {
         #[arg(long, short)]
@@ -126,6 +135,7 @@ fn main() -> ExitCode {
                 config,
                 json,
             } => evidence(&config, &run_id, json).await,
+            Command::Accept { run_id, config } => accept(&config, &run_id).await,
             Command::AlertTest { config, channel } => alert_test(&config, channel.as_deref()).await,
             Command::Daemon { config } => daemon(&config).await,
             Command::Trigger { job, config } => {
@@ -299,6 +309,45 @@ async fn evidence(path: &std::path::Path, run_id: &str, json: bool) -> ExitCode 
             eprintln!(
                 "error: no run `{run_id}` in {}; run ids are in `run` output and on the status page",
                 config.state_dir.display()
+            );
+            ExitCode::from(EXIT_CONFIG)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(EXIT_CHECKER)
+        }
+    }
+}
+
+async fn accept(path: &std::path::Path, run_id: &str) -> ExitCode {
+    use restoredrill::store::{Accepted, Store};
+    let config = match load(path) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let outcome = match Store::open_beside(&config.state_dir).await {
+        Ok(store) => store.accept(run_id).await,
+        Err(e) => Err(e),
+    };
+    match outcome {
+        Ok(Accepted::Baseline { job, tables }) => {
+            println!(
+                "run {run_id} ({tables} tables) is now the baseline of job `{job}`: \
+                 the next runs compare every table and schema object with it"
+            );
+            ExitCode::SUCCESS
+        }
+        Ok(Accepted::NoSuchRun) => {
+            eprintln!(
+                "error: no run `{run_id}` in {}; run ids are in `run` output and on the status page",
+                config.state_dir.display()
+            );
+            ExitCode::from(EXIT_CONFIG)
+        }
+        Ok(Accepted::NothingRestored { job, verdict }) => {
+            eprintln!(
+                "error: run `{run_id}` of job `{job}` ({verdict}) recorded no restored tables, \
+                 so there is nothing to compare with; accept a run whose dump restored"
             );
             ExitCode::from(EXIT_CONFIG)
         }

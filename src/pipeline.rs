@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use crate::assert::baseline::Restored;
 use crate::assert::{self, Evidence};
 use crate::config::{Config, Job, KeepSettings, Secret, SourceSpec};
 use crate::promote::{self, Promotion};
@@ -200,6 +201,7 @@ pub async fn run_once(ctx: &Context, job: &Job, request: &RunRequest) -> RunRepo
             phases: Vec::new(),
             assertions: Vec::new(),
             tables: BTreeMap::new(),
+            objects: Default::default(),
             tool_output: Vec::new(),
             kept: None,
             warnings: Vec::new(),
@@ -438,7 +440,9 @@ async fn verify(
             .map_err(|e| {
                 Stop::Error(format!("cannot read the dump {}: {e}", dump.path.display()))
             })?;
-        if sha == last.sha256 {
+        // A failed run accepted as the baseline since is verified again,
+        // against itself.
+        if sha == last.sha256 && !(last.verdict == "fail" && last.accepted) {
             if let Some(d) = report.dump.as_mut() {
                 d.sha256 = Some(sha);
             }
@@ -490,7 +494,12 @@ async fn verify(
                 .map(char::from)
                 .collect::<String>(),
         ),
-        database: job.database.clone(),
+        // A dump that creates its database(s) is run from the server's own.
+        database: if inspection.creates_databases {
+            "postgres".to_string()
+        } else {
+            job.database.clone()
+        },
     };
     let name = format!("restoredrill-{}-{}", job.name, report.run_id).to_ascii_lowercase();
     let spec = ContainerSpec {
@@ -517,17 +526,21 @@ async fn verify(
         _ = ctx.cancel.cancelled() => Err(Stop::Error("interrupted: restoredrill was asked to stop".into())),
         _ = request.cancel.cancelled() => Err(Stop::Error("interrupted: the run was cancelled".into())),
         r = async {
-            restore_and_check(ctx, job, engine.as_ref(), &creds, &candidate, &dump, &inspection, report).await?;
+            let creds = restore_and_check(ctx, job, engine.as_ref(), &creds, &candidate, &dump, &inspection, report).await?;
             if let Some(keep) = &job.keep {
                 make_servable(ctx, job, keep, engine.as_ref(), &creds, &candidate, report).await?;
             }
-            Ok(())
+            Ok(creds)
         } => r,
     };
-    if let Err(stop) = checked {
-        candidate.remove().await;
-        return Err(stop);
-    }
+    // The restore is checked (and kept) in the database that holds the dump.
+    let creds = match checked {
+        Ok(creds) => creds,
+        Err(stop) => {
+            candidate.remove().await;
+            return Err(stop);
+        }
+    };
     if job.keep.is_none() {
         candidate.remove().await;
         return Ok(Done::Verified);
@@ -646,7 +659,7 @@ async fn restore_and_check(
     dump: &Dump,
     inspection: &Inspection,
     report: &mut RunReport,
-) -> Result<(), Stop> {
+) -> Result<Credentials, Stop> {
     phase(
         report,
         "start",
@@ -708,6 +721,10 @@ async fn restore_and_check(
         }
         Ok(r) => r?,
     };
+    let databases = match &loaded {
+        Ok(l) => l.databases.clone(),
+        Err(_) => Vec::new(),
+    };
     match loaded {
         Ok(l) => {
             if let Some(d) = report.dump.as_mut() {
@@ -753,12 +770,23 @@ async fn restore_and_check(
         )));
     }
 
+    phase(
+        report,
+        "lock_logins",
+        lock_logins(ctx, engine, creds, candidate),
+    )
+    .await?;
+    let creds = Credentials {
+        database: checked_database(job, engine, creds, &databases)?,
+        ..creds.clone()
+    };
+
     let check_started = Utc::now();
     let result = check(
         ctx,
         job,
         engine,
-        creds,
+        &creds,
         candidate,
         dump,
         load_duration,
@@ -770,7 +798,81 @@ async fn restore_and_check(
         started_at: check_started,
         finished_at: Utc::now(),
     });
-    result
+    result.map(|()| creds)
+}
+
+/// Gives restoredrill's superuser its password back and locks every other
+/// login, whatever the dump did to them: none of its logins works on the
+/// kept restore.
+async fn lock_logins(
+    ctx: &Context,
+    engine: &dyn Engine,
+    creds: &Credentials,
+    candidate: &Candidate,
+) -> Result<(), Stop> {
+    let Some((cmd, sql)) = engine.lock_logins(creds) else {
+        return Ok(());
+    };
+    let mut input = std::io::Cursor::new(sql.into_bytes());
+    let outcome = container::exec(
+        &ctx.docker,
+        &candidate.id,
+        cmd,
+        engine.tool_env(creds),
+        Some(&mut input),
+    )
+    .await?;
+    if outcome.exit_code != 0 {
+        container::still_running(&ctx.docker, &candidate.id).await?;
+        return Err(Stop::Fail(format!(
+            "after the load, restoredrill could not take back the superuser login and lock the \
+             dump's logins (exit {}: {}); the dump changed the server's logins in a way no dump tool writes",
+            outcome.exit_code,
+            outcome.output_tail.join(" / ")
+        )));
+    }
+    Ok(())
+}
+
+/// The database the restore is checked in: the job's `database` when the
+/// dump loaded there or names it, else the one database the dump created
+/// (`pg_dump --create`, `mysqldump --databases`, pg_dumpall of one database).
+fn checked_database(
+    job: &Job,
+    engine: &dyn Engine,
+    creds: &Credentials,
+    databases: &[String],
+) -> Result<String, Stop> {
+    if databases.is_empty() {
+        return Ok(creds.database.clone());
+    }
+    if databases.contains(&job.database) {
+        return Ok(job.database.clone());
+    }
+    let own: Vec<&String> = databases
+        .iter()
+        .filter(|d| !engine.system_databases().contains(&d.as_str()))
+        .collect();
+    match own.as_slice() {
+        [] => Ok(creds.database.clone()),
+        [one] => {
+            tracing::info!(
+                database = %one,
+                "the dump holds database `{one}`; it is checked there (the job's database is `{}`)",
+                job.database
+            );
+            Ok((*one).clone())
+        }
+        many => Err(Stop::Fail(format!(
+            "the dump holds the databases {}, and none of them is the job's `database` (`{}`): \
+             set `database` to the one to check",
+            many.iter()
+                .map(|d| format!("`{d}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            job.database
+        ))),
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -797,6 +899,15 @@ async fn check(
             )));
         }
     };
+    let objects = match session.schema_objects().await {
+        Ok(o) => o,
+        Err(e) => {
+            session.close().await;
+            return Err(Stop::Error(format!(
+                "cannot list the restored schema objects: {e}"
+            )));
+        }
+    };
     let baseline = ctx.store.baseline(&job.name).await?;
     let default_schema = engine.default_schema(creds);
     let evidence = Evidence {
@@ -806,15 +917,35 @@ async fn check(
         dump_modified: dump.modified,
         load_duration,
     };
+    let compared = job.baseline.compare(
+        baseline.as_ref(),
+        &Restored {
+            tables: &tables,
+            objects: &objects,
+            default_schema: &default_schema,
+        },
+    );
     report.assertions = assert::check_all(&job.assertions, &evidence, session.as_mut()).await;
+    report.assertions.extend(compared.results.iter().cloned());
     session.close().await;
     report.tables = tables;
+    report.objects = objects;
+    for message in &compared.warnings {
+        tracing::warn!("{message}");
+        report.warnings.push(Warning {
+            kind: "table_shrunk".into(),
+            message: message.clone(),
+        });
+    }
 
     if report.tables.is_empty() {
         return Err(Stop::Fail(format!(
             "the dump loaded but restored no tables into `{}`",
-            job.database
+            creds.database
         )));
+    }
+    if let Some(why) = compared.reason() {
+        return Err(Stop::Fail(why));
     }
     let failed: Vec<_> = report.failed_assertions().collect();
     if let Some(first) = failed.first() {

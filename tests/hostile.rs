@@ -7,7 +7,6 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use serde_json::Value;
 
 /// (job, engine, fixture, what the reason must say)
 const CASES: &[(&str, &str, &str, &str)] = &[
@@ -172,26 +171,6 @@ async fn a_dump_without_a_completion_line_passes_only_with_the_opt_out_and_a_war
             && w["message"].as_str().unwrap().contains("completion line")),
         "{warnings:?}"
     );
-}
-
-async fn pg_orders(kept: &Value) -> i64 {
-    use sqlx::Connection;
-    let url = format!(
-        "postgres://{}:{}@127.0.0.1:{}/{}",
-        kept["user"].as_str().unwrap(),
-        kept["password"].as_str().unwrap(),
-        kept["port"],
-        kept["database"].as_str().unwrap()
-    );
-    let mut conn = sqlx::PgConnection::connect(&url)
-        .await
-        .expect("kept restore reachable");
-    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM orders")
-        .fetch_one(&mut conn)
-        .await
-        .unwrap();
-    conn.close().await.unwrap();
-    n
 }
 
 #[tokio::test]

@@ -7,7 +7,6 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use serde_json::Value;
 
 fn local_job(
     name: &str,
@@ -259,26 +258,6 @@ async fn every_bad_fixture_fails_with_its_reason_and_leaves_nothing_behind() {
         app.containers(&docker).await
     );
     assert!(app.containers(&docker).await.is_empty());
-}
-
-async fn pg_orders(kept: &Value) -> i64 {
-    use sqlx::Connection;
-    let url = format!(
-        "postgres://{}:{}@127.0.0.1:{}/{}",
-        kept["user"].as_str().unwrap(),
-        kept["password"].as_str().unwrap(),
-        kept["port"],
-        kept["database"].as_str().unwrap()
-    );
-    let mut conn = sqlx::PgConnection::connect(&url)
-        .await
-        .expect("kept restore reachable");
-    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM orders")
-        .fetch_one(&mut conn)
-        .await
-        .unwrap();
-    conn.close().await.unwrap();
-    n
 }
 
 #[tokio::test]

@@ -94,7 +94,10 @@ async fn the_api_metrics_and_evidence_report_tell_the_history() {
         report["phases"][0]["started_at"].is_string()
             && report["phases"][0]["finished_at"].is_string()
     );
-    assert_eq!(report["assertions"].as_array().unwrap().len(), 2);
+    // The job's two assertions, then the comparison with the last good restore.
+    let assertions = report["assertions"].as_array().unwrap();
+    assert_eq!(assertions.len(), 3, "{assertions:?}");
+    assert_eq!(assertions[2]["kind"], "baseline");
 
     // The CLI prints the same evidence beside the running daemon.
     let out = app.run(&["report", &failed]);

@@ -126,6 +126,8 @@ mod tests {
         let base = Baseline {
             run_id: "r1".into(),
             tables: tables(&[("public.orders", 120)]),
+            objects: None,
+            accepted: false,
         };
         let same = tables(&[("public.orders", 120)]);
         let r = growth(Some(1), None).check(&evidence(&same, Some(&base)));

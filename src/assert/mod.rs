@@ -5,6 +5,7 @@
 //! [`AssertionResult`] that records what was expected and what was observed.
 //! This stage only reads; it never changes the restored database.
 
+pub mod baseline;
 mod freshness;
 mod growth;
 mod restore_duration;
@@ -19,6 +20,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+pub use baseline::{BaselineRules, SchemaObject};
 pub use freshness::Freshness;
 pub use growth::Growth;
 pub use restore_duration::RestoreDuration;
@@ -82,11 +84,16 @@ pub struct Evidence<'a> {
     pub load_duration: Duration,
 }
 
-/// Row counts recorded by an earlier passing run.
+/// What the job's baseline run recorded: its last passing run, or the run
+/// someone accepted since (`restoredrill accept`).
 #[derive(Debug, Clone)]
 pub struct Baseline {
     pub run_id: String,
     pub tables: BTreeMap<String, i64>,
+    /// `None` when that run predates the recording of schema objects.
+    pub objects: Option<std::collections::BTreeSet<SchemaObject>>,
+    /// The run was accepted as the baseline rather than passing.
+    pub accepted: bool,
 }
 
 /// The outcome of one assertion, as recorded in history and reports.

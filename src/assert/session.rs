@@ -50,6 +50,13 @@ pub trait Session: Send {
     /// (for MySQL the schema is the database).
     async fn table_row_counts(&mut self) -> Result<BTreeMap<String, i64>, QueryError>;
 
+    /// Every schema object of the restored database (tables, partitions,
+    /// views, sequences, functions, indexes, constraints, triggers...), not
+    /// counting the system's own or those an extension brings.
+    async fn schema_objects(
+        &mut self,
+    ) -> Result<std::collections::BTreeSet<super::SchemaObject>, QueryError>;
+
     /// `max(column)` of `schema.table` as Unix seconds; `None` if the table is empty.
     /// Timestamps without a time zone are read as UTC.
     async fn max_timestamp(

@@ -91,6 +91,9 @@ impl fmt::Display for EngineKind {
 }
 
 /// One backup to verify, checked.
+/// The database a job restores into when it names none.
+pub const DEFAULT_DATABASE: &str = "restored";
+
 #[derive(Debug, Clone)]
 pub struct Job {
     pub name: String,
@@ -112,6 +115,8 @@ pub struct Job {
     /// healthchecks.io-style ping URL.
     pub healthchecks: Option<Secret>,
     pub trend: Trend,
+    /// How every table and object is compared with the baseline run.
+    pub baseline: crate::assert::BaselineRules,
 }
 
 /// How the last passing restore is kept and served.
@@ -531,16 +536,23 @@ impl Validator<'_> {
                 }
             },
         };
-        let database = self.text(&raw.database);
-        if database.is_empty() || database.contains(['`', '"', '\'', '\0', '/']) {
-            self.problems.at(
-                raw.database.referenced,
-                format!("`{database}` is not a usable database name"),
-            );
-        }
+        let database = match &raw.database {
+            None => DEFAULT_DATABASE.to_string(),
+            Some(d) => {
+                let database = self.text(d);
+                if database.is_empty() || database.contains(['`', '"', '\'', '\0', '/']) {
+                    self.problems.at(
+                        d.referenced,
+                        format!("`{database}` is not a usable database name"),
+                    );
+                }
+                database
+            }
+        };
         let notify = self.notify(&raw, alerts);
         let healthchecks = self.healthchecks(&raw);
         let trend = self.trend(&raw);
+        let baseline = self.baseline(raw.baseline.as_ref());
         let tmpfs_at = raw
             .restore
             .as_ref()
@@ -614,7 +626,98 @@ impl Validator<'_> {
             notify,
             healthchecks,
             trend,
+            baseline,
         })
+    }
+
+    fn baseline(&mut self, raw: Option<&raw::RawBaseline>) -> crate::assert::BaselineRules {
+        use crate::assert::baseline::{BaselineRules, TableRule, check_pattern};
+        let defaults = BaselineRules::default();
+        let Some(raw) = raw else { return defaults };
+        let mut percent = |v: &Option<Spanned<f64>>, key: &str, default: f64| match v {
+            None => default,
+            Some(p) if p.value >= 0.0 && p.value <= 100.0 => p.value,
+            Some(p) => {
+                self.problems.at(
+                    p.referenced,
+                    format!("baseline.{key} must be between 0 and 100, not {}", p.value),
+                );
+                default
+            }
+        };
+        let fail = percent(
+            &raw.fail_shrink_percent,
+            "fail_shrink_percent",
+            defaults.fail_shrink_percent,
+        );
+        let warn = percent(
+            &raw.warn_shrink_percent,
+            "warn_shrink_percent",
+            defaults.warn_shrink_percent.min(fail),
+        );
+        let mut tables = Vec::new();
+        for t in &raw.tables {
+            let t_fail = percent(
+                &t.value.fail_shrink_percent,
+                "tables[].fail_shrink_percent",
+                fail,
+            );
+            let t_warn = percent(
+                &t.value.warn_shrink_percent,
+                "tables[].warn_shrink_percent",
+                warn.min(t_fail),
+            );
+            tables.push((t.referenced, t.value.table.clone(), t_fail, t_warn));
+        }
+        if warn > fail
+            && let Some(w) = &raw.warn_shrink_percent
+        {
+            self.problems.at(
+                w.referenced,
+                format!(
+                    "baseline.warn_shrink_percent ({warn}) is above fail_shrink_percent ({fail}): \
+                     such a shrink already fails the run"
+                ),
+            );
+        }
+        let mut rules = BaselineRules {
+            fail_shrink_percent: fail,
+            warn_shrink_percent: warn,
+            exclude: Vec::new(),
+            tables: Vec::new(),
+        };
+        for e in &raw.exclude {
+            let text = self.text(e);
+            match check_pattern(&text) {
+                Ok(()) => rules.exclude.push(text),
+                Err(why) => self
+                    .problems
+                    .at(e.referenced, format!("baseline.exclude: {why}")),
+            }
+        }
+        for (at, table, t_fail, t_warn) in tables {
+            let text = self.text(&table);
+            if let Err(why) = check_pattern(&text) {
+                self.problems
+                    .at(table.referenced, format!("baseline.tables: {why}"));
+                continue;
+            }
+            if t_warn > t_fail {
+                self.problems.at(
+                    at,
+                    format!(
+                        "baseline.tables `{text}`: warn_shrink_percent ({t_warn}) is above \
+                         fail_shrink_percent ({t_fail})"
+                    ),
+                );
+            }
+            rules.tables.push(TableRule {
+                pattern: text,
+                fail_shrink_percent: t_fail,
+                warn_shrink_percent: t_warn,
+            });
+        }
+        rules
     }
 
     fn source(&mut self, raw: &Spanned<raw::RawSource>) -> Option<SourceSpec> {

@@ -145,8 +145,12 @@ pub(crate) struct RawJob {
     pub timezone: Option<Spanned<String>>,
     /// Where the dumps are.
     pub source: Spanned<RawSource>,
-    /// Database to restore into (created empty before loading).
-    pub database: Spanned<String>,
+    /// Database to restore into (created empty before loading) and check.
+    /// A dump that creates and connects to its own database (`pg_dump
+    /// --create`, `mysqldump --databases`, pg_dumpall) is checked in the
+    /// database it names when that is not this one. Default `restored`.
+    #[serde(default)]
+    pub database: Option<Spanned<String>>,
     /// Limits and tuning of the throwaway server.
     #[serde(default)]
     pub restore: Option<RawRestore>,
@@ -179,6 +183,42 @@ pub(crate) struct RawJob {
     /// Warnings (not failures) when runs drift.
     #[serde(default)]
     pub trend: Option<RawTrend>,
+    /// How every table and schema object is compared with the last good
+    /// restore (or the run accepted with `restoredrill accept`).
+    #[serde(default)]
+    pub baseline: Option<RawBaseline>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawBaseline {
+    /// A table with this many percent fewer rows than in the last good
+    /// restore fails the run. Default 50.
+    #[serde(default)]
+    pub fail_shrink_percent: Option<Spanned<f64>>,
+    /// A table with this many percent fewer rows is a warning. Default 5.
+    #[serde(default)]
+    pub warn_shrink_percent: Option<Spanned<f64>>,
+    /// Tables (and other objects) not compared, as globs on `schema.table`
+    /// (a bare name is in the default schema), e.g. `sessions`, `audit_*`.
+    #[serde(default)]
+    pub exclude: Vec<Spanned<String>>,
+    /// Thresholds for single tables; the first entry that matches applies.
+    #[serde(default)]
+    pub tables: Vec<Spanned<RawTableBaseline>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTableBaseline {
+    /// Glob on `schema.table` (a bare name is in the default schema).
+    pub table: Spanned<String>,
+    /// Default: the job's `baseline.fail_shrink_percent`.
+    #[serde(default)]
+    pub fail_shrink_percent: Option<Spanned<f64>>,
+    /// Default: the job's `baseline.warn_shrink_percent`.
+    #[serde(default)]
+    pub warn_shrink_percent: Option<Spanned<f64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -68,6 +68,9 @@ pub struct RunReport {
     pub assertions: Vec<AssertionResult>,
     /// Exact row count of every restored table.
     pub tables: BTreeMap<String, i64>,
+    /// Every schema object of the restore, compared by the next runs.
+    #[serde(skip)]
+    pub objects: std::collections::BTreeSet<crate::assert::SchemaObject>,
     /// The last lines the restore tool printed (on failure, its errors).
     pub tool_output: Vec<String>,
     /// The job's kept restore after this run (new on a pass, the earlier one otherwise).

@@ -49,6 +49,14 @@ pub trait Engine: Send + Sync {
     fn script_command(&self, creds: &Credentials) -> Vec<String>;
     /// Schema a bare table name refers to.
     fn default_schema(&self, creds: &Credentials) -> String;
+    /// Databases every server has, never the one a dump is checked in.
+    fn system_databases(&self) -> &'static [&'static str];
+    /// Run after the load, inside the container: a command and the SQL it
+    /// reads on stdin that give restoredrill's superuser its password back
+    /// and lock every other login, so that no login a dump made (pg_dumpall's
+    /// roles, a planted superuser) works on the kept restore. `None` where the
+    /// engine has no such step yet.
+    fn lock_logins(&self, creds: &Credentials) -> Option<(Vec<String>, String)>;
     /// Connects from this host to the restored server on 127.0.0.1:`port`.
     async fn connect(&self, port: u16, creds: &Credentials)
     -> Result<Box<dyn Session>, QueryError>;

@@ -161,7 +161,8 @@ async fn feed_file(
                 Dialect::Postgres => restrict_key(req).await?,
                 Dialect::Mysql => None,
             };
-            let screen = Screen::new(dialect, req.screening.allow, key);
+            let screen = Screen::new(dialect, req.screening.allow, key)
+                .server_roles(vec![req.creds.user.clone()]);
             let mut screened = Screened::new(stream, screen);
             let outcome =
                 container::exec(req.docker, &req.candidate.id, cmd, env, Some(&mut screened)).await;

@@ -2,14 +2,14 @@
 //! image's own client (`mariadb`, else `mysql`) inside the container, and
 //! mysql_async from the host (its dynamic values suit arbitrary assertion SQL).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use async_trait::async_trait;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, OptsBuilder, Value};
 
 use super::engine::{Credentials, Engine, LoadPlan};
-use crate::assert::{QueryError, Scalar, Session};
+use crate::assert::{QueryError, Scalar, SchemaObject, Session};
 use crate::config::{EngineKind, ReadonlyUser};
 use crate::source::DumpFormat;
 
@@ -81,6 +81,42 @@ impl Engine for Mysql {
 
     fn default_schema(&self, c: &Credentials) -> String {
         c.database.clone()
+    }
+
+    fn system_databases(&self) -> &'static [&'static str] {
+        &["mysql", "information_schema", "performance_schema", "sys"]
+    }
+
+    fn lock_logins(&self, c: &Credentials) -> Option<(Vec<String>, String)> {
+        // MariaDB only (an anonymous block); MySQL 8 has no such step yet.
+        if self.kind != EngineKind::Mariadb {
+            return None;
+        }
+        let password = c
+            .password
+            .expose()
+            .replace('\\', "\\\\")
+            .replace('\'', "\\'");
+        // A dump with the `mysql` database (--all-databases) replaced the
+        // account tables; FLUSH reads them, and this connection, logged in
+        // before, puts restoredrill's own login back and locks the rest.
+        let sql = format!(
+            "FLUSH PRIVILEGES;\n\
+             CREATE USER IF NOT EXISTS '{user}'@'%';\n\
+             ALTER USER '{user}'@'%' IDENTIFIED BY '{password}' ACCOUNT UNLOCK;\n\
+             GRANT ALL PRIVILEGES ON *.* TO '{user}'@'%' WITH GRANT OPTION;\n\
+             DELIMITER //\n\
+             BEGIN NOT ATOMIC\n\
+               FOR u IN (SELECT user, host FROM mysql.global_priv\n\
+                          WHERE NOT (user = '{user}' AND host IN ('%', 'localhost'))\n\
+                            AND IFNULL(JSON_VALUE(priv, '$.is_role'), 'false') <> 'true') DO\n\
+                 EXECUTE IMMEDIATE CONCAT('ALTER USER ', QUOTE(u.user), '@', QUOTE(u.host), ' ACCOUNT LOCK');\n\
+               END FOR;\n\
+             END//\n\
+             DELIMITER ;\n",
+            user = c.user,
+        );
+        Some((client(c), sql))
     }
 
     fn script_command(&self, c: &Credentials) -> Vec<String> {
@@ -196,6 +232,54 @@ fn scalar(v: Value) -> Scalar {
     }
 }
 
+const SYSTEM_SCHEMAS: &str = "('mysql', 'information_schema', 'performance_schema', 'sys')";
+
+/// (kind, query of kind and `schema.name`) per kind of object, with
+/// `{system}` for the system schemas; an empty kind takes the query's own
+/// (procedure / function). Names of a table's objects start with `schema.table.`.
+const SCHEMA_OBJECTS: &[(&str, &str)] = &[
+    (
+        "table",
+        "SELECT '', CONCAT(table_schema, '.', table_name) FROM information_schema.tables \
+         WHERE table_type = 'BASE TABLE' AND table_schema NOT IN {system}",
+    ),
+    (
+        "view",
+        "SELECT '', CONCAT(table_schema, '.', table_name) FROM information_schema.tables \
+         WHERE table_type = 'VIEW' AND table_schema NOT IN {system}",
+    ),
+    (
+        "sequence",
+        "SELECT '', CONCAT(table_schema, '.', table_name) FROM information_schema.tables \
+         WHERE table_type = 'SEQUENCE' AND table_schema NOT IN {system}",
+    ),
+    (
+        "",
+        "SELECT routine_type, CONCAT(routine_schema, '.', routine_name) \
+         FROM information_schema.routines WHERE routine_schema NOT IN {system}",
+    ),
+    (
+        "index",
+        "SELECT DISTINCT '', CONCAT(table_schema, '.', table_name, '.', index_name) \
+         FROM information_schema.statistics WHERE table_schema NOT IN {system}",
+    ),
+    (
+        "constraint",
+        "SELECT '', CONCAT(constraint_schema, '.', table_name, '.', constraint_name) \
+         FROM information_schema.table_constraints WHERE constraint_schema NOT IN {system}",
+    ),
+    (
+        "trigger",
+        "SELECT '', CONCAT(trigger_schema, '.', event_object_table, '.', trigger_name) \
+         FROM information_schema.triggers WHERE trigger_schema NOT IN {system}",
+    ),
+    (
+        "event",
+        "SELECT '', CONCAT(event_schema, '.', event_name) FROM information_schema.events \
+         WHERE event_schema NOT IN {system}",
+    ),
+];
+
 #[async_trait]
 impl Session for MysqlSession {
     async fn table_row_counts(&mut self) -> Result<BTreeMap<String, i64>, QueryError> {
@@ -216,6 +300,30 @@ impl Session for MysqlSession {
             counts.insert(format!("{schema}.{table}"), n.unwrap_or(0));
         }
         Ok(counts)
+    }
+
+    async fn schema_objects(&mut self) -> Result<BTreeSet<SchemaObject>, QueryError> {
+        // One query per kind: a UNION would mix information_schema's
+        // collation with the literals'.
+        let mut objects = BTreeSet::new();
+        for (kind, sql) in SCHEMA_OBJECTS {
+            let rows: Vec<(String, String)> = self
+                .conn
+                .query(sql.replace("{system}", SYSTEM_SCHEMAS))
+                .await
+                .map_err(err)?;
+            for (k, name) in rows {
+                objects.insert(SchemaObject::new(
+                    if kind.is_empty() {
+                        k.to_lowercase()
+                    } else {
+                        kind.to_string()
+                    },
+                    name,
+                ));
+            }
+        }
+        Ok(objects)
     }
 
     async fn max_timestamp(

@@ -1,14 +1,14 @@
 //! PostgreSQL: the official `postgres` image's contract, psql / pg_restore
 //! inside the container (so tool and server versions match), sqlx from the host.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{AssertSqlSafe, Connection, Row};
 
 use super::engine::{Credentials, Engine, LoadPlan};
-use crate::assert::{QueryError, Scalar, Session};
+use crate::assert::{QueryError, Scalar, SchemaObject, Session};
 use crate::config::{EngineKind, ReadonlyUser};
 use crate::source::DumpFormat;
 
@@ -131,6 +131,38 @@ impl Engine for Postgres {
         "public".into()
     }
 
+    fn system_databases(&self) -> &'static [&'static str] {
+        &["postgres", "template0", "template1"]
+    }
+
+    fn lock_logins(&self, c: &Credentials) -> Option<(Vec<String>, String)> {
+        // Over the local socket, which the image trusts: the dump may have
+        // changed the superuser's password (pg_dumpall's `ALTER ROLE`).
+        let cmd = [
+            "psql",
+            "-X",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-U",
+            c.user.as_str(),
+            "-d",
+            "template1",
+        ]
+        .map(String::from)
+        .to_vec();
+        let sql = format!(
+            "ALTER ROLE CURRENT_USER WITH SUPERUSER LOGIN PASSWORD {};\n\
+             DO $restoredrill$ DECLARE r record; BEGIN\n\
+               FOR r IN SELECT rolname FROM pg_roles WHERE rolcanlogin AND rolname <> current_user LOOP\n\
+                 EXECUTE format('ALTER ROLE %I NOLOGIN', r.rolname);\n\
+               END LOOP;\n\
+             END $restoredrill$;\n",
+            literal(c.password.expose())
+        );
+        Some((cmd, sql))
+    }
+
     async fn connect(&self, port: u16, c: &Credentials) -> Result<Box<dyn Session>, QueryError> {
         let opts = options(port, c).application_name("restoredrill");
         let conn = PgConnection::connect_with(&opts).await.map_err(err)?;
@@ -228,6 +260,43 @@ fn quote(ident: &str) -> String {
     format!("\"{}\"", ident.replace('"', "\"\""))
 }
 
+/// Every object of the database's own schemas, named so that an object of a
+/// table (index, constraint, trigger) starts with `schema.table.`; objects an
+/// extension brings are left out (they come with the image's extension).
+const SCHEMA_OBJECTS: &str = "\
+WITH o (kind, name, nsp, cls, oid) AS ( \
+  SELECT CASE c.relkind WHEN 'r' THEN 'table' WHEN 'p' THEN 'table' WHEN 'v' THEN 'view' \
+           WHEN 'm' THEN 'materialized view' WHEN 'S' THEN 'sequence' ELSE 'foreign table' END, \
+         n.nspname || '.' || c.relname, n.nspname, 'pg_class'::regclass, c.oid \
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+   WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') \
+  UNION ALL \
+  SELECT 'index', n.nspname || '.' || t.relname || '.' || c.relname, n.nspname, 'pg_class'::regclass, c.oid \
+    FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid \
+    JOIN pg_namespace n ON n.oid = t.relnamespace \
+  UNION ALL \
+  SELECT CASE p.prokind WHEN 'p' THEN 'procedure' WHEN 'a' THEN 'aggregate' ELSE 'function' END, \
+         n.nspname || '.' || p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')', \
+         n.nspname, 'pg_proc'::regclass, p.oid \
+    FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
+  UNION ALL \
+  SELECT 'constraint', n.nspname || '.' || coalesce(t.relname || '.', ty.typname || '.', '') || co.conname, \
+         n.nspname, 'pg_constraint'::regclass, co.oid \
+    FROM pg_constraint co JOIN pg_namespace n ON n.oid = co.connamespace \
+    LEFT JOIN pg_class t ON t.oid = co.conrelid LEFT JOIN pg_type ty ON ty.oid = co.contypid \
+  UNION ALL \
+  SELECT 'trigger', n.nspname || '.' || t.relname || '.' || tg.tgname, n.nspname, 'pg_trigger'::regclass, tg.oid \
+    FROM pg_trigger tg JOIN pg_class t ON t.oid = tg.tgrelid JOIN pg_namespace n ON n.oid = t.relnamespace \
+   WHERE NOT tg.tgisinternal \
+  UNION ALL \
+  SELECT 'schema', n.nspname, n.nspname, 'pg_namespace'::regclass, n.oid FROM pg_namespace n \
+) \
+SELECT kind::text, name::text FROM o \
+ WHERE nsp NOT IN ('pg_catalog', 'information_schema') \
+   AND nsp NOT LIKE 'pg\\_toast%' AND nsp NOT LIKE 'pg\\_temp%' \
+   AND NOT EXISTS (SELECT 1 FROM pg_depend d \
+                    WHERE d.classid = o.cls AND d.objid = o.oid AND d.deptype = 'e')";
+
 struct PgSession {
     conn: PgConnection,
 }
@@ -257,6 +326,17 @@ impl Session for PgSession {
             counts.insert(format!("{schema}.{table}"), n);
         }
         Ok(counts)
+    }
+
+    async fn schema_objects(&mut self) -> Result<BTreeSet<SchemaObject>, QueryError> {
+        let rows: Vec<(String, String)> = sqlx::query_as(SCHEMA_OBJECTS)
+            .fetch_all(&mut self.conn)
+            .await
+            .map_err(err)?;
+        Ok(rows
+            .into_iter()
+            .map(|(kind, name)| SchemaObject::new(kind, name))
+            .collect())
     }
 
     async fn max_timestamp(

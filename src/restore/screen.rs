@@ -121,6 +121,9 @@ struct Statement {
     scs_value_next: bool,
 }
 
+/// Longest pg_dumpall globals line held back to look at.
+const MAX_HELD_LINE: usize = 512;
+
 /// The streaming screen: feed it the decompressed dump, in order, then [`Screen::finish`].
 pub struct Screen {
     dialect: Dialect,
@@ -156,6 +159,11 @@ pub struct Screen {
     started_output: bool,
     /// mysql: a backslash outside quotes; the next byte names the command.
     pending_backslash: bool,
+    /// Roles the restore server has already (its superuser).
+    server_roles: Vec<String>,
+    /// pg_dumpall globals: a line held back until it is whole, in case it
+    /// creates or alters a role the server has.
+    held_line: Option<Vec<u8>>,
 }
 
 fn is_ident(b: u8) -> bool {
@@ -220,7 +228,48 @@ impl Screen {
             databases: Vec::new(),
             started_output: false,
             pending_backslash: false,
+            server_roles: Vec::new(),
+            held_line: None,
         }
+    }
+
+    /// Roles the restore server has already. pg_dumpall writes `CREATE ROLE`
+    /// for every role, its own superuser's too, and expects that one to fail,
+    /// then `ALTER ROLE ... PASSWORD`, which would change restoredrill's own
+    /// login. In its globals such lines become comments of the same length.
+    pub fn server_roles(mut self, roles: Vec<String>) -> Self {
+        self.server_roles = roles;
+        self
+    }
+
+    fn in_cluster_globals(&self) -> bool {
+        self.cluster
+            && self.databases.is_empty()
+            && self.dialect == Dialect::Postgres
+            && self.at_line_start
+            && self.lex == Lex::Normal
+            && !self.stmt.started
+            && self.command.is_none()
+    }
+
+    /// Passes a held line on, as a comment if it creates a role the server has.
+    fn release_line(&mut self, mut line: Vec<u8>, out: &mut Vec<u8>) -> Result<(), Refusal> {
+        let text = String::from_utf8_lossy(&line);
+        let body = text.trim_end_matches(['\n', '\r']);
+        // Its `ALTER ROLE ... PASSWORD` would lock restoredrill out of the
+        // server as soon as psql reconnects (`\connect`).
+        if self.server_roles.iter().any(|r| {
+            [r.clone(), format!("\"{r}\"")].iter().any(|name| {
+                body == format!("CREATE ROLE {name};")
+                    || body.starts_with(&format!("ALTER ROLE {name} "))
+            })
+        }) {
+            line[..2].copy_from_slice(b"--");
+        }
+        for b in line {
+            self.step(b, out)?;
+        }
+        Ok(())
     }
 
     /// Bytes of dump read so far.
@@ -242,7 +291,21 @@ impl Screen {
         }
         for &b in input {
             self.bytes += 1;
-            if let Err(r) = self.step(b, out) {
+            let stepped = if let Some(held) = self.held_line.as_mut() {
+                held.push(b);
+                if b == b'\n' || held.len() > MAX_HELD_LINE {
+                    let line = self.held_line.take().unwrap_or_default();
+                    self.release_line(line, out)
+                } else {
+                    Ok(())
+                }
+            } else if matches!(b, b'C' | b'A') && self.in_cluster_globals() {
+                self.held_line = Some(vec![b]);
+                Ok(())
+            } else {
+                self.step(b, out)
+            };
+            if let Err(r) = stepped {
                 self.refusal = Some(r.clone());
                 return Err(r);
             }
@@ -254,6 +317,12 @@ impl Screen {
     pub fn finish(&mut self, out: &mut Vec<u8>) -> Result<Completion, Refusal> {
         if let Some(r) = &self.refusal {
             return Err(r.clone());
+        }
+        if let Some(line) = self.held_line.take()
+            && let Err(r) = self.release_line(line, out)
+        {
+            self.refusal = Some(r.clone());
+            return Err(r);
         }
         let bytes = self.bytes;
         let line = if self.at_line_start {
@@ -786,7 +855,11 @@ impl Screen {
                 self.stmt.copy_in = true;
             }
         }
-        if !self.allow.logins {
+        // pg_dumpall writes the cluster's roles, passwords included, before
+        // its first `\connect`; restoredrill locks every login the dump made
+        // once it is loaded.
+        let cluster_globals = self.cluster && self.databases.is_empty();
+        if !self.allow.logins && !cluster_globals {
             let login = match self.dialect {
                 Dialect::Postgres => {
                     matches!(first, "CREATE" | "ALTER")

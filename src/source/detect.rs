@@ -97,6 +97,10 @@ pub struct Inspection {
     pub format: DumpFormat,
     /// The tool and version that wrote it, when the dump says so.
     pub dumped_by: Option<String>,
+    /// A plain PostgreSQL dump that creates its own database(s) and connects
+    /// to them (`pg_dump --create`, `pg_dumpall`): it is loaded from the
+    /// server's `postgres` database rather than into a prepared one.
+    pub creates_databases: bool,
 }
 
 /// Why a dump is not a dump restoredrill can load: each is a failed verdict.
@@ -133,6 +137,7 @@ pub async fn inspect(dump: &Dump) -> Result<Inspection, NotLoadable> {
                 compression: Compression::None,
                 format: DumpFormat::PostgresDirectory,
                 dumped_by: None,
+                creates_databases: false,
             })
         } else {
             Err(NotLoadable::Unknown(
@@ -173,6 +178,16 @@ pub async fn inspect(dump: &Dump) -> Result<Inspection, NotLoadable> {
         compression,
         format,
         dumped_by,
+        creates_databases: format == DumpFormat::PostgresPlain && creates_databases(&head),
+    })
+}
+
+/// pg_dumpall's header, or a `CREATE DATABASE` line among the first
+/// statements (where `pg_dump --create` writes it).
+fn creates_databases(head: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(head);
+    text.lines().any(|l| {
+        l.starts_with("-- PostgreSQL database cluster dump") || l.starts_with("CREATE DATABASE ")
     })
 }
 

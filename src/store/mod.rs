@@ -2,7 +2,7 @@
 //! the migrations in `migrations/`). Only one process uses a state dir at a
 //! time: [`Store::open`] takes a lock file and refuses if it is held.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use sqlx::Row;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
-use crate::assert::Baseline;
+use crate::assert::{Baseline, SchemaObject};
 use crate::config::Secret;
 use crate::report::{KeptRestore, RunReport};
 
@@ -118,6 +118,32 @@ impl Store {
         Ok(Self { pool, _lock: None })
     }
 
+    /// Opens the history of `dir` for a small write beside whatever holds
+    /// its lock (a running daemon): SQLite serialises the writers. Used by
+    /// `restoredrill accept`; runs need [`Store::open`].
+    pub async fn open_beside(dir: &Path) -> Result<Self, StoreError> {
+        let path = dir.join("history.sqlite");
+        if !path.exists() {
+            return Err(StoreError::Dir {
+                path: dir.to_path_buf(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "no history.sqlite: nothing has run yet",
+                ),
+            });
+        }
+        let opts = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
+            .journal_mode(SqliteJournalMode::Wal)
+            .busy_timeout(std::time::Duration::from_secs(10))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(opts)
+            .await?;
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        Ok(Self { pool, _lock: None })
+    }
+
     /// Records that a run has started.
     pub async fn begin_run(
         &self,
@@ -197,6 +223,14 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
+        for o in &r.objects {
+            sqlx::query("INSERT OR IGNORE INTO run_objects (run_id, kind, name) VALUES (?, ?, ?)")
+                .bind(&r.run_id)
+                .bind(&o.kind)
+                .bind(&o.name)
+                .execute(&mut *tx)
+                .await?;
+        }
         for (table, rows) in &r.tables {
             sqlx::query("INSERT INTO table_rows (run_id, table_name, row_count) VALUES (?, ?, ?)")
                 .bind(&r.run_id)
@@ -209,10 +243,14 @@ impl Store {
         Ok(())
     }
 
-    /// Row counts of the last passing run of `job`: the baseline for `growth`.
+    /// What the job's baseline run recorded: the newest run of `job` that
+    /// passed or was accepted (`restoredrill accept`). `growth` and the
+    /// comparison of every table and schema object use it.
     pub async fn baseline(&self, job: &str) -> Result<Option<Baseline>, StoreError> {
         let Some(row) = sqlx::query(
-            "SELECT id FROM runs WHERE job = ? AND verdict = 'pass' ORDER BY started_at DESC LIMIT 1",
+            "SELECT id, verdict FROM runs WHERE job = ? \
+             AND (verdict = 'pass' OR id IN (SELECT run_id FROM baseline_accepts)) \
+             ORDER BY started_at DESC LIMIT 1",
         )
         .bind(job)
         .fetch_optional(&self.pool)
@@ -220,13 +258,65 @@ impl Store {
         else {
             return Ok(None);
         };
-        let run_id: String = row.get(0);
+        let run_id: String = row.get("id");
+        let verdict: String = row.get("verdict");
         let rows = sqlx::query("SELECT table_name, row_count FROM table_rows WHERE run_id = ?")
             .bind(&run_id)
             .fetch_all(&self.pool)
             .await?;
-        let tables: BTreeMap<String, i64> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
-        Ok(Some(Baseline { run_id, tables }))
+        let tables: BTreeMap<String, i64> = rows
+            .iter()
+            .map(|r| (r.get("table_name"), r.get("row_count")))
+            .collect();
+        let rows = sqlx::query("SELECT kind, name FROM run_objects WHERE run_id = ?")
+            .bind(&run_id)
+            .fetch_all(&self.pool)
+            .await?;
+        let objects: BTreeSet<SchemaObject> = rows
+            .iter()
+            .map(|r| SchemaObject::new(r.get::<String, _>("kind"), r.get::<String, _>("name")))
+            .collect();
+        Ok(Some(Baseline {
+            run_id,
+            tables,
+            // Every restore with a table has at least that object; none
+            // recorded means the run predates their recording.
+            objects: (!objects.is_empty()).then_some(objects),
+            accepted: verdict != "pass",
+        }))
+    }
+
+    /// Makes `run_id` its job's baseline: its tables and schema objects are
+    /// what the next runs are compared with (after a deliberate schema
+    /// change). Returns the job's name.
+    pub async fn accept(&self, run_id: &str) -> Result<Accepted, StoreError> {
+        let Some(row) = sqlx::query("SELECT job, verdict FROM runs WHERE id = ?")
+            .bind(run_id)
+            .fetch_optional(&self.pool)
+            .await?
+        else {
+            return Ok(Accepted::NoSuchRun);
+        };
+        let job: String = row.get("job");
+        let verdict: String = row.get("verdict");
+        let tables: i64 = sqlx::query("SELECT count(*) AS n FROM table_rows WHERE run_id = ?")
+            .bind(run_id)
+            .fetch_one(&self.pool)
+            .await?
+            .get("n");
+        if tables == 0 {
+            return Ok(Accepted::NothingRestored { job, verdict });
+        }
+        sqlx::query(
+            "INSERT INTO baseline_accepts (run_id, job, accepted_at) VALUES (?, ?, ?) \
+             ON CONFLICT (run_id) DO UPDATE SET accepted_at = excluded.accepted_at",
+        )
+        .bind(run_id)
+        .bind(&job)
+        .bind(Utc::now().to_rfc3339())
+        .execute(&self.pool)
+        .await?;
+        Ok(Accepted::Baseline { job, tables })
     }
 
     /// Records a run that was due while the job's previous run was still going.
@@ -256,7 +346,8 @@ impl Store {
     /// a dump with the same sha256 need not be restored again.
     pub async fn last_verified_dump(&self, job: &str) -> Result<Option<VerifiedDump>, StoreError> {
         let row = sqlx::query(
-            "SELECT id, verdict, dump_size, dump_sha256, reason FROM runs \
+            "SELECT id, verdict, dump_size, dump_sha256, reason, \
+             id IN (SELECT run_id FROM baseline_accepts) FROM runs \
              WHERE job = ? AND verdict IN ('pass', 'fail') AND dump_sha256 IS NOT NULL \
              ORDER BY started_at DESC LIMIT 1",
         )
@@ -269,6 +360,7 @@ impl Store {
             size: r.get::<i64, _>(2) as u64,
             sha256: r.get(3),
             reason: r.get(4),
+            accepted: r.get(5),
         }))
     }
 
@@ -561,6 +653,24 @@ pub struct VerifiedDump {
     pub sha256: String,
     /// Why it failed, if it did.
     pub reason: Option<String>,
+    /// Someone accepted that run as the baseline since.
+    pub accepted: bool,
+}
+
+/// The outcome of [`Store::accept`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Accepted {
+    /// The run is now its job's baseline; it recorded this many tables.
+    Baseline {
+        job: String,
+        tables: i64,
+    },
+    NoSuchRun,
+    /// The run restored nothing to compare with (it failed before or errored).
+    NothingRestored {
+        job: String,
+        verdict: String,
+    },
 }
 
 /// One run as listed in history.
@@ -627,3 +737,6 @@ fn json_name<T: serde::Serialize>(v: &T) -> String {
         .and_then(|v| v.as_str().map(String::from))
         .unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests;

@@ -586,3 +586,29 @@ impl Drop for SmtpServer {
         let _ = self.child.wait();
     }
 }
+
+/// `SELECT count(*)` of `table` in a kept PostgreSQL restore (a run's `kept`).
+pub async fn pg_count(kept: &Value, table: &str) -> i64 {
+    use sqlx::Connection;
+    let url = format!(
+        "postgres://{}:{}@127.0.0.1:{}/{}",
+        kept["user"].as_str().unwrap(),
+        kept["password"].as_str().unwrap(),
+        kept["port"],
+        kept["database"].as_str().unwrap()
+    );
+    let mut conn = sqlx::PgConnection::connect(&url)
+        .await
+        .expect("kept restore reachable");
+    let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    n
+}
+
+/// Orders in a kept restore of the shop fixture.
+pub async fn pg_orders(kept: &Value) -> i64 {
+    pg_count(kept, "orders").await
+}

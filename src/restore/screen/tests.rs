@@ -232,3 +232,46 @@ fn a_mysqldump_cut_anywhere_misses_its_completion_line() {
         );
     }
 }
+
+#[test]
+fn pg_dumpall_may_set_passwords_in_its_globals_only() {
+    let head =
+        "--\n-- PostgreSQL database cluster dump\n--\n\nSET standard_conforming_strings = on;\n";
+    let tail = "\n--\n-- PostgreSQL database cluster dump complete\n--\n\n";
+    let roles = "CREATE ROLE app;\nALTER ROLE app WITH NOSUPERUSER LOGIN PASSWORD 'SCRAM-SHA-256$4096:x';\n\
+        ALTER ROLE postgres WITH SUPERUSER LOGIN PASSWORD 'SCRAM-SHA-256$4096:y';\n";
+    let db = "\\connect shop\n\nCREATE TABLE t (id int);\n";
+    let (done, _) = screen(Dialect::Postgres, &format!("{head}{roles}{db}{tail}"), None);
+    assert_eq!(done, Ok(Completion::Complete));
+
+    // `CREATE ROLE postgres;` would fail on a server that has it: commented out, same length.
+    let dump = format!(
+        "{head}CREATE ROLE postgres;\nALTER ROLE postgres WITH SUPERUSER PASSWORD 'x';\nCREATE ROLE app;\n{db}CREATE ROLE postgres;\n{tail}"
+    );
+    for chunk in [1, 7, dump.len()] {
+        let mut s = Screen::new(Dialect::Postgres, Allowances::default(), None)
+            .server_roles(vec!["postgres".into()]);
+        let mut out = Vec::new();
+        for part in dump.as_bytes().chunks(chunk) {
+            s.feed(part, &mut out).unwrap();
+        }
+        assert_eq!(s.finish(&mut out), Ok(Completion::Complete));
+        let out = String::from_utf8(out).unwrap();
+        assert_eq!(out.len(), dump.len());
+        assert!(
+            out.contains("\n--EATE ROLE postgres;\n--TER ROLE postgres WITH SUPERUSER PASSWORD 'x';\nCREATE ROLE app;\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("CREATE TABLE t (id int);\nCREATE ROLE postgres;\n"),
+            "only in the globals: {out}"
+        );
+    }
+    // After the first database, a password is what a database dump never holds.
+    let late = format!("{head}{db}ALTER ROLE app WITH PASSWORD 'x';\n{tail}");
+    let r = refused(screen(Dialect::Postgres, &late, None));
+    assert!(r.what.contains("password"), "{r}");
+    // And a one-database dump gets no such leeway.
+    let r = refused(screen(Dialect::Postgres, &pg(roles), None));
+    assert!(r.what.contains("password"), "{r}");
+}

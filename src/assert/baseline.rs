@@ -1,0 +1,465 @@
+//! Every restored table and schema object, compared with the job's baseline
+//! (its last passing run, or the run someone accepted with `restoredrill
+//! accept`), with no assertion written: a table or object that vanished, a
+//! table that became empty, or one that shrank by more than
+//! `baseline.fail_shrink_percent` fails the run; a smaller shrink past
+//! `baseline.warn_shrink_percent` is a warning. New tables and objects are
+//! fine. This is what catches a dump that restores "cleanly" but holds less
+//! than the last good one.
+
+use std::collections::BTreeSet;
+
+use glob::{MatchOptions, Pattern};
+use serde::Serialize;
+
+use super::{AssertionResult, Baseline};
+
+/// A schema object of a restored database, e.g. `index` `public.rental.idx_fk_customer`.
+/// Names of objects that belong to a table (indexes, constraints, triggers)
+/// start with that table's `schema.table`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct SchemaObject {
+    /// `table`, `view`, `materialized view`, `sequence`, `function`,
+    /// `procedure`, `aggregate`, `index`, `constraint`, `trigger`, `event`...
+    pub kind: String,
+    pub name: String,
+}
+
+impl SchemaObject {
+    pub fn new(kind: impl Into<String>, name: impl Into<String>) -> Self {
+        Self {
+            kind: kind.into(),
+            name: name.into(),
+        }
+    }
+}
+
+/// `baseline:` of a job, checked.
+#[derive(Debug, Clone)]
+pub struct BaselineRules {
+    /// A table that shrank by more than this, in percent, fails the run.
+    pub fail_shrink_percent: f64,
+    /// A table that shrank by more than this, in percent, is a warning.
+    pub warn_shrink_percent: f64,
+    /// Tables and objects not compared (`schema.table` globs; a bare name is
+    /// in the default schema). An excluded table's indexes, constraints and
+    /// triggers are not compared either.
+    pub exclude: Vec<String>,
+    /// Thresholds for single tables, first match wins.
+    pub tables: Vec<TableRule>,
+}
+
+pub const DEFAULT_FAIL_SHRINK_PERCENT: f64 = 50.0;
+pub const DEFAULT_WARN_SHRINK_PERCENT: f64 = 5.0;
+
+impl Default for BaselineRules {
+    fn default() -> Self {
+        Self {
+            fail_shrink_percent: DEFAULT_FAIL_SHRINK_PERCENT,
+            warn_shrink_percent: DEFAULT_WARN_SHRINK_PERCENT,
+            exclude: Vec::new(),
+            tables: Vec::new(),
+        }
+    }
+}
+
+/// Thresholds for the tables `pattern` matches.
+#[derive(Debug, Clone)]
+pub struct TableRule {
+    pub pattern: String,
+    pub fail_shrink_percent: f64,
+    pub warn_shrink_percent: f64,
+}
+
+/// What a run has to compare.
+pub struct Restored<'a> {
+    /// Exact row counts, keyed `schema.table`.
+    pub tables: &'a std::collections::BTreeMap<String, i64>,
+    pub objects: &'a BTreeSet<SchemaObject>,
+    pub default_schema: &'a str,
+}
+
+/// The outcome of the comparison.
+#[derive(Debug, Default)]
+pub struct Comparison {
+    /// A summary line and one line per difference that fails the run.
+    pub results: Vec<AssertionResult>,
+    /// Why the run fails, in the user's words, one per difference.
+    pub failures: Vec<String>,
+    /// Shrinks worth a look that do not fail the run.
+    pub warnings: Vec<String>,
+}
+
+const KIND: &str = "baseline";
+
+/// Checks `pattern` (a glob) is usable; the error says why not.
+pub fn check_pattern(pattern: &str) -> Result<(), String> {
+    Pattern::new(pattern)
+        .map(|_| ())
+        .map_err(|e| format!("`{pattern}` is not a usable pattern: {e}"))
+}
+
+impl BaselineRules {
+    fn matches(pattern: &str, name: &str, default_schema: &str) -> bool {
+        let pattern = super::qualify(pattern, default_schema);
+        let opts = MatchOptions {
+            case_sensitive: false,
+            require_literal_separator: false,
+            require_literal_leading_dot: false,
+        };
+        Pattern::new(&pattern).is_ok_and(|p| p.matches_with(name, opts))
+    }
+
+    fn excluded(&self, name: &str, default_schema: &str) -> bool {
+        // `schema.table.index` belongs to `schema.table`.
+        let owner: String = name.splitn(3, '.').take(2).collect::<Vec<_>>().join(".");
+        self.exclude.iter().any(|p| {
+            Self::matches(p, name, default_schema) || Self::matches(p, &owner, default_schema)
+        })
+    }
+
+    fn thresholds(&self, table: &str, default_schema: &str) -> (f64, f64) {
+        self.tables
+            .iter()
+            .find(|r| Self::matches(&r.pattern, table, default_schema))
+            .map_or((self.fail_shrink_percent, self.warn_shrink_percent), |r| {
+                (r.fail_shrink_percent, r.warn_shrink_percent)
+            })
+    }
+
+    /// Compares `now` with `baseline` (`None` on a job's first run).
+    pub fn compare(&self, baseline: Option<&Baseline>, now: &Restored<'_>) -> Comparison {
+        let mut c = Comparison::default();
+        let Some(base) = baseline else {
+            c.results.push(
+                AssertionResult::new(KIND, "no baseline", true)
+                    .expected("the tables and schema objects of the last good restore")
+                    .observed(format!(
+                        "{} tables, {} schema objects",
+                        now.tables.len(),
+                        now.objects.len()
+                    ))
+                    .note("first run: no baseline yet; a pass makes this restore the baseline"),
+            );
+            return c;
+        };
+        let run = &base.run_id;
+        let ds = now.default_schema;
+        let mut compared_tables = 0;
+        for (table, &before) in &base.tables {
+            if self.excluded(table, ds) {
+                continue;
+            }
+            compared_tables += 1;
+            let (fail_pct, warn_pct) = self.thresholds(table, ds);
+            let Some(&after) = now.tables.get(table) else {
+                c.fail(
+                    table,
+                    format!("{before} rows (run {run})"),
+                    "missing",
+                    format!(
+                        "table `{table}` existed in the last good restore (run {run}, {before} rows) and is missing"
+                    ),
+                );
+                continue;
+            };
+            if before > 0 && after == 0 {
+                c.fail(
+                    table,
+                    format!("{before} rows (run {run})"),
+                    "0 rows",
+                    format!(
+                        "table `{table}` is empty; in the last good restore (run {run}) it had {before} rows"
+                    ),
+                );
+                continue;
+            }
+            if before <= after {
+                continue;
+            }
+            let shrink = (before - after) as f64 * 100.0 / before as f64;
+            if shrink > fail_pct {
+                c.fail(
+                    table,
+                    format!("at most {fail_pct}% fewer than {before} rows (run {run})"),
+                    format!("{after} rows ({shrink:.1}% fewer)"),
+                    format!(
+                        "table `{table}` shrank by {shrink:.1}% since the last good restore (run {run}): \
+                         {before} → {after} rows, more than the {fail_pct}% allowed (baseline.fail_shrink_percent)"
+                    ),
+                );
+            } else if shrink > warn_pct {
+                c.warnings.push(format!(
+                    "table `{table}` shrank by {shrink:.1}% since the last good restore (run {run}): \
+                     {before} → {after} rows"
+                ));
+            }
+        }
+        let mut compared_objects = 0;
+        if let Some(objects) = &base.objects {
+            for o in objects {
+                // Tables with row counts were compared above.
+                if (o.kind == "table" && base.tables.contains_key(&o.name))
+                    || self.excluded(&o.name, ds)
+                {
+                    continue;
+                }
+                compared_objects += 1;
+                if !now.objects.contains(o) {
+                    c.fail(
+                        &o.name,
+                        format!("{} (run {run})", o.kind),
+                        "missing",
+                        format!(
+                            "{} `{}` existed in the last good restore (run {run}) and is missing",
+                            o.kind, o.name
+                        ),
+                    );
+                }
+            }
+        }
+        let summary = AssertionResult::new(KIND, format!("run {run}"), c.failures.is_empty())
+            .expected(format!(
+                "the {compared_tables} tables and {compared_objects} schema objects of run {run}, \
+                 no table {}% smaller",
+                self.fail_shrink_percent
+            ))
+            .observed(if c.failures.is_empty() {
+                "all present".to_string()
+            } else {
+                format!("{} differences", c.failures.len())
+            });
+        let summary = match (&base.objects, base.accepted) {
+            (None, _) => summary.note("schema objects were not recorded by the baseline run"),
+            (Some(_), true) => summary.note("baseline accepted with `restoredrill accept`"),
+            _ => summary,
+        };
+        c.results.insert(0, summary);
+        c
+    }
+}
+
+impl Comparison {
+    fn fail(&mut self, subject: &str, expected: String, observed: impl Into<String>, why: String) {
+        self.results.push(
+            AssertionResult::new(KIND, subject, false)
+                .expected(expected)
+                .observed(observed),
+        );
+        self.failures.push(why);
+    }
+
+    /// The reason a failing comparison gives for the run.
+    pub fn reason(&self) -> Option<String> {
+        let first = self.failures.first()?;
+        Some(match self.failures.len() {
+            1 => first.clone(),
+            n => format!(
+                "{first} (and {} more differences from the last good restore; see the report)",
+                n - 1
+            ),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::assert::testing::tables;
+
+    fn objects(list: &[(&str, &str)]) -> BTreeSet<SchemaObject> {
+        list.iter()
+            .map(|(k, n)| SchemaObject::new(*k, *n))
+            .collect()
+    }
+
+    fn base(t: &[(&str, i64)], o: &[(&str, &str)]) -> Baseline {
+        Baseline {
+            run_id: "R1".into(),
+            tables: tables(t),
+            objects: Some(objects(o)),
+            accepted: false,
+        }
+    }
+
+    fn compare(
+        rules: &BaselineRules,
+        b: &Baseline,
+        t: &[(&str, i64)],
+        o: &[(&str, &str)],
+    ) -> Comparison {
+        let (t, o) = (tables(t), objects(o));
+        rules.compare(
+            Some(b),
+            &Restored {
+                tables: &t,
+                objects: &o,
+                default_schema: "public",
+            },
+        )
+    }
+
+    #[test]
+    fn a_vanished_table_fails_naming_its_rows() {
+        let b = base(&[("public.rental", 16044), ("public.film", 1000)], &[]);
+        let c = compare(&BaselineRules::default(), &b, &[("public.film", 1000)], &[]);
+        assert_eq!(
+            c.reason().unwrap(),
+            "table `public.rental` existed in the last good restore (run R1, 16044 rows) and is missing"
+        );
+        assert!(!c.results[0].passed);
+    }
+
+    #[test]
+    fn an_emptied_table_fails_and_an_empty_one_may_stay_empty() {
+        let b = base(&[("public.a", 10), ("public.b", 0)], &[]);
+        let c = compare(
+            &BaselineRules::default(),
+            &b,
+            &[("public.a", 0), ("public.b", 0)],
+            &[],
+        );
+        assert_eq!(c.failures.len(), 1);
+        assert!(c.failures[0].starts_with("table `public.a` is empty"));
+    }
+
+    #[test]
+    fn shrink_thresholds_fail_warn_and_allow() {
+        let b = base(
+            &[
+                ("public.big", 1000),
+                ("public.mid", 1000),
+                ("public.ok", 1000),
+            ],
+            &[],
+        );
+        let c = compare(
+            &BaselineRules::default(),
+            &b,
+            &[("public.big", 400), ("public.mid", 900), ("public.ok", 960)],
+            &[],
+        );
+        assert_eq!(c.failures.len(), 1, "{:?}", c.failures);
+        assert!(c.failures[0].contains("shrank by 60.0%"));
+        assert_eq!(c.warnings.len(), 1);
+        assert!(c.warnings[0].contains("public.mid"));
+        // Growth is never a problem.
+        let c = compare(
+            &BaselineRules::default(),
+            &b,
+            &[
+                ("public.big", 5000),
+                ("public.mid", 1000),
+                ("public.ok", 1000),
+            ],
+            &[],
+        );
+        assert!(c.failures.is_empty() && c.warnings.is_empty());
+        assert!(c.results[0].passed);
+    }
+
+    #[test]
+    fn per_table_thresholds_and_exclusions() {
+        let rules = BaselineRules {
+            exclude: vec!["sessions".into(), "audit_*".into()],
+            tables: vec![TableRule {
+                pattern: "public.events".into(),
+                fail_shrink_percent: 95.0,
+                warn_shrink_percent: 90.0,
+            }],
+            ..Default::default()
+        };
+        let b = base(
+            &[
+                ("public.sessions", 500),
+                ("public.audit_2026", 9),
+                ("public.events", 100),
+            ],
+            &[
+                ("index", "public.sessions.sessions_pkey"),
+                ("index", "public.events.events_pkey"),
+            ],
+        );
+        let c = compare(
+            &rules,
+            &b,
+            &[("public.events", 20)],
+            &[("index", "public.events.events_pkey")],
+        );
+        assert!(c.failures.is_empty(), "{:?}", c.failures);
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        let c = compare(
+            &rules,
+            &b,
+            &[("public.events", 2)],
+            &[("index", "public.events.events_pkey")],
+        );
+        assert_eq!(c.failures.len(), 1);
+    }
+
+    #[test]
+    fn a_vanished_object_fails_by_kind_and_name() {
+        let b = base(
+            &[("public.rental", 5)],
+            &[
+                ("table", "public.rental"),
+                ("index", "public.rental.idx_fk_customer_id"),
+                ("view", "public.customer_list"),
+                ("table", "public.payment_p2022_01"),
+            ],
+        );
+        let c = compare(
+            &BaselineRules::default(),
+            &b,
+            &[("public.rental", 5)],
+            &[("table", "public.rental"), ("view", "public.customer_list")],
+        );
+        assert_eq!(c.failures.len(), 2, "{:?}", c.failures);
+        assert!(c.failures.contains(
+            &"index `public.rental.idx_fk_customer_id` existed in the last good restore (run R1) and is missing".to_string()
+        ));
+        assert!(
+            c.failures
+                .iter()
+                .any(|f| f.starts_with("table `public.payment_p2022_01`"))
+        );
+        assert!(c.reason().unwrap().contains("and 1 more differences"));
+    }
+
+    #[test]
+    fn no_baseline_passes_and_says_so() {
+        let (t, o) = (tables(&[("public.a", 1)]), objects(&[]));
+        let c = BaselineRules::default().compare(
+            None,
+            &Restored {
+                tables: &t,
+                objects: &o,
+                default_schema: "public",
+            },
+        );
+        assert!(c.failures.is_empty());
+        assert!(c.results[0].passed);
+        assert!(
+            c.results[0]
+                .note
+                .as_deref()
+                .unwrap()
+                .contains("no baseline")
+        );
+    }
+
+    #[test]
+    fn a_baseline_without_recorded_objects_compares_tables_only() {
+        let mut b = base(&[("public.a", 3)], &[]);
+        b.objects = None;
+        let c = compare(&BaselineRules::default(), &b, &[("public.a", 3)], &[]);
+        assert!(c.failures.is_empty());
+        assert!(
+            c.results[0]
+                .note
+                .as_deref()
+                .unwrap()
+                .contains("not recorded")
+        );
+    }
+}

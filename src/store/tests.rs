@@ -1,0 +1,144 @@
+//! The baseline a run is compared with, on a temporary SQLite.
+
+use chrono::{Duration, Utc};
+
+use super::*;
+use crate::report::{DumpReport, Verdict};
+
+fn report(run_id: &str, minutes: i64, verdict: Verdict, tables: &[(&str, i64)]) -> RunReport {
+    let started_at = Utc::now() + Duration::minutes(minutes);
+    RunReport {
+        run_id: run_id.into(),
+        job: "shop".into(),
+        engine: "postgres".into(),
+        image: "restoredrill/postgres:15".into(),
+        started_at,
+        finished_at: started_at,
+        verdict,
+        reason: None,
+        source: "local".into(),
+        dump: Some(DumpReport {
+            path: "/dumps/shop.sql".into(),
+            size: 10,
+            modified_at: started_at,
+            sha256: Some(format!("sha-{run_id}")),
+            compression: None,
+            format: None,
+            dumped_by: None,
+            uncompressed_size: None,
+            databases: Vec::new(),
+        }),
+        phases: Vec::new(),
+        assertions: Vec::new(),
+        tables: tables.iter().map(|(t, n)| (t.to_string(), *n)).collect(),
+        objects: tables
+            .iter()
+            .map(|(t, _)| SchemaObject::new("table", *t))
+            .chain([SchemaObject::new("index", "public.orders.orders_pkey")])
+            .collect(),
+        tool_output: Vec::new(),
+        kept: None,
+        warnings: Vec::new(),
+        replaced: None,
+    }
+}
+
+async fn record(store: &Store, r: &RunReport) {
+    store
+        .begin_run(&r.run_id, &r.job, r.started_at, Trigger::Cli)
+        .await
+        .unwrap();
+    store.finish_run(r).await.unwrap();
+}
+
+#[tokio::test]
+async fn the_baseline_is_the_last_pass_until_a_later_run_is_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).await.unwrap();
+    assert!(store.baseline("shop").await.unwrap().is_none());
+
+    record(
+        &store,
+        &report(
+            "r1",
+            0,
+            Verdict::Pass,
+            &[("public.orders", 10), ("public.old", 3)],
+        ),
+    )
+    .await;
+    record(
+        &store,
+        &report("r2", 1, Verdict::Fail, &[("public.orders", 12)]),
+    )
+    .await;
+    record(&store, &report("r3", 2, Verdict::Error, &[])).await;
+
+    let b = store.baseline("shop").await.unwrap().unwrap();
+    assert_eq!(b.run_id, "r1");
+    assert!(!b.accepted);
+    assert_eq!(b.tables.len(), 2);
+    let objects = b.objects.unwrap();
+    assert!(objects.contains(&SchemaObject::new("table", "public.old")));
+    assert!(objects.contains(&SchemaObject::new("index", "public.orders.orders_pkey")));
+
+    // A deliberate change: the failed run becomes the baseline.
+    assert_eq!(
+        store.accept("r2").await.unwrap(),
+        Accepted::Baseline {
+            job: "shop".into(),
+            tables: 1
+        }
+    );
+    let b = store.baseline("shop").await.unwrap().unwrap();
+    assert_eq!(b.run_id, "r2");
+    assert!(b.accepted);
+    assert_eq!(b.tables.keys().collect::<Vec<_>>(), ["public.orders"]);
+    let last = store.last_verified_dump("shop").await.unwrap().unwrap();
+    assert_eq!((last.run_id.as_str(), last.accepted), ("r2", true));
+
+    // A later pass is newer than the accepted run.
+    record(
+        &store,
+        &report("r4", 3, Verdict::Pass, &[("public.orders", 13)]),
+    )
+    .await;
+    assert_eq!(store.baseline("shop").await.unwrap().unwrap().run_id, "r4");
+}
+
+#[tokio::test]
+async fn accept_refuses_unknown_runs_and_runs_that_restored_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).await.unwrap();
+    record(&store, &report("r1", 0, Verdict::Error, &[])).await;
+    assert_eq!(store.accept("nope").await.unwrap(), Accepted::NoSuchRun);
+    assert_eq!(
+        store.accept("r1").await.unwrap(),
+        Accepted::NothingRestored {
+            job: "shop".into(),
+            verdict: "error".into()
+        }
+    );
+    assert!(store.baseline("shop").await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn accept_works_beside_the_process_that_holds_the_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).await.unwrap();
+    record(
+        &store,
+        &report("r1", 0, Verdict::Fail, &[("public.orders", 1)]),
+    )
+    .await;
+    assert!(matches!(
+        Store::open(dir.path()).await,
+        Err(StoreError::Locked(_))
+    ));
+    let beside = Store::open_beside(dir.path()).await.unwrap();
+    assert!(matches!(
+        beside.accept("r1").await.unwrap(),
+        Accepted::Baseline { .. }
+    ));
+    assert!(store.baseline("shop").await.unwrap().unwrap().accepted);
+}
