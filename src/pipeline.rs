@@ -743,8 +743,13 @@ async fn restore_and_check(
             }
         }
         Err(failure) => {
-            // A tool killed with its server (out of memory) is the checker's limit, not the backup's fault.
-            container::still_running(&ctx.docker, &candidate.id).await?;
+            // A tool killed with its server (out of memory, or from outside)
+            // is the checker's trouble, not the backup's fault.
+            if failure.signalled {
+                container::still_running_after_signal(&ctx.docker, &candidate.id).await?;
+            } else {
+                container::still_running(&ctx.docker, &candidate.id).await?;
+            }
             report.tool_output = failure.output_tail;
             return Err(Stop::Fail(failure.reason));
         }

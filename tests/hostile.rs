@@ -35,6 +35,12 @@ const CASES: &[(&str, &str, &str, &str)] = &[
         "ends without pg_dump's completion line",
     ),
     (
+        "pg-tar-cut",
+        "postgres",
+        "pg-tar-cut.tar",
+        "the tar archive is cut off at byte",
+    ),
+    (
         "pg-on-error-stop-off",
         "postgres",
         "pg-on-error-stop-off.sql",
@@ -277,4 +283,49 @@ async fn a_change_of_compression_alone_is_no_shrink() {
         !warnings.iter().any(|w| w["kind"] == "dump_shrunk"),
         "{warnings:?}"
     );
+}
+
+/// shop.sql up to its first COPY's end, a failing statement, then `filler`
+/// bytes of comments, as gzip members (a pigz-style stream).
+fn early_error_dump(path: &std::path::Path, filler: u64) {
+    use std::io::Write;
+    let gz = |bytes: &[u8]| {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(bytes).unwrap();
+        e.finish().unwrap()
+    };
+    let text = std::fs::read_to_string(fixture("postgres/shop.sql")).unwrap();
+    let end = text.find("\n\\.\n").unwrap() + 4;
+    let head = format!("{}INSERT INTO no_such_table VALUES (1);\n", &text[..end]);
+    let chunk = "-- filler after the error, never read by psql\n".repeat(64 * 1024 * 1024 / 46);
+    let member = gz(chunk.as_bytes());
+    let mut out = std::fs::File::create(path).unwrap();
+    out.write_all(&gz(head.as_bytes())).unwrap();
+    for _ in 0..filler / chunk.len() as u64 {
+        out.write_all(&member).unwrap();
+    }
+    out.write_all(&gz(&text.as_bytes()[end..])).unwrap();
+}
+
+#[tokio::test]
+async fn an_early_sql_error_in_a_huge_dump_is_reported_without_reading_the_rest() {
+    let docker = require_docker().await;
+    let app = App::new("early-error");
+    let dir = app.path("dumps");
+    std::fs::create_dir_all(&dir).unwrap();
+    // 3 GiB of SQL after the error: feeding it all would not end before the timeout.
+    early_error_dump(&dir.join("shop.sql.gz"), 3 << 30);
+    app.write_config(&format!(
+        "  - name: JOB(shop)\n    engine: postgres\n    image: {PG_IMAGE}\n    source: {{ type: local, settle: 0s, path: {} }}\n    database: shop\n    keep: false\n    restore: {{ timeout: 90s }}\n",
+        dir.display()
+    ));
+    let (code, runs, stderr) = app.run_json(&[]);
+    assert_eq!(code, 1, "{stderr}");
+    let why = reason(&runs[0]);
+    assert!(
+        why.contains("psql failed with exit code 3") && why.contains("no_such_table"),
+        "the tool's error, not a timeout: {why}"
+    );
+    let candidates = app.candidates(&docker).await;
+    assert!(candidates.is_empty(), "{candidates:?}");
 }

@@ -350,6 +350,17 @@ pub async fn still_running(docker: &Docker, id: &str) -> Result<(), RestoreError
     })
 }
 
+/// [`still_running`], for after a tool in the container died of a signal:
+/// when the container itself was killed, Docker records that a moment after
+/// the tool's exec ends, so this waits up to 3 s for the container to stop.
+pub async fn still_running_after_signal(docker: &Docker, id: &str) -> Result<(), RestoreError> {
+    for _ in 0..30 {
+        still_running(docker, id).await?;
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    Ok(())
+}
+
 /// The last `lines` lines the container wrote.
 pub async fn logs_tail(docker: &Docker, id: &str, lines: usize) -> String {
     let opts = LogsOptionsBuilder::default()

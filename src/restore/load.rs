@@ -17,6 +17,7 @@ use super::screen::{Allowances, Completion, Dialect, Screen, Screened};
 use super::{RestoreError, progress};
 use crate::config::EngineKind;
 use crate::source::detect::{DumpFormat, Inspection};
+use crate::source::tar_end::TarEndChecked;
 use crate::source::{Dump, reader};
 
 /// The dump loaded without error.
@@ -44,6 +45,9 @@ pub struct Screening {
 pub struct LoadFailure {
     pub reason: String,
     pub output_tail: Vec<String>,
+    /// The tool died of a signal (exit code 128 + N), as when its container
+    /// is killed: the caller looks at what happened to the container.
+    pub signalled: bool,
 }
 
 pub struct LoadRequest<'a> {
@@ -141,6 +145,7 @@ async fn feed_file(
             return Ok(Err(LoadFailure {
                 reason: format!("cannot read the dump: {e}"),
                 output_tail: Vec::new(),
+                signalled: false,
             }));
         }
     };
@@ -169,9 +174,23 @@ async fn feed_file(
             (outcome, Some(screened))
         }
         None => {
-            let mut stream = stream;
+            let mut stream = TarEndChecked::new(stream);
             let outcome =
                 container::exec(req.docker, &req.candidate.id, cmd, env, Some(&mut stream)).await;
+            // pg_restore would not notice a tar archive cut after the members it reads.
+            if req.inspection.format == DumpFormat::PostgresTar
+                && let Ok(o) = &outcome
+                && o.exit_code == 0
+                && o.input_error.is_none()
+                && let Err(cut) = stream.end.finish()
+            {
+                shown.cancel();
+                return Ok(Err(LoadFailure {
+                    reason: cut,
+                    output_tail: Vec::new(),
+                    signalled: false,
+                }));
+            }
             (outcome, None)
         }
     };
@@ -181,6 +200,7 @@ async fn feed_file(
         return Ok(Err(LoadFailure {
             reason: format!("the dump was refused at {refusal}"),
             output_tail: outcome.output_tail,
+            signalled: outcome.exit_code > 128,
         }));
     }
     if let Some(e) = outcome.input_error {
@@ -192,6 +212,7 @@ async fn feed_file(
                 req.dump.size
             ),
             output_tail: outcome.output_tail,
+            signalled: outcome.exit_code > 128,
         }));
     }
     // With staging, the copy succeeding says nothing yet; the tool's run decides.
@@ -248,6 +269,7 @@ async fn feed_file(
                              set the job's `restore.require_end_marker: false` for those"
                         ),
                         output_tail: outcome.output_tail,
+                        signalled: outcome.exit_code > 128,
                     }));
                 }
                 loaded.warnings.push(format!(
@@ -262,6 +284,7 @@ async fn feed_file(
                         screened.bytes()
                     ),
                     output_tail: outcome.output_tail,
+                    signalled: outcome.exit_code > 128,
                 }));
             }
         }
@@ -274,6 +297,7 @@ async fn feed_file(
         Err(e) => Ok(Err(LoadFailure {
             reason: format!("cannot read the dump: {e}"),
             output_tail: Vec::new(),
+            signalled: false,
         })),
     }
 }
@@ -327,6 +351,7 @@ async fn feed_directory(
         Err(e) => Ok(Err(LoadFailure {
             reason: format!("cannot read the dump folder: {e}"),
             output_tail: outcome.output_tail,
+            signalled: outcome.exit_code > 128,
         })),
         Ok(_) if outcome.exit_code != 0 => Err(RestoreError::Unexpected(format!(
             "copying the dump folder into the container failed (exit {}): {}",
@@ -401,6 +426,7 @@ fn tool_failure(format: DumpFormat, exit_code: i64, tail: Vec<String>) -> LoadFa
     LoadFailure {
         reason,
         output_tail: tail,
+        signalled: exit_code > 128,
     }
 }
 
