@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::assert::baseline::Restored;
-use crate::assert::{self, Evidence};
+use crate::assert::{self, Evidence, SchemaObject};
 use crate::config::{Config, Job, KeepSettings, Secret, SourceSpec};
 use crate::promote::{self, Promotion};
 use crate::report::alert::Alerter;
@@ -384,6 +384,28 @@ async fn settled_dump(
     }
 }
 
+/// A read of the dump, bounded by the job's `restore.timeout` and stopped
+/// by cancellation: a hung file system is the checker's error, not a hang.
+async fn bounded<T>(
+    ctx: &Context,
+    job: &Job,
+    request: &RunRequest,
+    what: &str,
+    read: impl Future<Output = T>,
+) -> Result<T, Stop> {
+    tokio::select! {
+        biased;
+        _ = ctx.cancel.cancelled() => Err(Stop::Error("interrupted: restoredrill was asked to stop".into())),
+        _ = request.cancel.cancelled() => Err(Stop::Error("interrupted: the run was cancelled".into())),
+        r = tokio::time::timeout(job.restore.timeout, read) => r.map_err(|_| {
+            Stop::Error(format!(
+                "{what} took longer than the job's restore.timeout ({}); is its storage reachable?",
+                load::describe_timeout(job.restore.timeout)
+            ))
+        }),
+    }
+}
+
 pub fn source_for(job: &Job) -> Box<dyn Source> {
     match &job.source {
         SourceSpec::Local { path, pattern } => Box::new(LocalSource {
@@ -435,11 +457,19 @@ async fn verify(
         && let Some(last) = ctx.store.last_verified_dump(&job.name).await?
         && last.size == dump.size
     {
-        let sha = phase(report, "hash", reader::sha256_of(&dump))
-            .await
-            .map_err(|e| {
-                Stop::Error(format!("cannot read the dump {}: {e}", dump.path.display()))
-            })?;
+        let sha = phase(
+            report,
+            "hash",
+            bounded(
+                ctx,
+                job,
+                request,
+                "hashing the dump",
+                reader::sha256_of(&dump),
+            ),
+        )
+        .await?
+        .map_err(|e| Stop::Error(format!("cannot read the dump {}: {e}", dump.path.display())))?;
         // A failed run accepted as the baseline since is verified again,
         // against itself.
         if sha == last.sha256 && !(last.verdict == "fail" && last.accepted) {
@@ -465,7 +495,18 @@ async fn verify(
             });
         }
     }
-    let inspection = phase(report, "inspect", detect::inspect(&dump)).await?;
+    let inspection = phase(
+        report,
+        "inspect",
+        bounded(
+            ctx,
+            job,
+            request,
+            "reading the dump's head",
+            detect::inspect(&dump),
+        ),
+    )
+    .await??;
     if let Some(d) = report.dump.as_mut() {
         d.compression = Some(inspection.compression);
         d.format = Some(inspection.format);
@@ -880,6 +921,25 @@ fn checked_database(
     }
 }
 
+/// Row counts and schema objects of the database `creds` names, on a connection of its own.
+async fn inventory(
+    engine: &dyn Engine,
+    port: u16,
+    creds: &Credentials,
+) -> Result<
+    (
+        BTreeMap<String, i64>,
+        std::collections::BTreeSet<SchemaObject>,
+    ),
+    assert::QueryError,
+> {
+    let mut session = engine.connect(port, creds).await?;
+    let counted = session.table_row_counts().await;
+    let listed = session.schema_objects().await;
+    session.close().await;
+    Ok((counted?, listed?))
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn check(
     ctx: &Context,
@@ -913,6 +973,38 @@ async fn check(
             )));
         }
     };
+    // The dump's other databases (pg_dumpall), named `database.schema.table`.
+    let (mut tables, mut objects) = (tables, objects);
+    let dump_databases = report
+        .dump
+        .as_ref()
+        .map(|d| d.databases.clone())
+        .unwrap_or_default();
+    for other in dump_databases.iter().filter(|d| {
+        !engine.sees_all_databases()
+            && **d != creds.database
+            && !engine.system_databases().contains(&d.as_str())
+    }) {
+        let c = Credentials {
+            database: other.clone(),
+            ..creds.clone()
+        };
+        match inventory(engine, candidate.host_port, &c).await {
+            Ok((t, o)) => {
+                tables.extend(t.into_iter().map(|(k, v)| (format!("{other}.{k}"), v)));
+                objects.extend(
+                    o.into_iter()
+                        .map(|o| SchemaObject::new(o.kind, format!("{other}.{}", o.name))),
+                );
+            }
+            Err(e) => {
+                session.close().await;
+                return Err(Stop::Error(format!(
+                    "cannot read the restored database `{other}`: {e}"
+                )));
+            }
+        }
+    }
     let baseline = ctx.store.baseline(&job.name).await?;
     let default_schema = engine.default_schema(creds);
     let evidence = Evidence {

@@ -83,12 +83,31 @@ async fn pg_dump_create_and_pg_dumpall_are_checked_in_the_database_they_create()
                 "postgres",
                 PG_IMAGE,
                 &dir("cluster", "postgres/cluster.sql"),
-                orders,
+                &format!(
+                    "    database: shop\n{orders}      - row_count: {{ table: shop_audit.public.events, min: 3, max: 3 }}\n"
+                ),
+            ),
+            // Two databases and none named: which one to check is the user's call.
+            job(
+                "unnamed",
+                "postgres",
+                PG_IMAGE,
+                &dir("unnamed", "postgres/cluster.sql"),
+                "    keep: false\n",
             ),
         ]
         .concat(),
     );
     let (code, runs, stderr) = app.run_json(&[]);
+    let unnamed = by_job(&runs, &app.job_name("unnamed"));
+    assert_eq!(unnamed["verdict"], "fail");
+    assert!(
+        reason(unnamed).contains("holds the databases `shop`, `shop_audit`")
+            && reason(unnamed).contains("set `database`"),
+        "{}",
+        reason(unnamed)
+    );
+    assert_eq!(code, 1);
     for name in ["same", "other", "cluster"] {
         let run = by_job(&runs, &app.job_name(name));
         assert_eq!(run["verdict"], "pass", "{name}: {}\n{stderr}", reason(run));
@@ -98,8 +117,11 @@ async fn pg_dump_create_and_pg_dumpall_are_checked_in_the_database_they_create()
             "{name}: the report lists the dump's databases: {databases:?}"
         );
     }
-    assert_eq!(code, 0);
     let cluster = by_job(&runs, &app.job_name("cluster"));
+    assert_eq!(
+        cluster["tables"]["shop_audit.public.events"], 3,
+        "the dump's other database is counted and compared too"
+    );
     let kept = &cluster["kept"];
     assert_eq!(
         kept["database"], "shop",

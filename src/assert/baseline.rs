@@ -111,10 +111,14 @@ impl BaselineRules {
     }
 
     fn excluded(&self, name: &str, default_schema: &str) -> bool {
-        // `schema.table.index` belongs to `schema.table`.
-        let owner: String = name.splitn(3, '.').take(2).collect::<Vec<_>>().join(".");
-        self.exclude.iter().any(|p| {
-            Self::matches(p, name, default_schema) || Self::matches(p, &owner, default_schema)
+        // `schema.table.index` belongs to `schema.table` (and
+        // `database.schema.table.index` to `database.schema.table`).
+        let parts: Vec<&str> = name.split('.').collect();
+        let owners = (2..parts.len()).map(|n| parts[..n].join("."));
+        std::iter::once(name.to_string()).chain(owners).any(|n| {
+            self.exclude
+                .iter()
+                .any(|p| Self::matches(p, &n, default_schema))
         })
     }
 

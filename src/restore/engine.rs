@@ -51,6 +51,9 @@ pub trait Engine: Send + Sync {
     fn default_schema(&self, creds: &Credentials) -> String;
     /// Databases every server has, never the one a dump is checked in.
     fn system_databases(&self) -> &'static [&'static str];
+    /// One connection sees every database's tables (MySQL's databases are
+    /// schemas); else each database of a dump is read on its own connection.
+    fn sees_all_databases(&self) -> bool;
     /// Run after the load, inside the container: a command and the SQL it
     /// reads on stdin that give restoredrill's superuser its password back
     /// and lock every other login, so that no login a dump made (pg_dumpall's

@@ -87,6 +87,10 @@ impl Engine for Mysql {
         &["mysql", "information_schema", "performance_schema", "sys"]
     }
 
+    fn sees_all_databases(&self) -> bool {
+        true
+    }
+
     fn lock_logins(&self, c: &Credentials) -> Option<(Vec<String>, String)> {
         // MariaDB only (an anonymous block); MySQL 8 has no such step yet.
         if self.kind != EngineKind::Mariadb {

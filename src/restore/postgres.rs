@@ -135,6 +135,10 @@ impl Engine for Postgres {
         &["postgres", "template0", "template1"]
     }
 
+    fn sees_all_databases(&self) -> bool {
+        false
+    }
+
     fn lock_logins(&self, c: &Credentials) -> Option<(Vec<String>, String)> {
         // Over the local socket, which the image trusts: the dump may have
         // changed the superuser's password (pg_dumpall's `ALTER ROLE`).
