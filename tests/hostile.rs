@@ -329,3 +329,39 @@ async fn an_early_sql_error_in_a_huge_dump_is_reported_without_reading_the_rest(
     let candidates = app.candidates(&docker).await;
     assert!(candidates.is_empty(), "{candidates:?}");
 }
+
+#[tokio::test]
+async fn a_login_a_dump_was_allowed_to_make_cannot_log_in_to_the_kept_restore() {
+    use sqlx::Connection;
+    let _docker = require_docker().await;
+    let app = App::new("backdoor");
+    // pg-superuser.sql: `CREATE ROLE backdoor LOGIN SUPERUSER PASSWORD 'known'`.
+    let jobs = job(
+        &app,
+        "backdoor",
+        "postgres",
+        "pg-superuser.sql",
+        "    restore: { allow_logins: true }\n",
+    )
+    .replace("    keep: false\n", "");
+    app.write_config(&jobs);
+    let (code, runs, stderr) = app.run_json(&[]);
+    assert_eq!(code, 0, "{stderr}");
+    let kept = &runs[0]["kept"];
+    assert_eq!(pg_orders(kept).await, 120, "restoredrill's own login works");
+    let url = format!(
+        "postgres://backdoor:known@127.0.0.1:{}/{}",
+        kept["port"],
+        kept["database"].as_str().unwrap()
+    );
+    let refused = sqlx::PgConnection::connect(&url)
+        .await
+        .err()
+        .map(|e| e.to_string());
+    assert!(
+        refused
+            .as_deref()
+            .is_some_and(|e| e.contains("not permitted to log in")),
+        "{refused:?}"
+    );
+}

@@ -107,7 +107,9 @@ impl Engine for Mysql {
         let sql = format!(
             "FLUSH PRIVILEGES;\n\
              CREATE USER IF NOT EXISTS '{user}'@'%';\n\
-             ALTER USER '{user}'@'%' IDENTIFIED BY '{password}' ACCOUNT UNLOCK;\n\
+             ALTER USER '{user}'@'%' IDENTIFIED BY '{password}' REQUIRE NONE \
+               WITH MAX_QUERIES_PER_HOUR 0 MAX_UPDATES_PER_HOUR 0 MAX_CONNECTIONS_PER_HOUR 0 \
+               MAX_USER_CONNECTIONS 0 PASSWORD EXPIRE NEVER ACCOUNT UNLOCK;\n\
              GRANT ALL PRIVILEGES ON *.* TO '{user}'@'%' WITH GRANT OPTION;\n\
              DELIMITER //\n\
              BEGIN NOT ATOMIC\n\

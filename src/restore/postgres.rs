@@ -156,10 +156,15 @@ impl Engine for Postgres {
         .map(String::from)
         .to_vec();
         let sql = format!(
-            "ALTER ROLE CURRENT_USER WITH SUPERUSER LOGIN PASSWORD {};\n\
+            "ALTER ROLE CURRENT_USER WITH SUPERUSER LOGIN CONNECTION LIMIT -1 \
+               VALID UNTIL 'infinity' PASSWORD {};\n\
              DO $restoredrill$ DECLARE r record; BEGIN\n\
                FOR r IN SELECT rolname FROM pg_roles WHERE rolcanlogin AND rolname <> current_user LOOP\n\
                  EXECUTE format('ALTER ROLE %I NOLOGIN', r.rolname);\n\
+               END LOOP;\n\
+               EXECUTE format('ALTER ROLE %I RESET ALL', current_user);\n\
+               FOR r IN SELECT datname FROM pg_database WHERE datallowconn LOOP\n\
+                 EXECUTE format('ALTER ROLE %I IN DATABASE %I RESET ALL', current_user, r.datname);\n\
                END LOOP;\n\
              END $restoredrill$;\n",
             literal(c.password.expose())
