@@ -859,6 +859,9 @@ impl Screen {
         // its first `\connect`; restoredrill locks every login the dump made
         // once it is loaded.
         let cluster_globals = self.cluster && self.databases.is_empty();
+        if let Some(why) = self.never_written(first, second, prev, &w) {
+            return Err(self.refuse(why));
+        }
         if !self.allow.logins && !cluster_globals {
             let login = match self.dialect {
                 Dialect::Postgres => {
@@ -891,6 +894,33 @@ impl Screen {
         }
         self.stmt.prev = w;
         Ok(())
+    }
+
+    /// Statements no dump tool writes that reach the server's files,
+    /// programs or libraries: the refusal's text, if `w` completes one.
+    fn never_written(&self, first: &str, second: &str, prev: &str, w: &str) -> Option<String> {
+        let n = self.stmt.words;
+        let what = match self.dialect {
+            Dialect::Postgres => match (n, first, second) {
+                (1, "DO", _) => "a `DO` block (code run at load time; pg_dump writes none)",
+                (2, "ALTER", "SYSTEM") => "`ALTER SYSTEM` (changes the server's configuration)",
+                (1, "LOAD", _) => "`LOAD` (loads a shared library into the server)",
+                _ => return None,
+            },
+            Dialect::Mysql => match (n, first, second) {
+                _ if prev == "INTO" && matches!(w, "OUTFILE" | "DUMPFILE") => {
+                    "`SELECT ... INTO OUTFILE/DUMPFILE` (writes a file on the server)"
+                }
+                (2, "LOAD", "DATA" | "XML") => "`LOAD DATA/XML` (reads a file)",
+                _ if w == "LOAD_FILE" => "`LOAD_FILE()` (reads a file on the server)",
+                (1, "INSTALL" | "UNINSTALL", _) => "`INSTALL/UNINSTALL PLUGIN` (server plugins)",
+                (_, "CREATE", _) if w == "SONAME" => {
+                    "`CREATE FUNCTION ... SONAME` (loads a shared library into the server)"
+                }
+                _ => return None,
+            },
+        };
+        Some(format!("{what}; no dump tool writes it"))
     }
 
     /// A string literal starts at the top level.

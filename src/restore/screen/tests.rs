@@ -124,6 +124,9 @@ fn statements_pg_dump_never_writes_are_refused() {
         "ALTER USER app WITH SUPERUSER;",
         "SET standard_conforming_strings = off;",
         "SELECT set_config('standard_conforming_strings', 'off', false), standard_conforming_strings;",
+        "DO $$BEGIN EXECUTE 'COPY (SELECT 1) TO PROGRAM ''id'''; END$$;",
+        "ALTER SYSTEM SET archive_command = 'id';",
+        "LOAD '/tmp/evil.so';",
     ] {
         refused(screen(Dialect::Postgres, &pg(&format!("{sql}\n")), None));
     }
@@ -133,6 +136,8 @@ fn statements_pg_dump_never_writes_are_refused() {
         "CREATE ROLE superuser;",
         "COMMENT ON TABLE t IS 'COPY t FROM PROGRAM ''id''';",
         "COPY public.t (program) FROM stdin;\n\\.",
+        "CREATE TABLE \"do\" (load int, system text);",
+        "ALTER TABLE t ALTER system SET DEFAULT 'x';",
     ] {
         let (done, _) = screen(Dialect::Postgres, &pg(&format!("{sql}\n")), None);
         assert_eq!(done, Ok(Completion::Complete), "{sql}");
@@ -207,8 +212,23 @@ fn mysql_client_commands_are_refused() {
         "CREATE USER 'x'@'%' IDENTIFIED BY 'y';",
         "GRANT ALL ON *.* TO 'x'@'%';",
         "SET PASSWORD FOR root = PASSWORD('x');",
+        "SELECT 'x' INTO OUTFILE '/var/lib/mysql/x';",
+        "SELECT 1 INTO DUMPFILE '/tmp/x';",
+        "LOAD DATA INFILE '/etc/passwd' INTO TABLE t;",
+        "INSERT INTO t VALUES (LOAD_FILE('/etc/passwd'));",
+        "INSTALL SONAME 'ha_connect';",
+        "CREATE FUNCTION sys_exec RETURNS INT SONAME 'lib_mysqludf_sys.so';",
+        "/*!50003 SELECT 1 INTO OUTFILE '/tmp/x' */;",
     ] {
         refused(screen(Dialect::Mysql, &my(&format!("{sql}\n")), None));
+    }
+    // What mysqldump writes with these words, quoted, passes.
+    for sql in [
+        "INSERT INTO `outfile` VALUES ('LOAD DATA INFILE', 'INTO OUTFILE');",
+        "CREATE TABLE `load_file` (`soname` int, `install` int);",
+    ] {
+        let (done, _) = screen(Dialect::Mysql, &my(&format!("{sql}\n")), None);
+        assert_eq!(done, Ok(Completion::Complete), "{sql}");
     }
 }
 
