@@ -579,3 +579,62 @@ async fn a_restart_removes_kept_containers_the_state_does_not_know() {
         daemon.log()
     );
 }
+
+#[tokio::test]
+async fn a_failing_dump_found_again_by_the_schedule_is_still_failing_and_never_pings_success() {
+    let docker = require_docker().await;
+    let app = App::new("stillfail");
+    let hc = Receiver::start().await;
+    // It loads, and its assertion fails: the run records the dump's sha256.
+    place(
+        &fixture("postgres/shop-empty-orders.sql"),
+        &app.path("dumps-a"),
+        "shop.sql",
+        fixture_day(),
+    );
+    app.write_daemon_config(
+        0,
+        &pg_job(
+            &app,
+            "a",
+            &format!(
+                "      - row_count: {{ table: orders, min: 1 }}\n    schedule: \"*/4 * * * * *\"\n    keep: false\n    healthchecks: \"{}/hc\"\n",
+                hc.url
+            ),
+        ),
+    );
+    let daemon = app.start_daemon().await;
+    let job = app.job_name("a");
+    let runs = daemon
+        .until(
+            "two scheduled runs of the same cut dump",
+            Duration::from_secs(60),
+            || async {
+                let runs = daemon.runs(&job).await;
+                (runs.iter().filter(|r| r["verdict"] == "fail").count() >= 2).then_some(runs)
+            },
+        )
+        .await;
+    assert!(
+        runs.iter()
+            .all(|r| r["verdict"] == "fail" || r["verdict"] == "skipped"),
+        "never `unchanged`: {runs:?}"
+    );
+    let again = runs
+        .iter()
+        .find(|r| r["reason"].as_str().unwrap_or("").contains("still failing"))
+        .expect("the second run names the failed run it matches");
+    assert!(
+        again["reason"].as_str().unwrap().contains("row_count"),
+        "and why it failed: {again}"
+    );
+    assert_eq!(daemon.job(&job).await["state"], "failing");
+    let pings: Vec<String> = hc.hits().iter().map(|h| h.path.clone()).collect();
+    assert!(pings.iter().any(|p| p == "/hc/fail"), "{pings:?}");
+    assert!(
+        pings.iter().all(|p| p == "/hc/fail" || p == "/hc/start"),
+        "no success ping for a failing backup: {pings:?}"
+    );
+    drop(daemon);
+    let _ = docker;
+}
