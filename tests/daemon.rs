@@ -603,11 +603,11 @@ async fn a_failing_dump_found_again_by_the_schedule_is_still_failing_and_never_p
             ),
         ),
     );
-    let daemon = app.start_daemon().await;
+    let mut daemon = app.start_daemon().await;
     let job = app.job_name("a");
     let runs = daemon
         .until(
-            "two scheduled runs of the same cut dump",
+            "two scheduled runs of the same failing dump",
             Duration::from_secs(60),
             || async {
                 let runs = daemon.runs(&job).await;
@@ -635,6 +635,8 @@ async fn a_failing_dump_found_again_by_the_schedule_is_still_failing_and_never_p
         pings.iter().all(|p| p == "/hc/fail" || p == "/hc/start"),
         "no success ping for a failing backup: {pings:?}"
     );
-    drop(daemon);
-    let _ = docker;
+    daemon.signal("TERM");
+    let status = daemon.wait_exit(Duration::from_secs(30));
+    assert_eq!(status.and_then(|s| s.code()), Some(0), "{}", daemon.log());
+    assert!(app.containers(&docker).await.is_empty());
 }
