@@ -907,12 +907,16 @@ impl Screen {
                 (1, "LOAD", _) => "`LOAD` (loads a shared library into the server)",
                 _ => return None,
             },
+            // In a routine, trigger, view or event body (`CREATE ...`) these
+            // words are the database's own code, which mysqldump writes as is.
             Dialect::Mysql => match (n, first, second) {
-                _ if prev == "INTO" && matches!(w, "OUTFILE" | "DUMPFILE") => {
+                _ if first != "CREATE" && prev == "INTO" && matches!(w, "OUTFILE" | "DUMPFILE") => {
                     "`SELECT ... INTO OUTFILE/DUMPFILE` (writes a file on the server)"
                 }
                 (2, "LOAD", "DATA" | "XML") => "`LOAD DATA/XML` (reads a file)",
-                _ if w == "LOAD_FILE" => "`LOAD_FILE()` (reads a file on the server)",
+                _ if first != "CREATE" && w == "LOAD_FILE" => {
+                    "`LOAD_FILE()` (reads a file on the server)"
+                }
                 (1, "INSTALL" | "UNINSTALL", _) => "`INSTALL/UNINSTALL PLUGIN` (server plugins)",
                 (_, "CREATE", _) if w == "SONAME" => {
                     "`CREATE FUNCTION ... SONAME` (loads a shared library into the server)"

@@ -226,6 +226,8 @@ fn mysql_client_commands_are_refused() {
     for sql in [
         "INSERT INTO `outfile` VALUES ('LOAD DATA INFILE', 'INTO OUTFILE');",
         "CREATE TABLE `load_file` (`soname` int, `install` int);",
+        "/*!50003 CREATE*/ /*!50020 DEFINER=`root`@`%`*/ /*!50003 PROCEDURE `export`() SELECT * FROM t INTO OUTFILE '/tmp/t.csv' */;",
+        "/*!50001 CREATE ALGORITHM=UNDEFINED VIEW `v` AS select load_file('/etc/hostname') AS `h` */;",
     ] {
         let (done, _) = screen(Dialect::Mysql, &my(&format!("{sql}\n")), None);
         assert_eq!(done, Ok(Completion::Complete), "{sql}");
