@@ -35,9 +35,10 @@ pub async fn promote(p: Promotion<'_>, candidate: Candidate) -> Result<KeptResto
         candidate.remove().await;
         return Err(RestoreError::Docker(e));
     }
-    let (id, _name, volume) = candidate.release();
-    // The candidate container goes; its volume now belongs to the kept one.
-    container::remove_container(p.docker, &id).await;
+    let (_id, name, volume) = candidate.release();
+    // The candidate container goes with its relay and network; its volume now
+    // belongs to the kept one, which gets a sandbox of its own.
+    container::remove(p.docker, &name, None).await;
 
     let spec = ContainerSpec {
         name: format!("{}-kept", p.spec.name),

@@ -2,25 +2,27 @@
 //!
 //! Every container restoredrill creates carries labels (`restoredrill.job`,
 //! `restoredrill.run`, `restoredrill.role`, `restoredrill.instance`) and, when
-//! it holds data worth keeping, a volume of the same name. A [`Candidate`]
-//! removes its container and volume on every path unless promotion takes it
-//! over with [`Candidate::release`]; [`sweep`] removes leftovers of an
-//! earlier, interrupted process at start-up.
+//! it holds data worth keeping, a volume of the same name. Each database
+//! container comes with a network and a relay container of the same name
+//! (see [`super::sandbox`]). A [`Candidate`] removes all of them on every
+//! path unless promotion takes it over with [`Candidate::release`]; [`sweep`]
+//! removes leftovers of an earlier, interrupted process at start-up.
 
 use std::collections::HashMap;
 
 use bollard::Docker;
 use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
-use bollard::models::{ContainerCreateBody, HostConfig, PortBinding, VolumeCreateRequest};
+use bollard::models::{ContainerCreateBody, HostConfig, VolumeCreateRequest};
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, CreateImageOptionsBuilder, ListContainersOptionsBuilder,
-    ListVolumesOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
-    RemoveVolumeOptionsBuilder,
+    ListNetworksOptionsBuilder, ListVolumesOptionsBuilder, LogsOptionsBuilder,
+    RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder,
 };
 use futures_util::StreamExt;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
 use super::RestoreError;
+use super::sandbox;
 
 pub const LABEL_JOB: &str = "restoredrill.job";
 pub const LABEL_RUN: &str = "restoredrill.run";
@@ -54,7 +56,7 @@ pub struct ContainerSpec {
     pub run_id: String,
     pub instance: String,
     pub role: Role,
-    /// The database port inside the container; published on 127.0.0.1 only.
+    /// The database port inside the container; its relay publishes it on 127.0.0.1 only.
     pub port: u16,
     /// Where the data directory's parent is mounted.
     pub data_mount: String,
@@ -64,21 +66,23 @@ pub struct ContainerSpec {
     pub cpus: Option<f64>,
 }
 
-/// A running container that is removed, with its volume, unless released.
+/// A running container that is removed, with its relay, network and volume,
+/// unless released.
 pub struct Candidate {
     docker: Docker,
     pub id: String,
     pub name: String,
     pub volume: Option<String>,
+    /// Where the relay publishes the database port on 127.0.0.1.
     pub host_port: u16,
     armed: bool,
 }
 
 impl Candidate {
-    /// Removes the container and its volume, waiting for Docker to confirm.
+    /// Removes the container, its relay, network and volume, waiting for Docker to confirm.
     pub async fn remove(mut self) {
         self.armed = false;
-        remove(&self.docker, &self.id, self.volume.as_deref()).await;
+        remove(&self.docker, &self.name, self.volume.as_deref()).await;
     }
 
     /// Hands the container over (promotion): the guard no longer removes it.
@@ -100,17 +104,26 @@ impl Drop for Candidate {
             && let Ok(handle) = tokio::runtime::Handle::try_current()
         {
             let docker = self.docker.clone();
-            let id = std::mem::take(&mut self.id);
+            let name = std::mem::take(&mut self.name);
             let volume = self.volume.take();
-            handle.spawn(async move { remove(&docker, &id, volume.as_deref()).await });
+            handle.spawn(async move { remove(&docker, &name, volume.as_deref()).await });
         }
     }
 }
 
-/// Force-removes a container and then its volume; failures are logged, not raised,
-/// since there is nothing better to do with them on a cleanup path.
-pub async fn remove(docker: &Docker, id: &str, volume: Option<&str>) {
-    remove_container(docker, id).await;
+/// Force-removes a database container (by name or id), its relay, its
+/// network and then its volume; failures are logged, not raised, since there
+/// is nothing better to do with them on a cleanup path.
+pub async fn remove(docker: &Docker, container: &str, volume: Option<&str>) {
+    // The relay and the network are named after the container's name.
+    let name = match docker.inspect_container(container, None).await {
+        Ok(info) => info.name.map(|n| n.trim_start_matches('/').to_string()),
+        Err(_) => None,
+    }
+    .unwrap_or_else(|| container.to_string());
+    remove_container(docker, &sandbox::relay_name(&name)).await;
+    remove_container(docker, container).await;
+    sandbox::remove_network(docker, &name).await;
     if let Some(v) = volume {
         remove_volume(docker, v).await;
     }
@@ -220,20 +233,17 @@ pub async fn launch(docker: &Docker, spec: &ContainerSpec) -> Result<Candidate, 
         armed: true,
     };
 
-    let port_key = format!("{}/tcp", spec.port);
+    if let Err(e) = sandbox::create_network(docker, &spec.name, &labels).await {
+        guard.remove().await;
+        return Err(e);
+    }
     let mut host = HostConfig {
-        port_bindings: Some(HashMap::from([(
-            port_key.clone(),
-            Some(vec![PortBinding {
-                host_ip: Some("127.0.0.1".into()),
-                host_port: Some(String::new()),
-            }]),
-        )])),
         memory: spec.memory.map(|m| m as i64),
         memory_swap: spec.memory.map(|m| m as i64),
         nano_cpus: spec.cpus.map(|c| (c * 1e9) as i64),
         ..Default::default()
     };
+    sandbox::confine(&mut host, &spec.name);
     match &spec.volume {
         Some(v) => host.binds = Some(vec![format!("{v}:{}", spec.data_mount)]),
         None => {
@@ -247,9 +257,9 @@ pub async fn launch(docker: &Docker, spec: &ContainerSpec) -> Result<Candidate, 
         image: Some(spec.image.clone()),
         env: Some(spec.env.clone()),
         cmd: Some(spec.cmd.clone()),
-        labels: Some(labels),
-        exposed_ports: Some(vec![port_key.clone()]),
+        labels: Some(labels.clone()),
         host_config: Some(host),
+        networking_config: Some(sandbox::networking(&spec.name)),
         ..Default::default()
     };
     let opts = CreateContainerOptionsBuilder::default()
@@ -268,7 +278,7 @@ pub async fn launch(docker: &Docker, spec: &ContainerSpec) -> Result<Candidate, 
         guard.remove().await;
         return Err(RestoreError::Docker(e));
     }
-    match published_port(docker, &guard.id, &port_key).await {
+    match sandbox::start_relay(docker, &spec.name, &spec.image, spec.port, &labels).await {
         Ok(p) => guard.host_port = p,
         Err(e) => {
             guard.remove().await;
@@ -278,9 +288,10 @@ pub async fn launch(docker: &Docker, spec: &ContainerSpec) -> Result<Candidate, 
     Ok(guard)
 }
 
-/// Takes a kept container back after a restart of restoredrill: starts it if
-/// it stopped (e.g. Docker restarted) and returns the host port its database
-/// `port` is published on now; `None` if the container no longer exists.
+/// Takes a kept container back after a restart of restoredrill: starts it
+/// and its relay if they stopped (e.g. Docker restarted), makes the relay
+/// again if it is gone, and returns the host port its database `port` is
+/// published on now; `None` if the container no longer exists.
 pub async fn adopt(docker: &Docker, name: &str, port: u16) -> Result<Option<u16>, RestoreError> {
     let info = match docker.inspect_container(name, None).await {
         Ok(info) => info,
@@ -289,9 +300,50 @@ pub async fn adopt(docker: &Docker, name: &str, port: u16) -> Result<Option<u16>
         }) => return Ok(None),
         Err(e) => return Err(RestoreError::Docker(e)),
     };
-    let running = info.state.and_then(|s| s.running).unwrap_or(false);
+    start_if_stopped(docker, name, &info).await?;
+    let port_key = format!("{port}/tcp");
+    let sandboxed = info
+        .host_config
+        .as_ref()
+        .and_then(|h| h.network_mode.as_deref())
+        == Some(name);
+    if !sandboxed {
+        // A kept restore made before the sandbox publishes its own port.
+        return published_port(docker, name, &port_key).await.map(Some);
+    }
+    let relay = sandbox::relay_name(name);
+    match docker.inspect_container(&relay, None).await {
+        Ok(relay_info) => {
+            start_if_stopped(docker, &relay, &relay_info).await?;
+            published_port(docker, &relay, &port_key).await.map(Some)
+        }
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        }) => {
+            tracing::info!(container = name, "making the kept restore's relay again");
+            let config = info.config.unwrap_or_default();
+            let image = config.image.unwrap_or_default();
+            let labels = config.labels.unwrap_or_default();
+            match sandbox::start_relay(docker, name, &image, port, &labels).await {
+                Ok(p) => Ok(Some(p)),
+                Err(e) => {
+                    remove_container(docker, &relay).await;
+                    Err(e)
+                }
+            }
+        }
+        Err(e) => Err(RestoreError::Docker(e)),
+    }
+}
+
+async fn start_if_stopped(
+    docker: &Docker,
+    name: &str,
+    info: &bollard::models::ContainerInspectResponse,
+) -> Result<(), RestoreError> {
+    let running = info.state.as_ref().and_then(|s| s.running).unwrap_or(false);
     if !running {
-        tracing::info!(container = name, "starting the stopped kept restore");
+        tracing::info!(container = name, "starting the stopped container");
         docker
             .start_container(
                 name,
@@ -300,12 +352,14 @@ pub async fn adopt(docker: &Docker, name: &str, port: u16) -> Result<Option<u16>
             .await
             .map_err(RestoreError::Docker)?;
     }
-    published_port(docker, name, &format!("{port}/tcp"))
-        .await
-        .map(Some)
+    Ok(())
 }
 
-async fn published_port(docker: &Docker, id: &str, port_key: &str) -> Result<u16, RestoreError> {
+pub(super) async fn published_port(
+    docker: &Docker,
+    id: &str,
+    port_key: &str,
+) -> Result<u16, RestoreError> {
     let info = docker
         .inspect_container(id, None)
         .await
@@ -567,7 +621,9 @@ pub async fn sweep(
             tokio::time::sleep(std::time::Duration::from_millis(250)).await;
         }
         for (id, names, role) in leftovers {
-            if round == 0 {
+            if role.as_deref() == Some(sandbox::RELAY_ROLE) {
+                tracing::debug!(container = ?names, "removing a relay left behind");
+            } else if round == 0 {
                 tracing::warn!(container = ?names, id = %id, role = ?role, "removing a container left behind by an interrupted run");
                 removed += 1;
             } else {
@@ -589,11 +645,24 @@ pub async fn sweep(
             remove_volume(docker, &v.name).await;
         }
     }
+    // A database container's network is named after it.
+    let nopts = ListNetworksOptionsBuilder::default()
+        .filters(&filters)
+        .build();
+    let networks = docker
+        .list_networks(Some(nopts))
+        .await
+        .map_err(RestoreError::Docker)?;
+    for name in networks.into_iter().filter_map(|n| n.name) {
+        if !kept_names.contains(&name) {
+            sandbox::remove_network(docker, &name).await;
+        }
+    }
     Ok(removed)
 }
 
 /// Containers of `instance` that should not be there (id, names, role), and
-/// the volumes the kept ones use.
+/// the volumes the kept ones use. The relay of a kept restore stays with it.
 async fn leftovers(
     docker: &Docker,
     instance: &str,
@@ -624,8 +693,17 @@ async fn leftovers(
             .iter()
             .map(|n| n.trim_start_matches('/').to_string())
             .collect();
-        let kept = labels.get(LABEL_ROLE).map(String::as_str) == Some(Role::Kept.as_str());
-        if kept && names.iter().any(|n| kept_names.contains(n)) {
+        let role = labels.get(LABEL_ROLE).map(String::as_str);
+        let kept =
+            role == Some(Role::Kept.as_str()) && names.iter().any(|n| kept_names.contains(n));
+        let kept_relay = role == Some(sandbox::RELAY_ROLE)
+            && labels
+                .get(sandbox::LABEL_RELAY_FOR)
+                .is_some_and(|db| kept_names.contains(db));
+        if kept_relay {
+            continue;
+        }
+        if kept {
             for m in c.mounts.unwrap_or_default() {
                 if let Some(n) = m.name {
                     in_use.insert(n);

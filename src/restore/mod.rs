@@ -1,9 +1,11 @@
 //! Loads a dump into a throwaway container and hands back a running server.
 //!
-//! `container` owns Docker resources (guarded, labelled, swept), `engine` with
-//! `postgres` and `mysql` holds what differs per engine, `load` streams the
-//! dump into the engine's own tools inside the container. Whether the loaded
-//! data is right is the `assert` stage's business, not this one's.
+//! `container` owns Docker resources (guarded, labelled, swept), `sandbox`
+//! confines them (no network but a relay from the host, few privileges),
+//! `engine` with `postgres` and `mysql` holds what differs per engine, `load`
+//! streams the dump into the engine's own tools inside the container.
+//! Whether the loaded data is right is the `assert` stage's business, not
+//! this one's.
 
 pub mod container;
 mod engine;
@@ -11,6 +13,7 @@ pub mod load;
 pub mod mysql;
 pub mod postgres;
 mod progress;
+pub mod sandbox;
 pub mod screen;
 
 use std::time::Duration;

@@ -106,8 +106,44 @@ impl App {
         (out.status.code().unwrap_or(-1), runs, stderr)
     }
 
-    /// Containers of this test's jobs, with their role label.
+    /// Database containers of this test's jobs, with their role label (the
+    /// relays that publish their ports are in [`App::relays`]).
     pub async fn containers(&self, docker: &Docker) -> Vec<(String, String)> {
+        self.all_containers(docker)
+            .await
+            .into_iter()
+            .filter(|(_, r)| r != "relay")
+            .collect()
+    }
+
+    /// The relay containers of this test's jobs.
+    pub async fn relays(&self, docker: &Docker) -> Vec<String> {
+        self.all_containers(docker)
+            .await
+            .into_iter()
+            .filter(|(_, r)| r == "relay")
+            .map(|(n, _)| n)
+            .collect()
+    }
+
+    /// The Docker networks of this test's jobs.
+    pub async fn networks(&self, docker: &Docker) -> Vec<String> {
+        docker
+            .list_networks(None::<bollard::query_parameters::ListNetworksOptions>)
+            .await
+            .expect("list networks")
+            .into_iter()
+            .filter(|n| {
+                n.labels
+                    .as_ref()
+                    .and_then(|l| l.get("restoredrill.job"))
+                    .is_some_and(|j| j.starts_with(&self.tag))
+            })
+            .filter_map(|n| n.name)
+            .collect()
+    }
+
+    async fn all_containers(&self, docker: &Docker) -> Vec<(String, String)> {
         let opts = ListContainersOptionsBuilder::default().all(true).build();
         let mut out = Vec::new();
         for c in docker
@@ -152,6 +188,10 @@ impl Drop for App {
         for (list, remove) in [
             (["ps", "-a", "--format", "{{.Names}}"], ["rm", "-f"]),
             (["volume", "ls", "--format", "{{.Name}}"], ["volume", "rm"]),
+            (
+                ["network", "ls", "--format", "{{.Name}}"],
+                ["network", "rm"],
+            ),
         ] {
             let Ok(out) = Command::new("docker").args(&list[..]).output() else {
                 continue;
