@@ -160,7 +160,15 @@ pub async fn create_network(
         })
         .await
         .map(|_| ())
-        .map_err(RestoreError::Docker)
+        .map_err(|e| match e.to_string() {
+            m if m.contains("address pool") => RestoreError::Unexpected(format!(
+                "Docker has no address range left for the restore's own network ({m}); \
+                 every candidate and kept restore takes one: remove unused networks \
+                 (`docker network prune`) or give Docker more with `default-address-pools` \
+                 in /etc/docker/daemon.json"
+            )),
+            _ => RestoreError::Docker(e),
+        })
 }
 
 pub async fn remove_network(docker: &Docker, name: &str) {
