@@ -3,9 +3,9 @@
 //! dblink connection, a FederatedX table, `SELECT ... INTO OUTFILE`), try to
 //! reach a listener on the host, another container and an outside address:
 //! none of them connects, and what they write outside the database is not in
-//! the kept restore. The database container holds no extra privileges, other
-//! containers cannot reach it through its relay, and a run leaves no container
-//! or network behind.
+//! the kept restore, nor do the PostgreSQL configuration files they rewrite.
+//! The database container holds no extra privileges, other containers cannot
+//! reach it through its relay, and a run leaves no container or network behind.
 
 mod common;
 
@@ -752,4 +752,84 @@ async fn mariadb_dumps_cannot_reach_another_container_and_their_outfiles_do_not_
         app.networks(&docker).await,
         vec![kept_container.to_string()]
     );
+}
+
+#[tokio::test]
+async fn a_dump_cannot_change_how_the_kept_restore_starts_or_who_may_log_in() {
+    let docker = require_docker().await;
+    let app = App::new("pgconf");
+    let neighbour = pg_neighbour(&app);
+    // The superuser rewrites the server's configuration from SQL: everyone may
+    // log in without a password, and a setting in postgresql.auto.conf (what
+    // ALTER SYSTEM writes). A materialized view runs it again when pg_restore
+    // refreshes it, in the candidate, whose data directory the kept restore
+    // starts from.
+    neighbour.psql(
+        r#"
+CREATE FUNCTION public.reconfigure() RETURNS text LANGUAGE plpgsql AS $fn$
+BEGIN
+  EXECUTE format('COPY (SELECT %L) TO %L', 'host all all all trust', current_setting('hba_file'));
+  EXECUTE format('COPY (SELECT %L) TO %L', 'work_mem = ''7777kB''',
+    current_setting('data_directory') || '/postgresql.auto.conf');
+  PERFORM pg_reload_conf();
+  RETURN 'reconfigured ' || current_setting('hba_file');
+END
+$fn$;
+CREATE TABLE public.orders (id int PRIMARY KEY);
+INSERT INTO public.orders VALUES (1);
+CREATE MATERIALIZED VIEW public.reconfigured AS SELECT public.reconfigure() AS outcome;
+"#,
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(neighbour.psql("SHOW work_mem").trim(), "7777kB");
+    let passwordless = neighbour.exec(
+        &[
+            "psql",
+            "-w",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-d",
+            "shop",
+            "-c",
+            "SELECT 1",
+        ],
+        b"",
+    );
+    assert!(
+        passwordless.is_ok(),
+        "where the dump was made, anyone logs in: {passwordless:?}"
+    );
+    let dir = app.path("dumps");
+    neighbour.pg_dump_custom(&dir.join("shop.dump"));
+
+    app.write_config(&pg_job(&dir, true, ""));
+    let (code, runs, stderr) = app.run_json(&[]);
+    let run = &runs[0];
+    assert_eq!(code, 0, "{run:#}\n{stderr}");
+    let kept = &run["kept"];
+    let rows = kept_pg_rows(kept, "SELECT 'outcome', outcome FROM reconfigured").await;
+    assert!(
+        rows[0].1.starts_with("reconfigured "),
+        "the restore ran the function: {rows:?}"
+    );
+    let settings = kept_pg_rows(kept, "SELECT 'work_mem', current_setting('work_mem')").await;
+    assert_eq!(
+        settings[0].1, "4MB",
+        "the kept restore does not start with the dump's settings"
+    );
+
+    use sqlx::Connection;
+    let wrong = format!(
+        "postgres://postgres:not-the-password@127.0.0.1:{}/shop",
+        kept["port"]
+    );
+    let login = sqlx::PgConnection::connect(&wrong).await;
+    assert!(
+        login.is_err(),
+        "a wrong password does not log in to the kept restore"
+    );
+    let kept_container = kept["container"].as_str().unwrap();
+    assert_confined(&docker, kept_container).await;
 }

@@ -1,8 +1,10 @@
 //! Makes a passing candidate the job's kept restore, for people to query.
 //!
 //! Docker labels cannot change, so promotion stops the candidate, starts a
-//! container labelled `restoredrill.role=kept` on the same data volume, waits
-//! until it accepts connections. The caller then retires the previous kept
+//! container labelled `restoredrill.role=kept` on the same data volume, with
+//! the server's start-up files put back as they were before the dump was
+//! loaded (a dump cannot change how the kept restore starts or who may log
+//! in), and waits until it accepts connections. The caller then retires the previous kept
 //! restore: at once, or (daemon) after its open connections drain through the
 //! job's stable [`endpoint`]. If anything fails, the new data is removed and the
 //! previous kept restore stays as it was: a failed promotion never loses the
@@ -35,6 +37,9 @@ pub async fn promote(p: Promotion<'_>, candidate: Candidate) -> Result<KeptResto
         candidate.remove().await;
         return Err(RestoreError::Docker(e));
     }
+    // The kept restore starts from the server's start-up files as they were
+    // before the dump ran: a dump cannot change how it starts or who may log in.
+    let startup_files = candidate.saved_files();
     let (_id, name, volume) = candidate.release();
     // The candidate container goes with its relay and network; its volume now
     // belongs to the kept one, which gets a sandbox of its own.
@@ -45,7 +50,7 @@ pub async fn promote(p: Promotion<'_>, candidate: Candidate) -> Result<KeptResto
         role: Role::Kept,
         ..p.spec.clone()
     };
-    let kept = match container::launch(p.docker, &spec).await {
+    let kept = match container::launch_restoring(p.docker, &spec, &startup_files).await {
         Ok(k) => k,
         Err(e) => {
             if let Some(v) = &volume {

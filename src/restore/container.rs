@@ -14,9 +14,10 @@ use bollard::Docker;
 use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
 use bollard::models::{ContainerCreateBody, HostConfig, VolumeCreateRequest};
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, ListContainersOptionsBuilder,
-    ListNetworksOptionsBuilder, ListVolumesOptionsBuilder, LogsOptionsBuilder,
-    RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder,
+    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, DownloadFromContainerOptionsBuilder,
+    ListContainersOptionsBuilder, ListNetworksOptionsBuilder, ListVolumesOptionsBuilder,
+    LogsOptionsBuilder, RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder,
+    UploadToContainerOptionsBuilder,
 };
 use futures_util::StreamExt;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
@@ -75,7 +76,17 @@ pub struct Candidate {
     pub volume: Option<String>,
     /// Where the relay publishes the database port on 127.0.0.1.
     pub host_port: u16,
+    /// The server's start-up files as they were before the dump was loaded.
+    saved: std::sync::OnceLock<Vec<SavedFile>>,
     armed: bool,
+}
+
+/// A file as restoredrill found it: a tar archive holding it, and the folder
+/// it goes back into.
+#[derive(Debug, Clone)]
+pub struct SavedFile {
+    pub dir: String,
+    pub archive: Vec<u8>,
 }
 
 impl Candidate {
@@ -83,6 +94,11 @@ impl Candidate {
     pub async fn remove(mut self) {
         self.armed = false;
         remove(&self.docker, &self.name, self.volume.as_deref()).await;
+    }
+
+    /// The files [`save_files`] kept; empty if it was not called.
+    pub fn saved_files(&self) -> Vec<SavedFile> {
+        self.saved.get().cloned().unwrap_or_default()
     }
 
     /// Hands the container over (promotion): the guard no longer removes it.
@@ -199,8 +215,48 @@ pub async fn ensure_image(docker: &Docker, image: &str) -> Result<(), RestoreErr
         })
 }
 
+/// Keeps copies of the candidate's files at `paths` (the first call only),
+/// for [`launch_restoring`].
+pub async fn save_files(
+    docker: &Docker,
+    candidate: &Candidate,
+    paths: &[String],
+) -> Result<(), RestoreError> {
+    if candidate.saved.get().is_some() {
+        return Ok(());
+    }
+    let mut saved = Vec::new();
+    for path in paths {
+        let opts = DownloadFromContainerOptionsBuilder::default()
+            .path(path)
+            .build();
+        let mut stream = docker.download_from_container(&candidate.id, Some(opts));
+        let mut archive = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            archive.extend_from_slice(&chunk.map_err(RestoreError::Docker)?);
+        }
+        let dir = std::path::Path::new(path)
+            .parent()
+            .map(|d| d.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "/".into());
+        saved.push(SavedFile { dir, archive });
+    }
+    let _ = candidate.saved.set(saved);
+    Ok(())
+}
+
 /// Creates and starts a container from `spec`; on any failure nothing is left behind.
 pub async fn launch(docker: &Docker, spec: &ContainerSpec) -> Result<Candidate, RestoreError> {
+    launch_restoring(docker, spec, &[]).await
+}
+
+/// [`launch`], putting `files` back in place before the container starts:
+/// its server then starts from them, whatever its data volume holds there.
+pub async fn launch_restoring(
+    docker: &Docker,
+    spec: &ContainerSpec,
+    files: &[SavedFile],
+) -> Result<Candidate, RestoreError> {
     let labels: HashMap<String, String> = [
         (LABEL_JOB, spec.job.as_str()),
         (LABEL_RUN, spec.run_id.as_str()),
@@ -230,6 +286,7 @@ pub async fn launch(docker: &Docker, spec: &ContainerSpec) -> Result<Candidate, 
         name: spec.name.clone(),
         volume: spec.volume.clone(),
         host_port: 0,
+        saved: std::sync::OnceLock::new(),
         armed: true,
     };
 
@@ -274,6 +331,23 @@ pub async fn launch(docker: &Docker, spec: &ContainerSpec) -> Result<Candidate, 
         }
     };
     guard.id = created.id;
+    for file in files {
+        let opts = UploadToContainerOptionsBuilder::default()
+            .path(&file.dir)
+            .copy_uidgid("1")
+            .build();
+        let put = docker
+            .upload_to_container(
+                &guard.id,
+                Some(opts),
+                bollard::body_full(file.archive.clone().into()),
+            )
+            .await;
+        if let Err(e) = put {
+            guard.remove().await;
+            return Err(RestoreError::Docker(e));
+        }
+    }
     if let Err(e) = docker.start_container(&guard.id, None).await {
         guard.remove().await;
         return Err(RestoreError::Docker(e));

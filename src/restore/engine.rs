@@ -70,6 +70,15 @@ pub trait Engine: Send + Sync {
         creds: &Credentials,
         roles: &[String],
     ) -> Result<(), QueryError>;
+    /// Files the server reads when it starts and that its superuser can
+    /// rewrite through SQL (PostgreSQL's configuration, which lives in the
+    /// data directory). A kept restore starts from the copies restoredrill
+    /// keeps of them before the dump is loaded.
+    async fn startup_files(
+        &self,
+        port: u16,
+        creds: &Credentials,
+    ) -> Result<Vec<String>, QueryError>;
     /// Creates (or resets) a login that can read every table of the
     /// restored database but change nothing.
     async fn create_readonly_user(

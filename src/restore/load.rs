@@ -70,6 +70,16 @@ pub async fn load(req: LoadRequest<'_>) -> Result<Result<Loaded, LoadFailure>, R
     let env = req.engine.tool_env(req.creds);
     let id = req.candidate.id.as_str();
 
+    // Before anything of the dump runs: the files a kept restore starts from.
+    let startup_files = req
+        .engine
+        .startup_files(req.candidate.host_port, req.creds)
+        .await
+        .map_err(|e| {
+            RestoreError::Unexpected(format!("cannot list the server's start-up files: {e}"))
+        })?;
+    container::save_files(req.docker, req.candidate, &startup_files).await?;
+
     let check = container::exec(
         req.docker,
         id,

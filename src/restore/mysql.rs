@@ -147,6 +147,12 @@ impl Engine for Mysql {
         Ok(())
     }
 
+    async fn startup_files(&self, _port: u16, _c: &Credentials) -> Result<Vec<String>, QueryError> {
+        // MariaDB reads no configuration from its data directory. (MySQL 8's
+        // mysqld-auto.cnf, written by SET PERSIST, is not covered.)
+        Ok(Vec::new())
+    }
+
     async fn create_readonly_user(
         &self,
         port: u16,

@@ -199,6 +199,24 @@ impl Engine for Postgres {
         conn.close().await.map_err(err)
     }
 
+    async fn startup_files(&self, port: u16, c: &Credentials) -> Result<Vec<String>, QueryError> {
+        // postgresql.auto.conf (ALTER SYSTEM) is read from the data directory
+        // whatever config_file says.
+        let mut conn = PgConnection::connect_with(&options(port, c))
+            .await
+            .map_err(err)?;
+        let files: Vec<String> = sqlx::query_scalar(
+            "SELECT setting FROM pg_settings WHERE name IN ('config_file', 'hba_file', 'ident_file') \
+             UNION ALL \
+             SELECT setting || '/postgresql.auto.conf' FROM pg_settings WHERE name = 'data_directory'",
+        )
+        .fetch_all(&mut conn)
+        .await
+        .map_err(err)?;
+        conn.close().await.map_err(err)?;
+        Ok(files)
+    }
+
     async fn create_readonly_user(
         &self,
         port: u16,
