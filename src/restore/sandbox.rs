@@ -23,8 +23,8 @@
 //! dump's code runs there) on that network and on Docker's default bridge. The
 //! relay publishes the port on 127.0.0.1 and forwards only connections from the
 //! host (they come from the default bridge's gateway), so other containers
-//! cannot reach the database either. The relay outlives restoredrill, which
-//! keeps a kept restore reachable after `restoredrill run` exits.
+//! cannot reach the database either. Being a container, the relay outlives
+//! restoredrill: a kept restore stays reachable after `restoredrill run` exits.
 //!
 //! This module does not decide when containers are made or removed; the
 //! guard in `container` does.
