@@ -918,6 +918,9 @@ impl Screen {
                     "`LOAD_FILE()` (reads a file on the server)"
                 }
                 (1, "INSTALL" | "UNINSTALL", _) => "`INSTALL/UNINSTALL PLUGIN` (server plugins)",
+                (1, "PREPARE" | "EXECUTE" | "CALL", _) => {
+                    "`PREPARE`, `EXECUTE` or `CALL` (runs SQL or code the screen cannot see)"
+                }
                 (_, "CREATE", _) if w == "SONAME" => {
                     "`CREATE FUNCTION ... SONAME` (loads a shared library into the server)"
                 }

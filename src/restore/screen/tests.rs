@@ -219,6 +219,9 @@ fn mysql_client_commands_are_refused() {
         "INSTALL SONAME 'ha_connect';",
         "CREATE FUNCTION sys_exec RETURNS INT SONAME 'lib_mysqludf_sys.so';",
         "/*!50003 SELECT 1 INTO OUTFILE '/tmp/x' */;",
+        "EXECUTE IMMEDIATE 'INSTALL SONAME ''ha_federatedx''';",
+        "PREPARE s FROM 'SELECT 1 INTO OUTFILE ''/tmp/x''';",
+        "CALL export_everything();",
     ] {
         refused(screen(Dialect::Mysql, &my(&format!("{sql}\n")), None));
     }
