@@ -1,5 +1,5 @@
 //! When something outside restoredrill interferes with a run — the candidate
-//! paused or killed, the dump rewritten while it is read — the verdict is the
+//! paused, killed or removed, the dump rewritten while it is read — the verdict is the
 //! checker's `error` (exit 3) naming the cause, never a failed or passed
 //! backup, and nothing is left behind.
 
@@ -54,19 +54,18 @@ fn spawn_run(app: &App) -> tokio::task::JoinHandle<(i32, Vec<Value>, String)> {
     })
 }
 
-/// Waits until the run's candidate is loading (its psql is running the dump).
+/// Waits until the run's candidate is in the dump's `pg_sleep`, i.e. loading.
 async fn loading_candidate(app: &App, docker: &Docker) -> String {
     let found = eventually(Duration::from_secs(90), || async {
         let name = app.candidates(docker).await.into_iter().next()?;
-        let top = docker
-            .top_processes(&name, None::<bollard::query_parameters::TopOptions>)
-            .await
+        let out = Command::new("docker")
+            .args([
+                "exec", &name, "psql", "-XtAq", "-U", "postgres", "-d", "postgres", "-c",
+            ])
+            .arg("SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep%'")
+            .output()
             .ok()?;
-        let busy = top.processes.unwrap_or_default().iter().any(|p| {
-            p.iter()
-                .any(|c| c.contains("pg_sleep") || c.contains("SELECT"))
-        });
-        busy.then_some(name)
+        (String::from_utf8_lossy(&out.stdout).trim() == "1").then_some(name)
     })
     .await;
     found.expect("the candidate started loading within 90 s")
@@ -116,7 +115,7 @@ async fn a_candidate_killed_from_outside_is_the_checkers_error() {
 async fn a_dump_written_while_it_is_read_is_not_judged() {
     let docker = require_docker().await;
     let app = App::new("rewritten");
-    let path = slow_dump(&app, 8);
+    let path = slow_dump(&app, 10);
     config(&app, "2m");
     let run = spawn_run(&app);
     loading_candidate(&app, &docker).await;
@@ -134,6 +133,39 @@ async fn a_dump_written_while_it_is_read_is_not_judged() {
         reason(&runs[0]).contains("changed while it was read"),
         "{}",
         reason(&runs[0])
+    );
+    let left = app.containers(&docker).await;
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[tokio::test]
+async fn a_candidate_removed_from_outside_is_the_checkers_error() {
+    let docker = require_docker().await;
+    let app = App::new("removed");
+    slow_dump(&app, 60);
+    config(&app, "2m");
+    let run = spawn_run(&app);
+    let name = loading_candidate(&app, &docker).await;
+    docker
+        .remove_container(
+            &name,
+            Some(
+                bollard::query_parameters::RemoveContainerOptionsBuilder::default()
+                    .force(true)
+                    .build(),
+            ),
+        )
+        .await
+        .expect("remove");
+    let (code, runs, stderr) = run.await.unwrap();
+    assert_eq!(code, 3, "{stderr}");
+    assert_eq!(runs[0]["verdict"], "error");
+    // `docker rm -f` kills first: restoredrill may see either.
+    let why = reason(&runs[0]);
+    assert!(
+        why.contains("removed from outside restoredrill")
+            || why.contains("killed from outside restoredrill"),
+        "{why}"
     );
     let left = app.containers(&docker).await;
     assert!(left.is_empty(), "{left:?}");

@@ -450,10 +450,17 @@ pub(super) async fn published_port(
 
 /// What the container is doing now: `Ok(())` while running, else why it stopped.
 pub async fn still_running(docker: &Docker, id: &str) -> Result<(), RestoreError> {
-    let info = docker
-        .inspect_container(id, None)
-        .await
-        .map_err(RestoreError::Docker)?;
+    let info = match docker.inspect_container(id, None).await {
+        Ok(info) => info,
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        }) => {
+            return Err(RestoreError::Interfered(
+                "the candidate container was removed from outside restoredrill (docker rm)".into(),
+            ));
+        }
+        Err(e) => return Err(RestoreError::Docker(e)),
+    };
     let state = info.state.unwrap_or_default();
     if state.paused == Some(true) {
         return Err(RestoreError::Interfered(
