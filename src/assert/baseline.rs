@@ -136,7 +136,7 @@ impl BaselineRules {
         let mut c = Comparison::default();
         let Some(base) = baseline else {
             c.results.push(
-                AssertionResult::new(KIND, "no baseline", true)
+                AssertionResult::new(KIND, "last good restore", true)
                     .expected("the tables and schema objects of the last good restore")
                     .observed(format!(
                         "{} tables, {} schema objects",
