@@ -99,18 +99,7 @@ impl Store {
     /// Opens the history of `dir` for reading only, beside a running daemon
     /// (SQLite in WAL mode lets readers in while one process writes).
     pub async fn open_read_only(dir: &Path) -> Result<Self, StoreError> {
-        let path = dir.join("history.sqlite");
-        if !path.exists() {
-            return Err(StoreError::Dir {
-                path: dir.to_path_buf(),
-                source: std::io::Error::new(
-                    std::io::ErrorKind::NotFound,
-                    "no history.sqlite: nothing has run yet",
-                ),
-            });
-        }
-        let opts = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
-            .read_only(true);
+        let opts = existing_history(dir)?.read_only(true);
         let pool = SqlitePoolOptions::new()
             .max_connections(1)
             .connect_with(opts)
@@ -122,17 +111,7 @@ impl Store {
     /// its lock (a running daemon): SQLite serialises the writers. Used by
     /// `restoredrill accept`; runs need [`Store::open`].
     pub async fn open_beside(dir: &Path) -> Result<Self, StoreError> {
-        let path = dir.join("history.sqlite");
-        if !path.exists() {
-            return Err(StoreError::Dir {
-                path: dir.to_path_buf(),
-                source: std::io::Error::new(
-                    std::io::ErrorKind::NotFound,
-                    "no history.sqlite: nothing has run yet",
-                ),
-            });
-        }
-        let opts = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
+        let opts = existing_history(dir)?
             .journal_mode(SqliteJournalMode::Wal)
             .busy_timeout(std::time::Duration::from_secs(10))
             .foreign_keys(true);
@@ -695,6 +674,24 @@ pub struct FreshnessEvent {
     pub reason: String,
     pub dump_path: Option<String>,
     pub dump_modified_at: Option<DateTime<Utc>>,
+}
+
+/// Connection options for the history that a run of `dir` made already.
+fn existing_history(dir: &Path) -> Result<SqliteConnectOptions, StoreError> {
+    let path = dir.join("history.sqlite");
+    if !path.exists() {
+        return Err(StoreError::Dir {
+            path: dir.to_path_buf(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "no history.sqlite: nothing has run yet",
+            ),
+        });
+    }
+    Ok(SqliteConnectOptions::from_str(&format!(
+        "sqlite://{}",
+        path.display()
+    ))?)
 }
 
 fn run_row(r: &sqlx::sqlite::SqliteRow) -> RunRow {
