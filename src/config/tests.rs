@@ -278,3 +278,48 @@ fn a_good_alert_setup_gets_its_defaults() {
         }
     );
 }
+
+#[test]
+fn baseline_rules_are_checked_and_default_to_50_and_5_percent() {
+    let c = check(GOOD).unwrap();
+    let b = &c.jobs[0].baseline;
+    assert_eq!((b.fail_shrink_percent, b.warn_shrink_percent), (50.0, 5.0));
+
+    let text = format!(
+        "{GOOD}    baseline:\n      fail_shrink_percent: 80\n      exclude: [sessions, \"audit_*\"]\n      tables:\n        - {{ table: events, fail_shrink_percent: 95 }}\n"
+    );
+    let b = check(&text).unwrap().jobs[0].baseline.clone();
+    assert_eq!(b.fail_shrink_percent, 80.0);
+    assert_eq!(b.exclude, ["sessions", "audit_*"]);
+    assert_eq!(b.tables[0].pattern, "events");
+    assert_eq!(
+        (
+            b.tables[0].fail_shrink_percent,
+            b.tables[0].warn_shrink_percent
+        ),
+        (95.0, 5.0),
+        "a table's rule inherits the job's warning threshold"
+    );
+
+    let bad = format!(
+        "{GOOD}    baseline:\n      fail_shrink_percent: 10\n      warn_shrink_percent: 20\n      exclude: [\"[oops\"]\n      tables:\n        - {{ table: events, fail_shrink_percent: 150 }}\n"
+    );
+    let errs = check(&bad).unwrap_err().0;
+    let text: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
+    for needle in [
+        "warn_shrink_percent (20) is above fail_shrink_percent (10)",
+        "baseline.exclude: `[oops` is not a usable pattern",
+        "must be between 0 and 100, not 150",
+    ] {
+        assert!(
+            text.iter().any(|t| t.contains(needle)),
+            "no `{needle}` in {text:#?}"
+        );
+    }
+}
+
+#[test]
+fn a_job_without_a_database_restores_into_a_default_one() {
+    let c = check(&GOOD.replace("    database: shop\n", "")).unwrap();
+    assert_eq!(c.jobs[0].database, DEFAULT_DATABASE);
+}
