@@ -823,7 +823,7 @@ async fn restore_and_check(
     )
     .await?;
     let creds = Credentials {
-        database: checked_database(job, engine, creds, &databases)?,
+        database: checked_database(job, engine, creds, inspection, &databases)?,
         ..creds.clone()
     };
 
@@ -874,10 +874,25 @@ async fn lock_logins(
             "after the load, restoredrill could not take back the superuser login and lock the \
              dump's logins (exit {}: {}); the dump changed the server's logins in a way no dump tool writes",
             outcome.exit_code,
-            outcome.output_tail.join(" / ")
+            redacted(&outcome.output_tail, creds.password.expose()).join(" / ")
         )));
     }
     Ok(())
+}
+
+/// `lines` without `secret`: psql quotes the failing statement, and the
+/// statements that take the login back hold the password.
+fn redacted(lines: &[String], secret: &str) -> Vec<String> {
+    lines
+        .iter()
+        .map(|l| {
+            if secret.is_empty() {
+                l.clone()
+            } else {
+                l.replace(secret, "[password]")
+            }
+        })
+        .collect()
 }
 
 /// The database the restore is checked in: the job's `database` when the
@@ -887,10 +902,25 @@ fn checked_database(
     job: &Job,
     engine: &dyn Engine,
     creds: &Credentials,
+    inspection: &Inspection,
     databases: &[String],
 ) -> Result<String, Stop> {
     if databases.is_empty() {
         return Ok(creds.database.clone());
+    }
+    // pg_dump writes `\connect` only after its own `CREATE DATABASE`
+    // (--create) or in pg_dumpall; a dump loaded into the prepared database
+    // that then moves elsewhere would be checked in the wrong place.
+    if !engine.sees_all_databases()
+        && !inspection.creates_databases
+        && let Some(elsewhere) = databases.iter().find(|d| **d != creds.database)
+    {
+        return Err(Stop::Fail(format!(
+            "the dump switches to database `{elsewhere}` (`\\connect`) without creating it first, \
+             as only pg_dump --create and pg_dumpall do; part of it would load into `{}` and part \
+             elsewhere",
+            creds.database
+        )));
     }
     if databases.contains(&job.database) {
         return Ok(job.database.clone());
@@ -1057,4 +1087,21 @@ async fn check(
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_tool_quoting_the_password_back_is_redacted() {
+        let lines = vec![
+            "ERROR:  syntax error".to_string(),
+            "LINE 1: ALTER ROLE CURRENT_USER ... PASSWORD 'Xy7secret'".to_string(),
+        ];
+        let out = super::redacted(&lines, "Xy7secret");
+        assert_eq!(out[0], "ERROR:  syntax error");
+        assert_eq!(
+            out[1],
+            "LINE 1: ALTER ROLE CURRENT_USER ... PASSWORD '[password]'"
+        );
+    }
 }

@@ -41,6 +41,12 @@ const CASES: &[(&str, &str, &str, &str)] = &[
         "the tar archive is cut off at byte",
     ),
     (
+        "pg-connect-elsewhere",
+        "postgres",
+        "pg-connect-elsewhere.sql",
+        "switches to database `decoy` (`\\connect`) without creating it first",
+    ),
+    (
         "pg-on-error-stop-off",
         "postgres",
         "pg-on-error-stop-off.sql",

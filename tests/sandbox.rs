@@ -346,6 +346,19 @@ async fn kept_pg_rows(kept: &Value, sql: &str) -> Vec<(String, String)> {
     rows
 }
 
+/// Nothing of `app` but the kept restore, its relay and its network is left.
+async fn only_the_kept_restore_is_left(app: &App, docker: &Docker, kept_container: &str) {
+    assert_eq!(
+        app.containers(docker).await,
+        vec![(kept_container.to_string(), "kept".to_string())]
+    );
+    assert_eq!(
+        app.relays(docker).await,
+        vec![format!("{kept_container}-relay")]
+    );
+    assert_eq!(app.networks(docker).await, vec![kept_container.to_string()]);
+}
+
 /// The container runs without extra privileges, alone on an internal
 /// network without an address on the host, published only through its relay on 127.0.0.1.
 async fn assert_confined(docker: &Docker, container: &str) {
@@ -533,20 +546,7 @@ async fn a_postgres_archive_cannot_reach_the_host_another_container_or_outside_a
         "{relay_log}"
     );
 
-    // Nothing but the kept restore, its relay and its network is left.
-    let containers = app.containers(&docker).await;
-    assert_eq!(
-        containers,
-        vec![(kept_container.to_string(), "kept".to_string())]
-    );
-    assert_eq!(
-        app.relays(&docker).await,
-        vec![format!("{kept_container}-relay")]
-    );
-    assert_eq!(
-        app.networks(&docker).await,
-        vec![kept_container.to_string()]
-    );
+    only_the_kept_restore_is_left(&app, &docker, kept_container).await;
 }
 
 #[tokio::test]
@@ -764,14 +764,7 @@ async fn mariadb_dumps_cannot_reach_another_container_and_their_outfiles_do_not_
 
     let kept_container = kept["container"].as_str().unwrap();
     assert_confined(&docker, kept_container).await;
-    assert_eq!(
-        app.containers(&docker).await,
-        vec![(kept_container.to_string(), "kept".to_string())]
-    );
-    assert_eq!(
-        app.networks(&docker).await,
-        vec![kept_container.to_string()]
-    );
+    only_the_kept_restore_is_left(&app, &docker, kept_container).await;
 }
 
 #[tokio::test]

@@ -17,6 +17,18 @@ fn job(name: &str, engine: &str, image: &str, dir: &std::path::Path, extra: &str
     )
 }
 
+/// A folder of `app` holding only the fixture `file`.
+fn alone(app: &App, name: &str, file: &str) -> std::path::PathBuf {
+    let d = app.path(name);
+    place(
+        &fixture(file),
+        &d,
+        file.rsplit('/').next().unwrap(),
+        fixture_day(),
+    );
+    d
+}
+
 /// Can `user` log in to the kept PostgreSQL restore with `password`?
 async fn pg_login(kept: &Value, user: &str, password: &str) -> Result<(), String> {
     use sqlx::Connection;
@@ -55,12 +67,7 @@ async fn my_login(kept: &Value, user: &str, password: &str) -> Result<i64, Strin
 async fn pg_dump_create_and_pg_dumpall_are_checked_in_the_database_they_create() {
     let docker = require_docker().await;
     let app = App::new("shapes-pg");
-    let t0 = fixture_day();
-    let dir = |name: &str, file: &str| {
-        let d = app.path(name);
-        place(&fixture(file), &d, file.rsplit('/').next().unwrap(), t0);
-        d
-    };
+    let dir = |name: &str, file: &str| alone(&app, name, file);
     let orders = "    assertions:\n      - row_count: { table: orders, min: 120 }\n";
     app.write_config(
         &[
@@ -144,12 +151,7 @@ async fn pg_dump_create_and_pg_dumpall_are_checked_in_the_database_they_create()
 async fn mariadb_dump_databases_and_all_databases_verify_and_the_dumps_logins_are_locked() {
     let _docker = require_docker().await;
     let app = App::new("shapes-maria");
-    let t0 = fixture_day();
-    let dir = |name: &str, file: &str| {
-        let d = app.path(name);
-        place(&fixture(file), &d, file.rsplit('/').next().unwrap(), t0);
-        d
-    };
+    let dir = |name: &str, file: &str| alone(&app, name, file);
     let orders = "    assertions:\n      - row_count: { table: orders, min: 120 }\n";
     app.write_config(
         &[

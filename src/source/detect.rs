@@ -182,13 +182,24 @@ pub async fn inspect(dump: &Dump) -> Result<Inspection, NotLoadable> {
     })
 }
 
-/// pg_dumpall's header, or a `CREATE DATABASE` line among the first
-/// statements (where `pg_dump --create` writes it).
+/// pg_dumpall's header, or a `CREATE DATABASE` before any other object or
+/// data (where `pg_dump --create` writes it). One further down creates a
+/// database the dump was not made from.
 fn creates_databases(head: &[u8]) -> bool {
     let text = String::from_utf8_lossy(head);
-    text.lines().any(|l| {
-        l.starts_with("-- PostgreSQL database cluster dump") || l.starts_with("CREATE DATABASE ")
-    })
+    for l in text.lines() {
+        if l.starts_with("-- PostgreSQL database cluster dump") || l.starts_with("CREATE DATABASE ")
+        {
+            return true;
+        }
+        if ["CREATE ", "COPY ", "INSERT ", "ALTER TABLE", "\\connect"]
+            .iter()
+            .any(|p| l.starts_with(p))
+        {
+            return false;
+        }
+    }
+    false
 }
 
 /// Tells the format of a decompressed dump from its first bytes.
@@ -262,6 +273,21 @@ pub fn sniff(head: &[u8]) -> Result<(DumpFormat, Option<String>), NotLoadable> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_create_database_before_the_objects_makes_a_create_dump() {
+        let head = "SET client_encoding = 'UTF8';\n";
+        let create = format!(
+            "{head}CREATE DATABASE shop WITH TEMPLATE = template0;\n\\connect shop\nCREATE TABLE t ();\n"
+        );
+        assert!(creates_databases(create.as_bytes()));
+        let cluster = "--\n-- PostgreSQL database cluster dump\n--\nCREATE ROLE app;\n";
+        assert!(creates_databases(cluster.as_bytes()));
+        let later =
+            format!("{head}CREATE TABLE t ();\nCOPY t FROM stdin;\n\\.\nCREATE DATABASE decoy;\n");
+        assert!(!creates_databases(later.as_bytes()));
+        assert!(!creates_databases(head.as_bytes()));
+    }
 
     #[test]
     fn compression_by_magic_not_name() {
