@@ -15,6 +15,7 @@
 //! restores on stable endpoints and watches freshness; [`http`] is the
 //! daemon's status pages, JSON API and metrics.
 
+pub mod alert;
 pub mod assert;
 pub mod config;
 pub mod daemon;
@@ -27,3 +28,5 @@ pub mod schedule;
 pub mod source;
 pub mod store;
 pub mod telemetry;
+pub mod units;
+pub mod vocab;

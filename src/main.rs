@@ -2,14 +2,16 @@
 //! outcome to an exit code — 0 all passed, 1 a backup failed, 2 config or
 //! usage error, 3 the checker itself could not run.
 
+use restoredrill::vocab::Trigger;
+use restoredrill::vocab::Verdict;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use restoredrill::report::alert::Alerter;
-use restoredrill::report::{self, Verdict};
-use restoredrill::store::Trigger;
+use restoredrill::alert::Alerter;
+use restoredrill::report::{self};
+
 use restoredrill::{config, pipeline, telemetry};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;

@@ -16,19 +16,20 @@ use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use crate::alert::Alerter;
 use crate::assert::baseline::Restored;
 use crate::assert::{self, Evidence, SchemaObject};
-use crate::config::{Config, Job, KeepSettings, Secret, SourceSpec};
+use crate::config::{Config, Job, KeepSettings, SourceSpec};
 use crate::promote::{self, Promotion};
-use crate::report::alert::Alerter;
-use crate::report::{DumpReport, Phase, RunReport, Verdict, Warning};
+use crate::report::{DumpReport, PhaseTime, RunReport, Warning};
 use crate::restore::container::{self, Candidate, ContainerSpec, Role};
 use crate::restore::load::{self, LoadRequest};
 use crate::restore::{Credentials, Engine, RestoreError, engine_for, wait_ready};
 use crate::source::detect::{self, Inspection, NotLoadable};
 use crate::source::local::LocalSource;
 use crate::source::{Dump, Source, SourceError, reader};
-use crate::store::{Store, StoreError, Trigger};
+use crate::store::{Store, StoreError};
+use crate::vocab::{Phase, RunId, Secret, Trigger, Verdict, WarningKind};
 
 /// What every run shares: Docker, history, and the shutdown signal.
 pub struct Context {
@@ -176,21 +177,21 @@ enum Done {
     Verified,
     /// The dump is the one the last verification read.
     Unchanged {
-        run_id: String,
-        verdict: String,
+        run_id: RunId,
+        verdict: Verdict,
     },
 }
 
 /// Verifies the newest dump of `job` once and records the outcome.
 pub async fn run_once(ctx: &Context, job: &Job, request: &RunRequest) -> RunReport {
     let started_at = Utc::now();
-    let run_id = new_run_id(started_at);
+    let run_id = RunId::new(started_at);
     let span = tracing::info_span!("run", job = %job.name, run_id = %run_id);
     async {
         let mut report = RunReport {
             run_id: run_id.clone(),
             job: job.name.clone(),
-            engine: job.engine.to_string(),
+            engine: job.engine,
             image: job.image.clone(),
             started_at,
             finished_at: started_at,
@@ -271,7 +272,7 @@ pub async fn run_once(ctx: &Context, job: &Job, request: &RunRequest) -> RunRepo
 /// last passing runs, or a dump much smaller than the previous one.
 async fn trend_warnings(ctx: &Context, job: &Job, r: &RunReport) -> Vec<Warning> {
     let mut out = Vec::new();
-    if let Some(load) = r.phases.iter().find(|p| p.name == "load") {
+    if let Some(load) = r.phases.iter().find(|p| p.name == Phase::Load) {
         let mut prior = ctx
             .store
             .recent_load_seconds(&job.name, r.started_at, 10)
@@ -284,7 +285,7 @@ async fn trend_warnings(ctx: &Context, job: &Job, r: &RunReport) -> Vec<Warning>
             // Sub-second loads jitter by more than any factor; a warning needs whole seconds.
             if now > median * job.trend.duration_factor && now - median >= TREND_MIN_SLOWDOWN_SECS {
                 out.push(Warning {
-                    kind: "slow_restore".into(),
+                    kind: WarningKind::SlowRestore,
                     message: format!(
                         "the restore took {now:.1}s, more than {}x the median of the last {} passing runs ({median:.1}s)",
                         job.trend.duration_factor,
@@ -302,7 +303,7 @@ async fn trend_warnings(ctx: &Context, job: &Job, r: &RunReport) -> Vec<Warning>
         let shrink = 100.0 * (was as f64 - now as f64) / was as f64;
         if shrink > job.trend.size_shrink_percent {
             out.push(Warning {
-                kind: "dump_shrunk".into(),
+                kind: WarningKind::DumpShrunk,
                 message: format!(
                     "the dump is {shrink:.0}% smaller than the previous one ({now} bytes {what}, was {was}); trend.size_shrink_percent is {}",
                     job.trend.size_shrink_percent
@@ -416,11 +417,11 @@ pub fn source_for(job: &Job) -> Box<dyn Source> {
 }
 
 /// Times `fut` as the phase `name` of the report.
-async fn phase<T>(report: &mut RunReport, name: &str, fut: impl Future<Output = T>) -> T {
+async fn phase<T>(report: &mut RunReport, name: Phase, fut: impl Future<Output = T>) -> T {
     let started_at = Utc::now();
     let out = fut.await;
-    report.phases.push(Phase {
-        name: name.into(),
+    report.phases.push(PhaseTime {
+        name,
         started_at,
         finished_at: Utc::now(),
     });
@@ -436,7 +437,7 @@ async fn verify(
     let source = source_for(job);
     let dump = phase(
         report,
-        "find",
+        Phase::Find,
         settled_dump(ctx, job, request, source.as_ref()),
     )
     .await?;
@@ -459,7 +460,7 @@ async fn verify(
     {
         let sha = phase(
             report,
-            "hash",
+            Phase::Hash,
             bounded(
                 ctx,
                 job,
@@ -472,13 +473,13 @@ async fn verify(
         .map_err(|e| Stop::Error(format!("cannot read the dump {}: {e}", dump.path.display())))?;
         // A failed run accepted as the baseline since is verified again,
         // against itself.
-        if sha == last.sha256 && !(last.verdict == "fail" && last.accepted) {
+        if sha == last.sha256 && !(last.verdict == Verdict::Fail && last.accepted) {
             if let Some(d) = report.dump.as_mut() {
                 d.sha256 = Some(sha);
             }
             // The same bad dump is still a failing backup: no success ping,
             // no "unchanged" that reads like good news.
-            if last.verdict == "fail" {
+            if last.verdict == Verdict::Fail {
                 let why = last.reason.unwrap_or_default();
                 let why = why
                     .split_once(" — still failing: ")
@@ -497,7 +498,7 @@ async fn verify(
     }
     let inspection = phase(
         report,
-        "inspect",
+        Phase::Inspect,
         bounded(
             ctx,
             job,
@@ -522,7 +523,7 @@ async fn verify(
     let engine = engine_for(job.engine);
     phase(
         report,
-        "image",
+        Phase::Image,
         container::ensure_image(&ctx.docker, &job.image),
     )
     .await?;
@@ -550,7 +551,7 @@ async fn verify(
         env: engine.container_env(&creds),
         cmd: engine.server_args(job.restore.tuning),
         job: job.name.clone(),
-        run_id: report.run_id.clone(),
+        run_id: report.run_id.to_string(),
         instance: ctx.instance.clone(),
         role: Role::Candidate,
         port: engine.port(),
@@ -558,7 +559,7 @@ async fn verify(
         memory: job.restore.memory,
         cpus: job.restore.cpus,
     };
-    let candidate = phase(report, "create", container::launch(&ctx.docker, &spec)).await?;
+    let candidate = phase(report, Phase::Create, container::launch(&ctx.docker, &spec)).await?;
     tracing::info!(container = %candidate.name, port = candidate.host_port, "candidate container started");
 
     // From here on the candidate is removed on every path but promotion.
@@ -594,7 +595,13 @@ async fn verify(
         spec: &spec,
         ready_timeout: job.restore.ready_timeout,
     };
-    match phase(report, "promote", promote::promote(promotion, candidate)).await {
+    match phase(
+        report,
+        Phase::Promote,
+        promote::promote(promotion, candidate),
+    )
+    .await
+    {
         Ok(kept) => {
             // Recorded before the previous one goes: a crash in between leaves
             // an unrecorded container, which the next start removes.
@@ -629,8 +636,8 @@ async fn make_servable(
     if !job.after_restore.is_empty() {
         let started_at = Utc::now();
         let ran = after_restore(ctx, job, engine, creds, candidate, report).await;
-        report.phases.push(Phase {
-            name: "after_restore".into(),
+        report.phases.push(PhaseTime {
+            name: Phase::AfterRestore,
             started_at,
             finished_at: Utc::now(),
         });
@@ -639,7 +646,7 @@ async fn make_servable(
     if let Some(user) = &keep.readonly_user {
         phase(
             report,
-            "readonly_user",
+            Phase::ReadonlyUser,
             engine.create_readonly_user(candidate.host_port, creds, user),
         )
         .await
@@ -703,7 +710,7 @@ async fn restore_and_check(
 ) -> Result<Credentials, Stop> {
     phase(
         report,
-        "start",
+        Phase::Start,
         wait_ready(
             &ctx.docker,
             candidate,
@@ -746,7 +753,7 @@ async fn restore_and_check(
     let load_started = std::time::Instant::now();
     let loaded = phase(
         report,
-        "load",
+        Phase::Load,
         tokio::time::timeout(job.restore.timeout, load::load(request)),
     )
     .await;
@@ -778,7 +785,7 @@ async fn restore_and_check(
             for message in l.warnings {
                 tracing::warn!("{message}");
                 report.warnings.push(Warning {
-                    kind: "no_end_marker".into(),
+                    kind: WarningKind::NoEndMarker,
                     message,
                 });
             }
@@ -818,7 +825,7 @@ async fn restore_and_check(
 
     phase(
         report,
-        "lock_logins",
+        Phase::LockLogins,
         lock_logins(ctx, engine, creds, candidate),
     )
     .await?;
@@ -839,8 +846,8 @@ async fn restore_and_check(
         report,
     )
     .await;
-    report.phases.push(Phase {
-        name: "check".into(),
+    report.phases.push(PhaseTime {
+        name: Phase::Check,
         started_at: check_started,
         finished_at: Utc::now(),
     });
@@ -1060,7 +1067,7 @@ async fn check(
     for message in &compared.warnings {
         tracing::warn!("{message}");
         report.warnings.push(Warning {
-            kind: "table_shrunk".into(),
+            kind: WarningKind::TableShrunk,
             message: message.clone(),
         });
     }

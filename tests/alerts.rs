@@ -113,7 +113,7 @@ async fn a_failed_backup_reaches_every_channel_with_what_failed() {
     let hook = rx.hits_under("/hook");
     assert_eq!(hook.len(), 1);
     let expected_sig =
-        restoredrill::report::webhook::signature("shared-secret", hook[0].body.as_bytes());
+        restoredrill::alert::channels::webhook::signature("shared-secret", hook[0].body.as_bytes());
     assert_eq!(hook[0].headers["x-restoredrill-signature"], expected_sig);
     let body = json(&hook[0].body);
     assert_eq!(body["event"], "failure");

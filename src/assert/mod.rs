@@ -88,7 +88,7 @@ pub struct Evidence<'a> {
 /// someone accepted since (`restoredrill accept`).
 #[derive(Debug, Clone)]
 pub struct Baseline {
-    pub run_id: String,
+    pub run_id: crate::vocab::RunId,
     pub tables: BTreeMap<String, i64>,
     /// `None` when that run predates the recording of schema objects.
     pub objects: Option<std::collections::BTreeSet<SchemaObject>>,
@@ -97,7 +97,7 @@ pub struct Baseline {
 }
 
 /// The outcome of one assertion, as recorded in history and reports.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, sqlx::FromRow)]
 pub struct AssertionResult {
     /// The assertion kind, e.g. `row_count`.
     pub kind: String,
@@ -197,7 +197,7 @@ impl From<HumanDuration> for String {
 impl<'de> Deserialize<'de> for HumanDuration {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = String::deserialize(d)?;
-        crate::config::parse_duration(&text)
+        crate::units::parse_duration(&text)
             .map(HumanDuration)
             .map_err(serde::de::Error::custom)
     }

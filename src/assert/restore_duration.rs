@@ -14,8 +14,12 @@ pub struct RestoreDuration {
 impl RestoreDuration {
     pub(crate) fn check(&self, ev: &Evidence<'_>) -> AssertionResult {
         let took = ev.load_duration;
-        AssertionResult::new("restore_duration", "load", took <= self.max.0)
-            .expected(format!("<= {}", fmt_duration(self.max.0)))
-            .observed(format!("{:.1}s", took.as_secs_f64()))
+        AssertionResult::new(
+            "restore_duration",
+            crate::vocab::Phase::Load.as_str(),
+            took <= self.max.0,
+        )
+        .expected(format!("<= {}", fmt_duration(self.max.0)))
+        .observed(format!("{:.1}s", took.as_secs_f64()))
     }
 }

@@ -1,13 +1,14 @@
 //! Alert settings: named channels, the daemon's heartbeat, and each job's
 //! notify policy, healthchecks ping and trend thresholds, checked.
 
+use crate::vocab::Secret;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde_saphyr::{Location, Spanned};
 
+use super::Validator;
 use super::raw::{RawChannel, RawConfig, RawJob};
-use super::{Secret, Validator};
 
 /// Alerting shared by every job.
 #[derive(Debug, Clone, Default)]

@@ -6,25 +6,20 @@ mod alerts;
 mod errors;
 mod interpolate;
 mod raw;
-mod secret;
-mod units;
 
 use std::collections::{HashMap, HashSet};
-use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Serialize;
 use serde_saphyr::{Location, Spanned};
 
+use crate::vocab::{EngineKind, Secret};
 pub use alerts::{
     AlertSettings, Channel, DEFAULT_HEARTBEAT_EVERY, EmailChannel, Heartbeat, Notify, NotifyPolicy,
     SmtpSecurity, Trend,
 };
 pub use errors::{ConfigError, ConfigErrors};
-pub use secret::Secret;
-pub(crate) use units::parse_duration;
 
 use crate::assert::Assertion;
 use crate::schedule::Schedule;
@@ -50,45 +45,6 @@ pub struct Config {
 
 /// Where the daemon's HTTP API listens when the config does not say.
 pub const DEFAULT_HTTP_LISTEN: &str = "127.0.0.1:8900";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum EngineKind {
-    Postgres,
-    Mysql,
-    Mariadb,
-}
-
-impl EngineKind {
-    fn parse(s: &str) -> Option<Self> {
-        match s {
-            "postgres" | "postgresql" => Some(Self::Postgres),
-            "mysql" => Some(Self::Mysql),
-            "mariadb" => Some(Self::Mariadb),
-            _ => None,
-        }
-    }
-
-    /// The image used when a job names none: the official image of the
-    /// current release. Set `image:` to your production server's version.
-    pub fn default_image(self) -> &'static str {
-        match self {
-            Self::Postgres => "postgres:17",
-            Self::Mysql => "mysql:8.4",
-            Self::Mariadb => "mariadb:11.4",
-        }
-    }
-}
-
-impl fmt::Display for EngineKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Postgres => "postgres",
-            Self::Mysql => "mysql",
-            Self::Mariadb => "mariadb",
-        })
-    }
-}
 
 /// One backup to verify, checked.
 /// The database a job restores into when it names none.
@@ -466,7 +422,7 @@ impl Validator<'_> {
     }
 
     fn any_duration(&mut self, raw: &Spanned<String>) -> Option<Duration> {
-        match units::parse_duration(&self.text(raw)) {
+        match crate::units::parse_duration(&self.text(raw)) {
             Ok(d) => Some(d),
             Err(e) => {
                 self.problems.at(raw.referenced, e);
@@ -528,7 +484,7 @@ impl Validator<'_> {
         let source = self.source(&raw.source);
         let settle = match &raw.source.value.settle {
             None => DEFAULT_SETTLE,
-            Some(s) => match units::parse_duration(&self.text(s)) {
+            Some(s) => match crate::units::parse_duration(&self.text(s)) {
                 Ok(d) => d,
                 Err(e) => {
                     self.problems.at(s.referenced, e);
@@ -749,21 +705,21 @@ impl Validator<'_> {
         let before = self.problems.list.len();
         let timeout = self.duration(r.timeout.as_ref(), Duration::from_secs(2 * 3600));
         let ready_timeout = self.duration(r.ready_timeout.as_ref(), Duration::from_secs(120));
-        let memory = r
-            .memory
-            .as_ref()
-            .and_then(|m| match units::parse_bytes(&self.text(m)) {
-                Ok(b) if b >= 64 << 20 => Some(b),
-                Ok(_) => {
-                    self.problems
-                        .at(m.referenced, "memory must be at least 64MiB");
-                    None
-                }
-                Err(e) => {
-                    self.problems.at(m.referenced, e);
-                    None
-                }
-            });
+        let memory =
+            r.memory
+                .as_ref()
+                .and_then(|m| match crate::units::parse_bytes(&self.text(m)) {
+                    Ok(b) if b >= 64 << 20 => Some(b),
+                    Ok(_) => {
+                        self.problems
+                            .at(m.referenced, "memory must be at least 64MiB");
+                        None
+                    }
+                    Err(e) => {
+                        self.problems.at(m.referenced, e);
+                        None
+                    }
+                });
         if let Some(c) = &r.cpus
             && !(c.value > 0.0 && c.value <= 1024.0)
         {
@@ -795,7 +751,7 @@ impl Validator<'_> {
 
     fn duration(&mut self, raw: Option<&Spanned<String>>, default: Duration) -> Duration {
         let Some(raw) = raw else { return default };
-        match units::parse_duration(&self.text(raw)) {
+        match crate::units::parse_duration(&self.text(raw)) {
             Ok(d) if !d.is_zero() => d,
             Ok(_) => {
                 self.problems

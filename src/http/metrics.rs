@@ -4,6 +4,7 @@
 //! The metric names are the ones `docs/grafana-dashboard.json` and
 //! `docs/prometheus-alerts.yaml` use.
 
+use crate::vocab::Verdict;
 use std::sync::atomic::AtomicU64;
 
 use axum::extract::State;
@@ -120,12 +121,12 @@ async fn render(s: &AppState) -> Result<String, crate::store::StoreError> {
         let recent = store.job_runs(j, 50).await?;
         let completed = recent
             .iter()
-            .find(|r| matches!(r.verdict.as_str(), "pass" | "fail" | "error"));
+            .find(|r| r.verdict.verdict().is_some_and(Verdict::verified));
         if let Some(c) = completed {
-            for v in ["pass", "fail", "error"] {
+            for v in [Verdict::Pass, Verdict::Fail, Verdict::Error] {
                 verdict
-                    .get_or_create(&labels(&[("job_name", j), ("verdict", v)]))
-                    .set(if c.verdict == v { 1.0 } else { 0.0 });
+                    .get_or_create(&labels(&[("job_name", j), ("verdict", v.as_str())]))
+                    .set(if c.verdict.is(v) { 1.0 } else { 0.0 });
             }
             if let Some(load) = c.load_seconds() {
                 duration
@@ -169,7 +170,7 @@ async fn render(s: &AppState) -> Result<String, crate::store::StoreError> {
     let counts = store.counts().await?;
     for ((job, v), n) in &counts.runs {
         if status.iter().any(|s| &s.name == job) {
-            runs.get_or_create(&labels(&[("job_name", job), ("verdict", v)]))
+            runs.get_or_create(&labels(&[("job_name", job), ("verdict", v.as_str())]))
                 .inc_by(*n as u64);
         }
     }
@@ -190,10 +191,12 @@ fn last_success_at(newest_first: &[crate::store::StoredRun]) -> Option<chrono::D
     let mut unchanged = None;
     let mut before_any_verdict = true;
     for r in newest_first {
-        match r.verdict.as_str() {
-            "unchanged" if before_any_verdict && unchanged.is_none() => unchanged = r.finished_at,
-            "pass" => return unchanged.or(r.finished_at),
-            "fail" | "error" => {
+        match r.verdict.verdict() {
+            Some(Verdict::Unchanged) if before_any_verdict && unchanged.is_none() => {
+                unchanged = r.finished_at
+            }
+            Some(Verdict::Pass) => return unchanged.or(r.finished_at),
+            Some(Verdict::Fail | Verdict::Error) => {
                 before_any_verdict = false;
                 unchanged = None;
             }

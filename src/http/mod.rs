@@ -12,6 +12,7 @@ mod api;
 mod metrics;
 mod pages;
 
+use crate::vocab::Secret;
 use std::sync::Arc;
 
 use axum::Router;
@@ -26,7 +27,6 @@ use sha2::Sha256;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::Secret;
 use crate::daemon::Daemon;
 
 pub(crate) const TOKEN_COOKIE: &str = "restoredrill_token";

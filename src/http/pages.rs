@@ -5,6 +5,7 @@
 //! everything recorded about it; `/runs/{id}/report` is the printable
 //! evidence report.
 
+use crate::vocab::{JobState, Verdict};
 use std::fmt::Write;
 
 use axum::Form;
@@ -17,8 +18,8 @@ use serde::Deserialize;
 use super::{AppState, esc};
 use crate::daemon::JobStatus;
 use crate::report::evidence::Evidence;
-use crate::report::summary::human_bytes;
 use crate::store::StoredRun;
+use crate::units::human_bytes;
 
 const STYLE: &str = r#"
 :root { --ok:#1a7f37; --bad:#cf222e; --warn:#9a6700; --muted:#57606a; --line:#d0d7de; }
@@ -89,7 +90,7 @@ fn relative(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
 }
 
 fn short(s: u64) -> String {
-    crate::report::short_age(std::time::Duration::from_secs(s))
+    crate::units::short_age(std::time::Duration::from_secs(s))
 }
 
 fn when(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
@@ -105,31 +106,18 @@ fn badge(state: &str) -> String {
     format!(r#"<span class="badge {class}">{}</span>"#, esc(state))
 }
 
-/// Failing jobs first, then errors, stale, running, never run, passing.
-fn rank(state: &str) -> u8 {
-    match state {
-        "failing" => 0,
-        "error" => 1,
-        "stale" => 2,
-        "running" | "queued" => 3,
-        "never run" => 4,
-        _ => 5,
-    }
-}
-
 pub async fn status(State(s): State<AppState>) -> Response {
     let now = Utc::now();
     let mut jobs = s.daemon.status().await;
-    jobs.sort_by(|a, b| {
-        rank(&a.state)
-            .cmp(&rank(&b.state))
-            .then(a.name.cmp(&b.name))
-    });
+    jobs.sort_by(|a, b| a.state.cmp(&b.state).then(a.name.cmp(&b.name)));
     let mut rows = String::new();
     for j in &jobs {
         let _ = write!(rows, "{}", status_row(&s, j, now).await);
     }
-    let failing = jobs.iter().filter(|j| rank(&j.state) <= 1).count();
+    let failing = jobs
+        .iter()
+        .filter(|j| matches!(j.state, JobState::Failing | JobState::Error))
+        .count();
     let count = match jobs.len() {
         1 => "1 job".to_string(),
         n => format!("{n} jobs"),
@@ -153,11 +141,11 @@ async fn status_row(s: &AppState, j: &JobStatus, now: DateTime<Utc>) -> String {
         Some(r) => {
             let mut cell = format!(
                 r#"{} <a href="/runs/{id}">{}</a>"#,
-                badge(&r.verdict),
+                badge(r.verdict.as_str()),
                 when(r.finished_at.unwrap_or(r.started_at), now),
-                id = esc(&r.run_id)
+                id = esc(r.run_id.as_str())
             );
-            if r.verdict != "pass"
+            if !r.verdict.is(Verdict::Pass)
                 && let Some(reason) = &r.reason
             {
                 let _ = write!(cell, r#"<div class="reason">{}</div>"#, esc(reason));
@@ -169,7 +157,7 @@ async fn status_row(s: &AppState, j: &JobStatus, now: DateTime<Utc>) -> String {
     let good = match store.last_pass(&j.name).await.ok().flatten() {
         Some(r) => format!(
             r#"<a href="/runs/{}">{}</a>"#,
-            esc(&r.run_id),
+            esc(r.run_id.as_str()),
             when(r.finished_at.unwrap_or(r.started_at), now)
         ),
         None => r#"<span class="muted">none yet</span>"#.into(),
@@ -202,7 +190,7 @@ async fn status_row(s: &AppState, j: &JobStatus, now: DateTime<Utc>) -> String {
     format!(
         r#"<tr class="job" data-job="{name}"><td data-label="Job"><a href="/jobs/{name}"><strong>{name}</strong></a> <span class="muted">{}</span></td><td data-label="State">{}{stale}</td><td data-label="Last run">{last}</td><td data-label="Last good restore">{good}</td><td data-label="Next run">{next}</td><td data-label="Dump age">{dump_age}</td><td data-label="Kept restore">{kept}</td></tr>"#,
         esc(&j.engine),
-        badge(&j.state),
+        badge(j.state.as_str()),
     )
 }
 
@@ -220,7 +208,7 @@ pub async fn job(State(s): State<AppState>, Path(name): Path<String>) -> Respons
     let n = esc(&name);
     let mut body = format!(
         r#"<h2>{n} {}</h2><form method="post" action="/jobs/{n}/run"><input type="hidden" name="csrf" value="{}"><button type="submit" id="run-now">Run now</button></form>"#,
-        badge(&status.state),
+        badge(status.state.as_str()),
         s.csrf(&name)
     );
     if let Some(e) = &status.stale {
@@ -246,7 +234,7 @@ pub async fn job(State(s): State<AppState>, Path(name): Path<String>) -> Respons
             r#"<dt>Kept restore</dt><dd><code>{}</code> from run <a href="/runs/{id}">{id}</a>, {}</dd>"#,
             esc(&at),
             when(k.promoted_at, now),
-            id = esc(&k.run_id)
+            id = esc(k.run_id.as_str())
         );
     }
     let _ = write!(body, "</dl>");
@@ -255,7 +243,7 @@ pub async fn job(State(s): State<AppState>, Path(name): Path<String>) -> Respons
     let verified: Vec<&StoredRun> = runs
         .iter()
         .rev()
-        .filter(|r| matches!(r.verdict.as_str(), "pass" | "fail"))
+        .filter(|r| matches!(r.verdict.verdict(), Some(Verdict::Pass | Verdict::Fail)))
         .collect();
     let mut charts = String::new();
     let durations: Vec<(DateTime<Utc>, f64)> = verified
@@ -305,10 +293,10 @@ pub async fn job(State(s): State<AppState>, Path(name): Path<String>) -> Respons
             );
         }
         if failed.is_empty()
-            && r.verdict != "pass"
+            && !r.verdict.is(Verdict::Pass)
             && let Some(reason) = &r.reason
         {
-            let class = if matches!(r.verdict.as_str(), "fail" | "error") {
+            let class = if r.verdict.verdict().is_some_and(Verdict::is_bad) {
                 "reason"
             } else {
                 "muted"
@@ -329,13 +317,13 @@ pub async fn job(State(s): State<AppState>, Path(name): Path<String>) -> Respons
             rows,
             r#"<tr><td data-label="Time"><a href="/runs/{id}">{}</a></td><td data-label="Verdict">{}</td><td data-label="Duration">{}</td><td data-label="Dump">{dump}</td><td data-label="Failed">{failed}</td></tr>"#,
             when(r.started_at, now),
-            badge(&r.verdict),
+            badge(r.verdict.as_str()),
             if r.phases.is_empty() {
                 String::new()
             } else {
                 format!("{:.1}s", r.seconds())
             },
-            id = esc(&r.run_id)
+            id = esc(r.run_id.as_str())
         );
     }
     let _ = write!(
@@ -377,8 +365,8 @@ pub async fn run(State(s): State<AppState>, Path(id): Path<String>) -> Response 
     let now = Utc::now();
     let mut body = format!(
         r#"<h2>Run {} of <a href="/jobs/{job}">{job}</a> {}</h2>"#,
-        esc(&r.run_id),
-        badge(&r.verdict),
+        esc(r.run_id.as_str()),
+        badge(r.verdict.as_str()),
         job = esc(&r.job)
     );
     if let Some(reason) = &r.reason {
@@ -387,7 +375,7 @@ pub async fn run(State(s): State<AppState>, Path(id): Path<String>) -> Response 
     let _ = write!(
         body,
         r#"<p><a href="/runs/{id}/report">Evidence report</a> · <a href="/api/runs/{id}">JSON</a></p><dl>"#,
-        id = esc(&r.run_id)
+        id = esc(r.run_id.as_str())
     );
     let mut dl = |k: &str, v: String| {
         let _ = write!(body, "<dt>{k}</dt><dd>{v}</dd>");
@@ -395,7 +383,7 @@ pub async fn run(State(s): State<AppState>, Path(id): Path<String>) -> Response 
     dl("Started", when(r.started_at, now));
     dl("Duration", format!("{:.1}s", r.seconds()));
     if let Some(t) = &r.trigger {
-        dl("Trigger", esc(t));
+        dl("Trigger", esc(t.as_str()));
     }
     if let Some(src) = &r.source {
         dl("Source", esc(src));
@@ -492,7 +480,14 @@ fn assertions_table(r: &StoredRun) -> String {
             rows,
             r#"<tr class="{}"><td data-label="Result">{}</td><td data-label="Check">{} {}</td><td data-label="Expected">{}</td><td data-label="Observed">{}</td></tr>"#,
             if a.passed { "ok" } else { "failed-assertion" },
-            badge(if a.passed { "pass" } else { "fail" }),
+            badge(
+                if a.passed {
+                    Verdict::Pass
+                } else {
+                    Verdict::Fail
+                }
+                .as_str()
+            ),
             esc(&a.kind),
             esc(&a.subject),
             esc(&a.expected),
@@ -510,7 +505,7 @@ fn phases_table(r: &StoredRun) -> String {
         let _ = write!(
             rows,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.1}s</td></tr>",
-            esc(&p.name),
+            esc(p.name.as_str()),
             p.started_at.format("%Y-%m-%d %H:%M:%S%.3f UTC"),
             p.finished_at.format("%H:%M:%S%.3f"),
             p.seconds()
@@ -528,13 +523,13 @@ pub async fn report(State(s): State<AppState>, Path(id): Path<String>) -> Respon
     let e = Evidence::of(&r);
     let mut body = format!(
         "<h2>Restore evidence: run {} of job {}</h2><dl>",
-        esc(&e.run_id),
+        esc(e.run_id.as_str()),
         esc(&e.job)
     );
     let mut dl = |k: &str, v: String| {
         let _ = write!(body, "<dt>{k}</dt><dd>{v}</dd>");
     };
-    dl("Verdict", badge(&e.verdict));
+    dl("Verdict", badge(e.verdict.as_str()));
     if let Some(reason) = &e.reason {
         dl("Reason", esc(reason));
     }
@@ -624,26 +619,10 @@ mod tests {
 
     #[test]
     fn failing_jobs_come_first() {
-        let mut states = [
-            "passing",
-            "never run",
-            "failing",
-            "stale",
-            "error",
-            "running",
-        ];
-        states.sort_by_key(|s| rank(s));
-        assert_eq!(
-            states,
-            [
-                "failing",
-                "error",
-                "stale",
-                "running",
-                "never run",
-                "passing"
-            ]
-        );
+        use JobState::*;
+        let mut states = [Passing, NeverRun, Failing, Stale, Error, Running];
+        states.sort();
+        assert_eq!(states, [Failing, Error, Stale, Running, NeverRun, Passing]);
     }
 
     #[test]

@@ -10,15 +10,13 @@
 //! previous kept restore stays as it was: a failed promotion never loses the
 //! last good one.
 
-pub mod endpoint;
-
+use crate::vocab::KeptRestore;
 use std::time::Duration;
 
 use bollard::Docker;
 use bollard::query_parameters::StopContainerOptionsBuilder;
 use chrono::Utc;
 
-use crate::report::KeptRestore;
 use crate::restore::container::{self, Candidate, ContainerSpec, Role};
 use crate::restore::{Credentials, Engine, RestoreError, wait_ready};
 
@@ -68,7 +66,7 @@ pub async fn promote(p: Promotion<'_>, candidate: Candidate) -> Result<KeptResto
     tracing::info!(container = %kept_name, port, "promoted to kept restore");
     Ok(KeptRestore {
         job: spec.job.clone(),
-        run_id: spec.run_id.clone(),
+        run_id: spec.run_id.clone().into(),
         container: kept_name,
         volume: kept_volume,
         host: "127.0.0.1".into(),
@@ -77,6 +75,6 @@ pub async fn promote(p: Promotion<'_>, candidate: Candidate) -> Result<KeptResto
         database: p.creds.database.clone(),
         password: p.creds.password.clone(),
         promoted_at: Utc::now(),
-        engine: p.engine.kind().to_string(),
+        engine: p.engine.kind(),
     })
 }

@@ -9,22 +9,23 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::assert::AssertionResult;
-use crate::report::Phase;
+use crate::report::PhaseTime;
 use crate::store::{StoredDump, StoredRun};
+use crate::vocab::{RunId, RunState, Trigger};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Evidence {
-    pub run_id: String,
+    pub run_id: RunId,
     pub job: String,
-    pub verdict: String,
+    pub verdict: RunState,
     pub reason: Option<String>,
-    pub trigger: Option<String>,
+    pub trigger: Option<Trigger>,
     pub started_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
     pub source: Option<String>,
     pub image: Option<String>,
     pub dump: Option<StoredDump>,
-    pub phases: Vec<Phase>,
+    pub phases: Vec<PhaseTime>,
     pub assertions: Vec<AssertionResult>,
     /// Row count of every restored table.
     pub tables: std::collections::BTreeMap<String, i64>,
@@ -37,9 +38,9 @@ impl Evidence {
         Self {
             run_id: run.run_id.clone(),
             job: run.job.clone(),
-            verdict: run.verdict.clone(),
+            verdict: run.verdict,
             reason: run.reason.clone(),
-            trigger: run.trigger.clone(),
+            trigger: run.trigger,
             started_at: run.started_at,
             finished_at: run.finished_at,
             source: run.source.clone(),
@@ -61,7 +62,7 @@ impl Evidence {
             "Restore evidence: run {} of job {}",
             self.run_id, self.job
         );
-        let _ = writeln!(o, "Verdict:   {}", self.verdict.to_uppercase());
+        let _ = writeln!(o, "Verdict:   {}", self.verdict.as_str().to_uppercase());
         if let Some(r) = &self.reason {
             let _ = writeln!(o, "Reason:    {r}");
         }

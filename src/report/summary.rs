@@ -1,11 +1,13 @@
 //! The human-readable summary of a run: verdict first, then each assertion
 //! with expected vs observed, then where the kept restore can be reached.
 
+use crate::units::human_bytes;
+use crate::vocab::Verdict;
 use std::fmt::Write;
 
 use chrono::Utc;
 
-use super::{RunReport, Verdict};
+use super::RunReport;
 
 pub fn render(r: &RunReport) -> String {
     let mut out = String::new();
@@ -107,21 +109,6 @@ pub fn render(r: &RunReport) -> String {
         None => {}
     }
     out
-}
-
-pub(crate) fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u < UNITS.len() - 1 {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
 }
 
 fn human_age(d: chrono::Duration) -> String {

@@ -1,10 +1,11 @@
 //! What differs between database engines: how their containers are started,
 //! how a dump is loaded, and how restoredrill talks to the restored server.
 
+use crate::vocab::{EngineKind, Secret};
 use async_trait::async_trait;
 
 use crate::assert::{QueryError, Session};
-use crate::config::{EngineKind, ReadonlyUser, Secret};
+use crate::config::ReadonlyUser;
 use crate::source::DumpFormat;
 
 /// Who restoredrill is inside a restore: the server's superuser, with a

@@ -4,6 +4,7 @@
 //! pg_restore with --exit-on-error, the mysql client stops at the first error):
 //! a load that "finished" past errors is exactly the failure this catches.
 
+use crate::vocab::EngineKind;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -15,7 +16,7 @@ use super::container::{self, Candidate};
 use super::engine::{Credentials, Engine, LoadPlan};
 use super::screen::{Allowances, Completion, Dialect, Screen, Screened};
 use super::{RestoreError, progress};
-use crate::config::EngineKind;
+
 use crate::source::detect::{DumpFormat, Inspection};
 use crate::source::tar_end::TarEndChecked;
 use crate::source::{Dump, reader};

@@ -2,6 +2,7 @@
 //! image's own client (`mariadb`, else `mysql`) inside the container, and
 //! mysql_async from the host (its dynamic values suit arbitrary assertion SQL).
 
+use crate::vocab::EngineKind;
 use std::collections::{BTreeMap, BTreeSet};
 
 use async_trait::async_trait;
@@ -10,7 +11,7 @@ use mysql_async::{Conn, OptsBuilder, Value};
 
 use super::engine::{Credentials, Engine, LoadPlan};
 use crate::assert::{QueryError, Scalar, SchemaObject, Session};
-use crate::config::{EngineKind, ReadonlyUser};
+use crate::config::ReadonlyUser;
 use crate::source::DumpFormat;
 
 pub struct Mysql {

@@ -1,6 +1,7 @@
 //! PostgreSQL: the official `postgres` image's contract, psql / pg_restore
 //! inside the container (so tool and server versions match), sqlx from the host.
 
+use crate::vocab::EngineKind;
 use std::collections::{BTreeMap, BTreeSet};
 
 use async_trait::async_trait;
@@ -9,7 +10,7 @@ use sqlx::{AssertSqlSafe, Connection, Row};
 
 use super::engine::{Credentials, Engine, LoadPlan};
 use crate::assert::{QueryError, Scalar, SchemaObject, Session};
-use crate::config::{EngineKind, ReadonlyUser};
+use crate::config::ReadonlyUser;
 use crate::source::DumpFormat;
 
 pub struct Postgres;

@@ -8,6 +8,7 @@
 //! when. Time comes from a [`Clock`], so tests drive it with tokio's paused
 //! clock instead of sleeping.
 
+use crate::vocab::Trigger;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -19,7 +20,6 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::Job;
-use crate::store::Trigger;
 
 /// Does the runs the scheduler decides on.
 #[async_trait]

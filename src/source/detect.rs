@@ -4,13 +4,13 @@
 //! counts: compression by magic bytes, then the format by sniffing the first
 //! 64 KiB of the decompressed stream.
 
+use crate::vocab::EngineKind;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncReadExt;
 
 use super::{Dump, reader};
-use crate::config::EngineKind;
 
 /// How many decompressed bytes are looked at to tell the format.
 const SNIFF_BYTES: usize = 64 * 1024;

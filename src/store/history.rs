@@ -4,28 +4,27 @@
 
 use std::collections::BTreeMap;
 
+use super::{RunRow, Store, StoreError};
+use crate::assert::AssertionResult;
+use crate::report::{PhaseTime, Warning};
+use crate::vocab::{Phase, RunId, RunState, Trigger, Verdict};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::Row;
-
-use super::{Store, StoreError, parse_time};
-use crate::assert::AssertionResult;
-use crate::report::{Phase, Warning};
 
 /// Everything recorded about one run.
 #[derive(Debug, Clone, Serialize)]
 pub struct StoredRun {
-    pub run_id: String,
+    pub run_id: RunId,
     pub job: String,
-    pub trigger: Option<String>,
+    pub trigger: Option<Trigger>,
     pub started_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
-    pub verdict: String,
+    pub verdict: RunState,
     pub reason: Option<String>,
     pub source: Option<String>,
     pub image: Option<String>,
     pub dump: Option<StoredDump>,
-    pub phases: Vec<Phase>,
+    pub phases: Vec<PhaseTime>,
     pub assertions: Vec<AssertionResult>,
     pub tables: BTreeMap<String, i64>,
     pub tool_output: Vec<String>,
@@ -33,7 +32,7 @@ pub struct StoredRun {
     pub alerts: Vec<StoredAlert>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct StoredDump {
     pub path: String,
     pub size: Option<u64>,
@@ -53,7 +52,7 @@ pub struct StoredAlert {
     pub deliveries: Vec<StoredDelivery>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct StoredDelivery {
     pub channel: String,
     pub attempts: i64,
@@ -66,12 +65,12 @@ impl StoredRun {
     pub fn load_seconds(&self) -> Option<f64> {
         self.phases
             .iter()
-            .find(|p| p.name == "load")
-            .map(Phase::seconds)
+            .find(|p| p.name == Phase::Load)
+            .map(PhaseTime::seconds)
     }
 
     pub fn seconds(&self) -> f64 {
-        self.phases.iter().map(Phase::seconds).sum()
+        self.phases.iter().map(PhaseTime::seconds).sum()
     }
 
     pub fn failed_assertions(&self) -> impl Iterator<Item = &AssertionResult> {
@@ -82,8 +81,8 @@ impl StoredRun {
 /// Per job, what the metrics report.
 #[derive(Debug, Clone, Default)]
 pub struct Counts {
-    /// (job, verdict) → runs.
-    pub runs: BTreeMap<(String, String), i64>,
+    /// (job, state) → runs.
+    pub runs: BTreeMap<(String, RunState), i64>,
     /// (channel, delivered) → attempts.
     pub deliveries: BTreeMap<(String, bool), i64>,
 }
@@ -91,9 +90,10 @@ pub struct Counts {
 impl Store {
     /// One run in full, or `None` if there is no such run.
     pub async fn run(&self, run_id: &str) -> Result<Option<StoredRun>, StoreError> {
-        let Some(r) = sqlx::query(
-            "SELECT id, job, trigger, started_at, finished_at, verdict, reason, source, image, dump_path, dump_size, \
-             dump_modified_at, dump_sha256, dump_format, dump_compression, dumped_by, tool_output FROM runs WHERE id = ?",
+        let Some(head) = sqlx::query_as::<_, RunHead>(
+            "SELECT id AS run_id, job, trigger, started_at, finished_at, verdict, reason, source, image, \
+             dump_path, dump_size, dump_modified_at, dump_sha256, dump_format, dump_compression, dumped_by, \
+             tool_output FROM runs WHERE id = ?",
         )
         .bind(run_id)
         .fetch_optional(&self.pool)
@@ -101,113 +101,91 @@ impl Store {
         else {
             return Ok(None);
         };
-        let dump = r.get::<Option<String>, _>(9).map(|path| StoredDump {
-            path,
-            size: r.get::<Option<i64>, _>(10).map(|s| s as u64),
-            modified_at: r.get::<Option<String>, _>(11).map(parse_time),
-            sha256: r.get(12),
-            format: r.get(13),
-            compression: r.get(14),
-            dumped_by: r.get(15),
-        });
-        let tool_output: Vec<String> = r
-            .get::<Option<String>, _>(16)
-            .and_then(|t| serde_json::from_str(&t).ok())
-            .unwrap_or_default();
-        let phases = sqlx::query(
-            "SELECT phase, started_at, finished_at FROM run_phases WHERE run_id = ? ORDER BY started_at",
+        let phases = sqlx::query_as(
+            "SELECT phase AS name, started_at, finished_at FROM run_phases WHERE run_id = ? ORDER BY started_at",
         )
         .bind(run_id)
         .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(|p| Phase {
-            name: p.get(0),
-            started_at: parse_time(p.get(1)),
-            finished_at: parse_time(p.get(2)),
-        })
-        .collect();
-        let assertions = sqlx::query(
-            "SELECT kind, subject, passed, expected, observed, note FROM assertion_results WHERE run_id = ? ORDER BY position",
+        .await?;
+        let assertions = sqlx::query_as(
+            "SELECT kind, subject, passed, expected, observed, note FROM assertion_results \
+             WHERE run_id = ? ORDER BY position",
         )
         .bind(run_id)
         .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(|a| AssertionResult {
-            kind: a.get(0),
-            subject: a.get(1),
-            passed: a.get(2),
-            expected: a.get(3),
-            observed: a.get(4),
-            note: a.get(5),
-        })
-        .collect();
-        let tables = sqlx::query("SELECT table_name, row_count FROM table_rows WHERE run_id = ?")
-            .bind(run_id)
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(|t| (t.get(0), t.get(1)))
-            .collect();
-        let warnings =
-            sqlx::query("SELECT kind, message FROM run_warnings WHERE run_id = ? ORDER BY rowid")
+        .await?;
+        let tables: Vec<(String, i64)> =
+            sqlx::query_as("SELECT table_name, row_count FROM table_rows WHERE run_id = ?")
                 .bind(run_id)
                 .fetch_all(&self.pool)
-                .await?
-                .iter()
-                .map(|w| Warning {
-                    kind: w.get(0),
-                    message: w.get(1),
-                })
-                .collect();
-        let mut alerts = Vec::new();
-        for a in sqlx::query("SELECT id, kind, title, at FROM alerts WHERE run_id = ? ORDER BY id")
-            .bind(run_id)
-            .fetch_all(&self.pool)
-            .await?
-        {
-            let id: i64 = a.get(0);
-            let deliveries = sqlx::query(
-                "SELECT channel, count(*), max(ok), (SELECT detail FROM alert_deliveries d2 WHERE d2.alert_id = d.alert_id \
-                 AND d2.channel = d.channel ORDER BY attempt DESC LIMIT 1) FROM alert_deliveries d WHERE alert_id = ? GROUP BY channel",
-            )
-            .bind(id)
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(|d| StoredDelivery {
-                channel: d.get(0),
-                attempts: d.get(1),
-                delivered: d.get::<i64, _>(2) == 1,
-                detail: d.get(3),
-            })
-            .collect();
-            alerts.push(StoredAlert {
-                kind: a.get(1),
-                title: a.get(2),
-                at: parse_time(a.get(3)),
-                deliveries,
-            });
-        }
+                .await?;
+        let warnings = sqlx::query_as(
+            "SELECT kind, message FROM run_warnings WHERE run_id = ? ORDER BY rowid",
+        )
+        .bind(run_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let alerts = self.run_alerts(run_id).await?;
+        let tool_output = head
+            .tool_output
+            .as_deref()
+            .and_then(|t| serde_json::from_str(t).ok())
+            .unwrap_or_default();
+        let dump = head.dump_path.clone().map(|path| StoredDump {
+            path,
+            size: head.dump_size,
+            modified_at: head.dump_modified_at,
+            sha256: head.dump_sha256.clone(),
+            format: head.dump_format.clone(),
+            compression: head.dump_compression.clone(),
+            dumped_by: head.dumped_by.clone(),
+        });
         Ok(Some(StoredRun {
-            run_id: r.get(0),
-            job: r.get(1),
-            trigger: r.get(2),
-            started_at: parse_time(r.get(3)),
-            finished_at: r.get::<Option<String>, _>(4).map(parse_time),
-            verdict: r.get(5),
-            reason: r.get(6),
-            source: r.get(7),
-            image: r.get(8),
+            run_id: head.run_id,
+            job: head.job,
+            trigger: head.trigger,
+            started_at: head.started_at,
+            finished_at: head.finished_at,
+            verdict: head.verdict,
+            reason: head.reason,
+            source: head.source,
+            image: head.image,
             dump,
             phases,
             assertions,
-            tables,
+            tables: tables.into_iter().collect(),
             tool_output,
             warnings,
             alerts,
         }))
+    }
+
+    /// The alerts recorded about a run, each with its deliveries per channel.
+    async fn run_alerts(&self, run_id: &str) -> Result<Vec<StoredAlert>, StoreError> {
+        let heads: Vec<(i64, String, String, DateTime<Utc>)> =
+            sqlx::query_as("SELECT id, kind, title, at FROM alerts WHERE run_id = ? ORDER BY id")
+                .bind(run_id)
+                .fetch_all(&self.pool)
+                .await?;
+        let mut alerts = Vec::with_capacity(heads.len());
+        for (id, kind, title, at) in heads {
+            let deliveries = sqlx::query_as(
+                "SELECT channel, count(*) AS attempts, max(ok) = 1 AS delivered, \
+                 (SELECT detail FROM alert_deliveries d2 WHERE d2.alert_id = d.alert_id \
+                 AND d2.channel = d.channel ORDER BY attempt DESC LIMIT 1) AS detail \
+                 FROM alert_deliveries d WHERE alert_id = ? GROUP BY channel",
+            )
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await?;
+            alerts.push(StoredAlert {
+                kind,
+                title,
+                at,
+                deliveries,
+            });
+        }
+        Ok(alerts)
     }
 
     /// The latest `limit` runs of `job` in full, newest first.
@@ -229,35 +207,57 @@ impl Store {
     }
 
     /// The latest run of `job` that passed.
-    pub async fn last_pass(&self, job: &str) -> Result<Option<super::RunRow>, StoreError> {
-        let row = sqlx::query(concat!(
+    pub async fn last_pass(&self, job: &str) -> Result<Option<RunRow>, StoreError> {
+        Ok(sqlx::query_as(concat!(
             "SELECT ",
             run_columns!(),
-            " FROM runs WHERE job = ? AND verdict = 'pass' ORDER BY started_at DESC, rowid DESC LIMIT 1"
+            " FROM runs WHERE job = ? AND verdict = ? ORDER BY started_at DESC, rowid DESC LIMIT 1"
         ))
         .bind(job)
+        .bind(Verdict::Pass)
         .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.as_ref().map(super::run_row))
+        .await?)
     }
 
     /// Runs by job and verdict, and delivery attempts by channel and outcome.
     pub async fn counts(&self) -> Result<Counts, StoreError> {
-        let mut c = Counts::default();
-        for r in sqlx::query("SELECT job, verdict, count(*) FROM runs GROUP BY job, verdict")
-            .fetch_all(&self.pool)
-            .await?
-        {
-            c.runs.insert((r.get(0), r.get(1)), r.get(2));
-        }
-        for r in
-            sqlx::query("SELECT channel, ok, count(*) FROM alert_deliveries GROUP BY channel, ok")
+        let runs: Vec<(String, RunState, i64)> =
+            sqlx::query_as("SELECT job, verdict, count(*) FROM runs GROUP BY job, verdict")
                 .fetch_all(&self.pool)
-                .await?
-        {
-            c.deliveries
-                .insert((r.get(0), r.get::<i64, _>(1) == 1), r.get(2));
-        }
-        Ok(c)
+                .await?;
+        let deliveries: Vec<(String, bool, i64)> = sqlx::query_as(
+            "SELECT channel, ok, count(*) FROM alert_deliveries GROUP BY channel, ok",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(Counts {
+            runs: runs.into_iter().map(|(j, v, n)| ((j, v), n)).collect(),
+            deliveries: deliveries
+                .into_iter()
+                .map(|(c, ok, n)| ((c, ok), n))
+                .collect(),
+        })
     }
+}
+
+/// The `runs` columns of one run, as [`Store::run`] reads them.
+#[derive(sqlx::FromRow)]
+struct RunHead {
+    run_id: RunId,
+    job: String,
+    trigger: Option<Trigger>,
+    started_at: DateTime<Utc>,
+    finished_at: Option<DateTime<Utc>>,
+    verdict: RunState,
+    reason: Option<String>,
+    source: Option<String>,
+    image: Option<String>,
+    dump_path: Option<String>,
+    dump_size: Option<u64>,
+    dump_modified_at: Option<DateTime<Utc>>,
+    dump_sha256: Option<String>,
+    dump_format: Option<String>,
+    dump_compression: Option<String>,
+    dumped_by: Option<String>,
+    tool_output: Option<String>,
 }

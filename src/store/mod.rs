@@ -11,13 +11,21 @@ use sqlx::Row;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 
 use crate::assert::{Baseline, SchemaObject};
-use crate::config::Secret;
-use crate::report::{KeptRestore, RunReport};
 
-/// The columns [`run_row`] reads, in order.
+use crate::report::RunReport;
+use crate::vocab::{KeptRestore, Phase, RunId, RunState, Trigger, Verdict};
+
+/// The columns a [`KeptRestore`] is read from.
+macro_rules! kept_columns {
+    () => {
+        "job, engine, run_id, container, volume, host, port, user, database, password, promoted_at"
+    };
+}
+
+/// The columns a [`RunRow`] is read from.
 macro_rules! run_columns {
     () => {
-        "id, job, started_at, finished_at, verdict, reason, trigger, dump_path"
+        "id AS run_id, job, started_at, finished_at, verdict, reason, trigger, dump_path"
     };
 }
 
@@ -126,18 +134,21 @@ impl Store {
     /// Records that a run has started.
     pub async fn begin_run(
         &self,
-        run_id: &str,
+        run_id: &RunId,
         job: &str,
         started_at: DateTime<Utc>,
         trigger: Trigger,
     ) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO runs (id, job, started_at, verdict, trigger) VALUES (?, ?, ?, 'running', ?)")
-            .bind(run_id)
-            .bind(job)
-            .bind(started_at.to_rfc3339())
-            .bind(trigger.as_str())
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "INSERT INTO runs (id, job, started_at, verdict, trigger) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(run_id)
+        .bind(job)
+        .bind(started_at.to_rfc3339())
+        .bind(RunState::Running)
+        .bind(trigger)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -152,7 +163,7 @@ impl Store {
              dump_databases = ? WHERE id = ?",
         )
         .bind(r.finished_at.to_rfc3339())
-        .bind(r.verdict.as_str())
+        .bind(r.verdict)
         .bind(&r.reason)
         .bind(&r.source)
         .bind(&r.image)
@@ -172,7 +183,7 @@ impl Store {
         for p in &r.phases {
             sqlx::query("INSERT INTO run_phases (run_id, phase, started_at, finished_at) VALUES (?, ?, ?, ?)")
                 .bind(&r.run_id)
-                .bind(&p.name)
+                .bind(p.name)
                 .bind(p.started_at.to_rfc3339())
                 .bind(p.finished_at.to_rfc3339())
                 .execute(&mut *tx)
@@ -197,7 +208,7 @@ impl Store {
         for w in &r.warnings {
             sqlx::query("INSERT INTO run_warnings (run_id, kind, message) VALUES (?, ?, ?)")
                 .bind(&r.run_id)
-                .bind(&w.kind)
+                .bind(w.kind)
                 .bind(&w.message)
                 .execute(&mut *tx)
                 .await?;
@@ -228,40 +239,46 @@ impl Store {
     pub async fn baseline(&self, job: &str) -> Result<Option<Baseline>, StoreError> {
         let Some(row) = sqlx::query(
             "SELECT id, verdict FROM runs WHERE job = ? \
-             AND (verdict = 'pass' OR id IN (SELECT run_id FROM baseline_accepts)) \
+             AND (verdict = ? OR id IN (SELECT run_id FROM baseline_accepts)) \
              ORDER BY started_at DESC LIMIT 1",
         )
         .bind(job)
+        .bind(Verdict::Pass)
         .fetch_optional(&self.pool)
         .await?
         else {
             return Ok(None);
         };
-        let run_id: String = row.get("id");
-        let verdict: String = row.get("verdict");
+        let run_id: RunId = row.try_get("id")?;
+        let verdict: RunState = row.try_get("verdict")?;
         let rows = sqlx::query("SELECT table_name, row_count FROM table_rows WHERE run_id = ?")
             .bind(&run_id)
             .fetch_all(&self.pool)
             .await?;
         let tables: BTreeMap<String, i64> = rows
             .iter()
-            .map(|r| (r.get("table_name"), r.get("row_count")))
-            .collect();
+            .map(|r| Ok((r.try_get("table_name")?, r.try_get("row_count")?)))
+            .collect::<Result<_, sqlx::Error>>()?;
         let rows = sqlx::query("SELECT kind, name FROM run_objects WHERE run_id = ?")
             .bind(&run_id)
             .fetch_all(&self.pool)
             .await?;
         let objects: BTreeSet<SchemaObject> = rows
             .iter()
-            .map(|r| SchemaObject::new(r.get::<String, _>("kind"), r.get::<String, _>("name")))
-            .collect();
+            .map(|r| {
+                Ok(SchemaObject::new(
+                    r.try_get::<String, _>("kind")?,
+                    r.try_get::<String, _>("name")?,
+                ))
+            })
+            .collect::<Result<_, sqlx::Error>>()?;
         Ok(Some(Baseline {
             run_id,
             tables,
             // Every restore with a table has at least that object; none
             // recorded means the run predates their recording.
             objects: (!objects.is_empty()).then_some(objects),
-            accepted: verdict != "pass",
+            accepted: !verdict.is(Verdict::Pass),
         }))
     }
 
@@ -276,13 +293,13 @@ impl Store {
         else {
             return Ok(Accepted::NoSuchRun);
         };
-        let job: String = row.get("job");
-        let verdict: String = row.get("verdict");
+        let job: String = row.try_get("job")?;
+        let verdict: RunState = row.try_get("verdict")?;
         let tables: i64 = sqlx::query("SELECT count(*) AS n FROM table_rows WHERE run_id = ?")
             .bind(run_id)
             .fetch_one(&self.pool)
             .await?
-            .get("n");
+            .try_get("n")?;
         if tables == 0 {
             return Ok(Accepted::NothingRestored { job, verdict });
         }
@@ -301,21 +318,22 @@ impl Store {
     /// Records a run that was due while the job's previous run was still going.
     pub async fn record_skip(
         &self,
-        run_id: &str,
+        run_id: &RunId,
         job: &str,
         at: DateTime<Utc>,
         trigger: Trigger,
         reason: &str,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO runs (id, job, started_at, finished_at, verdict, reason, trigger) VALUES (?, ?, ?, ?, 'skipped', ?, ?)",
+            "INSERT INTO runs (id, job, started_at, finished_at, verdict, reason, trigger) VALUES (?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(run_id)
         .bind(job)
         .bind(at.to_rfc3339())
         .bind(at.to_rfc3339())
+        .bind(Verdict::Skipped)
         .bind(reason)
-        .bind(trigger.as_str())
+        .bind(trigger)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -324,28 +342,22 @@ impl Store {
     /// The dump the last completed verification of `job` read (pass or fail):
     /// a dump with the same sha256 need not be restored again.
     pub async fn last_verified_dump(&self, job: &str) -> Result<Option<VerifiedDump>, StoreError> {
-        let row = sqlx::query(
-            "SELECT id, verdict, dump_size, dump_sha256, reason, \
-             id IN (SELECT run_id FROM baseline_accepts) FROM runs \
-             WHERE job = ? AND verdict IN ('pass', 'fail') AND dump_sha256 IS NOT NULL \
+        Ok(sqlx::query_as(
+            "SELECT id AS run_id, verdict, dump_size AS size, dump_sha256 AS sha256, reason, \
+             id IN (SELECT run_id FROM baseline_accepts) AS accepted FROM runs \
+             WHERE job = ? AND verdict IN (?, ?) AND dump_sha256 IS NOT NULL \
              ORDER BY started_at DESC LIMIT 1",
         )
         .bind(job)
+        .bind(Verdict::Pass)
+        .bind(Verdict::Fail)
         .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(|r| VerifiedDump {
-            run_id: r.get(0),
-            verdict: r.get(1),
-            size: r.get::<i64, _>(2) as u64,
-            sha256: r.get(3),
-            reason: r.get(4),
-            accepted: r.get(5),
-        }))
+        .await?)
     }
 
     /// The latest runs of `job`, newest first.
     pub async fn recent_runs(&self, job: &str, limit: u32) -> Result<Vec<RunRow>, StoreError> {
-        let rows = sqlx::query(concat!(
+        Ok(sqlx::query_as(concat!(
             "SELECT ",
             run_columns!(),
             " FROM runs WHERE job = ? ORDER BY started_at DESC, rowid DESC LIMIT ?"
@@ -353,22 +365,23 @@ impl Store {
         .bind(job)
         .bind(limit as i64)
         .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.iter().map(run_row).collect())
+        .await?)
     }
 
     /// The latest run of `job` that verified something (pass, fail or error).
     pub async fn last_outcome(&self, job: &str) -> Result<Option<RunRow>, StoreError> {
-        let row = sqlx::query(concat!(
+        Ok(sqlx::query_as(concat!(
             "SELECT ",
             run_columns!(),
-            " FROM runs WHERE job = ? AND verdict IN ('pass', 'fail', 'error') \
+            " FROM runs WHERE job = ? AND verdict IN (?, ?, ?) \
              ORDER BY started_at DESC, rowid DESC LIMIT 1"
         ))
         .bind(job)
+        .bind(Verdict::Pass)
+        .bind(Verdict::Fail)
+        .bind(Verdict::Error)
         .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.as_ref().map(run_row))
+        .await?)
     }
 
     /// The verdict of the latest run of `job` that verified something, before `before`.
@@ -376,16 +389,18 @@ impl Store {
         &self,
         job: &str,
         before: DateTime<Utc>,
-    ) -> Result<Option<String>, StoreError> {
-        let row = sqlx::query(
-            "SELECT verdict FROM runs WHERE job = ? AND verdict IN ('pass', 'fail', 'error') AND started_at < ? \
+    ) -> Result<Option<Verdict>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT verdict FROM runs WHERE job = ? AND verdict IN (?, ?, ?) AND started_at < ? \
              ORDER BY started_at DESC, rowid DESC LIMIT 1",
         )
         .bind(job)
+        .bind(Verdict::Pass)
+        .bind(Verdict::Fail)
+        .bind(Verdict::Error)
         .bind(before.to_rfc3339())
         .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(|r| r.get(0)))
+        .await?)
     }
 
     /// Load times, in seconds, of the latest `n` passing runs of `job` before `before`.
@@ -395,22 +410,21 @@ impl Store {
         before: DateTime<Utc>,
         n: u32,
     ) -> Result<Vec<f64>, StoreError> {
-        let rows = sqlx::query(
+        let rows: Vec<(DateTime<Utc>, DateTime<Utc>)> = sqlx::query_as(
             "SELECT p.started_at, p.finished_at FROM run_phases p JOIN runs r ON r.id = p.run_id \
-             WHERE r.job = ? AND r.verdict = 'pass' AND p.phase = 'load' AND r.started_at < ? \
+             WHERE r.job = ? AND r.verdict = ? AND p.phase = ? AND r.started_at < ? \
              ORDER BY r.started_at DESC LIMIT ?",
         )
         .bind(job)
+        .bind(Verdict::Pass)
+        .bind(Phase::Load)
         .bind(before.to_rfc3339())
         .bind(n as i64)
         .fetch_all(&self.pool)
         .await?;
         Ok(rows
             .iter()
-            .map(|r| {
-                let (a, b) = (parse_time(r.get(0)), parse_time(r.get(1)));
-                (b - a).num_milliseconds() as f64 / 1000.0
-            })
+            .map(|(a, b)| (*b - *a).num_milliseconds() as f64 / 1000.0)
             .collect())
     }
 
@@ -420,28 +434,26 @@ impl Store {
         job: &str,
         before: DateTime<Utc>,
     ) -> Result<Option<DumpSize>, StoreError> {
-        let row = sqlx::query(
-            "SELECT dump_size, dump_uncompressed_size, dump_compression, dump_format FROM runs \
+        Ok(sqlx::query_as(
+            "SELECT dump_size AS stored, dump_uncompressed_size AS uncompressed, \
+             dump_compression AS compression, dump_format AS format FROM runs \
              WHERE job = ? AND dump_size IS NOT NULL AND started_at < ? \
-             AND verdict IN ('pass', 'fail', 'unchanged') ORDER BY started_at DESC, rowid DESC LIMIT 1",
+             AND verdict IN (?, ?, ?) ORDER BY started_at DESC, rowid DESC LIMIT 1",
         )
         .bind(job)
         .bind(before.to_rfc3339())
+        .bind(Verdict::Pass)
+        .bind(Verdict::Fail)
+        .bind(Verdict::Unchanged)
         .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(|r| DumpSize {
-            stored: r.get::<i64, _>(0) as u64,
-            uncompressed: r.get::<Option<i64>, _>(1).map(|n| n as u64),
-            compression: r.get(2),
-            format: r.get(3),
-        }))
+        .await?)
     }
 
     /// Records an alert decided on; returns its id for the delivery records.
     pub async fn record_alert(
         &self,
         job: Option<&str>,
-        run_id: Option<&str>,
+        run_id: Option<&RunId>,
         kind: &str,
         title: &str,
     ) -> Result<i64, StoreError> {
@@ -482,13 +494,12 @@ impl Store {
 
     /// When `job` last had a failure, reminder or stale alert (for `remind_every`).
     pub async fn last_problem_alert(&self, job: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let row = sqlx::query(
+        Ok(sqlx::query_scalar(
             "SELECT at FROM alerts WHERE job = ? AND kind IN ('failure', 'reminder', 'stale') ORDER BY id DESC LIMIT 1",
         )
         .bind(job)
         .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(|r| parse_time(r.get(0))))
+        .await?)
     }
 
     /// Records a change of `job`'s backup freshness.
@@ -509,53 +520,46 @@ impl Store {
 
     /// The latest freshness change recorded for `job`.
     pub async fn last_freshness(&self, job: &str) -> Result<Option<FreshnessEvent>, StoreError> {
-        let row = sqlx::query(
-            "SELECT job, at, state, reason, dump_path, dump_modified_at FROM freshness_events \
+        Ok(sqlx::query_as(
+            "SELECT job, at, state = 'stale' AS stale, reason, dump_path, dump_modified_at FROM freshness_events \
              WHERE job = ? ORDER BY id DESC LIMIT 1",
         )
         .bind(job)
         .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(|r| FreshnessEvent {
-            job: r.get(0),
-            at: parse_time(r.get(1)),
-            stale: r.get::<String, _>(2) == "stale",
-            reason: r.get(3),
-            dump_path: r.get(4),
-            dump_modified_at: r.get::<Option<String>, _>(5).map(parse_time),
-        }))
+        .await?)
     }
 
     /// Marks runs left `running` by a process that died as `interrupted`.
     pub async fn mark_interrupted(&self) -> Result<u64, StoreError> {
         let done = sqlx::query(
-            "UPDATE runs SET verdict = 'interrupted', finished_at = ?, reason = 'the restoredrill process stopped during the run' \
-             WHERE verdict = 'running'",
+            "UPDATE runs SET verdict = ?, finished_at = ?, reason = 'the restoredrill process stopped during the run' \
+             WHERE verdict = ?",
         )
+        .bind(RunState::Interrupted)
         .bind(Utc::now().to_rfc3339())
+        .bind(RunState::Running)
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected())
     }
 
     pub async fn kept(&self, job: &str) -> Result<Option<KeptRestore>, StoreError> {
-        let row = sqlx::query(
-            "SELECT job, engine, run_id, container, volume, host, port, user, database, password, promoted_at \
-             FROM kept_restores WHERE job = ?",
-        )
+        Ok(sqlx::query_as(concat!(
+            "SELECT ",
+            kept_columns!(),
+            " FROM kept_restores WHERE job = ?"
+        ))
         .bind(job)
         .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(|r| kept_from_row(&r)))
+        .await?)
     }
 
     pub async fn all_kept(&self) -> Result<Vec<KeptRestore>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT job, engine, run_id, container, volume, host, port, user, database, password, promoted_at FROM kept_restores",
+        Ok(
+            sqlx::query_as(concat!("SELECT ", kept_columns!(), " FROM kept_restores"))
+                .fetch_all(&self.pool)
+                .await?,
         )
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.iter().map(kept_from_row).collect())
     }
 
     pub async fn set_kept(&self, k: &KeptRestore) -> Result<(), StoreError> {
@@ -567,7 +571,7 @@ impl Store {
              database = excluded.database, password = excluded.password, promoted_at = excluded.promoted_at",
         )
         .bind(&k.job)
-        .bind(&k.engine)
+        .bind(k.engine)
         .bind(&k.run_id)
         .bind(&k.container)
         .bind(&k.volume)
@@ -591,29 +595,8 @@ impl Store {
     }
 }
 
-/// What started a run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Trigger {
-    /// The job's schedule, in the daemon.
-    Schedule,
-    /// `restoredrill trigger` or the API.
-    Manual,
-    /// `restoredrill run`.
-    Cli,
-}
-
-impl Trigger {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Schedule => "schedule",
-            Self::Manual => "manual",
-            Self::Cli => "cli",
-        }
-    }
-}
-
 /// A dump's size as an earlier run recorded it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct DumpSize {
     /// Bytes as stored.
     pub stored: u64,
@@ -624,10 +607,10 @@ pub struct DumpSize {
 }
 
 /// The dump a completed verification read.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct VerifiedDump {
-    pub run_id: String,
-    pub verdict: String,
+    pub run_id: RunId,
+    pub verdict: Verdict,
     pub size: u64,
     pub sha256: String,
     /// Why it failed, if it did.
@@ -648,25 +631,25 @@ pub enum Accepted {
     /// The run restored nothing to compare with (it failed before or errored).
     NothingRestored {
         job: String,
-        verdict: String,
+        verdict: RunState,
     },
 }
 
 /// One run as listed in history.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
 pub struct RunRow {
-    pub run_id: String,
+    pub run_id: RunId,
     pub job: String,
     pub started_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
-    pub verdict: String,
+    pub verdict: RunState,
     pub reason: Option<String>,
-    pub trigger: Option<String>,
+    pub trigger: Option<Trigger>,
     pub dump_path: Option<String>,
 }
 
 /// A job's backups became stale, or fresh again.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
 pub struct FreshnessEvent {
     pub job: String,
     pub at: DateTime<Utc>,
@@ -692,40 +675,6 @@ fn existing_history(dir: &Path) -> Result<SqliteConnectOptions, StoreError> {
         "sqlite://{}",
         path.display()
     ))?)
-}
-
-fn run_row(r: &sqlx::sqlite::SqliteRow) -> RunRow {
-    RunRow {
-        run_id: r.get(0),
-        job: r.get(1),
-        started_at: parse_time(r.get(2)),
-        finished_at: r.get::<Option<String>, _>(3).map(parse_time),
-        verdict: r.get(4),
-        reason: r.get(5),
-        trigger: r.get(6),
-        dump_path: r.get(7),
-    }
-}
-
-fn parse_time(s: String) -> DateTime<Utc> {
-    s.parse().unwrap_or_default()
-}
-
-fn kept_from_row(r: &sqlx::sqlite::SqliteRow) -> KeptRestore {
-    let promoted: String = r.get(10);
-    KeptRestore {
-        job: r.get(0),
-        engine: r.get(1),
-        run_id: r.get(2),
-        container: r.get(3),
-        volume: r.get(4),
-        host: r.get(5),
-        port: r.get::<i64, _>(6) as u16,
-        user: r.get(7),
-        database: r.get(8),
-        password: Secret::new(r.get::<String, _>(9)),
-        promoted_at: promoted.parse().unwrap_or_default(),
-    }
 }
 
 fn json_name<T: serde::Serialize>(v: &T) -> String {

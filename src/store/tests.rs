@@ -1,16 +1,17 @@
 //! The baseline a run is compared with, on a temporary SQLite.
 
+use crate::vocab::{EngineKind, RunState, Verdict};
 use chrono::{Duration, Utc};
 
 use super::*;
-use crate::report::{DumpReport, Verdict};
+use crate::report::DumpReport;
 
 fn report(run_id: &str, minutes: i64, verdict: Verdict, tables: &[(&str, i64)]) -> RunReport {
     let started_at = Utc::now() + Duration::minutes(minutes);
     RunReport {
         run_id: run_id.into(),
         job: "shop".into(),
-        engine: "postgres".into(),
+        engine: EngineKind::Postgres,
         image: "restoredrill/postgres:15".into(),
         started_at,
         finished_at: started_at,
@@ -116,7 +117,7 @@ async fn accept_refuses_unknown_runs_and_runs_that_restored_nothing() {
         store.accept("r1").await.unwrap(),
         Accepted::NothingRestored {
             job: "shop".into(),
-            verdict: "error".into()
+            verdict: RunState::Finished(Verdict::Error)
         }
     );
     assert!(store.baseline("shop").await.unwrap().is_none());

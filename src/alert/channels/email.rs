@@ -8,7 +8,7 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
-use super::alert::{Deliver, Failure, Message};
+use crate::alert::{Deliver, Failure, Message};
 use crate::config::{EmailChannel, SmtpSecurity};
 
 pub struct Email {

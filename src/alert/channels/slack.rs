@@ -1,10 +1,10 @@
 //! Slack incoming webhooks (Mattermost and Rocket.Chat accept the same payload):
 //! `{"text": ...}`, the title in bold on the first line.
 
+use crate::vocab::Secret;
 use async_trait::async_trait;
 
-use super::alert::{Deliver, Failure, Message, http_outcome};
-use crate::config::Secret;
+use crate::alert::{Deliver, Failure, Message, http_outcome};
 
 pub struct Slack {
     pub webhook_url: Secret,

@@ -6,6 +6,10 @@
 //! Deliveries run in the background after the verdict is stored: a channel
 //! that is down never blocks, delays or changes a run.
 
+pub mod channels;
+
+use crate::vocab::Secret;
+use crate::vocab::{Phase, RunId, Verdict};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Arc;
@@ -15,9 +19,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tokio_util::task::TaskTracker;
 
-use super::{RunReport, Verdict, short_age, summary::human_bytes};
-use crate::config::{AlertSettings, Channel, Job, Notify, Secret};
+use crate::config::{AlertSettings, Channel, Job, Notify};
+use crate::report::RunReport;
 use crate::store::{FreshnessEvent, Store};
+use crate::units::{human_bytes, short_age};
 
 /// Why a message is sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,7 +93,7 @@ pub fn decide(
 pub struct Message {
     pub kind: AlertKind,
     pub job: Option<String>,
-    pub run_id: Option<String>,
+    pub run_id: Option<RunId>,
     /// One line: what happened to which job.
     pub title: String,
     /// A few short lines for a phone.
@@ -235,7 +240,7 @@ impl Alerter {
                 Verdict::Skipped => None,
             };
             if let Some(suffix) = suffix {
-                let body = super::summary::render(report);
+                let body = crate::report::summary::render(report);
                 self.ping(job, Some(&report.run_id), url, suffix, body);
             }
         }
@@ -244,8 +249,7 @@ impl Alerter {
             .outcome_before(&job.name, report.started_at)
             .await
             .ok()
-            .flatten()
-            .and_then(|v| serde_json::from_value(serde_json::Value::String(v)).ok());
+            .flatten();
         let last_alert = self
             .store
             .last_problem_alert(&job.name)
@@ -261,7 +265,14 @@ impl Alerter {
             Utc::now(),
         );
         let endpoint = job.keep.as_ref().and_then(|k| k.listen);
-        let message = |kind| run_message(kind, report, self.run_link(&report.run_id), endpoint);
+        let message = |kind| {
+            run_message(
+                kind,
+                report,
+                self.run_link(report.run_id.as_str()),
+                endpoint,
+            )
+        };
         if let Some(kind) = kind {
             self.send(&job.notify.channels, message(kind));
         }
@@ -385,14 +396,14 @@ impl Alerter {
         });
     }
 
-    fn ping(&self, job: &Job, run_id: Option<&str>, url: &Secret, suffix: &str, body: String) {
+    fn ping(&self, job: &Job, run_id: Option<&RunId>, url: &Secret, suffix: &str, body: String) {
         if !self.enabled {
             return;
         }
         let this = self.clone_for_task();
         let url = format!("{}{suffix}", url.expose());
         let job_name = job.name.clone();
-        let run_id = run_id.map(String::from);
+        let run_id = run_id.cloned();
         let kind = if suffix.is_empty() {
             "success"
         } else {
@@ -402,7 +413,7 @@ impl Alerter {
         self.tracker.spawn(async move {
             let id = this
                 .store
-                .record_alert(Some(&job_name), run_id.as_deref(), "ping", &title)
+                .record_alert(Some(&job_name), run_id.as_ref(), "ping", &title)
                 .await
                 .unwrap_or(0);
             let http = this.http.clone();
@@ -422,7 +433,7 @@ impl Alerter {
         self.store
             .record_alert(
                 msg.job.as_deref(),
-                msg.run_id.as_deref(),
+                msg.run_id.as_ref(),
                 msg.kind.as_str(),
                 &msg.title,
             )
@@ -508,23 +519,23 @@ impl Alerter {
 
 fn channel(c: &Channel) -> Arc<dyn Deliver> {
     match c {
-        Channel::Slack { webhook_url } => Arc::new(super::slack::Slack {
+        Channel::Slack { webhook_url } => Arc::new(channels::slack::Slack {
             webhook_url: webhook_url.clone(),
         }),
         Channel::Telegram {
             api_url,
             bot_token,
             chat_id,
-        } => Arc::new(super::telegram::Telegram {
+        } => Arc::new(channels::telegram::Telegram {
             api_url: api_url.clone(),
             bot_token: bot_token.clone(),
             chat_id: chat_id.clone(),
         }),
-        Channel::Webhook { url, secret } => Arc::new(super::webhook::Webhook {
+        Channel::Webhook { url, secret } => Arc::new(channels::webhook::Webhook {
             url: url.clone(),
             secret: secret.clone(),
         }),
-        Channel::Email(e) => Arc::new(super::email::Email::new(e.clone())),
+        Channel::Email(e) => Arc::new(channels::email::Email::new(e.clone())),
     }
 }
 
@@ -576,7 +587,7 @@ pub fn run_message(
             short_age(age)
         );
     }
-    if let Some(load) = r.phases.iter().find(|p| p.name == "load") {
+    if let Some(load) = r.phases.iter().find(|p| p.name == Phase::Load) {
         let _ = writeln!(text, "Restore: {:.1}s", load.seconds());
     }
     if let Some(k) = &r.kept {

@@ -1,9 +1,10 @@
-//! Human units in config values: durations (`90s`, `30m`, `2h 30m`, `7d`) and
-//! byte sizes (`512MiB`, `2GiB`, `1g`).
+//! Human units, read and written: durations (`90s`, `30m`, `2h 30m`, `7d`)
+//! and byte sizes (`512MiB`, `2GiB`, `1g`) in config values, and the short
+//! forms reports and pages print. A leaf: it imports nothing of the crate.
 
 use std::time::Duration;
 
-pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
     humantime::parse_duration(text.trim()).map_err(|e| {
         format!("`{text}` is not a duration ({e}); write e.g. `90s`, `30m`, `2h`, `7d`")
     })
@@ -11,7 +12,7 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
 
 /// Bytes from `512MiB`, `2GiB`, `2g`, `1048576`. Decimal (`MB`) and binary
 /// (`MiB`) suffixes mean what they say; a bare `k/m/g/t` is binary, as in Docker.
-pub(crate) fn parse_bytes(text: &str) -> Result<u64, String> {
+pub fn parse_bytes(text: &str) -> Result<u64, String> {
     let t = text.trim();
     let split = t
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -32,6 +33,33 @@ pub(crate) fn parse_bytes(text: &str) -> Result<u64, String> {
         _ => return Err(bad()),
     };
     Ok((n * mult as f64) as u64)
+}
+
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+/// `3d 4h`, `4h 13m`, `13m`, `46s`: enough to read at a glance.
+pub fn short_age(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    let (days, hours, mins) = (s / 86400, s / 3600 % 24, s / 60 % 60);
+    match () {
+        _ if days > 0 => format!("{days}d {hours}h"),
+        _ if hours > 0 => format!("{hours}h {mins}m"),
+        _ if mins > 0 => format!("{mins}m"),
+        _ => format!("{s}s"),
+    }
 }
 
 #[cfg(test)]

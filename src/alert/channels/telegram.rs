@@ -1,10 +1,10 @@
 //! Telegram Bot API `sendMessage`, plain text (no parse mode, so nothing in
 //! a dump name or an SQL error can break the message).
 
+use crate::vocab::Secret;
 use async_trait::async_trait;
 
-use super::alert::{Deliver, Failure, Message, http_outcome};
-use crate::config::Secret;
+use crate::alert::{Deliver, Failure, Message, http_outcome};
 
 pub struct Telegram {
     pub api_url: String,

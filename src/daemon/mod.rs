@@ -9,6 +9,9 @@
 //! running for the next start. The HTTP API (`http`) calls in through
 //! [`Daemon::trigger`], [`Daemon::reload`] and [`Daemon::status`].
 
+pub mod endpoint;
+
+use crate::vocab::{JobState, KeptRestore, RunId, Trigger, Verdict};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -22,16 +25,16 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::alert::Alerter;
 use crate::config::{self, Config, ConfigErrors, Job};
 use crate::pipeline::{self, Context, RunRequest, SetupError};
-use crate::promote::endpoint::{Backend, Endpoint};
-use crate::report::alert::Alerter;
-use crate::report::{KeptRestore, Verdict};
+use endpoint::{Backend, Endpoint};
+
 use crate::restore::container;
 use crate::restore::engine_for;
 use crate::schedule::scheduler::{Activity, Clock, JobChanges, Runner, Scheduler, TriggerError};
 use crate::source::SourceError;
-use crate::store::{FreshnessEvent, RunRow, Trigger};
+use crate::store::{FreshnessEvent, RunRow};
 
 /// Runs the daemon until `cancel` fires: starts it, serves the HTTP API on
 /// `listener`, re-reads the config for each message on `reloads` (SIGHUP),
@@ -128,8 +131,7 @@ struct JobServing {
 pub struct JobStatus {
     pub name: String,
     pub engine: String,
-    /// running | queued | stale | passing | failing | error | never run
-    pub state: String,
+    pub state: JobState,
     pub activity: Activity,
     pub schedule: Option<String>,
     pub timezone: Option<String>,
@@ -144,7 +146,7 @@ pub struct JobStatus {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct KeptSummary {
-    pub run_id: String,
+    pub run_id: RunId,
     pub container: String,
     pub url: String,
     pub promoted_at: DateTime<Utc>,
@@ -332,20 +334,15 @@ impl Daemon {
             )
         };
         let state = match activity {
-            Activity::Running => "running",
-            Activity::Queued => "queued",
-            Activity::Idle if stale.is_some() => "stale",
-            Activity::Idle => match last_run.as_ref().map(|r| r.verdict.as_str()) {
-                Some("pass") => "passing",
-                Some("fail") => "failing",
-                Some(_) => "error",
-                None => "never run",
-            },
+            Activity::Running => JobState::Running,
+            Activity::Queued => JobState::Queued,
+            Activity::Idle if stale.is_some() => JobState::Stale,
+            Activity::Idle => JobState::after(last_run.as_ref().and_then(|r| r.verdict.verdict())),
         };
         JobStatus {
             name: job.name.clone(),
             engine: job.engine.to_string(),
-            state: state.into(),
+            state,
             activity,
             schedule: job.schedule.as_ref().map(|s| s.expr().to_string()),
             timezone: job.schedule.as_ref().map(|s| s.timezone().to_string()),
@@ -399,7 +396,7 @@ impl Runner for RunnerHandle {
     }
 
     async fn skipped(&self, job: Arc<Job>, trigger: Trigger, due: DateTime<Utc>) {
-        let run_id = pipeline::new_run_id(due);
+        let run_id = RunId::new(due);
         let reason = "the job's previous run was still going when this one was due";
         if let Err(e) = self
             .0

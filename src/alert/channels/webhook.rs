@@ -4,12 +4,12 @@
 //! `X-Restoredrill-Delivery` stays the same across retries of one alert, so
 //! receivers can drop a duplicate.
 
+use crate::vocab::Secret;
 use async_trait::async_trait;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use super::alert::{Deliver, Failure, Message, http_outcome};
-use crate::config::Secret;
+use crate::alert::{Deliver, Failure, Message, http_outcome};
 
 pub struct Webhook {
     pub url: Secret,
