@@ -64,7 +64,28 @@ pub struct LoadRequest<'a> {
 }
 
 /// Loads the dump; the outer error is the checker's, the inner one the backup's.
-pub async fn load(req: LoadRequest<'_>) -> Result<Result<Loaded, LoadFailure>, RestoreError> {
+/// How a load ended: loaded, the backup's failure, or the checker's.
+#[derive(Debug)]
+pub enum LoadOutcome {
+    Loaded(Loaded),
+    /// The tool refused or failed on the dump: the backup is bad (unless the
+    /// caller finds the container was interfered with).
+    BackupFailed(LoadFailure),
+    /// restoredrill could not run the load.
+    CheckerFailed(RestoreError),
+}
+
+/// Loads the dump into the candidate with the engine's own tool.
+pub async fn load(req: LoadRequest<'_>) -> LoadOutcome {
+    match attempt(req).await {
+        Ok(Ok(loaded)) => LoadOutcome::Loaded(loaded),
+        Ok(Err(failure)) => LoadOutcome::BackupFailed(failure),
+        Err(e) => LoadOutcome::CheckerFailed(e),
+    }
+}
+
+/// The load; the outer `Result` is the checker's, the inner the backup's.
+async fn attempt(req: LoadRequest<'_>) -> Result<Result<Loaded, LoadFailure>, RestoreError> {
     let plan = req
         .engine
         .load_plan(req.inspection.format, req.creds, req.parallel);

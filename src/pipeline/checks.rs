@@ -1,0 +1,321 @@
+//! The checks after a load: which database the dump's data is in, the
+//! inventory of every table and schema object there (and in the dump's
+//! other databases), the job's assertions and the baseline comparison.
+//! [`checked_database`] is a plain decision, tested without Docker.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::stop::Stop;
+use crate::assert::baseline::Restored;
+use crate::assert::{self, AssertionResult, Evidence, QueryError, SchemaObject, Session};
+use crate::config::Job;
+use crate::restore::{Credentials, Engine};
+use crate::store::Store;
+
+/// What the checks found in a restore.
+pub(super) struct Checked {
+    pub tables: BTreeMap<String, i64>,
+    pub objects: BTreeSet<SchemaObject>,
+    pub assertions: Vec<AssertionResult>,
+    /// Tables that shrank since the baseline, by less than fails.
+    pub shrunk: Vec<String>,
+    /// Why the restore fails, if it does.
+    pub failure: Option<String>,
+}
+
+/// Everything [`check`] looks at.
+pub(super) struct CheckInput<'a> {
+    pub store: &'a Store,
+    pub job: &'a Job,
+    pub engine: &'a dyn Engine,
+    pub creds: &'a Credentials,
+    pub port: u16,
+    /// Databases the dump switched to.
+    pub dump_databases: &'a [String],
+    pub dump_modified: DateTime<Utc>,
+    pub load_duration: Duration,
+}
+
+/// Counts every table, lists every schema object, runs the job's
+/// assertions and compares with the baseline. `Err` when the checker
+/// could not look; a bad restore is [`Checked::failure`].
+pub(super) async fn check(input: CheckInput<'_>) -> Result<Checked, Stop> {
+    let CheckInput { engine, creds, .. } = input;
+    let mut session = engine
+        .connect(input.port, creds)
+        .await
+        .map_err(|e| Stop::error(format!("cannot connect to the restored database: {e}")))?;
+    let found = match inventory_of(session.as_mut(), &input).await {
+        Ok(found) => found,
+        Err(stop) => {
+            session.close().await;
+            return Err(stop);
+        }
+    };
+    let (tables, objects) = found;
+    let baseline = match input.store.baseline(&input.job.name).await {
+        Ok(b) => b,
+        Err(e) => {
+            session.close().await;
+            return Err(e.into());
+        }
+    };
+    let default_schema = engine.default_schema(creds);
+    let evidence = Evidence {
+        tables: &tables,
+        default_schema: &default_schema,
+        baseline: baseline.as_ref(),
+        dump_modified: input.dump_modified,
+        load_duration: input.load_duration,
+    };
+    let compared = input.job.baseline.compare(
+        baseline.as_ref(),
+        &Restored {
+            tables: &tables,
+            objects: &objects,
+            default_schema: &default_schema,
+        },
+    );
+    let mut assertions =
+        assert::check_all(&input.job.assertions, &evidence, session.as_mut()).await;
+    assertions.extend(compared.results.iter().cloned());
+    session.close().await;
+    let failure = failure(&tables, compared.reason(), &assertions, &creds.database);
+    Ok(Checked {
+        tables,
+        objects,
+        assertions,
+        shrunk: compared.warnings,
+        failure,
+    })
+}
+
+/// Why a checked restore fails: no tables, the baseline comparison, or
+/// the first failed assertion.
+fn failure(
+    tables: &BTreeMap<String, i64>,
+    baseline: Option<String>,
+    assertions: &[AssertionResult],
+    database: &str,
+) -> Option<String> {
+    if tables.is_empty() {
+        return Some(format!(
+            "the dump loaded but restored no tables into `{database}`"
+        ));
+    }
+    if baseline.is_some() {
+        return baseline;
+    }
+    let failed: Vec<_> = assertions.iter().filter(|a| !a.passed).collect();
+    failed.first().map(|first| {
+        format!(
+            "{} of {} assertions failed; first: {} {}: expected {}, observed {}",
+            failed.len(),
+            assertions.len(),
+            first.kind,
+            first.subject,
+            first.expected,
+            first.observed
+        )
+    })
+}
+
+type Inventory = (BTreeMap<String, i64>, BTreeSet<SchemaObject>);
+
+/// Row counts and schema objects of the checked database, and of the
+/// dump's other databases (pg_dumpall) as `database.schema.table`.
+async fn inventory_of(
+    session: &mut dyn Session,
+    input: &CheckInput<'_>,
+) -> Result<Inventory, Stop> {
+    let (engine, creds) = (input.engine, input.creds);
+    let mut tables = session
+        .table_row_counts()
+        .await
+        .map_err(|e| Stop::error(format!("cannot count the restored tables: {e}")))?;
+    let mut objects = session
+        .schema_objects()
+        .await
+        .map_err(|e| Stop::error(format!("cannot list the restored schema objects: {e}")))?;
+    for other in input.dump_databases.iter().filter(|d| {
+        !engine.sees_all_databases()
+            && **d != creds.database
+            && !engine.system_databases().contains(&d.as_str())
+    }) {
+        let c = Credentials {
+            database: other.clone(),
+            ..creds.clone()
+        };
+        let (t, o) = inventory(engine, input.port, &c).await.map_err(|e| {
+            Stop::error(format!("cannot read the restored database `{other}`: {e}"))
+        })?;
+        tables.extend(t.into_iter().map(|(k, v)| (format!("{other}.{k}"), v)));
+        objects.extend(
+            o.into_iter()
+                .map(|o| SchemaObject::new(o.kind, format!("{other}.{}", o.name))),
+        );
+    }
+    Ok((tables, objects))
+}
+
+/// Row counts and schema objects of the database `creds` names, on a connection of its own.
+async fn inventory(
+    engine: &dyn Engine,
+    port: u16,
+    creds: &Credentials,
+) -> Result<Inventory, QueryError> {
+    let mut session = engine.connect(port, creds).await?;
+    let counted = session.table_row_counts().await;
+    let listed = session.schema_objects().await;
+    session.close().await;
+    Ok((counted?, listed?))
+}
+
+/// The database the restore is checked in: `wanted` (the job's `database`)
+/// when the dump loaded there or names it, else the one database the dump
+/// created (`pg_dump --create`, `mysqldump --databases`, pg_dumpall of one
+/// database). `prepared` is the database the load ran in.
+pub(super) fn checked_database(
+    wanted: &str,
+    prepared: &str,
+    creates_databases: bool,
+    engine: &dyn Engine,
+    databases: &[String],
+) -> Result<String, Stop> {
+    if databases.is_empty() {
+        return Ok(prepared.to_string());
+    }
+    // pg_dump writes `\connect` only after its own `CREATE DATABASE`
+    // (--create) or in pg_dumpall; a dump loaded into the prepared database
+    // that then moves elsewhere would be checked in the wrong place.
+    if !engine.sees_all_databases()
+        && !creates_databases
+        && let Some(elsewhere) = databases.iter().find(|d| **d != prepared)
+    {
+        return Err(Stop::fail(format!(
+            "the dump switches to database `{elsewhere}` (`\\connect`) without creating it first, \
+             as only pg_dump --create and pg_dumpall do; part of it would load into `{prepared}` and part \
+             elsewhere"
+        )));
+    }
+    if databases.iter().any(|d| d == wanted) {
+        return Ok(wanted.to_string());
+    }
+    let own: Vec<&String> = databases
+        .iter()
+        .filter(|d| !engine.system_databases().contains(&d.as_str()))
+        .collect();
+    match own.as_slice() {
+        [] => Ok(prepared.to_string()),
+        [one] => {
+            tracing::info!(
+                database = %one,
+                "the dump holds database `{one}`; it is checked there (the job's database is `{wanted}`)"
+            );
+            Ok((*one).clone())
+        }
+        many => Err(Stop::fail(format!(
+            "the dump holds the databases {}, and none of them is the job's `database` (`{wanted}`): \
+             set `database` to the one to check",
+            many.iter()
+                .map(|d| format!("`{d}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::restore::engine_for;
+    use crate::vocab::EngineKind;
+
+    fn dbs(names: &[&str]) -> Vec<String> {
+        names.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn a_dump_naming_no_database_is_checked_where_it_loaded() {
+        let pg = engine_for(EngineKind::Postgres);
+        let got = checked_database("shop", "shop", false, pg.as_ref(), &[]).unwrap();
+        assert_eq!(got, "shop");
+    }
+
+    #[test]
+    fn a_dump_that_creates_one_database_is_checked_in_it() {
+        let pg = engine_for(EngineKind::Postgres);
+        let got = checked_database("restored", "postgres", true, pg.as_ref(), &dbs(&["shop"]));
+        assert_eq!(got.unwrap(), "shop");
+        let maria = engine_for(EngineKind::Mariadb);
+        let got = checked_database(
+            "restored",
+            "restored",
+            false,
+            maria.as_ref(),
+            &dbs(&["mysql", "shop"]),
+        );
+        assert_eq!(got.unwrap(), "shop", "system databases do not count");
+    }
+
+    #[test]
+    fn a_plain_dump_that_moves_to_another_database_fails() {
+        let pg = engine_for(EngineKind::Postgres);
+        let stop =
+            checked_database("shop", "shop", false, pg.as_ref(), &dbs(&["decoy"])).unwrap_err();
+        assert_eq!(stop.blame, super::super::stop::Blame::Backup);
+        assert!(stop.reason.contains("`decoy`"));
+    }
+
+    #[test]
+    fn several_databases_and_none_the_jobs_fails_naming_them() {
+        let pg = engine_for(EngineKind::Postgres);
+        let stop = checked_database(
+            "crm",
+            "postgres",
+            true,
+            pg.as_ref(),
+            &dbs(&["shop", "audit"]),
+        )
+        .unwrap_err();
+        assert!(stop.reason.contains("`shop`, `audit`"), "{}", stop.reason);
+        let got = checked_database(
+            "audit",
+            "postgres",
+            true,
+            pg.as_ref(),
+            &dbs(&["shop", "audit"]),
+        );
+        assert_eq!(got.unwrap(), "audit");
+    }
+
+    #[test]
+    fn no_tables_or_a_failed_assertion_fails_the_restore() {
+        let none = BTreeMap::new();
+        assert!(
+            failure(&none, None, &[], "shop")
+                .unwrap()
+                .contains("no tables")
+        );
+        let tables = BTreeMap::from([("public.orders".to_string(), 3)]);
+        assert_eq!(failure(&tables, None, &[], "shop"), None);
+        let failed = AssertionResult {
+            kind: "row_count".into(),
+            subject: "public.orders".into(),
+            passed: false,
+            expected: ">= 5".into(),
+            observed: "3".into(),
+            note: None,
+        };
+        let why = failure(&tables, None, &[failed], "shop").unwrap();
+        assert_eq!(
+            why,
+            "1 of 1 assertions failed; first: row_count public.orders: expected >= 5, observed 3"
+        );
+        let why = failure(&tables, Some("table vanished".into()), &[], "shop");
+        assert_eq!(why.unwrap(), "table vanished");
+    }
+}

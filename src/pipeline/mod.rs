@@ -1,0 +1,242 @@
+//! One run of one job, top to bottom: find the newest dump, tell what it is,
+//! restore it into a candidate container, check it, then keep it or remove it,
+//! and record the outcome. [`run_once`] never panics on a bad backup and never
+//! leaves a candidate container behind: every path ends in promotion or removal.
+//!
+//! - `run`: the run as a value, whose methods are the stages in order;
+//! - `checks`: which database to check, the inventory, assertions, baseline;
+//! - `stop`: how a run ends, and the one mapping of that to a verdict;
+//! - `trends`: warnings that do not fail a passing run.
+
+mod checks;
+mod run;
+mod stop;
+mod trends;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use bollard::Docker;
+use chrono::Utc;
+use sha2::{Digest, Sha256};
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::alert::Alerter;
+use crate::config::{Config, Job, SourceSpec};
+use crate::report::RunReport;
+use crate::restore::container;
+use crate::restore::{RestoreError, engine_for};
+use crate::source::Source;
+use crate::source::local::LocalSource;
+use crate::store::{Store, StoreError};
+use crate::vocab::{RunId, Trigger, Verdict};
+use run::Run;
+use stop::{Done, Stop, conclusion};
+
+/// What every run shares: Docker, history, and the shutdown signal.
+pub struct Context {
+    pub docker: Docker,
+    pub store: Store,
+    /// Labels this installation's containers (derived from the state dir).
+    pub instance: String,
+    pub show_progress: bool,
+    pub cancel: CancellationToken,
+    /// Sends the alerts runs call for; replaced when the daemon reloads its config.
+    alerter: std::sync::Mutex<Arc<Alerter>>,
+    /// Leave a replaced kept restore running, named in [`RunReport::replaced`],
+    /// for the caller to drain (the daemon's stable endpoints). Otherwise it
+    /// is removed as soon as its successor answers.
+    pub drain_replaced: bool,
+}
+
+/// Why and how a run is made.
+#[derive(Debug, Clone)]
+pub struct RunRequest {
+    pub trigger: Trigger,
+    /// Stops this run (its candidate is removed); [`Context::cancel`] stops every run.
+    pub cancel: CancellationToken,
+}
+
+/// The checker cannot start at all: exit code 3.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error(transparent)]
+    Docker(#[from] RestoreError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Context {
+    /// Connects to Docker, opens the history, and cleans up after any earlier
+    /// process that was killed mid-run.
+    pub async fn open(
+        config: &Config,
+        show_progress: bool,
+        cancel: CancellationToken,
+    ) -> Result<Self, SetupError> {
+        let docker = crate::restore::connect_docker(config.docker_host.as_deref()).await?;
+        let store = Store::open(&config.state_dir).await?;
+        let instance = instance_id(&config.state_dir);
+        let interrupted = store.mark_interrupted().await?;
+        if interrupted > 0 {
+            tracing::warn!(
+                runs = interrupted,
+                "marked runs of an earlier, stopped process as interrupted"
+            );
+        }
+        let kept: Vec<String> = store
+            .all_kept()
+            .await?
+            .into_iter()
+            .map(|k| k.container)
+            .collect();
+        let kept_names = kept_container_names(&docker, &kept).await;
+        container::sweep(&docker, &instance, &kept_names).await?;
+        let alerter = Arc::new(Alerter::new(&config.alerts, store.clone()));
+        Ok(Self {
+            docker,
+            alerter: std::sync::Mutex::new(alerter),
+            store,
+            instance,
+            show_progress,
+            cancel,
+            drain_replaced: false,
+        })
+    }
+
+    pub fn alerter(&self) -> Arc<Alerter> {
+        self.alerter.lock().expect("alerter lock").clone()
+    }
+
+    pub fn set_alerter(&self, alerter: Alerter) {
+        *self.alerter.lock().expect("alerter lock") = Arc::new(alerter);
+    }
+}
+
+/// Kept containers are recorded by id; the sweep matches names.
+async fn kept_container_names(docker: &Docker, ids: &[String]) -> Vec<String> {
+    let mut names = Vec::new();
+    for id in ids {
+        if let Ok(info) = docker.inspect_container(id, None).await
+            && let Some(n) = info.name
+        {
+            names.push(n.trim_start_matches('/').to_string());
+        }
+    }
+    names
+}
+
+fn instance_id(state_dir: &std::path::Path) -> String {
+    let canonical = std::fs::canonicalize(state_dir).unwrap_or_else(|_| state_dir.to_path_buf());
+    hex::encode(&Sha256::digest(canonical.to_string_lossy().as_bytes())[..6])
+}
+
+/// Verifies the newest dump of `job` once and records the outcome.
+pub async fn run_once(ctx: &Context, job: &Job, request: &RunRequest) -> RunReport {
+    let started_at = Utc::now();
+    let run_id = RunId::new(started_at);
+    let span = tracing::info_span!("run", job = %job.name, run_id = %run_id);
+    let engine = engine_for(job.engine);
+    let report = RunReport {
+        run_id: run_id.clone(),
+        job: job.name.clone(),
+        engine: job.engine,
+        image: job.image.clone(),
+        started_at,
+        finished_at: started_at,
+        verdict: Verdict::Error,
+        reason: None,
+        source: source_for(job).describe(),
+        dump: None,
+        phases: Vec::new(),
+        assertions: Vec::new(),
+        tables: BTreeMap::new(),
+        objects: Default::default(),
+        tool_output: Vec::new(),
+        kept: None,
+        warnings: Vec::new(),
+        replaced: None,
+    };
+    let mut run = Run {
+        ctx,
+        job,
+        request,
+        engine: engine.as_ref(),
+        report,
+    };
+    async {
+        tracing::info!(trigger = request.trigger.as_str(), "run started");
+        let outcome = match ctx
+            .store
+            .begin_run(&run_id, &job.name, started_at, request.trigger)
+            .await
+        {
+            Ok(()) => {
+                ctx.alerter().run_started(job);
+                run.verify().await
+            }
+            Err(e) => Err(Stop::from(e)),
+        };
+        record(ctx, job, run.report, outcome).await
+    }
+    .instrument(span)
+    .await
+}
+
+/// Concludes the report from the outcome, stores it, then alerts.
+async fn record(
+    ctx: &Context,
+    job: &Job,
+    mut report: RunReport,
+    outcome: Result<Done, Stop>,
+) -> RunReport {
+    (report.verdict, report.reason) = conclusion(&outcome);
+    if let Err(stop) = outcome {
+        if !stop.output.is_empty() {
+            report.tool_output = stop.output;
+        }
+        if let Some(source) = &stop.source {
+            tracing::debug!(error = %source, "the cause of the stop");
+        }
+    }
+    if report.kept.is_none() {
+        report.kept = ctx.store.kept(&job.name).await.ok().flatten();
+    }
+    report.finished_at = Utc::now();
+    if report.verdict == Verdict::Pass {
+        let trends = trends::warnings(&ctx.store, job, &report).await;
+        for w in &trends {
+            tracing::warn!(kind = %w.kind, "{}", w.message);
+        }
+        report.warnings.extend(trends);
+    }
+    if let Err(e) = ctx.store.finish_run(&report).await {
+        tracing::error!(error = %e, "could not record the run in history");
+    }
+    // After the verdict is stored: a channel that is down changes nothing.
+    ctx.alerter().run_finished(job, &report).await;
+    log_verdict(&report);
+    report
+}
+
+fn log_verdict(report: &RunReport) {
+    let reason = report.reason.as_deref().unwrap_or("");
+    match report.verdict {
+        Verdict::Pass => tracing::info!("run passed"),
+        Verdict::Unchanged => tracing::info!("the dump was verified before; not restored again"),
+        Verdict::Skipped => tracing::warn!("run skipped"),
+        Verdict::Fail => tracing::warn!(reason, "run failed"),
+        Verdict::Error => tracing::error!(reason, "run could not be completed"),
+    }
+}
+
+/// Where `job`'s dumps come from.
+pub fn source_for(job: &Job) -> Box<dyn Source> {
+    match &job.source {
+        SourceSpec::Local { path, pattern } => Box::new(LocalSource {
+            dir: path.clone(),
+            pattern: pattern.clone(),
+        }),
+    }
+}

@@ -1,0 +1,615 @@
+//! One run as a value. [`Run`] holds what the run works with (context, job,
+//! request, engine) and the report it fills; its methods are the stages in
+//! the order a run goes through them:
+//!
+//! find → skip if unchanged → inspect → launch → start → load → lock logins
+//! → check → make servable → keep (promote, or remove the candidate).
+//!
+//! Every phase is timed through [`Run::timed`]. From `launch` on, the
+//! candidate container is removed on every path but promotion.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use rand::Rng;
+use rand::distr::Alphanumeric;
+
+use super::checks::{self, CheckInput, checked_database};
+use super::stop::{Done, Stop, same_dump};
+use super::{Context, RunRequest, source_for};
+use crate::config::{Job, KeepSettings};
+use crate::promote::{self, Promotion};
+use crate::report::{DumpReport, PhaseTime, RunReport, Warning};
+use crate::restore::container::{self, Candidate, ContainerSpec, Role};
+use crate::restore::load::{self, LoadOutcome, LoadRequest, Loaded};
+use crate::restore::{Credentials, Engine, wait_ready};
+use crate::source::detect::{self, Inspection};
+use crate::source::{Dump, Source, reader};
+use crate::vocab::{Phase, Secret, Trigger, WarningKind};
+
+pub(super) struct Run<'a> {
+    pub ctx: &'a Context,
+    pub job: &'a Job,
+    pub request: &'a RunRequest,
+    pub engine: &'a dyn Engine,
+    pub report: RunReport,
+}
+
+/// The candidate container, how it was made and how to log in.
+struct Launched {
+    candidate: Candidate,
+    spec: ContainerSpec,
+    creds: Credentials,
+}
+
+impl<'a> Run<'a> {
+    /// The stages in order; `Err` is where and why the run stopped.
+    pub(super) async fn verify(&mut self) -> Result<Done, Stop> {
+        let dump = self.find().await?;
+        if let Some(done) = self.skip_if_unchanged(&dump).await? {
+            return done;
+        }
+        let inspection = self.inspect(&dump).await?;
+        let launched = self.launch(&inspection).await?;
+        let (ctx, request) = (self.ctx, self.request);
+        let checked = tokio::select! {
+            biased;
+            _ = ctx.cancel.cancelled() => Err(Stop::shutdown()),
+            _ = request.cancel.cancelled() => Err(Stop::cancelled()),
+            r = self.restore_and_check(&launched, &dump, &inspection) => r,
+        };
+        match checked {
+            // The restore is kept in the database that holds the dump.
+            Ok(creds) => self.keep(launched, creds).await,
+            Err(stop) => {
+                launched.candidate.remove().await;
+                Err(stop)
+            }
+        }
+    }
+
+    /// Times `fut` as `phase` of the report.
+    async fn timed<T>(&mut self, phase: Phase, fut: impl Future<Output = T>) -> T {
+        let started_at = Utc::now();
+        let out = fut.await;
+        self.report.phases.push(PhaseTime {
+            name: phase,
+            started_at,
+            finished_at: Utc::now(),
+        });
+        out
+    }
+
+    /// A read of the dump, bounded by the job's `restore.timeout` and stopped
+    /// by cancellation: a hung file system is the checker's error, not a hang.
+    fn bounded<T, F: Future<Output = T>>(
+        &self,
+        what: &'static str,
+        read: F,
+    ) -> impl Future<Output = Result<T, Stop>> + use<'a, T, F> {
+        bounded(self.ctx, self.job, self.request, what, read)
+    }
+
+    /// The newest dump, once it has not changed for the job's `source.settle`.
+    async fn find(&mut self) -> Result<Dump, Stop> {
+        let source = source_for(self.job);
+        let settled = settled_dump(self.ctx, self.job, self.request, source.as_ref());
+        let dump = self.timed(Phase::Find, settled).await?;
+        self.report.dump = Some(DumpReport {
+            path: dump.path.display().to_string(),
+            size: dump.size,
+            modified_at: dump.modified,
+            sha256: None,
+            compression: None,
+            format: None,
+            dumped_by: None,
+            uncompressed_size: None,
+            databases: Vec::new(),
+        });
+        Ok(dump)
+    }
+
+    /// Scheduled runs do not restore a dump again that was verified already
+    /// (same size, then same sha256); a run someone asked for does.
+    async fn skip_if_unchanged(&mut self, dump: &Dump) -> Result<Option<Result<Done, Stop>>, Stop> {
+        if self.request.trigger != Trigger::Schedule {
+            return Ok(None);
+        }
+        let Some(last) = self.ctx.store.last_verified_dump(&self.job.name).await? else {
+            return Ok(None);
+        };
+        if last.size != dump.size {
+            return Ok(None);
+        }
+        let hashing = self.bounded("hashing the dump", reader::sha256_of(dump));
+        let sha = self.timed(Phase::Hash, hashing).await?.map_err(|e| {
+            Stop::error(format!("cannot read the dump {}: {e}", dump.path.display()))
+        })?;
+        let decided = same_dump(last, &sha);
+        if decided.is_some()
+            && let Some(d) = self.report.dump.as_mut()
+        {
+            d.sha256 = Some(sha);
+        }
+        Ok(decided)
+    }
+
+    /// Tells the dump's compression, format and tool from its head.
+    async fn inspect(&mut self, dump: &Dump) -> Result<Inspection, Stop> {
+        let reading = self.bounded("reading the dump's head", detect::inspect(dump));
+        let inspection = self.timed(Phase::Inspect, reading).await??;
+        if let Some(d) = self.report.dump.as_mut() {
+            d.compression = Some(inspection.compression);
+            d.format = Some(inspection.format);
+            d.dumped_by = inspection.dumped_by.clone();
+        }
+        if !inspection.format.accepted_by(self.job.engine) {
+            return Err(Stop::fail(format!(
+                "the dump is a {}, but job `{}` restores into {}: check the job's `engine` and `source`",
+                inspection.format, self.job.name, self.job.engine
+            )));
+        }
+        Ok(inspection)
+    }
+
+    /// Makes sure of the image and starts the candidate container.
+    async fn launch(&mut self, inspection: &Inspection) -> Result<Launched, Stop> {
+        let (ctx, job, engine) = (self.ctx, self.job, self.engine);
+        self.timed(
+            Phase::Image,
+            container::ensure_image(&ctx.docker, &job.image),
+        )
+        .await?;
+        let creds = Credentials {
+            user: engine.superuser().to_string(),
+            password: Secret::new(
+                rand::rng()
+                    .sample_iter(Alphanumeric)
+                    .take(24)
+                    .map(char::from)
+                    .collect::<String>(),
+            ),
+            // A dump that creates its database(s) is run from the server's own.
+            database: if inspection.creates_databases {
+                "postgres".to_string()
+            } else {
+                job.database.clone()
+            },
+        };
+        let name = format!("restoredrill-{}-{}", job.name, self.report.run_id).to_ascii_lowercase();
+        let spec = ContainerSpec {
+            volume: (!job.restore.tmpfs).then(|| format!("{name}-data")),
+            name,
+            image: job.image.clone(),
+            env: engine.container_env(&creds),
+            cmd: engine.server_args(job.restore.tuning),
+            job: job.name.clone(),
+            run_id: self.report.run_id.to_string(),
+            instance: ctx.instance.clone(),
+            role: Role::Candidate,
+            port: engine.port(),
+            data_mount: engine.data_mount().to_string(),
+            memory: job.restore.memory,
+            cpus: job.restore.cpus,
+        };
+        let candidate = self
+            .timed(Phase::Create, container::launch(&ctx.docker, &spec))
+            .await?;
+        tracing::info!(container = %candidate.name, port = candidate.host_port, "candidate container started");
+        Ok(Launched {
+            candidate,
+            spec,
+            creds,
+        })
+    }
+
+    /// Start, load, lock logins, check, make servable; the credentials of
+    /// the database the dump's data is in.
+    async fn restore_and_check(
+        &mut self,
+        l: &Launched,
+        dump: &Dump,
+        inspection: &Inspection,
+    ) -> Result<Credentials, Stop> {
+        self.start(l).await?;
+        let (loaded, load_duration) = self.load(l, dump, inspection).await?;
+        let databases = self.record_load(loaded);
+        self.confirm_unchanged(dump).await?;
+        self.lock_logins(l).await?;
+        let creds = Credentials {
+            database: checked_database(
+                &self.job.database,
+                &l.creds.database,
+                inspection.creates_databases,
+                self.engine,
+                &databases,
+            )?,
+            ..l.creds.clone()
+        };
+        self.check(l, &creds, dump, load_duration).await?;
+        if let Some(keep) = &self.job.keep {
+            self.make_servable(keep, l, &creds).await?;
+        }
+        Ok(creds)
+    }
+
+    /// Waits for the candidate's server, then creates `restore.roles`.
+    async fn start(&mut self, l: &Launched) -> Result<(), Stop> {
+        let (ctx, job, engine) = (self.ctx, self.job, self.engine);
+        let ready = wait_ready(
+            &ctx.docker,
+            &l.candidate,
+            engine,
+            &l.creds,
+            job.restore.ready_timeout,
+        );
+        self.timed(Phase::Start, ready).await?;
+        engine
+            .prepare(l.candidate.host_port, &l.creds, &job.restore.roles)
+            .await
+            .map_err(|e| {
+                Stop::error(format!(
+                    "could not create the roles listed in restore.roles: {e}"
+                ))
+            })
+    }
+
+    /// Loads the dump with the engine's own tool, within `restore.timeout`.
+    async fn load(
+        &mut self,
+        l: &Launched,
+        dump: &Dump,
+        inspection: &Inspection,
+    ) -> Result<(Loaded, Duration), Stop> {
+        let (ctx, job) = (self.ctx, self.job);
+        let parallel = job
+            .restore
+            .cpus
+            .map(|c| c.floor().max(1.0) as u32)
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get() as u32));
+        let request = LoadRequest {
+            docker: &ctx.docker,
+            candidate: &l.candidate,
+            engine: self.engine,
+            creds: &l.creds,
+            dump,
+            inspection,
+            parallel,
+            show_progress: ctx.show_progress,
+            screening: load::Screening {
+                require_end_marker: job.restore.require_end_marker,
+                allow: crate::restore::screen::Allowances {
+                    logins: job.restore.allow_logins,
+                },
+            },
+        };
+        let started = Instant::now();
+        let loading = tokio::time::timeout(job.restore.timeout, load::load(request));
+        let outcome = self.timed(Phase::Load, loading).await;
+        let took = started.elapsed();
+        let id = &l.candidate.id;
+        match outcome {
+            Err(_) => {
+                // A paused or stopped candidate is the checker's trouble, not the dump's.
+                container::still_running(&ctx.docker, id).await?;
+                Err(Stop::fail(format!(
+                    "the load did not finish within the job's restore.timeout of {}",
+                    load::describe_timeout(job.restore.timeout)
+                )))
+            }
+            Ok(LoadOutcome::Loaded(loaded)) => Ok((loaded, took)),
+            Ok(LoadOutcome::BackupFailed(failure)) => {
+                // A tool killed with its server (out of memory, or from outside)
+                // is the checker's trouble, not the backup's fault.
+                if failure.signalled {
+                    container::still_running_after_signal(&ctx.docker, id).await?;
+                } else {
+                    container::still_running(&ctx.docker, id).await?;
+                }
+                Err(Stop::fail(failure.reason).with_output(failure.output_tail))
+            }
+            Ok(LoadOutcome::CheckerFailed(e)) => Err(e.into()),
+        }
+    }
+
+    /// Records what the load learnt of the dump; the databases it switched to.
+    fn record_load(&mut self, loaded: Loaded) -> Vec<String> {
+        let databases = loaded.databases.clone();
+        if let Some(d) = self.report.dump.as_mut() {
+            d.sha256 = Some(loaded.sha256);
+            d.uncompressed_size = loaded.uncompressed_bytes;
+            if !loaded.databases.is_empty() {
+                d.databases = loaded.databases;
+            }
+        }
+        for message in loaded.warnings {
+            tracing::warn!("{message}");
+            self.report.warnings.push(Warning {
+                kind: WarningKind::NoEndMarker,
+                message,
+            });
+        }
+        databases
+    }
+
+    /// A dump that changed while it was read is not the dump that was verified.
+    async fn confirm_unchanged(&self, dump: &Dump) -> Result<(), Stop> {
+        let now = source_for(self.job).current(dump).await?;
+        if now
+            .as_ref()
+            .is_some_and(|n| n.size == dump.size && n.modified == dump.modified)
+        {
+            return Ok(());
+        }
+        Err(Stop::error(format!(
+            "the dump {} changed while it was read ({}); it is probably still being written, \
+             so it was not judged. The next run reads it again; raise `source.settle` if this repeats",
+            dump.path.display(),
+            match &now {
+                None => "it is gone".to_string(),
+                Some(n) => format!(
+                    "{} bytes modified {} when found, {} bytes modified {} after the load",
+                    dump.size, dump.modified, n.size, n.modified
+                ),
+            }
+        )))
+    }
+
+    /// Gives restoredrill's superuser its password back and locks every
+    /// other login, whatever the dump did to them: none of its logins works
+    /// on the kept restore.
+    async fn lock_logins(&mut self, l: &Launched) -> Result<(), Stop> {
+        let (ctx, engine) = (self.ctx, self.engine);
+        let Some((cmd, sql)) = engine.lock_logins(&l.creds) else {
+            return Ok(());
+        };
+        let mut input = std::io::Cursor::new(sql.into_bytes());
+        let exec = container::exec(
+            &ctx.docker,
+            &l.candidate.id,
+            cmd,
+            engine.tool_env(&l.creds),
+            Some(&mut input),
+        );
+        let outcome = self.timed(Phase::LockLogins, exec).await?;
+        if outcome.exit_code == 0 {
+            return Ok(());
+        }
+        container::still_running(&ctx.docker, &l.candidate.id).await?;
+        Err(Stop::fail(format!(
+            "after the load, restoredrill could not take back the superuser login and lock the \
+             dump's logins (exit {}: {}); the dump changed the server's logins in a way no dump tool writes",
+            outcome.exit_code,
+            redacted(&outcome.output_tail, l.creds.password.expose()).join(" / ")
+        )))
+    }
+
+    /// Counts, lists and asserts; records what it found in the report.
+    async fn check(
+        &mut self,
+        l: &Launched,
+        creds: &Credentials,
+        dump: &Dump,
+        load_duration: Duration,
+    ) -> Result<(), Stop> {
+        let dump_databases = self
+            .report
+            .dump
+            .as_ref()
+            .map(|d| d.databases.clone())
+            .unwrap_or_default();
+        let input = CheckInput {
+            store: &self.ctx.store,
+            job: self.job,
+            engine: self.engine,
+            creds,
+            port: l.candidate.host_port,
+            dump_databases: &dump_databases,
+            dump_modified: dump.modified,
+            load_duration,
+        };
+        let checked = self.timed(Phase::Check, checks::check(input)).await?;
+        self.report.tables = checked.tables;
+        self.report.objects = checked.objects;
+        self.report.assertions = checked.assertions;
+        for message in checked.shrunk {
+            tracing::warn!("{message}");
+            self.report.warnings.push(Warning {
+                kind: WarningKind::TableShrunk,
+                message,
+            });
+        }
+        checked.failure.map_or(Ok(()), |why| Err(Stop::fail(why)))
+    }
+
+    /// Readies a passing restore for people: the job's `after_restore`
+    /// scripts, then its read-only user. Any failure keeps the restore from
+    /// being served.
+    async fn make_servable(
+        &mut self,
+        keep: &KeepSettings,
+        l: &Launched,
+        creds: &Credentials,
+    ) -> Result<(), Stop> {
+        let (ctx, job, engine) = (self.ctx, self.job, self.engine);
+        if !job.after_restore.is_empty() {
+            let scripts = after_restore(ctx, job, engine, creds, &l.candidate);
+            self.timed(Phase::AfterRestore, scripts).await?;
+        }
+        if let Some(user) = &keep.readonly_user {
+            let create = engine.create_readonly_user(l.candidate.host_port, creds, user);
+            self.timed(Phase::ReadonlyUser, create).await.map_err(|e| {
+                Stop::error(format!(
+                    "could not create the read-only user `{}` (keep.readonly_user): {e}",
+                    user.name
+                ))
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Promotes a passing candidate to the job's kept restore, or removes it
+    /// when the job keeps none.
+    async fn keep(&mut self, l: Launched, creds: Credentials) -> Result<Done, Stop> {
+        let (ctx, job) = (self.ctx, self.job);
+        if job.keep.is_none() {
+            l.candidate.remove().await;
+            return Ok(Done::Verified);
+        }
+        let previous = ctx.store.kept(&job.name).await?;
+        let promotion = Promotion {
+            docker: &ctx.docker,
+            engine: self.engine,
+            creds: &creds,
+            spec: &l.spec,
+            ready_timeout: job.restore.ready_timeout,
+        };
+        let kept = self
+            .timed(Phase::Promote, promote::promote(promotion, l.candidate))
+            .await
+            .map_err(|e| {
+                Stop::error(format!(
+                    "the restore passed but could not be kept ({e}); the previous kept restore is unchanged"
+                ))
+            })?;
+        // Recorded before the previous one goes: a crash in between leaves
+        // an unrecorded container, which the next start removes.
+        ctx.store.set_kept(&kept).await?;
+        self.report.kept = Some(kept);
+        if let Some(prev) = previous {
+            if ctx.drain_replaced {
+                self.report.replaced = Some(prev);
+            } else {
+                container::remove(&ctx.docker, &prev.container, prev.volume.as_deref()).await;
+            }
+        }
+        Ok(Done::Verified)
+    }
+}
+
+async fn bounded<T>(
+    ctx: &Context,
+    job: &Job,
+    request: &RunRequest,
+    what: &str,
+    read: impl Future<Output = T>,
+) -> Result<T, Stop> {
+    let timeout = job.restore.timeout;
+    tokio::select! {
+        biased;
+        _ = ctx.cancel.cancelled() => Err(Stop::shutdown()),
+        _ = request.cancel.cancelled() => Err(Stop::cancelled()),
+        r = tokio::time::timeout(timeout, read) => r.map_err(|_| {
+            Stop::error(format!(
+                "{what} took longer than the job's restore.timeout ({}); is its storage reachable?",
+                load::describe_timeout(timeout)
+            ))
+        }),
+    }
+}
+
+/// The newest dump, once it has not changed for the job's `source.settle`:
+/// a dump still being written is waited for, not read half-written.
+async fn settled_dump(
+    ctx: &Context,
+    job: &Job,
+    request: &RunRequest,
+    source: &dyn Source,
+) -> Result<Dump, Stop> {
+    let deadline = tokio::time::Instant::now() + job.restore.timeout;
+    loop {
+        let dump = source.newest().await?;
+        let age = (Utc::now() - dump.modified).to_std().unwrap_or_default();
+        if age >= job.settle {
+            return Ok(dump);
+        }
+        let wait = job.settle - age;
+        if tokio::time::Instant::now() + wait > deadline {
+            return Err(Stop::error(format!(
+                "the dump {} kept changing for longer than restore.timeout; it was not judged",
+                dump.path.display()
+            )));
+        }
+        tracing::info!(
+            dump = %dump.path.display(),
+            "the newest dump changed {}s ago; waiting {}s for it to settle (source.settle)",
+            age.as_secs(),
+            wait.as_secs_f64().ceil()
+        );
+        tokio::select! {
+            _ = ctx.cancel.cancelled() => return Err(Stop::shutdown()),
+            _ = request.cancel.cancelled() => return Err(Stop::cancelled()),
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
+}
+
+/// Runs the job's `after_restore` scripts in the candidate, in order.
+async fn after_restore(
+    ctx: &Context,
+    job: &Job,
+    engine: &dyn Engine,
+    creds: &Credentials,
+    candidate: &Candidate,
+) -> Result<(), Stop> {
+    for script in &job.after_restore {
+        let mut file = tokio::fs::File::open(script).await.map_err(|e| {
+            Stop::error(format!(
+                "cannot read the after_restore script {}: {e}",
+                script.display()
+            ))
+        })?;
+        tracing::info!(script = %script.display(), "running after_restore script");
+        let outcome = container::exec(
+            &ctx.docker,
+            &candidate.id,
+            engine.script_command(creds),
+            engine.tool_env(creds),
+            Some(&mut file),
+        )
+        .await?;
+        if outcome.exit_code != 0 {
+            // The backup is fine; the restore is not fit to serve.
+            return Err(Stop::error(format!(
+                "the after_restore script {} failed (exit {}); the restore is not kept",
+                script.display(),
+                outcome.exit_code
+            ))
+            .with_output(outcome.output_tail));
+        }
+    }
+    Ok(())
+}
+
+/// `lines` without `secret`: psql quotes the failing statement, and the
+/// statements that take the login back hold the password.
+fn redacted(lines: &[String], secret: &str) -> Vec<String> {
+    lines
+        .iter()
+        .map(|l| {
+            if secret.is_empty() {
+                l.clone()
+            } else {
+                l.replace(secret, "[password]")
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_tool_quoting_the_password_back_is_redacted() {
+        let lines = vec![
+            "ERROR:  syntax error".to_string(),
+            "LINE 1: ALTER ROLE CURRENT_USER ... PASSWORD 'Xy7secret'".to_string(),
+        ];
+        let out = super::redacted(&lines, "Xy7secret");
+        assert_eq!(out[0], "ERROR:  syntax error");
+        assert_eq!(
+            out[1],
+            "LINE 1: ALTER ROLE CURRENT_USER ... PASSWORD '[password]'"
+        );
+    }
+}
