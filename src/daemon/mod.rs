@@ -10,8 +10,11 @@
 //! [`Daemon::trigger`], [`Daemon::reload`] and [`Daemon::status`].
 
 pub mod endpoint;
+mod freshness;
+mod status;
 
-use crate::vocab::{JobState, KeptRestore, RunId, Trigger, Verdict};
+pub use status::{JobStatus, KeptSummary};
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -20,7 +23,6 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -28,13 +30,11 @@ use tokio_util::task::TaskTracker;
 use crate::alert::Alerter;
 use crate::config::{self, Config, ConfigErrors, Job};
 use crate::pipeline::{self, Context, RunRequest, SetupError};
+use crate::restore::{container, engine_for};
+use crate::schedule::scheduler::{Clock, JobChanges, Runner, Scheduler, TriggerError};
+use crate::store::FreshnessEvent;
+use crate::vocab::{KeptRestore, RunId, Trigger, Verdict};
 use endpoint::{Backend, Endpoint};
-
-use crate::restore::container;
-use crate::restore::engine_for;
-use crate::schedule::scheduler::{Activity, Clock, JobChanges, Runner, Scheduler, TriggerError};
-use crate::source::SourceError;
-use crate::store::{FreshnessEvent, RunRow};
 
 /// Runs the daemon until `cancel` fires: starts it, serves the HTTP API on
 /// `listener`, re-reads the config for each message on `reloads` (SIGHUP),
@@ -124,32 +124,6 @@ struct JobServing {
     /// Wakes the watch: the kept restore changed.
     kept_changed: Arc<Notify>,
     stale: Option<FreshnessEvent>,
-}
-
-/// A job as the API shows it.
-#[derive(Debug, Clone, Serialize)]
-pub struct JobStatus {
-    pub name: String,
-    pub engine: String,
-    pub state: JobState,
-    pub activity: Activity,
-    pub schedule: Option<String>,
-    pub timezone: Option<String>,
-    pub next_run: Option<DateTime<Utc>>,
-    pub last_run: Option<RunRow>,
-    /// The stable endpoint of the kept restore, if the job has one.
-    pub endpoint: Option<SocketAddr>,
-    pub kept: Option<KeptSummary>,
-    /// Set while the newest dump is older than `freshness.max_age`.
-    pub stale: Option<FreshnessEvent>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct KeptSummary {
-    pub run_id: RunId,
-    pub container: String,
-    pub url: String,
-    pub promoted_at: DateTime<Utc>,
 }
 
 impl Daemon {
@@ -285,78 +259,6 @@ impl Daemon {
     /// The jobs of the running config.
     pub fn jobs(&self) -> Vec<Job> {
         self.shared.config.lock().expect("config lock").jobs.clone()
-    }
-
-    /// `Ok` while the scheduler runs and Docker answers; otherwise why not.
-    pub async fn healthy(&self) -> Result<(), String> {
-        if !self.scheduler.alive() {
-            return Err("the scheduler is not running".into());
-        }
-        match tokio::time::timeout(Duration::from_secs(3), self.shared.ctx.docker.ping()).await {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) => Err(format!("Docker does not answer: {e}")),
-            Err(_) => Err("Docker does not answer within 3 s".into()),
-        }
-    }
-
-    pub async fn status(&self) -> Vec<JobStatus> {
-        let jobs = self.shared.config.lock().expect("config lock").jobs.clone();
-        let mut out = Vec::new();
-        for job in jobs {
-            out.push(self.job_status(&job).await);
-        }
-        out
-    }
-
-    pub async fn job(&self, name: &str) -> Option<(JobStatus, Vec<RunRow>)> {
-        let job = self.shared.job(name)?;
-        let runs = self
-            .shared
-            .ctx
-            .store
-            .recent_runs(name, 20)
-            .await
-            .unwrap_or_default();
-        Some((self.job_status(&job).await, runs))
-    }
-
-    async fn job_status(&self, job: &Job) -> JobStatus {
-        let store = &self.shared.ctx.store;
-        let activity = self.scheduler.activity(&job.name).unwrap_or(Activity::Idle);
-        let last_run = store.last_outcome(&job.name).await.ok().flatten();
-        let kept = store.kept(&job.name).await.ok().flatten();
-        let (endpoint, stale) = {
-            let jobs = self.shared.jobs.lock().expect("jobs lock");
-            let serving = jobs.get(&job.name);
-            (
-                serving.and_then(|s| s.endpoint.as_ref().map(|(a, _)| *a)),
-                serving.and_then(|s| s.stale.clone()),
-            )
-        };
-        let state = match activity {
-            Activity::Running => JobState::Running,
-            Activity::Queued => JobState::Queued,
-            Activity::Idle if stale.is_some() => JobState::Stale,
-            Activity::Idle => JobState::after(last_run.as_ref().and_then(|r| r.verdict.verdict())),
-        };
-        JobStatus {
-            name: job.name.clone(),
-            engine: job.engine.to_string(),
-            state,
-            activity,
-            schedule: job.schedule.as_ref().map(|s| s.expr().to_string()),
-            timezone: job.schedule.as_ref().map(|s| s.timezone().to_string()),
-            next_run: self.scheduler.next_run(&job.name),
-            last_run,
-            endpoint,
-            kept: kept.map(|k| KeptSummary {
-                url: k.url(),
-                run_id: k.run_id,
-                container: k.container,
-                promoted_at: k.promoted_at,
-            }),
-            stale,
-        }
     }
 
     /// Waits until the runs have stopped after the cancel token fired
@@ -564,125 +466,5 @@ impl Shared {
         if let Some(s) = self.jobs.lock().expect("jobs lock").get(name) {
             s.kept_changed.notify_one();
         }
-    }
-
-    /// Between runs: checks the source's freshness every
-    /// `freshness.check_every`, and removes the kept restore once it is
-    /// older than `keep.max_age`.
-    async fn watch(
-        self: Arc<Self>,
-        name: String,
-        kept_changed: Arc<Notify>,
-        cancel: CancellationToken,
-    ) {
-        let mut next_check = tokio::time::Instant::now();
-        loop {
-            let Some(job) = self.job(&name) else { return };
-            let now = tokio::time::Instant::now();
-            if let Some(max_age) = job.freshness.max_age
-                && now >= next_check
-            {
-                self.check_freshness(&job, max_age).await;
-                next_check = now + job.freshness.check_every;
-            }
-            let mut wake = next_check.max(now + Duration::from_millis(100));
-            if job.freshness.max_age.is_none() {
-                wake = now + Duration::from_secs(3600);
-            }
-            if let Some(max_age) = job.keep.as_ref().and_then(|k| k.max_age)
-                && let Ok(Some(kept)) = self.ctx.store.kept(&name).await
-            {
-                let age = (Utc::now() - kept.promoted_at).to_std().unwrap_or_default();
-                if age >= max_age {
-                    self.expire(&kept, max_age).await;
-                    continue;
-                }
-                wake = wake.min(now + (max_age - age));
-            }
-            tokio::select! {
-                _ = tokio::time::sleep_until(wake) => {}
-                _ = kept_changed.notified() => {}
-                _ = cancel.cancelled() => return,
-            }
-        }
-    }
-
-    async fn check_freshness(&self, job: &Job, max_age: Duration) {
-        let now = Utc::now();
-        let source = pipeline::source_for(job);
-        let (stale, reason, dump) = match source.newest().await {
-            Ok(d) => {
-                let age = (now - d.modified).to_std().unwrap_or_default();
-                let age_text = humantime::format_duration(Duration::from_secs(age.as_secs()));
-                if age > max_age {
-                    (
-                        true,
-                        format!(
-                            "the newest dump {} is {age_text} old, more than freshness.max_age ({})",
-                            d.path.display(),
-                            humantime::format_duration(max_age)
-                        ),
-                        Some(d),
-                    )
-                } else {
-                    (
-                        false,
-                        format!("a new dump arrived: {} ({age_text} old)", d.path.display()),
-                        Some(d),
-                    )
-                }
-            }
-            Err(SourceError::NoDump(what)) => (true, format!("no dump found: {what}"), None),
-            Err(e) => {
-                tracing::error!(job = %job.name, error = %e, "freshness check could not read the source");
-                return;
-            }
-        };
-        let was_stale = {
-            let jobs = self.jobs.lock().expect("jobs lock");
-            jobs.get(&job.name).is_some_and(|s| s.stale.is_some())
-        };
-        if stale == was_stale {
-            return;
-        }
-        let event = FreshnessEvent {
-            job: job.name.clone(),
-            at: now,
-            stale,
-            reason,
-            dump_path: dump.as_ref().map(|d| d.path.display().to_string()),
-            dump_modified_at: dump.as_ref().map(|d| d.modified),
-        };
-        if stale {
-            tracing::warn!(job = %job.name, reason = %event.reason, "backup is stale");
-        } else {
-            tracing::info!(job = %job.name, reason = %event.reason, "backup is fresh again");
-        }
-        if let Err(e) = self.ctx.store.record_freshness(&event).await {
-            tracing::error!(job = %job.name, error = %e, "could not record the freshness change");
-        }
-        self.ctx.alerter().freshness_changed(job, &event);
-        if let Some(s) = self.jobs.lock().expect("jobs lock").get_mut(&job.name) {
-            s.stale = stale.then_some(event);
-        }
-    }
-
-    async fn expire(&self, kept: &KeptRestore, max_age: Duration) {
-        let reason = format!(
-            "the kept restore of job `{}` (run {}) expired: it is older than keep.max_age ({}); it comes back after the next passing run",
-            kept.job,
-            kept.run_id,
-            humantime::format_duration(max_age)
-        );
-        tracing::warn!(job = %kept.job, container = %kept.container, "{reason}");
-        let endpoint = {
-            let jobs = self.jobs.lock().expect("jobs lock");
-            jobs.get(&kept.job)
-                .and_then(|s| s.endpoint.as_ref().map(|(_, e)| e.clone()))
-        };
-        if let Some(d) = endpoint.and_then(|ep| ep.refuse(reason)) {
-            d.finish(Duration::ZERO).await;
-        }
-        self.remove_kept(kept).await;
     }
 }

@@ -113,7 +113,7 @@ async fn render(s: &AppState) -> Result<String, crate::store::StoreError> {
     let status = s.daemon.status().await;
     for job in &status {
         let j = job.name.as_str();
-        info.get_or_create(&labels(&[("job_name", j), ("engine", &job.engine)]))
+        info.get_or_create(&labels(&[("job_name", j), ("engine", job.engine.as_str())]))
             .set(1.0);
         stale
             .get_or_create(&labels(&[("job_name", j)]))

@@ -189,7 +189,7 @@ async fn status_row(s: &AppState, j: &JobStatus, now: DateTime<Utc>) -> String {
     };
     format!(
         r#"<tr class="job" data-job="{name}"><td data-label="Job"><a href="/jobs/{name}"><strong>{name}</strong></a> <span class="muted">{}</span></td><td data-label="State">{}{stale}</td><td data-label="Last run">{last}</td><td data-label="Last good restore">{good}</td><td data-label="Next run">{next}</td><td data-label="Dump age">{dump_age}</td><td data-label="Kept restore">{kept}</td></tr>"#,
-        esc(&j.engine),
+        esc(j.engine.as_str()),
         badge(j.state.as_str()),
     )
 }
@@ -215,7 +215,11 @@ pub async fn job(State(s): State<AppState>, Path(name): Path<String>) -> Respons
         let _ = write!(body, r#"<p class="reason">{}</p>"#, esc(&e.reason));
     }
     let _ = write!(body, "<dl>");
-    let _ = write!(body, "<dt>Engine</dt><dd>{}</dd>", esc(&status.engine));
+    let _ = write!(
+        body,
+        "<dt>Engine</dt><dd>{}</dd>",
+        esc(status.engine.as_str())
+    );
     if let Some(sch) = &status.schedule {
         let _ = write!(
             body,
