@@ -95,7 +95,7 @@ impl fmt::Display for EngineKind {
 /// The database a job restores into when it names none.
 pub const DEFAULT_DATABASE: &str = "restored";
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Job {
     pub name: String,
     pub engine: EngineKind,
@@ -146,7 +146,7 @@ pub struct FreshnessWatch {
     pub check_every: Duration,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum SourceSpec {
     Local {
         path: PathBuf,
@@ -154,7 +154,7 @@ pub enum SourceSpec {
     },
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RestoreSettings {
     pub timeout: Duration,
     pub ready_timeout: Duration,
