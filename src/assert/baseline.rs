@@ -35,7 +35,7 @@ impl SchemaObject {
 }
 
 /// `baseline:` of a job, checked.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct BaselineRules {
     /// A table that shrank by more than this, in percent, fails the run.
     pub fail_shrink_percent: f64,
@@ -64,7 +64,7 @@ impl Default for BaselineRules {
 }
 
 /// Thresholds for the tables `pattern` matches.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TableRule {
     pub pattern: String,
     pub fail_shrink_percent: f64,

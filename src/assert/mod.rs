@@ -30,7 +30,7 @@ pub use sql::{Expect, SqlCheck};
 pub use tables_exist::TablesExist;
 
 /// One check from a job's `assertions:` list.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Assertion {
     /// These tables exist (`schema.table` or a bare name in the default schema).

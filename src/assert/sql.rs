@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{AssertionResult, Scalar, Session};
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SqlCheck {
     /// Shown in reports; defaults to the query text.

@@ -92,6 +92,47 @@ pub struct Trend {
 pub const DEFAULT_HEARTBEAT_EVERY: Duration = Duration::from_secs(300);
 const DEFAULT_TELEGRAM_API: &str = "https://api.telegram.org";
 
+/// The kinds of alert channel, as written in `type:`.
+#[derive(Clone, Copy)]
+enum ChannelKind {
+    Slack,
+    Telegram,
+    Webhook,
+    Email,
+}
+
+impl ChannelKind {
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "slack" => Some(Self::Slack),
+            "telegram" => Some(Self::Telegram),
+            "webhook" => Some(Self::Webhook),
+            "email" => Some(Self::Email),
+            _ => None,
+        }
+    }
+
+    /// The keys a channel of this kind takes besides `type`.
+    fn keys(self) -> &'static [&'static str] {
+        match self {
+            Self::Slack => &["webhook_url"],
+            Self::Telegram => &["bot_token", "chat_id", "api_url"],
+            Self::Webhook => &["url", "secret"],
+            Self::Email => &[
+                "host", "port", "security", "username", "password", "from", "to", "ca_file",
+            ],
+        }
+    }
+}
+
+/// The channel being checked, for problems about it as a whole.
+struct ChannelAt<'a> {
+    name: &'a str,
+    /// `type:` as written, for messages.
+    kind: &'a str,
+    at: Location,
+}
+
 impl Validator<'_> {
     pub(super) fn alerts(&mut self, raw: &RawConfig) -> AlertSettings {
         let mut channels = BTreeMap::new();
@@ -127,25 +168,36 @@ impl Validator<'_> {
 
     fn channel(&mut self, name: &str, raw: &Spanned<RawChannel>) -> Option<Channel> {
         let c = &raw.value;
-        let kind = c.kind.value.as_str();
         let before = self.problems.list.len();
-        let allowed: &[&str] = match kind {
-            "slack" => &["webhook_url"],
-            "telegram" => &["bot_token", "chat_id", "api_url"],
-            "webhook" => &["url", "secret"],
-            "email" => &[
-                "host", "port", "security", "username", "password", "from", "to", "ca_file",
-            ],
-            other => {
-                self.problems.at(
-                    c.kind.referenced,
-                    format!(
-                        "alert channel `{name}` has unknown type `{other}`; use slack, telegram, webhook or email"
-                    ),
-                );
-                return None;
-            }
+        let Some(kind) = ChannelKind::parse(&c.kind.value) else {
+            self.problems.at(
+                c.kind.referenced,
+                format!(
+                    "alert channel `{name}` has unknown type `{}`; use slack, telegram, webhook or email",
+                    c.kind.value
+                ),
+            );
+            return None;
         };
+        let ch = ChannelAt {
+            name,
+            kind: &c.kind.value,
+            at: raw.referenced,
+        };
+        self.keys_that_do_not_apply(&ch, kind.keys(), c);
+        let channel = match kind {
+            ChannelKind::Slack => self.slack(&ch, c),
+            ChannelKind::Telegram => self.telegram(&ch, c),
+            ChannelKind::Webhook => self.webhook(&ch, c),
+            ChannelKind::Email => self.email(&ch, c),
+        };
+        (self.problems.list.len() == before)
+            .then_some(channel)
+            .flatten()
+    }
+
+    /// Reports each key given that a channel of this kind does not take.
+    fn keys_that_do_not_apply(&mut self, ch: &ChannelAt<'_>, allowed: &[&str], c: &RawChannel) {
         let given: [(&str, Option<Location>); 14] = [
             ("webhook_url", c.webhook_url.as_ref().map(|v| v.referenced)),
             ("bot_token", c.bot_token.as_ref().map(|v| v.referenced)),
@@ -169,143 +221,174 @@ impl Validator<'_> {
                 self.problems.at(
                     at,
                     format!(
-                        "`{key}` does not apply to a {kind} channel (`{name}`); it takes {}",
+                        "`{key}` does not apply to a {} channel (`{}`); it takes {}",
+                        ch.kind,
+                        ch.name,
                         allowed.join(", ")
                     ),
                 );
             }
         }
-        let required = |field: &Option<Spanned<String>>, key: &str, v: &mut Self| match field {
-            Some(f) => Some(v.text(f)),
+    }
+
+    /// The text of a key the channel cannot do without; its absence is
+    /// reported at the channel.
+    fn required(
+        &mut self,
+        ch: &ChannelAt<'_>,
+        field: &Option<Spanned<String>>,
+        key: &str,
+    ) -> Option<String> {
+        match field {
+            Some(f) => Some(self.text(f)),
             None => {
-                v.problems.at(
-                    raw.referenced,
-                    format!("alert channel `{name}` ({kind}) needs `{key}`"),
+                self.problems.at(
+                    ch.at,
+                    format!("alert channel `{}` ({}) needs `{key}`", ch.name, ch.kind),
                 );
                 None
             }
+        }
+    }
+
+    fn slack(&mut self, ch: &ChannelAt<'_>, c: &RawChannel) -> Option<Channel> {
+        let url = self.required(ch, &c.webhook_url, "webhook_url");
+        if let (Some(u), Some(raw_url)) = (&url, &c.webhook_url) {
+            self.url(raw_url, u);
+        }
+        url.map(|u| Channel::Slack {
+            webhook_url: Secret::new(u),
+        })
+    }
+
+    fn telegram(&mut self, ch: &ChannelAt<'_>, c: &RawChannel) -> Option<Channel> {
+        let token = self.required(ch, &c.bot_token, "bot_token");
+        let chat = self.required(ch, &c.chat_id, "chat_id");
+        let api_url = match &c.api_url {
+            Some(a) => {
+                let u = self.text(a);
+                self.url(a, &u);
+                u.trim_end_matches('/').to_string()
+            }
+            None => DEFAULT_TELEGRAM_API.to_string(),
         };
-        let channel = match kind {
-            "slack" => {
-                let url = required(&c.webhook_url, "webhook_url", self);
-                if let (Some(u), Some(raw_url)) = (&url, &c.webhook_url) {
-                    self.url(raw_url, u);
-                }
-                url.map(|u| Channel::Slack {
-                    webhook_url: Secret::new(u),
-                })
+        match (token, chat) {
+            (Some(t), Some(chat_id)) => Some(Channel::Telegram {
+                api_url,
+                bot_token: Secret::new(t),
+                chat_id,
+            }),
+            _ => None,
+        }
+    }
+
+    fn webhook(&mut self, ch: &ChannelAt<'_>, c: &RawChannel) -> Option<Channel> {
+        let url = self.required(ch, &c.url, "url");
+        if let (Some(u), Some(raw_url)) = (&url, &c.url) {
+            self.url(raw_url, u);
+        }
+        let secret = c.secret.as_ref().map(|s| Secret::new(self.text(s)));
+        url.map(|u| Channel::Webhook {
+            url: Secret::new(u),
+            secret,
+        })
+    }
+
+    fn email(&mut self, ch: &ChannelAt<'_>, c: &RawChannel) -> Option<Channel> {
+        let host = self.required(ch, &c.host, "host");
+        let from = self.required(ch, &c.from, "from");
+        let to = self.recipients(ch, c, from.as_deref());
+        let security = self.smtp_security(c.security.as_ref());
+        let port = c.port.as_ref().map(|p| p.value).unwrap_or(match security {
+            SmtpSecurity::StartTls => 587,
+            SmtpSecurity::Tls => 465,
+            SmtpSecurity::None => 25,
+        });
+        let username = c.username.as_ref().map(|u| self.text(u));
+        let password = c.password.as_ref().map(|p| Secret::new(self.text(p)));
+        if username.is_some() != password.is_some() {
+            self.problems.at(
+                ch.at,
+                format!(
+                    "alert channel `{}` (email): give both `username` and `password`, or neither",
+                    ch.name
+                ),
+            );
+        }
+        let ca_file = c.ca_file.as_ref().map(|f| self.ca_file(f));
+        match (host, from) {
+            (Some(host), Some(from)) => Some(Channel::Email(EmailChannel {
+                ca_file,
+                host,
+                port,
+                security,
+                username,
+                password,
+                from,
+                to,
+            })),
+            _ => None,
+        }
+    }
+
+    /// The `to` list, after checking that there is one and that it and
+    /// `from` are e-mail addresses.
+    fn recipients(
+        &mut self,
+        ch: &ChannelAt<'_>,
+        c: &RawChannel,
+        from: Option<&str>,
+    ) -> Vec<String> {
+        if c.to.is_empty() {
+            self.problems.at(
+                ch.at,
+                format!(
+                    "alert channel `{}` (email) needs `to`: a list of recipients",
+                    ch.name
+                ),
+            );
+        }
+        let to: Vec<String> = c.to.iter().map(|t| self.text(t)).collect();
+        let from_at = c.from.as_ref().map_or(ch.at, |x| x.referenced);
+        let addresses = from.map(|f| (f, from_at)).into_iter().chain(
+            to.iter()
+                .zip(&c.to)
+                .map(|(t, r)| (t.as_str(), r.referenced)),
+        );
+        for (addr, at) in addresses {
+            if addr.parse::<lettre::Address>().is_err() {
+                self.problems
+                    .at(at, format!("`{addr}` is not an e-mail address"));
             }
-            "telegram" => {
-                let token = required(&c.bot_token, "bot_token", self);
-                let chat = required(&c.chat_id, "chat_id", self);
-                let api_url = match &c.api_url {
-                    Some(a) => {
-                        let u = self.text(a);
-                        self.url(a, &u);
-                        u.trim_end_matches('/').to_string()
-                    }
-                    None => DEFAULT_TELEGRAM_API.to_string(),
-                };
-                match (token, chat) {
-                    (Some(t), Some(chat_id)) => Some(Channel::Telegram {
-                        api_url,
-                        bot_token: Secret::new(t),
-                        chat_id,
-                    }),
-                    _ => None,
-                }
+        }
+        to
+    }
+
+    fn smtp_security(&mut self, raw: Option<&Spanned<String>>) -> SmtpSecurity {
+        match raw.map(|s| (self.text(s), s.referenced)) {
+            None => SmtpSecurity::StartTls,
+            Some((s, _)) if s == "starttls" => SmtpSecurity::StartTls,
+            Some((s, _)) if s == "tls" => SmtpSecurity::Tls,
+            Some((s, _)) if s == "none" => SmtpSecurity::None,
+            Some((s, at)) => {
+                self.problems.at(
+                    at,
+                    format!("unknown security `{s}`; use starttls, tls or none"),
+                );
+                SmtpSecurity::StartTls
             }
-            "webhook" => {
-                let url = required(&c.url, "url", self);
-                if let (Some(u), Some(raw_url)) = (&url, &c.url) {
-                    self.url(raw_url, u);
-                }
-                let secret = c.secret.as_ref().map(|s| Secret::new(self.text(s)));
-                url.map(|u| Channel::Webhook {
-                    url: Secret::new(u),
-                    secret,
-                })
-            }
-            _ => {
-                let host = required(&c.host, "host", self);
-                let from = required(&c.from, "from", self);
-                if c.to.is_empty() {
-                    self.problems.at(
-                        raw.referenced,
-                        format!("alert channel `{name}` (email) needs `to`: a list of recipients"),
-                    );
-                }
-                let to: Vec<String> = c.to.iter().map(|t| self.text(t)).collect();
-                for (addr, at) in from
-                    .iter()
-                    .map(|f| (f.clone(), c.from.as_ref().map(|x| x.referenced)))
-                    .chain(
-                        to.iter()
-                            .zip(&c.to)
-                            .map(|(t, r)| (t.clone(), Some(r.referenced))),
-                    )
-                {
-                    if addr.parse::<lettre::Address>().is_err() {
-                        self.problems.at(
-                            at.unwrap_or(raw.referenced),
-                            format!("`{addr}` is not an e-mail address"),
-                        );
-                    }
-                }
-                let security = match c.security.as_ref().map(|s| (self.text(s), s.referenced)) {
-                    None => SmtpSecurity::StartTls,
-                    Some((s, _)) if s == "starttls" => SmtpSecurity::StartTls,
-                    Some((s, _)) if s == "tls" => SmtpSecurity::Tls,
-                    Some((s, _)) if s == "none" => SmtpSecurity::None,
-                    Some((s, at)) => {
-                        self.problems.at(
-                            at,
-                            format!("unknown security `{s}`; use starttls, tls or none"),
-                        );
-                        SmtpSecurity::StartTls
-                    }
-                };
-                let port = c.port.as_ref().map(|p| p.value).unwrap_or(match security {
-                    SmtpSecurity::StartTls => 587,
-                    SmtpSecurity::Tls => 465,
-                    SmtpSecurity::None => 25,
-                });
-                let username = c.username.as_ref().map(|u| self.text(u));
-                let password = c.password.as_ref().map(|p| Secret::new(self.text(p)));
-                if username.is_some() != password.is_some() {
-                    self.problems.at(
-                        raw.referenced,
-                        format!("alert channel `{name}` (email): give both `username` and `password`, or neither"),
-                    );
-                }
-                let ca_file = c.ca_file.as_ref().map(|f| {
-                    let path = self.path(f);
-                    if !path.is_file() {
-                        self.problems.at(
-                            f.referenced,
-                            format!("ca_file {} does not exist or is not a file", path.display()),
-                        );
-                    }
-                    path
-                });
-                match (host, from) {
-                    (Some(host), Some(from)) => Some(Channel::Email(EmailChannel {
-                        ca_file,
-                        host,
-                        port,
-                        security,
-                        username,
-                        password,
-                        from,
-                        to,
-                    })),
-                    _ => None,
-                }
-            }
-        };
-        (self.problems.list.len() == before)
-            .then_some(channel)
-            .flatten()
+        }
+    }
+
+    fn ca_file(&mut self, raw: &Spanned<String>) -> std::path::PathBuf {
+        let path = self.path(raw);
+        if !path.is_file() {
+            self.problems.at(
+                raw.referenced,
+                format!("ca_file {} does not exist or is not a file", path.display()),
+            );
+        }
+        path
     }
 
     pub(super) fn notify(&mut self, raw: &RawJob, channels: &AlertSettings) -> NotifyPolicy {

@@ -22,6 +22,7 @@ pub use alerts::{
 pub use errors::{ConfigError, ConfigErrors};
 
 use crate::assert::Assertion;
+use crate::assert::baseline::{BaselineRules, TableRule, check_pattern};
 use crate::schedule::Schedule;
 use errors::Problems;
 use raw::{RawConfig, RawJob, RawOutline};
@@ -50,7 +51,7 @@ pub const DEFAULT_HTTP_LISTEN: &str = "127.0.0.1:8900";
 /// The database a job restores into when it names none.
 pub const DEFAULT_DATABASE: &str = "restored";
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Job {
     pub name: String,
     pub engine: EngineKind,
@@ -72,7 +73,7 @@ pub struct Job {
     pub healthchecks: Option<Secret>,
     pub trend: Trend,
     /// How every table and object is compared with the baseline run.
-    pub baseline: crate::assert::BaselineRules,
+    pub baseline: BaselineRules,
 }
 
 /// How the last passing restore is kept and served.
@@ -101,7 +102,7 @@ pub struct FreshnessWatch {
     pub check_every: Duration,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum SourceSpec {
     Local {
         path: PathBuf,
@@ -109,7 +110,7 @@ pub enum SourceSpec {
     },
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RestoreSettings {
     pub timeout: Duration,
     pub ready_timeout: Duration,
@@ -443,125 +444,22 @@ impl Validator<'_> {
 
     fn job(&mut self, raw: RawJob, alerts: &AlertSettings) -> Option<Job> {
         let before = self.problems.list.len();
-        let name = raw.name.value.clone();
-        if name.is_empty()
-            || !name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
-            self.problems.at(
-                raw.name.referenced,
-                format!("job name `{name}` may only contain letters, digits, `-` and `_`"),
-            );
-        }
-        let engine = EngineKind::parse(&raw.engine.value);
-        if engine.is_none() {
-            self.problems.at(
-                raw.engine.referenced,
-                format!(
-                    "unknown engine `{}`; use postgres, mysql or mariadb",
-                    raw.engine.value
-                ),
-            );
-        }
+        let name = self.job_name(&raw.name);
+        let engine = self.engine(&raw.engine);
         let image = raw.image.as_ref().map(|i| self.text(i));
-        let tz = raw.timezone.as_ref().map(|t| self.text(t));
-        let schedule = raw.schedule.as_ref().and_then(|s| {
-            let expr = self.text(s);
-            match Schedule::parse(&expr, tz.as_deref()) {
-                Ok(sch) => Some(sch),
-                Err(msg) => {
-                    let at = if msg.contains("time zone") {
-                        raw.timezone.as_ref().map_or(s.referenced, |t| t.referenced)
-                    } else {
-                        s.referenced
-                    };
-                    self.problems.at(at, msg);
-                    None
-                }
-            }
-        });
+        let schedule = self.schedule(raw.schedule.as_ref(), raw.timezone.as_ref());
         let source = self.source(&raw.source);
-        let settle = match &raw.source.value.settle {
-            None => DEFAULT_SETTLE,
-            Some(s) => match crate::units::parse_duration(&self.text(s)) {
-                Ok(d) => d,
-                Err(e) => {
-                    self.problems.at(s.referenced, e);
-                    DEFAULT_SETTLE
-                }
-            },
-        };
-        let database = match &raw.database {
-            None => DEFAULT_DATABASE.to_string(),
-            Some(d) => {
-                let database = self.text(d);
-                if database.is_empty() || database.contains(['`', '"', '\'', '\0', '/']) {
-                    self.problems.at(
-                        d.referenced,
-                        format!("`{database}` is not a usable database name"),
-                    );
-                }
-                database
-            }
-        };
+        let settle = self.settle(raw.source.value.settle.as_ref());
+        let database = self.database(raw.database.as_ref());
         let notify = self.notify(&raw, alerts);
         let healthchecks = self.healthchecks(&raw);
         let trend = self.trend(&raw);
         let baseline = self.baseline(raw.baseline.as_ref());
-        let tmpfs_at = raw
-            .restore
-            .as_ref()
-            .and_then(|r| r.tmpfs.as_ref())
-            .map(|t| t.referenced);
-        let restore = self.restore(raw.restore.unwrap_or_default());
-        let keep = self.keep(raw.keep.as_ref());
-        if let (Some(r), Some(at)) = (&restore, tmpfs_at)
-            && r.tmpfs
-            && keep.is_some()
-        {
-            // Kept restores move to a new container on a volume; tmpfs data cannot move.
-            self.problems.at(
-                at,
-                "a restore on tmpfs cannot be kept: set `keep: false` or `tmpfs: false`",
-            );
-        }
-        if !restore.as_ref().is_none_or(|r| r.roles.is_empty())
-            && engine.is_some_and(|e| e != EngineKind::Postgres)
-        {
-            self.problems.at(
-                raw.name.referenced,
-                "`restore.roles` applies to PostgreSQL jobs only",
-            );
-        }
-        let after_restore: Vec<PathBuf> = raw.after_restore.iter().map(|p| self.path(p)).collect();
-        if keep.is_none()
-            && let Some(first) = raw.after_restore.first()
-        {
-            self.problems.at(
-                first.referenced,
-                "after_restore runs before a restore is kept, but this job has `keep: false`",
-            );
-        }
-        for (raw_path, path) in raw.after_restore.iter().zip(&after_restore) {
-            if !path.is_file() {
-                self.problems.at(
-                    raw_path.referenced,
-                    format!(
-                        "after_restore script {} does not exist or is not a file",
-                        path.display()
-                    ),
-                );
-            }
-        }
+        let (restore, keep) =
+            self.restore_and_keep(raw.restore, raw.keep.as_ref(), engine, raw.name.referenced);
+        let after_restore = self.after_restore(&raw.after_restore, keep.is_some());
         let freshness = self.freshness(raw.freshness.as_ref());
-        let mut assertions = Vec::new();
-        for a in raw.assertions {
-            for p in a.value.problems() {
-                self.problems.at(a.referenced, p);
-            }
-            assertions.push(a.value);
-        }
+        let assertions = self.assertions(raw.assertions);
         if self.problems.list.len() > before {
             return None;
         }
@@ -586,44 +484,176 @@ impl Validator<'_> {
         })
     }
 
-    fn baseline(&mut self, raw: Option<&raw::RawBaseline>) -> crate::assert::BaselineRules {
-        use crate::assert::baseline::{BaselineRules, TableRule, check_pattern};
+    fn job_name(&mut self, raw: &Spanned<String>) -> String {
+        let name = raw.value.clone();
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            self.problems.at(
+                raw.referenced,
+                format!("job name `{name}` may only contain letters, digits, `-` and `_`"),
+            );
+        }
+        name
+    }
+
+    fn engine(&mut self, raw: &Spanned<String>) -> Option<EngineKind> {
+        let engine = EngineKind::parse(&raw.value);
+        if engine.is_none() {
+            self.problems.at(
+                raw.referenced,
+                format!(
+                    "unknown engine `{}`; use postgres, mysql or mariadb",
+                    raw.value
+                ),
+            );
+        }
+        engine
+    }
+
+    /// The cron schedule read in its time zone; a bad zone is reported at
+    /// `timezone:`, a bad expression at `schedule:`.
+    fn schedule(
+        &mut self,
+        raw: Option<&Spanned<String>>,
+        timezone: Option<&Spanned<String>>,
+    ) -> Option<Schedule> {
+        let tz = timezone.map(|t| self.text(t));
+        let s = raw?;
+        let expr = self.text(s);
+        match Schedule::parse(&expr, tz.as_deref()) {
+            Ok(sch) => Some(sch),
+            Err(msg) => {
+                let at = if msg.contains("time zone") {
+                    timezone.map_or(s.referenced, |t| t.referenced)
+                } else {
+                    s.referenced
+                };
+                self.problems.at(at, msg);
+                None
+            }
+        }
+    }
+
+    fn settle(&mut self, raw: Option<&Spanned<String>>) -> Duration {
+        let Some(s) = raw else { return DEFAULT_SETTLE };
+        match crate::units::parse_duration(&self.text(s)) {
+            Ok(d) => d,
+            Err(e) => {
+                self.problems.at(s.referenced, e);
+                DEFAULT_SETTLE
+            }
+        }
+    }
+
+    fn database(&mut self, raw: Option<&Spanned<String>>) -> String {
+        let Some(d) = raw else {
+            return DEFAULT_DATABASE.to_string();
+        };
+        let database = self.text(d);
+        if database.is_empty() || database.contains(['`', '"', '\'', '\0', '/']) {
+            self.problems.at(
+                d.referenced,
+                format!("`{database}` is not a usable database name"),
+            );
+        }
+        database
+    }
+
+    /// The restore and keep settings, and the rules between them and the engine.
+    fn restore_and_keep(
+        &mut self,
+        raw_restore: Option<raw::RawRestore>,
+        raw_keep: Option<&Spanned<raw::RawKeep>>,
+        engine: Option<EngineKind>,
+        name_at: Location,
+    ) -> (Option<RestoreSettings>, Option<KeepSettings>) {
+        let tmpfs_at = raw_restore
+            .as_ref()
+            .and_then(|r| r.tmpfs.as_ref())
+            .map(|t| t.referenced);
+        let restore = self.restore(raw_restore.unwrap_or_default());
+        let keep = self.keep(raw_keep);
+        if let (Some(r), Some(at)) = (&restore, tmpfs_at)
+            && r.tmpfs
+            && keep.is_some()
+        {
+            // Kept restores move to a new container on a volume; tmpfs data cannot move.
+            self.problems.at(
+                at,
+                "a restore on tmpfs cannot be kept: set `keep: false` or `tmpfs: false`",
+            );
+        }
+        if !restore.as_ref().is_none_or(|r| r.roles.is_empty())
+            && engine.is_some_and(|e| e != EngineKind::Postgres)
+        {
+            self.problems
+                .at(name_at, "`restore.roles` applies to PostgreSQL jobs only");
+        }
+        (restore, keep)
+    }
+
+    fn after_restore(&mut self, raw: &[Spanned<String>], kept: bool) -> Vec<PathBuf> {
+        let after_restore: Vec<PathBuf> = raw.iter().map(|p| self.path(p)).collect();
+        if !kept && let Some(first) = raw.first() {
+            self.problems.at(
+                first.referenced,
+                "after_restore runs before a restore is kept, but this job has `keep: false`",
+            );
+        }
+        for (raw_path, path) in raw.iter().zip(&after_restore) {
+            if !path.is_file() {
+                self.problems.at(
+                    raw_path.referenced,
+                    format!(
+                        "after_restore script {} does not exist or is not a file",
+                        path.display()
+                    ),
+                );
+            }
+        }
+        after_restore
+    }
+
+    fn assertions(&mut self, raw: Vec<Spanned<Assertion>>) -> Vec<Assertion> {
+        let mut assertions = Vec::new();
+        for a in raw {
+            for p in a.value.problems() {
+                self.problems.at(a.referenced, p);
+            }
+            assertions.push(a.value);
+        }
+        assertions
+    }
+
+    fn baseline(&mut self, raw: Option<&raw::RawBaseline>) -> BaselineRules {
         let defaults = BaselineRules::default();
         let Some(raw) = raw else { return defaults };
-        let mut percent = |v: &Option<Spanned<f64>>, key: &str, default: f64| match v {
-            None => default,
-            Some(p) if p.value >= 0.0 && p.value <= 100.0 => p.value,
-            Some(p) => {
-                self.problems.at(
-                    p.referenced,
-                    format!("baseline.{key} must be between 0 and 100, not {}", p.value),
-                );
-                default
-            }
-        };
-        let fail = percent(
+        let fail = self.percent(
             &raw.fail_shrink_percent,
             "fail_shrink_percent",
             defaults.fail_shrink_percent,
         );
-        let warn = percent(
+        let warn = self.percent(
             &raw.warn_shrink_percent,
             "warn_shrink_percent",
             defaults.warn_shrink_percent.min(fail),
         );
         let mut tables = Vec::new();
         for t in &raw.tables {
-            let t_fail = percent(
+            let t_fail = self.percent(
                 &t.value.fail_shrink_percent,
                 "tables[].fail_shrink_percent",
                 fail,
             );
-            let t_warn = percent(
+            let t_warn = self.percent(
                 &t.value.warn_shrink_percent,
                 "tables[].warn_shrink_percent",
                 warn.min(t_fail),
             );
-            tables.push((t.referenced, t.value.table.clone(), t_fail, t_warn));
+            tables.push((t.referenced, &t.value.table, t_fail, t_warn));
         }
         if warn > fail
             && let Some(w) = &raw.warn_shrink_percent
@@ -636,23 +666,53 @@ impl Validator<'_> {
                 ),
             );
         }
-        let mut rules = BaselineRules {
+        let exclude = self.baseline_exclude(&raw.exclude);
+        let tables = self.table_rules(tables);
+        BaselineRules {
             fail_shrink_percent: fail,
             warn_shrink_percent: warn,
-            exclude: Vec::new(),
-            tables: Vec::new(),
-        };
-        for e in &raw.exclude {
+            exclude,
+            tables,
+        }
+    }
+
+    /// A `baseline.` percentage (`key` names it in problems); `default` when absent or bad.
+    fn percent(&mut self, raw: &Option<Spanned<f64>>, key: &str, default: f64) -> f64 {
+        match raw {
+            None => default,
+            Some(p) if p.value >= 0.0 && p.value <= 100.0 => p.value,
+            Some(p) => {
+                self.problems.at(
+                    p.referenced,
+                    format!("baseline.{key} must be between 0 and 100, not {}", p.value),
+                );
+                default
+            }
+        }
+    }
+
+    fn baseline_exclude(&mut self, raw: &[Spanned<String>]) -> Vec<String> {
+        let mut exclude = Vec::new();
+        for e in raw {
             let text = self.text(e);
             match check_pattern(&text) {
-                Ok(()) => rules.exclude.push(text),
+                Ok(()) => exclude.push(text),
                 Err(why) => self
                     .problems
                     .at(e.referenced, format!("baseline.exclude: {why}")),
             }
         }
+        exclude
+    }
+
+    /// `baseline.tables` with their thresholds already read: `(place, table, fail, warn)`.
+    fn table_rules(
+        &mut self,
+        tables: Vec<(Location, &Spanned<String>, f64, f64)>,
+    ) -> Vec<TableRule> {
+        let mut rules = Vec::new();
         for (at, table, t_fail, t_warn) in tables {
-            let text = self.text(&table);
+            let text = self.text(table);
             if let Err(why) = check_pattern(&text) {
                 self.problems
                     .at(table.referenced, format!("baseline.tables: {why}"));
@@ -667,7 +727,7 @@ impl Validator<'_> {
                     ),
                 );
             }
-            rules.tables.push(TableRule {
+            rules.push(TableRule {
                 pattern: text,
                 fail_shrink_percent: t_fail,
                 warn_shrink_percent: t_warn,

@@ -323,3 +323,62 @@ fn a_job_without_a_database_restores_into_a_default_one() {
     let c = check(&GOOD.replace("    database: shop\n", "")).unwrap();
     assert_eq!(c.jobs[0].database, DEFAULT_DATABASE);
 }
+
+const TWO_JOBS: &str = r#"
+jobs:
+  - name: shop
+    engine: postgres
+    schedule: "0 3 * * *"
+    timezone: Europe/Berlin
+    source: { type: local, path: "${SHOP_DIR}", pattern: "shop-*.sql.gz" }
+    healthchecks: https://hc.example/ping/shop
+    keep: { readonly_user: { name: reader, password: hunter2 } }
+    assertions:
+      - row_count: { table: orders, min: 1 }
+      - sql: { query: "select 1", equals: 1 }
+  - name: blog
+    engine: mysql
+    schedule: "0 4 * * *"
+    source: { type: local, path: /backups/blog }
+    assertions:
+      - tables_exist: [posts]
+"#;
+
+/// Which jobs of `TWO_JOBS` differ from those of `text`, by name.
+fn unequal_jobs(text: &str) -> Vec<String> {
+    let before = check(TWO_JOBS).unwrap().jobs;
+    let after = check(text).unwrap().jobs;
+    before
+        .iter()
+        .zip(&after)
+        .filter(|(b, a)| b != a)
+        .map(|(b, _)| b.name.clone())
+        .collect()
+}
+
+#[test]
+fn the_same_config_read_twice_gives_equal_jobs() {
+    assert_eq!(unequal_jobs(TWO_JOBS), Vec::<String>::new());
+}
+
+#[test]
+fn a_changed_field_makes_only_its_job_unequal() {
+    let cases = [
+        ("0 3 * * *", "0 5 * * *", "shop"),
+        ("Europe/Berlin", "Europe/Paris", "shop"),
+        ("min: 1", "min: 2", "shop"),
+        ("equals: 1", "equals: 2", "shop"),
+        ("shop-*.sql.gz", "shop-*.sql", "shop"),
+        ("[posts]", "[posts, users]", "blog"),
+        // Secrets print as `***`: only a comparison of their values sees these.
+        ("ping/shop", "ping/shop2", "shop"),
+        ("hunter2", "hunter3", "shop"),
+    ];
+    for (from, to, job) in cases {
+        assert_eq!(
+            unequal_jobs(&TWO_JOBS.replace(from, to)),
+            vec![job.to_string()],
+            "`{from}` → `{to}`"
+        );
+    }
+}

@@ -12,7 +12,9 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use croner::Cron;
 
-#[derive(Clone)]
+/// A cron expression read in a time zone. Equal when written alike in the
+/// same zone: a config reload tells changed jobs by it.
+#[derive(Clone, PartialEq)]
 pub struct Schedule {
     expr: String,
     cron: Cron,

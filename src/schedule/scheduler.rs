@@ -179,7 +179,7 @@ impl Scheduler {
         for job in jobs {
             match slots.get_mut(&job.name) {
                 Some(slot) => {
-                    if format!("{:?}", slot.job.borrow()) != format!("{job:?}") {
+                    if **slot.job.borrow() != *job {
                         changes.changed.push(job.name.clone());
                     }
                     slot.next = next_after(job, now);

@@ -236,3 +236,36 @@ async fn stopping_cancels_running_restores_and_drops_queued_ones() {
         "b, still queued, never started"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn reloading_the_same_jobs_reports_no_change() {
+    let (s, _rec, _cancel) = start(Duration::from_secs(1), 1);
+    let list = [("a", "*/10 * * * * *"), ("b", "0 3 * * *")];
+    s.set_jobs(&jobs(&list));
+    assert_eq!(s.set_jobs(&jobs(&list)), JobChanges::default());
+    let changes = s.set_jobs(&jobs(&[("a", "*/10 * * * * *"), ("b", "0 4 * * *")]));
+    assert_eq!(
+        changes,
+        JobChanges {
+            changed: vec!["b".into()],
+            ..JobChanges::default()
+        },
+        "only the job whose schedule changed"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_job_whose_only_change_is_a_secret_is_changed() {
+    let (s, _rec, _cancel) = start(Duration::from_secs(1), 1);
+    let mut list = jobs(&[("a", "0 3 * * *"), ("b", "0 3 * * *")]);
+    list[0].healthchecks = Some(crate::vocab::Secret::new("https://hc.example/old"));
+    s.set_jobs(&list);
+    list[0].healthchecks = Some(crate::vocab::Secret::new("https://hc.example/new"));
+    assert_eq!(
+        s.set_jobs(&list),
+        JobChanges {
+            changed: vec!["a".into()],
+            ..JobChanges::default()
+        }
+    );
+}
