@@ -6,6 +6,7 @@ mod alerts;
 mod errors;
 mod interpolate;
 mod raw;
+mod schedule;
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -20,10 +21,10 @@ pub use alerts::{
     SmtpSecurity, Trend,
 };
 pub use errors::{ConfigError, ConfigErrors};
+pub use schedule::Schedule;
 
 use crate::assert::Assertion;
 use crate::assert::baseline::{BaselineRules, TableRule, check_pattern};
-use crate::schedule::Schedule;
 use errors::Problems;
 use raw::{RawConfig, RawJob, RawOutline};
 

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::assert::AssertionResult;
 use crate::report::PhaseTime;
-use crate::store::{StoredDump, StoredRun};
+use crate::report::stored::{StoredDump, StoredRun};
 use crate::vocab::{RunId, RunState, Trigger};
 
 #[derive(Debug, Clone, Serialize)]

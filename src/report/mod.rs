@@ -5,6 +5,7 @@
 
 pub mod evidence;
 pub mod json;
+pub mod stored;
 pub mod summary;
 
 use std::collections::BTreeMap;

@@ -5,78 +5,9 @@
 use std::collections::BTreeMap;
 
 use super::{RunRow, Store, StoreError};
-use crate::assert::AssertionResult;
-use crate::report::{PhaseTime, Warning};
-use crate::vocab::{Phase, RunId, RunState, Trigger, Verdict};
+use crate::report::stored::{StoredAlert, StoredDump, StoredRun};
+use crate::vocab::{RunId, RunState, Trigger, Verdict};
 use chrono::{DateTime, Utc};
-use serde::Serialize;
-
-/// Everything recorded about one run.
-#[derive(Debug, Clone, Serialize)]
-pub struct StoredRun {
-    pub run_id: RunId,
-    pub job: String,
-    pub trigger: Option<Trigger>,
-    pub started_at: DateTime<Utc>,
-    pub finished_at: Option<DateTime<Utc>>,
-    pub verdict: RunState,
-    pub reason: Option<String>,
-    pub source: Option<String>,
-    pub image: Option<String>,
-    pub dump: Option<StoredDump>,
-    pub phases: Vec<PhaseTime>,
-    pub assertions: Vec<AssertionResult>,
-    pub tables: BTreeMap<String, i64>,
-    pub tool_output: Vec<String>,
-    pub warnings: Vec<Warning>,
-    pub alerts: Vec<StoredAlert>,
-}
-
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
-pub struct StoredDump {
-    pub path: String,
-    pub size: Option<u64>,
-    pub modified_at: Option<DateTime<Utc>>,
-    pub sha256: Option<String>,
-    pub format: Option<String>,
-    pub compression: Option<String>,
-    pub dumped_by: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct StoredAlert {
-    pub kind: String,
-    pub title: String,
-    pub at: DateTime<Utc>,
-    /// Per channel: whether an attempt got through, and how many were made.
-    pub deliveries: Vec<StoredDelivery>,
-}
-
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
-pub struct StoredDelivery {
-    pub channel: String,
-    pub attempts: i64,
-    pub delivered: bool,
-    pub detail: String,
-}
-
-impl StoredRun {
-    /// Seconds the load took, if the run got that far.
-    pub fn load_seconds(&self) -> Option<f64> {
-        self.phases
-            .iter()
-            .find(|p| p.name == Phase::Load)
-            .map(PhaseTime::seconds)
-    }
-
-    pub fn seconds(&self) -> f64 {
-        self.phases.iter().map(PhaseTime::seconds).sum()
-    }
-
-    pub fn failed_assertions(&self) -> impl Iterator<Item = &AssertionResult> {
-        self.assertions.iter().filter(|a| !a.passed)
-    }
-}
 
 /// Per job, what the metrics report.
 #[derive(Debug, Clone, Default)]

@@ -30,7 +30,8 @@ macro_rules! run_columns {
 }
 
 mod history;
-pub use history::{Counts, StoredAlert, StoredDelivery, StoredDump, StoredRun};
+pub use crate::report::stored::{StoredAlert, StoredDelivery, StoredDump, StoredRun};
+pub use history::Counts;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

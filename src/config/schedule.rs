@@ -1,0 +1,147 @@
+//! A job's `schedule`: a POSIX crontab expression (5 fields, seconds
+//! optional) read in an IANA time zone, evaluated with croner. Daylight-saving
+//! gaps and overlaps follow croner's documented rules (a time skipped by a gap
+//! runs at the first valid instant after it; a repeated hour runs once).
+//! The scheduler that runs jobs by it is in `crate::schedule`.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use croner::Cron;
+
+/// A cron expression read in a time zone. Equal when written alike in the
+/// same zone: a config reload tells changed jobs by it.
+#[derive(Clone, PartialEq)]
+pub struct Schedule {
+    expr: String,
+    cron: Cron,
+    tz: Tz,
+}
+
+impl fmt::Debug for Schedule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Schedule({:?} in {})", self.expr, self.tz)
+    }
+}
+
+impl Schedule {
+    /// Parses `expr` in time zone `tz` (default UTC); errors say what is wrong.
+    pub fn parse(expr: &str, tz: Option<&str>) -> Result<Self, String> {
+        let tz = match tz {
+            None => Tz::UTC,
+            Some(name) => Tz::from_str(name).map_err(|_| {
+                format!(
+                    "unknown time zone `{name}`; use an IANA name such as `Europe/Berlin` or `UTC`"
+                )
+            })?,
+        };
+        let fields = expr.split_whitespace().count();
+        if !expr.trim_start().starts_with('@') && !(5..=6).contains(&fields) {
+            return Err(format!(
+                "bad cron expression `{expr}`: expected 5 fields (minute hour day-of-month month day-of-week), or 6 with seconds first"
+            ));
+        }
+        let cron =
+            Cron::from_str(expr).map_err(|e| format!("bad cron expression `{expr}`: {e}"))?;
+        Ok(Self {
+            expr: expr.to_string(),
+            cron,
+            tz,
+        })
+    }
+
+    /// The first run strictly after `t`.
+    pub fn next_after(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let local = t.with_timezone(&self.tz);
+        self.cron
+            .find_next_occurrence(&local, false)
+            .ok()
+            .map(|n| n.with_timezone(&Utc))
+    }
+
+    pub fn expr(&self) -> &str {
+        &self.expr
+    }
+
+    pub fn timezone(&self) -> Tz {
+        self.tz
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn monday_is_one_as_in_crontab() {
+        // 2026-11-24 is a Tuesday; `0 3 * * 1` is Mondays at 03:00.
+        let s = Schedule::parse("0 3 * * 1", None).unwrap();
+        assert_eq!(
+            s.next_after(at("2026-11-24T12:00:00Z")),
+            Some(at("2026-11-30T03:00:00Z"))
+        );
+    }
+
+    #[test]
+    fn reads_the_expression_in_its_time_zone() {
+        let s = Schedule::parse("30 2 * * *", Some("Europe/Berlin")).unwrap();
+        // 02:30 in Berlin in winter (UTC+1) is 01:30 UTC.
+        assert_eq!(
+            s.next_after(at("2026-11-24T00:00:00Z")),
+            Some(at("2026-11-24T01:30:00Z"))
+        );
+    }
+
+    #[test]
+    fn a_time_skipped_by_the_spring_gap_runs_at_the_first_valid_instant_after_it() {
+        // Berlin, 2026-03-29: 02:00 jumps to 03:00, so 02:30 does not exist that day.
+        let s = Schedule::parse("30 2 * * *", Some("Europe/Berlin")).unwrap();
+        let next = s.next_after(at("2026-03-28T12:00:00Z")).unwrap();
+        assert_eq!(next, at("2026-03-29T01:00:00Z"), "03:00 CEST");
+        let after = s.next_after(next).unwrap();
+        assert_eq!(after, at("2026-03-30T00:30:00Z"), "02:30 CEST the next day");
+    }
+
+    #[test]
+    fn a_time_repeated_by_the_autumn_overlap_runs_once() {
+        // Berlin, 2026-10-25: 03:00 goes back to 02:00, so 02:30 happens twice.
+        let s = Schedule::parse("30 2 * * *", Some("Europe/Berlin")).unwrap();
+        let first = s.next_after(at("2026-10-24T12:00:00Z")).unwrap();
+        assert_eq!(first, at("2026-10-25T00:30:00Z"), "the first 02:30 (CEST)");
+        let second = s.next_after(first).unwrap();
+        assert_eq!(
+            second,
+            at("2026-10-26T01:30:00Z"),
+            "not again at 02:30 CET that day"
+        );
+    }
+
+    #[test]
+    fn errors_name_the_problem() {
+        assert!(
+            Schedule::parse("0 3 * *", None)
+                .unwrap_err()
+                .contains("expected 5 fields")
+        );
+        assert!(
+            Schedule::parse("0 25 * * *", None)
+                .unwrap_err()
+                .contains("bad cron expression")
+        );
+        assert!(
+            Schedule::parse("0 3 * * *", Some("Mars/Olympus"))
+                .unwrap_err()
+                .contains("time zone")
+        );
+        assert!(
+            Schedule::parse("*/10 * * * * *", None).is_ok(),
+            "seconds are optional"
+        );
+    }
+}
