@@ -7,6 +7,9 @@
 //! that is down never blocks, delays or changes a run.
 
 pub mod channels;
+mod policy;
+
+pub use policy::{AlertKind, decide};
 
 use crate::vocab::Secret;
 use crate::vocab::{Phase, RunId, Verdict};
@@ -16,77 +19,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use tokio_util::task::TaskTracker;
 
 use crate::config::{AlertSettings, Channel, Job, Notify};
 use crate::report::RunReport;
 use crate::store::{FreshnessEvent, Store};
 use crate::units::{human_bytes, short_age};
-
-/// Why a message is sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AlertKind {
-    Failure,
-    Recovery,
-    Reminder,
-    /// A passing run, under `notify: always`.
-    Pass,
-    /// Trend thresholds crossed on a passing run.
-    Warning,
-    Stale,
-    Fresh,
-    Test,
-}
-
-impl AlertKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Failure => "failure",
-            Self::Recovery => "recovery",
-            Self::Reminder => "reminder",
-            Self::Pass => "pass",
-            Self::Warning => "warning",
-            Self::Stale => "stale",
-            Self::Fresh => "fresh",
-            Self::Test => "test",
-        }
-    }
-}
-
-/// Applies the `notify` policy to a run's verdict. `previous` is the verdict
-/// of the job's latest earlier run that verified something; `last_alert`
-/// when the job last had a failure, reminder or stale alert.
-pub fn decide(
-    when: Notify,
-    remind_every: Option<Duration>,
-    verdict: Verdict,
-    previous: Option<Verdict>,
-    last_alert: Option<DateTime<Utc>>,
-    now: DateTime<Utc>,
-) -> Option<AlertKind> {
-    let bad = |v: Verdict| matches!(v, Verdict::Fail | Verdict::Error);
-    let was_bad = previous.is_some_and(bad);
-    match verdict {
-        Verdict::Unchanged | Verdict::Skipped => None,
-        Verdict::Pass => match when {
-            _ if was_bad && when != Notify::Failure => Some(AlertKind::Recovery),
-            Notify::Always => Some(AlertKind::Pass),
-            _ => None,
-        },
-        Verdict::Fail | Verdict::Error => {
-            if !was_bad || when != Notify::Change {
-                return Some(AlertKind::Failure);
-            }
-            let due = match (remind_every, last_alert) {
-                (Some(every), Some(last)) => (now - last).to_std().unwrap_or_default() >= every,
-                (Some(_), None) => true,
-                (None, _) => false,
-            };
-            due.then_some(AlertKind::Reminder)
-        }
-    }
-}
 
 /// A message as every channel gets it.
 #[derive(Debug, Clone)]
@@ -636,78 +575,5 @@ mod tests {
             "4h 13m"
         );
         assert_eq!(short_age(Duration::from_secs(46)), "46s");
-    }
-
-    fn at(s: &str) -> DateTime<Utc> {
-        s.parse().unwrap()
-    }
-
-    const NOW: &str = "2026-11-24T12:00:00Z";
-
-    fn d(when: Notify, verdict: Verdict, previous: Option<Verdict>) -> Option<AlertKind> {
-        decide(when, None, verdict, previous, None, at(NOW))
-    }
-
-    #[test]
-    fn change_tells_the_first_failure_and_the_recovery_only() {
-        use Verdict::*;
-        assert_eq!(
-            d(Notify::Change, Pass, None),
-            None,
-            "a first pass is no news"
-        );
-        assert_eq!(d(Notify::Change, Fail, None), Some(AlertKind::Failure));
-        assert_eq!(
-            d(Notify::Change, Fail, Some(Pass)),
-            Some(AlertKind::Failure)
-        );
-        assert_eq!(d(Notify::Change, Error, Some(Fail)), None, "still failing");
-        assert_eq!(
-            d(Notify::Change, Pass, Some(Error)),
-            Some(AlertKind::Recovery)
-        );
-        assert_eq!(d(Notify::Change, Pass, Some(Pass)), None);
-        assert_eq!(d(Notify::Change, Unchanged, Some(Fail)), None);
-        assert_eq!(d(Notify::Change, Skipped, Some(Pass)), None);
-    }
-
-    #[test]
-    fn failure_tells_every_failure_and_always_tells_every_run() {
-        use Verdict::*;
-        assert_eq!(
-            d(Notify::Failure, Fail, Some(Fail)),
-            Some(AlertKind::Failure)
-        );
-        assert_eq!(d(Notify::Failure, Pass, Some(Fail)), None);
-        assert_eq!(d(Notify::Always, Pass, Some(Pass)), Some(AlertKind::Pass));
-        assert_eq!(
-            d(Notify::Always, Pass, Some(Fail)),
-            Some(AlertKind::Recovery)
-        );
-        assert_eq!(
-            d(Notify::Always, Error, Some(Error)),
-            Some(AlertKind::Failure)
-        );
-    }
-
-    #[test]
-    fn a_job_that_keeps_failing_is_reminded_of_after_remind_every() {
-        let every = Some(Duration::from_secs(6 * 3600));
-        let remind = |last: &str| {
-            decide(
-                Notify::Change,
-                every,
-                Verdict::Fail,
-                Some(Verdict::Fail),
-                Some(at(last)),
-                at(NOW),
-            )
-        };
-        assert_eq!(remind("2026-11-24T07:00:00Z"), None, "5 h ago");
-        assert_eq!(
-            remind("2026-11-24T06:00:00Z"),
-            Some(AlertKind::Reminder),
-            "6 h ago"
-        );
     }
 }
