@@ -7,14 +7,16 @@
 //! that is down never blocks, delays or changes a run.
 
 pub mod channels;
+mod message;
 mod policy;
 
+pub use message::{Message, run_message};
+use message::{freshness_message, test_message};
 pub use policy::{AlertKind, decide};
 
 use crate::vocab::Secret;
-use crate::vocab::{Phase, RunId, Verdict};
+use crate::vocab::{RunId, Verdict};
 use std::collections::BTreeMap;
-use std::fmt::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,21 +27,6 @@ use tokio_util::task::TaskTracker;
 use crate::config::{AlertSettings, Channel, Job, Notify};
 use crate::report::RunReport;
 use crate::store::{FreshnessEvent, Store};
-use crate::units::{human_bytes, short_age};
-
-/// A message as every channel gets it.
-#[derive(Debug, Clone)]
-pub struct Message {
-    pub kind: AlertKind,
-    pub job: Option<String>,
-    pub run_id: Option<RunId>,
-    /// One line: what happened to which job.
-    pub title: String,
-    /// A few short lines for a phone.
-    pub text: String,
-    /// The full record for machines (the webhook's body).
-    pub payload: serde_json::Value,
-}
 
 /// A delivery that did not work; `retry` when trying again may help.
 #[derive(Debug, Clone)]
@@ -237,35 +224,15 @@ impl Alerter {
         {
             self.ping(job, None, url, "/fail", event.reason.clone());
         }
-        let title = if event.stale {
-            format!("STALE {}: no new backup", job.name)
-        } else {
-            format!("FRESH {}: backups arrive again", job.name)
-        };
-        let payload = serde_json::json!({ "event": kind.as_str(), "freshness": event });
         self.send(
             &job.notify.channels,
-            Message {
-                kind,
-                job: Some(job.name.clone()),
-                run_id: None,
-                title,
-                text: event.reason.clone(),
-                payload,
-            },
+            freshness_message(kind, &job.name, event),
         );
     }
 
     /// Sends a test message to every channel (or the one named) and waits for the outcome.
     pub async fn test(&self, only: Option<&str>) -> Vec<(String, Result<(), String>)> {
-        let msg = Message {
-            kind: AlertKind::Test,
-            job: None,
-            run_id: None,
-            title: "restoredrill test alert".into(),
-            text: "If you can read this, restoredrill can reach this channel.".into(),
-            payload: serde_json::json!({ "event": "test" }),
-        };
+        let msg = test_message();
         let names: Vec<String> = self
             .channels
             .keys()
@@ -475,105 +442,5 @@ fn channel(c: &Channel) -> Arc<dyn Deliver> {
             secret: secret.clone(),
         }),
         Channel::Email(e) => Arc::new(channels::email::Email::new(e.clone())),
-    }
-}
-
-/// The message about a run: verdict, what failed (expected vs observed), the
-/// dump, the restore time, the kept restore (at the job's stable `endpoint`
-/// when it has one), and a link.
-pub fn run_message(
-    kind: AlertKind,
-    r: &RunReport,
-    link: Option<String>,
-    endpoint: Option<std::net::SocketAddr>,
-) -> Message {
-    let head = match kind {
-        AlertKind::Failure if r.verdict == Verdict::Error => "ERROR",
-        AlertKind::Failure => "FAIL",
-        AlertKind::Reminder => "STILL FAILING",
-        AlertKind::Recovery => "RECOVERED",
-        AlertKind::Warning => "WARNING",
-        _ => "PASS",
-    };
-    let title = format!("{head} {}", r.job);
-    let mut text = String::new();
-    if kind == AlertKind::Warning {
-        for w in &r.warnings {
-            let _ = writeln!(text, "- {}", w.message);
-        }
-    } else if let Some(reason) = &r.reason
-        && r.verdict != Verdict::Pass
-        && r.failed_assertions().next().is_none()
-    {
-        let _ = writeln!(text, "{reason}");
-    }
-    for a in r.failed_assertions() {
-        let _ = writeln!(
-            text,
-            "- {} {}: expected {}, observed {}",
-            a.kind, a.subject, a.expected, a.observed
-        );
-    }
-    if let Some(d) = &r.dump {
-        let name = std::path::Path::new(&d.path)
-            .file_name()
-            .map_or(d.path.clone(), |n| n.to_string_lossy().to_string());
-        let age = (r.finished_at - d.modified_at).to_std().unwrap_or_default();
-        let _ = writeln!(
-            text,
-            "Dump: {name}, {}, {} old",
-            human_bytes(d.size),
-            short_age(age)
-        );
-    }
-    if let Some(load) = r.phases.iter().find(|p| p.name == Phase::Load) {
-        let _ = writeln!(text, "Restore: {:.1}s", load.seconds());
-    }
-    if let Some(k) = &r.kept {
-        let which = if r.verdict == Verdict::Pass {
-            ""
-        } else {
-            " (the previous good one)"
-        };
-        let at = endpoint.map_or_else(|| k.url(), |e| format!("{e}, database {}", k.database));
-        let _ = writeln!(text, "Kept restore{which}: {at}");
-    }
-    if let Some(link) = &link {
-        let _ = writeln!(text, "{link}");
-    }
-    let mut report = serde_json::to_value(r).unwrap_or_default();
-    // Webhook receivers are outside this host: no passwords.
-    if let Some(kept) = report.get_mut("kept").and_then(|k| k.as_object_mut()) {
-        kept.remove("password");
-    }
-    Message {
-        kind,
-        job: Some(r.job.clone()),
-        run_id: Some(r.run_id.clone()),
-        title,
-        text: text.trim_end().to_string(),
-        payload: serde_json::json!({
-            "event": kind.as_str(),
-            "link": link,
-            "report": report,
-        }),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ages_read_at_a_glance() {
-        assert_eq!(
-            short_age(Duration::from_secs(3 * 86400 + 4 * 3600 + 800)),
-            "3d 4h"
-        );
-        assert_eq!(
-            short_age(Duration::from_secs(4 * 3600 + 13 * 60 + 5)),
-            "4h 13m"
-        );
-        assert_eq!(short_age(Duration::from_secs(46)), "46s");
     }
 }
