@@ -166,7 +166,187 @@ fn run_payload(kind: AlertKind, r: &RunReport, link: Option<String>) -> serde_js
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::assert::AssertionResult;
+    use crate::report::{PhaseTime, Warning};
+    use crate::vocab::{EngineKind, KeptRestore, Secret, WarningKind};
     use std::time::Duration;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    fn report(verdict: Verdict) -> RunReport {
+        RunReport {
+            run_id: "20261124T120000Z-3f2a".into(),
+            job: "shop".into(),
+            engine: EngineKind::Postgres,
+            image: "postgres:16".into(),
+            started_at: at("2026-11-24T12:00:00Z"),
+            finished_at: at("2026-11-24T12:05:00Z"),
+            verdict,
+            reason: None,
+            source: "/dumps".into(),
+            dump: None,
+            phases: Vec::new(),
+            assertions: Vec::new(),
+            tables: Default::default(),
+            objects: Default::default(),
+            tool_output: Vec::new(),
+            kept: None,
+            warnings: Vec::new(),
+            replaced: None,
+        }
+    }
+
+    fn failed(kind: &str, subject: &str, expected: &str, observed: &str) -> AssertionResult {
+        AssertionResult {
+            kind: kind.into(),
+            subject: subject.into(),
+            passed: false,
+            expected: expected.into(),
+            observed: observed.into(),
+            note: None,
+        }
+    }
+
+    fn kept() -> KeptRestore {
+        KeptRestore {
+            job: "shop".into(),
+            run_id: "20261123T120000Z-0001".into(),
+            container: "restoredrill-shop".into(),
+            volume: None,
+            host: "127.0.0.1".into(),
+            port: 49153,
+            user: "postgres".into(),
+            database: "shop".into(),
+            password: Secret::new("hunter2"),
+            promoted_at: at("2026-11-23T12:06:00Z"),
+            engine: EngineKind::Postgres,
+        }
+    }
+
+    #[test]
+    fn the_title_says_what_happened_to_which_job() {
+        let title = |kind, verdict| run_message(kind, &report(verdict), None, None).title;
+        assert_eq!(title(AlertKind::Failure, Verdict::Fail), "FAIL shop");
+        assert_eq!(title(AlertKind::Failure, Verdict::Error), "ERROR shop");
+        assert_eq!(
+            title(AlertKind::Reminder, Verdict::Error),
+            "STILL FAILING shop"
+        );
+        assert_eq!(title(AlertKind::Recovery, Verdict::Pass), "RECOVERED shop");
+        assert_eq!(title(AlertKind::Warning, Verdict::Pass), "WARNING shop");
+        assert_eq!(title(AlertKind::Pass, Verdict::Pass), "PASS shop");
+    }
+
+    #[test]
+    fn a_failure_shows_expected_vs_observed_and_the_reason_only_when_no_assertion_says_more() {
+        let mut r = report(Verdict::Fail);
+        r.reason = Some("1 assertion failed".into());
+        r.assertions = vec![failed("row_count", "public.orders", ">= 100", "3")];
+        let text = run_message(AlertKind::Failure, &r, None, None).text;
+        assert_eq!(
+            text,
+            "- row_count public.orders: expected >= 100, observed 3"
+        );
+
+        let mut r = report(Verdict::Error);
+        r.reason = Some("the restore tool exited with 1".into());
+        let text = run_message(AlertKind::Failure, &r, None, None).text;
+        assert_eq!(text, "the restore tool exited with 1");
+    }
+
+    #[test]
+    fn a_warning_lists_the_warnings() {
+        let mut r = report(Verdict::Pass);
+        r.warnings = vec![Warning {
+            kind: WarningKind::DumpShrunk,
+            message: "the dump is 40% smaller".into(),
+        }];
+        let msg = run_message(AlertKind::Warning, &r, None, None);
+        assert_eq!(msg.text, "- the dump is 40% smaller");
+    }
+
+    #[test]
+    fn the_dump_the_restore_time_and_the_link_follow() {
+        let mut r = report(Verdict::Pass);
+        r.dump = Some(DumpReport {
+            path: "/dumps/shop-2026-11-21.sql.gz".into(),
+            size: 3 << 20,
+            modified_at: at("2026-11-21T08:00:00Z"),
+            sha256: None,
+            compression: None,
+            format: None,
+            dumped_by: None,
+            uncompressed_size: None,
+            databases: Vec::new(),
+        });
+        r.phases = vec![PhaseTime {
+            name: Phase::Load,
+            started_at: at("2026-11-24T12:01:00Z"),
+            finished_at: at("2026-11-24T12:01:42.500Z"),
+        }];
+        let link = Some("https://drill.example.com/runs/20261124T120000Z-3f2a".to_string());
+        let msg = run_message(AlertKind::Pass, &r, link, None);
+        assert_eq!(
+            msg.text,
+            "Dump: shop-2026-11-21.sql.gz, 3.0 MiB, 3d 4h old\n\
+             Restore: 42.5s\n\
+             https://drill.example.com/runs/20261124T120000Z-3f2a"
+        );
+        assert_eq!(
+            msg.payload["link"],
+            "https://drill.example.com/runs/20261124T120000Z-3f2a"
+        );
+    }
+
+    #[test]
+    fn the_kept_restore_is_told_at_the_stable_endpoint_without_its_password() {
+        let mut r = report(Verdict::Fail);
+        r.kept = Some(kept());
+        let msg = run_message(AlertKind::Failure, &r, None, None);
+        assert_eq!(
+            msg.text,
+            "Kept restore (the previous good one): postgresql://postgres@127.0.0.1:49153/shop"
+        );
+        assert_eq!(msg.payload["event"], "failure");
+        assert_eq!(msg.payload["report"]["kept"]["database"], "shop");
+        assert!(
+            msg.payload["report"]["kept"].get("password").is_none(),
+            "webhook receivers never see the password: {}",
+            msg.payload
+        );
+        assert!(!msg.payload.to_string().contains("hunter2"));
+
+        let mut r = report(Verdict::Pass);
+        r.kept = Some(kept());
+        let endpoint = "0.0.0.0:5433".parse().ok();
+        let msg = run_message(AlertKind::Pass, &r, None, endpoint);
+        assert_eq!(msg.text, "Kept restore: 0.0.0.0:5433, database shop");
+    }
+
+    #[test]
+    fn freshness_messages_say_stale_or_fresh_and_carry_the_reason() {
+        let mut event = FreshnessEvent {
+            job: "shop".into(),
+            at: at("2026-11-24T12:00:00Z"),
+            stale: true,
+            reason: "newest dump is 2d 1h old (limit 1d)".into(),
+            dump_path: None,
+            dump_modified_at: None,
+        };
+        let msg = freshness_message(AlertKind::Stale, "shop", &event);
+        assert_eq!(msg.title, "STALE shop: no new backup");
+        assert_eq!(msg.text, "newest dump is 2d 1h old (limit 1d)");
+        assert_eq!(msg.payload["event"], "stale");
+        assert_eq!(msg.payload["freshness"]["stale"], true);
+        assert!(msg.run_id.is_none());
+
+        event.stale = false;
+        let msg = freshness_message(AlertKind::Fresh, "shop", &event);
+        assert_eq!(msg.title, "FRESH shop: backups arrive again");
+        assert_eq!(msg.payload["event"], "fresh");
+    }
 
     #[test]
     fn ages_read_at_a_glance() {
