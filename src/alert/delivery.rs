@@ -13,10 +13,10 @@ use async_trait::async_trait;
 use chrono::Utc;
 use tokio_util::task::TaskTracker;
 
-use super::channels;
+use super::channels::{self, healthchecks, healthchecks::Ping};
 use super::message::{freshness_message, test_message};
 use super::{AlertKind, Message, decide, run_message};
-use crate::config::{AlertSettings, Channel, Job, Notify};
+use crate::config::{AlertSettings, Job, Notify};
 use crate::report::RunReport;
 use crate::store::{FreshnessEvent, Store};
 use crate::vocab::{RunId, Secret, Verdict};
@@ -113,7 +113,7 @@ impl Alerter {
         let channels = settings
             .channels
             .iter()
-            .map(|(name, c)| (name.clone(), channel(c)))
+            .map(|(name, c)| (name.clone(), channels::channel(c)))
             .collect();
         Self {
             http,
@@ -143,7 +143,7 @@ impl Alerter {
     /// A run started: the job's healthchecks `/start` ping.
     pub fn run_started(&self, job: &Job) {
         if let Some(url) = &job.healthchecks {
-            self.ping(job, None, url, "/start", String::new());
+            self.ping(job, None, url, Ping::Start, String::new());
         }
     }
 
@@ -152,16 +152,11 @@ impl Alerter {
         if !self.enabled {
             return;
         }
-        if let Some(url) = &job.healthchecks {
-            let suffix = match report.verdict {
-                Verdict::Pass | Verdict::Unchanged => Some(""),
-                Verdict::Fail | Verdict::Error => Some("/fail"),
-                Verdict::Skipped => None,
-            };
-            if let Some(suffix) = suffix {
-                let body = crate::report::summary::render(report);
-                self.ping(job, Some(&report.run_id), url, suffix, body);
-            }
+        if let Some(url) = &job.healthchecks
+            && let Some(ping) = Ping::for_verdict(report.verdict)
+        {
+            let body = crate::report::summary::render(report);
+            self.ping(job, Some(&report.run_id), url, ping, body);
         }
         let previous = self
             .store
@@ -215,7 +210,7 @@ impl Alerter {
         if event.stale
             && let Some(url) = &job.healthchecks
         {
-            self.ping(job, None, url, "/fail", event.reason.clone());
+            self.ping(job, None, url, Ping::Fail, event.reason.clone());
         }
         self.send(
             &job.notify.channels,
@@ -253,15 +248,7 @@ impl Alerter {
         let result = self
             .with_retries(id, "heartbeat", || {
                 let (http, url) = (http.clone(), url.clone());
-                async move {
-                    http_outcome(
-                        http.post(&url)
-                            .body("restoredrill daemon alive")
-                            .send()
-                            .await,
-                    )
-                    .await
-                }
+                async move { healthchecks::post(&http, &url, "restoredrill daemon alive").await }
             })
             .await;
         if let Err(e) = result {
@@ -295,20 +282,15 @@ impl Alerter {
         });
     }
 
-    fn ping(&self, job: &Job, run_id: Option<&RunId>, url: &Secret, suffix: &str, body: String) {
+    fn ping(&self, job: &Job, run_id: Option<&RunId>, url: &Secret, ping: Ping, body: String) {
         if !self.enabled {
             return;
         }
         let this = self.clone_for_task();
-        let url = format!("{}{suffix}", url.expose());
+        let url = ping.url(url);
         let job_name = job.name.clone();
         let run_id = run_id.cloned();
-        let kind = if suffix.is_empty() {
-            "success"
-        } else {
-            suffix.trim_start_matches('/')
-        };
-        let title = format!("healthchecks {kind} ping for {job_name}");
+        let title = format!("healthchecks {} ping for {job_name}", ping.as_str());
         self.tracker.spawn(async move {
             let id = this
                 .store
@@ -319,7 +301,7 @@ impl Alerter {
             let result = this
                 .with_retries(id, "healthchecks", || {
                     let (http, url, body) = (http.clone(), url.clone(), body.clone());
-                    async move { http_outcome(http.post(&url).body(body).send().await).await }
+                    async move { healthchecks::post(&http, &url, body).await }
                 })
                 .await;
             if let Err(e) = result {
@@ -413,27 +395,5 @@ impl Alerter {
             tracker: self.tracker.clone(),
             enabled: self.enabled,
         })
-    }
-}
-
-fn channel(c: &Channel) -> Arc<dyn Deliver> {
-    match c {
-        Channel::Slack { webhook_url } => Arc::new(channels::slack::Slack {
-            webhook_url: webhook_url.clone(),
-        }),
-        Channel::Telegram {
-            api_url,
-            bot_token,
-            chat_id,
-        } => Arc::new(channels::telegram::Telegram {
-            api_url: api_url.clone(),
-            bot_token: bot_token.clone(),
-            chat_id: chat_id.clone(),
-        }),
-        Channel::Webhook { url, secret } => Arc::new(channels::webhook::Webhook {
-            url: url.clone(),
-            secret: secret.clone(),
-        }),
-        Channel::Email(e) => Arc::new(channels::email::Email::new(e.clone())),
     }
 }
