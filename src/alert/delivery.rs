@@ -15,11 +15,12 @@ use tokio_util::task::TaskTracker;
 
 use super::channels::{self, healthchecks, healthchecks::Ping};
 use super::message::{freshness_message, test_message};
+use super::policy::{freshness, warning};
 use super::{AlertKind, Message, decide, run_message};
-use crate::config::{AlertSettings, Job, Notify};
+use crate::config::{AlertSettings, Job};
 use crate::report::RunReport;
 use crate::store::{FreshnessEvent, Store};
-use crate::vocab::{RunId, Secret, Verdict};
+use crate::vocab::{RunId, Secret};
 
 /// A delivery that did not work; `retry` when trying again may help.
 #[derive(Debug, Clone)]
@@ -158,26 +159,7 @@ impl Alerter {
             let body = crate::report::summary::render(report);
             self.ping(job, Some(&report.run_id), url, ping, body);
         }
-        let previous = self
-            .store
-            .outcome_before(&job.name, report.started_at)
-            .await
-            .ok()
-            .flatten();
-        let last_alert = self
-            .store
-            .last_problem_alert(&job.name)
-            .await
-            .ok()
-            .flatten();
-        let kind = decide(
-            job.notify.when,
-            job.notify.remind_every,
-            report.verdict,
-            previous,
-            last_alert,
-            Utc::now(),
-        );
+        let kind = self.policy_kind(job, report).await;
         let endpoint = job.keep.as_ref().and_then(|k| k.listen);
         let message = |kind| {
             run_message(
@@ -190,9 +172,33 @@ impl Alerter {
         if let Some(kind) = kind {
             self.send(&job.notify.channels, message(kind));
         }
-        if report.verdict == Verdict::Pass && !report.warnings.is_empty() {
-            self.send(&job.notify.channels, message(AlertKind::Warning));
+        if let Some(kind) = warning(report.verdict, !report.warnings.is_empty()) {
+            self.send(&job.notify.channels, message(kind));
         }
+    }
+
+    /// What the job's `notify` policy calls for, given its earlier runs and alerts.
+    async fn policy_kind(&self, job: &Job, report: &RunReport) -> Option<AlertKind> {
+        let previous = self
+            .store
+            .outcome_before(&job.name, report.started_at)
+            .await
+            .ok()
+            .flatten();
+        let last_alert = self
+            .store
+            .last_problem_alert(&job.name)
+            .await
+            .ok()
+            .flatten();
+        decide(
+            job.notify.when,
+            job.notify.remind_every,
+            report.verdict,
+            previous,
+            last_alert,
+            Utc::now(),
+        )
     }
 
     /// The freshness watch saw the job's backups become stale, or fresh again.
@@ -200,12 +206,8 @@ impl Alerter {
         if !self.enabled {
             return;
         }
-        let kind = if event.stale {
-            AlertKind::Stale
-        } else if job.notify.when == Notify::Failure {
+        let Some(kind) = freshness(job.notify.when, event.stale) else {
             return;
-        } else {
-            AlertKind::Fresh
         };
         if event.stale
             && let Some(url) = &job.healthchecks

@@ -1,6 +1,7 @@
 //! Who hears about what: the job's `notify` policy applied to a run's verdict
-//! ([`decide`]). Pure decisions on plain values; rendering and sending are
-//! elsewhere.
+//! ([`decide`]), to trend warnings ([`warning`]) and to the freshness watch's
+//! news ([`freshness`]). Decisions on plain values only; rendering and sending
+//! are elsewhere.
 
 use std::time::Duration;
 
@@ -70,6 +71,22 @@ pub fn decide(
             };
             due.then_some(AlertKind::Reminder)
         }
+    }
+}
+
+/// A passing run that crossed trend thresholds is told as a warning, under
+/// every `notify` policy and besides what [`decide`] calls for.
+pub fn warning(verdict: Verdict, has_warnings: bool) -> Option<AlertKind> {
+    (verdict == Verdict::Pass && has_warnings).then_some(AlertKind::Warning)
+}
+
+/// The freshness watch's news: stale backups are always told; fresh ones
+/// again unless the job hears of failures only.
+pub fn freshness(when: Notify, stale: bool) -> Option<AlertKind> {
+    match (stale, when) {
+        (true, _) => Some(AlertKind::Stale),
+        (false, Notify::Failure) => None,
+        (false, _) => Some(AlertKind::Fresh),
     }
 }
 
@@ -148,5 +165,23 @@ mod tests {
             Some(AlertKind::Reminder),
             "6 h ago"
         );
+    }
+
+    #[test]
+    fn only_a_passing_run_with_warnings_is_told_as_a_warning() {
+        use Verdict::*;
+        assert_eq!(warning(Pass, true), Some(AlertKind::Warning));
+        assert_eq!(warning(Pass, false), None);
+        assert_eq!(warning(Fail, true), None, "the failure says more");
+        assert_eq!(warning(Unchanged, true), None);
+    }
+
+    #[test]
+    fn stale_backups_are_always_told_fresh_ones_unless_only_failures_are() {
+        assert_eq!(freshness(Notify::Failure, true), Some(AlertKind::Stale));
+        assert_eq!(freshness(Notify::Change, true), Some(AlertKind::Stale));
+        assert_eq!(freshness(Notify::Failure, false), None);
+        assert_eq!(freshness(Notify::Change, false), Some(AlertKind::Fresh));
+        assert_eq!(freshness(Notify::Always, false), Some(AlertKind::Fresh));
     }
 }
