@@ -94,6 +94,8 @@ impl Default for Retry {
     }
 }
 
+/// Tells people about runs and backups as each job's policy says, from
+/// background tasks; `run --no-alerts` gets one that sends nothing.
 pub struct Alerter {
     http: reqwest::Client,
     channels: BTreeMap<String, Arc<dyn Deliver>>,
