@@ -1,0 +1,403 @@
+//! Delivery: the [`Deliver`] trait each channel implements, and the
+//! [`Alerter`], which applies the job's policy, sends the message to each of
+//! the job's channels with a timeout and retries with backoff, pings the job's
+//! healthchecks URL, and records every attempt in the history.
+//!
+//! Everything is sent from background tasks: [`Alerter::flush`] waits for them.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::Utc;
+use tokio_util::task::TaskTracker;
+
+use super::channels::{self, healthchecks, healthchecks::Ping};
+use super::message::{freshness_message, test_message};
+use super::policy::{freshness, warning};
+use super::{AlertKind, Message, decide, run_message};
+use crate::config::{AlertSettings, Job};
+use crate::report::RunReport;
+use crate::store::{FreshnessEvent, Store};
+use crate::vocab::{RunId, Secret};
+
+/// A delivery that did not work; `retry` when trying again may help.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    pub retry: bool,
+    pub detail: String,
+}
+
+/// One way of telling people.
+#[async_trait]
+pub trait Deliver: Send + Sync {
+    async fn deliver(
+        &self,
+        http: &reqwest::Client,
+        delivery_id: i64,
+        msg: &Message,
+    ) -> Result<(), Failure>;
+}
+
+/// An HTTP answer: 2xx is delivered; 408, 429, 5xx and network errors may pass on a retry.
+pub(crate) async fn http_outcome(
+    result: reqwest::Result<reqwest::Response>,
+) -> Result<(), Failure> {
+    match result {
+        Ok(r) if r.status().is_success() => Ok(()),
+        Ok(r) => {
+            let status = r.status();
+            let body: String = r
+                .text()
+                .await
+                .unwrap_or_default()
+                .chars()
+                .take(200)
+                .collect();
+            Err(Failure {
+                retry: status.is_server_error() || status.as_u16() == 408 || status.as_u16() == 429,
+                detail: format!("HTTP {status}: {body}"),
+            })
+        }
+        Err(e) => {
+            // Without the URL: it may carry a token.
+            let e = e.without_url();
+            let mut detail = e.to_string();
+            let mut source = std::error::Error::source(&e);
+            while let Some(s) = source {
+                detail.push_str(&format!(": {s}"));
+                source = s.source();
+            }
+            Err(Failure {
+                retry: true,
+                detail,
+            })
+        }
+    }
+}
+
+/// How deliveries are retried.
+#[derive(Debug, Clone, Copy)]
+pub struct Retry {
+    pub attempts: u32,
+    /// Wait before the second attempt; each later wait is four times longer.
+    pub first_backoff: Duration,
+}
+
+impl Default for Retry {
+    fn default() -> Self {
+        Self {
+            attempts: 4,
+            first_backoff: Duration::from_millis(500),
+        }
+    }
+}
+
+/// Tells people about runs and backups as each job's policy says, from
+/// background tasks; `run --no-alerts` gets one that sends nothing.
+pub struct Alerter {
+    http: reqwest::Client,
+    channels: BTreeMap<String, Arc<dyn Deliver>>,
+    public_url: Option<String>,
+    store: Store,
+    retry: Retry,
+    tracker: TaskTracker,
+    enabled: bool,
+}
+
+impl Alerter {
+    pub fn new(settings: &AlertSettings, store: Store) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .user_agent(concat!("restoredrill/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .unwrap_or_default();
+        let channels = settings
+            .channels
+            .iter()
+            .map(|(name, c)| (name.clone(), channels::channel(c)))
+            .collect();
+        Self {
+            http,
+            channels,
+            public_url: settings.public_url.clone(),
+            store,
+            retry: Retry::default(),
+            tracker: TaskTracker::new(),
+            enabled: true,
+        }
+    }
+
+    /// An alerter that sends nothing (`run --no-alerts`).
+    pub fn disabled(store: Store) -> Self {
+        let mut a = Self::new(&AlertSettings::default(), store);
+        a.enabled = false;
+        a
+    }
+
+    /// The link to a run on the status page, when `public_url` is set.
+    fn run_link(&self, run_id: &str) -> Option<String> {
+        self.public_url
+            .as_ref()
+            .map(|u| format!("{u}/runs/{run_id}"))
+    }
+
+    /// A run started: the job's healthchecks `/start` ping.
+    pub fn run_started(&self, job: &Job) {
+        if let Some(url) = &job.healthchecks {
+            self.ping(job, None, url, Ping::Start, String::new());
+        }
+    }
+
+    /// A run's verdict is stored: its healthchecks ping, and the alerts the job's policy calls for.
+    pub async fn run_finished(&self, job: &Job, report: &RunReport) {
+        if !self.enabled {
+            return;
+        }
+        if let Some(url) = &job.healthchecks
+            && let Some(ping) = Ping::for_verdict(report.verdict)
+        {
+            let body = crate::report::summary::render(report);
+            self.ping(job, Some(&report.run_id), url, ping, body);
+        }
+        let kind = self.policy_kind(job, report).await;
+        let endpoint = job.keep.as_ref().and_then(|k| k.listen);
+        let message = |kind| {
+            run_message(
+                kind,
+                report,
+                self.run_link(report.run_id.as_str()),
+                endpoint,
+            )
+        };
+        if let Some(kind) = kind {
+            self.send(&job.notify.channels, message(kind));
+        }
+        if let Some(kind) = warning(report.verdict, !report.warnings.is_empty()) {
+            self.send(&job.notify.channels, message(kind));
+        }
+    }
+
+    /// What the job's `notify` policy calls for, given its earlier runs and alerts.
+    async fn policy_kind(&self, job: &Job, report: &RunReport) -> Option<AlertKind> {
+        let previous = self
+            .store
+            .outcome_before(&job.name, report.started_at)
+            .await
+            .ok()
+            .flatten();
+        let last_alert = self
+            .store
+            .last_problem_alert(&job.name)
+            .await
+            .ok()
+            .flatten();
+        decide(
+            job.notify.when,
+            job.notify.remind_every,
+            report.verdict,
+            previous,
+            last_alert,
+            Utc::now(),
+        )
+    }
+
+    /// The freshness watch saw the job's backups become stale, or fresh again.
+    pub fn freshness_changed(&self, job: &Job, event: &FreshnessEvent) {
+        if !self.enabled {
+            return;
+        }
+        let Some(kind) = freshness(job.notify.when, event.stale) else {
+            return;
+        };
+        if event.stale
+            && let Some(url) = &job.healthchecks
+        {
+            self.ping(job, None, url, Ping::Fail, event.reason.clone());
+        }
+        self.send(
+            &job.notify.channels,
+            freshness_message(kind, &job.name, event),
+        );
+    }
+
+    /// Sends a test message to every channel (or the one named) and waits for the outcome.
+    pub async fn test(&self, only: Option<&str>) -> Vec<(String, Result<(), String>)> {
+        let msg = test_message();
+        let names: Vec<String> = self
+            .channels
+            .keys()
+            .filter(|n| only.is_none_or(|o| o == n.as_str()))
+            .cloned()
+            .collect();
+        let id = self.record(&msg).await;
+        let mut out = Vec::new();
+        for name in names {
+            let outcome = self.deliver(&name, id, &msg).await;
+            out.push((name, outcome));
+        }
+        out
+    }
+
+    /// Pings `url` (the daemon's heartbeat) once, recording the attempt.
+    pub async fn heartbeat(&self, url: &Secret) {
+        let http = self.http.clone();
+        let url = url.expose().to_string();
+        let id = self
+            .store
+            .record_alert(None, None, "heartbeat", "restoredrill daemon alive")
+            .await
+            .unwrap_or(0);
+        let result = self
+            .with_retries(id, "heartbeat", || {
+                let (http, url) = (http.clone(), url.clone());
+                async move { healthchecks::post(&http, &url, "restoredrill daemon alive").await }
+            })
+            .await;
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "heartbeat ping failed");
+        }
+    }
+
+    /// Waits for deliveries in progress, at most `limit`.
+    pub async fn flush(&self, limit: Duration) {
+        self.tracker.close();
+        if tokio::time::timeout(limit, self.tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("alert deliveries still going after {limit:?}; not waiting for them");
+        }
+        self.tracker.reopen();
+    }
+
+    fn send(&self, channels: &[String], msg: Message) {
+        if channels.is_empty() {
+            return;
+        }
+        tracing::info!(job = ?msg.job, kind = msg.kind.as_str(), channels = ?channels, "sending alert");
+        let channels = channels.to_vec();
+        let this = self.clone_for_task();
+        self.tracker.spawn(async move {
+            let id = this.record(&msg).await;
+            let sends = channels.iter().map(|name| this.deliver(name, id, &msg));
+            futures_util::future::join_all(sends).await;
+        });
+    }
+
+    fn ping(&self, job: &Job, run_id: Option<&RunId>, url: &Secret, ping: Ping, body: String) {
+        if !self.enabled {
+            return;
+        }
+        let this = self.clone_for_task();
+        let url = ping.url(url);
+        let job_name = job.name.clone();
+        let run_id = run_id.cloned();
+        let title = format!("healthchecks {} ping for {job_name}", ping.as_str());
+        self.tracker.spawn(async move {
+            let id = this
+                .store
+                .record_alert(Some(&job_name), run_id.as_ref(), "ping", &title)
+                .await
+                .unwrap_or(0);
+            let http = this.http.clone();
+            let result = this
+                .with_retries(id, "healthchecks", || {
+                    let (http, url, body) = (http.clone(), url.clone(), body.clone());
+                    async move { healthchecks::post(&http, &url, body).await }
+                })
+                .await;
+            if let Err(e) = result {
+                tracing::warn!(job = %job_name, error = %e, "healthchecks ping failed");
+            }
+        });
+    }
+
+    async fn record(&self, msg: &Message) -> i64 {
+        self.store
+            .record_alert(
+                msg.job.as_deref(),
+                msg.run_id.as_ref(),
+                msg.kind.as_str(),
+                &msg.title,
+            )
+            .await
+            .unwrap_or_else(|e| {
+                tracing::error!(error = %e, "could not record the alert");
+                0
+            })
+    }
+
+    async fn deliver(&self, name: &str, alert_id: i64, msg: &Message) -> Result<(), String> {
+        let Some(channel) = self.channels.get(name).cloned() else {
+            return Err(format!("no channel named `{name}`"));
+        };
+        let http = self.http.clone();
+        let result = self
+            .with_retries(alert_id, name, || {
+                let (channel, http) = (channel.clone(), http.clone());
+                async move { channel.deliver(&http, alert_id, msg).await }
+            })
+            .await;
+        match &result {
+            Ok(()) => tracing::info!(channel = name, kind = msg.kind.as_str(), "alert delivered"),
+            Err(e) => tracing::warn!(channel = name, error = %e, "alert not delivered"),
+        }
+        result
+    }
+
+    /// Runs `attempt` until it works, it fails for good, or the attempts are used up; records each.
+    async fn with_retries<F, Fut>(
+        &self,
+        alert_id: i64,
+        channel: &str,
+        mut attempt: F,
+    ) -> Result<(), String>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<(), Failure>>,
+    {
+        let mut wait = self.retry.first_backoff;
+        let mut last = String::new();
+        for n in 1..=self.retry.attempts {
+            let outcome = attempt().await;
+            let detail = match &outcome {
+                Ok(()) => "delivered".to_string(),
+                Err(f) => f.detail.clone(),
+            };
+            if let Err(e) = self
+                .store
+                .record_delivery(alert_id, channel, n, outcome.is_ok(), &detail)
+                .await
+            {
+                tracing::error!(error = %e, "could not record the delivery attempt");
+            }
+            match outcome {
+                Ok(()) => return Ok(()),
+                Err(f) if !f.retry => return Err(f.detail),
+                Err(f) => last = f.detail,
+            }
+            if n < self.retry.attempts {
+                tokio::time::sleep(wait).await;
+                wait *= 4;
+            }
+        }
+        Err(format!(
+            "gave up after {} attempts; last: {last}",
+            self.retry.attempts
+        ))
+    }
+
+    fn clone_for_task(&self) -> Arc<Self> {
+        Arc::new(Self {
+            http: self.http.clone(),
+            channels: self.channels.clone(),
+            public_url: self.public_url.clone(),
+            store: self.store.clone(),
+            retry: self.retry,
+            tracker: self.tracker.clone(),
+            enabled: self.enabled,
+        })
+    }
+}

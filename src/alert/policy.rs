@@ -1,0 +1,187 @@
+//! Who hears about what: the job's `notify` policy applied to a run's verdict
+//! ([`decide`]), to trend warnings ([`warning`]) and to the freshness watch's
+//! news ([`freshness`]). Decisions on plain values only; rendering and sending
+//! are elsewhere.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::config::Notify;
+use crate::vocab::Verdict;
+
+/// Why a message is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertKind {
+    Failure,
+    Recovery,
+    Reminder,
+    /// A passing run, under `notify: always`.
+    Pass,
+    /// Trend thresholds crossed on a passing run.
+    Warning,
+    Stale,
+    Fresh,
+    Test,
+}
+
+impl AlertKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Failure => "failure",
+            Self::Recovery => "recovery",
+            Self::Reminder => "reminder",
+            Self::Pass => "pass",
+            Self::Warning => "warning",
+            Self::Stale => "stale",
+            Self::Fresh => "fresh",
+            Self::Test => "test",
+        }
+    }
+}
+
+/// Applies the `notify` policy to a run's verdict. `previous` is the verdict
+/// of the job's latest earlier run that verified something; `last_alert`
+/// when the job last had a failure, reminder or stale alert.
+pub fn decide(
+    when: Notify,
+    remind_every: Option<Duration>,
+    verdict: Verdict,
+    previous: Option<Verdict>,
+    last_alert: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Option<AlertKind> {
+    let bad = |v: Verdict| matches!(v, Verdict::Fail | Verdict::Error);
+    let was_bad = previous.is_some_and(bad);
+    match verdict {
+        Verdict::Unchanged | Verdict::Skipped => None,
+        Verdict::Pass => match when {
+            _ if was_bad && when != Notify::Failure => Some(AlertKind::Recovery),
+            Notify::Always => Some(AlertKind::Pass),
+            _ => None,
+        },
+        Verdict::Fail | Verdict::Error => {
+            if !was_bad || when != Notify::Change {
+                return Some(AlertKind::Failure);
+            }
+            let due = match (remind_every, last_alert) {
+                (Some(every), Some(last)) => (now - last).to_std().unwrap_or_default() >= every,
+                (Some(_), None) => true,
+                (None, _) => false,
+            };
+            due.then_some(AlertKind::Reminder)
+        }
+    }
+}
+
+/// A passing run that crossed trend thresholds is told as a warning, under
+/// every `notify` policy and besides what [`decide`] calls for.
+pub fn warning(verdict: Verdict, has_warnings: bool) -> Option<AlertKind> {
+    (verdict == Verdict::Pass && has_warnings).then_some(AlertKind::Warning)
+}
+
+/// The freshness watch's news: stale backups are always told; fresh ones
+/// again unless the job hears of failures only.
+pub fn freshness(when: Notify, stale: bool) -> Option<AlertKind> {
+    match (stale, when) {
+        (true, _) => Some(AlertKind::Stale),
+        (false, Notify::Failure) => None,
+        (false, _) => Some(AlertKind::Fresh),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    const NOW: &str = "2026-11-24T12:00:00Z";
+
+    fn d(when: Notify, verdict: Verdict, previous: Option<Verdict>) -> Option<AlertKind> {
+        decide(when, None, verdict, previous, None, at(NOW))
+    }
+
+    #[test]
+    fn change_tells_the_first_failure_and_the_recovery_only() {
+        use Verdict::*;
+        assert_eq!(
+            d(Notify::Change, Pass, None),
+            None,
+            "a first pass is no news"
+        );
+        assert_eq!(d(Notify::Change, Fail, None), Some(AlertKind::Failure));
+        assert_eq!(
+            d(Notify::Change, Fail, Some(Pass)),
+            Some(AlertKind::Failure)
+        );
+        assert_eq!(d(Notify::Change, Error, Some(Fail)), None, "still failing");
+        assert_eq!(
+            d(Notify::Change, Pass, Some(Error)),
+            Some(AlertKind::Recovery)
+        );
+        assert_eq!(d(Notify::Change, Pass, Some(Pass)), None);
+        assert_eq!(d(Notify::Change, Unchanged, Some(Fail)), None);
+        assert_eq!(d(Notify::Change, Skipped, Some(Pass)), None);
+    }
+
+    #[test]
+    fn failure_tells_every_failure_and_always_tells_every_run() {
+        use Verdict::*;
+        assert_eq!(
+            d(Notify::Failure, Fail, Some(Fail)),
+            Some(AlertKind::Failure)
+        );
+        assert_eq!(d(Notify::Failure, Pass, Some(Fail)), None);
+        assert_eq!(d(Notify::Always, Pass, Some(Pass)), Some(AlertKind::Pass));
+        assert_eq!(
+            d(Notify::Always, Pass, Some(Fail)),
+            Some(AlertKind::Recovery)
+        );
+        assert_eq!(
+            d(Notify::Always, Error, Some(Error)),
+            Some(AlertKind::Failure)
+        );
+    }
+
+    #[test]
+    fn a_job_that_keeps_failing_is_reminded_of_after_remind_every() {
+        let every = Some(Duration::from_secs(6 * 3600));
+        let remind = |last: &str| {
+            decide(
+                Notify::Change,
+                every,
+                Verdict::Fail,
+                Some(Verdict::Fail),
+                Some(at(last)),
+                at(NOW),
+            )
+        };
+        assert_eq!(remind("2026-11-24T07:00:00Z"), None, "5 h ago");
+        assert_eq!(
+            remind("2026-11-24T06:00:00Z"),
+            Some(AlertKind::Reminder),
+            "6 h ago"
+        );
+    }
+
+    #[test]
+    fn only_a_passing_run_with_warnings_is_told_as_a_warning() {
+        use Verdict::*;
+        assert_eq!(warning(Pass, true), Some(AlertKind::Warning));
+        assert_eq!(warning(Pass, false), None);
+        assert_eq!(warning(Fail, true), None, "the failure says more");
+        assert_eq!(warning(Unchanged, true), None);
+    }
+
+    #[test]
+    fn stale_backups_are_always_told_fresh_ones_unless_only_failures_are() {
+        assert_eq!(freshness(Notify::Failure, true), Some(AlertKind::Stale));
+        assert_eq!(freshness(Notify::Change, true), Some(AlertKind::Stale));
+        assert_eq!(freshness(Notify::Failure, false), None);
+        assert_eq!(freshness(Notify::Change, false), Some(AlertKind::Fresh));
+        assert_eq!(freshness(Notify::Always, false), Some(AlertKind::Fresh));
+    }
+}
