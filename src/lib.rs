@@ -6,14 +6,18 @@
 //! - [`schedule`]: when each job runs (crontab expressions, time zones).
 //! - [`source`]: finds the newest dump, tells its compression and format, streams it.
 //! - [`restore`]: loads the dump into a throwaway Docker container with the engine's own tools.
-//! - [`assert`]: checks the restored data against the job's assertions.
+//! - [`assert`]: checks the restored data against the job's assertions and the baseline.
 //! - [`promote`]: makes a passing restore the job's kept restore.
-//! - [`report`]: the run's record, rendered for people and machines, and the alerts about it.
+//! - [`report`]: the run's record, rendered for people, machines and auditors.
+//! - [`alert`]: who hears about a run, and delivery through one file per channel.
 //!
-//! Beside them: [`store`] keeps run history, kept restores and alert
-//! deliveries in SQLite; [`daemon`] runs jobs on their schedules, serves kept
-//! restores on stable endpoints and watches freshness; [`http`] is the
-//! daemon's status pages, JSON API and metrics.
+//! [`pipeline`] is one run through those stages. Beside them: [`store`]
+//! keeps run history, kept restores and alert deliveries in SQLite;
+//! [`daemon`] runs jobs on their schedules, serves kept restores on stable
+//! endpoints and watches freshness; [`http`] is the daemon's status pages,
+//! JSON API and metrics. Two leaves everything may use: [`vocab`], the
+//! run's words as types (verdict, phase, state...), and [`units`],
+//! durations and sizes. `docs/architecture.md` draws who may import whom.
 
 pub mod alert;
 pub mod assert;

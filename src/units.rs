@@ -82,4 +82,17 @@ mod tests {
         assert_eq!(parse_duration("1h 30m").unwrap(), Duration::from_secs(5400));
         assert!(parse_duration("soon").unwrap_err().contains("`soon`"));
     }
+
+    #[test]
+    fn ages_read_at_a_glance() {
+        assert_eq!(
+            short_age(Duration::from_secs(3 * 86400 + 4 * 3600 + 800)),
+            "3d 4h"
+        );
+        assert_eq!(
+            short_age(Duration::from_secs(4 * 3600 + 13 * 60 + 5)),
+            "4h 13m"
+        );
+        assert_eq!(short_age(Duration::from_secs(46)), "46s");
+    }
 }

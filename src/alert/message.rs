@@ -347,17 +347,4 @@ mod tests {
         assert_eq!(msg.title, "FRESH shop: backups arrive again");
         assert_eq!(msg.payload["event"], "fresh");
     }
-
-    #[test]
-    fn ages_read_at_a_glance() {
-        assert_eq!(
-            short_age(Duration::from_secs(3 * 86400 + 4 * 3600 + 800)),
-            "3d 4h"
-        );
-        assert_eq!(
-            short_age(Duration::from_secs(4 * 3600 + 13 * 60 + 5)),
-            "4h 13m"
-        );
-        assert_eq!(short_age(Duration::from_secs(46)), "46s");
-    }
 }

@@ -2,7 +2,7 @@
 //! optional) read in an IANA time zone, evaluated with croner. Daylight-saving
 //! gaps and overlaps follow croner's documented rules (a time skipped by a gap
 //! runs at the first valid instant after it; a repeated hour runs once).
-//! The scheduler that runs jobs by it is in `crate::schedule`.
+//! The scheduler that runs jobs by it is the `schedule` module.
 
 use std::fmt;
 use std::str::FromStr;

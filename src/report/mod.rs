@@ -1,7 +1,7 @@
 //! What a run concluded, and how it is told: [`RunReport`] is the record of
-//! one run; `summary` renders it for people, `json` for machines, and
-//! `alert` decides who hears about it and sends it through one file per
-//! channel (`slack`, `telegram`, `webhook`, `email`; healthchecks pings in `alert`).
+//! one run; `summary` renders it for people, `json` for machines,
+//! `evidence` for auditors, and `stored` is a run as history gives it back.
+//! Who hears about a run is `crate::alert`'s business.
 
 pub mod evidence;
 pub mod json;
