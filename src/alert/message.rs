@@ -169,7 +169,6 @@ mod tests {
     use crate::assert::AssertionResult;
     use crate::report::{PhaseTime, Warning};
     use crate::vocab::{EngineKind, KeptRestore, Secret, WarningKind};
-    use std::time::Duration;
 
     fn at(s: &str) -> DateTime<Utc> {
         s.parse().unwrap()
