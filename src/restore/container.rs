@@ -289,11 +289,59 @@ pub async fn launch_restoring(
         saved: std::sync::OnceLock::new(),
         armed: true,
     };
-
-    if let Err(e) = sandbox::create_network(docker, &spec.name, &labels).await {
-        guard.remove().await;
-        return Err(e);
+    match start_sandboxed(docker, spec, files, &labels, &mut guard).await {
+        Ok(()) => Ok(guard),
+        Err(e) => {
+            guard.remove().await;
+            Err(e)
+        }
     }
+}
+
+/// Creates the container on its own network, puts `files` in place,
+/// starts it and its relay; `guard` learns the container's id and port.
+async fn start_sandboxed(
+    docker: &Docker,
+    spec: &ContainerSpec,
+    files: &[SavedFile],
+    labels: &HashMap<String, String>,
+    guard: &mut Candidate,
+) -> Result<(), RestoreError> {
+    sandbox::create_network(docker, &spec.name, labels).await?;
+    let opts = CreateContainerOptionsBuilder::default()
+        .name(&spec.name)
+        .build();
+    let created = docker
+        .create_container(Some(opts), container_body(spec, labels))
+        .await
+        .map_err(RestoreError::Docker)?;
+    guard.id = created.id;
+    for file in files {
+        let opts = UploadToContainerOptionsBuilder::default()
+            .path(&file.dir)
+            .copy_uidgid("1")
+            .build();
+        docker
+            .upload_to_container(
+                &guard.id,
+                Some(opts),
+                bollard::body_full(file.archive.clone().into()),
+            )
+            .await
+            .map_err(RestoreError::Docker)?;
+    }
+    docker
+        .start_container(&guard.id, None)
+        .await
+        .map_err(RestoreError::Docker)?;
+    guard.host_port =
+        sandbox::start_relay(docker, &spec.name, &spec.image, spec.port, labels).await?;
+    Ok(())
+}
+
+/// The container as Docker creates it: limits, sandbox, data on the
+/// volume or a tmpfs.
+fn container_body(spec: &ContainerSpec, labels: &HashMap<String, String>) -> ContainerCreateBody {
     let mut host = HostConfig {
         memory: spec.memory.map(|m| m as i64),
         memory_swap: spec.memory.map(|m| m as i64),
@@ -310,7 +358,7 @@ pub async fn launch_restoring(
             )]))
         }
     }
-    let body = ContainerCreateBody {
+    ContainerCreateBody {
         image: Some(spec.image.clone()),
         env: Some(spec.env.clone()),
         cmd: Some(spec.cmd.clone()),
@@ -318,48 +366,7 @@ pub async fn launch_restoring(
         host_config: Some(host),
         networking_config: Some(sandbox::networking(&spec.name)),
         ..Default::default()
-    };
-    let opts = CreateContainerOptionsBuilder::default()
-        .name(&spec.name)
-        .build();
-    let created = docker.create_container(Some(opts), body).await;
-    let created = match created {
-        Ok(c) => c,
-        Err(e) => {
-            guard.remove().await;
-            return Err(RestoreError::Docker(e));
-        }
-    };
-    guard.id = created.id;
-    for file in files {
-        let opts = UploadToContainerOptionsBuilder::default()
-            .path(&file.dir)
-            .copy_uidgid("1")
-            .build();
-        let put = docker
-            .upload_to_container(
-                &guard.id,
-                Some(opts),
-                bollard::body_full(file.archive.clone().into()),
-            )
-            .await;
-        if let Err(e) = put {
-            guard.remove().await;
-            return Err(RestoreError::Docker(e));
-        }
     }
-    if let Err(e) = docker.start_container(&guard.id, None).await {
-        guard.remove().await;
-        return Err(RestoreError::Docker(e));
-    }
-    match sandbox::start_relay(docker, &spec.name, &spec.image, spec.port, &labels).await {
-        Ok(p) => guard.host_port = p,
-        Err(e) => {
-            guard.remove().await;
-            return Err(e);
-        }
-    }
-    Ok(guard)
 }
 
 /// Takes a kept container back after a restart of restoredrill: starts it
@@ -566,41 +573,8 @@ pub async fn exec(
         return Err(RestoreError::Unexpected("exec started detached".into()));
     };
 
-    let drain = async {
-        let mut tail = Tail::default();
-        while let Some(item) = output.next().await {
-            match item {
-                Ok(chunk) => tail.push(&chunk.into_bytes()),
-                Err(e) => tail.push(format!("(output stream error: {e})\n").as_bytes()),
-            }
-        }
-        tail.finish()
-    };
-    let feed = async {
-        let Some(src) = stdin else {
-            let _ = input.shutdown().await;
-            return None;
-        };
-        let mut buf = vec![0u8; 256 * 1024];
-        let mut failure = None;
-        loop {
-            let n = match src.read(&mut buf).await {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) => {
-                    failure = Some(e);
-                    break;
-                }
-            };
-            // A write error means the tool stopped reading (it exited on an
-            // error); its exit code tells the rest.
-            if input.write_all(&buf[..n]).await.is_err() {
-                break;
-            }
-        }
-        let _ = input.shutdown().await;
-        failure
-    };
+    let drain = drain_output(&mut output);
+    let feed = feed_stdin(stdin, &mut input);
     // The command's output ends when it exits; if it exits before reading all
     // its input (an error early in a big dump), feeding stops there rather
     // than pushing the rest of the dump into a connection nobody reads.
@@ -622,6 +596,55 @@ pub async fn exec(
         output_tail,
         input_error,
     })
+}
+
+/// The last lines a command printed, read until its output ends (it exited).
+async fn drain_output(
+    output: &mut (
+             impl futures_util::Stream<
+        Item = Result<bollard::container::LogOutput, bollard::errors::Error>,
+    > + Unpin
+         ),
+) -> Vec<String> {
+    let mut tail = Tail::default();
+    while let Some(item) = output.next().await {
+        match item {
+            Ok(chunk) => tail.push(&chunk.into_bytes()),
+            Err(e) => tail.push(format!("(output stream error: {e})\n").as_bytes()),
+        }
+    }
+    tail.finish()
+}
+
+/// Copies `stdin` (if any) into the command's input, then closes it; the
+/// error reading `stdin`, if one broke the copy.
+async fn feed_stdin(
+    stdin: Option<&mut (dyn AsyncRead + Send + Unpin)>,
+    input: &mut (impl tokio::io::AsyncWrite + Unpin),
+) -> Option<std::io::Error> {
+    let Some(src) = stdin else {
+        let _ = input.shutdown().await;
+        return None;
+    };
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut failure = None;
+    loop {
+        let n = match src.read(&mut buf).await {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) => {
+                failure = Some(e);
+                break;
+            }
+        };
+        // A write error means the tool stopped reading (it exited on an
+        // error); its exit code tells the rest.
+        if input.write_all(&buf[..n]).await.is_err() {
+            break;
+        }
+    }
+    let _ = input.shutdown().await;
+    failure
 }
 
 /// The exit code of a finished exec; Docker may take a moment to record it

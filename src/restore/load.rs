@@ -12,12 +12,13 @@ use bollard::Docker;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncRead;
 
-use super::container::{self, Candidate};
+use super::container::{self, Candidate, ExecOutcome};
 use super::engine::{Credentials, Engine, LoadPlan};
 use super::screen::{Allowances, Completion, Dialect, Screen, Screened};
 use super::{RestoreError, progress};
 
 use crate::source::detect::{DumpFormat, Inspection};
+use crate::source::reader::DumpStream;
 use crate::source::tar_end::TarEndChecked;
 use crate::source::{Dump, reader};
 
@@ -49,6 +50,17 @@ pub struct LoadFailure {
     /// The tool died of a signal (exit code 128 + N), as when its container
     /// is killed: the caller looks at what happened to the container.
     pub signalled: bool,
+}
+
+impl LoadFailure {
+    /// A failure found before or beside the tool, with nothing it printed.
+    fn quiet(reason: impl Into<String>) -> Self {
+        Self {
+            reason: reason.into(),
+            output_tail: Vec::new(),
+            signalled: false,
+        }
+    }
 }
 
 pub struct LoadRequest<'a> {
@@ -165,6 +177,12 @@ async fn attempt(req: LoadRequest<'_>) -> Result<Result<Loaded, LoadFailure>, Re
     Ok(Ok(loaded))
 }
 
+/// What the tool did with the dump's bytes, and the screen that read them
+/// on the way (plain SQL only).
+type Piped = (ExecOutcome, Option<Screened<DumpStream>>);
+
+/// Streams a dump file into `cmd`: through the screen for plain SQL, else
+/// through the tar end check; then judges what the tool and the screen saw.
 async fn feed_file(
     req: &LoadRequest<'_>,
     cmd: Vec<String>,
@@ -174,16 +192,77 @@ async fn feed_file(
     let file = match reader::open_regular(path).await {
         Ok(f) => f,
         Err(e) => {
-            return Ok(Err(LoadFailure {
-                reason: format!("cannot read the dump: {e}"),
-                output_tail: Vec::new(),
-                signalled: false,
-            }));
+            return Ok(Err(LoadFailure::quiet(format!(
+                "cannot read the dump: {e}"
+            ))));
         }
     };
     let (stream, digest) = reader::decoded(file, req.inspection.compression);
     let shown = progress::start(digest.clone(), req.dump.size, req.show_progress);
-    let dialect = match req.inspection.format {
+    let piped = pipe(req, stream, cmd, env).await;
+    shown.cancel();
+    let (outcome, screened) = match piped? {
+        Ok(piped) => piped,
+        Err(failure) => return Ok(Err(failure)),
+    };
+    if let Some(failure) = broken_input(req, &outcome, screened.as_ref(), &digest) {
+        return Ok(Err(failure));
+    }
+    if outcome.exit_code != 0 {
+        return tool_failed(req, outcome, screened.as_ref()).map(Err);
+    }
+    let mut loaded = Loaded::default();
+    if let Some(screened) = &screened
+        && let Err(failure) = completed(req, screened, &outcome, &mut loaded)
+    {
+        return Ok(Err(failure));
+    }
+    match digest.finish(path).await {
+        Ok(sha) => {
+            loaded.sha256 = sha;
+            Ok(Ok(loaded))
+        }
+        Err(e) => Ok(Err(LoadFailure::quiet(format!(
+            "cannot read the dump: {e}"
+        )))),
+    }
+}
+
+/// Runs `cmd` in the candidate with the dump on its stdin.
+async fn pipe(
+    req: &LoadRequest<'_>,
+    stream: DumpStream,
+    cmd: Vec<String>,
+    env: Vec<String>,
+) -> Result<Result<Piped, LoadFailure>, RestoreError> {
+    let id = &req.candidate.id;
+    let Some(dialect) = plain_dialect(req) else {
+        let mut stream = TarEndChecked::new(stream);
+        let outcome = container::exec(req.docker, id, cmd, env, Some(&mut stream)).await?;
+        // pg_restore would not notice a tar archive cut after the members it reads.
+        if req.inspection.format == DumpFormat::PostgresTar
+            && outcome.exit_code == 0
+            && outcome.input_error.is_none()
+            && let Err(cut) = stream.end.finish()
+        {
+            return Ok(Err(LoadFailure::quiet(cut)));
+        }
+        return Ok(Ok((outcome, None)));
+    };
+    let key = match dialect {
+        Dialect::Postgres => restrict_key(req).await?,
+        Dialect::Mysql => None,
+    };
+    let screen =
+        Screen::new(dialect, req.screening.allow, key).server_roles(vec![req.creds.user.clone()]);
+    let mut screened = Screened::new(stream, screen);
+    let outcome = container::exec(req.docker, id, cmd, env, Some(&mut screened)).await?;
+    Ok(Ok((outcome, Some(screened))))
+}
+
+/// The screen's dialect for a plain SQL dump; `None` for an archive.
+fn plain_dialect(req: &LoadRequest<'_>) -> Option<Dialect> {
+    match req.inspection.format {
         DumpFormat::PostgresPlain | DumpFormat::MysqlSql | DumpFormat::GenericSql => {
             Some(match req.engine.kind() {
                 EngineKind::Postgres => Dialect::Postgres,
@@ -191,146 +270,115 @@ async fn feed_file(
             })
         }
         _ => None,
-    };
-    let (outcome, screened) = match dialect {
-        Some(dialect) => {
-            let key = match dialect {
-                Dialect::Postgres => restrict_key(req).await?,
-                Dialect::Mysql => None,
-            };
-            let screen = Screen::new(dialect, req.screening.allow, key)
-                .server_roles(vec![req.creds.user.clone()]);
-            let mut screened = Screened::new(stream, screen);
-            let outcome =
-                container::exec(req.docker, &req.candidate.id, cmd, env, Some(&mut screened)).await;
-            (outcome, Some(screened))
-        }
-        None => {
-            let mut stream = TarEndChecked::new(stream);
-            let outcome =
-                container::exec(req.docker, &req.candidate.id, cmd, env, Some(&mut stream)).await;
-            // pg_restore would not notice a tar archive cut after the members it reads.
-            if req.inspection.format == DumpFormat::PostgresTar
-                && let Ok(o) = &outcome
-                && o.exit_code == 0
-                && o.input_error.is_none()
-                && let Err(cut) = stream.end.finish()
-            {
-                shown.cancel();
-                return Ok(Err(LoadFailure {
-                    reason: cut,
-                    output_tail: Vec::new(),
-                    signalled: false,
-                }));
-            }
-            (outcome, None)
-        }
-    };
-    shown.cancel();
-    let outcome = outcome?;
-    if let Some(refusal) = screened.as_ref().and_then(|s| s.refusal.as_ref()) {
-        return Ok(Err(LoadFailure {
-            reason: format!("the dump was refused at {refusal}"),
-            output_tail: outcome.output_tail,
-            signalled: outcome.exit_code > 128,
-        }));
     }
-    if let Some(e) = outcome.input_error {
-        return Ok(Err(LoadFailure {
-            reason: format!(
-                "the dump is corrupt: its {} stream broke after {} of {} bytes ({e})",
-                req.inspection.compression,
-                digest.bytes(),
-                req.dump.size
-            ),
-            output_tail: outcome.output_tail,
-            signalled: outcome.exit_code > 128,
-        }));
+}
+
+/// A dump the screen refused, or whose compressed stream broke, whatever
+/// the tool made of it.
+fn broken_input(
+    req: &LoadRequest<'_>,
+    outcome: &ExecOutcome,
+    screened: Option<&Screened<DumpStream>>,
+    digest: &reader::RawDigest,
+) -> Option<LoadFailure> {
+    let failure = |reason| LoadFailure {
+        reason,
+        output_tail: outcome.output_tail.clone(),
+        signalled: outcome.exit_code > 128,
+    };
+    if let Some(refusal) = screened.and_then(|s| s.refusal.as_ref()) {
+        return Some(failure(format!("the dump was refused at {refusal}")));
     }
+    let e = outcome.input_error.as_ref()?;
+    Some(failure(format!(
+        "the dump is corrupt: its {} stream broke after {} of {} bytes ({e})",
+        req.inspection.compression,
+        digest.bytes(),
+        req.dump.size
+    )))
+}
+
+/// The tool exited non-zero: the backup's failure, said with its cause
+/// first when the dump was cut; a failed copy into staging is the checker's.
+fn tool_failed(
+    req: &LoadRequest<'_>,
+    outcome: ExecOutcome,
+    screened: Option<&Screened<DumpStream>>,
+) -> Result<LoadFailure, RestoreError> {
     // With staging, the copy succeeding says nothing yet; the tool's run decides.
     let staged = matches!(
         req.inspection.format,
         DumpFormat::PostgresCustom | DumpFormat::PostgresTar | DumpFormat::PostgresDirectory
     );
-    if outcome.exit_code != 0 {
-        if staged {
-            return Err(RestoreError::Unexpected(format!(
-                "copying the dump into the container failed (exit {}): {}",
-                outcome.exit_code,
-                outcome.output_tail.join(" | ")
-            )));
-        }
-        let mut failure = tool_failure(
-            req.inspection.format,
+    if staged {
+        return Err(RestoreError::Unexpected(format!(
+            "copying the dump into the container failed (exit {}): {}",
             outcome.exit_code,
-            outcome.output_tail,
+            outcome.output_tail.join(" | ")
+        )));
+    }
+    let mut failure = tool_failure(
+        req.inspection.format,
+        outcome.exit_code,
+        outcome.output_tail,
+    );
+    // A cut dump often makes the tool fail on its last, partial line: say the cause first.
+    if let Some(Completion::Missing {
+        bytes,
+        line,
+        expected,
+    }) = screened.and_then(|s| s.completion.as_ref())
+        && req.screening.require_end_marker
+    {
+        failure.reason = format!(
+            "the dump ends without {expected} — it was cut off at byte {bytes} (line {line}); {}",
+            failure.reason
         );
-        // A cut dump often makes the tool fail on its last, partial line: say the cause first.
-        if let Some(Completion::Missing {
+    }
+    Ok(failure)
+}
+
+/// The tool exited 0: the screen must have seen the dump's completion line
+/// (or the job accepts dumps without one), and the tool must have read to the end.
+fn completed(
+    req: &LoadRequest<'_>,
+    screened: &Screened<DumpStream>,
+    outcome: &ExecOutcome,
+    loaded: &mut Loaded,
+) -> Result<(), LoadFailure> {
+    let failure = |reason| LoadFailure {
+        reason,
+        output_tail: outcome.output_tail.clone(),
+        signalled: outcome.exit_code > 128,
+    };
+    loaded.uncompressed_bytes = Some(screened.bytes());
+    loaded.databases = screened.databases().to_vec();
+    match &screened.completion {
+        Some(Completion::Complete) => Ok(()),
+        Some(Completion::Missing {
             bytes,
             line,
             expected,
-        }) = screened.as_ref().and_then(|s| s.completion.as_ref())
-            && req.screening.require_end_marker
-        {
-            failure.reason = format!(
-                "the dump ends without {expected} — it was cut off at byte {bytes} (line {line}); {}",
-                failure.reason
+        }) => {
+            let what = format!(
+                "the dump ends without {expected} — it was cut off at byte {bytes} (line {line})"
             );
-        }
-        return Ok(Err(failure));
-    }
-    let mut loaded = Loaded::default();
-    if let Some(screened) = &screened {
-        loaded.uncompressed_bytes = Some(screened.bytes());
-        loaded.databases = screened.databases().to_vec();
-        match &screened.completion {
-            Some(Completion::Complete) => {}
-            Some(Completion::Missing {
-                bytes,
-                line,
-                expected,
-            }) => {
-                let what = format!(
-                    "the dump ends without {expected} — it was cut off at byte {bytes} (line {line})"
-                );
-                if req.screening.require_end_marker {
-                    return Ok(Err(LoadFailure {
-                        reason: format!(
-                            "{what}. Dumps made with --skip-comments or --compact have no such line: \
-                             set the job's `restore.require_end_marker: false` for those"
-                        ),
-                        output_tail: outcome.output_tail,
-                        signalled: outcome.exit_code > 128,
-                    }));
-                }
-                loaded.warnings.push(format!(
-                    "{what}; accepted because the job sets restore.require_end_marker: false"
-                ));
+            if req.screening.require_end_marker {
+                return Err(failure(format!(
+                    "{what}. Dumps made with --skip-comments or --compact have no such line: \
+                     set the job's `restore.require_end_marker: false` for those"
+                )));
             }
-            None => {
-                // The tool stopped reading before the end and still exited 0.
-                return Ok(Err(LoadFailure {
-                    reason: format!(
-                        "the restore tool exited after reading {} of the dump's bytes, before its end",
-                        screened.bytes()
-                    ),
-                    output_tail: outcome.output_tail,
-                    signalled: outcome.exit_code > 128,
-                }));
-            }
+            loaded.warnings.push(format!(
+                "{what}; accepted because the job sets restore.require_end_marker: false"
+            ));
+            Ok(())
         }
-    }
-    match digest.finish(path).await {
-        Ok(sha) => {
-            loaded.sha256 = sha;
-            Ok(Ok(loaded))
-        }
-        Err(e) => Ok(Err(LoadFailure {
-            reason: format!("cannot read the dump: {e}"),
-            output_tail: Vec::new(),
-            signalled: false,
-        })),
+        // The tool stopped reading before the end and still exited 0.
+        None => Err(failure(format!(
+            "the restore tool exited after reading {} of the dump's bytes, before its end",
+            screened.bytes()
+        ))),
     }
 }
 

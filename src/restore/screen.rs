@@ -821,7 +821,7 @@ impl Screen {
         }
         self.stmt.words += 1;
         self.stmt.started = true;
-        let [first, second, third] = [0, 1, 2].map(|i| self.stmt.first[i].as_str());
+        let [first, second] = [0, 1].map(|i| self.stmt.first[i].as_str());
         let prev = self.stmt.prev.as_str();
 
         if std::mem::take(&mut self.stmt.scs_value_next) {
@@ -862,38 +862,42 @@ impl Screen {
         if let Some(why) = self.never_written(first, second, prev, &w) {
             return Err(self.refuse(why));
         }
-        if !self.allow.logins && !cluster_globals {
-            let login = match self.dialect {
-                Dialect::Postgres => {
-                    matches!(first, "CREATE" | "ALTER")
-                        && matches!(second, "ROLE" | "USER" | "GROUP")
-                        && third != "MAPPING"
-                        && matches!(w.as_str(), "SUPERUSER" | "PASSWORD")
-                        && self.stmt.words > 3
+        if !self.allow.logins && !cluster_globals && self.makes_login(&w) {
+            return Err(self.refuse(format!(
+                "`{}` makes or changes a login ({}); a single-database dump holds none. \
+                 Set the job's `restore.allow_logins: true` if this dump is meant to",
+                self.stmt.first[..self.stmt.words.min(3)].join(" "),
+                if w == "SUPERUSER" || w == "PASSWORD" {
+                    w.to_ascii_lowercase()
+                } else {
+                    "accounts".into()
                 }
-                Dialect::Mysql => {
-                    (matches!(first, "CREATE" | "ALTER" | "RENAME" | "DROP")
-                        && second == "USER"
-                        && self.stmt.words == 2)
-                        || (first == "GRANT" && self.stmt.words == 1)
-                        || (first == "SET" && second == "PASSWORD" && self.stmt.words == 2)
-                }
-            };
-            if login {
-                return Err(self.refuse(format!(
-                    "`{}` makes or changes a login ({}); a single-database dump holds none. \
-                     Set the job's `restore.allow_logins: true` if this dump is meant to",
-                    self.stmt.first[..self.stmt.words.min(3)].join(" "),
-                    if w == "SUPERUSER" || w == "PASSWORD" {
-                        w.to_ascii_lowercase()
-                    } else {
-                        "accounts".into()
-                    }
-                )));
-            }
+            )));
         }
         self.stmt.prev = w;
         Ok(())
+    }
+
+    /// Whether the statement read so far, with `w` its latest word, makes
+    /// or changes a login (a password, a superuser, an account, a grant).
+    fn makes_login(&self, w: &str) -> bool {
+        let [first, second, third] = [0, 1, 2].map(|i| self.stmt.first[i].as_str());
+        match self.dialect {
+            Dialect::Postgres => {
+                matches!(first, "CREATE" | "ALTER")
+                    && matches!(second, "ROLE" | "USER" | "GROUP")
+                    && third != "MAPPING"
+                    && matches!(w, "SUPERUSER" | "PASSWORD")
+                    && self.stmt.words > 3
+            }
+            Dialect::Mysql => {
+                (matches!(first, "CREATE" | "ALTER" | "RENAME" | "DROP")
+                    && second == "USER"
+                    && self.stmt.words == 2)
+                    || (first == "GRANT" && self.stmt.words == 1)
+                    || (first == "SET" && second == "PASSWORD" && self.stmt.words == 2)
+            }
+        }
     }
 
     /// Statements no dump tool writes that reach the server's files,
