@@ -6,7 +6,7 @@
 //! - [`schedule`]: when each job runs (crontab expressions, time zones).
 //! - [`source`]: finds the newest dump, tells its compression and format, streams it.
 //! - [`restore`]: loads the dump into a throwaway Docker container with the engine's own tools.
-//! - [`assert`]: checks the restored data against the job's assertions and the baseline.
+//! - [`assert`](mod@assert): checks the restored data against the job's assertions and the baseline.
 //! - [`promote`]: makes a passing restore the job's kept restore.
 //! - [`report`]: the run's record, rendered for people, machines and auditors.
 //! - [`alert`]: who hears about a run, and delivery through one file per channel.

@@ -6,7 +6,7 @@
 //! loaded (a dump cannot change how the kept restore starts or who may log
 //! in), and waits until it accepts connections. The caller then retires the previous kept
 //! restore: at once, or (daemon) after its open connections drain through the
-//! job's stable [`endpoint`]. If anything fails, the new data is removed and the
+//! job's stable endpoint (`crate::daemon::endpoint`). If anything fails, the new data is removed and the
 //! previous kept restore stays as it was: a failed promotion never loses the
 //! last good one.
 
