@@ -343,7 +343,7 @@ pub async fn run_now(
     Path(name): Path<String>,
     Form(f): Form<RunNow>,
 ) -> Response {
-    if !super::constant_eq(f.csrf.as_bytes(), s.csrf(&name).as_bytes()) {
+    if !super::same_secret(&f.csrf, &s.csrf(&name)) {
         return (
             StatusCode::FORBIDDEN,
             "the form is stale or forged; reload the page\n",
