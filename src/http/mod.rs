@@ -1,6 +1,7 @@
 //! The daemon's HTTP server: the status pages people look at (`pages`), the
 //! JSON API machines read (`api`), Prometheus metrics (`metrics`), and
-//! `/healthz`.
+//! `/healthz`, on the paths `routes` names; `client` is the CLI's side of
+//! the API.
 //!
 //! With `http.token` set, every endpoint but `/healthz` needs it, as an
 //! `Authorization: Bearer` header or, for browsers, the cookie that opening
@@ -9,8 +10,10 @@
 //! CSRF token.
 
 mod api;
+pub mod client;
 mod metrics;
 mod pages;
+pub mod routes;
 
 use crate::vocab::Secret;
 use std::sync::Arc;
@@ -64,22 +67,22 @@ impl AppState {
 
 pub fn router(state: AppState) -> Router {
     let protected = Router::new()
-        .route("/", get(pages::status))
-        .route("/jobs/{name}", get(pages::job))
-        .route("/jobs/{name}/run", post(pages::run_now))
-        .route("/runs/{id}", get(pages::run))
-        .route("/runs/{id}/report", get(pages::report))
-        .route("/api/jobs", get(api::jobs))
-        .route("/api/jobs/{name}", get(api::job))
-        .route("/api/jobs/{name}/runs", get(api::job_runs))
-        .route("/api/jobs/{name}/run", post(api::run))
-        .route("/api/runs/{id}", get(api::run_detail))
-        .route("/api/runs/{id}/report", get(api::report))
-        .route("/api/reload", post(api::reload))
-        .route("/metrics", get(metrics::metrics))
+        .route(routes::STATUS, get(pages::status))
+        .route(routes::JOB, get(pages::job))
+        .route(routes::JOB_RUN_NOW, post(pages::run_now))
+        .route(routes::RUN, get(pages::run))
+        .route(routes::RUN_REPORT, get(pages::report))
+        .route(routes::API_JOBS, get(api::jobs))
+        .route(routes::API_JOB, get(api::job))
+        .route(routes::API_JOB_RUNS, get(api::job_runs))
+        .route(routes::API_JOB_RUN, post(api::run))
+        .route(routes::API_RUN, get(api::run_detail))
+        .route(routes::API_RUN_REPORT, get(api::report))
+        .route(routes::API_RELOAD, post(api::reload))
+        .route(routes::METRICS, get(metrics::metrics))
         .layer(middleware::from_fn_with_state(state.clone(), guard));
     Router::new()
-        .route("/healthz", get(healthz))
+        .route(routes::HEALTHZ, get(healthz))
         .merge(protected)
         .with_state(state)
 }
