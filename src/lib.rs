@@ -17,6 +17,7 @@
 
 pub mod alert;
 pub mod assert;
+pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod http;
