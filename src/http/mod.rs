@@ -263,6 +263,12 @@ mod tests {
             access(Method::GET, "/", &[("cookie", &cookie)]),
             Access::Granted
         );
+        // RFC 9110: the scheme is case-insensitive.
+        let lower = format!("bearer {TOKEN}");
+        assert_eq!(
+            access(Method::GET, "/", &[("authorization", &lower)]),
+            Access::Granted
+        );
         assert_eq!(
             access(Method::GET, "/", &[("authorization", "Bearer wrong")]),
             Access::Denied
