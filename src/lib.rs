@@ -17,10 +17,12 @@
 //! endpoints and watches freshness; [`http`] is the daemon's status pages,
 //! JSON API and metrics. Two leaves everything may use: [`vocab`], the
 //! run's words as types (verdict, phase, state...), and [`units`],
-//! durations and sizes. `docs/architecture.md` draws who may import whom.
+//! durations and sizes. [`cli`] holds the commands' bodies, which `main.rs`
+//! only dispatches to. `docs/architecture.md` draws who may import whom.
 
 pub mod alert;
 pub mod assert;
+pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod http;

@@ -7,7 +7,8 @@
 //! containers are removed, recorded kept restores are adopted and served
 //! again); stopping cancels running restores but leaves kept restores
 //! running for the next start. The HTTP API (`http`) calls in through
-//! [`Daemon::trigger`], [`Daemon::reload`] and [`Daemon::status`].
+//! [`Daemon::trigger`], [`Daemon::reload`] and [`Daemon::status`]; the
+//! `daemon` command (`cli::daemon`) starts the two side by side.
 
 pub mod endpoint;
 mod freshness;
@@ -35,50 +36,6 @@ use crate::schedule::scheduler::{Clock, JobChanges, Runner, Scheduler, TriggerEr
 use crate::store::FreshnessEvent;
 use crate::vocab::{KeptRestore, RunId, Trigger, Verdict};
 use endpoint::{Backend, Endpoint};
-
-/// Runs the daemon until `cancel` fires: starts it, serves the HTTP API on
-/// `listener`, re-reads the config for each message on `reloads` (SIGHUP),
-/// then stops the runs and returns.
-pub async fn serve(
-    config: Config,
-    listener: tokio::net::TcpListener,
-    cancel: CancellationToken,
-    mut reloads: tokio::sync::mpsc::UnboundedReceiver<()>,
-) -> Result<(), DaemonError> {
-    let token = config.http_token.clone();
-    let addr_file = http_addr_file(&config.state_dir);
-    let daemon = Daemon::start(config, cancel.clone()).await?;
-    let addr = listener
-        .local_addr()
-        .map_or_else(|_| "?".to_string(), |a| a.to_string());
-    // With `http.listen` on port 0 the CLI finds the daemon through this file.
-    if let Err(e) = std::fs::write(&addr_file, &addr) {
-        tracing::warn!(file = %addr_file.display(), error = %e, "cannot record the API address");
-    }
-    let api = tokio::spawn(crate::http::serve(
-        listener,
-        daemon.clone(),
-        token,
-        cancel.clone(),
-    ));
-    tracing::info!(api = %addr, "restoredrill daemon ready");
-    loop {
-        tokio::select! {
-            _ = cancel.cancelled() => break,
-            Some(()) = reloads.recv() => {
-                if let Err(errors) = daemon.reload().await {
-                    tracing::error!("the new config is invalid; the running one stays:\n{errors}");
-                }
-            }
-        }
-    }
-    tracing::info!("stopping: cancelling running restores; kept restores stay up");
-    let _ = std::fs::remove_file(&addr_file);
-    daemon.stopped().await;
-    let _ = tokio::time::timeout(Duration::from_secs(5), api).await;
-    tracing::info!("stopped");
-    Ok(())
-}
 
 /// Where a running daemon records the address its API listens on.
 pub fn http_addr_file(state_dir: &std::path::Path) -> PathBuf {

@@ -1,6 +1,7 @@
 //! The daemon's HTTP server: the status pages people look at (`pages`), the
 //! JSON API machines read (`api`), Prometheus metrics (`metrics`), and
-//! `/healthz`.
+//! `/healthz`, on the paths `routes` names; `client` is the CLI's side of
+//! the API.
 //!
 //! With `http.token` set, every endpoint but `/healthz` needs it, as an
 //! `Authorization: Bearer` header or, for browsers, the cookie that opening
@@ -9,8 +10,10 @@
 //! CSRF token.
 
 mod api;
+pub mod client;
 mod metrics;
 mod pages;
+pub mod routes;
 
 use crate::vocab::Secret;
 use std::sync::Arc;
@@ -21,9 +24,13 @@ use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+use axum_extra::headers::HeaderMapExt;
+use axum_extra::headers::authorization::{Authorization, Bearer};
 use hmac::{Hmac, Mac};
 use rand::Rng;
 use sha2::Sha256;
+use subtle::ConstantTimeEq;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -60,22 +67,22 @@ impl AppState {
 
 pub fn router(state: AppState) -> Router {
     let protected = Router::new()
-        .route("/", get(pages::status))
-        .route("/jobs/{name}", get(pages::job))
-        .route("/jobs/{name}/run", post(pages::run_now))
-        .route("/runs/{id}", get(pages::run))
-        .route("/runs/{id}/report", get(pages::report))
-        .route("/api/jobs", get(api::jobs))
-        .route("/api/jobs/{name}", get(api::job))
-        .route("/api/jobs/{name}/runs", get(api::job_runs))
-        .route("/api/jobs/{name}/run", post(api::run))
-        .route("/api/runs/{id}", get(api::run_detail))
-        .route("/api/runs/{id}/report", get(api::report))
-        .route("/api/reload", post(api::reload))
-        .route("/metrics", get(metrics::metrics))
+        .route(routes::STATUS, get(pages::status))
+        .route(routes::JOB, get(pages::job))
+        .route(routes::JOB_RUN_NOW, post(pages::run_now))
+        .route(routes::RUN, get(pages::run))
+        .route(routes::RUN_REPORT, get(pages::report))
+        .route(routes::API_JOBS, get(api::jobs))
+        .route(routes::API_JOB, get(api::job))
+        .route(routes::API_JOB_RUNS, get(api::job_runs))
+        .route(routes::API_JOB_RUN, post(api::run))
+        .route(routes::API_RUN, get(api::run_detail))
+        .route(routes::API_RUN_REPORT, get(api::report))
+        .route(routes::API_RELOAD, post(api::reload))
+        .route(routes::METRICS, get(metrics::metrics))
         .layer(middleware::from_fn_with_state(state.clone(), guard));
     Router::new()
-        .route("/healthz", get(healthz))
+        .route(routes::HEALTHZ, get(healthz))
         .merge(protected)
         .with_state(state)
 }
@@ -106,42 +113,10 @@ async fn healthz(State(s): State<AppState>) -> Response {
 /// The token check and the cross-origin POST check.
 async fn guard(State(s): State<AppState>, req: Request, next: Next) -> Response {
     if let Some(token) = &s.token {
-        let headers = req.headers();
-        let given = bearer(headers).or_else(|| cookie(headers, TOKEN_COOKIE));
-        let from_query = query_token(req.uri().query());
-        match (given, from_query) {
-            (Some(g), _) if constant_eq(g.as_bytes(), token.expose().as_bytes()) => {}
-            (_, Some(q))
-                if req.method() == Method::GET
-                    && constant_eq(q.as_bytes(), token.expose().as_bytes()) =>
-            {
-                // A browser opened a link with ?token=: keep it in a cookie and drop it from the address.
-                let rest: Vec<&str> = req
-                    .uri()
-                    .query()
-                    .unwrap_or("")
-                    .split('&')
-                    .filter(|kv| !kv.is_empty() && !kv.starts_with("token="))
-                    .collect();
-                let mut target = req.uri().path().to_string();
-                if !rest.is_empty() {
-                    target = format!("{target}?{}", rest.join("&"));
-                }
-                let mut r = Redirect::to(&target).into_response();
-                let c = format!("{TOKEN_COOKIE}={q}; Path=/; HttpOnly; SameSite=Strict");
-                if let Ok(v) = c.parse() {
-                    r.headers_mut().insert(header::SET_COOKIE, v);
-                }
-                return r;
-            }
-            _ => {
-                return (
-                    StatusCode::UNAUTHORIZED,
-                    [(header::WWW_AUTHENTICATE, "Bearer")],
-                    "this restoredrill needs its http.token: send `Authorization: Bearer TOKEN`, or open the page once with ?token=TOKEN\n",
-                )
-                    .into_response();
-            }
+        match authenticate(&req, token) {
+            Access::Granted => {}
+            Access::FromLink { token, target } => return remember_token(token, &target),
+            Access::Denied => return unauthorized(),
         }
     }
     if req.method() == Method::POST && cross_origin(req.headers()) {
@@ -150,26 +125,80 @@ async fn guard(State(s): State<AppState>, req: Request, next: Next) -> Response 
     next.run(req).await
 }
 
-fn bearer(h: &HeaderMap) -> Option<String> {
-    h.get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")
-        .map(|t| t.trim().to_string())
+/// What a request's credentials allow.
+#[derive(Debug, PartialEq)]
+enum Access {
+    Granted,
+    /// A browser opened a link with `?token=`: keep `token` in a cookie and
+    /// send the browser on to `target`, the address without it.
+    FromLink {
+        token: String,
+        target: String,
+    },
+    Denied,
 }
 
-fn cookie(h: &HeaderMap, name: &str) -> Option<String> {
-    h.get_all(header::COOKIE).iter().find_map(|v| {
-        v.to_str().ok()?.split(';').find_map(|kv| {
-            let (k, v) = kv.trim().split_once('=')?;
-            (k == name).then(|| v.to_string())
-        })
-    })
+/// Checks the `Authorization: Bearer` header, then the token cookie, then
+/// (on a GET) the `token` query parameter.
+fn authenticate(req: &Request, token: &Secret) -> Access {
+    let headers = req.headers();
+    let bearer = headers
+        .typed_get::<Authorization<Bearer>>()
+        .map(|a| a.token().trim().to_string());
+    let given = bearer.or_else(|| {
+        CookieJar::from_headers(headers)
+            .get(TOKEN_COOKIE)
+            .map(|c| c.value().to_string())
+    });
+    if given.is_some_and(|g| same_secret(&g, token.expose())) {
+        return Access::Granted;
+    }
+    let query = req.uri().query().unwrap_or("");
+    match query_token(query) {
+        Some(q) if req.method() == Method::GET && same_secret(q, token.expose()) => {
+            Access::FromLink {
+                token: q.to_string(),
+                target: without_token(req.uri().path(), query),
+            }
+        }
+        _ => Access::Denied,
+    }
 }
 
-fn query_token(q: Option<&str>) -> Option<String> {
-    q?.split('&')
-        .find_map(|kv| kv.strip_prefix("token=").map(String::from))
+/// The redirect that keeps a link's token in an HTTP-only cookie and drops it from the address.
+fn remember_token(token: String, target: &str) -> Response {
+    let cookie = Cookie::build((TOKEN_COOKIE, token))
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Strict);
+    (CookieJar::new().add(cookie), Redirect::to(target)).into_response()
+}
+
+fn unauthorized() -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        [(header::WWW_AUTHENTICATE, "Bearer")],
+        "this restoredrill needs its http.token: send `Authorization: Bearer TOKEN`, or open the page once with ?token=TOKEN\n",
+    )
+        .into_response()
+}
+
+/// The raw value of the first `token=` pair of a query string.
+fn query_token(query: &str) -> Option<&str> {
+    query.split('&').find_map(|kv| kv.strip_prefix("token="))
+}
+
+/// `path` with the query's other pairs, in their order.
+fn without_token(path: &str, query: &str) -> String {
+    let rest: Vec<&str> = query
+        .split('&')
+        .filter(|kv| !kv.is_empty() && !kv.starts_with("token="))
+        .collect();
+    if rest.is_empty() {
+        path.to_string()
+    } else {
+        format!("{path}?{}", rest.join("&"))
+    }
 }
 
 /// A browser sends `Origin` on cross-origin POSTs; it must name this host.
@@ -185,37 +214,14 @@ fn cross_origin(h: &HeaderMap) -> bool {
     origin == "null" || origin_host != host
 }
 
-fn constant_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// Escapes text for HTML.
-pub(crate) fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+/// Compares secrets in time that does not depend on where they differ.
+pub(crate) fn same_secret(given: &str, expected: &str) -> bool {
+    given.as_bytes().ct_eq(expected.as_bytes()).into()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn html_is_escaped() {
-        assert_eq!(
-            esc("<a href=\"x\">'&'</a>"),
-            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
-        );
-    }
 
     #[test]
     fn a_post_from_another_origin_is_cross_origin() {
@@ -229,5 +235,89 @@ mod tests {
         assert!(!cross_origin(&h));
         h.insert(header::ORIGIN, "https://evil.example".parse().unwrap());
         assert!(cross_origin(&h));
+    }
+
+    const TOKEN: &str = "0123456789abcdef-secret";
+
+    fn request(method: Method, uri: &str, headers: &[(&str, &str)]) -> Request {
+        let mut b = Request::builder().method(method).uri(uri);
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        b.body(axum::body::Body::empty()).unwrap()
+    }
+
+    fn access(method: Method, uri: &str, headers: &[(&str, &str)]) -> Access {
+        authenticate(&request(method, uri, headers), &Secret::new(TOKEN))
+    }
+
+    #[test]
+    fn a_bearer_header_or_the_cookie_carries_the_token() {
+        let bearer = format!("Bearer {TOKEN}");
+        assert_eq!(
+            access(Method::POST, "/api/reload", &[("authorization", &bearer)]),
+            Access::Granted
+        );
+        let cookie = format!("theme=dark; {TOKEN_COOKIE}={TOKEN}");
+        assert_eq!(
+            access(Method::GET, "/", &[("cookie", &cookie)]),
+            Access::Granted
+        );
+        // RFC 9110: the scheme is case-insensitive.
+        let lower = format!("bearer {TOKEN}");
+        assert_eq!(
+            access(Method::GET, "/", &[("authorization", &lower)]),
+            Access::Granted
+        );
+        assert_eq!(
+            access(Method::GET, "/", &[("authorization", "Bearer wrong")]),
+            Access::Denied
+        );
+        assert_eq!(access(Method::GET, "/metrics", &[]), Access::Denied);
+    }
+
+    #[test]
+    fn a_link_with_the_token_moves_it_to_a_cookie_on_get_only() {
+        assert_eq!(
+            access(Method::GET, &format!("/jobs/a?x=1&token={TOKEN}&y=2"), &[]),
+            Access::FromLink {
+                token: TOKEN.into(),
+                target: "/jobs/a?x=1&y=2".into()
+            }
+        );
+        assert_eq!(
+            access(Method::GET, &format!("/?token={TOKEN}"), &[]),
+            Access::FromLink {
+                token: TOKEN.into(),
+                target: "/".into()
+            }
+        );
+        assert_eq!(
+            access(Method::POST, &format!("/api/reload?token={TOKEN}"), &[]),
+            Access::Denied
+        );
+        assert_eq!(access(Method::GET, "/?token=wrong", &[]), Access::Denied);
+    }
+
+    #[test]
+    fn the_token_cookie_is_http_only_and_same_site() {
+        let r = remember_token(TOKEN.into(), "/");
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        assert_eq!(r.headers()[header::LOCATION], "/");
+        let cookie = r.headers()[header::SET_COOKIE].to_str().unwrap();
+        assert!(
+            cookie.starts_with(&format!("{TOKEN_COOKIE}={TOKEN};")),
+            "{cookie}"
+        );
+        for attribute in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+            assert!(cookie.contains(attribute), "no {attribute} in {cookie}");
+        }
+    }
+
+    #[test]
+    fn secrets_compare_whole() {
+        assert!(same_secret(TOKEN, TOKEN));
+        assert!(!same_secret("0123456789abcdef", TOKEN));
+        assert!(!same_secret("", TOKEN));
     }
 }

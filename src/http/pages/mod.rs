@@ -1,0 +1,164 @@
+//! The pages people look at, rendered on the server as plain HTML with a
+//! little CSS and inline SVG charts: no JavaScript, readable on a phone.
+//! `/` lists every job, failing ones first, and refreshes itself; a job's
+//! page has its history and charts and a "run now" button; a run's page has
+//! everything recorded about it; `/runs/{id}/report` is the printable
+//! evidence report.
+//!
+//! The markup is written with maud, which escapes every value it splices in;
+//! this module holds the layout and the small pieces every page uses.
+
+mod chart;
+mod job;
+mod run;
+mod status;
+
+pub use job::{job, run_now};
+pub use run::{report, run};
+pub use status::status;
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use maud::{DOCTYPE, Markup, PreEscaped, Render, html};
+
+const STYLE: &str = r#"
+:root { --ok:#1a7f37; --bad:#cf222e; --warn:#9a6700; --muted:#57606a; --line:#d0d7de; }
+* { box-sizing: border-box; }
+body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0; color: #1f2328; background: #f6f8fa; }
+header { background: #24292f; color: #fff; padding: .8rem 1rem; }
+header a { color: #fff; text-decoration: none; }
+header h1 { font-size: 1.2rem; margin: 0; display: inline; }
+header .sub { color: #d0d7de; margin-left: .6rem; font-size: .85rem; }
+main { padding: 1rem; max-width: 1200px; margin: 0 auto; }
+h2 { font-size: 1.1rem; margin: 1.4rem 0 .5rem; }
+table { border-collapse: collapse; width: 100%; background: #fff; border: 1px solid var(--line); }
+th, td { text-align: left; padding: .45rem .6rem; border-bottom: 1px solid var(--line); vertical-align: top; }
+th { background: #f6f8fa; font-weight: 600; font-size: .85rem; }
+tr.job td:first-child a { white-space: nowrap; }
+.badge { display: inline-block; padding: .05rem .5rem; border-radius: 1rem; font-size: .8rem; font-weight: 600; color: #fff; white-space: nowrap; }
+.passing, .pass { background: var(--ok); } .failing, .fail { background: var(--bad); }
+.error, .stale, .interrupted { background: var(--warn); } .running, .queued { background: #0969da; }
+.never, .unchanged, .skipped { background: var(--muted); }
+.muted { color: var(--muted); font-size: .85rem; }
+.reason { color: var(--bad); }
+.failed-assertion { color: var(--bad); font-size: .9rem; }
+pre { background: #fff; border: 1px solid var(--line); padding: .6rem; overflow-x: auto; font-size: .85rem; }
+.charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(300px, 1fr)); gap: .8rem; }
+.chart { background: #fff; border: 1px solid var(--line); padding: .5rem; }
+.chart h3 { font-size: .9rem; margin: 0 0 .3rem; }
+button { font: inherit; padding: .4rem 1rem; border-radius: .4rem; border: 1px solid #1f883d; background: #1f883d; color: #fff; cursor: pointer; }
+dl { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem; background: #fff; border: 1px solid var(--line); padding: .6rem; }
+dt { font-weight: 600; } dd { margin: 0; word-break: break-all; }
+@media (max-width: 700px) {
+  table.cards thead { display: none; }
+  table.cards tr { display: block; border-bottom: 2px solid var(--line); }
+  table.cards td { display: block; border: 0; padding: .2rem .6rem; }
+  table.cards td[data-label]::before { content: attr(data-label) ": "; font-weight: 600; color: var(--muted); }
+}
+@media print { header, form, .noprint { display: none; } body { background: #fff; } }
+"#;
+
+/// The frame of every page: the header and `body`; `refresh` reloads it every 30 s.
+fn page(title: &str, refresh: bool, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                @if refresh {
+                    meta http-equiv="refresh" content="30";
+                }
+                title { (title) " · restoredrill" }
+                style { (PreEscaped(STYLE)) }
+            }
+            body {
+                header {
+                    a href="/" { h1 { "restoredrill" } }
+                    span.sub { (title) }
+                }
+                main { (body) }
+            }
+        }
+    }
+}
+
+fn not_found(what: String) -> Response {
+    let body = html! { p { (what) } };
+    (StatusCode::NOT_FOUND, page("not found", false, body)).into_response()
+}
+
+/// "3h 5m ago" / "in 2d 4h".
+fn relative(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let secs = (now - t).num_seconds();
+    let d = short(secs.unsigned_abs());
+    if secs >= 0 {
+        format!("{d} ago")
+    } else {
+        format!("in {d}")
+    }
+}
+
+fn short(s: u64) -> String {
+    crate::units::short_age(std::time::Duration::from_secs(s))
+}
+
+/// A time relative to `now`, the exact time on hover.
+fn when(t: DateTime<Utc>, now: DateTime<Utc>) -> Markup {
+    html! {
+        span title=(t.format("%Y-%m-%d %H:%M:%S UTC")) { (relative(t, now)) }
+    }
+}
+
+/// A state or verdict, coloured by its first word.
+fn badge(state: &str) -> Markup {
+    let class = state.split_whitespace().next().unwrap_or("never");
+    html! { span.badge.(class) { (state) } }
+}
+
+/// One term and its description in a `<dl>`.
+fn entry(term: &str, description: impl Render) -> Markup {
+    html! {
+        dt { (term) }
+        dd { (description) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vocab::JobState;
+
+    #[test]
+    fn failing_jobs_come_first() {
+        use JobState::*;
+        let mut states = [Passing, NeverRun, Failing, Stale, Error, Running];
+        states.sort();
+        assert_eq!(states, [Failing, Error, Stale, Running, NeverRun, Passing]);
+    }
+
+    #[test]
+    fn values_are_escaped_in_text_and_attributes() {
+        let html = page("<a href=\"x\">&</a>", false, badge("\"><script>")).into_string();
+        assert!(
+            html.contains("<span class=\"sub\">&lt;a href=&quot;x&quot;&gt;&amp;&lt;/a&gt;</span>"),
+            "{html}"
+        );
+        assert!(
+            html.contains(
+                "<span class=\"badge &quot;&gt;&lt;script&gt;\">&quot;&gt;&lt;script&gt;</span>"
+            ),
+            "{html}"
+        );
+        assert!(!html.contains("<script>"), "{html}");
+    }
+
+    #[test]
+    fn a_badge_is_classed_by_its_first_word() {
+        assert_eq!(
+            badge("never run").into_string(),
+            r#"<span class="badge never">never run</span>"#
+        );
+    }
+}

@@ -1,0 +1,189 @@
+//! `/runs/{id}`: everything recorded about a run; `/runs/{id}/report`: its
+//! printable evidence report.
+
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use maud::{Markup, html};
+
+use super::{badge, entry, not_found, page, when};
+use crate::http::AppState;
+use crate::report::evidence::Evidence;
+use crate::store::StoredRun;
+use crate::units::human_bytes;
+use crate::vocab::Verdict;
+
+pub async fn run(State(s): State<AppState>, Path(id): Path<String>) -> Response {
+    let Ok(Some(r)) = s.daemon.store().run(&id).await else {
+        return not_found(format!("no run `{id}`"));
+    };
+    let now = Utc::now();
+    let id = r.run_id.as_str();
+    let body = html! {
+        h2 {
+            "Run " (id) " of " a href={ "/jobs/" (r.job) } { (r.job) }
+            " " (badge(r.verdict.as_str()))
+        }
+        @if let Some(reason) = &r.reason { p.reason { (reason) } }
+        p {
+            a href={ "/runs/" (id) "/report" } { "Evidence report" }
+            " · " a href={ "/api/runs/" (id) } { "JSON" }
+        }
+        dl { (details(&r, now)) }
+        (assertions_table(&r))
+        @if !r.warnings.is_empty() {
+            h2 { "Warnings" }
+            ul { @for w in &r.warnings { li { (w.message) } } }
+        }
+        @if !r.tool_output.is_empty() {
+            h2 { "Restore tool output (last lines)" }
+            pre id="tool-output" { (r.tool_output.join("\n")) }
+        }
+        (phases_table(&r))
+        (tables_restored(&r))
+        (alerts_table(&r))
+    };
+    page(&format!("run {}", r.run_id), false, body).into_response()
+}
+
+/// When and how the run went, and the dump it read.
+fn details(r: &StoredRun, now: DateTime<Utc>) -> Markup {
+    html! {
+        (entry("Started", when(r.started_at, now)))
+        (entry("Duration", format!("{:.1}s", r.seconds())))
+        @if let Some(t) = &r.trigger { (entry("Trigger", t.as_str())) }
+        @if let Some(src) = &r.source { (entry("Source", src)) }
+        @if let Some(i) = &r.image { (entry("Image", i)) }
+        @if let Some(d) = &r.dump {
+            (entry("Dump", &d.path))
+            @if let Some(sz) = d.size {
+                (entry("Size", format!("{} ({sz} bytes)", human_bytes(sz))))
+            }
+            @if let Some(m) = d.modified_at { (entry("Dump modified", when(m, now))) }
+            @if let Some(sha) = &d.sha256 { (entry("SHA-256", html! { code { (sha) } })) }
+            @let what: Vec<&str> = [&d.format, &d.compression, &d.dumped_by]
+                .into_iter()
+                .flatten()
+                .map(String::as_str)
+                .collect();
+            @if !what.is_empty() { (entry("Format", what.join(", "))) }
+        }
+    }
+}
+
+fn tables_restored(r: &StoredRun) -> Markup {
+    if r.tables.is_empty() {
+        return html! {};
+    }
+    html! {
+        h2 { "Tables restored" }
+        table {
+            thead { tr { th { "Table" } th { "Rows" } } }
+            tbody { @for (t, n) in &r.tables { tr { td { (t) } td { (n) } } } }
+        }
+    }
+}
+
+/// The alerts the run sent and how each channel took them.
+fn alerts_table(r: &StoredRun) -> Markup {
+    if r.alerts.is_empty() {
+        return html! {};
+    }
+    html! {
+        h2 { "Alerts" }
+        table {
+            thead { tr { th { "Kind" } th { "Message" } th { "Deliveries" } } }
+            tbody {
+                @for a in &r.alerts {
+                    tr {
+                        td { (a.kind) }
+                        td { (a.title) }
+                        td {
+                            @for (i, d) in a.deliveries.iter().enumerate() {
+                                @if i > 0 { br; }
+                                (d.channel) ": "
+                                (if d.delivered { "delivered" } else { "failed" })
+                                " (" (d.attempts) " attempt" (if d.attempts == 1 { "" } else { "s" }) ")"
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn assertions_table(r: &StoredRun) -> Markup {
+    if r.assertions.is_empty() {
+        return html! { h2 { "Assertions" } p.muted { "none ran" } };
+    }
+    html! {
+        h2 { "Assertions" }
+        table.cards {
+            thead { tr { th { "Result" } th { "Check" } th { "Expected" } th { "Observed" } } }
+            tbody {
+                @for a in &r.assertions {
+                    @let verdict = if a.passed { Verdict::Pass } else { Verdict::Fail };
+                    tr class=(if a.passed { "ok" } else { "failed-assertion" }) {
+                        td data-label="Result" { (badge(verdict.as_str())) }
+                        td data-label="Check" { (a.kind) " " (a.subject) }
+                        td data-label="Expected" { (a.expected) }
+                        td data-label="Observed" { (a.observed) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn phases_table(r: &StoredRun) -> Markup {
+    html! {
+        h2 { "Phases" }
+        table {
+            thead { tr { th { "Phase" } th { "Started" } th { "Ended" } th { "Took" } } }
+            tbody {
+                @for p in &r.phases {
+                    tr {
+                        td { (p.name.as_str()) }
+                        td { (p.started_at.format("%Y-%m-%d %H:%M:%S%.3f UTC")) }
+                        td { (p.finished_at.format("%H:%M:%S%.3f")) }
+                        td { (format!("{:.1}s", p.seconds())) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+pub async fn report(State(s): State<AppState>, Path(id): Path<String>) -> Response {
+    let Ok(Some(r)) = s.daemon.store().run(&id).await else {
+        return not_found(format!("no run `{id}`"));
+    };
+    let e = Evidence::of(&r);
+    let body = html! {
+        h2 { "Restore evidence: run " (e.run_id.as_str()) " of job " (e.job) }
+        dl { (evidence(&e)) }
+        (phases_table(&r))
+        (assertions_table(&r))
+    };
+    page(&format!("evidence {}", e.run_id), false, body).into_response()
+}
+
+/// The facts of the evidence report, in absolute times.
+fn evidence(e: &Evidence) -> Markup {
+    html! {
+        (entry("Verdict", badge(e.verdict.as_str())))
+        @if let Some(reason) = &e.reason { (entry("Reason", reason)) }
+        (entry("Started", e.started_at.to_rfc3339()))
+        @if let Some(f) = e.finished_at { (entry("Finished", f.to_rfc3339())) }
+        @if let Some(src) = &e.source { (entry("Source", src)) }
+        @if let Some(i) = &e.image { (entry("Image", i)) }
+        @if let Some(d) = &e.dump {
+            (entry("Dump", &d.path))
+            @if let Some(sz) = d.size { (entry("Size", format!("{sz} bytes"))) }
+            @if let Some(sha) = &d.sha256 { (entry("SHA-256", html! { code { (sha) } })) }
+            @if let Some(m) = d.modified_at { (entry("Dump modified", m.to_rfc3339())) }
+        }
+        (entry("Generated", format!("{} by {}", e.generated_at.to_rfc3339(), e.generated_by)))
+    }
+}
