@@ -45,7 +45,7 @@ pub async fn job(State(s): State<AppState>, Path(name): Path<String>) -> Respons
 /// The name, state and "run now" button, then what the job is and keeps.
 fn summary(s: &AppState, name: &str, status: &JobStatus, now: DateTime<Utc>) -> Markup {
     html! {
-        h2 { (name) " " (badge(status.state.as_str())) }
+        h2 { (name) " " (badge(status.state)) }
         form method="post" action={ "/jobs/" (name) "/run" } {
             input type="hidden" name="csrf" value=(s.csrf(name));
             button type="submit" id="run-now" { "Run now" }
@@ -132,7 +132,7 @@ fn history(runs: &[StoredRun], now: DateTime<Utc>) -> Markup {
                         td data-label="Time" {
                             a href={ "/runs/" (r.run_id.as_str()) } { (when(r.started_at, now)) }
                         }
-                        td data-label="Verdict" { (badge(r.verdict.as_str())) }
+                        td data-label="Verdict" { (badge(r.verdict)) }
                         td data-label="Duration" {
                             @if !r.phases.is_empty() { (format!("{:.1}s", r.seconds())) }
                         }

@@ -17,6 +17,7 @@ pub use job::{job, run_now};
 pub use run::{report, run};
 pub use status::status;
 
+use crate::vocab::{JobState, RunState, Verdict};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
@@ -111,10 +112,38 @@ fn when(t: DateTime<Utc>, now: DateTime<Utc>) -> Markup {
     }
 }
 
-/// A state or verdict, coloured by its first word.
-fn badge(state: &str) -> Markup {
-    let class = state.split_whitespace().next().unwrap_or("never");
-    html! { span.badge.(class) { (state) } }
+/// A word of the run shown as a coloured badge: its text and its CSS class.
+trait Badge: Copy {
+    fn text(self) -> &'static str;
+    fn class(self) -> &'static str {
+        self.text()
+    }
+}
+
+impl Badge for JobState {
+    fn text(self) -> &'static str {
+        self.as_str()
+    }
+    fn class(self) -> &'static str {
+        self.css_class()
+    }
+}
+
+impl Badge for RunState {
+    fn text(self) -> &'static str {
+        self.as_str()
+    }
+}
+
+impl Badge for Verdict {
+    fn text(self) -> &'static str {
+        self.as_str()
+    }
+}
+
+/// A job state or verdict, coloured by its class.
+fn badge(word: impl Badge) -> Markup {
+    html! { span.badge.(word.class()) { (word.text()) } }
 }
 
 /// One term and its description in a `<dl>`.
@@ -128,7 +157,6 @@ fn entry(term: &str, description: impl Render) -> Markup {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vocab::JobState;
 
     #[test]
     fn failing_jobs_come_first() {
@@ -140,14 +168,16 @@ mod tests {
 
     #[test]
     fn values_are_escaped_in_text_and_attributes() {
-        let html = page("<a href=\"x\">&</a>", false, badge("\"><script>")).into_string();
+        let reason = "\"><script>";
+        let body = html! { p.reason title=(reason) { (reason) } };
+        let html = page("<a href=\"x\">&</a>", false, body).into_string();
         assert!(
             html.contains("<span class=\"sub\">&lt;a href=&quot;x&quot;&gt;&amp;&lt;/a&gt;</span>"),
             "{html}"
         );
         assert!(
             html.contains(
-                "<span class=\"badge &quot;&gt;&lt;script&gt;\">&quot;&gt;&lt;script&gt;</span>"
+                "<p class=\"reason\" title=\"&quot;&gt;&lt;script&gt;\">&quot;&gt;&lt;script&gt;</p>"
             ),
             "{html}"
         );
@@ -155,10 +185,14 @@ mod tests {
     }
 
     #[test]
-    fn a_badge_is_classed_by_its_first_word() {
+    fn a_badge_is_classed_by_its_word() {
         assert_eq!(
-            badge("never run").into_string(),
+            badge(JobState::NeverRun).into_string(),
             r#"<span class="badge never">never run</span>"#
+        );
+        assert_eq!(
+            badge(RunState::Finished(Verdict::Fail)).into_string(),
+            r#"<span class="badge fail">fail</span>"#
         );
     }
 }

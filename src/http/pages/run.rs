@@ -22,7 +22,7 @@ pub async fn run(State(s): State<AppState>, Path(id): Path<String>) -> Response 
     let body = html! {
         h2 {
             "Run " (id) " of " a href={ "/jobs/" (r.job) } { (r.job) }
-            " " (badge(r.verdict.as_str()))
+            " " (badge(r.verdict))
         }
         @if let Some(reason) = &r.reason { p.reason { (reason) } }
         p {
@@ -125,7 +125,7 @@ fn assertions_table(r: &StoredRun) -> Markup {
                 @for a in &r.assertions {
                     @let verdict = if a.passed { Verdict::Pass } else { Verdict::Fail };
                     tr class=(if a.passed { "ok" } else { "failed-assertion" }) {
-                        td data-label="Result" { (badge(verdict.as_str())) }
+                        td data-label="Result" { (badge(verdict)) }
                         td data-label="Check" { (a.kind) " " (a.subject) }
                         td data-label="Expected" { (a.expected) }
                         td data-label="Observed" { (a.observed) }
@@ -172,7 +172,7 @@ pub async fn report(State(s): State<AppState>, Path(id): Path<String>) -> Respon
 /// The facts of the evidence report, in absolute times.
 fn evidence(e: &Evidence) -> Markup {
     html! {
-        (entry("Verdict", badge(e.verdict.as_str())))
+        (entry("Verdict", badge(e.verdict)))
         @if let Some(reason) = &e.reason { (entry("Reason", reason)) }
         (entry("Started", e.started_at.to_rfc3339()))
         @if let Some(f) = e.finished_at { (entry("Finished", f.to_rfc3339())) }

@@ -71,7 +71,7 @@ async fn status_row(s: &AppState, j: &JobStatus, now: DateTime<Utc>) -> Markup {
                 " " span.muted { (j.engine) }
             }
             td data-label="State" {
-                (badge(j.state.as_str()))
+                (badge(j.state))
                 @if let Some(e) = &j.stale { div.reason { (e.reason) } }
             }
             td data-label="Last run" { (last_run(j, now)) }
@@ -107,7 +107,7 @@ fn last_run(j: &JobStatus, now: DateTime<Utc>) -> Markup {
         return html! { span.muted { "never" } };
     };
     html! {
-        (badge(r.verdict.as_str())) " "
+        (badge(r.verdict)) " "
         a href={ "/runs/" (r.run_id.as_str()) } { (when(r.finished_at.unwrap_or(r.started_at), now)) }
         @if !r.verdict.is(Verdict::Pass) {
             @if let Some(reason) = &r.reason { div.reason { (reason) } }
