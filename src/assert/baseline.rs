@@ -466,4 +466,124 @@ mod tests {
                 .contains("not recorded")
         );
     }
+
+    /// Every result, failure and warning of `c`, one per line, to pin them exactly.
+    fn pinned(c: &Comparison) -> String {
+        let mut out = String::new();
+        for r in &c.results {
+            out += &format!(
+                "{} {} {} | expected {} | observed {} | note {:?}\n",
+                if r.passed { "pass" } else { "FAIL" },
+                r.kind,
+                r.subject,
+                r.expected,
+                r.observed,
+                r.note
+            );
+        }
+        for f in &c.failures {
+            out += &format!("failure: {f}\n");
+        }
+        for w in &c.warnings {
+            out += &format!("warning: {w}\n");
+        }
+        out += &format!("reason: {:?}\n", c.reason());
+        out
+    }
+
+    #[test]
+    fn pinned_differences_of_every_kind() {
+        let rules = BaselineRules {
+            exclude: vec!["public.sessions".into()],
+            ..Default::default()
+        };
+        let mut b = base(
+            &[
+                ("public.rental", 16044),
+                ("public.emptied", 10),
+                ("public.big", 1000),
+                ("public.mid", 1000),
+                ("public.sessions", 500),
+                ("public.grown", 5),
+            ],
+            &[
+                ("index", "public.rental.rental_pkey"),
+                ("index", "public.sessions.sessions_pkey"),
+                ("view", "public.customer_list"),
+                ("table", "public.big"),
+            ],
+        );
+        b.accepted = true;
+        let c = compare(
+            &rules,
+            &b,
+            &[
+                ("public.emptied", 0),
+                ("public.big", 333),
+                ("public.mid", 925),
+                ("public.grown", 50),
+            ],
+            &[("table", "public.big")],
+        );
+        assert_eq!(
+            pinned(&c),
+            "FAIL baseline run R1 | expected the 5 tables and 2 schema objects of run R1, no table 50% smaller | observed 5 differences | note Some(\"baseline accepted with `restoredrill accept`\")\n\
+             FAIL baseline public.big | expected at most 50% fewer than 1000 rows (run R1) | observed 333 rows (66.7% fewer) | note None\n\
+             FAIL baseline public.emptied | expected 10 rows (run R1) | observed 0 rows | note None\n\
+             FAIL baseline public.rental | expected 16044 rows (run R1) | observed missing | note None\n\
+             FAIL baseline public.rental.rental_pkey | expected index (run R1) | observed missing | note None\n\
+             FAIL baseline public.customer_list | expected view (run R1) | observed missing | note None\n\
+             failure: table `public.big` shrank by 66.7% since the last good restore (run R1): 1000 → 333 rows, more than the 50% allowed (baseline.fail_shrink_percent)\n\
+             failure: table `public.emptied` is empty; in the last good restore (run R1) it had 10 rows\n\
+             failure: table `public.rental` existed in the last good restore (run R1, 16044 rows) and is missing\n\
+             failure: index `public.rental.rental_pkey` existed in the last good restore (run R1) and is missing\n\
+             failure: view `public.customer_list` existed in the last good restore (run R1) and is missing\n\
+             warning: table `public.mid` shrank by 7.5% since the last good restore (run R1): 1000 → 925 rows\n\
+             reason: Some(\"table `public.big` shrank by 66.7% since the last good restore (run R1): 1000 → 333 rows, more than the 50% allowed (baseline.fail_shrink_percent) (and 4 more differences from the last good restore; see the report)\")\n"
+        );
+    }
+
+    #[test]
+    fn pinned_single_differences() {
+        let rules = BaselineRules::default();
+        let b = base(&[("public.rental", 16044)], &[]);
+        let c = compare(&rules, &b, &[], &[]);
+        assert_eq!(
+            pinned(&c),
+            "FAIL baseline run R1 | expected the 1 tables and 0 schema objects of run R1, no table 50% smaller | observed 1 differences | note None\n\
+             FAIL baseline public.rental | expected 16044 rows (run R1) | observed missing | note None\n\
+             failure: table `public.rental` existed in the last good restore (run R1, 16044 rows) and is missing\n\
+             reason: Some(\"table `public.rental` existed in the last good restore (run R1, 16044 rows) and is missing\")\n"
+        );
+        let mut b = base(&[("public.a", 10)], &[]);
+        b.objects = None;
+        let c = compare(&rules, &b, &[("public.a", 9)], &[]);
+        assert_eq!(
+            pinned(&c),
+            "pass baseline run R1 | expected the 1 tables and 0 schema objects of run R1, no table 50% smaller | observed all present | note Some(\"schema objects were not recorded by the baseline run\")\n\
+             warning: table `public.a` shrank by 10.0% since the last good restore (run R1): 10 → 9 rows\n\
+             reason: None\n"
+        );
+    }
+
+    #[test]
+    fn pinned_first_run_without_a_baseline() {
+        let (t, o) = (
+            tables(&[("public.a", 1), ("public.b", 2)]),
+            objects(&[("view", "public.v")]),
+        );
+        let c = BaselineRules::default().compare(
+            None,
+            &Restored {
+                tables: &t,
+                objects: &o,
+                default_schema: "public",
+            },
+        );
+        assert_eq!(
+            pinned(&c),
+            "pass baseline last good restore | expected the tables and schema objects of the last good restore | observed 2 tables, 1 schema objects | note Some(\"first run: no baseline yet; a pass makes this restore the baseline\")\n\
+             reason: None\n"
+        );
+    }
 }

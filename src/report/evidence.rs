@@ -137,3 +137,141 @@ impl Evidence {
         o
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vocab::{Phase, Verdict};
+
+    fn at(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    fn evidence(verdict: RunState) -> Evidence {
+        Evidence {
+            run_id: "20261124T120000Z-3f2a".into(),
+            job: "shop".into(),
+            verdict,
+            reason: None,
+            trigger: Some(Trigger::Schedule),
+            started_at: at("2026-11-24T12:00:00Z"),
+            finished_at: None,
+            source: None,
+            image: None,
+            dump: None,
+            phases: Vec::new(),
+            assertions: Vec::new(),
+            tables: Default::default(),
+            generated_at: at("2026-11-25T08:00:00Z"),
+            generated_by: "restoredrill 1.2.3".into(),
+        }
+    }
+
+    fn assertion(kind: &str, subject: &str, passed: bool) -> AssertionResult {
+        AssertionResult {
+            kind: kind.into(),
+            subject: subject.into(),
+            passed,
+            expected: "at least 100 rows".into(),
+            observed: "42 rows".into(),
+            note: Some("notes are not part of the evidence text".into()),
+        }
+    }
+
+    #[test]
+    fn a_finished_run_with_everything_recorded() {
+        let mut e = evidence(RunState::Finished(Verdict::Fail));
+        e.reason = Some("row_count public.orders: expected at least 100 rows".into());
+        e.finished_at = Some(at("2026-11-24T12:01:00Z"));
+        e.source = Some("/dumps".into());
+        e.image = Some("postgres:16".into());
+        e.dump = Some(StoredDump {
+            path: "/dumps/shop.dump".into(),
+            size: Some(5242880),
+            modified_at: Some(at("2026-11-24T03:00:00Z")),
+            sha256: Some("ab12cd34".into()),
+            format: Some("PostgreSQL custom-format dump".into()),
+            compression: None,
+            dumped_by: Some("pg_dump 16.4".into()),
+        });
+        e.phases = vec![
+            PhaseTime {
+                name: Phase::Find,
+                started_at: at("2026-11-24T12:00:00Z"),
+                finished_at: at("2026-11-24T12:00:01.250Z"),
+            },
+            PhaseTime {
+                name: Phase::Load,
+                started_at: at("2026-11-24T12:00:01.250Z"),
+                finished_at: at("2026-11-24T12:00:59Z"),
+            },
+        ];
+        e.assertions = vec![
+            assertion("row_count", "public.orders", false),
+            assertion("tables_exist", "public.users", true),
+        ];
+        e.tables = [
+            ("public.orders".to_string(), 42),
+            ("public.users".to_string(), 7),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(
+            e.render_text(),
+            "Restore evidence: run 20261124T120000Z-3f2a of job shop\n\
+             Verdict:   FAIL\n\
+             Reason:    row_count public.orders: expected at least 100 rows\n\
+             Started:   2026-11-24T12:00:00+00:00\n\
+             Finished:  2026-11-24T12:01:00+00:00\n\
+             Source:    /dumps\n\
+             Image:     postgres:16\n\
+             Dump:      /dumps/shop.dump\n\
+             Size:      5242880 bytes\n\
+             SHA-256:   ab12cd34\n\
+             Modified:  2026-11-24T03:00:00+00:00\n\
+             Format:    PostgreSQL custom-format dump, pg_dump 16.4\n\
+             \n\
+             Phases:\n\
+             \x20 find           12:00:00.000 .. 12:00:01.250 (1.2s)\n\
+             \x20 load           12:00:01.250 .. 12:00:59.000 (57.8s)\n\
+             \n\
+             Assertions:\n\
+             \x20 FAIL row_count public.orders: expected at least 100 rows, observed 42 rows\n\
+             \x20 PASS tables_exist public.users: expected at least 100 rows, observed 42 rows\n\
+             \n\
+             Tables restored: 2\n\
+             \x20 public.orders                                      42 rows\n\
+             \x20 public.users                                        7 rows\n\
+             \n\
+             Generated 2026-11-25T08:00:00+00:00 by restoredrill 1.2.3\n"
+        );
+    }
+
+    #[test]
+    fn an_interrupted_run_with_nothing_recorded() {
+        let mut e = evidence(RunState::Interrupted);
+        e.dump = Some(StoredDump {
+            path: "/dumps/shop.sql".into(),
+            size: None,
+            modified_at: None,
+            sha256: None,
+            format: None,
+            compression: None,
+            dumped_by: None,
+        });
+        assert_eq!(
+            e.render_text(),
+            "Restore evidence: run 20261124T120000Z-3f2a of job shop\n\
+             Verdict:   INTERRUPTED\n\
+             Started:   2026-11-24T12:00:00+00:00\n\
+             Dump:      /dumps/shop.sql\n\
+             \n\
+             Phases:\n\
+             \n\
+             Assertions:\n\
+             \x20 (none ran)\n\
+             \n\
+             Generated 2026-11-25T08:00:00+00:00 by restoredrill 1.2.3\n"
+        );
+    }
+}

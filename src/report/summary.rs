@@ -120,3 +120,238 @@ fn human_age(d: chrono::Duration) -> String {
     }))
     .to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::assert::AssertionResult;
+    use crate::report::{DumpReport, PhaseTime, Warning};
+    use crate::source::{Compression, DumpFormat};
+    use crate::vocab::{EngineKind, KeptRestore, Phase, Secret, WarningKind};
+    use chrono::{DateTime, Duration};
+
+    fn at(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    fn report(verdict: Verdict) -> RunReport {
+        RunReport {
+            run_id: "20261124T120000Z-3f2a".into(),
+            job: "shop".into(),
+            engine: EngineKind::Postgres,
+            image: "postgres:16".into(),
+            started_at: at("2026-11-24T12:00:00Z"),
+            finished_at: at("2026-11-24T12:05:00Z"),
+            verdict,
+            reason: None,
+            source: "/dumps".into(),
+            dump: None,
+            phases: Vec::new(),
+            assertions: Vec::new(),
+            tables: Default::default(),
+            objects: Default::default(),
+            tool_output: Vec::new(),
+            kept: None,
+            warnings: Vec::new(),
+            replaced: None,
+        }
+    }
+
+    fn phase(name: Phase, from: &str, to: &str) -> PhaseTime {
+        PhaseTime {
+            name,
+            started_at: at(from),
+            finished_at: at(to),
+        }
+    }
+
+    fn assertion(kind: &str, subject: &str, passed: bool, note: Option<&str>) -> AssertionResult {
+        AssertionResult {
+            kind: kind.into(),
+            subject: subject.into(),
+            passed,
+            expected: "at least 100 rows".into(),
+            observed: "120 rows".into(),
+            note: note.map(String::from),
+        }
+    }
+
+    fn kept(run_id: &str) -> KeptRestore {
+        KeptRestore {
+            job: "shop".into(),
+            run_id: run_id.into(),
+            container: "restoredrill-shop".into(),
+            volume: None,
+            host: "127.0.0.1".into(),
+            port: 49153,
+            user: "postgres".into(),
+            database: "shop".into(),
+            password: Secret::new("hunter2"),
+            promoted_at: at("2026-11-24T12:05:00Z"),
+            engine: EngineKind::Postgres,
+        }
+    }
+
+    /// A dump modified three days ago, and how the summary shows that time.
+    fn dump() -> (DumpReport, String) {
+        let modified_at = Utc::now() - Duration::days(3);
+        let shown = modified_at.format("%Y-%m-%d %H:%M:%S UTC").to_string();
+        let d = DumpReport {
+            path: "/dumps/shop-2026-11-24.dump".into(),
+            size: 5 * 1024 * 1024,
+            modified_at,
+            sha256: Some("ab12cd34".into()),
+            compression: Some(Compression::Gzip),
+            format: Some(DumpFormat::PostgresCustom),
+            dumped_by: Some("pg_dump 16.4".into()),
+            uncompressed_size: None,
+            databases: Vec::new(),
+        };
+        (d, shown)
+    }
+
+    #[test]
+    fn a_passing_run_with_a_kept_restore_and_warnings() {
+        let (d, modified) = dump();
+        let mut r = report(Verdict::Pass);
+        r.dump = Some(d);
+        r.phases = vec![
+            phase(
+                Phase::Find,
+                "2026-11-24T12:00:00Z",
+                "2026-11-24T12:00:01.500Z",
+            ),
+            phase(
+                Phase::Load,
+                "2026-11-24T12:00:01.500Z",
+                "2026-11-24T12:01:00Z",
+            ),
+        ];
+        r.tables = [
+            ("public.orders".to_string(), 120),
+            ("public.users".to_string(), 30),
+        ]
+        .into_iter()
+        .collect();
+        r.assertions = vec![
+            assertion("row_count", "public.orders", true, None),
+            assertion("baseline", "run R1", true, Some("baseline accepted")),
+        ];
+        r.tool_output = vec!["not shown on a pass".into()];
+        r.kept = Some(kept("20261124T120000Z-3f2a"));
+        r.warnings = vec![Warning {
+            kind: WarningKind::TableShrunk,
+            message: "table `public.users` shrank".into(),
+        }];
+        assert_eq!(
+            render(&r),
+            format!(
+                "shop: PASS   run 20261124T120000Z-3f2a (60.0s)\n\
+                 \x20 dump     /dumps/shop-2026-11-24.dump (5.0 MiB)\n\
+                 \x20          PostgreSQL custom-format dump, compression gzip, by pg_dump 16.4\n\
+                 \x20          modified {modified} (3days ago)\n\
+                 \x20 sha256   ab12cd34\n\
+                 \x20 image    postgres:16\n\
+                 \x20 phases   find 1.5s, load 58.5s\n\
+                 \x20 tables   2 restored, 150 rows\n\
+                 \x20 ok   row_count public.orders: expected at least 100 rows, observed 120 rows\n\
+                 \x20 ok   baseline run R1: expected at least 100 rows, observed 120 rows\n\
+                 \x20      (baseline accepted)\n\
+                 \x20 kept     postgresql://postgres@127.0.0.1:49153/shop  (container restoredrill-shop; password: `--json` output, kept.password)\n"
+            )
+        );
+    }
+
+    #[test]
+    fn a_failing_run_shows_failed_assertions_and_tool_output() {
+        let (mut d, modified) = dump();
+        d.sha256 = None;
+        d.format = None;
+        d.compression = None;
+        d.dumped_by = None;
+        let mut r = report(Verdict::Fail);
+        r.reason = Some("row_count public.orders: expected at least 100 rows".into());
+        r.dump = Some(d);
+        r.assertions = vec![
+            assertion("row_count", "public.orders", false, None),
+            assertion("tables_exist", "public.users", true, None),
+        ];
+        r.tool_output = vec![
+            "pg_restore: error: could not execute query".into(),
+            "pg_restore: warning: errors ignored on restore: 1".into(),
+        ];
+        r.kept = Some(kept("20261123T120000Z-0001"));
+        assert_eq!(
+            render(&r),
+            format!(
+                "shop: FAIL   run 20261124T120000Z-3f2a (-0.0s)\n\
+                 \x20 reason   row_count public.orders: expected at least 100 rows\n\
+                 \x20 dump     /dumps/shop-2026-11-24.dump (5.0 MiB)\n\
+                 \x20          modified {modified} (3days ago)\n\
+                 \x20 image    postgres:16\n\
+                 \x20 FAIL row_count public.orders: expected at least 100 rows, observed 120 rows\n\
+                 \x20 ok   tables_exist public.users: expected at least 100 rows, observed 120 rows\n\
+                 \x20 tool output (last lines):\n\
+                 \x20   | pg_restore: error: could not execute query\n\
+                 \x20   | pg_restore: warning: errors ignored on restore: 1\n\
+                 \x20 kept     unchanged: restoredrill-shop from run 20261123T120000Z-0001 still serves at postgresql://postgres@127.0.0.1:49153/shop\n"
+            )
+        );
+    }
+
+    #[test]
+    fn an_unchanged_run() {
+        let (d, modified) = dump();
+        let mut r = report(Verdict::Unchanged);
+        r.reason = Some("same sha256 as run 20261123T120000Z-0001".into());
+        r.dump = Some(d);
+        r.phases = vec![phase(
+            Phase::Hash,
+            "2026-11-24T12:00:00Z",
+            "2026-11-24T12:00:02Z",
+        )];
+        r.kept = Some(kept("20261123T120000Z-0001"));
+        assert_eq!(
+            render(&r),
+            format!(
+                "shop: UNCHANGED (this dump was verified before; not restored again)   run 20261124T120000Z-3f2a (2.0s)\n\
+                 \x20 reason   same sha256 as run 20261123T120000Z-0001\n\
+                 \x20 dump     /dumps/shop-2026-11-24.dump (5.0 MiB)\n\
+                 \x20          PostgreSQL custom-format dump, compression gzip, by pg_dump 16.4\n\
+                 \x20          modified {modified} (3days ago)\n\
+                 \x20 sha256   ab12cd34\n\
+                 \x20 image    postgres:16\n\
+                 \x20 phases   hash 2.0s\n\
+                 \x20 kept     unchanged: restoredrill-shop from run 20261123T120000Z-0001 still serves at postgresql://postgres@127.0.0.1:49153/shop\n"
+            )
+        );
+    }
+
+    // With no phases the total is an empty f64 sum, which is -0.0 and prints
+    // so; pinned as it is.
+    #[test]
+    fn a_run_without_a_dump_names_the_source() {
+        let mut r = report(Verdict::Error);
+        r.reason = Some("no dump found in /dumps".into());
+        r.tool_output = vec!["docker: image not found".into()];
+        assert_eq!(
+            render(&r),
+            "shop: ERROR (the checker could not run; this says nothing about the backup)   run 20261124T120000Z-3f2a (-0.0s)\n\
+             \x20 reason   no dump found in /dumps\n\
+             \x20 source   /dumps\n\
+             \x20 image    postgres:16\n\
+             \x20 tool output (last lines):\n\
+             \x20   | docker: image not found\n"
+        );
+        assert!(render(&report(Verdict::Skipped)).starts_with(
+            "shop: SKIPPED (the previous run was still going)   run 20261124T120000Z-3f2a (-0.0s)\n"
+        ));
+    }
+
+    #[test]
+    fn ages_over_an_hour_drop_the_seconds() {
+        assert_eq!(human_age(Duration::seconds(3599)), "59m 59s");
+        assert_eq!(human_age(Duration::seconds(3725)), "1h 2m");
+        assert_eq!(human_age(Duration::seconds(-5)), "0s");
+    }
+}
