@@ -1,16 +1,33 @@
 //! The human-readable summary of a run: verdict first, then each assertion
 //! with expected vs observed, then where the kept restore can be reached.
 
+use crate::assert::AssertionResult;
 use crate::units::human_bytes;
 use crate::vocab::Verdict;
 use std::fmt::Write;
 
 use chrono::Utc;
 
-use super::RunReport;
+use super::{DumpReport, RunReport};
 
 pub fn render(r: &RunReport) -> String {
     let mut out = String::new();
+    headline(&mut out, r);
+    match &r.dump {
+        Some(d) => dump(&mut out, d),
+        None => {
+            let _ = writeln!(out, "  source   {}", r.source);
+        }
+    }
+    restore(&mut out, r);
+    assertions(&mut out, &r.assertions);
+    tool_output(&mut out, r);
+    kept(&mut out, r);
+    out
+}
+
+/// The job, the verdict in words, the run and how long it took; then why.
+fn headline(out: &mut String, r: &RunReport) {
     let total: f64 = r.phases.iter().map(|p| p.seconds()).sum();
     let verdict = match r.verdict {
         Verdict::Pass => "PASS",
@@ -23,37 +40,38 @@ pub fn render(r: &RunReport) -> String {
     if let Some(reason) = &r.reason {
         let _ = writeln!(out, "  reason   {reason}");
     }
-    match &r.dump {
-        Some(d) => {
-            let age = Utc::now().signed_duration_since(d.modified_at);
-            let mut what = Vec::new();
-            if let Some(f) = d.format {
-                what.push(f.to_string());
-            }
-            if let Some(c) = d.compression {
-                what.push(format!("compression {c}"));
-            }
-            if let Some(by) = &d.dumped_by {
-                what.push(format!("by {by}"));
-            }
-            let _ = writeln!(out, "  dump     {} ({})", d.path, human_bytes(d.size));
-            if !what.is_empty() {
-                let _ = writeln!(out, "           {}", what.join(", "));
-            }
-            let _ = writeln!(
-                out,
-                "           modified {} ({} ago)",
-                d.modified_at.format("%Y-%m-%d %H:%M:%S UTC"),
-                human_age(age)
-            );
-            if let Some(sha) = &d.sha256 {
-                let _ = writeln!(out, "  sha256   {sha}");
-            }
-        }
-        None => {
-            let _ = writeln!(out, "  source   {}", r.source);
-        }
+}
+
+/// Which dump: path and size, what it is, how old, its sha256.
+fn dump(out: &mut String, d: &DumpReport) {
+    let age = Utc::now().signed_duration_since(d.modified_at);
+    let mut what = Vec::new();
+    if let Some(f) = d.format {
+        what.push(f.to_string());
     }
+    if let Some(c) = d.compression {
+        what.push(format!("compression {c}"));
+    }
+    if let Some(by) = &d.dumped_by {
+        what.push(format!("by {by}"));
+    }
+    let _ = writeln!(out, "  dump     {} ({})", d.path, human_bytes(d.size));
+    if !what.is_empty() {
+        let _ = writeln!(out, "           {}", what.join(", "));
+    }
+    let _ = writeln!(
+        out,
+        "           modified {} ({} ago)",
+        d.modified_at.format("%Y-%m-%d %H:%M:%S UTC"),
+        human_age(age)
+    );
+    if let Some(sha) = &d.sha256 {
+        let _ = writeln!(out, "  sha256   {sha}");
+    }
+}
+
+/// The image, the time of each phase and what was restored.
+fn restore(out: &mut String, r: &RunReport) {
     let _ = writeln!(out, "  image    {}", r.image);
     if !r.phases.is_empty() {
         let phases: Vec<String> = r
@@ -71,7 +89,11 @@ pub fn render(r: &RunReport) -> String {
             r.tables.values().sum::<i64>()
         );
     }
-    for a in &r.assertions {
+}
+
+/// One line per assertion, expected vs observed, with its note below.
+fn assertions(out: &mut String, assertions: &[AssertionResult]) {
+    for a in assertions {
         let mark = if a.passed { "ok  " } else { "FAIL" };
         let _ = writeln!(
             out,
@@ -82,12 +104,20 @@ pub fn render(r: &RunReport) -> String {
             let _ = writeln!(out, "       ({note})");
         }
     }
+}
+
+/// The restore tool's last lines, on any run that did not pass.
+fn tool_output(out: &mut String, r: &RunReport) {
     if r.verdict != Verdict::Pass && !r.tool_output.is_empty() {
         let _ = writeln!(out, "  tool output (last lines):");
         for l in &r.tool_output {
             let _ = writeln!(out, "    | {l}");
         }
     }
+}
+
+/// Where the kept restore can be reached: this run's, or the earlier one still serving.
+fn kept(out: &mut String, r: &RunReport) {
     match &r.kept {
         Some(k) if k.run_id == r.run_id => {
             let _ = writeln!(
@@ -108,7 +138,6 @@ pub fn render(r: &RunReport) -> String {
         }
         None => {}
     }
-    out
 }
 
 fn human_age(d: chrono::Duration) -> String {
@@ -124,8 +153,7 @@ fn human_age(d: chrono::Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::assert::AssertionResult;
-    use crate::report::{DumpReport, PhaseTime, Warning};
+    use crate::report::{PhaseTime, Warning};
     use crate::source::{Compression, DumpFormat};
     use crate::vocab::{EngineKind, KeptRestore, Phase, Secret, WarningKind};
     use chrono::{DateTime, Duration};
