@@ -57,6 +57,24 @@ impl Evidence {
     /// Plain text, as `restoredrill report RUN_ID` prints it.
     pub fn render_text(&self) -> String {
         let mut o = String::new();
+        self.write_run(&mut o);
+        if let Some(d) = &self.dump {
+            write_dump(&mut o, d);
+        }
+        self.write_phases(&mut o);
+        self.write_assertions(&mut o);
+        self.write_tables(&mut o);
+        let _ = writeln!(
+            o,
+            "\nGenerated {} by {}",
+            self.generated_at.to_rfc3339(),
+            self.generated_by
+        );
+        o
+    }
+
+    /// Which run, its verdict and why, when it ran, from where, with which image.
+    fn write_run(&self, o: &mut String) {
         let _ = writeln!(
             o,
             "Restore evidence: run {} of job {}",
@@ -76,26 +94,9 @@ impl Evidence {
         if let Some(i) = &self.image {
             let _ = writeln!(o, "Image:     {i}");
         }
-        if let Some(d) = &self.dump {
-            let _ = writeln!(o, "Dump:      {}", d.path);
-            if let Some(size) = d.size {
-                let _ = writeln!(o, "Size:      {size} bytes");
-            }
-            if let Some(sha) = &d.sha256 {
-                let _ = writeln!(o, "SHA-256:   {sha}");
-            }
-            if let Some(m) = d.modified_at {
-                let _ = writeln!(o, "Modified:  {}", m.to_rfc3339());
-            }
-            let what: Vec<&str> = [&d.format, &d.compression, &d.dumped_by]
-                .into_iter()
-                .flatten()
-                .map(String::as_str)
-                .collect();
-            if !what.is_empty() {
-                let _ = writeln!(o, "Format:    {}", what.join(", "));
-            }
-        }
+    }
+
+    fn write_phases(&self, o: &mut String) {
         let _ = writeln!(o, "\nPhases:");
         for p in &self.phases {
             let _ = writeln!(
@@ -107,6 +108,9 @@ impl Evidence {
                 p.seconds()
             );
         }
+    }
+
+    fn write_assertions(&self, o: &mut String) {
         let _ = writeln!(o, "\nAssertions:");
         if self.assertions.is_empty() {
             let _ = writeln!(o, "  (none ran)");
@@ -122,19 +126,37 @@ impl Evidence {
                 a.observed
             );
         }
+    }
+
+    fn write_tables(&self, o: &mut String) {
         if !self.tables.is_empty() {
             let _ = writeln!(o, "\nTables restored: {}", self.tables.len());
             for (t, n) in &self.tables {
                 let _ = writeln!(o, "  {t:<40} {n:>12} rows");
             }
         }
-        let _ = writeln!(
-            o,
-            "\nGenerated {} by {}",
-            self.generated_at.to_rfc3339(),
-            self.generated_by
-        );
-        o
+    }
+}
+
+/// The dump as stored: path, size, sha256, modification time, what it is.
+fn write_dump(o: &mut String, d: &StoredDump) {
+    let _ = writeln!(o, "Dump:      {}", d.path);
+    if let Some(size) = d.size {
+        let _ = writeln!(o, "Size:      {size} bytes");
+    }
+    if let Some(sha) = &d.sha256 {
+        let _ = writeln!(o, "SHA-256:   {sha}");
+    }
+    if let Some(m) = d.modified_at {
+        let _ = writeln!(o, "Modified:  {}", m.to_rfc3339());
+    }
+    let what: Vec<&str> = [&d.format, &d.compression, &d.dumped_by]
+        .into_iter()
+        .flatten()
+        .map(String::as_str)
+        .collect();
+    if !what.is_empty() {
+        let _ = writeln!(o, "Format:    {}", what.join(", "));
     }
 }
 
