@@ -13,6 +13,7 @@ use glob::{MatchOptions, Pattern};
 use serde::Serialize;
 
 use super::{AssertionResult, Baseline};
+use crate::vocab::RunId;
 
 /// A schema object of a restored database, e.g. `index` `public.rental.idx_fk_customer`.
 /// Names of objects that belong to a table (indexes, constraints, triggers)
@@ -133,95 +134,127 @@ impl BaselineRules {
 
     /// Compares `now` with `baseline` (`None` on a job's first run).
     pub fn compare(&self, baseline: Option<&Baseline>, now: &Restored<'_>) -> Comparison {
-        let mut c = Comparison::default();
         let Some(base) = baseline else {
-            c.results.push(
-                AssertionResult::new(KIND, "last good restore", true)
-                    .expected("the tables and schema objects of the last good restore")
-                    .observed(format!(
-                        "{} tables, {} schema objects",
-                        now.tables.len(),
-                        now.objects.len()
-                    ))
-                    .note("first run: no baseline yet; a pass makes this restore the baseline"),
+            return Comparison::first_run(now);
+        };
+        let mut c = Comparison::default();
+        let compared_tables = self.compare_tables(&mut c, base, now);
+        let compared_objects = self.compare_objects(&mut c, base, now);
+        let summary = self.summary(&c, base, compared_tables, compared_objects);
+        c.results.insert(0, summary);
+        c
+    }
+
+    /// Row counts of the baseline's tables; returns how many were compared.
+    fn compare_tables(&self, c: &mut Comparison, base: &Baseline, now: &Restored<'_>) -> usize {
+        let mut compared = 0;
+        for (table, &before) in &base.tables {
+            if self.excluded(table, now.default_schema) {
+                continue;
+            }
+            compared += 1;
+            let after = now.tables.get(table).copied();
+            self.compare_table(c, &base.run_id, table, before, after, now.default_schema);
+        }
+        compared
+    }
+
+    /// One table: missing, emptied, shrunk past the failing or the warning
+    /// threshold, or fine.
+    fn compare_table(
+        &self,
+        c: &mut Comparison,
+        run: &RunId,
+        table: &str,
+        before: i64,
+        after: Option<i64>,
+        default_schema: &str,
+    ) {
+        let Some(after) = after else {
+            c.fail(
+                table,
+                format!("{before} rows (run {run})"),
+                "missing",
+                format!(
+                    "table `{table}` existed in the last good restore (run {run}, {before} rows) and is missing"
+                ),
             );
-            return c;
+            return;
+        };
+        if before > 0 && after == 0 {
+            c.fail(
+                table,
+                format!("{before} rows (run {run})"),
+                "0 rows",
+                format!(
+                    "table `{table}` is empty; in the last good restore (run {run}) it had {before} rows"
+                ),
+            );
+            return;
+        }
+        if before <= after {
+            return;
+        }
+        let (fail_pct, warn_pct) = self.thresholds(table, default_schema);
+        let shrink = (before - after) as f64 * 100.0 / before as f64;
+        if shrink > fail_pct {
+            c.fail(
+                table,
+                format!("at most {fail_pct}% fewer than {before} rows (run {run})"),
+                format!("{after} rows ({shrink:.1}% fewer)"),
+                format!(
+                    "table `{table}` shrank by {shrink:.1}% since the last good restore (run {run}): \
+                     {before} → {after} rows, more than the {fail_pct}% allowed (baseline.fail_shrink_percent)"
+                ),
+            );
+        } else if shrink > warn_pct {
+            c.warnings.push(format!(
+                "table `{table}` shrank by {shrink:.1}% since the last good restore (run {run}): \
+                 {before} → {after} rows"
+            ));
+        }
+    }
+
+    /// Schema objects of the baseline, when it recorded them; returns how
+    /// many were compared.
+    fn compare_objects(&self, c: &mut Comparison, base: &Baseline, now: &Restored<'_>) -> usize {
+        let Some(objects) = &base.objects else {
+            return 0;
         };
         let run = &base.run_id;
-        let ds = now.default_schema;
-        let mut compared_tables = 0;
-        for (table, &before) in &base.tables {
-            if self.excluded(table, ds) {
+        let mut compared = 0;
+        for o in objects {
+            // Tables with row counts were compared with the tables.
+            if (o.kind == "table" && base.tables.contains_key(&o.name))
+                || self.excluded(&o.name, now.default_schema)
+            {
                 continue;
             }
-            compared_tables += 1;
-            let (fail_pct, warn_pct) = self.thresholds(table, ds);
-            let Some(&after) = now.tables.get(table) else {
+            compared += 1;
+            if !now.objects.contains(o) {
                 c.fail(
-                    table,
-                    format!("{before} rows (run {run})"),
+                    &o.name,
+                    format!("{} (run {run})", o.kind),
                     "missing",
                     format!(
-                        "table `{table}` existed in the last good restore (run {run}, {before} rows) and is missing"
+                        "{} `{}` existed in the last good restore (run {run}) and is missing",
+                        o.kind, o.name
                     ),
                 );
-                continue;
-            };
-            if before > 0 && after == 0 {
-                c.fail(
-                    table,
-                    format!("{before} rows (run {run})"),
-                    "0 rows",
-                    format!(
-                        "table `{table}` is empty; in the last good restore (run {run}) it had {before} rows"
-                    ),
-                );
-                continue;
-            }
-            if before <= after {
-                continue;
-            }
-            let shrink = (before - after) as f64 * 100.0 / before as f64;
-            if shrink > fail_pct {
-                c.fail(
-                    table,
-                    format!("at most {fail_pct}% fewer than {before} rows (run {run})"),
-                    format!("{after} rows ({shrink:.1}% fewer)"),
-                    format!(
-                        "table `{table}` shrank by {shrink:.1}% since the last good restore (run {run}): \
-                         {before} → {after} rows, more than the {fail_pct}% allowed (baseline.fail_shrink_percent)"
-                    ),
-                );
-            } else if shrink > warn_pct {
-                c.warnings.push(format!(
-                    "table `{table}` shrank by {shrink:.1}% since the last good restore (run {run}): \
-                     {before} → {after} rows"
-                ));
             }
         }
-        let mut compared_objects = 0;
-        if let Some(objects) = &base.objects {
-            for o in objects {
-                // Tables with row counts were compared above.
-                if (o.kind == "table" && base.tables.contains_key(&o.name))
-                    || self.excluded(&o.name, ds)
-                {
-                    continue;
-                }
-                compared_objects += 1;
-                if !now.objects.contains(o) {
-                    c.fail(
-                        &o.name,
-                        format!("{} (run {run})", o.kind),
-                        "missing",
-                        format!(
-                            "{} `{}` existed in the last good restore (run {run}) and is missing",
-                            o.kind, o.name
-                        ),
-                    );
-                }
-            }
-        }
+        compared
+    }
+
+    /// The line that heads the results: what was compared and how it went.
+    fn summary(
+        &self,
+        c: &Comparison,
+        base: &Baseline,
+        compared_tables: usize,
+        compared_objects: usize,
+    ) -> AssertionResult {
+        let run = &base.run_id;
         let summary = AssertionResult::new(KIND, format!("run {run}"), c.failures.is_empty())
             .expected(format!(
                 "the {compared_tables} tables and {compared_objects} schema objects of run {run}, \
@@ -233,17 +266,31 @@ impl BaselineRules {
             } else {
                 format!("{} differences", c.failures.len())
             });
-        let summary = match (&base.objects, base.accepted) {
+        match (&base.objects, base.accepted) {
             (None, _) => summary.note("schema objects were not recorded by the baseline run"),
             (Some(_), true) => summary.note("baseline accepted with `restoredrill accept`"),
             _ => summary,
-        };
-        c.results.insert(0, summary);
-        c
+        }
     }
 }
 
 impl Comparison {
+    /// A job's first run: nothing to compare with, so it passes and says why.
+    fn first_run(now: &Restored<'_>) -> Self {
+        let mut c = Comparison::default();
+        c.results.push(
+            AssertionResult::new(KIND, "last good restore", true)
+                .expected("the tables and schema objects of the last good restore")
+                .observed(format!(
+                    "{} tables, {} schema objects",
+                    now.tables.len(),
+                    now.objects.len()
+                ))
+                .note("first run: no baseline yet; a pass makes this restore the baseline"),
+        );
+        c
+    }
+
     fn fail(&mut self, subject: &str, expected: String, observed: impl Into<String>, why: String) {
         self.results.push(
             AssertionResult::new(KIND, subject, false)
@@ -464,6 +511,126 @@ mod tests {
                 .as_deref()
                 .unwrap()
                 .contains("not recorded")
+        );
+    }
+
+    /// Every result, failure and warning of `c`, one per line, to pin them exactly.
+    fn pinned(c: &Comparison) -> String {
+        let mut out = String::new();
+        for r in &c.results {
+            out += &format!(
+                "{} {} {} | expected {} | observed {} | note {:?}\n",
+                if r.passed { "pass" } else { "FAIL" },
+                r.kind,
+                r.subject,
+                r.expected,
+                r.observed,
+                r.note
+            );
+        }
+        for f in &c.failures {
+            out += &format!("failure: {f}\n");
+        }
+        for w in &c.warnings {
+            out += &format!("warning: {w}\n");
+        }
+        out += &format!("reason: {:?}\n", c.reason());
+        out
+    }
+
+    #[test]
+    fn pinned_differences_of_every_kind() {
+        let rules = BaselineRules {
+            exclude: vec!["public.sessions".into()],
+            ..Default::default()
+        };
+        let mut b = base(
+            &[
+                ("public.rental", 16044),
+                ("public.emptied", 10),
+                ("public.big", 1000),
+                ("public.mid", 1000),
+                ("public.sessions", 500),
+                ("public.grown", 5),
+            ],
+            &[
+                ("index", "public.rental.rental_pkey"),
+                ("index", "public.sessions.sessions_pkey"),
+                ("view", "public.customer_list"),
+                ("table", "public.big"),
+            ],
+        );
+        b.accepted = true;
+        let c = compare(
+            &rules,
+            &b,
+            &[
+                ("public.emptied", 0),
+                ("public.big", 333),
+                ("public.mid", 925),
+                ("public.grown", 50),
+            ],
+            &[("table", "public.big")],
+        );
+        assert_eq!(
+            pinned(&c),
+            "FAIL baseline run R1 | expected the 5 tables and 2 schema objects of run R1, no table 50% smaller | observed 5 differences | note Some(\"baseline accepted with `restoredrill accept`\")\n\
+             FAIL baseline public.big | expected at most 50% fewer than 1000 rows (run R1) | observed 333 rows (66.7% fewer) | note None\n\
+             FAIL baseline public.emptied | expected 10 rows (run R1) | observed 0 rows | note None\n\
+             FAIL baseline public.rental | expected 16044 rows (run R1) | observed missing | note None\n\
+             FAIL baseline public.rental.rental_pkey | expected index (run R1) | observed missing | note None\n\
+             FAIL baseline public.customer_list | expected view (run R1) | observed missing | note None\n\
+             failure: table `public.big` shrank by 66.7% since the last good restore (run R1): 1000 → 333 rows, more than the 50% allowed (baseline.fail_shrink_percent)\n\
+             failure: table `public.emptied` is empty; in the last good restore (run R1) it had 10 rows\n\
+             failure: table `public.rental` existed in the last good restore (run R1, 16044 rows) and is missing\n\
+             failure: index `public.rental.rental_pkey` existed in the last good restore (run R1) and is missing\n\
+             failure: view `public.customer_list` existed in the last good restore (run R1) and is missing\n\
+             warning: table `public.mid` shrank by 7.5% since the last good restore (run R1): 1000 → 925 rows\n\
+             reason: Some(\"table `public.big` shrank by 66.7% since the last good restore (run R1): 1000 → 333 rows, more than the 50% allowed (baseline.fail_shrink_percent) (and 4 more differences from the last good restore; see the report)\")\n"
+        );
+    }
+
+    #[test]
+    fn pinned_single_differences() {
+        let rules = BaselineRules::default();
+        let b = base(&[("public.rental", 16044)], &[]);
+        let c = compare(&rules, &b, &[], &[]);
+        assert_eq!(
+            pinned(&c),
+            "FAIL baseline run R1 | expected the 1 tables and 0 schema objects of run R1, no table 50% smaller | observed 1 differences | note None\n\
+             FAIL baseline public.rental | expected 16044 rows (run R1) | observed missing | note None\n\
+             failure: table `public.rental` existed in the last good restore (run R1, 16044 rows) and is missing\n\
+             reason: Some(\"table `public.rental` existed in the last good restore (run R1, 16044 rows) and is missing\")\n"
+        );
+        let mut b = base(&[("public.a", 10)], &[]);
+        b.objects = None;
+        let c = compare(&rules, &b, &[("public.a", 9)], &[]);
+        assert_eq!(
+            pinned(&c),
+            "pass baseline run R1 | expected the 1 tables and 0 schema objects of run R1, no table 50% smaller | observed all present | note Some(\"schema objects were not recorded by the baseline run\")\n\
+             warning: table `public.a` shrank by 10.0% since the last good restore (run R1): 10 → 9 rows\n\
+             reason: None\n"
+        );
+    }
+
+    #[test]
+    fn pinned_first_run_without_a_baseline() {
+        let (t, o) = (
+            tables(&[("public.a", 1), ("public.b", 2)]),
+            objects(&[("view", "public.v")]),
+        );
+        let c = BaselineRules::default().compare(
+            None,
+            &Restored {
+                tables: &t,
+                objects: &o,
+                default_schema: "public",
+            },
+        );
+        assert_eq!(
+            pinned(&c),
+            "pass baseline last good restore | expected the tables and schema objects of the last good restore | observed 2 tables, 1 schema objects | note Some(\"first run: no baseline yet; a pass makes this restore the baseline\")\n\
+             reason: None\n"
         );
     }
 }

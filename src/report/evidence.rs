@@ -57,6 +57,24 @@ impl Evidence {
     /// Plain text, as `restoredrill report RUN_ID` prints it.
     pub fn render_text(&self) -> String {
         let mut o = String::new();
+        self.write_run(&mut o);
+        if let Some(d) = &self.dump {
+            write_dump(&mut o, d);
+        }
+        self.write_phases(&mut o);
+        self.write_assertions(&mut o);
+        self.write_tables(&mut o);
+        let _ = writeln!(
+            o,
+            "\nGenerated {} by {}",
+            self.generated_at.to_rfc3339(),
+            self.generated_by
+        );
+        o
+    }
+
+    /// Which run, its verdict and why, when it ran, from where, with which image.
+    fn write_run(&self, o: &mut String) {
         let _ = writeln!(
             o,
             "Restore evidence: run {} of job {}",
@@ -76,26 +94,9 @@ impl Evidence {
         if let Some(i) = &self.image {
             let _ = writeln!(o, "Image:     {i}");
         }
-        if let Some(d) = &self.dump {
-            let _ = writeln!(o, "Dump:      {}", d.path);
-            if let Some(size) = d.size {
-                let _ = writeln!(o, "Size:      {size} bytes");
-            }
-            if let Some(sha) = &d.sha256 {
-                let _ = writeln!(o, "SHA-256:   {sha}");
-            }
-            if let Some(m) = d.modified_at {
-                let _ = writeln!(o, "Modified:  {}", m.to_rfc3339());
-            }
-            let what: Vec<&str> = [&d.format, &d.compression, &d.dumped_by]
-                .into_iter()
-                .flatten()
-                .map(String::as_str)
-                .collect();
-            if !what.is_empty() {
-                let _ = writeln!(o, "Format:    {}", what.join(", "));
-            }
-        }
+    }
+
+    fn write_phases(&self, o: &mut String) {
         let _ = writeln!(o, "\nPhases:");
         for p in &self.phases {
             let _ = writeln!(
@@ -107,6 +108,9 @@ impl Evidence {
                 p.seconds()
             );
         }
+    }
+
+    fn write_assertions(&self, o: &mut String) {
         let _ = writeln!(o, "\nAssertions:");
         if self.assertions.is_empty() {
             let _ = writeln!(o, "  (none ran)");
@@ -122,18 +126,174 @@ impl Evidence {
                 a.observed
             );
         }
+    }
+
+    fn write_tables(&self, o: &mut String) {
         if !self.tables.is_empty() {
             let _ = writeln!(o, "\nTables restored: {}", self.tables.len());
             for (t, n) in &self.tables {
                 let _ = writeln!(o, "  {t:<40} {n:>12} rows");
             }
         }
-        let _ = writeln!(
-            o,
-            "\nGenerated {} by {}",
-            self.generated_at.to_rfc3339(),
-            self.generated_by
+    }
+}
+
+/// The dump as stored: path, size, sha256, modification time, what it is.
+fn write_dump(o: &mut String, d: &StoredDump) {
+    let _ = writeln!(o, "Dump:      {}", d.path);
+    if let Some(size) = d.size {
+        let _ = writeln!(o, "Size:      {size} bytes");
+    }
+    if let Some(sha) = &d.sha256 {
+        let _ = writeln!(o, "SHA-256:   {sha}");
+    }
+    if let Some(m) = d.modified_at {
+        let _ = writeln!(o, "Modified:  {}", m.to_rfc3339());
+    }
+    let what: Vec<&str> = [&d.format, &d.compression, &d.dumped_by]
+        .into_iter()
+        .flatten()
+        .map(String::as_str)
+        .collect();
+    if !what.is_empty() {
+        let _ = writeln!(o, "Format:    {}", what.join(", "));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vocab::{Phase, Verdict};
+
+    fn at(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    fn evidence(verdict: RunState) -> Evidence {
+        Evidence {
+            run_id: "20261124T120000Z-3f2a".into(),
+            job: "shop".into(),
+            verdict,
+            reason: None,
+            trigger: Some(Trigger::Schedule),
+            started_at: at("2026-11-24T12:00:00Z"),
+            finished_at: None,
+            source: None,
+            image: None,
+            dump: None,
+            phases: Vec::new(),
+            assertions: Vec::new(),
+            tables: Default::default(),
+            generated_at: at("2026-11-25T08:00:00Z"),
+            generated_by: "restoredrill 1.2.3".into(),
+        }
+    }
+
+    fn assertion(kind: &str, subject: &str, passed: bool) -> AssertionResult {
+        AssertionResult {
+            kind: kind.into(),
+            subject: subject.into(),
+            passed,
+            expected: "at least 100 rows".into(),
+            observed: "42 rows".into(),
+            note: Some("notes are not part of the evidence text".into()),
+        }
+    }
+
+    #[test]
+    fn a_finished_run_with_everything_recorded() {
+        let mut e = evidence(RunState::Finished(Verdict::Fail));
+        e.reason = Some("row_count public.orders: expected at least 100 rows".into());
+        e.finished_at = Some(at("2026-11-24T12:01:00Z"));
+        e.source = Some("/dumps".into());
+        e.image = Some("postgres:16".into());
+        e.dump = Some(StoredDump {
+            path: "/dumps/shop.dump".into(),
+            size: Some(5242880),
+            modified_at: Some(at("2026-11-24T03:00:00Z")),
+            sha256: Some("ab12cd34".into()),
+            format: Some("PostgreSQL custom-format dump".into()),
+            compression: None,
+            dumped_by: Some("pg_dump 16.4".into()),
+        });
+        e.phases = vec![
+            PhaseTime {
+                name: Phase::Find,
+                started_at: at("2026-11-24T12:00:00Z"),
+                finished_at: at("2026-11-24T12:00:01.250Z"),
+            },
+            PhaseTime {
+                name: Phase::Load,
+                started_at: at("2026-11-24T12:00:01.250Z"),
+                finished_at: at("2026-11-24T12:00:59Z"),
+            },
+        ];
+        e.assertions = vec![
+            assertion("row_count", "public.orders", false),
+            assertion("tables_exist", "public.users", true),
+        ];
+        e.tables = [
+            ("public.orders".to_string(), 42),
+            ("public.users".to_string(), 7),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(
+            e.render_text(),
+            "Restore evidence: run 20261124T120000Z-3f2a of job shop\n\
+             Verdict:   FAIL\n\
+             Reason:    row_count public.orders: expected at least 100 rows\n\
+             Started:   2026-11-24T12:00:00+00:00\n\
+             Finished:  2026-11-24T12:01:00+00:00\n\
+             Source:    /dumps\n\
+             Image:     postgres:16\n\
+             Dump:      /dumps/shop.dump\n\
+             Size:      5242880 bytes\n\
+             SHA-256:   ab12cd34\n\
+             Modified:  2026-11-24T03:00:00+00:00\n\
+             Format:    PostgreSQL custom-format dump, pg_dump 16.4\n\
+             \n\
+             Phases:\n\
+             \x20 find           12:00:00.000 .. 12:00:01.250 (1.2s)\n\
+             \x20 load           12:00:01.250 .. 12:00:59.000 (57.8s)\n\
+             \n\
+             Assertions:\n\
+             \x20 FAIL row_count public.orders: expected at least 100 rows, observed 42 rows\n\
+             \x20 PASS tables_exist public.users: expected at least 100 rows, observed 42 rows\n\
+             \n\
+             Tables restored: 2\n\
+             \x20 public.orders                                      42 rows\n\
+             \x20 public.users                                        7 rows\n\
+             \n\
+             Generated 2026-11-25T08:00:00+00:00 by restoredrill 1.2.3\n"
         );
-        o
+    }
+
+    #[test]
+    fn an_interrupted_run_with_nothing_recorded() {
+        let mut e = evidence(RunState::Interrupted);
+        e.dump = Some(StoredDump {
+            path: "/dumps/shop.sql".into(),
+            size: None,
+            modified_at: None,
+            sha256: None,
+            format: None,
+            compression: None,
+            dumped_by: None,
+        });
+        assert_eq!(
+            e.render_text(),
+            "Restore evidence: run 20261124T120000Z-3f2a of job shop\n\
+             Verdict:   INTERRUPTED\n\
+             Started:   2026-11-24T12:00:00+00:00\n\
+             Dump:      /dumps/shop.sql\n\
+             \n\
+             Phases:\n\
+             \n\
+             Assertions:\n\
+             \x20 (none ran)\n\
+             \n\
+             Generated 2026-11-25T08:00:00+00:00 by restoredrill 1.2.3\n"
+        );
     }
 }
