@@ -28,7 +28,8 @@ pub fn render(r: &RunReport) -> String {
 
 /// The job, the verdict in words, the run and how long it took; then why.
 fn headline(out: &mut String, r: &RunReport) {
-    let total: f64 = r.phases.iter().map(|p| p.seconds()).sum();
+    // An empty f64 sum is -0.0, which would print as `-0.0s`.
+    let total: f64 = r.phases.iter().map(|p| p.seconds()).sum::<f64>() + 0.0;
     let verdict = match r.verdict {
         Verdict::Pass => "PASS",
         Verdict::Fail => "FAIL",
@@ -312,7 +313,7 @@ mod tests {
         assert_eq!(
             render(&r),
             format!(
-                "shop: FAIL   run 20261124T120000Z-3f2a (-0.0s)\n\
+                "shop: FAIL   run 20261124T120000Z-3f2a (0.0s)\n\
                  \x20 reason   row_count public.orders: expected at least 100 rows\n\
                  \x20 dump     /dumps/shop-2026-11-24.dump (5.0 MiB)\n\
                  \x20          modified {modified} (3days ago)\n\
@@ -355,8 +356,6 @@ mod tests {
         );
     }
 
-    // With no phases the total is an empty f64 sum, which is -0.0 and prints
-    // so; pinned as it is.
     #[test]
     fn a_run_without_a_dump_names_the_source() {
         let mut r = report(Verdict::Error);
@@ -364,7 +363,7 @@ mod tests {
         r.tool_output = vec!["docker: image not found".into()];
         assert_eq!(
             render(&r),
-            "shop: ERROR (the checker could not run; this says nothing about the backup)   run 20261124T120000Z-3f2a (-0.0s)\n\
+            "shop: ERROR (the checker could not run; this says nothing about the backup)   run 20261124T120000Z-3f2a (0.0s)\n\
              \x20 reason   no dump found in /dumps\n\
              \x20 source   /dumps\n\
              \x20 image    postgres:16\n\
@@ -372,7 +371,7 @@ mod tests {
              \x20   | docker: image not found\n"
         );
         assert!(render(&report(Verdict::Skipped)).starts_with(
-            "shop: SKIPPED (the previous run was still going)   run 20261124T120000Z-3f2a (-0.0s)\n"
+            "shop: SKIPPED (the previous run was still going)   run 20261124T120000Z-3f2a (0.0s)\n"
         ));
     }
 
