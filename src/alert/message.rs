@@ -176,24 +176,16 @@ mod tests {
 
     fn report(verdict: Verdict) -> RunReport {
         RunReport {
-            run_id: "20261124T120000Z-3f2a".into(),
-            job: "shop".into(),
-            engine: EngineKind::Postgres,
-            image: "postgres:16".into(),
-            started_at: at("2026-11-24T12:00:00Z"),
-            finished_at: at("2026-11-24T12:05:00Z"),
             verdict,
-            reason: None,
-            source: "/dumps".into(),
-            dump: None,
-            phases: Vec::new(),
-            assertions: Vec::new(),
-            tables: Default::default(),
-            objects: Default::default(),
-            tool_output: Vec::new(),
-            kept: None,
-            warnings: Vec::new(),
-            replaced: None,
+            finished_at: at("2026-11-24T12:05:00Z"),
+            ..RunReport::begun(
+                "20261124T120000Z-3f2a".into(),
+                "shop",
+                EngineKind::Postgres,
+                "postgres:16",
+                "/dumps".into(),
+                at("2026-11-24T12:00:00Z"),
+            )
         }
     }
 
@@ -269,17 +261,11 @@ mod tests {
     #[test]
     fn the_dump_the_restore_time_and_the_link_follow() {
         let mut r = report(Verdict::Pass);
-        r.dump = Some(DumpReport {
-            path: "/dumps/shop-2026-11-21.sql.gz".into(),
-            size: 3 << 20,
-            modified_at: at("2026-11-21T08:00:00Z"),
-            sha256: None,
-            compression: None,
-            format: None,
-            dumped_by: None,
-            uncompressed_size: None,
-            databases: Vec::new(),
-        });
+        r.dump = Some(DumpReport::found(
+            "/dumps/shop-2026-11-21.sql.gz".into(),
+            3 << 20,
+            at("2026-11-21T08:00:00Z"),
+        ));
         r.phases = vec![PhaseTime {
             name: Phase::Load,
             started_at: at("2026-11-24T12:01:00Z"),

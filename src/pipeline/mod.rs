@@ -13,7 +13,6 @@ mod run;
 mod stop;
 mod trends;
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use bollard::Docker;
@@ -138,26 +137,14 @@ pub async fn run_once(ctx: &Context, job: &Job, request: &RunRequest) -> RunRepo
     let run_id = RunId::new(started_at);
     let span = tracing::info_span!("run", job = %job.name, run_id = %run_id);
     let engine = engine_for(job.engine);
-    let report = RunReport {
-        run_id: run_id.clone(),
-        job: job.name.clone(),
-        engine: job.engine,
-        image: job.image.clone(),
+    let report = RunReport::begun(
+        run_id.clone(),
+        &job.name,
+        job.engine,
+        &job.image,
+        source_for(job).describe(),
         started_at,
-        finished_at: started_at,
-        verdict: Verdict::Error,
-        reason: None,
-        source: source_for(job).describe(),
-        dump: None,
-        phases: Vec::new(),
-        assertions: Vec::new(),
-        tables: BTreeMap::new(),
-        objects: Default::default(),
-        tool_output: Vec::new(),
-        kept: None,
-        warnings: Vec::new(),
-        replaced: None,
-    };
+    );
     let mut run = Run {
         ctx,
         job,

@@ -96,17 +96,11 @@ impl<'a> Run<'a> {
         let source = source_for(self.job);
         let settled = settled_dump(self.ctx, self.job, self.request, source.as_ref());
         let dump = self.timed(Phase::Find, settled).await?;
-        self.report.dump = Some(DumpReport {
-            path: dump.path.display().to_string(),
-            size: dump.size,
-            modified_at: dump.modified,
-            sha256: None,
-            compression: None,
-            format: None,
-            dumped_by: None,
-            uncompressed_size: None,
-            databases: Vec::new(),
-        });
+        self.report.dump = Some(DumpReport::found(
+            dump.path.display().to_string(),
+            dump.size,
+            dump.modified,
+        ));
         Ok(dump)
     }
 

@@ -76,6 +76,23 @@ pub struct DumpReport {
     pub databases: Vec<String>,
 }
 
+impl DumpReport {
+    /// A dump as found, before anything of it was read.
+    pub fn found(path: String, size: u64, modified_at: DateTime<Utc>) -> Self {
+        Self {
+            path,
+            size,
+            modified_at,
+            sha256: None,
+            compression: None,
+            format: None,
+            dumped_by: None,
+            uncompressed_size: None,
+            databases: Vec::new(),
+        }
+    }
+}
+
 /// When one phase of a run started and ended.
 #[derive(Debug, Clone, Serialize, Deserialize, sqlx::FromRow)]
 pub struct PhaseTime {
@@ -91,6 +108,38 @@ impl PhaseTime {
 }
 
 impl RunReport {
+    /// The report of a run that has just started: no verdict yet (it reads
+    /// `error` until the run concludes), nothing found, nothing checked.
+    pub fn begun(
+        run_id: RunId,
+        job: &str,
+        engine: EngineKind,
+        image: &str,
+        source: String,
+        started_at: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            run_id,
+            job: job.to_string(),
+            engine,
+            image: image.to_string(),
+            started_at,
+            finished_at: started_at,
+            verdict: Verdict::Error,
+            reason: None,
+            source,
+            dump: None,
+            phases: Vec::new(),
+            assertions: Vec::new(),
+            tables: BTreeMap::new(),
+            objects: Default::default(),
+            tool_output: Vec::new(),
+            kept: None,
+            warnings: Vec::new(),
+            replaced: None,
+        }
+    }
+
     pub fn failed_assertions(&self) -> impl Iterator<Item = &AssertionResult> {
         self.assertions.iter().filter(|a| !a.passed)
     }

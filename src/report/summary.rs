@@ -165,24 +165,16 @@ mod tests {
 
     fn report(verdict: Verdict) -> RunReport {
         RunReport {
-            run_id: "20261124T120000Z-3f2a".into(),
-            job: "shop".into(),
-            engine: EngineKind::Postgres,
-            image: "postgres:16".into(),
-            started_at: at("2026-11-24T12:00:00Z"),
-            finished_at: at("2026-11-24T12:05:00Z"),
             verdict,
-            reason: None,
-            source: "/dumps".into(),
-            dump: None,
-            phases: Vec::new(),
-            assertions: Vec::new(),
-            tables: Default::default(),
-            objects: Default::default(),
-            tool_output: Vec::new(),
-            kept: None,
-            warnings: Vec::new(),
-            replaced: None,
+            finished_at: at("2026-11-24T12:05:00Z"),
+            ..RunReport::begun(
+                "20261124T120000Z-3f2a".into(),
+                "shop",
+                EngineKind::Postgres,
+                "postgres:16",
+                "/dumps".into(),
+                at("2026-11-24T12:00:00Z"),
+            )
         }
     }
 

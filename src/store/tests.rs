@@ -9,38 +9,25 @@ use crate::report::DumpReport;
 fn report(run_id: &str, minutes: i64, verdict: Verdict, tables: &[(&str, i64)]) -> RunReport {
     let started_at = Utc::now() + Duration::minutes(minutes);
     RunReport {
-        run_id: run_id.into(),
-        job: "shop".into(),
-        engine: EngineKind::Postgres,
-        image: "restoredrill/postgres:15".into(),
-        started_at,
-        finished_at: started_at,
         verdict,
-        reason: None,
-        source: "local".into(),
         dump: Some(DumpReport {
-            path: "/dumps/shop.sql".into(),
-            size: 10,
-            modified_at: started_at,
             sha256: Some(format!("sha-{run_id}")),
-            compression: None,
-            format: None,
-            dumped_by: None,
-            uncompressed_size: None,
-            databases: Vec::new(),
+            ..DumpReport::found("/dumps/shop.sql".into(), 10, started_at)
         }),
-        phases: Vec::new(),
-        assertions: Vec::new(),
         tables: tables.iter().map(|(t, n)| (t.to_string(), *n)).collect(),
         objects: tables
             .iter()
             .map(|(t, _)| SchemaObject::new("table", *t))
             .chain([SchemaObject::new("index", "public.orders.orders_pkey")])
             .collect(),
-        tool_output: Vec::new(),
-        kept: None,
-        warnings: Vec::new(),
-        replaced: None,
+        ..RunReport::begun(
+            run_id.into(),
+            "shop",
+            EngineKind::Postgres,
+            "restoredrill/postgres:15",
+            "local".into(),
+            started_at,
+        )
     }
 }
 
