@@ -142,6 +142,31 @@ async fn the_api_metrics_and_evidence_report_tell_the_history() {
         .unwrap();
     assert_eq!(health.status(), 200);
 
+    // DNS rebinding: a page of another site whose name points at this host
+    // cannot reach the API, even with no token set.
+    let port = daemon.api.rsplit(':').next().unwrap().to_string();
+    let rebound = reqwest::Client::new()
+        .post(format!("{}/api/reload", daemon.api))
+        .header("Host", format!("rebind.evil.example:{port}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rebound.status(), 421);
+    assert!(
+        rebound
+            .text()
+            .await
+            .unwrap()
+            .contains("rebind.evil.example")
+    );
+    let local = reqwest::Client::new()
+        .get(format!("{}/api/jobs", daemon.api))
+        .header("Host", format!("localhost:{port}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(local.status(), 200);
+
     // A dump that does not load: its run page shows what psql said.
     place(
         &fixture("postgres/shop-sql-error.sql"),
@@ -239,6 +264,14 @@ async fn with_a_token_everything_but_healthz_needs_it_and_cross_site_posts_are_r
         .await
         .unwrap();
     assert_eq!(cross.status(), 403);
+    // A link with the token never redirects off this host.
+    let r = http
+        .get(url("//evil.example/?token=0123456789abcdef-secret"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/evil.example/");
     // The CLI reads the token from the config.
     place(
         &fixture("postgres/shop.sql"),

@@ -213,6 +213,13 @@ impl Daemon {
         &self.shared.ctx.store
     }
 
+    /// The running config's `public_url`: the address people reach the
+    /// status page by, when it is not this host's own.
+    pub fn public_url(&self) -> Option<String> {
+        let config = self.shared.config.lock().expect("config lock");
+        config.alerts.public_url.clone()
+    }
+
     /// The jobs of the running config.
     pub fn jobs(&self) -> Vec<Job> {
         self.shared.config.lock().expect("config lock").jobs.clone()

@@ -110,8 +110,23 @@ async fn healthz(State(s): State<AppState>) -> Response {
     }
 }
 
-/// The token check and the cross-origin POST check.
+/// The host check, the token check and the cross-origin POST check.
 async fn guard(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    let public_url = s.daemon.public_url();
+    if let Some(host) = foreign_host(req.headers(), public_url.as_deref()) {
+        tracing::warn!(
+            host,
+            "refused a request for another host name (DNS rebinding?)"
+        );
+        return (
+            StatusCode::MISDIRECTED_REQUEST,
+            format!(
+                "this restoredrill does not answer to the host name `{host}`: use its IP address or \
+                 localhost, or set `public_url` to the address people use\n"
+            ),
+        )
+            .into_response();
+    }
     if let Some(token) = &s.token {
         match authenticate(&req, token) {
             Access::Granted => {}
@@ -188,17 +203,47 @@ fn query_token(query: &str) -> Option<&str> {
     query.split('&').find_map(|kv| kv.strip_prefix("token="))
 }
 
-/// `path` with the query's other pairs, in their order.
+/// `path` with the query's other pairs, in their order: always a path on
+/// this host (`//evil.example/` would send the browser elsewhere).
 fn without_token(path: &str, query: &str) -> String {
+    let local = format!("/{}", path.trim_start_matches(['/', '\\']));
     let rest: Vec<&str> = query
         .split('&')
         .filter(|kv| !kv.is_empty() && !kv.starts_with("token="))
         .collect();
     if rest.is_empty() {
-        path.to_string()
+        local
     } else {
-        format!("{path}?{}", rest.join("&"))
+        format!("{local}?{}", rest.join("&"))
     }
+}
+
+/// The `Host` a request names when it is not this daemon's: a DNS name other
+/// than `localhost` and `public_url`'s host. A page of another site can
+/// point its own name at 127.0.0.1 (DNS rebinding) and then read and POST
+/// as a same-origin page; such names are refused. IP addresses cannot be
+/// rebound, and a request without `Host` comes from no browser.
+fn foreign_host(h: &HeaderMap, public_url: Option<&str>) -> Option<String> {
+    let host = h.get(header::HOST)?;
+    let Ok(host) = host.to_str() else {
+        return Some(String::from_utf8_lossy(host.as_bytes()).into_owned());
+    };
+    let name = host_name(host);
+    let public = public_url
+        .and_then(|u| reqwest::Url::parse(u).ok())
+        .and_then(|u| u.host_str().map(str::to_string));
+    let trusted = name.parse::<std::net::IpAddr>().is_ok()
+        || name.eq_ignore_ascii_case("localhost")
+        || public.is_some_and(|p| p.trim_matches(['[', ']']).eq_ignore_ascii_case(name));
+    (!trusted).then(|| host.to_string())
+}
+
+/// The name or address of a `Host` header, without its port or brackets.
+fn host_name(host: &str) -> &str {
+    if let Some(v6) = host.strip_prefix('[') {
+        return v6.split(']').next().unwrap_or("");
+    }
+    host.rsplit_once(':').map_or(host, |(name, _)| name)
 }
 
 /// A browser sends `Origin` on cross-origin POSTs; it must name this host.
@@ -235,6 +280,54 @@ mod tests {
         assert!(!cross_origin(&h));
         h.insert(header::ORIGIN, "https://evil.example".parse().unwrap());
         assert!(cross_origin(&h));
+    }
+
+    fn host(value: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::HOST, value.parse().unwrap());
+        h
+    }
+
+    #[test]
+    fn a_host_name_that_is_not_this_daemons_is_foreign() {
+        for ours in [
+            "127.0.0.1:8900",
+            "localhost:8900",
+            "LOCALHOST",
+            "[::1]:8900",
+            "10.1.2.3",
+        ] {
+            assert_eq!(foreign_host(&host(ours), None), None, "{ours}");
+        }
+        assert_eq!(
+            foreign_host(&host("rebind.evil.example:8900"), None).as_deref(),
+            Some("rebind.evil.example:8900")
+        );
+        assert!(foreign_host(&host("localhost.evil.example"), None).is_some());
+        let public = Some("https://drill.example.com:8443/status");
+        assert_eq!(foreign_host(&host("drill.example.com:8443"), public), None);
+        assert!(foreign_host(&host("evil.example.com"), public).is_some());
+        assert_eq!(
+            foreign_host(&HeaderMap::new(), None),
+            None,
+            "no Host, no browser"
+        );
+    }
+
+    #[test]
+    fn a_link_with_the_token_redirects_only_to_a_path_on_this_host() {
+        assert_eq!(
+            without_token("//evil.example/", "token=T"),
+            "/evil.example/"
+        );
+        assert_eq!(
+            without_token("/\\evil.example", "token=T&x=1"),
+            "/evil.example?x=1"
+        );
+        assert_eq!(
+            without_token("/jobs/shop", "a=1&token=T&b=2"),
+            "/jobs/shop?a=1&b=2"
+        );
     }
 
     const TOKEN: &str = "0123456789abcdef-secret";

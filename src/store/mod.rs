@@ -3,6 +3,7 @@
 //! time: [`Store::open`] takes a lock file and refuses if it is held.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -45,6 +46,13 @@ pub enum StoreError {
         "another restoredrill process is using the state dir {0}; wait for it to finish or point `state_dir` elsewhere"
     )]
     Locked(PathBuf),
+    #[error(
+        "the state dir {} can be written by other users (mode {mode:o}); restoredrill keeps \
+         kept restores' passwords there. Use a directory only you can write (e.g. `chmod go-w`), \
+         or point `state_dir` elsewhere",
+        path.display()
+    )]
+    OthersCanWrite { path: PathBuf, mode: u32 },
     #[error("run history database: {0}")]
     Db(#[from] sqlx::Error),
     #[error("run history database migration: {0}")]
@@ -66,18 +74,15 @@ impl Store {
             path: dir.to_path_buf(),
             source,
         };
-        std::fs::create_dir_all(dir).map_err(dir_err)?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            // History holds the kept restores' passwords.
-            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-                .map_err(dir_err)?;
-        }
+        private_dir(dir)?;
+        // History holds the kept restores' passwords: its files are the
+        // owner's alone (SQLite gives its WAL files the database's mode).
+        private_file(&dir.join("history.sqlite")).map_err(dir_err)?;
         let lock = std::fs::File::options()
             .create(true)
             .truncate(false)
             .write(true)
+            .mode(0o600)
             .open(dir.join("lock"))
             .map_err(dir_err)?;
         match lock.try_lock() {
@@ -658,6 +663,46 @@ pub struct FreshnessEvent {
     pub reason: String,
     pub dump_path: Option<String>,
     pub dump_modified_at: Option<DateTime<Utc>>,
+}
+
+/// Makes `dir` readable by its owner alone if it is new; an existing one
+/// keeps its mode (it may be shared on purpose) but must not be writable
+/// by others, who could swap the history or its lock.
+fn private_dir(dir: &Path) -> Result<(), StoreError> {
+    let dir_err = |source| StoreError::Dir {
+        path: dir.to_path_buf(),
+        source,
+    };
+    match std::fs::metadata(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(dir_err),
+        Err(e) => Err(dir_err(e)),
+        Ok(m) if !m.is_dir() => Err(dir_err(std::io::Error::new(
+            std::io::ErrorKind::NotADirectory,
+            "it is not a directory",
+        ))),
+        Ok(m) if m.permissions().mode() & 0o022 != 0 => Err(StoreError::OthersCanWrite {
+            path: dir.to_path_buf(),
+            mode: m.permissions().mode() & 0o7777,
+        }),
+        Ok(_) => Ok(()),
+    }
+}
+
+/// Creates `path` with mode 0600 if it does not exist.
+fn private_file(path: &Path) -> std::io::Result<()> {
+    match std::fs::File::options()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        other => other.map(drop),
+    }
 }
 
 /// Connection options for the history that a run of `dir` made already.

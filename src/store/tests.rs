@@ -130,3 +130,47 @@ async fn accept_works_beside_the_process_that_holds_the_lock() {
     ));
     assert!(store.baseline("shop").await.unwrap().unwrap().accepted);
 }
+
+#[tokio::test]
+async fn a_new_state_dir_is_private_and_an_existing_one_keeps_its_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let tmp = tempfile::tempdir().unwrap();
+    let fresh = tmp.path().join("new/state");
+    Store::open(&fresh).await.unwrap();
+    assert_eq!(mode(&fresh), 0o700);
+    assert_eq!(mode(&fresh.join("history.sqlite")), 0o600);
+    assert_eq!(mode(&fresh.join("lock")), 0o600);
+
+    let shared = tmp.path().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o750)).unwrap();
+    Store::open(&shared).await.unwrap();
+    assert_eq!(
+        mode(&shared),
+        0o750,
+        "an existing state dir is not chmodded"
+    );
+    assert_eq!(mode(&shared.join("history.sqlite")), 0o600);
+}
+
+#[tokio::test]
+async fn a_state_dir_others_can_write_is_refused_and_left_as_it_is() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let open = tmp.path().join("open");
+    std::fs::create_dir(&open).unwrap();
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let Err(e) = Store::open(&open).await else {
+        panic!("a world-writable state dir must be refused")
+    };
+    let message = e.to_string();
+    assert!(
+        message.contains("can be written by other users (mode 1777)"),
+        "{message}"
+    );
+    assert!(message.contains("chmod go-w"), "{message}");
+    let mode = std::fs::metadata(&open).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode, 0o1777);
+    assert!(!open.join("history.sqlite").exists());
+}
