@@ -27,6 +27,14 @@ struct Cli {
     verbose: bool,
 }
 
+/// `--config`, on every command.
+#[derive(clap::Args)]
+struct ConfigFile {
+    /// The YAML config: jobs, alerts, state dir. May come from RESTOREDRILL_CONFIG.
+    #[arg(long = "config", short = 'c', env = "RESTOREDRILL_CONFIG")]
+    path: PathBuf,
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum LogFormat {
     Human,
@@ -37,13 +45,13 @@ enum LogFormat {
 enum Command {
     /// Checks a config file without contacting Docker or any database.
     Validate {
-        #[arg(long, short)]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigFile,
     },
     /// Verifies the newest dump of each job (or the named ones) once.
     Run {
-        #[arg(long, short)]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigFile,
         /// Only this job (repeatable).
         #[arg(long)]
         job: Vec<String>,
@@ -58,8 +66,8 @@ enum Command {
     Report {
         /// The run's id, as `run` and the status page show it.
         run_id: String,
-        #[arg(long, short)]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigFile,
         /// JSON instead of text.
         #[arg(long)]
         json: bool,
@@ -70,13 +78,13 @@ enum Command {
     Accept {
         /// The run's id, as `run` and the status page show it.
         run_id: String,
-        #[arg(long, short)]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigFile,
     },
     /// Sends a test message to every alert channel (or the one named).
     AlertTest {
-        #[arg(long, short)]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigFile,
         /// Only this channel.
         #[arg(long)]
         channel: Option<String>,
@@ -84,20 +92,20 @@ enum Command {
     /// Runs the jobs on their schedules and serves kept restores, until SIGTERM.
     /// SIGHUP re-reads the config.
     Daemon {
-        #[arg(long, short)]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigFile,
     },
     /// Asks the running daemon to run a job now.
     Trigger {
         /// The job to run.
         job: String,
-        #[arg(long, short)]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigFile,
     },
     /// Asks the running daemon to re-read its config (as SIGHUP does).
     Reload {
-        #[arg(long, short)]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigFile,
     },
 }
 
@@ -120,7 +128,7 @@ fn main() -> ExitCode {
 
 async fn execute(command: Command) -> Result<Outcome, CliError> {
     match command {
-        Command::Validate { config } => cli::validate(&config),
+        Command::Validate { config } => cli::validate(&config.path),
         Command::Run {
             config,
             job,
@@ -132,19 +140,50 @@ async fn execute(command: Command) -> Result<Outcome, CliError> {
                 json,
                 no_alerts,
             };
-            cli::run(&config, &args).await
+            cli::run(&config.path, &args).await
         }
         Command::Report {
             run_id,
             config,
             json,
-        } => cli::report(&config, &run_id, json).await,
-        Command::Accept { run_id, config } => cli::accept(&config, &run_id).await,
+        } => cli::report(&config.path, &run_id, json).await,
+        Command::Accept { run_id, config } => cli::accept(&config.path, &run_id).await,
         Command::AlertTest { config, channel } => {
-            cli::alert_test(&config, channel.as_deref()).await
+            cli::alert_test(&config.path, channel.as_deref()).await
         }
-        Command::Daemon { config } => cli::daemon(&config).await,
-        Command::Trigger { job, config } => cli::trigger(&config, &job).await,
-        Command::Reload { config } => cli::reload(&config).await,
+        Command::Daemon { config } => cli::daemon(&config.path).await,
+        Command::Trigger { job, config } => cli::trigger(&config.path, &job).await,
+        Command::Reload { config } => cli::reload(&config.path).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn every_command_takes_its_config_from_the_flag_or_the_environment() {
+        for sub in Cli::command().get_subcommands() {
+            let arg = sub
+                .get_arguments()
+                .find(|a| a.get_long() == Some("config"))
+                .unwrap_or_else(|| panic!("`{}` has no --config", sub.get_name()));
+            assert_eq!(
+                arg.get_env(),
+                Some(std::ffi::OsStr::new("RESTOREDRILL_CONFIG"))
+            );
+            let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+            assert!(
+                help.contains("RESTOREDRILL_CONFIG"),
+                "{}: {help}",
+                sub.get_name()
+            );
+        }
+        let cli = Cli::try_parse_from(["restoredrill", "validate", "-c", "a.yaml"]).unwrap();
+        let Command::Validate { config } = cli.command else {
+            panic!("validate")
+        };
+        assert_eq!(config.path, PathBuf::from("a.yaml"));
     }
 }
