@@ -642,3 +642,53 @@ async fn a_failing_after_restore_script_keeps_the_restore_from_being_kept() {
     assert!(runs[0]["kept"].is_null());
     assert!(app.containers(&docker).await.is_empty());
 }
+
+/// A verdict the history cannot keep (a full disk) is no silent pass: `run`
+/// prints it, says it was not recorded, and exits 3.
+#[tokio::test]
+async fn a_verdict_the_history_cannot_record_is_exit_3_and_says_so() {
+    let docker = require_docker().await;
+    let app = App::new("unrecorded");
+    let dir = app.path("dumps");
+    place(
+        &fixture("postgres/shop.sql"),
+        &dir,
+        "shop.sql",
+        fixture_day(),
+    );
+    app.write_config(&local_job(
+        "full",
+        "postgres",
+        PG_IMAGE,
+        &dir,
+        "*",
+        SHOP_CHECKS,
+    ));
+    let (code, _, stderr) = app.run_json(&[]);
+    assert_eq!(code, 0, "{stderr}");
+    // The history now refuses to record a run's end, as a full disk does.
+    let db = format!("sqlite://{}", app.path("state/history.sqlite").display());
+    let pool = sqlx::SqlitePool::connect(&db).await.unwrap();
+    sqlx::query(
+        "CREATE TRIGGER full_disk BEFORE UPDATE OF verdict ON runs \
+         BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+
+    let out = app.run(&["run"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("PASS"),
+        "the verdict is still told: {stdout}"
+    );
+    assert!(
+        stderr.contains("could not be recorded in the history") && stderr.contains("disk is full"),
+        "{stderr}"
+    );
+    assert!(app.containers(&docker).await.is_empty());
+}

@@ -40,7 +40,27 @@ pub async fn run(path: &Path, args: &RunArgs) -> Result<Outcome, CliError> {
     }
     ctx.alerter().flush(Duration::from_secs(60)).await;
     let verdicts: Vec<Verdict> = reports.iter().map(|r| r.verdict).collect();
-    Ok(outcome(&verdicts, cancel.is_cancelled()))
+    let unrecorded = tell_unrecorded(&reports);
+    Ok(outcome(&verdicts, cancel.is_cancelled() || unrecorded))
+}
+
+/// Says on stderr which verdicts the history could not keep; whether any.
+fn tell_unrecorded(reports: &[RunReport]) -> bool {
+    let mut any = false;
+    for r in reports {
+        if let Some(why) = &r.unrecorded {
+            any = true;
+            eprintln!(
+                "error: the {} verdict of job `{}` (run {}) could not be recorded in the history ({why}); \
+                 its alerts were sent, but the history, `report` and the status page do not have it. \
+                 Free space in `state_dir` and run again",
+                r.verdict.as_str().to_uppercase(),
+                r.job,
+                r.run_id
+            );
+        }
+    }
+    any
 }
 
 fn check_job_names(config: &Config, only: &[String]) -> Result<(), CliError> {
@@ -111,11 +131,12 @@ async fn run_jobs(
 }
 
 /// A bad backup is the more urgent news than a checker that could not
-/// finish; the summary names every job's outcome.
-fn outcome(verdicts: &[Verdict], cancelled: bool) -> Outcome {
+/// finish (stopped, or its verdicts not recorded); the summary names every
+/// job's outcome.
+fn outcome(verdicts: &[Verdict], unfinished: bool) -> Outcome {
     if verdicts.contains(&Verdict::Fail) {
         Outcome::BackupFailed
-    } else if cancelled || verdicts.contains(&Verdict::Error) {
+    } else if unfinished || verdicts.contains(&Verdict::Error) {
         Outcome::CheckerFailed
     } else {
         Outcome::Passed

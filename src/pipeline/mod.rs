@@ -200,6 +200,7 @@ async fn record(
     }
     if let Err(e) = ctx.store.finish_run(&report).await {
         tracing::error!(error = %e, "could not record the run in history");
+        report.unrecorded = Some(e.to_string());
     }
     // After the verdict is stored: a channel that is down changes nothing.
     ctx.alerter().run_finished(job, &report).await;

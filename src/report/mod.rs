@@ -49,6 +49,10 @@ pub struct RunReport {
     /// connections to drain (daemon only; the caller removes it).
     #[serde(skip)]
     pub replaced: Option<KeptRestore>,
+    /// Why the history could not record this run, when it could not (a
+    /// full disk): the verdict stands and was alerted, but nothing shows it.
+    #[serde(skip)]
+    pub unrecorded: Option<String>,
 }
 
 /// A warning about a run that passed.
@@ -137,6 +141,7 @@ impl RunReport {
             kept: None,
             warnings: Vec::new(),
             replaced: None,
+            unrecorded: None,
         }
     }
 
