@@ -210,6 +210,48 @@ async fn change_policy_stays_quiet_while_failing_and_tells_the_recovery() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failure_first_seen_without_alerts_is_told_by_the_next_run_with_alerts() {
+    let _docker = require_docker().await;
+    let app = App::new("alertuntold");
+    let rx = Receiver::start().await;
+    config(&app, &rx, None, "    notify: change\n");
+    place(
+        &fixture("postgres/shop-sql-error.sql"),
+        &app.path("dumps"),
+        "a.sql",
+        fixture_day(),
+    );
+    let (code, _, stderr) = app.run_json(&["--no-alerts"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(rx.hits().is_empty(), "--no-alerts tells nobody");
+
+    let (code, _, stderr) = app.run_json(&[]);
+    assert_eq!(code, 1, "{stderr}");
+    let slack = rx.hits_under("/slack");
+    assert_eq!(
+        slack.len(),
+        1,
+        "nobody heard of the failure yet: it is news"
+    );
+    let text = json(&slack[0].body)["text"].as_str().unwrap().to_string();
+    assert!(
+        text.contains(&format!("FAIL {}", app.job_name("a"))),
+        "{text}"
+    );
+    assert_eq!(rx.hits_under("/telegram").len(), 1);
+    assert_eq!(rx.hits_under("/hook").len(), 1);
+
+    assert_eq!(app.run_json(&[]).0, 1);
+    assert_eq!(
+        rx.hits_under("/slack").len(),
+        1,
+        "told once, the failure is not told again"
+    );
+    assert_eq!(rx.hits_under("/telegram").len(), 1);
+    assert_eq!(rx.hits_under("/hook").len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_that_keeps_failing_is_reminded_of_after_remind_every() {
     let _docker = require_docker().await;
     let app = App::new("alertremind");
