@@ -392,6 +392,41 @@ async fn alert_test_reaches_each_channel_and_no_alerts_sends_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_runs_start_and_finish_pings_carry_the_same_rid_and_another_run_another() {
+    let _docker = require_docker().await;
+    let app = App::new("alertrid");
+    let rx = Receiver::start().await;
+    config(&app, &rx, None, "");
+    place(
+        &fixture("postgres/shop.sql"),
+        &app.path("dumps"),
+        "a.sql",
+        fixture_day(),
+    );
+    let mut rids = Vec::new();
+    for _ in 0..2 {
+        let before = rx.hits_under("/hc/job-a").len();
+        let (code, runs, stderr) = app.run_json(&[]);
+        assert_eq!(code, 0, "{stderr}");
+        let run_id = runs[0]["run_id"].as_str().unwrap().to_string();
+        let pings: Vec<(String, String)> = rx.hits_under("/hc/job-a")[before..]
+            .iter()
+            .map(|h| (h.path.clone(), h.query.clone().unwrap_or_default()))
+            .collect();
+        let paths: Vec<&str> = pings.iter().map(|p| p.0.as_str()).collect();
+        assert_eq!(paths, ["/hc/job-a/start", "/hc/job-a"], "{pings:?}");
+        let rid = format!(
+            "rid={}",
+            restoredrill::alert::channels::healthchecks::rid(&run_id.as_str().into())
+        );
+        assert_eq!(pings[0].1, rid, "the start ping of run {run_id}");
+        assert_eq!(pings[1].1, rid, "the finish ping of run {run_id}");
+        rids.push(rid);
+    }
+    assert_ne!(rids[0], rids[1], "each run its own rid");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_much_slower_restore_is_a_warning_not_a_failure() {
     let _docker = require_docker().await;
     let app = App::new("alerttrend");

@@ -144,10 +144,10 @@ impl Alerter {
             .map(|u| format!("{u}/runs/{run_id}"))
     }
 
-    /// A run started: the job's healthchecks `/start` ping.
-    pub fn run_started(&self, job: &Job) {
+    /// A run started: the job's healthchecks `/start` ping, with the run's `rid`.
+    pub fn run_started(&self, job: &Job, run_id: &RunId) {
         if let Some(url) = &job.healthchecks {
-            self.ping(job, None, url, Ping::Start, String::new());
+            self.ping(job, Some(run_id), url, Ping::Start, String::new());
         }
     }
 
@@ -293,7 +293,7 @@ impl Alerter {
             return;
         }
         let this = self.clone_for_task();
-        let url = ping.url(url);
+        let url = ping.url(url, run_id);
         let job_name = job.name.clone();
         let run_id = run_id.cloned();
         let title = format!("healthchecks {} ping for {job_name}", ping.as_str());
