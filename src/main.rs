@@ -73,7 +73,8 @@ enum Command {
         #[arg(long, short)]
         config: PathBuf,
     },
-    /// Sends a test message to every alert channel (or the one named).
+    /// Sends a test message to every alert channel (or the one named) and pings
+    /// the healthchecks and heartbeat URLs.
     AlertTest {
         #[arg(long, short)]
         config: PathBuf,

@@ -427,6 +427,67 @@ async fn a_runs_start_and_finish_pings_carry_the_same_rid_and_another_run_anothe
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alert_test_pings_the_healthchecks_and_heartbeat_urls_without_changing_their_state() {
+    let app = App::new("alerttestpings");
+    let rx = Receiver::start().await;
+    let text = config(&app, &rx, None, "");
+    let with_heartbeat = |url: &str| {
+        text.replacen(
+            "\njobs:\n",
+            &format!("\nheartbeat: {{ url: \"{url}\", every: 1m }}\njobs:\n"),
+            1,
+        )
+    };
+    std::fs::write(
+        app.path("config.yaml"),
+        with_heartbeat(&format!("{}/heartbeat", rx.url)),
+    )
+    .unwrap();
+    let job = app.job_name("a");
+
+    let out = app.run(&["alert-test"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    for line in [
+        "chat: delivered".to_string(),
+        format!("healthchecks of {job}: pinged"),
+        "heartbeat: pinged".to_string(),
+    ] {
+        assert!(stdout.contains(&line), "no `{line}` in:\n{stdout}");
+    }
+    let hc: Vec<String> = rx
+        .hits_under("/hc/job-a")
+        .iter()
+        .map(|h| h.path.clone())
+        .collect();
+    assert_eq!(hc, ["/hc/job-a/log"], "a log ping changes no check's state");
+    let hb: Vec<String> = rx
+        .hits_under("/heartbeat")
+        .iter()
+        .map(|h| h.path.clone())
+        .collect();
+    assert_eq!(hb, ["/heartbeat/log"]);
+
+    // Only the channel named: no pings.
+    let out = app.run(&["alert-test", "--channel", "chat"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(rx.hits_under("/hc").len(), 1);
+    assert_eq!(rx.hits_under("/heartbeat").len(), 1);
+
+    // A heartbeat URL nobody answers is named as failed.
+    let dead = format!("http://127.0.0.1:{}/heartbeat", free_port());
+    std::fs::write(app.path("config.yaml"), with_heartbeat(&dead)).unwrap();
+    let out = app.run(&["alert-test"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{stdout}");
+    assert!(stdout.contains("heartbeat: FAILED"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("healthchecks of {job}: pinged")),
+        "{stdout}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_much_slower_restore_is_a_warning_not_a_failure() {
     let _docker = require_docker().await;
     let app = App::new("alerttrend");

@@ -233,10 +233,60 @@ impl Alerter {
             .filter(|n| only.is_none_or(|o| o == n.as_str()))
             .cloned()
             .collect();
+        if names.is_empty() {
+            return Vec::new();
+        }
         let id = self.record(&msg).await;
         let mut out = Vec::new();
         for name in names {
             let outcome = self.deliver(&name, id, &msg).await;
+            out.push((name, outcome));
+        }
+        out
+    }
+
+    /// `alert-test`'s pings: a `/log` ping (an event that changes no
+    /// check's state) to each job's healthchecks URL and to the daemon's
+    /// heartbeat URL, each recorded, and whether it got through.
+    pub async fn test_pings(
+        &self,
+        jobs: &[Job],
+        heartbeat: Option<&Secret>,
+    ) -> Vec<(String, Result<(), String>)> {
+        let body = "restoredrill alert-test: this URL is reachable";
+        let targets = jobs
+            .iter()
+            .filter_map(|j| {
+                let url = j.healthchecks.as_ref()?;
+                Some((
+                    format!("healthchecks of {}", j.name),
+                    Some(j.name.as_str()),
+                    url,
+                    "healthchecks",
+                ))
+            })
+            .chain(heartbeat.map(|url| ("heartbeat".to_string(), None, url, "heartbeat")));
+        let mut out = Vec::new();
+        for (name, job, url, channel) in targets {
+            let id = self
+                .store
+                .record_alert(
+                    job,
+                    None,
+                    AlertKind::Test.as_str(),
+                    None,
+                    &format!("test ping: {name}"),
+                )
+                .await
+                .unwrap_or(0);
+            let url = Ping::Log.url(url, None);
+            let http = self.http.clone();
+            let outcome = self
+                .with_retries(id, channel, || {
+                    let (http, url) = (http.clone(), url.clone());
+                    async move { healthchecks::post(&http, &url, body).await }
+                })
+                .await;
             out.push((name, outcome));
         }
         out

@@ -3,8 +3,9 @@
 //! errs and when the job's backups go stale; a skipped run pings nothing.
 //! The body is the run's summary. A run's start and finish pings carry the
 //! same `?rid=` (a UUID derived from the run id), so the service pairs them
-//! even when runs overlap or a ping is lost. The daemon's heartbeat is
-//! pinged the same way. Pings are not messages: they go to the
+//! even when runs overlap or a ping is lost. `alert-test` uses `/log`, which
+//! records an event without changing the check's state. The daemon's
+//! heartbeat is pinged the same way. Pings are not messages: they go to the
 //! job's own URL, not to channels.
 
 use sha2::{Digest, Sha256};
@@ -18,6 +19,8 @@ pub enum Ping {
     Start,
     Success,
     Fail,
+    /// An event that changes nothing (`alert-test`).
+    Log,
 }
 
 impl Ping {
@@ -36,6 +39,7 @@ impl Ping {
             Self::Start => "start",
             Self::Success => "success",
             Self::Fail => "fail",
+            Self::Log => "log",
         }
     }
 
@@ -46,6 +50,7 @@ impl Ping {
             Self::Start => "/start",
             Self::Success => "",
             Self::Fail => "/fail",
+            Self::Log => "/log",
         };
         match run {
             Some(run) => format!("{}{suffix}?rid={}", base.expose(), rid(run)),
@@ -106,6 +111,7 @@ mod tests {
             "https://hc-ping.com/5f1c/start"
         );
         assert_eq!(Ping::Fail.url(&base, None), "https://hc-ping.com/5f1c/fail");
+        assert_eq!(Ping::Log.url(&base, None), "https://hc-ping.com/5f1c/log");
     }
 
     #[test]
@@ -139,5 +145,6 @@ mod tests {
         assert_eq!(Ping::Success.as_str(), "success");
         assert_eq!(Ping::Start.as_str(), "start");
         assert_eq!(Ping::Fail.as_str(), "fail");
+        assert_eq!(Ping::Log.as_str(), "log");
     }
 }
