@@ -81,7 +81,8 @@ enum Command {
         #[command(flatten)]
         config: ConfigFile,
     },
-    /// Sends a test message to every alert channel (or the one named).
+    /// Sends a test message to every alert channel (or the one named) and pings
+    /// the healthchecks and heartbeat URLs.
     AlertTest {
         #[command(flatten)]
         config: ConfigFile,

@@ -210,6 +210,48 @@ async fn change_policy_stays_quiet_while_failing_and_tells_the_recovery() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failure_first_seen_without_alerts_is_told_by_the_next_run_with_alerts() {
+    let _docker = require_docker().await;
+    let app = App::new("alertuntold");
+    let rx = Receiver::start().await;
+    config(&app, &rx, None, "    notify: change\n");
+    place(
+        &fixture("postgres/shop-sql-error.sql"),
+        &app.path("dumps"),
+        "a.sql",
+        fixture_day(),
+    );
+    let (code, _, stderr) = app.run_json(&["--no-alerts"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(rx.hits().is_empty(), "--no-alerts tells nobody");
+
+    let (code, _, stderr) = app.run_json(&[]);
+    assert_eq!(code, 1, "{stderr}");
+    let slack = rx.hits_under("/slack");
+    assert_eq!(
+        slack.len(),
+        1,
+        "nobody heard of the failure yet: it is news"
+    );
+    let text = json(&slack[0].body)["text"].as_str().unwrap().to_string();
+    assert!(
+        text.contains(&format!("FAIL {}", app.job_name("a"))),
+        "{text}"
+    );
+    assert_eq!(rx.hits_under("/telegram").len(), 1);
+    assert_eq!(rx.hits_under("/hook").len(), 1);
+
+    assert_eq!(app.run_json(&[]).0, 1);
+    assert_eq!(
+        rx.hits_under("/slack").len(),
+        1,
+        "told once, the failure is not told again"
+    );
+    assert_eq!(rx.hits_under("/telegram").len(), 1);
+    assert_eq!(rx.hits_under("/hook").len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_that_keeps_failing_is_reminded_of_after_remind_every() {
     let _docker = require_docker().await;
     let app = App::new("alertremind");
@@ -347,6 +389,102 @@ async fn alert_test_reaches_each_channel_and_no_alerts_sends_nothing() {
     let (code, _, stderr) = app.run_json(&["--no-alerts"]);
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(rx.hits().len(), before, "--no-alerts: no message, no ping");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_runs_start_and_finish_pings_carry_the_same_rid_and_another_run_another() {
+    let _docker = require_docker().await;
+    let app = App::new("alertrid");
+    let rx = Receiver::start().await;
+    config(&app, &rx, None, "");
+    place(
+        &fixture("postgres/shop.sql"),
+        &app.path("dumps"),
+        "a.sql",
+        fixture_day(),
+    );
+    let mut rids = Vec::new();
+    for _ in 0..2 {
+        let before = rx.hits_under("/hc/job-a").len();
+        let (code, runs, stderr) = app.run_json(&[]);
+        assert_eq!(code, 0, "{stderr}");
+        let run_id = runs[0]["run_id"].as_str().unwrap().to_string();
+        let pings: Vec<(String, String)> = rx.hits_under("/hc/job-a")[before..]
+            .iter()
+            .map(|h| (h.path.clone(), h.query.clone().unwrap_or_default()))
+            .collect();
+        let paths: Vec<&str> = pings.iter().map(|p| p.0.as_str()).collect();
+        assert_eq!(paths, ["/hc/job-a/start", "/hc/job-a"], "{pings:?}");
+        let rid = format!(
+            "rid={}",
+            restoredrill::alert::channels::healthchecks::rid(&run_id.as_str().into())
+        );
+        assert_eq!(pings[0].1, rid, "the start ping of run {run_id}");
+        assert_eq!(pings[1].1, rid, "the finish ping of run {run_id}");
+        rids.push(rid);
+    }
+    assert_ne!(rids[0], rids[1], "each run its own rid");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alert_test_pings_the_healthchecks_and_heartbeat_urls_without_changing_their_state() {
+    let app = App::new("alerttestpings");
+    let rx = Receiver::start().await;
+    let text = config(&app, &rx, None, "");
+    let with_heartbeat = |url: &str| {
+        text.replacen(
+            "\njobs:\n",
+            &format!("\nheartbeat: {{ url: \"{url}\", every: 1m }}\njobs:\n"),
+            1,
+        )
+    };
+    std::fs::write(
+        app.path("config.yaml"),
+        with_heartbeat(&format!("{}/heartbeat", rx.url)),
+    )
+    .unwrap();
+    let job = app.job_name("a");
+
+    let out = app.run(&["alert-test"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    for line in [
+        "chat: delivered".to_string(),
+        format!("healthchecks of {job}: pinged"),
+        "heartbeat: pinged".to_string(),
+    ] {
+        assert!(stdout.contains(&line), "no `{line}` in:\n{stdout}");
+    }
+    let hc: Vec<String> = rx
+        .hits_under("/hc/job-a")
+        .iter()
+        .map(|h| h.path.clone())
+        .collect();
+    assert_eq!(hc, ["/hc/job-a/log"], "a log ping changes no check's state");
+    let hb: Vec<String> = rx
+        .hits_under("/heartbeat")
+        .iter()
+        .map(|h| h.path.clone())
+        .collect();
+    assert_eq!(hb, ["/heartbeat/log"]);
+
+    // Only the channel named: no pings.
+    let out = app.run(&["alert-test", "--channel", "chat"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(rx.hits_under("/hc").len(), 1);
+    assert_eq!(rx.hits_under("/heartbeat").len(), 1);
+
+    // A heartbeat URL nobody answers is named as failed.
+    let dead = format!("http://127.0.0.1:{}/heartbeat", free_port());
+    std::fs::write(app.path("config.yaml"), with_heartbeat(&dead)).unwrap();
+    let out = app.run(&["alert-test"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{stdout}");
+    assert!(stdout.contains("heartbeat: FAILED"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("healthchecks of {job}: pinged")),
+        "{stdout}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

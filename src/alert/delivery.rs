@@ -1,7 +1,8 @@
 //! Delivery: the [`Deliver`] trait each channel implements, and the
-//! [`Alerter`], which applies the job's policy, sends the message to each of
-//! the job's channels with a timeout and retries with backoff, pings the job's
-//! healthchecks URL, and records every attempt in the history.
+//! [`Alerter`], which applies the job's policy to each of the job's channels
+//! (with the verdict that channel last heard), sends the messages with a
+//! timeout and retries with backoff, pings the job's healthchecks URL, and
+//! records every attempt in the history.
 //!
 //! Everything is sent from background tasks: [`Alerter::flush`] waits for them.
 
@@ -15,8 +16,8 @@ use tokio_util::task::TaskTracker;
 
 use super::channels::{self, healthchecks, healthchecks::Ping};
 use super::message::{freshness_message, test_message};
-use super::policy::{freshness, warning};
-use super::{AlertKind, Message, decide, run_message};
+use super::policy::{audiences, freshness, warning};
+use super::{AlertKind, Message, run_message};
 use crate::config::{AlertSettings, Job};
 use crate::report::RunReport;
 use crate::store::{FreshnessEvent, Store};
@@ -143,10 +144,10 @@ impl Alerter {
             .map(|u| format!("{u}/runs/{run_id}"))
     }
 
-    /// A run started: the job's healthchecks `/start` ping.
-    pub fn run_started(&self, job: &Job) {
+    /// A run started: the job's healthchecks `/start` ping, with the run's `rid`.
+    pub fn run_started(&self, job: &Job, run_id: &RunId) {
         if let Some(url) = &job.healthchecks {
-            self.ping(job, None, url, Ping::Start, String::new());
+            self.ping(job, Some(run_id), url, Ping::Start, String::new());
         }
     }
 
@@ -161,7 +162,7 @@ impl Alerter {
             let body = crate::report::summary::render(report);
             self.ping(job, Some(&report.run_id), url, ping, body);
         }
-        let kind = self.policy_kind(job, report).await;
+        let audiences = self.audiences(job, report).await;
         let endpoint = job.keep.as_ref().and_then(|k| k.listen);
         let message = |kind| {
             run_message(
@@ -171,36 +172,37 @@ impl Alerter {
                 endpoint,
             )
         };
-        if let Some(kind) = kind {
-            self.send(&job.notify.channels, message(kind));
+        for (kind, channels) in audiences {
+            self.send(&channels, message(kind));
         }
         if let Some(kind) = warning(report.verdict, !report.warnings.is_empty()) {
             self.send(&job.notify.channels, message(kind));
         }
     }
 
-    /// What the job's `notify` policy calls for, given its earlier runs and alerts.
-    async fn policy_kind(&self, job: &Job, report: &RunReport) -> Option<AlertKind> {
-        let previous = self
-            .store
-            .outcome_before(&job.name, report.started_at)
-            .await
-            .ok()
-            .flatten();
+    /// Which of the job's channels hear what of this run under its `notify`
+    /// policy, given what each last heard of the job and when it was last
+    /// told of a problem.
+    async fn audiences(&self, job: &Job, report: &RunReport) -> BTreeMap<AlertKind, Vec<String>> {
+        let mut told = BTreeMap::new();
+        for channel in &job.notify.channels {
+            match self.store.last_told(&job.name, channel).await {
+                Ok(Some(verdict)) => {
+                    told.insert(channel.clone(), verdict);
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::error!(channel, error = %e, "could not read what the channel last heard")
+                }
+            }
+        }
         let last_alert = self
             .store
             .last_problem_alert(&job.name)
             .await
             .ok()
             .flatten();
-        decide(
-            job.notify.when,
-            job.notify.remind_every,
-            report.verdict,
-            previous,
-            last_alert,
-            Utc::now(),
-        )
+        audiences(&job.notify, report.verdict, &told, last_alert, Utc::now())
     }
 
     /// The freshness watch saw the job's backups become stale, or fresh again.
@@ -231,10 +233,60 @@ impl Alerter {
             .filter(|n| only.is_none_or(|o| o == n.as_str()))
             .cloned()
             .collect();
+        if names.is_empty() {
+            return Vec::new();
+        }
         let id = self.record(&msg).await;
         let mut out = Vec::new();
         for name in names {
             let outcome = self.deliver(&name, id, &msg).await;
+            out.push((name, outcome));
+        }
+        out
+    }
+
+    /// `alert-test`'s pings: a `/log` ping (an event that changes no
+    /// check's state) to each job's healthchecks URL and to the daemon's
+    /// heartbeat URL, each recorded, and whether it got through.
+    pub async fn test_pings(
+        &self,
+        jobs: &[Job],
+        heartbeat: Option<&Secret>,
+    ) -> Vec<(String, Result<(), String>)> {
+        let body = "restoredrill alert-test: this URL is reachable";
+        let targets = jobs
+            .iter()
+            .filter_map(|j| {
+                let url = j.healthchecks.as_ref()?;
+                Some((
+                    format!("healthchecks of {}", j.name),
+                    Some(j.name.as_str()),
+                    url,
+                    "healthchecks",
+                ))
+            })
+            .chain(heartbeat.map(|url| ("heartbeat".to_string(), None, url, "heartbeat")));
+        let mut out = Vec::new();
+        for (name, job, url, channel) in targets {
+            let id = self
+                .store
+                .record_alert(
+                    job,
+                    None,
+                    AlertKind::Test.as_str(),
+                    None,
+                    &format!("test ping: {name}"),
+                )
+                .await
+                .unwrap_or(0);
+            let url = Ping::Log.url(url, None);
+            let http = self.http.clone();
+            let outcome = self
+                .with_retries(id, channel, || {
+                    let (http, url) = (http.clone(), url.clone());
+                    async move { healthchecks::post(&http, &url, body).await }
+                })
+                .await;
             out.push((name, outcome));
         }
         out
@@ -246,7 +298,7 @@ impl Alerter {
         let url = url.expose().to_string();
         let id = self
             .store
-            .record_alert(None, None, "heartbeat", "restoredrill daemon alive")
+            .record_alert(None, None, "heartbeat", None, "restoredrill daemon alive")
             .await
             .unwrap_or(0);
         let result = self
@@ -291,14 +343,14 @@ impl Alerter {
             return;
         }
         let this = self.clone_for_task();
-        let url = ping.url(url);
+        let url = ping.url(url, run_id);
         let job_name = job.name.clone();
         let run_id = run_id.cloned();
         let title = format!("healthchecks {} ping for {job_name}", ping.as_str());
         self.tracker.spawn(async move {
             let id = this
                 .store
-                .record_alert(Some(&job_name), run_id.as_ref(), "ping", &title)
+                .record_alert(Some(&job_name), run_id.as_ref(), "ping", None, &title)
                 .await
                 .unwrap_or(0);
             let http = this.http.clone();
@@ -320,6 +372,7 @@ impl Alerter {
                 msg.job.as_deref(),
                 msg.run_id.as_ref(),
                 msg.kind.as_str(),
+                msg.verdict,
                 &msg.title,
             )
             .await

@@ -20,6 +20,9 @@ pub struct Message {
     pub kind: AlertKind,
     pub job: Option<String>,
     pub run_id: Option<RunId>,
+    /// The run verdict the message tells of: what its channels last heard
+    /// of the job once it reaches them. None for news that is not a run's.
+    pub verdict: Option<Verdict>,
     /// One line: what happened to which job.
     pub title: String,
     /// A few short lines for a phone.
@@ -55,6 +58,7 @@ pub fn run_message(
         kind,
         job: Some(r.job.clone()),
         run_id: Some(r.run_id.clone()),
+        verdict: Some(r.verdict),
         title: format!("{} {}", head(kind, r.verdict), r.job),
         text: text.trim_end().to_string(),
         payload: run_payload(kind, r, link),
@@ -72,6 +76,7 @@ pub fn freshness_message(kind: AlertKind, job: &str, event: &FreshnessEvent) -> 
         kind,
         job: Some(job.to_string()),
         run_id: None,
+        verdict: None,
         title,
         text: event.reason.clone(),
         payload: serde_json::json!({ "event": kind.as_str(), "freshness": event }),
@@ -84,6 +89,7 @@ pub fn test_message() -> Message {
         kind: AlertKind::Test,
         job: None,
         run_id: None,
+        verdict: None,
         title: "restoredrill test alert".into(),
         text: "If you can read this, restoredrill can reach this channel.".into(),
         payload: serde_json::json!({ "event": "test" }),

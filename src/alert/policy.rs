@@ -1,17 +1,19 @@
 //! Who hears about what: the job's `notify` policy applied to a run's verdict
-//! ([`decide`]), to trend warnings ([`warning`]) and to the freshness watch's
-//! news ([`freshness`]). Decisions on plain values only; rendering and sending
-//! are elsewhere.
+//! ([`decide`], for each channel with what it last heard: [`audiences`]), to
+//! trend warnings ([`warning`]) and to the freshness watch's news
+//! ([`freshness`]). Decisions on plain values only; rendering and sending are
+//! elsewhere.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::config::Notify;
+use crate::config::{Notify, NotifyPolicy};
 use crate::vocab::Verdict;
 
 /// Why a message is sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum AlertKind {
     Failure,
     Recovery,
@@ -41,7 +43,8 @@ impl AlertKind {
 }
 
 /// Applies the `notify` policy to a run's verdict. `previous` is the verdict
-/// of the job's latest earlier run that verified something; `last_alert`
+/// last told (the one the latest alert about a run announced), not that of
+/// the latest run: a failure nobody heard of is still news. `last_alert` is
 /// when the job last had a failure, reminder or stale alert.
 pub fn decide(
     when: Notify,
@@ -72,6 +75,34 @@ pub fn decide(
             due.then_some(AlertKind::Reminder)
         }
     }
+}
+
+/// [`decide`] for each of the job's channels, with the verdict that channel
+/// last heard of the job (`told`; none if it never heard of a run). Channels
+/// told the same are grouped, so each message is rendered and recorded once.
+pub fn audiences(
+    policy: &NotifyPolicy,
+    verdict: Verdict,
+    told: &BTreeMap<String, Verdict>,
+    last_alert: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> BTreeMap<AlertKind, Vec<String>> {
+    let mut out: BTreeMap<AlertKind, Vec<String>> = BTreeMap::new();
+    for channel in &policy.channels {
+        let previous = told.get(channel).copied();
+        let kind = decide(
+            policy.when,
+            policy.remind_every,
+            verdict,
+            previous,
+            last_alert,
+            now,
+        );
+        if let Some(kind) = kind {
+            out.entry(kind).or_default().push(channel.clone());
+        }
+    }
+    out
 }
 
 /// A passing run that crossed trend thresholds is told as a warning, under
@@ -165,6 +196,37 @@ mod tests {
             Some(AlertKind::Reminder),
             "6 h ago"
         );
+    }
+
+    #[test]
+    fn each_channel_is_told_against_what_it_last_heard() {
+        use Verdict::*;
+        let policy = NotifyPolicy {
+            channels: vec!["chat".into(), "mail".into(), "new".into()],
+            when: Notify::Change,
+            remind_every: None,
+        };
+        // chat heard the failure; mail was down then and last heard a pass;
+        // new was added since and heard nothing.
+        let told: BTreeMap<String, Verdict> =
+            [("chat".to_string(), Fail), ("mail".to_string(), Pass)].into();
+        let failing = audiences(&policy, Error, &told, None, at(NOW));
+        assert_eq!(
+            failing,
+            [(
+                AlertKind::Failure,
+                vec!["mail".to_string(), "new".to_string()]
+            )]
+            .into(),
+            "chat already knows"
+        );
+        let passing = audiences(&policy, Pass, &told, None, at(NOW));
+        assert_eq!(
+            passing,
+            [(AlertKind::Recovery, vec!["chat".to_string()])].into(),
+            "only chat was told of a failure"
+        );
+        assert!(audiences(&policy, Unchanged, &told, None, at(NOW)).is_empty());
     }
 
     #[test]

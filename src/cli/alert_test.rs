@@ -1,5 +1,7 @@
 //! `alert-test`: sends a test message to every alert channel (or the one
-//! named) and says which ones took it.
+//! named), pings every job's healthchecks URL and the daemon's heartbeat URL
+//! with a `/log` ping (an event that changes no check's state), and says
+//! which of them got through. With `--channel`, only that channel.
 
 use std::path::Path;
 
@@ -18,7 +20,9 @@ pub async fn alert_test(path: &Path, only: Option<&str>) -> Result<Outcome, CliE
             known: channels.keys().cloned().collect(),
         });
     }
-    if channels.is_empty() {
+    let heartbeat = config.alerts.heartbeat.as_ref().map(|h| &h.url);
+    let pings = heartbeat.is_some() || config.jobs.iter().any(|j| j.healthchecks.is_some());
+    if channels.is_empty() && !pings {
         return Err(CliError::NoChannels(path.to_path_buf()));
     }
     let store = Store::open(&config.state_dir).await?;
@@ -30,6 +34,17 @@ pub async fn alert_test(path: &Path, only: Option<&str>) -> Result<Outcome, CliE
             Err(e) => {
                 failed = true;
                 println!("{name}: FAILED: {e}");
+            }
+        }
+    }
+    if only.is_none() {
+        for (name, outcome) in alerter.test_pings(&config.jobs, heartbeat).await {
+            match outcome {
+                Ok(()) => println!("{name}: pinged"),
+                Err(e) => {
+                    failed = true;
+                    println!("{name}: FAILED: {e}");
+                }
             }
         }
     }

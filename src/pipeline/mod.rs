@@ -160,7 +160,7 @@ pub async fn run_once(ctx: &Context, job: &Job, request: &RunRequest) -> RunRepo
             .await
         {
             Ok(()) => {
-                ctx.alerter().run_started(job);
+                ctx.alerter().run_started(job, &run_id);
                 run.verify().await
             }
             Err(e) => Err(Stop::from(e)),

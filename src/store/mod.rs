@@ -390,25 +390,6 @@ impl Store {
         .await?)
     }
 
-    /// The verdict of the latest run of `job` that verified something, before `before`.
-    pub async fn outcome_before(
-        &self,
-        job: &str,
-        before: DateTime<Utc>,
-    ) -> Result<Option<Verdict>, StoreError> {
-        Ok(sqlx::query_scalar(
-            "SELECT verdict FROM runs WHERE job = ? AND verdict IN (?, ?, ?) AND started_at < ? \
-             ORDER BY started_at DESC, rowid DESC LIMIT 1",
-        )
-        .bind(job)
-        .bind(Verdict::Pass)
-        .bind(Verdict::Fail)
-        .bind(Verdict::Error)
-        .bind(before.to_rfc3339())
-        .fetch_optional(&self.pool)
-        .await?)
-    }
-
     /// Load times, in seconds, of the latest `n` passing runs of `job` before `before`.
     pub async fn recent_load_seconds(
         &self,
@@ -456,22 +437,26 @@ impl Store {
     }
 
     /// Records an alert decided on; returns its id for the delivery records.
+    /// `verdict` is the run verdict the alert tells of, if it tells of one.
     pub async fn record_alert(
         &self,
         job: Option<&str>,
         run_id: Option<&RunId>,
         kind: &str,
+        verdict: Option<Verdict>,
         title: &str,
     ) -> Result<i64, StoreError> {
-        let done =
-            sqlx::query("INSERT INTO alerts (job, run_id, kind, at, title) VALUES (?, ?, ?, ?, ?)")
-                .bind(job)
-                .bind(run_id)
-                .bind(kind)
-                .bind(Utc::now().to_rfc3339())
-                .bind(title)
-                .execute(&self.pool)
-                .await?;
+        let done = sqlx::query(
+            "INSERT INTO alerts (job, run_id, kind, verdict, at, title) VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(job)
+        .bind(run_id)
+        .bind(kind)
+        .bind(verdict)
+        .bind(Utc::now().to_rfc3339())
+        .bind(title)
+        .execute(&self.pool)
+        .await?;
         Ok(done.last_insert_rowid())
     }
 
@@ -496,6 +481,22 @@ impl Store {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    /// The run verdict `channel` last heard of `job`: that of the newest
+    /// alert about a run that reached it. `notify: change` compares with it,
+    /// so a run nobody was told of (`run --no-alerts`), or an alert the
+    /// channel never got, is not taken as news already told.
+    pub async fn last_told(&self, job: &str, channel: &str) -> Result<Option<Verdict>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT a.verdict FROM alerts a WHERE a.job = ? AND a.verdict IS NOT NULL \
+             AND EXISTS (SELECT 1 FROM alert_deliveries d WHERE d.alert_id = a.id \
+             AND d.channel = ? AND d.ok) ORDER BY a.id DESC LIMIT 1",
+        )
+        .bind(job)
+        .bind(channel)
+        .fetch_optional(&self.pool)
+        .await?)
     }
 
     /// When `job` last had a failure, reminder or stale alert (for `remind_every`).

@@ -1,4 +1,5 @@
-//! The baseline a run is compared with, on a temporary SQLite.
+//! The baseline a run is compared with, and what each alert channel last
+//! heard, on a temporary SQLite.
 
 use crate::vocab::{EngineKind, RunState, Verdict};
 use chrono::{Duration, Utc};
@@ -173,4 +174,100 @@ async fn a_state_dir_others_can_write_is_refused_and_left_as_it_is() {
     let mode = std::fs::metadata(&open).unwrap().permissions().mode() & 0o7777;
     assert_eq!(mode, 0o1777);
     assert!(!open.join("history.sqlite").exists());
+}
+
+/// Records an alert about `run` and one delivery attempt to each channel.
+async fn alert(
+    store: &Store,
+    job: &str,
+    run: &str,
+    kind: &str,
+    verdict: Option<Verdict>,
+    deliveries: &[(&str, bool)],
+) {
+    let id = store
+        .record_alert(Some(job), Some(&RunId::from(run)), kind, verdict, kind)
+        .await
+        .unwrap();
+    for (channel, ok) in deliveries {
+        store
+            .record_delivery(id, channel, 1, *ok, "")
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_channel_last_heard_the_verdict_of_the_newest_alert_that_reached_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).await.unwrap();
+    // Runs without alerts (`run --no-alerts`) tell nobody anything.
+    record(&store, &report("r1", 0, Verdict::Fail, &[])).await;
+    record(&store, &report("r2", 1, Verdict::Fail, &[])).await;
+    assert_eq!(store.last_told("shop", "chat").await.unwrap(), None);
+
+    // The failure reached chat; mail was down.
+    alert(
+        &store,
+        "shop",
+        "r2",
+        "failure",
+        Some(Verdict::Fail),
+        &[("chat", true), ("mail", false)],
+    )
+    .await;
+    // News that is not a run's verdict changes nothing.
+    alert(&store, "shop", "r2", "ping", None, &[("chat", true)]).await;
+    let id = store
+        .record_alert(Some("shop"), None, "stale", None, "STALE shop")
+        .await
+        .unwrap();
+    store
+        .record_delivery(id, "chat", 1, true, "")
+        .await
+        .unwrap();
+    // Another job's news is its own.
+    alert(
+        &store,
+        "other",
+        "o1",
+        "recovery",
+        Some(Verdict::Pass),
+        &[("chat", true)],
+    )
+    .await;
+    assert_eq!(
+        store.last_told("shop", "chat").await.unwrap(),
+        Some(Verdict::Fail)
+    );
+    assert_eq!(store.last_told("shop", "mail").await.unwrap(), None);
+
+    // A recovery that reached mail on its second attempt.
+    let id = store
+        .record_alert(
+            Some("shop"),
+            Some(&RunId::from("r3")),
+            "recovery",
+            Some(Verdict::Pass),
+            "RECOVERED shop",
+        )
+        .await
+        .unwrap();
+    store
+        .record_delivery(id, "mail", 1, false, "")
+        .await
+        .unwrap();
+    store
+        .record_delivery(id, "mail", 2, true, "")
+        .await
+        .unwrap();
+    assert_eq!(
+        store.last_told("shop", "mail").await.unwrap(),
+        Some(Verdict::Pass)
+    );
+    assert_eq!(
+        store.last_told("shop", "chat").await.unwrap(),
+        Some(Verdict::Fail),
+        "chat did not get the recovery"
+    );
 }

@@ -454,6 +454,7 @@ impl Drop for DaemonProc {
 pub struct Hit {
     pub method: String,
     pub path: String,
+    pub query: Option<String>,
     pub headers: std::collections::HashMap<String, String>,
     pub body: String,
 }
@@ -484,6 +485,7 @@ impl Receiver {
                     h.lock().unwrap().push(Hit {
                         method: method.to_string(),
                         path: uri.path().to_string(),
+                        query: uri.query().map(String::from),
                         headers: headers
                             .iter()
                             .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_string()))

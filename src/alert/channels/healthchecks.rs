@@ -1,11 +1,17 @@
 //! healthchecks.io-style ping URLs: `/start` when a run starts, the bare URL
 //! when it passes (or finds the dump unchanged), `/fail` when it fails or
 //! errs and when the job's backups go stale; a skipped run pings nothing.
-//! The body is the run's summary. The daemon's heartbeat is pinged the same
-//! way. Pings are not messages: they go to the job's own URL, not to channels.
+//! The body is the run's summary. A run's start and finish pings carry the
+//! same `?rid=` (a UUID derived from the run id), so the service pairs them
+//! even when runs overlap or a ping is lost. `alert-test` uses `/log`, which
+//! records an event without changing the check's state. The daemon's
+//! heartbeat is pinged the same way. Pings are not messages: they go to the
+//! job's own URL, not to channels.
+
+use sha2::{Digest, Sha256};
 
 use crate::alert::{Failure, http_outcome};
-use crate::vocab::{Secret, Verdict};
+use crate::vocab::{RunId, Secret, Verdict};
 
 /// Which ping.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -13,6 +19,8 @@ pub enum Ping {
     Start,
     Success,
     Fail,
+    /// An event that changes nothing (`alert-test`).
+    Log,
 }
 
 impl Ping {
@@ -31,18 +39,44 @@ impl Ping {
             Self::Start => "start",
             Self::Success => "success",
             Self::Fail => "fail",
+            Self::Log => "log",
         }
     }
 
-    /// The job's URL with this ping's suffix.
-    pub fn url(self, base: &Secret) -> String {
+    /// The job's URL with this ping's suffix, and the run's `rid` if the
+    /// ping is about a run.
+    pub fn url(self, base: &Secret, run: Option<&RunId>) -> String {
         let suffix = match self {
             Self::Start => "/start",
             Self::Success => "",
             Self::Fail => "/fail",
+            Self::Log => "/log",
         };
-        format!("{}{suffix}", base.expose())
+        match run {
+            Some(run) => format!("{}{suffix}?rid={}", base.expose(), rid(run)),
+            None => format!("{}{suffix}", base.expose()),
+        }
     }
+}
+
+/// The run's id as the UUID healthchecks.io pairs a start and a finish ping
+/// by: the first 16 bytes of its SHA-256, marked as a version 8 (custom)
+/// UUID. Derived, not stored, so any process that knows the run id agrees.
+pub fn rid(run: &RunId) -> String {
+    let mut b: [u8; 16] = Sha256::digest(run.as_str().as_bytes())[..16]
+        .try_into()
+        .expect("a SHA-256 is 32 bytes");
+    b[6] = (b[6] & 0x0f) | 0x80;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h = hex::encode(b);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
 }
 
 /// POSTs `body` to `url`, once.
@@ -71,9 +105,39 @@ mod tests {
     #[test]
     fn success_pings_the_bare_url_the_others_add_their_suffix() {
         let base = Secret::new("https://hc-ping.com/5f1c");
-        assert_eq!(Ping::Success.url(&base), "https://hc-ping.com/5f1c");
-        assert_eq!(Ping::Start.url(&base), "https://hc-ping.com/5f1c/start");
-        assert_eq!(Ping::Fail.url(&base), "https://hc-ping.com/5f1c/fail");
+        assert_eq!(Ping::Success.url(&base, None), "https://hc-ping.com/5f1c");
+        assert_eq!(
+            Ping::Start.url(&base, None),
+            "https://hc-ping.com/5f1c/start"
+        );
+        assert_eq!(Ping::Fail.url(&base, None), "https://hc-ping.com/5f1c/fail");
+        assert_eq!(Ping::Log.url(&base, None), "https://hc-ping.com/5f1c/log");
+    }
+
+    #[test]
+    fn a_runs_pings_carry_its_rid_a_uuid_of_its_own() {
+        let base = Secret::new("https://hc-ping.com/5f1c");
+        let run = RunId::from("20261124T031500Z-1a2b");
+        let id = rid(&run);
+        assert_eq!(
+            Ping::Start.url(&base, Some(&run)),
+            format!("https://hc-ping.com/5f1c/start?rid={id}")
+        );
+        assert_eq!(
+            Ping::Success.url(&base, Some(&run)),
+            format!("https://hc-ping.com/5f1c?rid={id}")
+        );
+        // 8-4-4-4-12 lowercase hex, version 8, RFC variant.
+        let groups: Vec<usize> = id.split('-').map(str::len).collect();
+        assert_eq!(groups, [8, 4, 4, 4, 12], "{id}");
+        assert!(
+            id.chars()
+                .all(|c| c == '-' || matches!(c, '0'..='9' | 'a'..='f'))
+        );
+        assert_eq!(&id[14..15], "8", "{id}");
+        assert!(matches!(&id[19..20], "8" | "9" | "a" | "b"), "{id}");
+        assert_eq!(id, rid(&run), "the same run, the same rid");
+        assert_ne!(id, rid(&RunId::from("20261124T031500Z-1a2c")));
     }
 
     #[test]
@@ -81,5 +145,6 @@ mod tests {
         assert_eq!(Ping::Success.as_str(), "success");
         assert_eq!(Ping::Start.as_str(), "start");
         assert_eq!(Ping::Fail.as_str(), "fail");
+        assert_eq!(Ping::Log.as_str(), "log");
     }
 }
