@@ -82,19 +82,30 @@ impl App {
 
     /// Runs `restoredrill ARGS --config CONFIG` and waits for it.
     pub fn run(&self, args: &[&str]) -> Output {
+        self.run_env(args, &[])
+    }
+
+    /// [`App::run`] with these environment variables set.
+    pub fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_restoredrill"))
             .args(args)
             .arg("--config")
             .arg(self.path("config.yaml"))
+            .envs(env.iter().copied())
             .output()
             .expect("run restoredrill")
     }
 
     /// `run --json`: the exit code and the report of each run.
     pub fn run_json(&self, extra: &[&str]) -> (i32, Vec<Value>, String) {
+        self.run_json_env(extra, &[])
+    }
+
+    /// [`App::run_json`] with these environment variables set.
+    pub fn run_json_env(&self, extra: &[&str], env: &[(&str, &str)]) -> (i32, Vec<Value>, String) {
         let mut args = vec!["run", "--json"];
         args.extend_from_slice(extra);
-        let out = self.run(&args);
+        let out = self.run_env(&args, env);
         let stderr = String::from_utf8_lossy(&out.stderr).to_string();
         let json: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
             panic!(
