@@ -303,12 +303,18 @@ impl App {
     /// Starts `restoredrill daemon` on this app's config and waits until its
     /// API answers, at the address its log announces (so `http.listen` may use port 0).
     pub async fn start_daemon(&self) -> DaemonProc {
+        self.start_daemon_env(&[]).await
+    }
+
+    /// [`App::start_daemon`] with these environment variables set.
+    pub async fn start_daemon_env(&self, env: &[(&str, &str)]) -> DaemonProc {
         let n = std::fs::read_dir(self.dir.path()).unwrap().count();
         let log = self.path(&format!("daemon-{n}.log"));
         let child = Command::new(env!("CARGO_BIN_EXE_restoredrill"))
             .args(["-v", "daemon", "--config"])
             .arg(self.path("config.yaml"))
             .env("NO_COLOR", "1")
+            .envs(env.iter().copied())
             .stdout(std::fs::File::create(self.path(&format!("daemon-{n}.out"))).unwrap())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
