@@ -1,7 +1,10 @@
 //! `daemon`: runs the jobs on their schedules and serves kept restores and
-//! the HTTP API until SIGTERM or SIGINT; SIGHUP re-reads the config.
+//! the HTTP API until SIGTERM or SIGINT; SIGHUP re-reads the config. Under
+//! systemd (`Type=notify`) it says when it is ready and stopping, and pings
+//! the watchdog while its scheduler runs.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::signal::unix::{Signal, SignalKind, signal};
@@ -10,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{CliError, Outcome, load};
 use crate::config::Config;
+use crate::daemon::notify::{self, Notifier};
 use crate::daemon::{Daemon, DaemonError};
 
 pub async fn daemon(path: &Path) -> Result<Outcome, CliError> {
@@ -54,6 +58,18 @@ async fn serve(
         cancel.clone(),
     ));
     tracing::info!(api = %addr, "restoredrill daemon ready");
+    let systemd = Notifier::from_env().map(Arc::new);
+    if let Some(systemd) = &systemd {
+        systemd.tell(&format!("READY=1\nSTATUS=serving the API on {addr}"));
+        if let Some(every) = notify::watchdog_interval() {
+            tokio::spawn(watchdog(
+                systemd.clone(),
+                daemon.clone(),
+                every,
+                cancel.clone(),
+            ));
+        }
+    }
     loop {
         tokio::select! {
             _ = cancel.cancelled() => break,
@@ -65,11 +81,37 @@ async fn serve(
         }
     }
     tracing::info!("stopping: cancelling running restores; kept restores stay up");
+    if let Some(systemd) = &systemd {
+        systemd.tell("STOPPING=1");
+    }
     let _ = std::fs::remove_file(&addr_file);
     daemon.stopped().await;
     let _ = tokio::time::timeout(Duration::from_secs(5), api).await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Pings systemd's watchdog every `every` while the scheduler runs; when it
+/// stops running, the pings stop and systemd restarts the service.
+async fn watchdog(
+    systemd: Arc<Notifier>,
+    daemon: Arc<Daemon>,
+    every: Duration,
+    cancel: CancellationToken,
+) {
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tick.tick() => {
+                if !daemon.scheduler_alive() {
+                    tracing::error!("the scheduler stopped; no more watchdog pings");
+                    return;
+                }
+                systemd.tell("WATCHDOG=1");
+            }
+        }
+    }
 }
 
 /// The signals the daemon answers.

@@ -875,10 +875,29 @@ fn normalize(p: &Path) -> PathBuf {
 }
 
 fn default_state_dir() -> PathBuf {
-    if let Some(x) = std::env::var_os("XDG_STATE_HOME") {
+    let var = |name| std::env::var_os(name).filter(|v| !v.is_empty());
+    state_dir_from(var("STATE_DIRECTORY"), var("XDG_STATE_HOME"), var("HOME"))
+}
+
+/// The default state dir: systemd's `StateDirectory=` (`$STATE_DIRECTORY`,
+/// the first when it names several), else the XDG state dir, else
+/// `/var/lib/restoredrill`.
+fn state_dir_from(
+    state_directory: Option<std::ffi::OsString>,
+    xdg_state_home: Option<std::ffi::OsString>,
+    home: Option<std::ffi::OsString>,
+) -> PathBuf {
+    if let Some(first) = state_directory
+        .as_deref()
+        .and_then(|dirs| std::env::split_paths(dirs).next())
+        .filter(|d| !d.as_os_str().is_empty())
+    {
+        return first;
+    }
+    if let Some(x) = xdg_state_home {
         return PathBuf::from(x).join("restoredrill");
     }
-    match std::env::var_os("HOME") {
+    match home {
         Some(h) => PathBuf::from(h).join(".local/state/restoredrill"),
         None => PathBuf::from("/var/lib/restoredrill"),
     }

@@ -382,3 +382,29 @@ fn a_changed_field_makes_only_its_job_unequal() {
         );
     }
 }
+
+#[test]
+fn under_systemd_the_default_state_dir_is_its_state_directory() {
+    let os = |s: &str| Some(std::ffi::OsString::from(s));
+    assert_eq!(
+        state_dir_from(os("/var/lib/restoredrill"), os("/x/state"), os("/home/u")),
+        Path::new("/var/lib/restoredrill")
+    );
+    // StateDirectory= naming several: the first.
+    assert_eq!(
+        state_dir_from(os("/var/lib/restoredrill:/var/lib/other"), None, None),
+        Path::new("/var/lib/restoredrill")
+    );
+    assert_eq!(
+        state_dir_from(None, os("/x/state"), os("/home/u")),
+        Path::new("/x/state/restoredrill")
+    );
+    assert_eq!(
+        state_dir_from(None, None, os("/home/u")),
+        Path::new("/home/u/.local/state/restoredrill")
+    );
+    assert_eq!(
+        state_dir_from(None, None, None),
+        Path::new("/var/lib/restoredrill")
+    );
+}

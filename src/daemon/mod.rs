@@ -12,6 +12,7 @@
 
 pub mod endpoint;
 mod freshness;
+pub mod notify;
 mod status;
 
 pub use status::{JobStatus, KeptSummary};
@@ -147,6 +148,11 @@ impl Daemon {
             }
         }
         Ok(Arc::new(Self { shared, scheduler }))
+    }
+
+    /// Whether the scheduler still runs (systemd's watchdog is pinged while it does).
+    pub fn scheduler_alive(&self) -> bool {
+        self.scheduler.alive()
     }
 
     /// Queues a run of `job` now.

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
-use sqlx::{AssertSqlSafe, Connection, Row};
+use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Row};
 
 use super::engine::{Credentials, Engine, LoadPlan};
 use crate::assert::{QueryError, Scalar, SchemaObject, Session};
@@ -224,9 +224,10 @@ impl Engine for Postgres {
         c: &Credentials,
         user: &ReadonlyUser,
     ) -> Result<(), QueryError> {
-        let mut conn = PgConnection::connect_with(&options(port, c))
-            .await
-            .map_err(err)?;
+        // sqlx logs each statement (and slow ones as warnings), and these
+        // hold the user's password.
+        let opts = options(port, c).disable_statement_logging();
+        let mut conn = PgConnection::connect_with(&opts).await.map_err(err)?;
         let role = quote(&user.name);
         let password = literal(user.password.expose());
         // The dump may already hold a role of that name: reset it rather than fail.

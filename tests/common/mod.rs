@@ -82,19 +82,30 @@ impl App {
 
     /// Runs `restoredrill ARGS --config CONFIG` and waits for it.
     pub fn run(&self, args: &[&str]) -> Output {
+        self.run_env(args, &[])
+    }
+
+    /// [`App::run`] with these environment variables set.
+    pub fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_restoredrill"))
             .args(args)
             .arg("--config")
             .arg(self.path("config.yaml"))
+            .envs(env.iter().copied())
             .output()
             .expect("run restoredrill")
     }
 
     /// `run --json`: the exit code and the report of each run.
     pub fn run_json(&self, extra: &[&str]) -> (i32, Vec<Value>, String) {
+        self.run_json_env(extra, &[])
+    }
+
+    /// [`App::run_json`] with these environment variables set.
+    pub fn run_json_env(&self, extra: &[&str], env: &[(&str, &str)]) -> (i32, Vec<Value>, String) {
         let mut args = vec!["run", "--json"];
         args.extend_from_slice(extra);
-        let out = self.run(&args);
+        let out = self.run_env(&args, env);
         let stderr = String::from_utf8_lossy(&out.stderr).to_string();
         let json: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
             panic!(
@@ -292,12 +303,18 @@ impl App {
     /// Starts `restoredrill daemon` on this app's config and waits until its
     /// API answers, at the address its log announces (so `http.listen` may use port 0).
     pub async fn start_daemon(&self) -> DaemonProc {
+        self.start_daemon_env(&[]).await
+    }
+
+    /// [`App::start_daemon`] with these environment variables set.
+    pub async fn start_daemon_env(&self, env: &[(&str, &str)]) -> DaemonProc {
         let n = std::fs::read_dir(self.dir.path()).unwrap().count();
         let log = self.path(&format!("daemon-{n}.log"));
         let child = Command::new(env!("CARGO_BIN_EXE_restoredrill"))
             .args(["-v", "daemon", "--config"])
             .arg(self.path("config.yaml"))
             .env("NO_COLOR", "1")
+            .envs(env.iter().copied())
             .stdout(std::fs::File::create(self.path(&format!("daemon-{n}.out"))).unwrap())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
