@@ -7,7 +7,8 @@
 # `postgres:15` or `mariadb:10.11` wherever a registry is reachable.
 #
 # The base image debian:bookworm-slim is pulled if possible; where no registry
-# is reachable it is made with debootstrap from the host's Debian mirror.
+# is reachable it is made with debootstrap from the host's Debian mirror
+# (debootstrap is installed with apt-get when missing, as root or with sudo).
 # Idempotent: a second run reuses Docker's build cache and takes seconds.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -27,8 +28,18 @@ if ! docker image inspect "$base" >/dev/null 2>&1; then
   if ! docker pull "$base" 2>/dev/null; then
     echo "== no registry reachable; building $base with debootstrap"
     if ! command -v debootstrap >/dev/null; then
-      echo "error: debootstrap is missing. Install it: apt-get install -y debootstrap" >&2
-      exit 1
+      if command -v apt-get >/dev/null && [ "$(id -u)" -eq 0 ]; then
+        echo "== installing debootstrap"
+        DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
+      elif command -v apt-get >/dev/null && command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
+        echo "== installing debootstrap"
+        sudo -n env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+        sudo -n env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
+      else
+        echo "error: debootstrap is missing and cannot be installed from here. Install it (sudo apt-get install -y debootstrap) and run docker/build-images.sh again" >&2
+        exit 1
+      fi
     fi
     mirror=${DEBIAN_MIRROR:-$(host_mirror)}
     if [ -z "$mirror" ]; then

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The README's test command. On a machine with Docker and a Rust toolchain it
+# installs what the tests need and this machine lacks, builds the local
+# database images, then runs every test: `cargo test`, with any arguments
+# passed on (`tests/run.sh --test verify`).
+#
+# What the tests need besides Docker and Rust, and why:
+#   debootstrap       makes the Debian base image where no registry is reachable
+#   python3-aiosmtpd  the tests' real SMTP receiver (Debian's python3)
+#   chromium, chromium-driver  load the status pages in a real browser
+#   openssl           makes the SMTP receiver's TLS certificate
+# They are installed with apt-get when this is a Debian/Ubuntu machine and we
+# are root or may sudo without a password; otherwise the missing ones are named
+# and the script stops before running any test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+command -v debootstrap >/dev/null || missing+=(debootstrap)
+/usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null || missing+=(python3-aiosmtpd)
+command -v chromium >/dev/null || missing+=(chromium)
+command -v chromedriver >/dev/null || missing+=(chromium-driver)
+command -v openssl >/dev/null || missing+=(openssl)
+
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -eq 0 ]; then
+    sudo=()
+  elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
+    sudo=(sudo -n)
+  else
+    sudo=(none)
+  fi
+  if ! command -v apt-get >/dev/null || [ "${sudo[0]:-}" = none ]; then
+    echo "error: the tests need these packages, which are missing: ${missing[*]}" >&2
+    echo "install them (Debian/Ubuntu: sudo apt-get install -y ${missing[*]}) and run tests/run.sh again" >&2
+    exit 1
+  fi
+  echo "== installing ${missing[*]}"
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if ! docker info >/dev/null 2>&1; then
+  echo "error: the Docker engine is not reachable (docker info failed); start it (sudo systemctl start docker) and run tests/run.sh again" >&2
+  exit 1
+fi
+
+docker/build-images.sh
+exec cargo test "$@"
