@@ -100,6 +100,9 @@ enum Command {
     Trigger {
         /// The job to run.
         job: String,
+        /// Wait for the run's verdict, print it, and exit with its code (0 pass, 1 fail, 3 error).
+        #[arg(long)]
+        wait: bool,
         #[command(flatten)]
         config: ConfigFile,
     },
@@ -153,7 +156,7 @@ async fn execute(command: Command) -> Result<Outcome, CliError> {
             cli::alert_test(&config.path, channel.as_deref()).await
         }
         Command::Daemon { config } => cli::daemon(&config.path).await,
-        Command::Trigger { job, config } => cli::trigger(&config.path, &job).await,
+        Command::Trigger { job, wait, config } => cli::trigger(&config.path, &job, wait).await,
         Command::Reload { config } => cli::reload(&config.path).await,
     }
 }

@@ -1,16 +1,53 @@
 //! `trigger` and `reload`: ask the running daemon, over its API, to run a
-//! job now or to re-read its config, and print its answer.
+//! job now or to re-read its config, and print its answer. `trigger --wait`
+//! and `run` beside a running daemon also wait for the run's verdict.
 
 use std::path::Path;
+use std::time::Duration;
 
 use serde_json::Value;
+use tokio_util::sync::CancellationToken;
 
+use reqwest::StatusCode;
+
+use super::run::{RunArgs, cancel_on_signal, outcome};
 use super::{CliError, Outcome, load};
-use crate::http::client::Client;
+use crate::config::Config;
+use crate::http::client::{Client, ClientError};
+use crate::report::evidence::Evidence;
+use crate::store::Store;
+use crate::vocab::{RunState, Verdict};
 
-pub async fn trigger(path: &Path, job: &str) -> Result<Outcome, CliError> {
-    let client = Client::of(&load(path)?)?;
-    print_answer(&client.trigger(job).await?)
+/// How often the daemon is asked whether a run has ended.
+const POLL: Duration = Duration::from_secs(1);
+
+/// How many times in a row the job may be idle while the daemon has no
+/// record of the run before the run counts as lost (the job goes idle a
+/// moment before the run is readable).
+const IDLE_WITHOUT_RECORD: u32 = 5;
+
+pub async fn trigger(path: &Path, job: &str, wait: bool) -> Result<Outcome, CliError> {
+    let config = load(path)?;
+    let client = Client::of(&config)?;
+    let answer = client.trigger(job).await?;
+    if !wait {
+        return print_answer(&answer);
+    }
+    let run_id = queued_run_id(&answer)?;
+    eprintln!("run {run_id} of job `{job}` is queued in the daemon; waiting for its verdict");
+    let cancel = cancel_on_signal();
+    match wait_for_run(&client, job, &run_id, &cancel).await? {
+        Some(ended) => {
+            println!("{}", ended.line());
+            Ok(ended.outcome())
+        }
+        None => {
+            eprintln!(
+                "stopped waiting; run {run_id} goes on in the daemon (`restoredrill report {run_id}` shows it once it ends)"
+            );
+            Ok(Outcome::CheckerFailed)
+        }
+    }
 }
 
 pub async fn reload(path: &Path) -> Result<Outcome, CliError> {
@@ -24,4 +61,241 @@ fn print_answer(answer: &Value) -> Result<Outcome, CliError> {
         serde_json::to_string_pretty(answer).unwrap_or_default()
     );
     Ok(Outcome::Passed)
+}
+
+/// `run` while a daemon holds the state dir: each chosen job is run by the
+/// daemon (after the run it is busy with, if any), and its evidence report
+/// printed from the history. `None` when no daemon answers: whatever holds
+/// the state dir is not one, and `run` says so as before.
+pub(super) async fn run_through_daemon(
+    config: &Config,
+    args: &RunArgs,
+    cancel: &CancellationToken,
+) -> Result<Option<Outcome>, CliError> {
+    let Ok(client) = Client::of(config) else {
+        return Ok(None);
+    };
+    let chosen: Vec<&str> = config
+        .jobs
+        .iter()
+        .map(|j| j.name.as_str())
+        .filter(|name| args.only.is_empty() || args.only.iter().any(|o| o == name))
+        .collect();
+    let Some(first) = chosen.first() else {
+        return Ok(None);
+    };
+    if client.job(first).await.is_err() {
+        return Ok(None);
+    }
+    if args.json || args.no_alerts {
+        return Err(CliError::BesideDaemon {
+            state_dir: config.state_dir.clone(),
+            flag: if args.json { "--json" } else { "--no-alerts" },
+        });
+    }
+    eprintln!(
+        "a daemon holds {}; the runs go through it",
+        config.state_dir.display()
+    );
+    let mut verdicts = Vec::new();
+    for job in chosen {
+        let Some(run_id) = queue(&client, job, cancel).await? else {
+            break;
+        };
+        let Some(ended) = wait_for_run(&client, job, &run_id, cancel).await? else {
+            break;
+        };
+        print_evidence(config, &ended).await;
+        verdicts.push(ended.state.verdict().unwrap_or(Verdict::Error));
+    }
+    Ok(Some(outcome(&verdicts, cancel.is_cancelled())))
+}
+
+/// Queues a run of `job`, first waiting for the one the daemon is busy with.
+async fn queue(
+    client: &Client,
+    job: &str,
+    cancel: &CancellationToken,
+) -> Result<Option<String>, CliError> {
+    loop {
+        match client.trigger(job).await {
+            Ok(answer) => return queued_run_id(&answer).map(Some),
+            Err(ClientError::Refused { status, .. }) if status == StatusCode::CONFLICT => {
+                eprintln!(
+                    "job `{job}` is already queued or running in the daemon; waiting for it to end"
+                );
+                if !until_idle(client, job, cancel).await? {
+                    return Ok(None);
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// The run's evidence report from the history (opened read-only), or its
+/// verdict line when the history cannot be read here.
+async fn print_evidence(config: &Config, ended: &Ended) {
+    let run = match Store::open_read_only(&config.state_dir).await {
+        Ok(store) => store.run(&ended.run_id).await.ok().flatten(),
+        Err(_) => None,
+    };
+    match run {
+        Some(run) => print!("{}", Evidence::of(&run).render_text()),
+        None => println!("{}", ended.line()),
+    }
+}
+
+/// The id the daemon gave the run it queued.
+pub(super) fn queued_run_id(answer: &Value) -> Result<String, CliError> {
+    answer["run_id"]
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| CliError::DaemonApi(ClientError::Unexpected(answer.to_string())))
+}
+
+/// A run the daemon finished.
+pub(super) struct Ended {
+    pub run_id: String,
+    pub job: String,
+    pub state: RunState,
+    pub reason: Option<String>,
+}
+
+impl Ended {
+    /// `run ID of job `J`: FAIL: reason`
+    pub fn line(&self) -> String {
+        let verdict = self.state.as_str().to_uppercase();
+        match &self.reason {
+            Some(reason) => format!(
+                "run {} of job `{}`: {verdict}: {reason}",
+                self.run_id, self.job
+            ),
+            None => format!("run {} of job `{}`: {verdict}", self.run_id, self.job),
+        }
+    }
+
+    pub fn outcome(&self) -> Outcome {
+        outcome_of(self.state)
+    }
+}
+
+/// The exit code a finished run stands for.
+pub(super) fn outcome_of(state: RunState) -> Outcome {
+    match state.verdict() {
+        Some(Verdict::Pass | Verdict::Unchanged) => Outcome::Passed,
+        Some(Verdict::Fail) => Outcome::BackupFailed,
+        Some(Verdict::Error | Verdict::Skipped) | None => Outcome::CheckerFailed,
+    }
+}
+
+/// Asks the daemon every second until run `run_id` of `job` has ended;
+/// `None` when `cancel` fired first (the run goes on in the daemon).
+pub(super) async fn wait_for_run(
+    client: &Client,
+    job: &str,
+    run_id: &str,
+    cancel: &CancellationToken,
+) -> Result<Option<Ended>, CliError> {
+    let mut idle_without_record = 0;
+    loop {
+        match client.run(run_id).await? {
+            Some(run) => {
+                if let Some(ended) = ended(&run, run_id, job) {
+                    return Ok(Some(ended));
+                }
+            }
+            None if activity(&client.job(job).await?) == "idle" => {
+                idle_without_record += 1;
+                if idle_without_record >= IDLE_WITHOUT_RECORD {
+                    return Err(CliError::RunLost {
+                        run_id: run_id.to_string(),
+                        job: job.to_string(),
+                    });
+                }
+            }
+            None => idle_without_record = 0,
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => return Ok(None),
+            _ = tokio::time::sleep(POLL) => {}
+        }
+    }
+}
+
+/// Waits until `job` is neither queued nor running in the daemon; false
+/// when `cancel` fired first.
+pub(super) async fn until_idle(
+    client: &Client,
+    job: &str,
+    cancel: &CancellationToken,
+) -> Result<bool, CliError> {
+    while activity(&client.job(job).await?) != "idle" {
+        tokio::select! {
+            _ = cancel.cancelled() => return Ok(false),
+            _ = tokio::time::sleep(POLL) => {}
+        }
+    }
+    Ok(true)
+}
+
+fn activity(job: &Value) -> &str {
+    job["job"]["activity"].as_str().unwrap_or("idle")
+}
+
+/// The run's end, if `GET /api/runs/ID` says it has ended.
+fn ended(run: &Value, run_id: &str, job: &str) -> Option<Ended> {
+    let state: RunState = run["verdict"].as_str()?.parse().ok()?;
+    if state == RunState::Running {
+        return None;
+    }
+    Some(Ended {
+        run_id: run_id.to_string(),
+        job: job.to_string(),
+        state,
+        reason: run["reason"].as_str().map(str::to_string),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_run_still_going_has_not_ended() {
+        let run = json!({ "verdict": "running", "reason": null });
+        assert!(ended(&run, "r1", "j").is_none());
+        assert!(ended(&json!({}), "r1", "j").is_none());
+    }
+
+    #[test]
+    fn an_ended_run_gives_its_verdict_reason_and_exit_code() {
+        let run = json!({ "verdict": "fail", "reason": "table `orders` is missing" });
+        let e = ended(&run, "r1", "shop").expect("ended");
+        assert_eq!(e.outcome(), Outcome::BackupFailed);
+        assert_eq!(
+            e.line(),
+            "run r1 of job `shop`: FAIL: table `orders` is missing"
+        );
+        let pass = ended(&json!({ "verdict": "unchanged" }), "r2", "shop").expect("ended");
+        assert_eq!(pass.outcome(), Outcome::Passed);
+        assert_eq!(pass.line(), "run r2 of job `shop`: UNCHANGED");
+    }
+
+    #[test]
+    fn an_interrupted_or_error_run_is_a_checker_problem() {
+        for v in ["interrupted", "error", "skipped"] {
+            let e = ended(&json!({ "verdict": v }), "r", "j").expect("ended");
+            assert_eq!(e.outcome(), Outcome::CheckerFailed, "{v}");
+        }
+    }
+
+    #[test]
+    fn the_queued_run_id_comes_from_the_answer() {
+        let answer = json!({ "job": "shop", "queued": true, "run_id": "20261124T031500Z-1a2b" });
+        assert_eq!(queued_run_id(&answer).unwrap(), "20261124T031500Z-1a2b");
+        assert!(queued_run_id(&json!({ "queued": true })).is_err());
+    }
 }

@@ -121,6 +121,23 @@ pub enum CliError {
     /// The running daemon could not be reached or refused the request.
     #[error("{0}")]
     DaemonApi(ClientError),
+    /// `run` beside the daemon was asked for what the daemon's runs cannot give.
+    #[error(
+        "a daemon holds the state dir {}, so `run` goes through it, and {flag} cannot: the daemon \
+         alerts on its runs and keeps their reports in the history. Use `restoredrill trigger JOB --wait` \
+         and `restoredrill report RUN_ID --json`, or stop the daemon",
+        .state_dir.display()
+    )]
+    BesideDaemon {
+        state_dir: PathBuf,
+        flag: &'static str,
+    },
+    /// The daemon ran the job, but has no record of the run it promised.
+    #[error(
+        "the daemon ran job `{job}` but has no record of run {run_id}; its history may not be writable \
+         (see the daemon's log and /healthz)"
+    )]
+    RunLost { run_id: String, job: String },
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
 }
@@ -141,6 +158,8 @@ impl CliError {
             | Self::Signals
             | Self::Daemon(_)
             | Self::DaemonApi(_)
+            | Self::RunLost { .. }
+            | Self::BesideDaemon { .. }
             | Self::Runtime(_) => EXIT_CHECKER,
         }
     }

@@ -1,6 +1,7 @@
 //! `run`: verifies the newest dump of each job (or the named ones) once, in
 //! the foreground, and prints a summary per job or one JSON report. Ctrl-C
-//! or SIGTERM stops the running restore and removes its container.
+//! or SIGTERM stops the running restore and removes its container. While a
+//! daemon holds the state dir, the runs go through it (`daemon_api`).
 
 use std::io::IsTerminal;
 use std::path::Path;
@@ -8,11 +9,13 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
+use super::daemon_api::run_through_daemon;
 use super::{CliError, Outcome, load};
 use crate::alert::Alerter;
 use crate::config::Config;
-use crate::pipeline::{self, Context, RunRequest};
+use crate::pipeline::{self, Context, RunRequest, SetupError};
 use crate::report::{self, RunReport};
+use crate::store::StoreError;
 use crate::vocab::{Trigger, Verdict};
 
 /// What `run` was asked for.
@@ -30,7 +33,16 @@ pub async fn run(path: &Path, args: &RunArgs) -> Result<Outcome, CliError> {
     check_job_names(&config, &args.only)?;
     let cancel = cancel_on_signal();
     let progress = std::io::stderr().is_terminal() && !args.json;
-    let ctx = Context::open(&config, progress, cancel.clone()).await?;
+    let ctx = match Context::open(&config, progress, cancel.clone()).await {
+        Ok(ctx) => ctx,
+        Err(e @ SetupError::Store(StoreError::Locked(_))) => {
+            return match run_through_daemon(&config, args, &cancel).await? {
+                Some(outcome) => Ok(outcome),
+                None => Err(e.into()),
+            };
+        }
+        Err(e) => return Err(e.into()),
+    };
     if args.no_alerts {
         ctx.set_alerter(Alerter::disabled(ctx.store.clone()));
     }
@@ -76,7 +88,7 @@ fn check_job_names(config: &Config, only: &[String]) -> Result<(), CliError> {
 }
 
 /// A token cancelled at Ctrl-C or SIGTERM.
-fn cancel_on_signal() -> CancellationToken {
+pub(super) fn cancel_on_signal() -> CancellationToken {
     let cancel = CancellationToken::new();
     let on_signal = cancel.clone();
     tokio::spawn(async move {
@@ -119,6 +131,7 @@ async fn run_jobs(
         }
         let request = RunRequest {
             trigger: Trigger::Cli,
+            run_id: None,
             cancel: cancel.clone(),
         };
         let r = pipeline::run_once(ctx, job, &request).await;
@@ -133,7 +146,7 @@ async fn run_jobs(
 /// A bad backup is the more urgent news than a checker that could not
 /// finish (stopped, or its verdicts not recorded); the summary names every
 /// job's outcome.
-fn outcome(verdicts: &[Verdict], unfinished: bool) -> Outcome {
+pub(super) fn outcome(verdicts: &[Verdict], unfinished: bool) -> Outcome {
     if verdicts.contains(&Verdict::Fail) {
         Outcome::BackupFailed
     } else if unfinished || verdicts.contains(&Verdict::Error) {

@@ -155,11 +155,11 @@ impl Daemon {
         self.scheduler.alive()
     }
 
-    /// Queues a run of `job` now.
-    pub fn trigger(&self, job: &str) -> Result<(), TriggerError> {
-        self.scheduler.trigger(job)?;
-        tracing::info!(job, "run requested");
-        Ok(())
+    /// Queues a run of `job` now; the id it will be recorded under.
+    pub fn trigger(&self, job: &str) -> Result<RunId, TriggerError> {
+        let run_id = self.scheduler.trigger(job)?;
+        tracing::info!(job, %run_id, "run requested");
+        Ok(run_id)
     }
 
     /// Re-reads the config file. An invalid one is rejected and the running
@@ -255,9 +255,19 @@ struct RunnerHandle(Arc<Shared>);
 
 #[async_trait]
 impl Runner for RunnerHandle {
-    async fn run(&self, job: Arc<Job>, trigger: Trigger, cancel: CancellationToken) {
+    async fn run(
+        &self,
+        job: Arc<Job>,
+        trigger: Trigger,
+        run_id: Option<RunId>,
+        cancel: CancellationToken,
+    ) {
         let shared = &self.0;
-        let request = RunRequest { trigger, cancel };
+        let request = RunRequest {
+            trigger,
+            run_id,
+            cancel,
+        };
         let report = pipeline::run_once(&shared.ctx, &job, &request).await;
         if report.verdict == Verdict::Pass
             && let Some(kept) = &report.kept

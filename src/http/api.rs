@@ -61,9 +61,9 @@ pub async fn report(State(s): State<AppState>, Path(id): Path<String>) -> Respon
 
 pub async fn run(State(s): State<AppState>, Path(name): Path<String>) -> Response {
     match s.daemon.trigger(&name) {
-        Ok(()) => (
+        Ok(run_id) => (
             StatusCode::ACCEPTED,
-            Json(json!({ "job": name, "queued": true })),
+            Json(json!({ "job": name, "queued": true, "run_id": run_id })),
         )
             .into_response(),
         Err(e @ TriggerError::UnknownJob(_)) => error(StatusCode::NOT_FOUND, e.to_string()),

@@ -1,4 +1,5 @@
-//! A client of a running daemon's API, for the CLI's `trigger` and `reload`.
+//! A client of a running daemon's API, for the CLI's `trigger` and `reload`,
+//! and for `run` while the daemon holds the state dir.
 //! It finds the daemon through the config's `http.listen` (or, with port 0,
 //! the address the daemon recorded in its state directory) and sends the
 //! config's `http.token`. It does not start or watch a daemon.
@@ -6,7 +7,7 @@
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
 use super::routes;
@@ -33,6 +34,11 @@ pub enum ClientError {
         config: PathBuf,
         error: reqwest::Error,
     },
+    /// The daemon answered something this version does not understand.
+    #[error(
+        "the daemon's answer is not what this restoredrill expects: {0}; are the daemon and the CLI the same version?"
+    )]
+    Unexpected(String),
     /// The daemon answered with an error status and its `error` message.
     #[error("the daemon answered {status}: {message}")]
     Refused { status: StatusCode, message: String },
@@ -71,19 +77,35 @@ impl Client {
         })
     }
 
-    /// Queues a run of `job` now; the daemon's answer.
+    /// Queues a run of `job` now; the daemon's answer, with the `run_id`
+    /// the run will be recorded under.
     pub async fn trigger(&self, job: &str) -> Result<Value, ClientError> {
-        self.post(&routes::api_job_run(job)).await
+        self.send(Method::POST, &routes::api_job_run(job)).await
     }
 
     /// Has the daemon re-read its config; what changed.
     pub async fn reload(&self) -> Result<Value, ClientError> {
-        self.post(routes::API_RELOAD).await
+        self.send(Method::POST, routes::API_RELOAD).await
     }
 
-    async fn post(&self, path: &str) -> Result<Value, ClientError> {
+    /// `job`'s status (its `activity`: idle, queued or running) and newest runs.
+    pub async fn job(&self, job: &str) -> Result<Value, ClientError> {
+        self.send(Method::GET, &routes::api_job(job)).await
+    }
+
+    /// Everything recorded about run `id`; `None` while the daemon has no
+    /// record of it (it is still queued).
+    pub async fn run(&self, id: &str) -> Result<Option<Value>, ClientError> {
+        match self.send(Method::GET, &routes::api_run(id)).await {
+            Ok(run) => Ok(Some(run)),
+            Err(ClientError::Refused { status, .. }) if status == StatusCode::NOT_FOUND => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn send(&self, method: Method, path: &str) -> Result<Value, ClientError> {
         let url = format!("{}{path}", self.base);
-        let mut request = self.http.post(&url);
+        let mut request = self.http.request(method, &url);
         if let Some(token) = &self.token {
             request = request.bearer_auth(token.expose());
         }

@@ -33,6 +33,16 @@ pub const METRICS: &str = "/metrics";
 /// Liveness, open without the token.
 pub const HEALTHZ: &str = "/healthz";
 
+/// The path of `job`'s status and newest runs.
+pub fn api_job(job: &str) -> String {
+    API_JOB.replace("{name}", job)
+}
+
+/// The path of everything recorded about run `id`.
+pub fn api_run(id: &str) -> String {
+    API_RUN.replace("{id}", id)
+}
+
 /// The path that queues a run of `job`.
 pub fn api_job_run(job: &str) -> String {
     API_JOB_RUN.replace("{name}", job)

@@ -53,6 +53,9 @@ pub struct Context {
 #[derive(Debug, Clone)]
 pub struct RunRequest {
     pub trigger: Trigger,
+    /// The id to record the run under when it was already given out (a run
+    /// asked for through the API); otherwise one is made from the start time.
+    pub run_id: Option<RunId>,
     /// Stops this run (its candidate is removed); [`Context::cancel`] stops every run.
     pub cancel: CancellationToken,
 }
@@ -134,7 +137,10 @@ fn instance_id(state_dir: &std::path::Path) -> String {
 /// Verifies the newest dump of `job` once and records the outcome.
 pub async fn run_once(ctx: &Context, job: &Job, request: &RunRequest) -> RunReport {
     let started_at = Utc::now();
-    let run_id = RunId::new(started_at);
+    let run_id = request
+        .run_id
+        .clone()
+        .unwrap_or_else(|| RunId::new(started_at));
     let span = tracing::info_span!("run", job = %job.name, run_id = %run_id);
     let engine = engine_for(job.engine);
     let report = RunReport::begun(

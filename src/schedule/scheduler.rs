@@ -8,7 +8,7 @@
 //! when. Time comes from a [`Clock`], so tests drive it with tokio's paused
 //! clock instead of sleeping.
 
-use crate::vocab::Trigger;
+use crate::vocab::{RunId, Trigger};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -24,8 +24,16 @@ use crate::config::Job;
 /// Does the runs the scheduler decides on.
 #[async_trait]
 pub trait Runner: Send + Sync + 'static {
-    /// Runs `job` now. `cancel` fires when the job is removed or the daemon stops.
-    async fn run(&self, job: Arc<Job>, trigger: Trigger, cancel: CancellationToken);
+    /// Runs `job` now, under `run_id` when the run was asked for and its id
+    /// already given out. `cancel` fires when the job is removed or the
+    /// daemon stops.
+    async fn run(
+        &self,
+        job: Arc<Job>,
+        trigger: Trigger,
+        run_id: Option<RunId>,
+        cancel: CancellationToken,
+    );
     /// `job` was due at `due` while its previous run was still queued or going.
     async fn skipped(&self, job: Arc<Job>, trigger: Trigger, due: DateTime<Utc>);
 }
@@ -131,6 +139,8 @@ struct Slot {
 struct Queued {
     name: String,
     trigger: Trigger,
+    /// The id a run asked for was promised (`trigger` answers with it).
+    run_id: Option<RunId>,
     cancel: CancellationToken,
 }
 
@@ -217,10 +227,14 @@ impl Scheduler {
         changes
     }
 
-    /// Queues a run of `name` now, unless one is already queued or going.
-    pub fn trigger(&self, name: &str) -> Result<(), TriggerError> {
+    /// Queues a run of `name` now, unless one is already queued or going;
+    /// the id the run will be recorded under.
+    pub fn trigger(&self, name: &str) -> Result<RunId, TriggerError> {
+        let now = self.inner.clock.now();
+        let run_id = RunId::new(now);
         self.inner
-            .dispatch(name, Trigger::Manual, self.inner.clock.now())
+            .dispatch(name, Trigger::Manual, Some(run_id.clone()), now)?;
+        Ok(run_id)
     }
 
     pub fn activity(&self, name: &str) -> Option<Activity> {
@@ -255,6 +269,7 @@ impl Inner {
         &self,
         name: &str,
         trigger: Trigger,
+        run_id: Option<RunId>,
         due: DateTime<Utc>,
     ) -> Result<(), TriggerError> {
         let mut slots = self.jobs.lock().expect("scheduler lock");
@@ -275,6 +290,7 @@ impl Inner {
         let queued = Queued {
             name: name.to_string(),
             trigger,
+            run_id,
             cancel: slot.cancel.child_token(),
         };
         // The receiver lives as long as the workers; after shutdown nothing runs anyway.
@@ -324,7 +340,7 @@ async fn timer(
                 let due = next.expect("slept until the next run");
                 // Runs missed while the host slept are not made up one by one.
                 after = due.max(inner.clock.now());
-                let _ = inner.dispatch(&name, Trigger::Schedule, due);
+                let _ = inner.dispatch(&name, Trigger::Schedule, None, due);
             }
         }
     }
@@ -348,7 +364,7 @@ async fn worker(
         let Some(job) = inner.set_activity(&q.name, Activity::Running) else {
             continue;
         };
-        inner.runner.run(job, q.trigger, q.cancel).await;
+        inner.runner.run(job, q.trigger, q.run_id, q.cancel).await;
         inner.set_activity(&q.name, Activity::Idle);
     }
 }

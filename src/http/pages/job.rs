@@ -199,7 +199,7 @@ pub async fn run_now(
             .into_response();
     }
     match s.daemon.trigger(&name) {
-        Ok(()) | Err(TriggerError::Busy(_)) => {
+        Ok(_) | Err(TriggerError::Busy(_)) => {
             Redirect::to(&format!("/jobs/{name}")).into_response()
         }
         Err(e) => not_found(e.to_string()),

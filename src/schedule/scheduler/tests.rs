@@ -47,7 +47,13 @@ impl Recorder {
 
 #[async_trait]
 impl Runner for Recorder {
-    async fn run(&self, job: Arc<Job>, trigger: Trigger, cancel: CancellationToken) {
+    async fn run(
+        &self,
+        job: Arc<Job>,
+        trigger: Trigger,
+        _run_id: Option<RunId>,
+        cancel: CancellationToken,
+    ) {
         let what = match trigger {
             Trigger::Manual => "manual",
             _ => "start",
@@ -174,7 +180,7 @@ async fn a_job_due_while_its_previous_run_goes_on_is_skipped_and_the_skip_record
 async fn a_run_asked_for_starts_at_once_but_never_beside_a_running_one() {
     let (s, rec, _cancel) = start(Duration::from_secs(30), 1);
     s.set_jobs(&jobs(&[("a", "0 3 * * *")]));
-    assert_eq!(s.trigger("a"), Ok(()));
+    assert!(s.trigger("a").is_ok());
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(s.trigger("a"), Err(TriggerError::Busy("a".into())));
     assert_eq!(
