@@ -14,11 +14,12 @@
 //! [`pipeline`] is one run through those stages. Beside them: [`store`]
 //! keeps run history, kept restores and alert deliveries in SQLite;
 //! [`daemon`] runs jobs on their schedules, serves kept restores on stable
-//! endpoints and watches freshness; [`http`] is the daemon's status pages,
-//! JSON API and metrics. Two leaves everything may use: [`vocab`], the
-//! run's words as types (verdict, phase, state...), and [`units`],
-//! durations and sizes. [`cli`] holds the commands' bodies, which `main.rs`
-//! only dispatches to. `docs/architecture.md` draws who may import whom.
+//! endpoints, watches freshness and keeps kept restores running; [`http`]
+//! is the daemon's status pages, JSON API and metrics. Two leaves
+//! everything may use: [`vocab`], the run's words as types (verdict, phase,
+//! state...), and [`units`], durations and sizes. [`cli`] holds the
+//! commands' bodies, which `main.rs` only dispatches to.
+//! `docs/architecture.md` draws who may import whom.
 
 pub mod alert;
 pub mod assert;

@@ -640,3 +640,54 @@ async fn a_failing_dump_found_again_by_the_schedule_is_still_failing_and_never_p
     assert_eq!(status.and_then(|s| s.code()), Some(0), "{}", daemon.log());
     assert!(app.containers(&docker).await.is_empty());
 }
+
+#[tokio::test]
+async fn a_freshness_limit_added_by_reload_applies_at_once() {
+    let _docker = require_docker().await;
+    let app = App::new("reloadfresh");
+    place(
+        &fixture("postgres/shop.sql"),
+        &app.path("dumps-a"),
+        "shop-1.sql",
+        SystemTime::now() - Duration::from_secs(3 * 3600),
+    );
+    app.write_daemon_config(0, &pg_job(&app, "a", "    keep: false\n"));
+    let daemon = app.start_daemon().await;
+    let job = app.job_name("a");
+    assert_eq!(
+        daemon.job(&job).await["state"],
+        "never run",
+        "not watched yet"
+    );
+
+    // The default check_every is 10 minutes: only the reload can make it prompt.
+    app.write_daemon_config(
+        0,
+        &pg_job(
+            &app,
+            "a",
+            "    keep: false\n    freshness: { max_age: 2h }\n",
+        ),
+    );
+    let out = app.run(&["reload"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let answer: serde_json::Value = serde_json::from_str(&stdout).expect("JSON answer");
+    assert_eq!(answer["changed"], serde_json::json!([job]), "{answer}");
+    let stale = daemon
+        .until(
+            "the job to become stale after the reload",
+            Duration::from_secs(20),
+            || async {
+                let j = daemon.job(&job).await;
+                (j["state"] == "stale").then_some(j)
+            },
+        )
+        .await;
+    let reason = stale["stale"]["reason"].as_str().unwrap();
+    assert!(reason.contains("freshness.max_age (2h)"), "{reason}");
+    assert!(
+        daemon.runs(&job).await.is_empty(),
+        "checked without restoring"
+    );
+}

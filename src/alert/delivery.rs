@@ -15,8 +15,8 @@ use chrono::Utc;
 use tokio_util::task::TaskTracker;
 
 use super::channels::{self, healthchecks, healthchecks::Ping};
-use super::message::{freshness_message, test_message};
-use super::policy::{audiences, freshness, warning};
+use super::message::{freshness_message, kept_message, test_message};
+use super::policy::{audiences, freshness, kept, warning};
 use super::{AlertKind, Message, run_message};
 use crate::config::{AlertSettings, Job};
 use crate::report::RunReport;
@@ -221,6 +221,20 @@ impl Alerter {
         self.send(
             &job.notify.channels,
             freshness_message(kind, &job.name, event),
+        );
+    }
+
+    /// The keeper saw the job's kept restore go down (`up` false), or come back.
+    pub fn kept_changed(&self, job: &Job, container: &str, up: bool, reason: &str) {
+        if !self.enabled {
+            return;
+        }
+        let Some(kind) = kept(job.notify.when, up) else {
+            return;
+        };
+        self.send(
+            &job.notify.channels,
+            kept_message(kind, &job.name, container, reason),
         );
     }
 

@@ -83,6 +83,28 @@ pub fn freshness_message(kind: AlertKind, job: &str, event: &FreshnessEvent) -> 
     }
 }
 
+/// The keeper's news: the job's kept restore is down (and why), or back.
+pub fn kept_message(kind: AlertKind, job: &str, container: &str, reason: &str) -> Message {
+    let up = kind != AlertKind::KeptDown;
+    let title = if up {
+        format!("KEPT RESTORE BACK {job}")
+    } else {
+        format!("KEPT RESTORE DOWN {job}")
+    };
+    Message {
+        kind,
+        job: Some(job.to_string()),
+        run_id: None,
+        verdict: None,
+        title,
+        text: reason.to_string(),
+        payload: serde_json::json!({
+            "event": kind.as_str(),
+            "kept": { "job": job, "container": container, "up": up, "reason": reason },
+        }),
+    }
+}
+
 /// The message `alert-test` sends to check a channel is reachable.
 pub fn test_message() -> Message {
     Message {
@@ -337,5 +359,20 @@ mod tests {
         let msg = freshness_message(AlertKind::Fresh, "shop", &event);
         assert_eq!(msg.title, "FRESH shop: backups arrive again");
         assert_eq!(msg.payload["event"], "fresh");
+    }
+
+    #[test]
+    fn kept_messages_say_down_or_back_and_carry_the_reason() {
+        let why = "the kept restore's container was removed from outside restoredrill";
+        let msg = kept_message(AlertKind::KeptDown, "shop", "restoredrill-shop-kept", why);
+        assert_eq!(msg.title, "KEPT RESTORE DOWN shop");
+        assert_eq!(msg.text, why);
+        assert_eq!(msg.payload["event"], "kept_down");
+        assert_eq!(msg.payload["kept"]["up"], false);
+        assert_eq!(msg.payload["kept"]["container"], "restoredrill-shop-kept");
+        let msg = kept_message(AlertKind::KeptBack, "shop", "c", "started again");
+        assert_eq!(msg.title, "KEPT RESTORE BACK shop");
+        assert_eq!(msg.payload["event"], "kept_back");
+        assert_eq!(msg.payload["kept"]["up"], true);
     }
 }

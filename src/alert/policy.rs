@@ -24,6 +24,10 @@ pub enum AlertKind {
     Warning,
     Stale,
     Fresh,
+    /// The kept restore stopped and could not be started again.
+    KeptDown,
+    /// The kept restore serves again.
+    KeptBack,
     Test,
 }
 
@@ -37,6 +41,8 @@ impl AlertKind {
             Self::Warning => "warning",
             Self::Stale => "stale",
             Self::Fresh => "fresh",
+            Self::KeptDown => "kept_down",
+            Self::KeptBack => "kept_back",
             Self::Test => "test",
         }
     }
@@ -118,6 +124,16 @@ pub fn freshness(when: Notify, stale: bool) -> Option<AlertKind> {
         (true, _) => Some(AlertKind::Stale),
         (false, Notify::Failure) => None,
         (false, _) => Some(AlertKind::Fresh),
+    }
+}
+
+/// The keeper's news: a kept restore that went down is always told; one
+/// that is back again unless the job hears of failures only.
+pub fn kept(when: Notify, up: bool) -> Option<AlertKind> {
+    match (up, when) {
+        (false, _) => Some(AlertKind::KeptDown),
+        (true, Notify::Failure) => None,
+        (true, _) => Some(AlertKind::KeptBack),
     }
 }
 
@@ -245,5 +261,14 @@ mod tests {
         assert_eq!(freshness(Notify::Failure, false), None);
         assert_eq!(freshness(Notify::Change, false), Some(AlertKind::Fresh));
         assert_eq!(freshness(Notify::Always, false), Some(AlertKind::Fresh));
+    }
+
+    #[test]
+    fn a_kept_restore_down_is_always_told_back_unless_only_failures_are() {
+        assert_eq!(kept(Notify::Failure, false), Some(AlertKind::KeptDown));
+        assert_eq!(kept(Notify::Change, false), Some(AlertKind::KeptDown));
+        assert_eq!(kept(Notify::Failure, true), None);
+        assert_eq!(kept(Notify::Change, true), Some(AlertKind::KeptBack));
+        assert_eq!(kept(Notify::Always, true), Some(AlertKind::KeptBack));
     }
 }

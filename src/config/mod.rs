@@ -86,6 +86,8 @@ pub struct KeepSettings {
     pub drain: Duration,
     /// Kept restores older than this are removed.
     pub max_age: Option<Duration>,
+    /// How often the daemon's keeper checks that the kept restore runs.
+    pub check_every: Duration,
     pub readonly_user: Option<ReadonlyUser>,
 }
 
@@ -130,6 +132,8 @@ pub struct RestoreSettings {
 pub const DEFAULT_SETTLE: Duration = Duration::from_secs(60);
 /// How long connections to a replaced kept restore may go on, by default.
 pub const DEFAULT_DRAIN: Duration = Duration::from_secs(600);
+/// How often the daemon checks that a kept restore runs, by default.
+pub const DEFAULT_KEPT_CHECK: Duration = Duration::from_secs(60);
 /// How often the daemon looks at a job's source, by default.
 pub const DEFAULT_FRESHNESS_CHECK: Duration = Duration::from_secs(600);
 
@@ -355,6 +359,7 @@ impl Validator<'_> {
                     listen: None,
                     drain: DEFAULT_DRAIN,
                     max_age: None,
+                    check_every: DEFAULT_KEPT_CHECK,
                     readonly_user: None,
                 });
             }
@@ -377,6 +382,11 @@ impl Validator<'_> {
             .max_age
             .as_ref()
             .and_then(|m| self.positive_duration(m, "keep.max_age"));
+        let check_every = settings
+            .check_every
+            .as_ref()
+            .and_then(|c| self.positive_duration(c, "keep.check_every"))
+            .unwrap_or(DEFAULT_KEPT_CHECK);
         let readonly_user = settings.readonly_user.as_ref().map(|u| {
             let name = self.text(&u.value.name);
             if name.is_empty()
@@ -405,6 +415,7 @@ impl Validator<'_> {
             listen,
             drain,
             max_age,
+            check_every,
             readonly_user,
         })
     }

@@ -246,7 +246,7 @@ impl<'de> Deserialize<'de> for RawKeep {
             type Value = RawKeep;
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
                 f.write_str(
-                    "`true`, `false`, or a map with `listen`, `drain`, `max_age`, `readonly_user`",
+                    "`true`, `false`, or a map with `listen`, `drain`, `max_age`, `check_every`, `readonly_user`",
                 )
             }
             fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<RawKeep, E> {
@@ -274,6 +274,10 @@ pub(crate) struct RawKeepSettings {
     /// A kept restore older than this is removed. Default: kept until replaced.
     #[serde(default)]
     pub max_age: Option<Spanned<String>>,
+    /// How often the daemon checks that the kept restore still runs (and
+    /// starts it again if not). Default 1m.
+    #[serde(default)]
+    pub check_every: Option<Spanned<String>>,
     /// A login that can read but not change the kept restore.
     #[serde(default)]
     pub readonly_user: Option<Spanned<RawReadonlyUser>>,

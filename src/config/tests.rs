@@ -147,6 +147,11 @@ fn keep_takes_settings_for_the_daemon() {
     assert_eq!(keep.listen, Some("127.0.0.1:15432".parse().unwrap()));
     assert_eq!(keep.drain, Duration::from_secs(120));
     assert_eq!(keep.max_age, Some(Duration::from_secs(7 * 86400)));
+    assert_eq!(
+        keep.check_every,
+        Duration::from_secs(60),
+        "1 minute by default"
+    );
     let user = keep.readonly_user.as_ref().unwrap();
     assert_eq!(user.name, "analyst");
     assert_eq!(user.password.expose(), "/backups/shop");
@@ -174,7 +179,7 @@ fn keep_takes_settings_for_the_daemon() {
 #[test]
 fn daemon_settings_are_checked() {
     let text = format!(
-        "http: {{ listen: 0.0.0.0:8900 }}\nmax_concurrent_restores: 0\n{}    keep:\n      listen: localhost\n      drain: forever\n    after_restore: [no-such-script.sql]\n    freshness: {{ check_every: 0s }}\n",
+        "http: {{ listen: 0.0.0.0:8900 }}\nmax_concurrent_restores: 0\n{}    keep:\n      listen: localhost\n      drain: forever\n      check_every: 0s\n    after_restore: [no-such-script.sql]\n    freshness: {{ check_every: 0s }}\n",
         GOOD.trim_start()
     );
     let errs = check(&text).unwrap_err().0;
@@ -186,6 +191,7 @@ fn daemon_settings_are_checked() {
         "`forever` is not a duration",
         "after_restore script /etc/restoredrill/no-such-script.sql does not exist",
         "freshness.check_every must be above zero",
+        "keep.check_every must be above zero",
     ] {
         assert!(
             messages.iter().any(|m| m.contains(needle)),

@@ -28,9 +28,15 @@ impl Shared {
         cancel: CancellationToken,
     ) {
         let mut next_check = tokio::time::Instant::now();
+        let mut armed = None;
         loop {
             let Some(job) = self.job(&name) else { return };
             let now = tokio::time::Instant::now();
+            // A reload that changed the watch's settings re-arms it: look now.
+            if armed.as_ref() != Some(&job.freshness) {
+                next_check = now;
+                armed = Some(job.freshness.clone());
+            }
             if let Some(max_age) = job.freshness.max_age
                 && now >= next_check
             {

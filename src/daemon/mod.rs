@@ -1,7 +1,8 @@
 //! The long-running service: the scheduler runs each job's pipeline on its
 //! schedule, each kept restore is served on its job's stable endpoint, the
-//! freshness watch looks at every source between runs, and kept restores
-//! older than `keep.max_age` are removed.
+//! freshness watch looks at every source between runs, kept restores older
+//! than `keep.max_age` are removed, and the keeper starts a stopped kept
+//! restore again or reports it down.
 //!
 //! Start-up reconciles with Docker (leftover candidates and unrecorded kept
 //! containers are removed, recorded kept restores are adopted and served
@@ -12,6 +13,7 @@
 
 pub mod endpoint;
 mod freshness;
+mod keeper;
 pub mod notify;
 mod status;
 
@@ -79,9 +81,13 @@ struct JobServing {
     endpoint: Option<(SocketAddr, Endpoint)>,
     /// Stops the endpoint and the watch: the job was removed or its endpoint moved.
     cancel: CancellationToken,
-    /// Wakes the watch: the kept restore changed.
+    /// Wakes the freshness watch: the kept restore or the job changed.
     kept_changed: Arc<Notify>,
+    /// Wakes the keeper: the kept restore or the job changed.
+    keeper_wake: Arc<Notify>,
     stale: Option<FreshnessEvent>,
+    /// Set while the kept restore is down.
+    kept_down: Option<keeper::KeptDown>,
 }
 
 impl Daemon {
@@ -164,7 +170,8 @@ impl Daemon {
 
     /// Re-reads the config file. An invalid one is rejected and the running
     /// config stays; otherwise added jobs start, removed jobs stop (their
-    /// kept restores are removed) and changed jobs apply from their next run.
+    /// kept restores are removed), changed jobs' watches (freshness, keeper)
+    /// look again at once and their runs apply the change from the next one.
     pub async fn reload(&self) -> Result<JobChanges, ConfigErrors> {
         let new = config::load(&self.shared.config_path)?;
         let old = self.shared.config.lock().expect("config lock").clone();
@@ -206,6 +213,9 @@ impl Daemon {
             }
         }
         *self.shared.config.lock().expect("config lock") = new;
+        for name in &changes.changed {
+            self.shared.wake(name);
+        }
         tracing::info!(
             added = ?changes.added,
             removed = ?changes.removed,
@@ -342,20 +352,26 @@ impl Shared {
             .flatten()
             .filter(|e| e.stale);
         let kept_changed = Arc::new(Notify::new());
+        let keeper_wake = Arc::new(Notify::new());
         self.jobs.lock().expect("jobs lock").insert(
             job.name.clone(),
             JobServing {
                 endpoint,
                 cancel: cancel.clone(),
                 kept_changed: kept_changed.clone(),
+                keeper_wake: keeper_wake.clone(),
                 stale,
+                kept_down: None,
             },
         );
         self.adopt(job).await;
-        let me = self.clone();
-        let name = job.name.clone();
+        let (me, name) = (self.clone(), job.name.clone());
+        let watch_cancel = cancel.clone();
         self.tracker
-            .spawn(async move { me.watch(name, kept_changed, cancel).await });
+            .spawn(async move { me.watch(name, kept_changed, watch_cancel).await });
+        let (me, name) = (self.clone(), job.name.clone());
+        self.tracker
+            .spawn(async move { me.keep_watch(name, keeper_wake, cancel).await });
         Ok(())
     }
 
@@ -410,6 +426,7 @@ impl Shared {
     /// Points the job's endpoint at `kept`; `replaced` is removed once its
     /// connections have drained (at once if the job has no endpoint).
     fn serve(&self, job: &Job, kept: &KeptRestore, replaced: Option<KeptRestore>) {
+        self.kept_replaced(job, kept);
         let endpoint = {
             let jobs = self.jobs.lock().expect("jobs lock");
             jobs.get(&job.name)
@@ -445,6 +462,7 @@ impl Shared {
     fn wake(&self, name: &str) {
         if let Some(s) = self.jobs.lock().expect("jobs lock").get(name) {
             s.kept_changed.notify_one();
+            s.keeper_wake.notify_one();
         }
     }
 }

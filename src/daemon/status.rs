@@ -1,5 +1,5 @@
 //! What the daemon says of its jobs: each job's state, last run, next run,
-//! endpoint, kept restore and staleness ([`JobStatus`]), and whether the
+//! endpoint, kept restore (and whether it is up) and staleness ([`JobStatus`]), and whether the
 //! daemon itself is healthy. The HTTP API and pages show these.
 
 use std::net::SocketAddr;
@@ -38,6 +38,12 @@ pub struct KeptSummary {
     pub container: String,
     pub url: String,
     pub promoted_at: DateTime<Utc>,
+    /// False while the keeper finds it stopped and cannot start it again.
+    pub up: bool,
+    /// Why it is down; `None` while up.
+    pub down_reason: Option<String>,
+    /// Since when it is down; `None` while up.
+    pub down_since: Option<DateTime<Utc>>,
 }
 
 impl Daemon {
@@ -79,12 +85,13 @@ impl Daemon {
         let activity = self.scheduler.activity(&job.name).unwrap_or(Activity::Idle);
         let last_run = store.last_outcome(&job.name).await.ok().flatten();
         let kept = store.kept(&job.name).await.ok().flatten();
-        let (endpoint, stale) = {
+        let (endpoint, stale, down) = {
             let jobs = self.shared.jobs.lock().expect("jobs lock");
             let serving = jobs.get(&job.name);
             (
                 serving.and_then(|s| s.endpoint.as_ref().map(|(a, _)| *a)),
                 serving.and_then(|s| s.stale.clone()),
+                serving.and_then(|s| s.kept_down.clone()),
             )
         };
         let state = match activity {
@@ -103,11 +110,17 @@ impl Daemon {
             next_run: self.scheduler.next_run(&job.name),
             last_run,
             endpoint,
-            kept: kept.map(|k| KeptSummary {
-                url: k.url(),
-                run_id: k.run_id,
-                container: k.container,
-                promoted_at: k.promoted_at,
+            kept: kept.map(|k| {
+                let down = down.filter(|d| d.container == k.container);
+                KeptSummary {
+                    url: k.url(),
+                    run_id: k.run_id,
+                    container: k.container,
+                    promoted_at: k.promoted_at,
+                    up: down.is_none(),
+                    down_since: down.as_ref().map(|d| d.since),
+                    down_reason: down.map(|d| d.reason),
+                }
             }),
             stale,
         }

@@ -19,6 +19,7 @@ use prometheus_client::registry::Registry;
 
 use super::AppState;
 use crate::daemon::JobStatus;
+use crate::schedule::scheduler::Activity;
 use crate::store::{Counts, StoreError, StoredRun};
 use crate::vocab::Verdict;
 
@@ -56,6 +57,8 @@ async fn render(s: &AppState) -> Result<String, StoreError> {
         metrics.record_job(job, &recent, now);
     }
     metrics.record_counts(&store.counts().await?, &status);
+    metrics.kept.record(&status);
+    metrics.runs_now.record(&status);
     Ok(metrics.encode())
 }
 
@@ -73,6 +76,8 @@ struct Metrics {
     rows: Family<Labels, FloatGauge>,
     runs: Family<Labels, Counter>,
     deliveries: Family<Labels, Counter>,
+    kept: KeptGauges,
+    runs_now: RunGauges,
 }
 
 impl Metrics {
@@ -128,6 +133,8 @@ impl Metrics {
             "Alert delivery attempts by channel and outcome",
             deliveries.clone(),
         );
+        let kept = KeptGauges::register(&mut reg);
+        let runs_now = RunGauges::register(&mut reg);
         Self {
             registry: reg,
             info,
@@ -141,6 +148,8 @@ impl Metrics {
             rows,
             runs,
             deliveries,
+            kept,
+            runs_now,
         }
     }
 
@@ -233,6 +242,68 @@ impl Metrics {
     }
 }
 
+/// Whether each job's kept restore serves (the keeper's view).
+struct KeptGauges {
+    up: Family<Labels, FloatGauge>,
+}
+
+impl KeptGauges {
+    fn register(reg: &mut Registry) -> Self {
+        let up = Family::<Labels, FloatGauge>::default();
+        reg.register(
+            "restoredrill_kept_up",
+            "1 while the job's kept restore runs, 0 while it is down (stopped and not started again)",
+            up.clone(),
+        );
+        Self { up }
+    }
+
+    /// One sample per job that has a kept restore.
+    fn record(&self, status: &[JobStatus]) {
+        for job in status {
+            if let Some(k) = &job.kept {
+                self.up
+                    .get_or_create(&labels(&[("job_name", &job.name)]))
+                    .set(if k.up { 1.0 } else { 0.0 });
+            }
+        }
+    }
+}
+
+/// What the scheduler is doing now: runs going, and runs waiting for a
+/// restore slot (`max_concurrent_restores`).
+struct RunGauges {
+    in_progress: FloatGauge,
+    queued: FloatGauge,
+}
+
+impl RunGauges {
+    fn register(reg: &mut Registry) -> Self {
+        let in_progress = FloatGauge::default();
+        reg.register(
+            "restoredrill_runs_in_progress",
+            "Runs going now",
+            in_progress.clone(),
+        );
+        let queued = FloatGauge::default();
+        reg.register(
+            "restoredrill_queue_length",
+            "Runs waiting for a restore slot (max_concurrent_restores)",
+            queued.clone(),
+        );
+        Self {
+            in_progress,
+            queued,
+        }
+    }
+
+    fn record(&self, status: &[JobStatus]) {
+        let count = |a: Activity| status.iter().filter(|j| j.activity == a).count() as f64;
+        self.in_progress.set(count(Activity::Running));
+        self.queued.set(count(Activity::Queued));
+    }
+}
+
 /// The latest pass, or a later run of an unchanged dump while the latest verdict was a pass.
 fn last_success_at(newest_first: &[StoredRun]) -> Option<DateTime<Utc>> {
     // Unchanged runs newer than the latest completed verdict count only if that verdict is a pass.
@@ -285,5 +356,68 @@ mod tests {
             assert!(text.contains(needle), "no `{needle}` in:\n{text}");
         }
         assert!(!text.contains("removed-job"), "{text}");
+    }
+
+    fn job(name: &str, activity: Activity, kept_up: Option<bool>) -> JobStatus {
+        JobStatus {
+            name: name.into(),
+            engine: crate::vocab::EngineKind::Postgres,
+            state: crate::vocab::JobState::Passing,
+            activity,
+            schedule: None,
+            timezone: None,
+            next_run: None,
+            last_run: None,
+            endpoint: None,
+            kept: kept_up.map(|up| crate::daemon::KeptSummary {
+                run_id: "20261124T120000Z-3f2a".into(),
+                container: format!("restoredrill-{name}-kept"),
+                url: "postgresql://postgres@127.0.0.1:49153/shop".into(),
+                promoted_at: Utc::now(),
+                up,
+                down_reason: (!up).then(|| "its container was removed".into()),
+                down_since: None,
+            }),
+            stale: None,
+        }
+    }
+
+    #[test]
+    fn runs_going_and_waiting_for_a_slot_are_counted() {
+        let metrics = Metrics::register();
+        let text = metrics.encode();
+        assert!(text.contains("restoredrill_runs_in_progress 0.0"), "{text}");
+        assert!(text.contains("restoredrill_queue_length 0.0"), "{text}");
+        let status = [
+            job("a", Activity::Running, None),
+            job("b", Activity::Queued, None),
+            job("c", Activity::Queued, None),
+            job("d", Activity::Idle, None),
+        ];
+        metrics.runs_now.record(&status);
+        let text = metrics.encode();
+        assert!(text.contains("restoredrill_runs_in_progress 1.0"), "{text}");
+        assert!(text.contains("restoredrill_queue_length 2.0"), "{text}");
+    }
+
+    #[test]
+    fn kept_up_is_told_for_every_job_with_a_kept_restore() {
+        let metrics = Metrics::register();
+        let status = [
+            job("up", Activity::Idle, Some(true)),
+            job("down", Activity::Idle, Some(false)),
+            job("none", Activity::Idle, None),
+        ];
+        metrics.kept.record(&status);
+        let text = metrics.encode();
+        assert!(
+            text.contains("restoredrill_kept_up{job_name=\"up\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("restoredrill_kept_up{job_name=\"down\"} 0"),
+            "{text}"
+        );
+        assert!(!text.contains("job_name=\"none\""), "{text}");
     }
 }

@@ -76,17 +76,38 @@ pub async fn wait_ready(
     creds: &Credentials,
     limit: Duration,
 ) -> Result<(), RestoreError> {
+    wait_ready_at(
+        docker,
+        &candidate.id,
+        candidate.host_port,
+        engine,
+        creds,
+        limit,
+    )
+    .await
+}
+
+/// Waits until the server in `container`, published on 127.0.0.1:`port`,
+/// accepts a connection; fails early if the container stops.
+pub async fn wait_ready_at(
+    docker: &Docker,
+    container: &str,
+    port: u16,
+    engine: &dyn Engine,
+    creds: &Credentials,
+    limit: Duration,
+) -> Result<(), RestoreError> {
     let started = tokio::time::Instant::now();
     let mut last_error = String::from("no attempt yet");
     while started.elapsed() < limit {
-        match engine.connect(candidate.host_port, creds).await {
+        match engine.connect(port, creds).await {
             Ok(session) => {
                 session.close().await;
                 return Ok(());
             }
             Err(e) => last_error = e.to_string(),
         }
-        container::still_running(docker, &candidate.id).await?;
+        container::still_running(docker, container).await?;
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     Err(RestoreError::NotReady {

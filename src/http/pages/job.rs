@@ -64,6 +64,9 @@ fn summary(s: &AppState, name: &str, status: &JobStatus, now: DateTime<Utc>) -> 
                     code { (status.endpoint.map_or(k.url.clone(), |e| e.to_string())) }
                     " from run " a href={ "/runs/" (k.run_id.as_str()) } { (k.run_id.as_str()) }
                     ", " (when(k.promoted_at, now))
+                    @if !k.up {
+                        div.reason { "DOWN: " (k.down_reason.as_deref().unwrap_or("not running")) }
+                    }
                 }
             }
         }

@@ -96,6 +96,9 @@ async fn status_row(s: &AppState, j: &JobStatus, now: DateTime<Utc>) -> Markup {
                     (Some(k), None) => code { (k.url) },
                     (None, _) => span.muted { "none" },
                 }
+                @if let Some(k) = j.kept.as_ref().filter(|k| !k.up) {
+                    div.reason { "DOWN: " (k.down_reason.as_deref().unwrap_or("not running")) }
+                }
             }
         }
     }
