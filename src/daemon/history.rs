@@ -39,7 +39,7 @@ pub struct HistoryHealth {
     pub error: Option<String>,
     /// Runs held in memory until the history takes them.
     pub not_yet_recorded: usize,
-    /// Runs dropped because more than [`HELD_PER_JOB`] of a job were held.
+    /// Runs dropped because more than 20 (`HELD_PER_JOB`) of a job were held.
     pub dropped: u64,
 }
 
@@ -279,7 +279,7 @@ impl Daemon {
         let stored = self.store().job_runs(job, limit).await?;
         let held_ids: Vec<_> = runs.iter().map(|r| r.run_id.clone()).collect();
         runs.extend(stored.into_iter().filter(|r| !held_ids.contains(&r.run_id)));
-        runs.sort_by(|a, b| b.started_at.cmp(&a.started_at));
+        runs.sort_by_key(|r| std::cmp::Reverse(r.started_at));
         runs.truncate(limit as usize);
         Ok(runs)
     }

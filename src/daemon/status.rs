@@ -88,7 +88,7 @@ impl Daemon {
                 .into_iter()
                 .filter(|r| !held.iter().any(|h| h.run_id == r.run_id)),
         );
-        runs.sort_by(|a, b| b.started_at.cmp(&a.started_at));
+        runs.sort_by_key(|r| std::cmp::Reverse(r.started_at));
         runs.truncate(20);
         Some((status, runs))
     }
