@@ -16,7 +16,7 @@ use tokio_util::task::TaskTracker;
 
 use super::channels::{self, healthchecks, healthchecks::Ping};
 use super::message::{freshness_message, kept_message, test_message};
-use super::policy::{audiences, freshness, kept, warning};
+use super::policy::{audiences, freshness, kept, tell_unknown, warning};
 use super::{AlertKind, Message, run_message};
 use crate::config::{AlertSettings, Job};
 use crate::report::RunReport;
@@ -151,7 +151,8 @@ impl Alerter {
         }
     }
 
-    /// A run's verdict is stored: its healthchecks ping, and the alerts the job's policy calls for.
+    /// A run has its verdict (stored, or not if the history could not take
+    /// it): its healthchecks ping, and the alerts the job's policy calls for.
     pub async fn run_finished(&self, job: &Job, report: &RunReport) {
         if !self.enabled {
             return;
@@ -185,6 +186,7 @@ impl Alerter {
     /// told of a problem.
     async fn audiences(&self, job: &Job, report: &RunReport) -> BTreeMap<AlertKind, Vec<String>> {
         let mut told = BTreeMap::new();
+        let mut unknown = Vec::new();
         for channel in &job.notify.channels {
             match self.store.last_told(&job.name, channel).await {
                 Ok(Some(verdict)) => {
@@ -192,7 +194,8 @@ impl Alerter {
                 }
                 Ok(None) => {}
                 Err(e) => {
-                    tracing::error!(channel, error = %e, "could not read what the channel last heard")
+                    tracing::error!(channel, error = %e, "could not read what the channel last heard; telling it this run");
+                    unknown.push(channel.clone());
                 }
             }
         }
@@ -202,7 +205,9 @@ impl Alerter {
             .await
             .ok()
             .flatten();
-        audiences(&job.notify, report.verdict, &told, last_alert, Utc::now())
+        let mut out = audiences(&job.notify, report.verdict, &told, last_alert, Utc::now());
+        tell_unknown(&mut out, &unknown, report.verdict);
+        out
     }
 
     /// The freshness watch saw the job's backups become stale, or fresh again.

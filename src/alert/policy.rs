@@ -137,6 +137,26 @@ pub fn kept(when: Notify, up: bool) -> Option<AlertKind> {
     }
 }
 
+/// Puts `unknown` channels, whose last-heard verdict the history could not
+/// give, where they hear of this run whatever they heard before: a pass as
+/// a pass, a failure as a failure. Better told twice than not at all.
+pub fn tell_unknown(
+    out: &mut BTreeMap<AlertKind, Vec<String>>,
+    unknown: &[String],
+    verdict: Verdict,
+) {
+    let kind = match verdict {
+        Verdict::Pass => AlertKind::Pass,
+        Verdict::Fail | Verdict::Error => AlertKind::Failure,
+        Verdict::Unchanged | Verdict::Skipped => return,
+    };
+    for channels in out.values_mut() {
+        channels.retain(|c| !unknown.contains(c));
+    }
+    out.retain(|_, channels| !channels.is_empty());
+    out.entry(kind).or_default().extend(unknown.iter().cloned());
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -270,5 +290,27 @@ mod tests {
         assert_eq!(kept(Notify::Failure, true), None);
         assert_eq!(kept(Notify::Change, true), Some(AlertKind::KeptBack));
         assert_eq!(kept(Notify::Always, true), Some(AlertKind::KeptBack));
+    }
+
+    #[test]
+    fn a_channel_whose_last_verdict_cannot_be_read_is_told() {
+        let mut out = BTreeMap::from([(AlertKind::Recovery, vec!["a".into(), "b".into()])]);
+        tell_unknown(&mut out, &["b".into()], Verdict::Pass);
+        assert_eq!(
+            out,
+            BTreeMap::from([
+                (AlertKind::Recovery, vec!["a".to_string()]),
+                (AlertKind::Pass, vec!["b".to_string()]),
+            ])
+        );
+        let mut out = BTreeMap::new();
+        tell_unknown(&mut out, &["c".into()], Verdict::Error);
+        assert_eq!(
+            out,
+            BTreeMap::from([(AlertKind::Failure, vec!["c".to_string()])])
+        );
+        let mut out = BTreeMap::new();
+        tell_unknown(&mut out, &["c".into()], Verdict::Unchanged);
+        assert!(out.is_empty());
     }
 }

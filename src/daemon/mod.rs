@@ -13,10 +13,12 @@
 
 pub mod endpoint;
 mod freshness;
+mod history;
 mod keeper;
 pub mod notify;
 mod status;
 
+pub use history::HistoryHealth;
 pub use status::{JobStatus, KeptSummary};
 
 use std::collections::HashMap;
@@ -74,6 +76,10 @@ struct Shared {
     jobs: Mutex<HashMap<String, JobServing>>,
     /// Drains of replaced kept restores and per-job watches.
     tracker: TaskTracker,
+    /// Where the history lives (it cannot move without a restart).
+    state_dir: PathBuf,
+    /// Runs the history refused, until it takes them.
+    held: Mutex<history::Held>,
 }
 
 /// What the daemon runs beside the schedule for one job.
@@ -113,7 +119,10 @@ impl Daemon {
             config: Mutex::new(config.clone()),
             jobs: Mutex::new(HashMap::new()),
             tracker: TaskTracker::new(),
+            state_dir: config.state_dir.clone(),
+            held: Mutex::new(history::Held::default()),
         });
+        shared.tracker.spawn(shared.clone().watch_history());
         shared.forget_removed_jobs(&config.jobs).await;
         for job in &config.jobs {
             shared.start_serving(job).await?;
@@ -246,6 +255,7 @@ impl Daemon {
     pub async fn stopped(&self) {
         let all = async {
             self.scheduler.stopped().await;
+            self.shared.record_held_at_stop().await;
             self.shared.tracker.close();
             self.shared.tracker.wait().await;
             self.shared
@@ -279,6 +289,7 @@ impl Runner for RunnerHandle {
             cancel,
         };
         let report = pipeline::run_once(&shared.ctx, &job, &request).await;
+        shared.after_run(&report, trigger).await;
         if report.verdict == Verdict::Pass
             && let Some(kept) = &report.kept
         {
@@ -298,6 +309,7 @@ impl Runner for RunnerHandle {
             .await
         {
             tracing::error!(job = %job.name, error = %e, "could not record the skipped run");
+            self.0.history_failed(e.to_string());
         }
     }
 }

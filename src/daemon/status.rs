@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::Daemon;
+use super::{Daemon, history};
 use crate::config::Job;
 use crate::schedule::scheduler::Activity;
 use crate::store::{FreshnessEvent, RunRow};
@@ -24,7 +24,11 @@ pub struct JobStatus {
     pub schedule: Option<String>,
     pub timezone: Option<String>,
     pub next_run: Option<DateTime<Utc>>,
+    /// The latest verdict, held ones included: a run the history could not
+    /// record yet counts (it is also in `not_yet_recorded`).
     pub last_run: Option<RunRow>,
+    /// Runs held in memory because the history could not record them, newest first.
+    pub not_yet_recorded: Vec<RunRow>,
     /// The stable endpoint of the kept restore, if the job has one.
     pub endpoint: Option<SocketAddr>,
     pub kept: Option<KeptSummary>,
@@ -47,10 +51,14 @@ pub struct KeptSummary {
 }
 
 impl Daemon {
-    /// `Ok` while the scheduler runs and Docker answers; otherwise why not.
+    /// `Ok` while the scheduler runs, the history takes writes and Docker
+    /// answers; otherwise why not.
     pub async fn healthy(&self) -> Result<(), String> {
         if !self.scheduler.alive() {
             return Err("the scheduler is not running".into());
+        }
+        if let Some(problem) = self.history().problem() {
+            return Err(problem);
         }
         match tokio::time::timeout(Duration::from_secs(3), self.shared.ctx.docker.ping()).await {
             Ok(Ok(_)) => Ok(()),
@@ -68,22 +76,36 @@ impl Daemon {
         out
     }
 
+    /// The job's status and its latest runs, newest first, held ones included.
     pub async fn job(&self, name: &str) -> Option<(JobStatus, Vec<RunRow>)> {
         let job = self.shared.job(name)?;
-        let runs = self
+        let stored = self
             .shared
             .ctx
             .store
             .recent_runs(name, 20)
             .await
             .unwrap_or_default();
-        Some((self.job_status(&job).await, runs))
+        let status = self.job_status(&job).await;
+        let held = &status.not_yet_recorded;
+        let mut runs: Vec<RunRow> = held.clone();
+        runs.extend(
+            stored
+                .into_iter()
+                .filter(|r| !held.iter().any(|h| h.run_id == r.run_id)),
+        );
+        runs.sort_by_key(|r| std::cmp::Reverse(r.started_at));
+        runs.truncate(20);
+        Some((status, runs))
     }
 
     async fn job_status(&self, job: &Job) -> JobStatus {
         let store = &self.shared.ctx.store;
         let activity = self.scheduler.activity(&job.name).unwrap_or(Activity::Idle);
-        let last_run = store.last_outcome(&job.name).await.ok().flatten();
+        let not_yet_recorded: Vec<RunRow> =
+            self.held_runs(&job.name).iter().map(history::row).collect();
+        let stored = store.last_outcome(&job.name).await.ok().flatten();
+        let last_run = latest_outcome(stored, &not_yet_recorded);
         let kept = store.kept(&job.name).await.ok().flatten();
         let (endpoint, stale, down) = {
             let jobs = self.shared.jobs.lock().expect("jobs lock");
@@ -109,6 +131,7 @@ impl Daemon {
             timezone: job.schedule.as_ref().map(|s| s.timezone().to_string()),
             next_run: self.scheduler.next_run(&job.name),
             last_run,
+            not_yet_recorded,
             endpoint,
             kept: kept.map(|k| {
                 let down = down.filter(|d| d.container == k.container);
@@ -124,5 +147,18 @@ impl Daemon {
             }),
             stale,
         }
+    }
+}
+
+/// The newer of the stored latest outcome and the held runs' latest one.
+fn latest_outcome(stored: Option<RunRow>, held: &[RunRow]) -> Option<RunRow> {
+    let held = held
+        .iter()
+        .filter(|r| history::is_outcome(r))
+        .max_by_key(|r| r.started_at)
+        .cloned();
+    match (stored, held) {
+        (Some(s), Some(h)) => Some(if h.started_at >= s.started_at { h } else { s }),
+        (s, h) => h.or(s),
     }
 }

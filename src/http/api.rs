@@ -13,12 +13,27 @@ use crate::report::evidence::Evidence;
 use crate::schedule::scheduler::TriggerError;
 
 pub async fn jobs(State(s): State<AppState>) -> Response {
-    Json(json!({ "jobs": s.daemon.status().await })).into_response()
+    let history = s.daemon.history();
+    Json(json!({
+        "jobs": s.daemon.status().await,
+        "history_writable": history.writable,
+        "history": history,
+    }))
+    .into_response()
 }
 
 pub async fn job(State(s): State<AppState>, Path(name): Path<String>) -> Response {
     match s.daemon.job(&name).await {
-        Some((status, runs)) => Json(json!({ "job": status, "runs": runs })).into_response(),
+        Some((status, runs)) => {
+            let history = s.daemon.history();
+            Json(json!({
+                "job": status,
+                "runs": runs,
+                "history_writable": history.writable,
+                "history": history,
+            }))
+            .into_response()
+        }
         None => error(StatusCode::NOT_FOUND, format!("no job named `{name}`")),
     }
 }
@@ -37,23 +52,35 @@ pub async fn job_runs(
         return error(StatusCode::NOT_FOUND, format!("no job named `{name}`"));
     }
     let limit = q.limit.unwrap_or(50).clamp(1, 1000);
-    match s.daemon.store().job_runs(&name, limit).await {
-        Ok(runs) => Json(json!({ "job": name, "runs": runs })).into_response(),
+    let held: Vec<String> = s
+        .daemon
+        .held_runs(&name)
+        .iter()
+        .map(|r| r.run_id.as_str().to_string())
+        .collect();
+    match s.daemon.job_runs(&name, limit).await {
+        Ok(runs) => {
+            Json(json!({ "job": name, "runs": runs, "not_yet_recorded": held })).into_response()
+        }
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
 }
 
 pub async fn run_detail(State(s): State<AppState>, Path(id): Path<String>) -> Response {
-    match s.daemon.store().run(&id).await {
-        Ok(Some(r)) => Json(r).into_response(),
+    match s.daemon.find_run(&id).await {
+        Ok(Some((r, held))) => {
+            let mut body = serde_json::to_value(&r).unwrap_or_default();
+            body["not_yet_recorded"] = held.into();
+            Json(body).into_response()
+        }
         Ok(None) => error(StatusCode::NOT_FOUND, format!("no run `{id}`")),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
 }
 
 pub async fn report(State(s): State<AppState>, Path(id): Path<String>) -> Response {
-    match s.daemon.store().run(&id).await {
-        Ok(Some(r)) => Json(Evidence::of(&r)).into_response(),
+    match s.daemon.find_run(&id).await {
+        Ok(Some((r, _))) => Json(Evidence::of(&r)).into_response(),
         Ok(None) => error(StatusCode::NOT_FOUND, format!("no run `{id}`")),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }

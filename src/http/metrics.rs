@@ -18,7 +18,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
 use super::AppState;
-use crate::daemon::JobStatus;
+use crate::daemon::{HistoryHealth, JobStatus};
 use crate::schedule::scheduler::Activity;
 use crate::store::{Counts, StoreError, StoredRun};
 use crate::vocab::Verdict;
@@ -49,16 +49,18 @@ pub async fn metrics(State(s): State<AppState>) -> Response {
 
 async fn render(s: &AppState) -> Result<String, StoreError> {
     let store = s.daemon.store();
-    let metrics = Metrics::register();
+    let mut metrics = Metrics::register();
     let now = Utc::now();
     let status = s.daemon.status().await;
     for job in &status {
-        let recent = store.job_runs(&job.name, 50).await?;
+        // Held runs included: the latest verdict is the latest run's, recorded or not.
+        let recent = s.daemon.job_runs(&job.name, 50).await?;
         metrics.record_job(job, &recent, now);
     }
     metrics.record_counts(&store.counts().await?, &status);
     metrics.kept.record(&status);
     metrics.runs_now.record(&status);
+    metrics.record_history(&s.daemon.history());
     Ok(metrics.encode())
 }
 
@@ -235,6 +237,24 @@ impl Metrics {
         }
     }
 
+    /// Whether the history takes writes, and the runs held until it does.
+    fn record_history(&mut self, h: &HistoryHealth) {
+        let writable = Gauge::<i64>::default();
+        writable.set(i64::from(h.writable));
+        self.registry.register(
+            "restoredrill_history_writable",
+            "1 while the run history takes writes; 0 while it refuses them (a full state disk)",
+            writable,
+        );
+        let held = Gauge::<i64>::default();
+        held.set(h.not_yet_recorded as i64);
+        self.registry.register(
+            "restoredrill_runs_not_yet_recorded",
+            "Runs held in memory because the history could not record them",
+            held,
+        );
+    }
+
     fn encode(&self) -> String {
         let mut out = String::new();
         encode(&mut out, &self.registry).expect("writing to a String");
@@ -379,6 +399,7 @@ mod tests {
                 down_since: None,
             }),
             stale: None,
+            not_yet_recorded: Vec::new(),
         }
     }
 
@@ -419,5 +440,27 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("job_name=\"none\""), "{text}");
+    }
+
+    #[test]
+    fn a_scrape_tells_whether_the_history_takes_writes() {
+        let health = |writable: bool, held: usize| HistoryHealth {
+            writable,
+            state_dir: "/state".into(),
+            error: (!writable).then(|| "database or disk is full".into()),
+            not_yet_recorded: held,
+            dropped: 0,
+        };
+        let mut metrics = Metrics::register();
+        metrics.record_history(&health(false, 2));
+        let text = metrics.encode();
+        assert!(text.contains("restoredrill_history_writable 0"), "{text}");
+        assert!(
+            text.contains("restoredrill_runs_not_yet_recorded 2"),
+            "{text}"
+        );
+        let mut metrics = Metrics::register();
+        metrics.record_history(&health(true, 0));
+        assert!(metrics.encode().contains("restoredrill_history_writable 1"));
     }
 }

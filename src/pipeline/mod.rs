@@ -160,27 +160,29 @@ pub async fn run_once(ctx: &Context, job: &Job, request: &RunRequest) -> RunRepo
     };
     async {
         tracing::info!(trigger = request.trigger.as_str(), "run started");
-        let outcome = match ctx
+        // A history that cannot record the start (a full disk) does not
+        // stop the verification: the end is recorded with it, or held.
+        if let Err(e) = ctx
             .store
             .begin_run(&run_id, &job.name, started_at, request.trigger)
             .await
         {
-            Ok(()) => {
-                ctx.alerter().run_started(job, &run_id);
-                run.verify().await
-            }
-            Err(e) => Err(Stop::from(e)),
-        };
-        record(ctx, job, run.report, outcome).await
+            tracing::error!(error = %e, "could not record the run's start in history; verifying anyway");
+        }
+        ctx.alerter().run_started(job, &run_id);
+        let outcome = run.verify().await;
+        record(ctx, job, request.trigger, run.report, outcome).await
     }
     .instrument(span)
     .await
 }
 
-/// Concludes the report from the outcome, stores it, then alerts.
+/// Concludes the report from the outcome, stores it (or marks it
+/// [`RunReport::unrecorded`]), then alerts either way.
 async fn record(
     ctx: &Context,
     job: &Job,
+    trigger: Trigger,
     mut report: RunReport,
     outcome: Result<Done, Stop>,
 ) -> RunReport {
@@ -204,11 +206,12 @@ async fn record(
         }
         report.warnings.extend(trends);
     }
-    if let Err(e) = ctx.store.finish_run(&report).await {
+    if let Err(e) = ctx.store.record_run(&report, trigger).await {
         tracing::error!(error = %e, "could not record the run in history");
         report.unrecorded = Some(e.to_string());
     }
-    // After the verdict is stored: a channel that is down changes nothing.
+    // After the verdict is stored, or failed to be: a channel that is down
+    // changes nothing, and a history that cannot be written silences no one.
     ctx.alerter().run_finished(job, &report).await;
     log_verdict(&report);
     report

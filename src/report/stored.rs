@@ -61,6 +61,42 @@ pub struct StoredDelivery {
 }
 
 impl StoredRun {
+    /// A run as history will give it back once recorded: what the daemon
+    /// shows of a run it holds because the history could not take it.
+    pub fn from_report(r: &super::RunReport, trigger: Trigger) -> Self {
+        let dump = r.dump.as_ref().map(|d| StoredDump {
+            path: d.path.clone(),
+            size: Some(d.size),
+            modified_at: Some(d.modified_at),
+            sha256: d.sha256.clone(),
+            format: d.format.and_then(|f| {
+                serde_json::to_value(f)
+                    .ok()
+                    .and_then(|v| v.as_str().map(String::from))
+            }),
+            compression: d.compression.map(|c| c.to_string()),
+            dumped_by: d.dumped_by.clone(),
+        });
+        Self {
+            run_id: r.run_id.clone(),
+            job: r.job.clone(),
+            trigger: Some(trigger),
+            started_at: r.started_at,
+            finished_at: Some(r.finished_at),
+            verdict: RunState::Finished(r.verdict),
+            reason: r.reason.clone(),
+            source: Some(r.source.clone()),
+            image: Some(r.image.clone()),
+            dump,
+            phases: r.phases.clone(),
+            assertions: r.assertions.clone(),
+            tables: r.tables.clone(),
+            tool_output: r.tool_output.clone(),
+            warnings: r.warnings.clone(),
+            alerts: Vec::new(),
+        }
+    }
+
     /// Seconds the load took, if the run got that far.
     pub fn load_seconds(&self) -> Option<f64> {
         self.phases

@@ -161,81 +161,44 @@ impl Store {
     /// Records a finished run with its phases, assertions and table counts.
     pub async fn finish_run(&self, r: &RunReport) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        let dump = r.dump.as_ref();
+        finish_in(&mut tx, r).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records a finished run whether or not its start was recorded (the
+    /// start may have met a full disk): the run's row is made if missing,
+    /// then finished as [`Store::finish_run`] does, in one transaction.
+    pub async fn record_run(&self, r: &RunReport, trigger: Trigger) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
         sqlx::query(
-            "UPDATE runs SET finished_at = ?, verdict = ?, reason = ?, source = ?, image = ?, \
-             dump_path = ?, dump_size = ?, dump_modified_at = ?, dump_sha256 = ?, dump_format = ?, \
-             dump_compression = ?, dumped_by = ?, tool_output = ?, dump_uncompressed_size = ?, \
-             dump_databases = ? WHERE id = ?",
+            "INSERT OR IGNORE INTO runs (id, job, started_at, verdict, trigger) VALUES (?, ?, ?, ?, ?)",
         )
-        .bind(r.finished_at.to_rfc3339())
-        .bind(r.verdict)
-        .bind(&r.reason)
-        .bind(&r.source)
-        .bind(&r.image)
-        .bind(dump.map(|d| d.path.clone()))
-        .bind(dump.map(|d| d.size as i64))
-        .bind(dump.map(|d| d.modified_at.to_rfc3339()))
-        .bind(dump.and_then(|d| d.sha256.clone()))
-        .bind(dump.and_then(|d| d.format).map(|f| json_name(&f)))
-        .bind(dump.and_then(|d| d.compression).map(|c| c.to_string()))
-        .bind(dump.and_then(|d| d.dumped_by.clone()))
-        .bind(serde_json::to_string(&r.tool_output).unwrap_or_default())
-        .bind(dump.and_then(|d| d.uncompressed_size).map(|n| n as i64))
-        .bind(dump.map(|d| serde_json::to_string(&d.databases).unwrap_or_default()))
         .bind(&r.run_id)
+        .bind(&r.job)
+        .bind(r.started_at.to_rfc3339())
+        .bind(RunState::Running)
+        .bind(trigger)
         .execute(&mut *tx)
         .await?;
-        for p in &r.phases {
-            sqlx::query("INSERT INTO run_phases (run_id, phase, started_at, finished_at) VALUES (?, ?, ?, ?)")
-                .bind(&r.run_id)
-                .bind(p.name)
-                .bind(p.started_at.to_rfc3339())
-                .bind(p.finished_at.to_rfc3339())
-                .execute(&mut *tx)
-                .await?;
-        }
-        for (i, a) in r.assertions.iter().enumerate() {
-            sqlx::query(
-                "INSERT INTO assertion_results (run_id, position, kind, subject, passed, expected, observed, note) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(&r.run_id)
-            .bind(i as i64)
-            .bind(&a.kind)
-            .bind(&a.subject)
-            .bind(a.passed)
-            .bind(&a.expected)
-            .bind(&a.observed)
-            .bind(&a.note)
-            .execute(&mut *tx)
-            .await?;
-        }
-        for w in &r.warnings {
-            sqlx::query("INSERT INTO run_warnings (run_id, kind, message) VALUES (?, ?, ?)")
-                .bind(&r.run_id)
-                .bind(w.kind)
-                .bind(&w.message)
-                .execute(&mut *tx)
-                .await?;
-        }
-        for o in &r.objects {
-            sqlx::query("INSERT OR IGNORE INTO run_objects (run_id, kind, name) VALUES (?, ?, ?)")
-                .bind(&r.run_id)
-                .bind(&o.kind)
-                .bind(&o.name)
-                .execute(&mut *tx)
-                .await?;
-        }
-        for (table, rows) in &r.tables {
-            sqlx::query("INSERT INTO table_rows (run_id, table_name, row_count) VALUES (?, ?, ?)")
-                .bind(&r.run_id)
-                .bind(table)
-                .bind(rows)
-                .execute(&mut *tx)
-                .await?;
-        }
+        finish_in(&mut tx, r).await?;
         tx.commit().await?;
+        Ok(())
+    }
+
+    /// Whether the history can be written now: rewrites the database
+    /// header's `user_version` with its own value, a real write that a
+    /// full disk refuses and that changes nothing.
+    pub async fn probe_write(&self) -> Result<(), StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        let version: i64 = sqlx::query_scalar("PRAGMA user_version")
+            .fetch_one(&mut *conn)
+            .await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "PRAGMA user_version = {version}"
+        )))
+        .execute(&mut *conn)
+        .await?;
         Ok(())
     }
 
@@ -600,6 +563,98 @@ impl Store {
             .await?;
         Ok(())
     }
+}
+
+/// The finishing writes of a run: its row's outcome, then its details.
+async fn finish_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    r: &RunReport,
+) -> Result<(), StoreError> {
+    let dump = r.dump.as_ref();
+    sqlx::query(
+        "UPDATE runs SET finished_at = ?, verdict = ?, reason = ?, source = ?, image = ?, \
+         dump_path = ?, dump_size = ?, dump_modified_at = ?, dump_sha256 = ?, dump_format = ?, \
+         dump_compression = ?, dumped_by = ?, tool_output = ?, dump_uncompressed_size = ?, \
+         dump_databases = ? WHERE id = ?",
+    )
+    .bind(r.finished_at.to_rfc3339())
+    .bind(r.verdict)
+    .bind(&r.reason)
+    .bind(&r.source)
+    .bind(&r.image)
+    .bind(dump.map(|d| d.path.clone()))
+    .bind(dump.map(|d| d.size as i64))
+    .bind(dump.map(|d| d.modified_at.to_rfc3339()))
+    .bind(dump.and_then(|d| d.sha256.clone()))
+    .bind(dump.and_then(|d| d.format).map(|f| json_name(&f)))
+    .bind(dump.and_then(|d| d.compression).map(|c| c.to_string()))
+    .bind(dump.and_then(|d| d.dumped_by.clone()))
+    .bind(serde_json::to_string(&r.tool_output).unwrap_or_default())
+    .bind(dump.and_then(|d| d.uncompressed_size).map(|n| n as i64))
+    .bind(dump.map(|d| serde_json::to_string(&d.databases).unwrap_or_default()))
+    .bind(&r.run_id)
+    .execute(&mut **tx)
+    .await?;
+    details_in(tx, r).await
+}
+
+/// A finished run's phases, assertions, warnings, schema objects and table counts.
+async fn details_in(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    r: &RunReport,
+) -> Result<(), StoreError> {
+    for p in &r.phases {
+        sqlx::query(
+            "INSERT INTO run_phases (run_id, phase, started_at, finished_at) VALUES (?, ?, ?, ?)",
+        )
+        .bind(&r.run_id)
+        .bind(p.name)
+        .bind(p.started_at.to_rfc3339())
+        .bind(p.finished_at.to_rfc3339())
+        .execute(&mut **tx)
+        .await?;
+    }
+    for (i, a) in r.assertions.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO assertion_results (run_id, position, kind, subject, passed, expected, observed, note) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&r.run_id)
+        .bind(i as i64)
+        .bind(&a.kind)
+        .bind(&a.subject)
+        .bind(a.passed)
+        .bind(&a.expected)
+        .bind(&a.observed)
+        .bind(&a.note)
+        .execute(&mut **tx)
+        .await?;
+    }
+    for w in &r.warnings {
+        sqlx::query("INSERT INTO run_warnings (run_id, kind, message) VALUES (?, ?, ?)")
+            .bind(&r.run_id)
+            .bind(w.kind)
+            .bind(&w.message)
+            .execute(&mut **tx)
+            .await?;
+    }
+    for o in &r.objects {
+        sqlx::query("INSERT OR IGNORE INTO run_objects (run_id, kind, name) VALUES (?, ?, ?)")
+            .bind(&r.run_id)
+            .bind(&o.kind)
+            .bind(&o.name)
+            .execute(&mut **tx)
+            .await?;
+    }
+    for (table, rows) in &r.tables {
+        sqlx::query("INSERT INTO table_rows (run_id, table_name, row_count) VALUES (?, ?, ?)")
+            .bind(&r.run_id)
+            .bind(table)
+            .bind(rows)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
 }
 
 /// A dump's size as an earlier run recorded it.

@@ -271,3 +271,30 @@ async fn a_channel_last_heard_the_verdict_of_the_newest_alert_that_reached_it() 
         "chat did not get the recovery"
     );
 }
+
+#[tokio::test]
+async fn a_run_whose_start_was_not_recorded_is_recorded_whole_later() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).await.unwrap();
+    let r = report("held", 0, Verdict::Fail, &[("public.orders", 0)]);
+    store.record_run(&r, Trigger::Schedule).await.unwrap();
+    let row = store.recent_runs("shop", 5).await.unwrap();
+    assert_eq!(row.len(), 1);
+    assert_eq!(row[0].verdict, RunState::Finished(Verdict::Fail));
+    assert_eq!(row[0].trigger, Some(Trigger::Schedule));
+    assert_eq!(
+        store.run("held").await.unwrap().unwrap().tables["public.orders"],
+        0
+    );
+    // A run whose start was recorded is finished in place, not doubled.
+    let begun = report("begun", 1, Verdict::Pass, &[("public.orders", 3)]);
+    store
+        .begin_run(&begun.run_id, "shop", begun.started_at, Trigger::Manual)
+        .await
+        .unwrap();
+    store.record_run(&begun, Trigger::Manual).await.unwrap();
+    let rows = store.recent_runs("shop", 5).await.unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0].verdict, RunState::Finished(Verdict::Pass));
+    store.probe_write().await.unwrap();
+}

@@ -12,7 +12,7 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::chart::chart;
-use super::{badge, entry, not_found, page, when};
+use super::{badge, entry, history_banner, not_found, not_yet_recorded_note, page, when};
 use crate::daemon::JobStatus;
 use crate::http::{AppState, same_secret};
 use crate::schedule::scheduler::TriggerError;
@@ -28,16 +28,17 @@ pub async fn job(State(s): State<AppState>, Path(name): Path<String>) -> Respons
         return not_found(format!("no job named `{name}`"));
     };
     let now = Utc::now();
-    let runs = s
-        .daemon
-        .store()
-        .job_runs(&name, 100)
-        .await
-        .unwrap_or_default();
+    let runs = s.daemon.job_runs(&name, 100).await.unwrap_or_default();
+    let held: Vec<&str> = status
+        .not_yet_recorded
+        .iter()
+        .map(|r| r.run_id.as_str())
+        .collect();
     let body = html! {
+        (history_banner(&s.daemon.history()))
         (summary(&s, &name, &status, now))
         (trends(&runs))
-        (history(&runs, now))
+        (history(&runs, &held, now))
     };
     page(&name, true, body).into_response()
 }
@@ -118,8 +119,8 @@ fn trends(runs: &[StoredRun]) -> Markup {
     }
 }
 
-/// Every run, newest first, with what failed.
-fn history(runs: &[StoredRun], now: DateTime<Utc>) -> Markup {
+/// Every run, newest first, with what failed; `held` are not yet recorded.
+fn history(runs: &[StoredRun], held: &[&str], now: DateTime<Utc>) -> Markup {
     html! {
         h2 { "History" }
         table.cards {
@@ -135,7 +136,10 @@ fn history(runs: &[StoredRun], now: DateTime<Utc>) -> Markup {
                         td data-label="Time" {
                             a href={ "/runs/" (r.run_id.as_str()) } { (when(r.started_at, now)) }
                         }
-                        td data-label="Verdict" { (badge(r.verdict)) }
+                        td data-label="Verdict" {
+                            (badge(r.verdict))
+                            @if held.contains(&r.run_id.as_str()) { " " (not_yet_recorded_note()) }
+                        }
                         td data-label="Duration" {
                             @if !r.phases.is_empty() { (format!("{:.1}s", r.seconds())) }
                         }

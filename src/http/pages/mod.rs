@@ -17,6 +17,7 @@ pub use job::{job, run_now};
 pub use run::{report, run};
 pub use status::status;
 
+use crate::daemon::HistoryHealth;
 use crate::vocab::{JobState, RunState, Verdict};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -44,6 +45,8 @@ tr.job td:first-child a { white-space: nowrap; }
 .muted { color: var(--muted); font-size: .85rem; }
 .reason { color: var(--bad); }
 .failed-assertion { color: var(--bad); font-size: .9rem; }
+.banner { background: #fff8c5; border: 1px solid #d4a72c; padding: .6rem .8rem; margin: 0 0 1rem; }
+.unrecorded { color: var(--warn); font-weight: 600; font-size: .85rem; }
 pre { background: #fff; border: 1px solid var(--line); padding: .6rem; overflow-x: auto; font-size: .85rem; }
 .charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(300px, 1fr)); gap: .8rem; }
 .chart { background: #fff; border: 1px solid var(--line); padding: .5rem; }
@@ -83,6 +86,27 @@ fn page(title: &str, refresh: bool, body: Markup) -> Markup {
             }
         }
     }
+}
+
+/// While the history cannot be written: what is wrong, where, and what to do.
+fn history_banner(health: &HistoryHealth) -> Markup {
+    let Some(problem) = health.problem() else {
+        return html! {};
+    };
+    html! {
+        div.banner id="history-banner" role="alert" {
+            strong { "The run history cannot be written. " }
+            (problem)
+            @if health.dropped > 0 {
+                " " (health.dropped) " older held run(s) were dropped."
+            }
+        }
+    }
+}
+
+/// Marks a run the daemon holds because the history could not record it yet.
+fn not_yet_recorded_note() -> Markup {
+    html! { span.unrecorded { "not yet recorded" } }
 }
 
 fn not_found(what: String) -> Response {

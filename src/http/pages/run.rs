@@ -14,7 +14,7 @@ use crate::units::human_bytes;
 use crate::vocab::Verdict;
 
 pub async fn run(State(s): State<AppState>, Path(id): Path<String>) -> Response {
-    let Ok(Some(r)) = s.daemon.store().run(&id).await else {
+    let Ok(Some((r, held))) = s.daemon.find_run(&id).await else {
         return not_found(format!("no run `{id}`"));
     };
     let now = Utc::now();
@@ -25,6 +25,7 @@ pub async fn run(State(s): State<AppState>, Path(id): Path<String>) -> Response 
             " " (badge(r.verdict))
         }
         @if let Some(reason) = &r.reason { p.reason { (reason) } }
+        @if held { (super::not_yet_recorded_note()) }
         p {
             a href={ "/runs/" (id) "/report" } { "Evidence report" }
             " · " a href={ "/api/runs/" (id) } { "JSON" }
@@ -156,7 +157,7 @@ fn phases_table(r: &StoredRun) -> Markup {
 }
 
 pub async fn report(State(s): State<AppState>, Path(id): Path<String>) -> Response {
-    let Ok(Some(r)) = s.daemon.store().run(&id).await else {
+    let Ok(Some((r, _))) = s.daemon.find_run(&id).await else {
         return not_found(format!("no run `{id}`"));
     };
     let e = Evidence::of(&r);

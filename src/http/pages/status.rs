@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use maud::{Markup, html};
 
-use super::{badge, page, short, when};
+use super::{badge, history_banner, not_yet_recorded_note, page, short, when};
 use crate::daemon::JobStatus;
 use crate::http::AppState;
 use crate::vocab::{JobState, Verdict};
@@ -23,7 +23,9 @@ pub async fn status(State(s): State<AppState>) -> Response {
         .iter()
         .filter(|j| matches!(j.state, JobState::Failing | JobState::Error))
         .count();
+    let history = s.daemon.history();
     let body = html! {
+        (history_banner(&history))
         p {
             (summary(jobs.len(), failing)) " "
             span.muted { "· updated " (now.format("%H:%M:%S UTC")) " · refreshes every 30 s" }
@@ -56,7 +58,7 @@ fn summary(jobs: usize, failing: usize) -> Markup {
 async fn status_row(s: &AppState, j: &JobStatus, now: DateTime<Utc>) -> Markup {
     let store = s.daemon.store();
     let good = store.last_pass(&j.name).await.ok().flatten();
-    let latest = store.job_runs(&j.name, 1).await.ok().unwrap_or_default();
+    let latest = s.daemon.job_runs(&j.name, 1).await.ok().unwrap_or_default();
     let dump_age = latest
         .into_iter()
         .next()
@@ -112,6 +114,9 @@ fn last_run(j: &JobStatus, now: DateTime<Utc>) -> Markup {
     html! {
         (badge(r.verdict)) " "
         a href={ "/runs/" (r.run_id.as_str()) } { (when(r.finished_at.unwrap_or(r.started_at), now)) }
+        @if j.not_yet_recorded.iter().any(|h| h.run_id == r.run_id) {
+            " " (not_yet_recorded_note())
+        }
         @if !r.verdict.is(Verdict::Pass) {
             @if let Some(reason) = &r.reason { div.reason { (reason) } }
         }
