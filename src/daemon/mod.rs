@@ -1,7 +1,8 @@
 //! The long-running service: the scheduler runs each job's pipeline on its
 //! schedule, each kept restore is served on its job's stable endpoint, the
 //! freshness watch looks at every source between runs, and kept restores
-//! older than `keep.max_age` are removed.
+//! older than `keep.max_age` are removed; the run history is pruned at
+//! start and daily (`history:`).
 //!
 //! Start-up reconciles with Docker (leftover candidates and unrecorded kept
 //! containers are removed, recorded kept restores are adopted and served
@@ -13,6 +14,7 @@
 pub mod endpoint;
 mod freshness;
 pub mod notify;
+mod retention;
 mod status;
 
 pub use status::{JobStatus, KeptSummary};
@@ -119,6 +121,7 @@ impl Daemon {
             cancel,
         );
         scheduler.set_jobs(&config.jobs);
+        shared.spawn_pruning();
         if let Some(hb) = config.alerts.heartbeat.clone() {
             let shared = shared.clone();
             shared.tracker.clone().spawn(async move {

@@ -73,6 +73,7 @@ struct Metrics {
     rows: Family<Labels, FloatGauge>,
     runs: Family<Labels, Counter>,
     deliveries: Family<Labels, Counter>,
+    pruned: Counter,
 }
 
 impl Metrics {
@@ -128,6 +129,12 @@ impl Metrics {
             "Alert delivery attempts by channel and outcome",
             deliveries.clone(),
         );
+        let pruned = Counter::default();
+        reg.register(
+            "restoredrill_history_pruned_runs",
+            "Runs removed from the history by retention (history.keep)",
+            pruned.clone(),
+        );
         Self {
             registry: reg,
             info,
@@ -141,6 +148,7 @@ impl Metrics {
             rows,
             runs,
             deliveries,
+            pruned,
         }
     }
 
@@ -224,6 +232,7 @@ impl Metrics {
                 .get_or_create(&labels(&[("channel", channel), ("outcome", outcome)]))
                 .inc_by(*n as u64);
         }
+        self.pruned.inc_by(counts.pruned_runs.max(0) as u64);
     }
 
     fn encode(&self) -> String {
@@ -275,12 +284,14 @@ mod tests {
         let counts = Counts {
             runs: [(("removed-job".into(), RunState::Finished(Verdict::Pass)), 3)].into(),
             deliveries: [(("ops".into(), true), 2), (("ops".into(), false), 1)].into(),
+            pruned_runs: 40,
         };
         metrics.record_counts(&counts, &[]);
         let text = metrics.encode();
         for needle in [
             "restoredrill_alert_deliveries_total{channel=\"ops\",outcome=\"delivered\"} 2",
             "restoredrill_alert_deliveries_total{channel=\"ops\",outcome=\"failed\"} 1",
+            "restoredrill_history_pruned_runs_total 40",
         ] {
             assert!(text.contains(needle), "no `{needle}` in:\n{text}");
         }
