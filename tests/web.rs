@@ -382,6 +382,26 @@ impl Browser {
         v.as_str().unwrap_or_default().to_string()
     }
 
+    /// What `script` (a function body) returns in the page.
+    async fn eval(&self, script: &str) -> Value {
+        self.cmd(
+            reqwest::Method::POST,
+            "/execute/sync",
+            json!({ "script": script, "args": [] }),
+        )
+        .await
+    }
+
+    /// Resizes the window to the width of a phone.
+    async fn phone(&self) {
+        self.cmd(
+            reqwest::Method::POST,
+            "/window/rect",
+            json!({ "width": 375, "height": 812 }),
+        )
+        .await;
+    }
+
     async fn click(&self, css: &str) {
         let el = self
             .cmd(
@@ -441,6 +461,11 @@ async fn a_person_sees_which_backups_are_good_which_are_not_and_why() {
     );
     assert!(a_at < b_at, "the failing job comes first:\n{text}");
     assert!(text.contains("1 failing"), "{text}");
+    assert_eq!(
+        browser.eval("return document.title").await,
+        "1 failing · restoredrill",
+        "the tab says how many jobs fail"
+    );
     assert!(
         text.contains("failing") && text.contains("never run"),
         "{text}"
@@ -505,4 +530,25 @@ async fn a_person_sees_which_backups_are_good_which_are_not_and_why() {
         text.contains("History"),
         "back on the job page after the POST:\n{text}"
     );
+
+    // On a phone nothing runs off the edge: wide tables scroll in their box.
+    browser.phone().await;
+    for (name, path) in [
+        ("status-phone", "/".to_string()),
+        ("job-phone", format!("/jobs/{job}")),
+        ("run-phone", format!("/runs/{failed}")),
+        ("report-phone", format!("/runs/{passed}/report")),
+    ] {
+        browser.open(&format!("{}{path}", daemon.api)).await;
+        browser.screenshot(name).await;
+        let widths = browser
+            .eval("return [document.documentElement.scrollWidth, window.innerWidth]")
+            .await;
+        let (scroll, inner) = (widths[0].as_i64().unwrap(), widths[1].as_i64().unwrap());
+        assert!(inner <= 400, "the window is phone-sized: {widths}");
+        assert!(
+            scroll <= inner,
+            "{path} is {scroll} px wide in a {inner} px window"
+        );
+    }
 }

@@ -4,6 +4,7 @@
 
 mod alerts;
 mod errors;
+mod history;
 mod interpolate;
 mod raw;
 mod schedule;
@@ -21,6 +22,7 @@ pub use alerts::{
     SmtpSecurity, Trend,
 };
 pub use errors::{ConfigError, ConfigErrors};
+pub use history::{DEFAULT_HISTORY_KEEP, DEFAULT_HISTORY_KEEP_LAST, HistorySettings};
 pub use schedule::Schedule;
 
 use crate::assert::Assertion;
@@ -41,6 +43,8 @@ pub struct Config {
     pub http_token: Option<Secret>,
     /// Restores the daemon runs at once (at least 1).
     pub max_concurrent_restores: usize,
+    /// How long run history is kept.
+    pub history: HistorySettings,
     pub alerts: AlertSettings,
     pub jobs: Vec<Job>,
 }
@@ -247,6 +251,7 @@ impl Validator<'_> {
             None => default_state_dir(),
         };
         let alerts = self.alerts(&raw);
+        let history = self.history(raw.history);
         let docker_host = raw.docker.and_then(|d| d.host).map(|h| self.text(&h));
         let (http_listen, http_token) = self.http(raw.http);
         let max_concurrent_restores = match raw.max_concurrent_restores {
@@ -300,6 +305,7 @@ impl Validator<'_> {
             http_listen,
             http_token,
             max_concurrent_restores,
+            history,
             alerts,
             jobs,
         }

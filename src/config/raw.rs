@@ -30,11 +30,25 @@ pub(crate) struct RawConfig {
     /// A URL the daemon pings regularly, so that someone hears if restoredrill itself stops.
     #[serde(default)]
     pub heartbeat: Option<RawHeartbeat>,
+    /// How long run history is kept (`keep`, `keep_last`).
+    #[serde(default)]
+    pub history: Option<RawHistory>,
     /// Alert channels by name; jobs pick theirs with `channels`.
     #[serde(default)]
     pub alerts: std::collections::BTreeMap<String, Spanned<RawChannel>>,
     /// The backups to verify.
     pub jobs: Vec<Spanned<RawJob>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawHistory {
+    /// Runs older than this are pruned daily, unless still needed. Default `90d`.
+    #[serde(default)]
+    pub keep: Option<Spanned<String>>,
+    /// The newest this many runs of each job are kept, however old. Default 100.
+    #[serde(default)]
+    pub keep_last: Option<Spanned<u32>>,
 }
 
 #[derive(Debug, Deserialize)]

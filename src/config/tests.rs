@@ -414,3 +414,41 @@ fn under_systemd_the_default_state_dir_is_its_state_directory() {
         Path::new("/var/lib/restoredrill")
     );
 }
+
+#[test]
+fn history_is_kept_ninety_days_and_a_hundred_runs_unless_the_config_says() {
+    let c = check(GOOD).unwrap();
+    assert_eq!(c.history.keep, Duration::from_secs(90 * 86_400));
+    assert_eq!(c.history.keep_last, 100);
+
+    let c = check(&format!("history: {{ keep: 30d, keep_last: 20 }}\n{GOOD}")).unwrap();
+    assert_eq!(c.history.keep, Duration::from_secs(30 * 86_400));
+    assert_eq!(c.history.keep_last, 20);
+}
+
+#[test]
+fn a_history_setting_that_would_prune_too_much_is_refused_with_its_place() {
+    let errs = check(&format!("history:\n  keep: 2h\n  keep_last: 0\n{GOOD}"))
+        .unwrap_err()
+        .0;
+    let text: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
+    assert!(
+        errs.iter()
+            .any(|e| e.line == 2 && e.message.contains("history.keep must be at least a day")),
+        "{text:#?}"
+    );
+    assert!(
+        errs.iter()
+            .any(|e| e.line == 3 && e.message.contains("history.keep_last must be at least 1")),
+        "{text:#?}"
+    );
+    let errs = check(&format!("history: {{ keep: forever }}\n{GOOD}"))
+        .unwrap_err()
+        .0;
+    assert!(
+        errs[0]
+            .message
+            .contains("history.keep: `forever` is not a duration"),
+        "{errs:?}"
+    );
+}

@@ -1,8 +1,9 @@
 //! The long-running service: the scheduler runs each job's pipeline on its
 //! schedule, each kept restore is served on its job's stable endpoint, the
 //! freshness watch looks at every source between runs, kept restores older
-//! than `keep.max_age` are removed, and the keeper starts a stopped kept
-//! restore again or reports it down.
+//! than `keep.max_age` are removed, the keeper starts a stopped kept
+//! restore again or reports it down, and the run history is pruned at
+//! start and daily (`history:`).
 //!
 //! Start-up reconciles with Docker (leftover candidates and unrecorded kept
 //! containers are removed, recorded kept restores are adopted and served
@@ -16,6 +17,7 @@ mod freshness;
 mod history;
 mod keeper;
 pub mod notify;
+mod retention;
 mod status;
 
 pub use history::HistoryHealth;
@@ -134,6 +136,7 @@ impl Daemon {
             cancel,
         );
         scheduler.set_jobs(&config.jobs);
+        shared.spawn_pruning();
         if let Some(hb) = config.alerts.heartbeat.clone() {
             let shared = shared.clone();
             shared.tracker.clone().spawn(async move {

@@ -80,6 +80,7 @@ struct Metrics {
     deliveries: Family<Labels, Counter>,
     kept: KeptGauges,
     runs_now: RunGauges,
+    pruned: Counter,
 }
 
 impl Metrics {
@@ -137,6 +138,12 @@ impl Metrics {
         );
         let kept = KeptGauges::register(&mut reg);
         let runs_now = RunGauges::register(&mut reg);
+        let pruned = Counter::default();
+        reg.register(
+            "restoredrill_history_pruned_runs",
+            "Runs removed from the history by retention (history.keep)",
+            pruned.clone(),
+        );
         Self {
             registry: reg,
             info,
@@ -152,6 +159,7 @@ impl Metrics {
             deliveries,
             kept,
             runs_now,
+            pruned,
         }
     }
 
@@ -235,6 +243,7 @@ impl Metrics {
                 .get_or_create(&labels(&[("channel", channel), ("outcome", outcome)]))
                 .inc_by(*n as u64);
         }
+        self.pruned.inc_by(counts.pruned_runs.max(0) as u64);
     }
 
     /// Whether the history takes writes, and the runs held until it does.
@@ -366,12 +375,14 @@ mod tests {
         let counts = Counts {
             runs: [(("removed-job".into(), RunState::Finished(Verdict::Pass)), 3)].into(),
             deliveries: [(("ops".into(), true), 2), (("ops".into(), false), 1)].into(),
+            pruned_runs: 40,
         };
         metrics.record_counts(&counts, &[]);
         let text = metrics.encode();
         for needle in [
             "restoredrill_alert_deliveries_total{channel=\"ops\",outcome=\"delivered\"} 2",
             "restoredrill_alert_deliveries_total{channel=\"ops\",outcome=\"failed\"} 1",
+            "restoredrill_history_pruned_runs_total 40",
         ] {
             assert!(text.contains(needle), "no `{needle}` in:\n{text}");
         }

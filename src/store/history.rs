@@ -16,6 +16,8 @@ pub struct Counts {
     pub runs: BTreeMap<(String, RunState), i64>,
     /// (channel, delivered) → attempts.
     pub deliveries: BTreeMap<(String, bool), i64>,
+    /// Runs history retention removed, all jobs together.
+    pub pruned_runs: i64,
 }
 
 impl Store {
@@ -150,23 +152,31 @@ impl Store {
         .await?)
     }
 
-    /// Runs by job and verdict, and delivery attempts by channel and outcome.
+    /// Runs by job and verdict, and delivery attempts by channel and
+    /// outcome, those history retention removed included.
     pub async fn counts(&self) -> Result<Counts, StoreError> {
-        let runs: Vec<(String, RunState, i64)> =
-            sqlx::query_as("SELECT job, verdict, count(*) FROM runs GROUP BY job, verdict")
-                .fetch_all(&self.pool)
-                .await?;
-        let deliveries: Vec<(String, bool, i64)> = sqlx::query_as(
-            "SELECT channel, ok, count(*) FROM alert_deliveries GROUP BY channel, ok",
+        let runs: Vec<(String, RunState, i64)> = sqlx::query_as(
+            "SELECT job, verdict, sum(n) FROM (SELECT job, verdict, count(*) AS n FROM runs \
+             GROUP BY job, verdict UNION ALL SELECT job, verdict, runs FROM pruned_runs) \
+             GROUP BY job, verdict",
         )
         .fetch_all(&self.pool)
         .await?;
+        let deliveries: Vec<(String, bool, i64)> = sqlx::query_as(
+            "SELECT channel, ok, sum(n) FROM (SELECT channel, ok, count(*) AS n \
+             FROM alert_deliveries GROUP BY channel, ok \
+             UNION ALL SELECT channel, ok, attempts FROM pruned_deliveries) GROUP BY channel, ok",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let pruned_runs = self.pruned_runs().await?;
         Ok(Counts {
             runs: runs.into_iter().map(|(j, v, n)| ((j, v), n)).collect(),
             deliveries: deliveries
                 .into_iter()
                 .map(|(c, ok, n)| ((c, ok), n))
                 .collect(),
+            pruned_runs,
         })
     }
 }

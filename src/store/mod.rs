@@ -31,8 +31,10 @@ macro_rules! run_columns {
 }
 
 mod history;
+mod retention;
 pub use crate::report::stored::{StoredAlert, StoredDelivery, StoredDump, StoredRun};
 pub use history::Counts;
+pub use retention::{Pruned, Retention};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -298,3 +298,274 @@ async fn a_run_whose_start_was_not_recorded_is_recorded_whole_later() {
     assert_eq!(rows[0].verdict, RunState::Finished(Verdict::Pass));
     store.probe_write().await.unwrap();
 }
+
+/// A finished run of `job` that started `days` ago; pass and fail runs read
+/// a dump (they verified it), the others did not get that far.
+fn aged(job: &str, run_id: &str, days: i64, verdict: Verdict) -> RunReport {
+    let started_at = Utc::now() - Duration::days(days);
+    let verified = matches!(verdict, Verdict::Pass | Verdict::Fail);
+    RunReport {
+        verdict,
+        dump: verified.then(|| DumpReport {
+            sha256: Some(format!("sha-{run_id}")),
+            ..DumpReport::found(format!("/dumps/{run_id}.sql"), 10, started_at)
+        }),
+        tables: [("public.orders".to_string(), 10)].into(),
+        tool_output: vec!["COPY 10".into()],
+        ..RunReport::begun(
+            run_id.into(),
+            job,
+            EngineKind::Postgres,
+            "restoredrill/postgres:15",
+            "local".into(),
+            started_at,
+        )
+    }
+}
+
+async fn run_ids(store: &Store) -> Vec<String> {
+    sqlx::query_scalar("SELECT id FROM runs ORDER BY job, started_at")
+        .fetch_all(&store.pool)
+        .await
+        .unwrap()
+}
+
+async fn count(store: &Store, sql: &str) -> i64 {
+    sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_string()))
+        .fetch_one(&store.pool)
+        .await
+        .unwrap()
+}
+
+/// Ninety days and three runs a job, as `history: { keep: 90d, keep_last: 3 }`.
+fn ninety_days() -> Retention {
+    Retention {
+        before: Utc::now() - Duration::days(90),
+        keep_last: 3,
+    }
+}
+
+#[tokio::test]
+async fn pruning_keeps_recent_runs_the_last_n_and_every_run_something_still_needs() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).await.unwrap();
+    use Verdict::*;
+    let shop = [
+        ("s01", 400, Pass),      // an old pass, superseded: goes
+        ("s02", 390, Fail),      // accepted once, superseded by s04: goes
+        ("s03", 380, Pass),      // the last pass (growth compares with it)
+        ("s04", 370, Fail),      // accepted later: the baseline
+        ("s05", 360, Unchanged), // goes
+        ("s06", 350, Fail),      // the last verified dump (`unchanged` compares with it)
+        ("s07", 340, Error),     // a kept restore came from it
+        ("s08", 330, Error),     // goes
+        ("s09", 320, Skipped),   // goes
+        ("s10", 89, Unchanged),  // younger than 90 days: the next five stay
+        ("s11", 80, Unchanged),
+        ("s12", 70, Error),
+        ("s13", 60, Unchanged),
+        ("s14", 50, Unchanged),
+    ];
+    for (id, days, verdict) in shop {
+        record(&store, &aged("shop", id, days, verdict)).await;
+    }
+    for id in ["s02", "s04"] {
+        assert!(matches!(
+            store.accept(id).await.unwrap(),
+            Accepted::Baseline { .. }
+        ));
+    }
+    // Still running since long ago: not ours to judge.
+    let running = aged("shop", "s00", 500, Error);
+    store
+        .begin_run(
+            &running.run_id,
+            "shop",
+            running.started_at,
+            Trigger::Schedule,
+        )
+        .await
+        .unwrap();
+    store
+        .set_kept(&KeptRestore {
+            job: "shop".into(),
+            run_id: "s07".into(),
+            container: "restoredrill-kept-shop".into(),
+            volume: None,
+            host: "127.0.0.1".into(),
+            port: 5432,
+            user: "postgres".into(),
+            database: "shop".into(),
+            password: crate::vocab::Secret::new("pw".to_string()),
+            promoted_at: Utc::now(),
+            engine: EngineKind::Postgres,
+        })
+        .await
+        .unwrap();
+    // Another job with nothing but old runs: its newest three stay.
+    for i in 1..=10 {
+        record(
+            &store,
+            &aged("crm", &format!("c{i:02}"), 300 - i, Unchanged),
+        )
+        .await;
+    }
+    let before = store.counts().await.unwrap();
+
+    let pruned = store.prune(ninety_days()).await.unwrap();
+
+    assert_eq!(
+        run_ids(&store).await,
+        [
+            "c08", "c09", "c10", "s00", "s03", "s04", "s06", "s07", "s10", "s11", "s12", "s13",
+            "s14"
+        ]
+    );
+    assert_eq!(pruned.runs, 5 + 7);
+    for table in [
+        "run_phases",
+        "assertion_results",
+        "table_rows",
+        "run_warnings",
+        "run_objects",
+        "baseline_accepts",
+    ] {
+        let orphans = count(
+            &store,
+            &format!("SELECT count(*) FROM {table} WHERE run_id NOT IN (SELECT id FROM runs)"),
+        )
+        .await;
+        assert_eq!(orphans, 0, "rows of pruned runs left in {table}");
+    }
+    assert_eq!(
+        count(&store, "SELECT count(*) FROM table_rows").await,
+        12,
+        "the kept runs keep their rows (the running one has none)"
+    );
+    let b = store.baseline("shop").await.unwrap().unwrap();
+    assert_eq!((b.run_id.as_str(), b.accepted), ("s04", true));
+    assert_eq!(
+        store.last_pass("shop").await.unwrap().unwrap().run_id,
+        "s03"
+    );
+    assert_eq!(
+        store
+            .last_verified_dump("shop")
+            .await
+            .unwrap()
+            .unwrap()
+            .run_id,
+        "s06"
+    );
+    // The run counters of the metrics do not go down.
+    let after = store.counts().await.unwrap();
+    assert_eq!(after.runs, before.runs);
+    assert_eq!(after.pruned_runs, 12);
+
+    // A second prune finds nothing more to do.
+    assert_eq!(store.prune(ninety_days()).await.unwrap().runs, 0);
+}
+
+#[tokio::test]
+async fn pruning_keeps_what_channels_last_heard_and_the_newest_freshness_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).await.unwrap();
+    for (id, days, verdict) in [
+        ("r1", 300, Verdict::Fail),
+        ("r2", 290, Verdict::Pass),
+        ("r3", 280, Verdict::Pass),
+        ("r4", 10, Verdict::Pass),
+    ] {
+        record(&store, &aged("shop", id, days, verdict)).await;
+    }
+    // chat heard of the failure; the recovery never reached it.
+    alert(
+        &store,
+        "shop",
+        "r1",
+        "failure",
+        Some(Verdict::Fail),
+        &[("chat", true)],
+    )
+    .await;
+    alert(
+        &store,
+        "shop",
+        "r2",
+        "recovery",
+        Some(Verdict::Pass),
+        &[("chat", false)],
+    )
+    .await;
+    alert(&store, "shop", "r2", "ping", None, &[("hc", true)]).await;
+    for days in [300, 200, 100] {
+        store
+            .record_freshness(&FreshnessEvent {
+                job: "shop".into(),
+                at: Utc::now() - Duration::days(days),
+                stale: days == 100,
+                reason: format!("{days} days ago"),
+                dump_path: None,
+                dump_modified_at: None,
+            })
+            .await
+            .unwrap();
+    }
+    let before = store.counts().await.unwrap();
+
+    let pruned = store
+        .prune(Retention {
+            before: Utc::now() - Duration::days(90),
+            keep_last: 1,
+        })
+        .await
+        .unwrap();
+
+    assert_eq!(run_ids(&store).await, ["r4"]);
+    assert_eq!(pruned.alerts, 2, "the recovery and the ping about r2 go");
+    assert_eq!(
+        store.last_told("shop", "chat").await.unwrap(),
+        Some(Verdict::Fail),
+        "what chat last heard stays, though its run is gone"
+    );
+    assert!(store.last_problem_alert("shop").await.unwrap().is_some());
+    assert_eq!(pruned.freshness_events, 2);
+    let last = store.last_freshness("shop").await.unwrap().unwrap();
+    assert!(last.stale && last.reason == "100 days ago");
+    assert_eq!(
+        store.counts().await.unwrap().deliveries,
+        before.deliveries,
+        "delivery counters do not go down"
+    );
+}
+
+#[tokio::test]
+async fn pruning_many_runs_shrinks_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).await.unwrap();
+    let auto_vacuum: i64 = count(&store, "PRAGMA auto_vacuum").await;
+    assert_eq!(auto_vacuum, 2, "auto_vacuum = incremental");
+    let line = "x".repeat(200);
+    for i in 0..400 {
+        let mut r = aged("shop", &format!("r{i:04}"), 1000 - i, Verdict::Fail);
+        r.tool_output = vec![line.clone(); 20];
+        r.tables = (0..20).map(|t| (format!("public.t{t}"), t)).collect();
+        record(&store, &r).await;
+    }
+    let pages = count(&store, "PRAGMA page_count").await;
+    let file = dir.path().join("history.sqlite");
+    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+        .execute(&store.pool)
+        .await
+        .unwrap();
+    let bytes = std::fs::metadata(&file).unwrap().len();
+
+    let pruned = store.prune(ninety_days()).await.unwrap();
+
+    assert_eq!(pruned.runs, 397);
+    let after = count(&store, "PRAGMA page_count").await;
+    assert!(after * 5 < pages, "{pages} pages before, {after} after");
+    assert_eq!(pruned.pages_freed, pages - after);
+    let now = std::fs::metadata(&file).unwrap().len();
+    assert!(now * 5 < bytes, "{bytes} bytes before, {now} after");
+}

@@ -1,65 +1,122 @@
-//! A small line chart as inline SVG, for a job's trends.
+//! A small chart of a job's trend as inline SVG: one dot per run joined by
+//! a line, on axes that start at zero and say their unit, the failed runs
+//! in red and named so in the legend and on hover (not told by colour alone).
 
 use chrono::{DateTime, Utc};
 use maud::{Markup, html};
 
 const WIDTH: f64 = 320.0;
-const HEIGHT: f64 = 120.0;
-const PAD: f64 = 6.0;
+const HEIGHT: f64 = 150.0;
+/// Room for the value labels left of the axis.
+const LEFT: f64 = 58.0;
+const RIGHT: f64 = 8.0;
+const TOP: f64 = 16.0;
+/// Room for the time labels under the axis.
+const BOTTOM: f64 = 20.0;
+const PASSED: &str = "#0969da";
+const FAILED: &str = "#cf222e";
 
-/// A line through `points` (oldest first), a dot per run with its value on
-/// hover, and the minimum, maximum and latest value as `fmt` writes them.
-pub(super) fn chart(
-    title: &str,
-    points: &[(DateTime<Utc>, f64)],
-    fmt: impl Fn(f64) -> String,
-) -> Markup {
+/// One run's value.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Point {
+    pub at: DateTime<Utc>,
+    pub value: f64,
+    pub failed: bool,
+}
+
+/// What the chart shows and in which unit.
+pub(super) struct Axes<'a, F: Fn(f64) -> String> {
+    pub title: &'a str,
+    /// The unit of the values, written over the value axis, e.g. `seconds`.
+    pub unit: &'a str,
+    /// Writes a value with its unit, e.g. `12.5s`.
+    pub fmt: F,
+}
+
+/// The chart of `points` (oldest first).
+pub(super) fn chart<F: Fn(f64) -> String>(axes: &Axes<'_, F>, points: &[Point]) -> Markup {
     if points.is_empty() {
         return html! {
             div.chart {
-                h3 { (title) }
+                h3 { (axes.title) }
                 p.muted { "no data yet" }
             }
         };
     }
-    let min = points.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
-    let max = points.iter().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max);
-    let xy = positions(points, min, max);
-    let line: Vec<String> = xy.iter().map(|(x, y)| format!("{x:.1},{y:.1}")).collect();
+    let fmt = &axes.fmt;
+    let max = points.iter().map(|p| p.value).fold(0.0, f64::max);
+    let failed = points.iter().filter(|p| p.failed).count();
     let n = points.len();
+    let xy = positions(points, max);
+    let line: Vec<String> = xy.iter().map(|(x, y)| format!("{x:.1},{y:.1}")).collect();
+    let label = format!(
+        "{}: {n} runs, {failed} failed, from 0 to {}",
+        axes.title,
+        fmt(max)
+    );
     html! {
         div.chart {
-            h3 { (title) }
-            svg viewBox={ "0 0 " (WIDTH) " " (HEIGHT) } width="100%" role="img" aria-label=(title) {
-                polyline fill="none" stroke="#0969da" stroke-width="1.5" points=(line.join(" ")) {}
-                @for ((x, y), (t, v)) in xy.iter().zip(points) {
-                    circle cx=(format!("{x:.1}")) cy=(format!("{y:.1}")) r="2.5" fill="#0969da" {
-                        title { (t.format("%Y-%m-%d %H:%M")) ": " (fmt(*v)) }
+            h3 { (axes.title) }
+            svg viewBox={ "0 0 " (WIDTH) " " (HEIGHT) } width="100%" role="img" aria-label=(label) {
+                (frame(axes.unit, &fmt(max), points))
+                polyline fill="none" stroke="#8c959f" stroke-width="1" points=(line.join(" ")) {}
+                @for ((x, y), p) in xy.iter().zip(points) {
+                    circle cx=(format!("{x:.1}")) cy=(format!("{y:.1}"))
+                        r=(if p.failed { "3.5" } else { "2.5" })
+                        fill=(if p.failed { FAILED } else { PASSED }) {
+                        title {
+                            (super::stamp(p.at)) ": " (fmt(p.value))
+                            @if p.failed { " (failed run)" }
+                        }
                     }
                 }
             }
             div.muted {
-                "min " (fmt(min)) " · max " (fmt(max)) " · latest " (fmt(points[n - 1].1))
-                " · " (n) " runs"
+                span.key style={ "color:" (PASSED) } { "●" } " passed "
+                span.key style={ "color:" (FAILED) } { "●" } " failed (" (failed) ")"
+                " · latest " (fmt(points[n - 1].value)) " · " (n) " runs"
             }
         }
     }
 }
 
-/// Where each point sits in the SVG: evenly spaced, scaled between `min` and `max`.
-fn positions(points: &[(DateTime<Utc>, f64)], min: f64, max: f64) -> Vec<(f64, f64)> {
-    let span = if max > min { max - min } else { 1.0 };
+/// The axes: the value axis from 0 to `max_label` with `unit` over it, the
+/// time axis from the first run to the last.
+fn frame(unit: &str, max_label: &str, points: &[Point]) -> Markup {
+    let (x0, x1, y0, y1) = (LEFT, WIDTH - RIGHT, HEIGHT - BOTTOM, TOP);
+    let first = points[0].at;
+    let last = points[points.len() - 1].at;
+    html! {
+        g font-size="9" fill="#57606a" {
+            line x1=(x0) y1=(y0) x2=(x1) y2=(y0) stroke="#57606a" stroke-width="1" {}
+            line x1=(x0) y1=(y0) x2=(x0) y2=(y1) stroke="#57606a" stroke-width="1" {}
+            line x1=(x0) y1=(y1) x2=(x1) y2=(y1) stroke="#d0d7de" stroke-dasharray="2,2" {}
+            text x="2" y=(y1 - 6.0) { (unit) }
+            text x=(x0 - 3.0) y=(y0) text-anchor="end" { "0" }
+            text x=(x0 - 3.0) y=(y1 + 3.0) text-anchor="end" { (max_label) }
+            text x=(x0) y=(HEIGHT - 6.0) { (first.format("%m-%d %H:%M")) }
+            @if last != first {
+                text x=(x1) y=(HEIGHT - 6.0) text-anchor="end" { (last.format("%m-%d %H:%M UTC")) }
+            }
+        }
+    }
+}
+
+/// Where each point sits in the SVG: evenly spaced, scaled from 0 to `max`.
+fn positions(points: &[Point], max: f64) -> Vec<(f64, f64)> {
+    let span = if max > 0.0 { max } else { 1.0 };
+    let (w, h) = (WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM);
     let n = points.len();
     points
         .iter()
         .enumerate()
-        .map(|(i, (_, v))| {
+        .map(|(i, p)| {
             let x = if n == 1 {
-                WIDTH / 2.0
+                LEFT + w / 2.0
             } else {
-                PAD + (WIDTH - 2.0 * PAD) * i as f64 / (n - 1) as f64
+                LEFT + w * i as f64 / (n - 1) as f64
             };
-            let y = HEIGHT - PAD - (HEIGHT - 2.0 * PAD) * (v - min) / span;
+            let y = HEIGHT - BOTTOM - h * p.value.max(0.0) / span;
             (x, y)
         })
         .collect()
@@ -69,19 +126,63 @@ fn positions(points: &[(DateTime<Utc>, f64)], min: f64, max: f64) -> Vec<(f64, f
 mod tests {
     use super::*;
 
+    fn point(value: f64, failed: bool) -> Point {
+        Point {
+            at: "2026-11-24T09:14:07.123456789Z".parse().unwrap(),
+            value,
+            failed,
+        }
+    }
+
+    fn seconds() -> Axes<'static, fn(f64) -> String> {
+        Axes {
+            title: "Restore duration",
+            unit: "seconds",
+            fmt: |v| format!("{v:.1}s"),
+        }
+    }
+
     #[test]
-    fn a_chart_draws_one_point_per_run() {
-        let t: DateTime<Utc> = "2026-11-24T00:00:00Z".parse().unwrap();
-        let svg = chart("Restore duration", &[(t, 1.0), (t, 3.0), (t, 2.0)], |v| {
-            format!("{v}s")
-        })
-        .into_string();
+    fn a_chart_draws_one_point_per_run_on_axes_from_zero_with_units() {
+        let points = [point(10.0, false), point(30.0, true), point(20.0, false)];
+        let svg = chart(&seconds(), &points).into_string();
         assert_eq!(svg.matches("<circle").count(), 3);
-        assert!(svg.contains("min 1s · max 3s · latest 2s"));
+        assert!(svg.contains(">seconds</text>"), "{svg}");
         assert!(
-            chart("x", &[], |v| v.to_string())
-                .into_string()
-                .contains("no data yet")
+            svg.contains(">0</text>") && svg.contains(">30.0s</text>"),
+            "{svg}"
+        );
+        assert!(svg.contains("11-24 09:14</text>"), "the time axis: {svg}");
+        assert!(svg.contains("latest 20.0s · 3 runs"), "{svg}");
+        // 10 of 30 sits a third of the way up from the zero line, not on it.
+        let (_, y) = positions(&points, 30.0)[0];
+        let zero = HEIGHT - BOTTOM;
+        let third = (HEIGHT - TOP - BOTTOM) / 3.0;
+        assert!((zero - y - third).abs() < 0.01, "{y}");
+        assert!(chart(&seconds(), &[]).into_string().contains("no data yet"));
+    }
+
+    #[test]
+    fn failed_runs_are_red_and_said_so_in_words() {
+        let svg = chart(&seconds(), &[point(1.0, false), point(2.0, true)]).into_string();
+        assert_eq!(
+            svg.matches(&format!("fill=\"{FAILED}\"")).count(),
+            1,
+            "{svg}"
+        );
+        assert_eq!(
+            svg.matches(&format!("fill=\"{PASSED}\"")).count(),
+            1,
+            "{svg}"
+        );
+        assert!(
+            svg.contains("2026-11-24 09:14:07 UTC: 2.0s (failed run)"),
+            "{svg}"
+        );
+        assert!(svg.contains("failed (1)"), "the legend: {svg}");
+        assert!(
+            svg.contains("aria-label=\"Restore duration: 2 runs, 1 failed"),
+            "{svg}"
         );
     }
 }

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::chart::chart;
+use super::chart::{Axes, Point, chart};
 use super::{badge, entry, history_banner, not_found, not_yet_recorded_note, page, when};
 use crate::daemon::JobStatus;
 use crate::http::{AppState, same_secret};
@@ -75,7 +75,8 @@ fn summary(s: &AppState, name: &str, status: &JobStatus, now: DateTime<Utc>) -> 
 }
 
 /// Charts of the load time, the dump size and the row counts of the tables
-/// the latest run asserted on, over the verified runs.
+/// the job asserts on, over the verified runs. An `unchanged` run restored
+/// nothing, so the tables come from the latest run that checked some.
 fn trends(runs: &[StoredRun]) -> Markup {
     // Oldest first, verified runs only.
     let verified: Vec<&StoredRun> = runs
@@ -83,43 +84,111 @@ fn trends(runs: &[StoredRun]) -> Markup {
         .rev()
         .filter(|r| matches!(r.verdict.verdict(), Some(Verdict::Pass | Verdict::Fail)))
         .collect();
-    let durations: Vec<(DateTime<Utc>, f64)> = verified
-        .iter()
-        .filter_map(|r| r.load_seconds().map(|s| (r.started_at, s)))
-        .collect();
-    let sizes: Vec<(DateTime<Utc>, f64)> = verified
-        .iter()
-        .filter_map(|r| r.dump.as_ref()?.size.map(|s| (r.started_at, s as f64)))
-        .collect();
-    let asserted: BTreeSet<&str> = runs
-        .first()
-        .map(|r| {
-            r.assertions
-                .iter()
-                .filter(|a| a.kind != "sql" && a.kind != "restore_duration")
-                .map(|a| a.subject.as_str())
-                .collect()
-        })
-        .unwrap_or_default();
-    let rows_of = |table: &str| -> Vec<(DateTime<Utc>, f64)> {
+    let series = |value: &dyn Fn(&StoredRun) -> Option<f64>| -> Vec<Point> {
         verified
             .iter()
-            .filter_map(|r| r.tables.get(table).map(|n| (r.started_at, *n as f64)))
+            .filter_map(|r| {
+                Some(Point {
+                    at: r.started_at,
+                    value: value(r)?,
+                    failed: r.verdict.is(Verdict::Fail),
+                })
+            })
             .collect()
+    };
+    let durations = series(&|r: &StoredRun| r.load_seconds());
+    let sizes = series(&|r: &StoredRun| Some(r.dump.as_ref()?.size? as f64));
+    let asserted = asserted_tables(runs);
+    let seconds = Axes {
+        title: "Restore duration",
+        unit: "seconds",
+        fmt: |v: f64| format!("{v:.1}s"),
+    };
+    let bytes = Axes {
+        title: "Dump size",
+        unit: "bytes",
+        fmt: |v: f64| human_bytes(v as u64),
     };
     html! {
         h2 { "Trends" }
         div.charts {
-            (chart("Restore duration", &durations, |v| format!("{v:.1}s")))
-            (chart("Dump size", &sizes, |v| human_bytes(v as u64)))
+            (chart(&seconds, &durations))
+            (chart(&bytes, &sizes))
             @for table in asserted.iter().take(TABLE_CHARTS) {
-                (chart(&format!("Rows in {table}"), &rows_of(table), |v| format!("{v:.0}")))
+                @let title = format!("Rows in {table}");
+                @let rows = Axes { title: &title, unit: "rows", fmt: |v: f64| format!("{v:.0}") };
+                (chart(&rows, &series(&|r: &StoredRun| r.tables.get(*table).map(|n| *n as f64))))
             }
         }
     }
 }
 
-/// Every run, newest first, with what failed; `held` are not yet recorded.
+/// The tables named in the assertions of the latest run that checked
+/// something: those some run restored (the baseline comparison's subject
+/// is a run, an `sql` check's its name).
+fn asserted_tables(runs: &[StoredRun]) -> BTreeSet<&str> {
+    let restored = |t: &str| runs.iter().any(|r| r.tables.contains_key(t));
+    runs.iter()
+        .find(|r| !r.assertions.is_empty())
+        .map(|r| {
+            r.assertions
+                .iter()
+                .filter(|a| a.kind != "sql" && restored(&a.subject))
+                .map(|a| a.subject.as_str())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A line of the history: one run, or consecutive `unchanged` runs as one.
+#[derive(Debug)]
+enum Line<'a> {
+    Run(&'a StoredRun),
+    Unchanged {
+        newest: &'a StoredRun,
+        count: usize,
+        since: DateTime<Utc>,
+    },
+}
+
+/// `runs` (newest first) with each stretch of two or more `unchanged` runs in one line.
+fn lines(runs: &[StoredRun]) -> Vec<Line<'_>> {
+    let mut out: Vec<Line<'_>> = Vec::new();
+    for r in runs {
+        if !r.verdict.is(Verdict::Unchanged) {
+            out.push(Line::Run(r));
+            continue;
+        }
+        match out.last_mut() {
+            Some(Line::Unchanged { count, since, .. }) => {
+                *count += 1;
+                *since = r.started_at;
+            }
+            Some(Line::Run(prev)) if prev.verdict.is(Verdict::Unchanged) => {
+                let newest = *prev;
+                *out.last_mut().expect("a last line") = Line::Unchanged {
+                    newest,
+                    count: 2,
+                    since: r.started_at,
+                };
+            }
+            _ => out.push(Line::Run(r)),
+        }
+    }
+    out
+}
+
+/// "since 09:14" today, "since 2026-11-20 09:14" before.
+fn since(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    if t.date_naive() == now.date_naive() {
+        t.format("since %H:%M").to_string()
+    } else {
+        t.format("since %Y-%m-%d %H:%M").to_string()
+    }
+}
+
+/// Every run, newest first, with what failed; `unchanged` stretches
+/// collapsed; `held` are not yet recorded.
 fn history(runs: &[StoredRun], held: &[&str], now: DateTime<Utc>) -> Markup {
     html! {
         h2 { "History" }
@@ -131,23 +200,40 @@ fn history(runs: &[StoredRun], held: &[&str], now: DateTime<Utc>) -> Markup {
                 }
             }
             tbody {
-                @for r in runs {
-                    tr {
-                        td data-label="Time" {
-                            a href={ "/runs/" (r.run_id.as_str()) } { (when(r.started_at, now)) }
-                        }
-                        td data-label="Verdict" {
+                @for line in lines(runs) {
+                    @match line {
+                        Line::Run(r) => (history_row(r, html! {
                             (badge(r.verdict))
                             @if held.contains(&r.run_id.as_str()) { " " (not_yet_recorded_note()) }
-                        }
-                        td data-label="Duration" {
-                            @if !r.phases.is_empty() { (format!("{:.1}s", r.seconds())) }
-                        }
-                        td data-label="Dump" { (dump(r)) }
-                        td data-label="Failed" { (failed(r)) }
+                        }, now)),
+                        Line::Unchanged { newest, count, since: t } => (history_row(
+                            newest,
+                            html! {
+                                span.unchanged-runs title=(format!("from {} to {}", super::stamp(t), super::stamp(newest.started_at))) {
+                                    (badge(newest.verdict)) " ×" (count) " " (since(t, now))
+                                }
+                            },
+                            now,
+                        )),
                     }
                 }
             }
+        }
+    }
+}
+
+fn history_row(r: &StoredRun, verdict: Markup, now: DateTime<Utc>) -> Markup {
+    html! {
+        tr {
+            td data-label="Time" {
+                a href={ "/runs/" (r.run_id.as_str()) } { (when(r.started_at, now)) }
+            }
+            td data-label="Verdict" { (verdict) }
+            td data-label="Duration" {
+                @if !r.phases.is_empty() { (format!("{:.1}s", r.seconds())) }
+            }
+            td data-label="Dump" { (dump(r)) }
+            td data-label="Failed" { (failed(r)) }
         }
     }
 }
@@ -210,5 +296,88 @@ pub async fn run_now(
             Redirect::to(&format!("/jobs/{name}")).into_response()
         }
         Err(e) => not_found(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(minutes: i64) -> DateTime<Utc> {
+        "2026-11-24T09:14:00Z".parse::<DateTime<Utc>>().unwrap()
+            + chrono::Duration::minutes(minutes)
+    }
+
+    fn stored(id: &str, minutes: i64, verdict: Verdict) -> StoredRun {
+        super::super::test_run(id, at(minutes), verdict)
+    }
+
+    /// Runs from `verdicts`, newest first, a minute apart.
+    fn history_of(verdicts: &[Verdict]) -> Vec<StoredRun> {
+        let n = verdicts.len() as i64;
+        verdicts
+            .iter()
+            .enumerate()
+            .map(|(i, v)| stored(&format!("r{i}"), n - i as i64, *v))
+            .collect()
+    }
+
+    fn shape(lines: &[Line<'_>]) -> Vec<String> {
+        lines
+            .iter()
+            .map(|l| match l {
+                Line::Run(r) => r.verdict.as_str().to_string(),
+                Line::Unchanged { newest, count, .. } => format!("{}x{count}", newest.run_id),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn consecutive_unchanged_runs_are_one_line() {
+        use Verdict::*;
+        let runs = history_of(&[
+            Unchanged, Unchanged, Unchanged, Pass, Unchanged, Fail, Unchanged, Unchanged,
+        ]);
+        let lines = lines(&runs);
+        assert_eq!(shape(&lines), ["r0x3", "pass", "unchanged", "fail", "r6x2"]);
+        let Line::Unchanged { since, .. } = &lines[0] else {
+            panic!("{lines:?}")
+        };
+        assert_eq!(
+            *since, runs[2].started_at,
+            "since the oldest of the stretch"
+        );
+    }
+
+    #[test]
+    fn a_collapsed_stretch_reads_unchanged_times_n_since_when() {
+        let runs = history_of(&[Verdict::Unchanged; 37]);
+        let now = at(60);
+        let html = history(&runs, &[], now).into_string();
+        assert!(html.contains("unchanged</span> ×37 since 09:15"), "{html}");
+        assert_eq!(
+            html.matches("<tr>").count(),
+            2,
+            "a head and one line: {html}"
+        );
+        assert_eq!(since(at(0), at(60 * 24 * 3)), "since 2026-11-24 09:14");
+    }
+
+    #[test]
+    fn table_rows_are_charted_when_the_latest_run_is_unchanged() {
+        let mut pass = stored("r1", 0, Verdict::Pass);
+        pass.tables = [("public.orders".to_string(), 120)].into();
+        pass.assertions = serde_json::from_value(serde_json::json!([
+            { "kind": "row_count", "subject": "public.orders", "passed": true,
+              "expected": ">= 100 rows", "observed": "120 rows" },
+            { "kind": "baseline", "subject": "run r0", "passed": true,
+              "expected": "every table", "observed": "every table" },
+        ]))
+        .unwrap();
+        let runs = vec![stored("r2", 1, Verdict::Unchanged), pass];
+        let html = trends(&runs).into_string();
+        assert!(html.contains("Rows in public.orders"), "{html}");
+        assert!(html.contains("latest 120"), "{html}");
+        assert!(!html.contains("Rows in run"), "{html}");
     }
 }

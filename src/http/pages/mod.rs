@@ -32,7 +32,7 @@ header { background: #24292f; color: #fff; padding: .8rem 1rem; }
 header a { color: #fff; text-decoration: none; }
 header h1 { font-size: 1.2rem; margin: 0; display: inline; }
 header .sub { color: #d0d7de; margin-left: .6rem; font-size: .85rem; }
-main { padding: 1rem; max-width: 1200px; margin: 0 auto; }
+main { padding: 1rem; max-width: 1200px; margin: 0 auto; overflow-wrap: anywhere; }
 h2 { font-size: 1.1rem; margin: 1.4rem 0 .5rem; }
 table { border-collapse: collapse; width: 100%; background: #fff; border: 1px solid var(--line); }
 th, td { text-align: left; padding: .45rem .6rem; border-bottom: 1px solid var(--line); vertical-align: top; }
@@ -47,6 +47,8 @@ tr.job td:first-child a { white-space: nowrap; }
 .failed-assertion { color: var(--bad); font-size: .9rem; }
 .banner { background: #fff8c5; border: 1px solid #d4a72c; padding: .6rem .8rem; margin: 0 0 1rem; }
 .unrecorded { color: var(--warn); font-weight: 600; font-size: .85rem; }
+.scroll { max-width: 100%; overflow-x: auto; }
+.key { font-size: 1rem; }
 pre { background: #fff; border: 1px solid var(--line); padding: .6rem; overflow-x: auto; font-size: .85rem; }
 .charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(300px, 1fr)); gap: .8rem; }
 .chart { background: #fff; border: 1px solid var(--line); padding: .5rem; }
@@ -129,10 +131,15 @@ fn short(s: u64) -> String {
     crate::units::short_age(std::time::Duration::from_secs(s))
 }
 
+/// A time as pages write it: to the second, in UTC.
+fn stamp(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
 /// A time relative to `now`, the exact time on hover.
 fn when(t: DateTime<Utc>, now: DateTime<Utc>) -> Markup {
     html! {
-        span title=(t.format("%Y-%m-%d %H:%M:%S UTC")) { (relative(t, now)) }
+        span title=(stamp(t)) { (relative(t, now)) }
     }
 }
 
@@ -175,6 +182,29 @@ fn entry(term: &str, description: impl Render) -> Markup {
     html! {
         dt { (term) }
         dd { (description) }
+    }
+}
+
+/// A finished run with nothing recorded but its verdict, for the pages' tests.
+#[cfg(test)]
+fn test_run(id: &str, started_at: DateTime<Utc>, verdict: Verdict) -> crate::store::StoredRun {
+    crate::store::StoredRun {
+        run_id: id.into(),
+        job: "shop".into(),
+        trigger: None,
+        started_at,
+        finished_at: Some(started_at),
+        verdict: RunState::Finished(verdict),
+        reason: None,
+        source: None,
+        image: None,
+        dump: None,
+        phases: Vec::new(),
+        assertions: Vec::new(),
+        tables: Default::default(),
+        tool_output: Vec::new(),
+        warnings: Vec::new(),
+        alerts: Vec::new(),
     }
 }
 

@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use maud::{Markup, html};
 
-use super::{badge, entry, not_found, page, when};
+use super::{badge, entry, not_found, page, stamp, when};
 use crate::http::AppState;
 use crate::report::evidence::Evidence;
 use crate::store::StoredRun;
@@ -78,9 +78,11 @@ fn tables_restored(r: &StoredRun) -> Markup {
     }
     html! {
         h2 { "Tables restored" }
-        table {
-            thead { tr { th { "Table" } th { "Rows" } } }
-            tbody { @for (t, n) in &r.tables { tr { td { (t) } td { (n) } } } }
+        div.scroll {
+            table {
+                thead { tr { th { "Table" } th { "Rows" } } }
+                tbody { @for (t, n) in &r.tables { tr { td { (t) } td { (n) } } } }
+            }
         }
     }
 }
@@ -92,7 +94,7 @@ fn alerts_table(r: &StoredRun) -> Markup {
     }
     html! {
         h2 { "Alerts" }
-        table {
+        div.scroll { table {
             thead { tr { th { "Kind" } th { "Message" } th { "Deliveries" } } }
             tbody {
                 @for a in &r.alerts {
@@ -110,10 +112,11 @@ fn alerts_table(r: &StoredRun) -> Markup {
                     }
                 }
             }
-        }
+        } }
     }
 }
 
+/// The assertions, failed ones first (in the order they ran otherwise).
 fn assertions_table(r: &StoredRun) -> Markup {
     if r.assertions.is_empty() {
         return html! { h2 { "Assertions" } p.muted { "none ran" } };
@@ -123,7 +126,7 @@ fn assertions_table(r: &StoredRun) -> Markup {
         table.cards {
             thead { tr { th { "Result" } th { "Check" } th { "Expected" } th { "Observed" } } }
             tbody {
-                @for a in &r.assertions {
+                @for a in r.failed_assertions().chain(r.assertions.iter().filter(|a| a.passed)) {
                     @let verdict = if a.passed { Verdict::Pass } else { Verdict::Fail };
                     tr class=(if a.passed { "ok" } else { "failed-assertion" }) {
                         td data-label="Result" { (badge(verdict)) }
@@ -140,19 +143,19 @@ fn assertions_table(r: &StoredRun) -> Markup {
 fn phases_table(r: &StoredRun) -> Markup {
     html! {
         h2 { "Phases" }
-        table {
+        div.scroll { table {
             thead { tr { th { "Phase" } th { "Started" } th { "Ended" } th { "Took" } } }
             tbody {
                 @for p in &r.phases {
                     tr {
                         td { (p.name.as_str()) }
-                        td { (p.started_at.format("%Y-%m-%d %H:%M:%S%.3f UTC")) }
-                        td { (p.finished_at.format("%H:%M:%S%.3f")) }
+                        td { (stamp(p.started_at)) }
+                        td { (p.finished_at.format("%H:%M:%S")) }
                         td { (format!("{:.1}s", p.seconds())) }
                     }
                 }
             }
-        }
+        } }
     }
 }
 
@@ -175,16 +178,50 @@ fn evidence(e: &Evidence) -> Markup {
     html! {
         (entry("Verdict", badge(e.verdict)))
         @if let Some(reason) = &e.reason { (entry("Reason", reason)) }
-        (entry("Started", e.started_at.to_rfc3339()))
-        @if let Some(f) = e.finished_at { (entry("Finished", f.to_rfc3339())) }
+        (entry("Started", stamp(e.started_at)))
+        @if let Some(f) = e.finished_at { (entry("Finished", stamp(f))) }
         @if let Some(src) = &e.source { (entry("Source", src)) }
         @if let Some(i) = &e.image { (entry("Image", i)) }
         @if let Some(d) = &e.dump {
             (entry("Dump", &d.path))
             @if let Some(sz) = d.size { (entry("Size", format!("{sz} bytes"))) }
             @if let Some(sha) = &d.sha256 { (entry("SHA-256", html! { code { (sha) } })) }
-            @if let Some(m) = d.modified_at { (entry("Dump modified", m.to_rfc3339())) }
+            @if let Some(m) = d.modified_at { (entry("Dump modified", stamp(m))) }
         }
-        (entry("Generated", format!("{} by {}", e.generated_at.to_rfc3339(), e.generated_by)))
+        (entry("Generated", format!("{} by {}", stamp(e.generated_at), e.generated_by)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failed_assertions_come_first_and_times_are_to_the_second() {
+        let at: DateTime<Utc> = "2026-11-24T09:14:07.123456789Z".parse().unwrap();
+        let mut r = super::super::test_run("r1", at, Verdict::Fail);
+        r.assertions = serde_json::from_value(serde_json::json!([
+            { "kind": "tables_exist", "subject": "public.orders", "passed": true,
+              "expected": "exists", "observed": "exists" },
+            { "kind": "row_count", "subject": "public.orders", "passed": false,
+              "expected": ">= 1000 rows", "observed": "120 rows" },
+            { "kind": "row_count", "subject": "public.items", "passed": true,
+              "expected": ">= 1 rows", "observed": "7 rows" },
+        ]))
+        .unwrap();
+        let html = assertions_table(&r).into_string();
+        let at_of = |needle: &str| {
+            html.find(needle)
+                .unwrap_or_else(|| panic!("{needle}: {html}"))
+        };
+        assert!(at_of("120 rows") < at_of("tables_exist public.orders"));
+        assert!(
+            at_of("tables_exist public.orders") < at_of("public.items"),
+            "the rest in order"
+        );
+
+        let html = evidence(&Evidence::of(&r)).into_string();
+        assert!(html.contains("2026-11-24 09:14:07 UTC"), "{html}");
+        assert!(!html.contains("09:14:07.123"), "{html}");
     }
 }

@@ -40,7 +40,16 @@ pub async fn status(State(s): State<AppState>) -> Response {
             tbody { @for row in &rows { (row) } }
         }
     };
-    page("status", true, body).into_response()
+    page(&title(failing), true, body).into_response()
+}
+
+/// The tab's title says at a glance whether anything is wrong: "2 failing".
+fn title(failing: usize) -> String {
+    if failing == 0 {
+        "none failing".into()
+    } else {
+        format!("{failing} failing")
+    }
 }
 
 /// "2 jobs, 1 failing".
@@ -120,5 +129,21 @@ fn last_run(j: &JobStatus, now: DateTime<Utc>) -> Markup {
         @if !r.verdict.is(Verdict::Pass) {
             @if let Some(reason) = &r.reason { div.reason { (reason) } }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_title_counts_the_failing_jobs() {
+        assert_eq!(title(2), "2 failing");
+        assert_eq!(title(0), "none failing");
+        let html = page(&title(2), true, html! {}).into_string();
+        assert!(
+            html.contains("<title>2 failing · restoredrill</title>"),
+            "{html}"
+        );
     }
 }
