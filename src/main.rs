@@ -48,6 +48,8 @@ enum Command {
         #[command(flatten)]
         config: ConfigFile,
     },
+    /// Prints the JSON Schema of the config file, for editor completion.
+    Schema,
     /// Verifies the newest dump of each job (or the named ones) once.
     Run {
         #[command(flatten)]
@@ -130,6 +132,7 @@ fn main() -> ExitCode {
 async fn execute(command: Command) -> Result<Outcome, CliError> {
     match command {
         Command::Validate { config } => cli::validate(&config.path),
+        Command::Schema => cli::schema(),
         Command::Run {
             config,
             job,
