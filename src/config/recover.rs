@@ -356,7 +356,11 @@ fn is_empty_entry(lines: &[String], idx: usize) -> bool {
         .iter()
         .filter_map(|l| indent(l).map(|i| (i, l)))
         .next()
-        .is_none_or(|(i, l)| i < own || (i == own && !(is_item(l) && !is_item(&lines[idx]))))
+        .is_none_or(|(i, l)| {
+            // A list at its key's indentation is that key's content.
+            let own_list = is_item(l) && !is_item(&lines[idx]);
+            i < own || (i == own && !own_list)
+        })
 }
 
 /// Blanks line `start` from `start_col` on, and the lines inside that entry.
