@@ -84,6 +84,8 @@ fn is_data_error(err: &Error) -> bool {
 fn describe(err: &Error, lines: &[String], line: usize, col: usize) -> String {
     let missing_field = matches!(err, Error::SerdeMissingField { .. });
     let path = match line {
+        // A YAML syntax error is where the parser noticed it, not in a key.
+        _ if !is_data_error(err) => String::new(),
         0 => String::new(),
         // The map the key is missing from, not the key at that place.
         _ if missing_field => path_at(lines, line, 1, false),
