@@ -48,6 +48,8 @@ enum Command {
         #[command(flatten)]
         config: ConfigFile,
     },
+    /// Prints the JSON Schema of the config file, for editor completion.
+    Schema,
     /// Verifies the newest dump of each job (or the named ones) once.
     Run {
         #[command(flatten)]
@@ -133,6 +135,7 @@ fn main() -> ExitCode {
 async fn execute(command: Command) -> Result<Outcome, CliError> {
     match command {
         Command::Validate { config } => cli::validate(&config.path),
+        Command::Schema => cli::schema(),
         Command::Run {
             config,
             job,
@@ -168,7 +171,11 @@ mod tests {
 
     #[test]
     fn every_command_takes_its_config_from_the_flag_or_the_environment() {
-        for sub in Cli::command().get_subcommands() {
+        // `schema` describes config files and reads none.
+        for sub in Cli::command()
+            .get_subcommands()
+            .filter(|s| s.get_name() != "schema")
+        {
             let arg = sub
                 .get_arguments()
                 .find(|a| a.get_long() == Some("config"))

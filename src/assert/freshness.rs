@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{AssertionResult, Evidence, HumanDuration, Session, find_table, fmt_duration, qualify};
 
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Freshness {
     pub table: String,

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{AssertionResult, Evidence, find_table, qualify};
 
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Growth {
     pub table: String,

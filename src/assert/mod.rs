@@ -30,7 +30,7 @@ pub use sql::{Expect, SqlCheck};
 pub use tables_exist::TablesExist;
 
 /// One check from a job's `assertions:` list.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Assertion {
     /// These tables exist (`schema.table` or a bare name in the default schema).
@@ -200,6 +200,19 @@ impl<'de> Deserialize<'de> for HumanDuration {
         crate::units::parse_duration(&text)
             .map(HumanDuration)
             .map_err(serde::de::Error::custom)
+    }
+}
+
+impl schemars::JsonSchema for HumanDuration {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Duration".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A duration, e.g. `90s`, `30m`, `2h`, `7d`.",
+            "type": "string"
+        })
     }
 }
 

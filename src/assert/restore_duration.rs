@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{AssertionResult, Evidence, HumanDuration, fmt_duration};
 
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RestoreDuration {
     pub max: HumanDuration,

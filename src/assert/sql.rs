@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{AssertionResult, Scalar, Session};
 
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SqlCheck {
     /// Shown in reports; defaults to the query text.
@@ -24,14 +24,14 @@ pub struct SqlCheck {
     pub expect: Option<Expect>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Expect {
     Empty,
 }
 
 /// An `equals:` value as written: a number or a string.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum Expected {
     Number(f64),
@@ -65,6 +65,19 @@ impl SqlCheck {
         }
         if self.query.trim().is_empty() {
             p.push("sql check has an empty query".into());
+        }
+        let equals = match self.equals {
+            Some(Expected::Number(n)) => Some(n),
+            _ => None,
+        };
+        for (key, v) in [("min", self.min), ("max", self.max), ("equals", equals)] {
+            if let Some(v) = v.filter(|v| !v.is_finite()) {
+                // No query result compares with NaN or infinity as intended.
+                p.push(format!(
+                    "sql check `{}`: `{key}: {v}` is not a finite number",
+                    self.subject()
+                ));
+            }
         }
         p
     }

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{AssertionResult, Evidence, find_table, qualify};
 
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 pub struct TablesExist(pub Vec<String>);
 
 impl TablesExist {

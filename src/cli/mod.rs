@@ -25,7 +25,7 @@ pub use daemon::daemon;
 pub use daemon_api::{reload, trigger};
 pub use report::report;
 pub use run::{RunArgs, run};
-pub use validate::validate;
+pub use validate::{schema, validate};
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

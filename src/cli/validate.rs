@@ -1,5 +1,6 @@
 //! `validate`: checks a config without contacting Docker or any database,
-//! and lists each job with its next scheduled run.
+//! and lists each job with its next scheduled run. `schema`: prints the
+//! config's JSON Schema for editors.
 
 use std::path::Path;
 
@@ -19,5 +20,11 @@ pub fn validate(path: &Path) -> Result<Outcome, CliError> {
             job.name, job.engine, job.image
         );
     }
+    Ok(Outcome::Passed)
+}
+
+/// Prints the config's JSON Schema on stdout.
+pub fn schema() -> Result<Outcome, CliError> {
+    print!("{}", crate::config::json_schema());
     Ok(Outcome::Passed)
 }

@@ -72,14 +72,12 @@ impl<'a> Problems<'a> {
         });
     }
 
-    /// A YAML or type error from the parser, with its place.
-    pub(crate) fn parse(&mut self, err: &serde_saphyr::Error) {
-        let loc = err.location().unwrap_or(serde_saphyr::Location::UNKNOWN);
-        let message = bare_message(err);
+    /// A YAML or type error from the parser, told at its place once.
+    pub(crate) fn parse_problem(&mut self, (line, column): (u64, u64), message: String) {
         let e = ConfigError {
             file: self.file.to_path_buf(),
-            line: loc.line(),
-            column: loc.column(),
+            line,
+            column,
             message,
         };
         if !self.list.contains(&e) {
@@ -99,7 +97,7 @@ impl<'a> Problems<'a> {
 
 /// The parser's message without its rendered snippet or trailing position,
 /// since `ConfigError` prints the position itself.
-fn bare_message(err: &serde_saphyr::Error) -> String {
+pub(super) fn bare_message(err: &serde_saphyr::Error) -> String {
     let text = err.without_snippet().to_string();
     let first = text.lines().next().unwrap_or("").trim();
     let trimmed = match first.rfind(" at line ") {

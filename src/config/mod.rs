@@ -7,6 +7,7 @@ mod errors;
 mod history;
 mod interpolate;
 mod raw;
+mod recover;
 mod schedule;
 
 use std::collections::{HashMap, HashSet};
@@ -28,7 +29,7 @@ pub use schedule::Schedule;
 use crate::assert::Assertion;
 use crate::assert::baseline::{BaselineRules, TableRule, check_pattern};
 use errors::Problems;
-use raw::{RawConfig, RawJob, RawOutline};
+use raw::{RawConfig, RawJob};
 
 /// A checked config.
 #[derive(Debug, Clone)]
@@ -132,6 +133,13 @@ pub struct RestoreSettings {
     pub allow_logins: bool,
 }
 
+/// The shortest `restore.timeout` / `ready_timeout`: no server starts or loads faster.
+const MIN_TIMEOUT: Duration = Duration::from_secs(1);
+/// The most `restore.cpus` accepted for a Docker engine on another host.
+const MAX_REMOTE_CPUS: usize = 1024;
+/// Docker takes the memory limit as a signed 64-bit count of bytes.
+const MAX_MEMORY: u64 = i64::MAX as u64;
+
 /// How long a dump must be unchanged before it is read, by default.
 pub const DEFAULT_SETTLE: Duration = Duration::from_secs(60);
 /// How long connections to a replaced kept restore may go on, by default.
@@ -140,6 +148,16 @@ pub const DEFAULT_DRAIN: Duration = Duration::from_secs(600);
 pub const DEFAULT_KEPT_CHECK: Duration = Duration::from_secs(60);
 /// How often the daemon looks at a job's source, by default.
 pub const DEFAULT_FRESHNESS_CHECK: Duration = Duration::from_secs(600);
+
+/// The JSON Schema (draft 2020-12) of the config file, for editors: its keys,
+/// their types and descriptions. It checks shape only; `validate` checks more.
+pub fn json_schema() -> String {
+    let mut schema = schemars::schema_for!(RawConfig);
+    schema.insert("title".into(), "restoredrill config".into());
+    let mut text = serde_json::to_string_pretty(&schema).expect("a schema is plain JSON");
+    text.push('\n');
+    text
+}
 
 /// Reads and checks the config at `path`, with `${VAR}` taken from the process environment.
 pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
@@ -175,73 +193,36 @@ pub fn parse(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Config, ConfigErrors> {
     let mut problems = Problems::new(path);
-    let raw: RawConfig = match serde_saphyr::from_str_with_options(text, options()) {
-        Ok(raw) => raw,
-        Err(e) => {
-            problems.parse(&e);
-            collect_job_parse_errors(text, &mut problems);
-            return Err(problems
-                .into_result()
-                .expect_err("a parse error was recorded"));
-        }
+    let raw = recover::parse_reporting_all(text, &options, &mut problems);
+    let unparsed = !problems.list.is_empty();
+    let Some(raw) = raw else {
+        return Err(problems
+            .into_result()
+            .expect_err("a parse error was recorded"));
     };
     let base = path.parent().unwrap_or(Path::new("."));
     let mut v = Validator {
         problems,
         env,
         base,
+        host_cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
     };
     let config = v.config(path, raw);
+    if unparsed {
+        // Jobs that did not parse were left out, not missing.
+        v.problems.list.retain(|e| e.message != NO_JOBS);
+    }
     v.problems.into_result().map(|()| config)
 }
 
-/// When the file as a whole does not parse, parse each job on its own so that
-/// the problems of every job are reported, not only the first one's.
-fn collect_job_parse_errors(text: &str, problems: &mut Problems<'_>) {
-    let Ok(outline) = serde_saphyr::from_str_with_options::<RawOutline>(text, options()) else {
-        return;
-    };
-    for job in &outline.jobs {
-        let loc = job.referenced;
-        let Some(fragment) = job_fragment(text, loc) else {
-            continue;
-        };
-        if let Err(e) = serde_saphyr::from_str_with_options::<RawJob>(&fragment, options()) {
-            problems.parse(&e);
-        }
-    }
-}
-
-/// The text of the job starting at `loc`, padded so that line and column
-/// numbers in errors match the whole file.
-fn job_fragment(text: &str, loc: Location) -> Option<String> {
-    let (line, col) = (loc.line() as usize, loc.column() as usize);
-    if line == 0 || col == 0 {
-        return None;
-    }
-    let lines: Vec<&str> = text.lines().collect();
-    let first = lines.get(line - 1)?;
-    let start = first.char_indices().nth(col - 1).map(|(i, _)| i)?;
-    let mut out = "\n".repeat(line - 1);
-    out.push_str(&" ".repeat(col - 1));
-    out.push_str(&first[start..]);
-    for l in &lines[line..] {
-        let content = l.trim_start();
-        let indent = l.len() - content.len();
-        if !content.is_empty() && !content.starts_with('#') && indent < col - 1 {
-            break;
-        }
-        out.push('\n');
-        out.push_str(l);
-    }
-    out.push('\n');
-    Some(out)
-}
+const NO_JOBS: &str = "the config has no jobs";
 
 struct Validator<'a> {
     problems: Problems<'a>,
     env: &'a dyn Fn(&str) -> Option<String>,
     base: &'a Path,
+    /// The most `restore.cpus` Docker accepts here.
+    host_cpus: usize,
 }
 
 impl Validator<'_> {
@@ -253,6 +234,13 @@ impl Validator<'_> {
         let alerts = self.alerts(&raw);
         let history = self.history(raw.history);
         let docker_host = raw.docker.and_then(|d| d.host).map(|h| self.text(&h));
+        if docker_host
+            .as_ref()
+            .is_some_and(|h| !h.starts_with("unix://"))
+        {
+            // Another machine's CPUs are not known here; Docker still checks them.
+            self.host_cpus = MAX_REMOTE_CPUS;
+        }
         let (http_listen, http_token) = self.http(raw.http);
         let max_concurrent_restores = match raw.max_concurrent_restores {
             Some(n) if n.value == 0 => {
@@ -268,8 +256,7 @@ impl Validator<'_> {
         let mut names = HashSet::new();
         let mut jobs = Vec::new();
         if raw.jobs.is_empty() {
-            self.problems
-                .at(Location::UNKNOWN, "the config has no jobs");
+            self.problems.at(Location::UNKNOWN, NO_JOBS);
         }
         for job in raw.jobs {
             if !names.insert(job.value.name.value.clone()) {
@@ -464,7 +451,7 @@ impl Validator<'_> {
         let before = self.problems.list.len();
         let name = self.job_name(&raw.name);
         let engine = self.engine(&raw.engine);
-        let image = raw.image.as_ref().map(|i| self.text(i));
+        let image = raw.image.as_ref().map(|i| self.image(i));
         let schedule = self.schedule(raw.schedule.as_ref(), raw.timezone.as_ref());
         let source = self.source(&raw.source);
         let settle = self.settle(raw.source.value.settle.as_ref());
@@ -477,7 +464,7 @@ impl Validator<'_> {
             self.restore_and_keep(raw.restore, raw.keep.as_ref(), engine, raw.name.referenced);
         let after_restore = self.after_restore(&raw.after_restore, keep.is_some());
         let freshness = self.freshness(raw.freshness.as_ref());
-        let assertions = self.assertions(raw.assertions);
+        let assertions = self.assertions(&name, raw.assertions);
         if self.problems.list.len() > before {
             return None;
         }
@@ -500,6 +487,17 @@ impl Validator<'_> {
             trend,
             baseline,
         })
+    }
+
+    fn image(&mut self, raw: &Spanned<String>) -> String {
+        let image = self.text(raw);
+        if image.trim().is_empty() || image.contains(char::is_whitespace) {
+            self.problems.at(
+                raw.referenced,
+                format!("image `{image}` is not an image name; write e.g. `postgres:16`, or leave `image:` out for the engine's official image"),
+            );
+        }
+        image
     }
 
     fn job_name(&mut self, raw: &Spanned<String>) -> String {
@@ -635,11 +633,12 @@ impl Validator<'_> {
         after_restore
     }
 
-    fn assertions(&mut self, raw: Vec<Spanned<Assertion>>) -> Vec<Assertion> {
+    fn assertions(&mut self, job: &str, raw: Vec<Spanned<Assertion>>) -> Vec<Assertion> {
         let mut assertions = Vec::new();
-        for a in raw {
+        for (i, a) in raw.into_iter().enumerate() {
             for p in a.value.problems() {
-                self.problems.at(a.referenced, p);
+                self.problems
+                    .at(a.referenced, format!("jobs[{job}].assertions[{i}]: {p}"));
             }
             assertions.push(a.value);
         }
@@ -781,38 +780,28 @@ impl Validator<'_> {
 
     fn restore(&mut self, r: raw::RawRestore) -> Option<RestoreSettings> {
         let before = self.problems.list.len();
-        let timeout = self.duration(r.timeout.as_ref(), Duration::from_secs(2 * 3600));
-        let ready_timeout = self.duration(r.ready_timeout.as_ref(), Duration::from_secs(120));
-        let memory =
-            r.memory
-                .as_ref()
-                .and_then(|m| match crate::units::parse_bytes(&self.text(m)) {
-                    Ok(b) if b >= 64 << 20 => Some(b),
-                    Ok(_) => {
-                        self.problems
-                            .at(m.referenced, "memory must be at least 64MiB");
-                        None
-                    }
-                    Err(e) => {
-                        self.problems.at(m.referenced, e);
-                        None
-                    }
-                });
-        if let Some(c) = &r.cpus
-            && !(c.value > 0.0 && c.value <= 1024.0)
-        {
-            self.problems.at(
-                c.referenced,
-                format!("cpus must be above 0, not {}", c.value),
-            );
+        let timeout = self.timeout(r.timeout.as_ref(), "timeout", Duration::from_secs(2 * 3600));
+        let ready_timeout = self.timeout(
+            r.ready_timeout.as_ref(),
+            "ready_timeout",
+            Duration::from_secs(120),
+        );
+        let memory = r.memory.as_ref().and_then(|m| self.memory(m));
+        if let Some(c) = &r.cpus {
+            self.cpus(c);
         }
+        let mut roles = Vec::new();
         for role in &r.roles {
-            if role.is_empty() || role.contains(['"', '\0']) {
+            if role.value.is_empty() || role.value.contains(['"', '\0']) {
                 self.problems.at(
-                    Location::UNKNOWN,
-                    format!("role name `{role}` is not usable"),
+                    role.referenced,
+                    format!(
+                        "restore.roles: role name `{}` is not usable; write the name without quotes",
+                        role.value
+                    ),
                 );
             }
+            roles.push(role.value.clone());
         }
         (self.problems.list.len() == before).then(|| RestoreSettings {
             timeout,
@@ -821,23 +810,68 @@ impl Validator<'_> {
             cpus: r.cpus.map(|c| c.value),
             tmpfs: r.tmpfs.is_some_and(|t| t.value),
             tuning: r.tuning.unwrap_or(true),
-            roles: r.roles,
+            roles,
             require_end_marker: r.require_end_marker.unwrap_or(true),
             allow_logins: r.allow_logins.unwrap_or(false),
         })
     }
 
-    fn duration(&mut self, raw: Option<&Spanned<String>>, default: Duration) -> Duration {
-        let Some(raw) = raw else { return default };
-        match crate::units::parse_duration(&self.text(raw)) {
-            Ok(d) if !d.is_zero() => d,
+    /// `restore.memory`: at least 64MiB, and no more than Docker's API can carry.
+    fn memory(&mut self, m: &Spanned<String>) -> Option<u64> {
+        let text = self.text(m);
+        match crate::units::parse_bytes(&text) {
+            Ok(b) if b > MAX_MEMORY => {
+                self.problems.at(
+                    m.referenced,
+                    format!("restore.memory `{text}` is too large for Docker (at most 8EiB); write e.g. `4GiB`"),
+                );
+                None
+            }
+            Ok(b) if b >= 64 << 20 => Some(b),
             Ok(_) => {
                 self.problems
-                    .at(raw.referenced, "a timeout of zero would fail every run");
+                    .at(m.referenced, "restore.memory must be at least 64MiB");
+                None
+            }
+            Err(e) => {
+                self.problems
+                    .at(m.referenced, format!("restore.memory: {e}"));
+                None
+            }
+        }
+    }
+
+    /// `restore.cpus`: Docker refuses less than 0.01 or more CPUs than its host has.
+    fn cpus(&mut self, c: &Spanned<f64>) {
+        let most = self.host_cpus;
+        if !(c.value >= 0.01 && c.value <= most as f64) {
+            self.problems.at(
+                c.referenced,
+                format!(
+                    "restore.cpus must be between 0.01 and {most} (the CPUs of this host), not {}",
+                    c.value
+                ),
+            );
+        }
+    }
+
+    fn timeout(&mut self, raw: Option<&Spanned<String>>, key: &str, default: Duration) -> Duration {
+        let Some(raw) = raw else { return default };
+        match crate::units::parse_duration(&self.text(raw)) {
+            Ok(d) if d >= MIN_TIMEOUT => d,
+            Ok(d) => {
+                self.problems.at(
+                    raw.referenced,
+                    format!(
+                        "restore.{key} of {} would fail every run; give it at least 1s, e.g. `30m`",
+                        humantime::format_duration(d)
+                    ),
+                );
                 default
             }
             Err(e) => {
-                self.problems.at(raw.referenced, e);
+                self.problems
+                    .at(raw.referenced, format!("restore.{key}: {e}"));
                 default
             }
         }

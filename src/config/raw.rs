@@ -1,18 +1,20 @@
 //! The config file as written: serde structs that reject unknown keys.
 //! `super::validate` turns them into checked types.
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use crate::assert::Assertion;
 
 /// Top level of a restoredrill config file.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawConfig {
     /// Folder for run history and state. Default: `$XDG_STATE_HOME/restoredrill`
     /// (usually `~/.local/state/restoredrill`). Relative paths are relative to the config file.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub state_dir: Option<Spanned<String>>,
     /// How to reach the Docker engine.
     #[serde(default)]
@@ -23,9 +25,11 @@ pub(crate) struct RawConfig {
     /// Restores the daemon runs at the same time; due runs beyond it wait in
     /// a queue, in order. Default 1.
     #[serde(default)]
+    #[schemars(with = "Option<u32>")]
     pub max_concurrent_restores: Option<Spanned<u32>>,
     /// Address of the status page, for links in alerts, e.g. `https://restoredrill.example.com`.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub public_url: Option<Spanned<String>>,
     /// A URL the daemon pings regularly, so that someone hears if restoredrill itself stops.
     #[serde(default)]
@@ -35,164 +39,194 @@ pub(crate) struct RawConfig {
     pub history: Option<RawHistory>,
     /// Alert channels by name; jobs pick theirs with `channels`.
     #[serde(default)]
+    #[schemars(with = "std::collections::BTreeMap<String, RawChannel>")]
     pub alerts: std::collections::BTreeMap<String, Spanned<RawChannel>>,
     /// The backups to verify.
+    #[schemars(with = "Vec<RawJob>")]
     pub jobs: Vec<Spanned<RawJob>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawHistory {
     /// Runs older than this are pruned daily, unless still needed. Default `90d`.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub keep: Option<Spanned<String>>,
     /// The newest this many runs of each job are kept, however old. Default 100.
     #[serde(default)]
+    #[schemars(with = "Option<u32>")]
     pub keep_last: Option<Spanned<u32>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawHeartbeat {
     /// healthchecks.io-style ping URL.
+    #[schemars(with = "String")]
     pub url: Spanned<String>,
     /// How often to ping. Default 5m.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub every: Option<Spanned<String>>,
 }
 
 /// One alert channel; which keys apply depends on `type`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawChannel {
     /// `slack`, `telegram`, `webhook` or `email`.
     #[serde(rename = "type")]
+    #[schemars(with = "String")]
     pub kind: Spanned<String>,
     /// slack: the incoming-webhook URL (Mattermost and Rocket.Chat accept the same payload).
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub webhook_url: Option<Spanned<String>>,
     /// telegram: the bot's token.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub bot_token: Option<Spanned<String>>,
     /// telegram: the chat to write to.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub chat_id: Option<Spanned<String>>,
     /// telegram: Bot API address. Default `https://api.telegram.org`.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub api_url: Option<Spanned<String>>,
     /// webhook: where the run report is POSTed.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub url: Option<Spanned<String>>,
     /// webhook: shared secret for the `X-Restoredrill-Signature` HMAC-SHA256 header.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub secret: Option<Spanned<String>>,
     /// email: SMTP server.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub host: Option<Spanned<String>>,
     /// email: SMTP port. Default 587 (starttls), 465 (tls), 25 (none).
     #[serde(default)]
+    #[schemars(with = "Option<u16>")]
     pub port: Option<Spanned<u16>>,
     /// email: `starttls` (default), `tls`, or `none` (only for a relay on this host).
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub security: Option<Spanned<String>>,
     /// email: SMTP user, if the server needs a login.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub username: Option<Spanned<String>>,
     /// email: SMTP password.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub password: Option<Spanned<String>>,
     /// email: sender address.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub from: Option<Spanned<String>>,
     /// email: recipients.
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     pub to: Vec<Spanned<String>>,
     /// email: PEM file of a CA to trust for the server's certificate (a private CA).
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub ca_file: Option<Spanned<String>>,
 }
 
-/// Top level with each job left unparsed, used to report every job's
-/// problems when the whole file does not parse.
-#[derive(Debug, Deserialize)]
-pub(crate) struct RawOutline {
-    #[serde(default)]
-    pub jobs: Vec<Spanned<serde::de::IgnoredAny>>,
-}
-
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawDocker {
     /// `unix:///var/run/docker.sock`, `tcp://host:2375`... Default: `DOCKER_HOST`, else the local socket.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub host: Option<Spanned<String>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawHttp {
     /// Address of the daemon's status page and API. Default `127.0.0.1:8900`.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub listen: Option<Spanned<String>>,
     /// Bearer token every endpoint but `/healthz` requires; needed when
     /// `listen` is not a loopback address. Use `${ENV}`.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub token: Option<Spanned<String>>,
 }
 
 /// One backup to verify.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawJob {
     /// Unique name: letters, digits, `-`, `_`.
+    #[schemars(with = "String")]
     pub name: Spanned<String>,
     /// `postgres`, `mysql` or `mariadb`.
+    #[schemars(with = "String")]
     pub engine: Spanned<String>,
     /// Image to restore into; match your production server's major version.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub image: Option<Spanned<String>>,
     /// 5-field crontab expression (seconds optional) for the daemon.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub schedule: Option<Spanned<String>>,
     /// IANA time zone the schedule is read in. Default UTC.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub timezone: Option<Spanned<String>>,
     /// Where the dumps are.
+    #[schemars(with = "RawSource")]
     pub source: Spanned<RawSource>,
     /// Database to restore into (created empty before loading) and check.
     /// A dump that creates and connects to its own database (`pg_dump
     /// --create`, `mysqldump --databases`, pg_dumpall) is checked in the
     /// database it names when that is not this one. Default `restored`.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub database: Option<Spanned<String>>,
     /// Limits and tuning of the throwaway server.
     #[serde(default)]
     pub restore: Option<RawRestore>,
     /// Checks on the restored data.
     #[serde(default)]
+    #[schemars(with = "Vec<Assertion>")]
     pub assertions: Vec<Spanned<Assertion>>,
     /// Keep the last passing restore running for people to query: `true`
     /// (default), `false`, or settings.
     #[serde(default)]
+    #[schemars(with = "Option<RawKeep>")]
     pub keep: Option<Spanned<RawKeep>>,
     /// SQL files run in the restored database after it passes and before it
     /// is kept (e.g. masking personal data). Relative to the config file.
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     pub after_restore: Vec<Spanned<String>>,
     /// The daemon's watch on the age of the newest dump.
     #[serde(default)]
     pub freshness: Option<RawFreshness>,
     /// Alert channels (names under `alerts:`) told about this job.
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     pub channels: Vec<Spanned<String>>,
     /// `failure`, `change` (default: first failure and recovery) or `always`.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub notify: Option<Spanned<String>>,
     /// While the job keeps failing, alert again this often. Default: never.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub remind_every: Option<Spanned<String>>,
     /// healthchecks.io-style ping URL for this job: `/start`, success, `/fail`.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub healthchecks: Option<Spanned<String>>,
     /// Warnings (not failures) when runs drift.
     #[serde(default)]
@@ -203,46 +237,55 @@ pub(crate) struct RawJob {
     pub baseline: Option<RawBaseline>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawBaseline {
     /// A table with this many percent fewer rows than in the last good
     /// restore fails the run. Default 50.
     #[serde(default)]
+    #[schemars(with = "Option<f64>")]
     pub fail_shrink_percent: Option<Spanned<f64>>,
     /// A table with this many percent fewer rows is a warning. Default 5.
     #[serde(default)]
+    #[schemars(with = "Option<f64>")]
     pub warn_shrink_percent: Option<Spanned<f64>>,
     /// Tables (and other objects) not compared, as globs on `schema.table`
     /// (a bare name is in the default schema), e.g. `sessions`, `audit_*`.
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     pub exclude: Vec<Spanned<String>>,
     /// Thresholds for single tables; the first entry that matches applies.
     #[serde(default)]
+    #[schemars(with = "Vec<RawTableBaseline>")]
     pub tables: Vec<Spanned<RawTableBaseline>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawTableBaseline {
     /// Glob on `schema.table` (a bare name is in the default schema).
+    #[schemars(with = "String")]
     pub table: Spanned<String>,
     /// Default: the job's `baseline.fail_shrink_percent`.
     #[serde(default)]
+    #[schemars(with = "Option<f64>")]
     pub fail_shrink_percent: Option<Spanned<f64>>,
     /// Default: the job's `baseline.warn_shrink_percent`.
     #[serde(default)]
+    #[schemars(with = "Option<f64>")]
     pub warn_shrink_percent: Option<Spanned<f64>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawTrend {
     /// Warn when the restore takes more than this many times the median of the last passing runs. Default 2.
     #[serde(default)]
+    #[schemars(with = "Option<f64>")]
     pub duration_factor: Option<Spanned<f64>>,
     /// Warn when the dump is this much smaller than the previous one, in percent. Default 20.
     #[serde(default)]
+    #[schemars(with = "Option<f64>")]
     pub size_shrink_percent: Option<Spanned<f64>>,
 }
 
@@ -275,90 +318,122 @@ impl<'de> Deserialize<'de> for RawKeep {
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+impl JsonSchema for RawKeep {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "RawKeep".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "`true` (default), `false`, or settings (which keep).",
+            "anyOf": [{ "type": "boolean" }, generator.subschema_for::<RawKeepSettings>()]
+        })
+    }
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawKeepSettings {
     /// Loopback address where the daemon serves the kept restore, e.g.
     /// `127.0.0.1:15432`; it stays the same across promotions.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub listen: Option<Spanned<String>>,
     /// How long connections open on a replaced kept restore may go on. Default 10m.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub drain: Option<Spanned<String>>,
     /// A kept restore older than this is removed. Default: kept until replaced.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub max_age: Option<Spanned<String>>,
     /// How often the daemon checks that the kept restore still runs (and
     /// starts it again if not). Default 1m.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub check_every: Option<Spanned<String>>,
     /// A login that can read but not change the kept restore.
     #[serde(default)]
+    #[schemars(with = "Option<RawReadonlyUser>")]
     pub readonly_user: Option<Spanned<RawReadonlyUser>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawReadonlyUser {
     /// User name to create.
+    #[schemars(with = "String")]
     pub name: Spanned<String>,
     /// Its password; use `${ENV}`.
+    #[schemars(with = "String")]
     pub password: Spanned<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawFreshness {
     /// The job is `stale` when its newest dump is older than this. Default: not watched.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub max_age: Option<Spanned<String>>,
     /// How often the daemon looks at the source (without restoring). Default 10m.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub check_every: Option<Spanned<String>>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawSource {
     /// `local` (more to come).
     #[serde(rename = "type")]
+    #[schemars(with = "String")]
     pub kind: Spanned<String>,
     /// Folder holding the dumps.
+    #[schemars(with = "String")]
     pub path: Spanned<String>,
     /// Glob on file names, e.g. `shop-*.sql.gz`. Default `*`.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub pattern: Option<Spanned<String>>,
     /// A dump is picked only once it has not changed for this long, so a dump
     /// still being written is not verified half-written. Default 1m.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub settle: Option<Spanned<String>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawRestore {
     /// Longest a load may take before the run fails. Default 2h.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub timeout: Option<Spanned<String>>,
     /// Longest the server may take to accept connections. Default 2m.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub ready_timeout: Option<Spanned<String>>,
     /// Memory limit of the container, e.g. `4GiB`. Default: none.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub memory: Option<Spanned<String>>,
     /// CPU limit of the container, e.g. `2` or `1.5`. Default: none. Also the
     /// number of parallel pg_restore jobs where the format allows.
     #[serde(default)]
+    #[schemars(with = "Option<f64>")]
     pub cpus: Option<Spanned<f64>>,
     /// Data directory on tmpfs (RAM): faster, but cannot be kept. Default false.
     #[serde(default)]
+    #[schemars(with = "Option<bool>")]
     pub tmpfs: Option<Spanned<bool>>,
     /// Throwaway server settings (no fsync, no WAL/binlog durability). Default true.
     #[serde(default)]
     pub tuning: Option<bool>,
     /// PostgreSQL roles to create before loading, for dumps with `OWNER TO` / `GRANT`.
     #[serde(default)]
-    pub roles: Vec<String>,
+    #[schemars(with = "Vec<String>")]
+    pub roles: Vec<Spanned<String>>,
     /// A plain dump must end with its tool's completion line (`-- PostgreSQL
     /// database dump complete`, `-- Dump completed`), which proves it was not cut
     /// off. Set false only for dumps made with `--skip-comments` / `--compact`;

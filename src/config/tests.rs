@@ -24,7 +24,7 @@ jobs:
     schedule: "0 3 * * 1"
     source: { type: local, path: "${SHOP_DIR}", pattern: "shop-*.sql.gz" }
     database: shop
-    restore: { timeout: 30m, memory: 2GiB, cpus: 2 }
+    restore: { timeout: 30m, memory: 2GiB, cpus: 1 }
     assertions:
       - tables_exist: [orders]
       - row_count: { table: orders, min: 1 }
@@ -130,10 +130,10 @@ fn assertions_must_say_what_they_expect() {
 
 #[test]
 fn tmpfs_restores_cannot_be_kept() {
-    let text = GOOD.replace("cpus: 2 }", "cpus: 2, tmpfs: true }");
+    let text = GOOD.replace("cpus: 1 }", "cpus: 1, tmpfs: true }");
     let errs = check(&text).unwrap_err().0;
     assert!(errs[0].message.contains("tmpfs"), "{errs:#?}");
-    let ok = GOOD.replace("cpus: 2 }", "cpus: 2, tmpfs: true }\n    keep: false");
+    let ok = GOOD.replace("cpus: 1 }", "cpus: 1, tmpfs: true }\n    keep: false");
     assert!(check(&ok).is_ok());
 }
 
@@ -451,4 +451,204 @@ fn a_history_setting_that_would_prune_too_much_is_refused_with_its_place() {
             .contains("history.keep: `forever` is not a duration"),
         "{errs:?}"
     );
+}
+
+/// One problem in several places of several jobs, as `validate` shows them.
+const MANY_PROBLEMS: &str = r#"http: { listen: 127.0.0.1:8900, tokn: abc }
+jobs:
+  - name: orders
+    engine: postgres
+    image: ""
+    source: { type: local, path: /x }
+    restore: { timeout: 1ns, memory: 9000000000g, cpus: 1000 }
+    assertions:
+      - tables_exist: [orders]
+      - row_count: { table: orders, min: "abc" }
+      - row_cont: { table: orders, min: 1 }
+  - name: blog
+    engine: mariadb
+    sourc: { type: local, path: /x }
+    keep: maybe
+  - name: users
+    engine: postgres
+    source: { type: local, path: /x }
+    restore:
+      roles: [app, ""]
+    assertions:
+      - sql: { query: "select 1", max: .nan }
+  - engine: postgres
+    source: { type: local, path: /x }
+"#;
+
+/// Asserts a problem with `needle` in its text at `line:col`.
+fn has_at(errs: &[ConfigError], line: u64, col: u64, needle: &str) {
+    assert!(
+        errs.iter()
+            .any(|e| e.line == line && e.column == col && e.message.contains(needle)),
+        "no `{needle}` at {line}:{col} in {:#?}",
+        errs.iter().map(|e| e.to_string()).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn every_problem_of_every_job_is_reported_in_one_pass_in_plain_words() {
+    let errs = check(MANY_PROBLEMS).unwrap_err().0;
+    has_at(
+        &errs,
+        1,
+        33,
+        "http: unknown key `tokn`; did you mean `token`?",
+    );
+    has_at(&errs, 5, 12, "image `` is not an image name");
+    has_at(&errs, 7, 25, "restore.timeout of 1ns would fail every run");
+    has_at(&errs, 7, 38, "restore.memory `9000000000g` is too large");
+    has_at(&errs, 7, 57, "restore.cpus must be between 0.01 and");
+    has_at(
+        &errs,
+        10,
+        42,
+        "jobs[orders].assertions[1].row_count.min: expected a whole number, got \"abc\"",
+    );
+    has_at(
+        &errs,
+        11,
+        9,
+        "jobs[orders].assertions[2]: unknown kind `row_cont`; did you mean `row_count`?",
+    );
+    has_at(
+        &errs,
+        14,
+        5,
+        "jobs[blog]: unknown key `sourc`; did you mean `source`?",
+    );
+    has_at(&errs, 15, 5, "jobs[blog].keep: expected `true`, `false`");
+    has_at(&errs, 12, 5, "job `blog` has no `source:`");
+    has_at(&errs, 20, 20, "role name `` is not usable");
+    has_at(&errs, 22, 9, "jobs[users].assertions[0]: sql check");
+    has_at(&errs, 22, 9, "`max: NaN` is not a finite number");
+    has_at(&errs, 23, 5, "jobs[3]: this job has no `name:`");
+    assert_eq!(errs.len(), 13, "{errs:#?}");
+    let mut sorted = errs.clone();
+    sorted.sort_by_key(|e| (e.line, e.column));
+    assert_eq!(errs, sorted, "problems are listed in file order");
+}
+
+#[test]
+fn problems_of_shape_do_not_hide_the_other_jobs_checks() {
+    let text = r#"jobs:
+  - name: a
+    engine: postgres
+    source: { type: local, path: /x }
+    restore: { cpus: many }
+  - name: b
+    engine: oracle
+    source: { type: local, path: /x }
+"#;
+    let errs = check(text).unwrap_err().0;
+    has_at(
+        &errs,
+        5,
+        22,
+        "jobs[a].restore.cpus: expected a number, got \"many\"",
+    );
+    has_at(&errs, 7, 13, "unknown engine `oracle`");
+    assert_eq!(errs.len(), 2, "{errs:#?}");
+}
+
+#[test]
+fn values_run_would_refuse_are_refused_here() {
+    for (from, to, needle) in [
+        ("timeout: 30m", "timeout: 0s", "would fail every run"),
+        ("timeout: 30m", "timeout: 999ms", "would fail every run"),
+        (
+            "memory: 2GiB",
+            "memory: 99999999999999t",
+            "too large for Docker",
+        ),
+        ("memory: 2GiB", "memory: 1MiB", "at least 64MiB"),
+        (
+            "cpus: 1 }",
+            "cpus: 0.001 }",
+            "restore.cpus must be between 0.01",
+        ),
+        (
+            "cpus: 1 }",
+            "cpus: 100000 }",
+            "restore.cpus must be between 0.01",
+        ),
+        (
+            "image: postgres:15",
+            "image: \"  \"",
+            "is not an image name",
+        ),
+        ("min: 1 }", "min: .inf }", "expected a whole number"),
+    ] {
+        let text = GOOD.replace(from, to);
+        assert_ne!(text, GOOD, "{from}");
+        let errs = check(&text).unwrap_err().0;
+        assert!(
+            errs.iter().all(|e| e.line > 0) && errs.iter().any(|e| e.message.contains(needle)),
+            "`{to}`: no `{needle}` with a place in {errs:#?}"
+        );
+    }
+}
+
+#[test]
+fn a_missing_key_names_its_job_and_a_broken_file_says_where() {
+    let errs = check(&GOOD.replace("    engine: postgres\n", ""))
+        .unwrap_err()
+        .0;
+    has_at(
+        &errs,
+        4,
+        5,
+        "job `shop` has no `engine:`, which every job needs",
+    );
+    assert_eq!(errs.len(), 1, "{errs:#?}");
+
+    let errs = check("jobs:\n  - name: [oops\n").unwrap_err().0;
+    assert_eq!(errs.len(), 1, "{errs:#?}");
+    assert!(errs[0].line > 0, "{errs:#?}");
+}
+
+/// The config as JSON, as an editor's YAML language server sees it.
+fn as_json(text: &str) -> serde_json::Value {
+    serde_saphyr::from_str(text).expect("well-formed YAML")
+}
+
+#[test]
+fn good_configs_pass_the_json_schema_and_bad_shapes_fail_it() {
+    let schema: serde_json::Value = serde_json::from_str(&json_schema()).unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("a valid JSON Schema");
+    let example =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/example.yaml"))
+            .unwrap();
+    let keep = format!(
+        "{GOOD}    keep: {{ listen: 127.0.0.1:15432, readonly_user: {{ name: r, password: p }} }}\n"
+    );
+    for (what, good) in [
+        ("example.yaml", example.as_str()),
+        ("GOOD", GOOD),
+        ("TWO_JOBS", TWO_JOBS),
+        ("keep settings", &keep),
+    ] {
+        let errors: Vec<String> = validator
+            .iter_errors(&as_json(good))
+            .map(|e| e.to_string())
+            .collect();
+        assert!(errors.is_empty(), "{what}: {errors:#?}");
+    }
+    for bad in [
+        GOOD.replace("engine:", "engin:"),
+        GOOD.replace("min: 1", "min: many"),
+        GOOD.replace("- tables_exist: [orders]", "- tables_exist: orders"),
+        GOOD.replace("row_count:", "row_cont:"),
+        format!("{GOOD}    keep: maybe\n"),
+        "state_dir: x\n".to_string(),
+    ] {
+        assert!(
+            !validator.is_valid(&as_json(&bad)),
+            "passes the schema: {bad}"
+        );
+    }
 }
