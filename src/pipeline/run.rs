@@ -51,8 +51,27 @@ impl<'a> Run<'a> {
             return done;
         }
         let inspection = self.inspect(&dump).await?;
-        let launched = self.launch(&inspection).await?;
         let (ctx, request) = (self.ctx, self.request);
+        let name = self.candidate_name();
+        let launched = tokio::select! {
+            biased;
+            _ = ctx.cancel.cancelled() => Err(Stop::shutdown()),
+            _ = request.cancel.cancelled() => Err(Stop::cancelled()),
+            l = self.launch(&inspection) => l,
+        };
+        let launched = match launched {
+            Ok(l) => l,
+            Err(stop) => {
+                if self.interrupted() {
+                    // The guard of a half-made candidate removes it too; this
+                    // waits for it, so a stopping process leaves nothing behind.
+                    let volume = (!self.job.restore.tmpfs).then(|| format!("{name}-data"));
+                    let removal = container::remove(&ctx.docker, &name, volume.as_deref());
+                    within_cleanup_limit(&name, removal).await;
+                }
+                return Err(stop);
+            }
+        };
         let checked = tokio::select! {
             biased;
             _ = ctx.cancel.cancelled() => Err(Stop::shutdown()),
@@ -63,10 +82,25 @@ impl<'a> Run<'a> {
             // The restore is kept in the database that holds the dump.
             Ok(creds) => self.keep(launched, creds).await,
             Err(stop) => {
-                launched.candidate.remove().await;
+                let name = launched.candidate.name.clone();
+                if self.interrupted() {
+                    within_cleanup_limit(&name, launched.candidate.remove()).await;
+                } else {
+                    launched.candidate.remove().await;
+                }
                 Err(stop)
             }
         }
+    }
+
+    /// Whether restoredrill or someone stopped this run.
+    fn interrupted(&self) -> bool {
+        self.ctx.cancel.is_cancelled() || self.request.cancel.is_cancelled()
+    }
+
+    /// The candidate container's name: the job's and the run's.
+    fn candidate_name(&self) -> String {
+        format!("restoredrill-{}-{}", self.job.name, self.report.run_id).to_ascii_lowercase()
     }
 
     /// Times `fut` as `phase` of the report.
@@ -171,7 +205,7 @@ impl<'a> Run<'a> {
                 job.database.clone()
             },
         };
-        let name = format!("restoredrill-{}-{}", job.name, self.report.run_id).to_ascii_lowercase();
+        let name = self.candidate_name();
         let spec = ContainerSpec {
             volume: (!job.restore.tmpfs).then(|| format!("{name}-data")),
             name,
@@ -479,6 +513,21 @@ impl<'a> Run<'a> {
             }
         }
         Ok(Done::Verified)
+    }
+}
+
+/// How long removing the candidate may hold up a stopping run: with Docker
+/// hung, restoredrill still stops promptly, and the next start removes what
+/// is left.
+const CLEANUP_LIMIT: Duration = Duration::from_secs(10);
+
+async fn within_cleanup_limit(name: &str, removal: impl Future<Output = ()>) {
+    if tokio::time::timeout(CLEANUP_LIMIT, removal).await.is_err() {
+        tracing::warn!(
+            container = name,
+            "Docker did not remove the stopped run's container within {}s; the next start removes it",
+            CLEANUP_LIMIT.as_secs()
+        );
     }
 }
 
