@@ -194,6 +194,9 @@ async fn running_candidate(engine: &TestEngine, app: &App) -> Option<String> {
 }
 
 #[tokio::test]
+#[ignore = "dockerd 20.10 started again on its data root deletes the host's docker0 bridge, cutting \
+            the machine engine's containers off: run it only on a machine of its own, with \
+            `cargo test --test engine -- --ignored`"]
 async fn the_daemon_survives_a_restart_of_the_docker_engine() {
     let mut engine = TestEngine::start(&[PG_IMAGE]).await;
     let app = App::new("engine-restart");

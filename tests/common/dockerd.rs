@@ -5,6 +5,12 @@
 //! `docker.io`. Dropping it stops the engine (killing it if it hangs),
 //! unmounts what it left mounted, removes its folder and its bridge: on every
 //! path, panics included.
+//!
+//! Caution: dockerd 20.10 started again on its data root deletes the host's
+//! `docker0` bridge, which the machine's engine uses; [`TestEngine::start_again`]
+//! makes it again (with this machine's 172.17.0.1/16, MTU 1400), but containers
+//! already on it lose their network. Run tests that restart it on a machine of
+//! their own.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -101,6 +107,7 @@ impl TestEngine {
             .spawn()
             .expect("start dockerd (apt-get install docker.io)");
         self.child = Some(child);
+        let had_docker0 = link_exists("docker0");
         let started = Instant::now();
         // The client wants the socket to exist already.
         while !self.answers().await {
@@ -116,6 +123,16 @@ impl TestEngine {
                 self.log()
             );
             tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        // dockerd 20.10, started again on its data root, deletes the host's
+        // `docker0` (the machine engine's bridge) while it clears its stale
+        // default network. Put it back; containers already on it stay cut off.
+        if had_docker0 && !link_exists("docker0") {
+            eprintln!("the test engine deleted the host's docker0 bridge; making it again");
+            sh(
+                "ip link add docker0 type bridge && ip addr add 172.17.0.1/16 dev docker0 \
+                && ip link set docker0 mtu 1400 && ip link set docker0 up",
+            );
         }
     }
 
@@ -257,6 +274,13 @@ fn machine_storage_driver() -> String {
         "the machine's Docker engine does not answer `docker info`; start it, e.g. `service docker start`"
     );
     driver
+}
+
+fn link_exists(name: &str) -> bool {
+    Command::new("ip")
+        .args(["link", "show", name])
+        .output()
+        .is_ok_and(|o| o.status.success())
 }
 
 fn sh(cmd: &str) {
