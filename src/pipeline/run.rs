@@ -51,27 +51,10 @@ impl<'a> Run<'a> {
             return done;
         }
         let inspection = self.inspect(&dump).await?;
+        // Not raced with cancellation: a container Docker is still creating
+        // would outlive its removal. Each Docker call is bounded instead.
+        let launched = self.launch(&inspection).await?;
         let (ctx, request) = (self.ctx, self.request);
-        let name = self.candidate_name();
-        let launched = tokio::select! {
-            biased;
-            _ = ctx.cancel.cancelled() => Err(Stop::shutdown()),
-            _ = request.cancel.cancelled() => Err(Stop::cancelled()),
-            l = self.launch(&inspection) => l,
-        };
-        let launched = match launched {
-            Ok(l) => l,
-            Err(stop) => {
-                if self.interrupted() {
-                    // The guard of a half-made candidate removes it too; this
-                    // waits for it, so a stopping process leaves nothing behind.
-                    let volume = (!self.job.restore.tmpfs).then(|| format!("{name}-data"));
-                    let removal = container::remove(&ctx.docker, &name, volume.as_deref());
-                    within_cleanup_limit(&name, removal).await;
-                }
-                return Err(stop);
-            }
-        };
         let checked = tokio::select! {
             biased;
             _ = ctx.cancel.cancelled() => Err(Stop::shutdown()),
