@@ -8,11 +8,14 @@
 //! Start-up reconciles with Docker (leftover candidates and unrecorded kept
 //! containers are removed, recorded kept restores are adopted and served
 //! again); stopping cancels running restores but leaves kept restores
-//! running for the next start. The HTTP API (`http`) calls in through
+//! running for the next start. While the Docker engine is gone the daemon
+//! keeps running and takes its kept restores back when it returns
+//! (`engine_watch`). The HTTP API (`http`) calls in through
 //! [`Daemon::trigger`], [`Daemon::reload`] and [`Daemon::status`]; the
 //! `daemon` command (`cli::daemon`) starts the two side by side.
 
 pub mod endpoint;
+mod engine_watch;
 mod freshness;
 mod history;
 mod keeper;
@@ -26,6 +29,7 @@ pub use status::{JobStatus, KeptSummary};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -82,6 +86,8 @@ struct Shared {
     state_dir: PathBuf,
     /// Runs the history refused, until it takes them.
     held: Mutex<history::Held>,
+    /// Whether the Docker engine answered the latest ping (`engine_watch`).
+    docker_up: AtomicBool,
 }
 
 /// What the daemon runs beside the schedule for one job.
@@ -123,6 +129,7 @@ impl Daemon {
             tracker: TaskTracker::new(),
             state_dir: config.state_dir.clone(),
             held: Mutex::new(history::Held::default()),
+            docker_up: AtomicBool::new(true),
         });
         shared.tracker.spawn(shared.clone().watch_history());
         shared.forget_removed_jobs(&config.jobs).await;
@@ -137,6 +144,8 @@ impl Daemon {
         );
         scheduler.set_jobs(&config.jobs);
         shared.spawn_pruning();
+        let watch = shared.clone().watch_engine(shared.ctx.cancel.clone());
+        shared.tracker.spawn(watch);
         if let Some(hb) = config.alerts.heartbeat.clone() {
             let shared = shared.clone();
             shared.tracker.clone().spawn(async move {
@@ -410,10 +419,11 @@ impl Shared {
         container::remove(&self.ctx.docker, &k.container, k.volume.as_deref()).await;
     }
 
-    /// Serves the recorded kept restore of `job` again after a restart.
-    async fn adopt(&self, job: &Job) {
+    /// Serves the recorded kept restore of `job` again after a restart (of
+    /// restoredrill or of the Docker engine); `false` if Docker failed it.
+    async fn adopt(&self, job: &Job) -> bool {
         let Ok(Some(kept)) = self.ctx.store.kept(&job.name).await else {
-            return;
+            return true;
         };
         let port = engine_for(job.engine).port();
         match container::adopt(&self.ctx.docker, &kept.container, port).await {
@@ -427,13 +437,16 @@ impl Shared {
                 }
                 tracing::info!(job = %job.name, container = %kept.container, port = host_port, "adopted the kept restore");
                 self.serve(job, &kept, None);
+                true
             }
             Ok(None) => {
                 tracing::warn!(job = %job.name, container = %kept.container, "the recorded kept restore no longer exists");
                 let _ = self.ctx.store.clear_kept(&job.name).await;
+                true
             }
             Err(e) => {
-                tracing::error!(job = %job.name, container = %kept.container, error = %e, "cannot adopt the kept restore")
+                tracing::error!(job = %job.name, container = %kept.container, error = %e, "cannot adopt the kept restore");
+                false
             }
         }
     }

@@ -50,6 +50,7 @@ pub async fn metrics(State(s): State<AppState>) -> Response {
 async fn render(s: &AppState) -> Result<String, StoreError> {
     let store = s.daemon.store();
     let mut metrics = Metrics::register();
+    metrics.record_docker(s.daemon.docker_up());
     let now = Utc::now();
     let status = s.daemon.status().await;
     for job in &status {
@@ -161,6 +162,17 @@ impl Metrics {
             runs_now,
             pruned,
         }
+    }
+
+    /// Whether the Docker engine answered the daemon's latest ping.
+    fn record_docker(&mut self, up: bool) {
+        let gauge = Gauge::<i64>::default();
+        gauge.set(i64::from(up));
+        self.registry.register(
+            "restoredrill_docker_up",
+            "1 while the Docker engine answers the daemon's pings, 0 while it is unreachable",
+            gauge,
+        );
     }
 
     /// A job's gauges, from its status and its recent runs (newest first).

@@ -67,12 +67,28 @@ pub enum SetupError {
     Docker(#[from] RestoreError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// SIGINT or SIGTERM came before Docker and the history were ready.
+    #[error("interrupted while connecting to Docker and opening the history; no run was started")]
+    Interrupted,
 }
 
 impl Context {
     /// Connects to Docker, opens the history, and cleans up after any earlier
-    /// process that was killed mid-run.
+    /// process that was killed mid-run; gives up at once when `cancel` fires.
     pub async fn open(
+        config: &Config,
+        show_progress: bool,
+        cancel: CancellationToken,
+    ) -> Result<Self, SetupError> {
+        let stop = cancel.clone();
+        tokio::select! {
+            biased;
+            _ = stop.cancelled() => Err(SetupError::Interrupted),
+            opened = Self::open_now(config, show_progress, cancel) => opened,
+        }
+    }
+
+    async fn open_now(
         config: &Config,
         show_progress: bool,
         cancel: CancellationToken,
@@ -170,11 +186,31 @@ pub async fn run_once(ctx: &Context, job: &Job, request: &RunRequest) -> RunRepo
             tracing::error!(error = %e, "could not record the run's start in history; verifying anyway");
         }
         ctx.alerter().run_started(job, &run_id);
-        let outcome = run.verify().await;
+        let outcome = unless_engine_gone(ctx, run.verify().await).await;
         record(ctx, job, request.trigger, run.report, outcome).await
     }
     .instrument(span)
     .await
+}
+
+/// A run that blames the backup is checked against the engine: a tool cut
+/// off because the Docker engine stopped (an upgrade, a restart) says
+/// nothing of the backup, so the run becomes an error.
+async fn unless_engine_gone(ctx: &Context, outcome: Result<Done, Stop>) -> Result<Done, Stop> {
+    let Err(stop) = outcome else { return outcome };
+    if stop.blame != stop::Blame::Backup {
+        return Err(stop);
+    }
+    let answer = tokio::time::timeout(std::time::Duration::from_secs(5), ctx.docker.ping()).await;
+    let gone = match answer {
+        Ok(Ok(_)) => return Err(stop),
+        Ok(Err(e)) => crate::restore::docker::explain(&e),
+        Err(_) => "the Docker engine did not answer a ping within 5s".to_string(),
+    };
+    tracing::warn!(failure = %stop.reason, "the run failed while the Docker engine was going away");
+    Err(Stop::error(format!(
+        "interrupted: the Docker engine went away during the run ({gone}); the backup was not judged"
+    )))
 }
 
 /// Concludes the report from the outcome, stores it (or marks it

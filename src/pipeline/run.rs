@@ -51,6 +51,8 @@ impl<'a> Run<'a> {
             return done;
         }
         let inspection = self.inspect(&dump).await?;
+        // Not raced with cancellation: a container Docker is still creating
+        // would outlive its removal. Each Docker call is bounded instead.
         let launched = self.launch(&inspection).await?;
         let (ctx, request) = (self.ctx, self.request);
         let checked = tokio::select! {
@@ -63,10 +65,25 @@ impl<'a> Run<'a> {
             // The restore is kept in the database that holds the dump.
             Ok(creds) => self.keep(launched, creds).await,
             Err(stop) => {
-                launched.candidate.remove().await;
+                let name = launched.candidate.name.clone();
+                if self.interrupted() {
+                    within_cleanup_limit(&name, launched.candidate.remove()).await;
+                } else {
+                    launched.candidate.remove().await;
+                }
                 Err(stop)
             }
         }
+    }
+
+    /// Whether restoredrill or someone stopped this run.
+    fn interrupted(&self) -> bool {
+        self.ctx.cancel.is_cancelled() || self.request.cancel.is_cancelled()
+    }
+
+    /// The candidate container's name: the job's and the run's.
+    fn candidate_name(&self) -> String {
+        format!("restoredrill-{}-{}", self.job.name, self.report.run_id).to_ascii_lowercase()
     }
 
     /// Times `fut` as `phase` of the report.
@@ -171,7 +188,7 @@ impl<'a> Run<'a> {
                 job.database.clone()
             },
         };
-        let name = format!("restoredrill-{}-{}", job.name, self.report.run_id).to_ascii_lowercase();
+        let name = self.candidate_name();
         let spec = ContainerSpec {
             volume: (!job.restore.tmpfs).then(|| format!("{name}-data")),
             name,
@@ -479,6 +496,21 @@ impl<'a> Run<'a> {
             }
         }
         Ok(Done::Verified)
+    }
+}
+
+/// How long removing the candidate may hold up a stopping run: with Docker
+/// hung, restoredrill still stops promptly, and the next start removes what
+/// is left.
+const CLEANUP_LIMIT: Duration = Duration::from_secs(10);
+
+async fn within_cleanup_limit(name: &str, removal: impl Future<Output = ()>) {
+    if tokio::time::timeout(CLEANUP_LIMIT, removal).await.is_err() {
+        tracing::warn!(
+            container = name,
+            "Docker did not remove the stopped run's container within {}s; the next start removes it",
+            CLEANUP_LIMIT.as_secs()
+        );
     }
 }
 

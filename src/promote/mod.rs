@@ -30,8 +30,12 @@ pub struct Promotion<'a> {
 }
 
 pub async fn promote(p: Promotion<'_>, candidate: Candidate) -> Result<KeptRestore, RestoreError> {
-    let stop = StopContainerOptionsBuilder::default().t(60).build();
-    if let Err(e) = p.docker.stop_container(&candidate.id, Some(stop)).await {
+    const GRACE: u64 = 60;
+    let stop = StopContainerOptionsBuilder::default()
+        .t(GRACE as i32)
+        .build();
+    let stopping = crate::restore::docker::stop_limit(p.docker, GRACE);
+    if let Err(e) = stopping.stop_container(&candidate.id, Some(stop)).await {
         candidate.remove().await;
         return Err(RestoreError::Docker(e));
     }

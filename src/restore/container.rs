@@ -765,6 +765,57 @@ pub async fn sweep(
     Ok(removed)
 }
 
+/// A candidate container that is no longer running.
+#[derive(Debug, Clone)]
+pub struct StoppedCandidate {
+    pub name: String,
+    pub run_id: String,
+    pub volume: Option<String>,
+}
+
+/// Candidates of `instance` that stopped (e.g. the Docker engine restarted
+/// under their runs), for the daemon to remove once their runs have ended.
+pub async fn stopped_candidates(
+    docker: &Docker,
+    instance: &str,
+) -> Result<Vec<StoppedCandidate>, RestoreError> {
+    let filters = HashMap::from([
+        (
+            "label",
+            vec![
+                format!("{LABEL_INSTANCE}={instance}"),
+                format!("{LABEL_ROLE}={}", Role::Candidate.as_str()),
+            ],
+        ),
+        ("status", vec!["exited".to_string(), "dead".to_string()]),
+    ]);
+    let opts = ListContainersOptionsBuilder::default()
+        .all(true)
+        .filters(&filters)
+        .build();
+    let containers = docker
+        .list_containers(Some(opts))
+        .await
+        .map_err(RestoreError::Docker)?;
+    Ok(containers
+        .into_iter()
+        .filter_map(|c| {
+            let name = c.names?.first()?.trim_start_matches('/').to_string();
+            let run_id = c.labels?.get(LABEL_RUN)?.clone();
+            let volume = c
+                .mounts
+                .unwrap_or_default()
+                .into_iter()
+                .find_map(|m| m.name);
+            Some(StoppedCandidate {
+                name,
+                run_id,
+                volume,
+            })
+        })
+        .collect())
+}
+
 /// Containers of `instance` that should not be there (id, names, role), and
 /// the volumes the kept ones use. The relay of a kept restore stays with it.
 async fn leftovers(

@@ -1,5 +1,6 @@
 //! Loads a dump into a throwaway container and hands back a running server.
 //!
+//! `docker` connects to the engine and bounds every request to it,
 //! `container` owns Docker resources (guarded, labelled, swept), `sandbox`
 //! confines them (no network but a relay from the host, few privileges),
 //! `engine` with `postgres` and `mysql` holds what differs per engine, `load`
@@ -8,6 +9,7 @@
 //! this one's.
 
 pub mod container;
+pub mod docker;
 mod engine;
 pub mod load;
 pub mod mysql;
@@ -28,8 +30,11 @@ pub use load::{LoadFailure, Loaded};
 /// Not a verdict on the backup.
 #[derive(Debug, thiserror::Error)]
 pub enum RestoreError {
-    #[error("Docker refused or is unreachable: {0}")]
+    #[error("{}", docker::explain(.0))]
     Docker(#[source] bollard::errors::Error),
+    /// The engine itself cannot be used: not there, or silent.
+    #[error("the Docker engine at {engine} {problem}")]
+    Engine { engine: String, problem: String },
     #[error(
         "image `{image}` is not present and could not be pulled ({detail}). Where no registry is reachable, build the bundled images with `docker/build-images.sh`; otherwise run `docker pull {image}` or set the job's `image:` to one you have"
     )]
@@ -56,17 +61,7 @@ pub enum RestoreError {
     Unexpected(String),
 }
 
-/// Connects to Docker at `host`, or `DOCKER_HOST`, or the local socket, and
-/// checks that it answers.
-pub async fn connect_docker(host: Option<&str>) -> Result<Docker, RestoreError> {
-    let docker = match host {
-        Some(h) => Docker::connect_with_host(h),
-        None => Docker::connect_with_defaults(),
-    }
-    .map_err(RestoreError::Docker)?;
-    docker.ping().await.map_err(RestoreError::Docker)?;
-    Ok(docker)
-}
+pub use docker::connect_docker;
 
 /// Waits until the server in `candidate` accepts a connection from this host.
 pub async fn wait_ready(
