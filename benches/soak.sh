@@ -8,4 +8,4 @@
 # docker/build-images.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo test --release --test soak -- --ignored --nocapture "$@"
+cargo test --test soak -- --ignored --nocapture "$@"
