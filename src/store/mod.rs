@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
-use sqlx::Row;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::{Connection, Row};
 
 use crate::assert::{Baseline, SchemaObject};
 
@@ -69,6 +69,19 @@ pub struct Store {
     _lock: Option<std::sync::Arc<std::fs::File>>,
 }
 
+/// A pool of connections that write. A write the disk refuses (SQLITE_FULL)
+/// can make SQLite roll its transaction back by itself; sqlx's own
+/// `ROLLBACK` then fails and it goes on believing a transaction is open, so
+/// the next transaction on that connection becomes a savepoint that never
+/// commits: later writes would report success and vanish. A connection
+/// given back while sqlx counts a transaction open is therefore closed,
+/// never reused.
+fn writers(max: u32) -> SqlitePoolOptions {
+    SqlitePoolOptions::new()
+        .max_connections(max)
+        .after_release(|conn, _| Box::pin(async move { Ok(!conn.is_in_transaction()) }))
+}
+
 impl Store {
     /// Opens (creating if needed) the history in `dir`, and locks it.
     pub async fn open(dir: &Path) -> Result<Self, StoreError> {
@@ -101,10 +114,7 @@ impl Store {
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
         .foreign_keys(true);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(opts)
-            .await?;
+        let pool = writers(4).connect_with(opts).await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
         Ok(Self {
             pool,
@@ -131,10 +141,7 @@ impl Store {
             .journal_mode(SqliteJournalMode::Wal)
             .busy_timeout(std::time::Duration::from_secs(10))
             .foreign_keys(true);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(1)
-            .connect_with(opts)
-            .await?;
+        let pool = writers(1).connect_with(opts).await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
         Ok(Self { pool, _lock: None })
     }
