@@ -285,7 +285,7 @@ fn is_item(line: &str) -> bool {
 /// serde reports it once everything else in that map was read, so nothing
 /// more is to be found there. False when nothing changed.
 fn blank(lines: &mut [String], line: usize, col: usize, missing: bool) -> bool {
-    let idx = line - 1;
+    let idx = line.saturating_sub(1);
     let Some(text) = lines.get(idx) else {
         return false;
     };
@@ -442,7 +442,7 @@ fn key_of(line: &str) -> &str {
 
 /// `jobs[shop].restore.cpus` for the place `line:col`.
 fn path_at(lines: &[String], line: usize, col: usize, value_of_key: bool) -> String {
-    let idx = line - 1;
+    let idx = line.saturating_sub(1);
     if idx >= lines.len() || indent(&lines[idx]).is_none() {
         return String::new();
     }
