@@ -21,6 +21,8 @@ use sqlx::{Connection, PgConnection};
 const GENEROUS: Duration = Duration::from_secs(60);
 /// How long a process may take to stop after a signal.
 const PROMPTLY: Duration = Duration::from_secs(10);
+/// The API token of a daemon that listens beyond loopback.
+const TOKEN: &str = "engine-restart-test-token";
 
 /// A Unix socket that accepts every connection and never answers: an engine
 /// that hangs. Its connections stay open for the life of the test process.
@@ -142,15 +144,15 @@ fn the_daemon_on_an_engine_that_never_answers_exits_with_an_error_and_stops_at_s
     assert!(stderr.contains("interrupted"), "{stderr}");
 }
 
-async fn connect(port: u16) -> Result<PgConnection, sqlx::Error> {
-    let url = format!("postgresql://reader:pw@127.0.0.1:{port}/shop");
+async fn connect(host: &str, port: u16) -> Result<PgConnection, sqlx::Error> {
+    let url = format!("postgresql://reader:pw@{host}:{port}/shop");
     tokio::time::timeout(Duration::from_secs(10), PgConnection::connect(&url))
         .await
         .unwrap_or(Err(sqlx::Error::PoolTimedOut))
 }
 
-async fn orders(port: u16) -> Option<i64> {
-    let mut conn = connect(port).await.ok()?;
+async fn orders(host: &str, port: u16) -> Option<i64> {
+    let mut conn = connect(host, port).await.ok()?;
     let n = sqlx::query_scalar("SELECT count(*) FROM orders")
         .fetch_one(&mut conn)
         .await
@@ -160,12 +162,7 @@ async fn orders(port: u16) -> Option<i64> {
 }
 
 async fn metric(daemon: &DaemonProc) -> String {
-    let text = reqwest::get(format!("{}/metrics", daemon.api))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .unwrap();
+    let (_, text) = daemon.get_text("/metrics").await;
     text.lines()
         .find(|l| l.starts_with("restoredrill_docker_up "))
         .unwrap_or_else(|| panic!("no restoredrill_docker_up in:\n{text}"))
@@ -173,10 +170,7 @@ async fn metric(daemon: &DaemonProc) -> String {
 }
 
 async fn healthz(daemon: &DaemonProc) -> (u16, String) {
-    let r = reqwest::get(format!("{}/healthz", daemon.api))
-        .await
-        .expect("healthz");
-    (r.status().as_u16(), r.text().await.unwrap_or_default())
+    daemon.get_text("/healthz").await
 }
 
 /// Candidate containers on the test engine that are running (a run is on).
@@ -194,9 +188,6 @@ async fn running_candidate(engine: &TestEngine, app: &App) -> Option<String> {
 }
 
 #[tokio::test]
-#[ignore = "dockerd 20.10 started again on its data root deletes the host's docker0 bridge, cutting \
-            the machine engine's containers off: run it only on a machine of its own, with \
-            `cargo test --test engine -- --ignored`"]
 async fn the_daemon_survives_a_restart_of_the_docker_engine() {
     let mut engine = TestEngine::start(&[PG_IMAGE]).await;
     let app = App::new("engine-restart");
@@ -207,20 +198,34 @@ async fn the_daemon_survives_a_restart_of_the_docker_engine() {
         "shop.sql",
         fixture_day(),
     );
-    let listen = free_port();
-    app.write_daemon_config(
+    // The daemon runs in the engine's network namespace, where the engine
+    // publishes ports; the test reaches it there, at the namespace's address.
+    let (at, listen) = (engine.addr.clone(), free_port());
+    let config = app.write_daemon_config(
         0,
         &pg_job(
             &app,
             &format!(
-                "    keep:\n      listen: 127.0.0.1:{listen}\n      readonly_user: {{ name: reader, password: pw }}\n"
+                "    keep:\n      listen: {at}:{listen}\n      readonly_user: {{ name: reader, password: pw }}\n"
             ),
         ),
     );
+    let text = std::fs::read_to_string(&config).unwrap().replacen(
+        "listen: 127.0.0.1:0 }",
+        &format!("listen: \"{at}:0\", token: {TOKEN} }}"),
+        1,
+    );
+    std::fs::write(&config, text).unwrap();
     let job = app.job_name("a");
-    let mut daemon = app.start_daemon_env(&[("DOCKER_HOST", &engine.host)]).await;
+    let host = engine.host.clone();
+    let env = [("DOCKER_HOST", host.as_str())];
+    let mut daemon = app
+        .start_daemon_in(&engine.prefix(), &env, Some(TOKEN))
+        .await;
     daemon.run_and_wait(&job, "pass", 1).await;
-    let served = orders(listen).await.expect("the kept restore is served");
+    let served = orders(&at, listen)
+        .await
+        .expect("the kept restore is served");
     assert!(served > 0);
     assert_eq!(metric(&daemon).await, "restoredrill_docker_up 1");
 
@@ -251,7 +256,7 @@ async fn the_daemon_survives_a_restart_of_the_docker_engine() {
     engine.start_again().await;
     daemon
         .until("the kept restore served again", GENEROUS, || async {
-            (orders(listen).await == Some(served)).then_some(())
+            (orders(&at, listen).await == Some(served)).then_some(())
         })
         .await;
     assert_eq!(metric(&daemon).await, "restoredrill_docker_up 1");
@@ -294,7 +299,7 @@ async fn the_daemon_survives_a_restart_of_the_docker_engine() {
         .until(
             "the kept restore served after the second restart",
             GENEROUS,
-            || async { (orders(listen).await == Some(served)).then_some(()) },
+            || async { (orders(&at, listen).await == Some(served)).then_some(()) },
         )
         .await;
 
