@@ -4,7 +4,9 @@
 //! again (an upgrade) leaves the daemon running, which serves its kept restore
 //! again when the engine is back and records the run the restart cut as an
 //! error, never as a failed backup. The restarted engine is a second dockerd
-//! the test runs itself (`common::dockerd`); the machine's engine is not touched.
+//! the test runs itself (`common::dockerd`) in a network namespace of its own,
+//! with the daemon under test beside it; the machine's engine, its `docker0`
+//! bridge and its containers are not touched, so this runs by default.
 
 mod common;
 
@@ -13,6 +15,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
+use bollard::Docker;
 use common::dockerd::TestEngine;
 use common::*;
 use sqlx::{Connection, PgConnection};
@@ -187,6 +190,73 @@ async fn running_candidate(engine: &TestEngine, app: &App) -> Option<String> {
     None
 }
 
+/// Starts the daemon in `engine`'s network namespace, where the engine
+/// publishes its ports, on one job that keeps its restore at
+/// `engine.addr:listen`. The test reaches the API and the kept restore at that
+/// address; an API beyond loopback wants a token.
+async fn start_daemon_beside(engine: &TestEngine, app: &App, listen: u16) -> DaemonProc {
+    let at = &engine.addr;
+    let keep = format!(
+        "    keep:\n      listen: {at}:{listen}\n      readonly_user: {{ name: reader, password: pw }}\n"
+    );
+    let config = app.write_daemon_config(0, &pg_job(app, &keep));
+    let text = std::fs::read_to_string(&config).unwrap();
+    let api = text.replacen(
+        "listen: 127.0.0.1:0 }",
+        &format!("listen: \"{at}:0\", token: {TOKEN} }}"),
+        1,
+    );
+    assert_ne!(api, text, "no API address to replace in:\n{text}");
+    std::fs::write(&config, api).unwrap();
+    let env = [("DOCKER_HOST", engine.host.as_str())];
+    app.start_daemon_in(&engine.prefix(), &env, Some(TOKEN))
+        .await
+}
+
+/// Starts a run of `job` on a dump whose load takes minutes and stops the
+/// engine during the load; the job's runs once one has the verdict `error`.
+async fn stop_the_engine_during_a_load(
+    engine: &mut TestEngine,
+    app: &App,
+    daemon: &DaemonProc,
+    job: &str,
+) -> Vec<serde_json::Value> {
+    let dumps = app.path("dumps");
+    std::fs::remove_file(dumps.join("shop.sql")).unwrap();
+    std::fs::write(
+        dumps.join("slow.sql"),
+        "-- PostgreSQL database dump\nSET client_encoding = 'UTF8';\nSELECT pg_sleep(120);\n",
+    )
+    .unwrap();
+    set_mtime(&dumps.join("slow.sql"), SystemTime::now());
+    let (status, body) = daemon.post(&format!("/api/jobs/{job}/run")).await;
+    assert_eq!(status, 202, "{body}");
+    daemon
+        .until("the slow dump being loaded", GENEROUS, || {
+            running_candidate(engine, app)
+        })
+        .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    engine.stop();
+    daemon.wait_for_runs(job, "error", 1, GENEROUS).await
+}
+
+/// SIGTERM stops the daemon cleanly; of this test's containers and networks
+/// on the engine, only the kept restore's remain.
+async fn stop_leaving_the_kept_restore(daemon: &mut DaemonProc, app: &App, docker: &Docker) {
+    daemon.signal("TERM");
+    let status = daemon.wait_exit(Duration::from_secs(30));
+    assert_eq!(status.and_then(|s| s.code()), Some(0), "{}", daemon.log());
+    let containers = app.containers(docker).await;
+    assert_eq!(containers.len(), 1, "only the kept restore: {containers:?}");
+    assert_eq!(containers[0].1, "kept");
+    assert_eq!(
+        app.networks(docker).await.len(),
+        1,
+        "the kept restore's network only"
+    );
+}
+
 #[tokio::test]
 async fn the_daemon_survives_a_restart_of_the_docker_engine() {
     let mut engine = TestEngine::start(&[PG_IMAGE]).await;
@@ -198,30 +268,9 @@ async fn the_daemon_survives_a_restart_of_the_docker_engine() {
         "shop.sql",
         fixture_day(),
     );
-    // The daemon runs in the engine's network namespace, where the engine
-    // publishes ports; the test reaches it there, at the namespace's address.
     let (at, listen) = (engine.addr.clone(), free_port());
-    let config = app.write_daemon_config(
-        0,
-        &pg_job(
-            &app,
-            &format!(
-                "    keep:\n      listen: {at}:{listen}\n      readonly_user: {{ name: reader, password: pw }}\n"
-            ),
-        ),
-    );
-    let text = std::fs::read_to_string(&config).unwrap().replacen(
-        "listen: 127.0.0.1:0 }",
-        &format!("listen: \"{at}:0\", token: {TOKEN} }}"),
-        1,
-    );
-    std::fs::write(&config, text).unwrap();
     let job = app.job_name("a");
-    let host = engine.host.clone();
-    let env = [("DOCKER_HOST", host.as_str())];
-    let mut daemon = app
-        .start_daemon_in(&engine.prefix(), &env, Some(TOKEN))
-        .await;
+    let mut daemon = start_daemon_beside(&engine, &app, listen).await;
     daemon.run_and_wait(&job, "pass", 1).await;
     let served = orders(&at, listen)
         .await
@@ -262,23 +311,7 @@ async fn the_daemon_survives_a_restart_of_the_docker_engine() {
     assert_eq!(metric(&daemon).await, "restoredrill_docker_up 1");
 
     // The engine stops during a load: that run is the checker's error.
-    std::fs::remove_file(dumps.join("shop.sql")).unwrap();
-    std::fs::write(
-        dumps.join("slow.sql"),
-        "-- PostgreSQL database dump\nSET client_encoding = 'UTF8';\nSELECT pg_sleep(120);\n",
-    )
-    .unwrap();
-    set_mtime(&dumps.join("slow.sql"), SystemTime::now());
-    let (status, body) = daemon.post(&format!("/api/jobs/{job}/run")).await;
-    assert_eq!(status, 202, "{body}");
-    daemon
-        .until("the slow dump being loaded", GENEROUS, || {
-            running_candidate(&engine, &app)
-        })
-        .await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    engine.stop();
-    let runs = daemon.wait_for_runs(&job, "error", 1, GENEROUS).await;
+    let runs = stop_the_engine_during_a_load(&mut engine, &app, &daemon, &job).await;
     let cut = &runs[0];
     assert_eq!(cut["verdict"], "error", "{runs:?}");
     assert!(reason(cut).contains("Docker"), "says why: {cut}");
@@ -303,15 +336,5 @@ async fn the_daemon_survives_a_restart_of_the_docker_engine() {
         )
         .await;
 
-    daemon.signal("TERM");
-    let status = daemon.wait_exit(Duration::from_secs(30));
-    assert_eq!(status.and_then(|s| s.code()), Some(0), "{}", daemon.log());
-    let containers = app.containers(&docker).await;
-    assert_eq!(containers.len(), 1, "only the kept restore: {containers:?}");
-    assert_eq!(containers[0].1, "kept");
-    assert_eq!(
-        app.networks(&docker).await.len(),
-        1,
-        "the kept restore's network only"
-    );
+    stop_leaving_the_kept_restore(&mut daemon, &app, &docker).await;
 }
