@@ -4,7 +4,9 @@
 //! again (an upgrade) leaves the daemon running, which serves its kept restore
 //! again when the engine is back and records the run the restart cut as an
 //! error, never as a failed backup. The restarted engine is a second dockerd
-//! the test runs itself (`common::dockerd`); the machine's engine is not touched.
+//! the test runs itself (`common::dockerd`) in a network namespace of its own,
+//! with the daemon under test beside it; the machine's engine, its `docker0`
+//! bridge and its containers are not touched, so this runs by default.
 
 mod common;
 
@@ -13,6 +15,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
+use bollard::Docker;
 use common::dockerd::TestEngine;
 use common::*;
 use sqlx::{Connection, PgConnection};
@@ -21,6 +24,8 @@ use sqlx::{Connection, PgConnection};
 const GENEROUS: Duration = Duration::from_secs(60);
 /// How long a process may take to stop after a signal.
 const PROMPTLY: Duration = Duration::from_secs(10);
+/// The API token of a daemon that listens beyond loopback.
+const TOKEN: &str = "engine-restart-test-token";
 
 /// A Unix socket that accepts every connection and never answers: an engine
 /// that hangs. Its connections stay open for the life of the test process.
@@ -142,15 +147,15 @@ fn the_daemon_on_an_engine_that_never_answers_exits_with_an_error_and_stops_at_s
     assert!(stderr.contains("interrupted"), "{stderr}");
 }
 
-async fn connect(port: u16) -> Result<PgConnection, sqlx::Error> {
-    let url = format!("postgresql://reader:pw@127.0.0.1:{port}/shop");
+async fn connect(host: &str, port: u16) -> Result<PgConnection, sqlx::Error> {
+    let url = format!("postgresql://reader:pw@{host}:{port}/shop");
     tokio::time::timeout(Duration::from_secs(10), PgConnection::connect(&url))
         .await
         .unwrap_or(Err(sqlx::Error::PoolTimedOut))
 }
 
-async fn orders(port: u16) -> Option<i64> {
-    let mut conn = connect(port).await.ok()?;
+async fn orders(host: &str, port: u16) -> Option<i64> {
+    let mut conn = connect(host, port).await.ok()?;
     let n = sqlx::query_scalar("SELECT count(*) FROM orders")
         .fetch_one(&mut conn)
         .await
@@ -160,12 +165,7 @@ async fn orders(port: u16) -> Option<i64> {
 }
 
 async fn metric(daemon: &DaemonProc) -> String {
-    let text = reqwest::get(format!("{}/metrics", daemon.api))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .unwrap();
+    let (_, text) = daemon.get_text("/metrics").await;
     text.lines()
         .find(|l| l.starts_with("restoredrill_docker_up "))
         .unwrap_or_else(|| panic!("no restoredrill_docker_up in:\n{text}"))
@@ -173,10 +173,7 @@ async fn metric(daemon: &DaemonProc) -> String {
 }
 
 async fn healthz(daemon: &DaemonProc) -> (u16, String) {
-    let r = reqwest::get(format!("{}/healthz", daemon.api))
-        .await
-        .expect("healthz");
-    (r.status().as_u16(), r.text().await.unwrap_or_default())
+    daemon.get_text("/healthz").await
 }
 
 /// Candidate containers on the test engine that are running (a run is on).
@@ -193,10 +190,74 @@ async fn running_candidate(engine: &TestEngine, app: &App) -> Option<String> {
     None
 }
 
+/// Starts the daemon in `engine`'s network namespace, where the engine
+/// publishes its ports, on one job that keeps its restore at
+/// `engine.addr:listen`. The test reaches the API and the kept restore at that
+/// address; an API beyond loopback wants a token.
+async fn start_daemon_beside(engine: &TestEngine, app: &App, listen: u16) -> DaemonProc {
+    let at = &engine.addr;
+    let keep = format!(
+        "    keep:\n      listen: {at}:{listen}\n      readonly_user: {{ name: reader, password: pw }}\n"
+    );
+    let config = app.write_daemon_config(0, &pg_job(app, &keep));
+    let text = std::fs::read_to_string(&config).unwrap();
+    let api = text.replacen(
+        "listen: 127.0.0.1:0 }",
+        &format!("listen: \"{at}:0\", token: {TOKEN} }}"),
+        1,
+    );
+    assert_ne!(api, text, "no API address to replace in:\n{text}");
+    std::fs::write(&config, api).unwrap();
+    let env = [("DOCKER_HOST", engine.host.as_str())];
+    app.start_daemon_in(&engine.prefix(), &env, Some(TOKEN))
+        .await
+}
+
+/// Starts a run of `job` on a dump whose load takes minutes and stops the
+/// engine during the load; the job's runs once one has the verdict `error`.
+async fn stop_the_engine_during_a_load(
+    engine: &mut TestEngine,
+    app: &App,
+    daemon: &DaemonProc,
+    job: &str,
+) -> Vec<serde_json::Value> {
+    let dumps = app.path("dumps");
+    std::fs::remove_file(dumps.join("shop.sql")).unwrap();
+    std::fs::write(
+        dumps.join("slow.sql"),
+        "-- PostgreSQL database dump\nSET client_encoding = 'UTF8';\nSELECT pg_sleep(120);\n",
+    )
+    .unwrap();
+    set_mtime(&dumps.join("slow.sql"), SystemTime::now());
+    let (status, body) = daemon.post(&format!("/api/jobs/{job}/run")).await;
+    assert_eq!(status, 202, "{body}");
+    daemon
+        .until("the slow dump being loaded", GENEROUS, || {
+            running_candidate(engine, app)
+        })
+        .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    engine.stop();
+    daemon.wait_for_runs(job, "error", 1, GENEROUS).await
+}
+
+/// SIGTERM stops the daemon cleanly; of this test's containers and networks
+/// on the engine, only the kept restore's remain.
+async fn stop_leaving_the_kept_restore(daemon: &mut DaemonProc, app: &App, docker: &Docker) {
+    daemon.signal("TERM");
+    let status = daemon.wait_exit(Duration::from_secs(30));
+    assert_eq!(status.and_then(|s| s.code()), Some(0), "{}", daemon.log());
+    let containers = app.containers(docker).await;
+    assert_eq!(containers.len(), 1, "only the kept restore: {containers:?}");
+    assert_eq!(containers[0].1, "kept");
+    assert_eq!(
+        app.networks(docker).await.len(),
+        1,
+        "the kept restore's network only"
+    );
+}
+
 #[tokio::test]
-#[ignore = "dockerd 20.10 started again on its data root deletes the host's docker0 bridge, cutting \
-            the machine engine's containers off: run it only on a machine of its own, with \
-            `cargo test --test engine -- --ignored`"]
 async fn the_daemon_survives_a_restart_of_the_docker_engine() {
     let mut engine = TestEngine::start(&[PG_IMAGE]).await;
     let app = App::new("engine-restart");
@@ -207,20 +268,13 @@ async fn the_daemon_survives_a_restart_of_the_docker_engine() {
         "shop.sql",
         fixture_day(),
     );
-    let listen = free_port();
-    app.write_daemon_config(
-        0,
-        &pg_job(
-            &app,
-            &format!(
-                "    keep:\n      listen: 127.0.0.1:{listen}\n      readonly_user: {{ name: reader, password: pw }}\n"
-            ),
-        ),
-    );
+    let (at, listen) = (engine.addr.clone(), free_port());
     let job = app.job_name("a");
-    let mut daemon = app.start_daemon_env(&[("DOCKER_HOST", &engine.host)]).await;
+    let mut daemon = start_daemon_beside(&engine, &app, listen).await;
     daemon.run_and_wait(&job, "pass", 1).await;
-    let served = orders(listen).await.expect("the kept restore is served");
+    let served = orders(&at, listen)
+        .await
+        .expect("the kept restore is served");
     assert!(served > 0);
     assert_eq!(metric(&daemon).await, "restoredrill_docker_up 1");
 
@@ -251,29 +305,13 @@ async fn the_daemon_survives_a_restart_of_the_docker_engine() {
     engine.start_again().await;
     daemon
         .until("the kept restore served again", GENEROUS, || async {
-            (orders(listen).await == Some(served)).then_some(())
+            (orders(&at, listen).await == Some(served)).then_some(())
         })
         .await;
     assert_eq!(metric(&daemon).await, "restoredrill_docker_up 1");
 
     // The engine stops during a load: that run is the checker's error.
-    std::fs::remove_file(dumps.join("shop.sql")).unwrap();
-    std::fs::write(
-        dumps.join("slow.sql"),
-        "-- PostgreSQL database dump\nSET client_encoding = 'UTF8';\nSELECT pg_sleep(120);\n",
-    )
-    .unwrap();
-    set_mtime(&dumps.join("slow.sql"), SystemTime::now());
-    let (status, body) = daemon.post(&format!("/api/jobs/{job}/run")).await;
-    assert_eq!(status, 202, "{body}");
-    daemon
-        .until("the slow dump being loaded", GENEROUS, || {
-            running_candidate(&engine, &app)
-        })
-        .await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    engine.stop();
-    let runs = daemon.wait_for_runs(&job, "error", 1, GENEROUS).await;
+    let runs = stop_the_engine_during_a_load(&mut engine, &app, &daemon, &job).await;
     let cut = &runs[0];
     assert_eq!(cut["verdict"], "error", "{runs:?}");
     assert!(reason(cut).contains("Docker"), "says why: {cut}");
@@ -294,19 +332,9 @@ async fn the_daemon_survives_a_restart_of_the_docker_engine() {
         .until(
             "the kept restore served after the second restart",
             GENEROUS,
-            || async { (orders(listen).await == Some(served)).then_some(()) },
+            || async { (orders(&at, listen).await == Some(served)).then_some(()) },
         )
         .await;
 
-    daemon.signal("TERM");
-    let status = daemon.wait_exit(Duration::from_secs(30));
-    assert_eq!(status.and_then(|s| s.code()), Some(0), "{}", daemon.log());
-    let containers = app.containers(&docker).await;
-    assert_eq!(containers.len(), 1, "only the kept restore: {containers:?}");
-    assert_eq!(containers[0].1, "kept");
-    assert_eq!(
-        app.networks(&docker).await.len(),
-        1,
-        "the kept restore's network only"
-    );
+    stop_leaving_the_kept_restore(&mut daemon, &app, &docker).await;
 }

@@ -1,16 +1,24 @@
 //! A second Docker engine that a test starts, stops and starts again itself:
 //! its own `dockerd` (and the containerd it runs) on its own socket, data
-//! root, exec root and bridge under a temporary folder, so a test can take an
-//! engine away without touching the machine's own. Needs root and Debian's
-//! `docker.io`. Dropping it stops the engine (killing it if it hangs),
-//! unmounts what it left mounted, removes its folder and its bridge: on every
-//! path, panics included.
+//! root and exec root under a temporary folder, in a network namespace of its
+//! own, so a test can take an engine away without touching the machine's own.
+//! Needs root, Debian's `docker.io`, `ip` (iproute2) and `nsenter`
+//! (util-linux).
 //!
-//! Caution: dockerd 20.10 started again on its data root deletes the host's
-//! `docker0` bridge, which the machine's engine uses; [`TestEngine::start_again`]
-//! makes it again (with this machine's 172.17.0.1/16, MTU 1400), but containers
-//! already on it lose their network. Run tests that restart it on a machine of
-//! their own.
+//! The namespace matters: dockerd 20.10 started again on its data root deletes
+//! the `docker0` bridge it finds, and in the host's namespace that is the
+//! machine engine's bridge. In its own namespace the engine has its own
+//! `docker0` and iptables, and the host's are never touched (start-up checks
+//! that the host's `docker0` is still there). The namespace reaches the host
+//! through a veth pair: [`TestEngine::addr`] is the namespace's side, where a
+//! process started with [`TestEngine::prefix`] (the daemon under test) listens
+//! for the test. The engine's socket is a file, so `docker -H` works from the
+//! host. dockerd runs under `nsenter --net` rather than `ip netns exec`, which
+//! would also remount `/sys` and hide the cgroup mounts dockerd needs.
+//!
+//! Dropping it stops the engine (killing it if it hangs), unmounts what it
+//! left mounted, removes its folder, its namespace and its veth pair: on every
+//! path, panics included.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -26,9 +34,10 @@ pub struct TestEngine {
     dir: tempfile::TempDir,
     /// `unix:///…/docker.sock`, for DOCKER_HOST or `docker -H`.
     pub host: String,
-    bridge: String,
-    /// The host's FORWARD rule letting this engine's containers talk to each other.
-    forward: Option<String>,
+    /// The engine's network namespace (`ip netns`), named `rde…`.
+    netns: String,
+    /// The namespace's address on its veth pair, reachable from the host.
+    pub addr: String,
     args: Vec<String>,
     child: Option<Child>,
 }
@@ -44,26 +53,19 @@ impl TestEngine {
             .prefix("rde")
             .tempdir_in("/tmp")
             .expect("temporary folder for the test engine");
-        let bridge = format!("rde{}x{n}", pid % 1_000_000);
-        let subnet = (pid.wrapping_mul(7) + n) % 200 + 20;
-        sh(&format!("ip link add {bridge} type bridge"));
+        let netns = format!("rde{}x{n}", pid % 1_000_000);
+        let subnet = (pid.wrapping_mul(7) + n) % 250 + 1;
         let mut engine = Self {
             host: format!("unix://{}", dir.path().join("docker.sock").display()),
+            addr: format!("10.233.{subnet}.2"),
             args: Vec::new(),
             dir,
-            bridge: bridge.clone(),
-            forward: None,
+            netns,
             child: None,
         };
-        sh(&format!("ip addr add 10.231.{subnet}.1/24 dev {bridge}"));
-        sh(&format!("ip link set {bridge} up"));
-        // This engine adds no iptables rules (they are the machine engine's),
-        // and the host's FORWARD policy drops what bridges pass between
-        // containers: its networks (the pool below) may talk among themselves.
-        let rule = format!("FORWARD -s 10.232.{subnet}.0/24 -d 10.232.{subnet}.0/24 -j ACCEPT");
-        sh(&format!("iptables -I {rule}"));
-        engine.forward = Some(rule);
-        engine.args = engine.dockerd_args(subnet);
+        // From here on, Drop removes whatever part of the namespace exists.
+        engine.make_netns(subnet);
+        engine.args = engine.dockerd_args();
         engine.start_again().await;
         for image in images {
             engine.load(image);
@@ -71,7 +73,34 @@ impl TestEngine {
         engine
     }
 
-    fn dockerd_args(&self, subnet: u32) -> Vec<String> {
+    /// The namespace with its loopback up and a veth pair to the host.
+    fn make_netns(&self, subnet: u32) {
+        let (ns, outer, inner) = (&self.netns, self.outer_link(), format!("{}n", self.netns));
+        sh(&format!("ip netns add {ns}"));
+        sh(&format!("ip netns exec {ns} ip link set lo up"));
+        sh(&format!("ip link add {outer} type veth peer name {inner}"));
+        sh(&format!("ip link set {inner} netns {ns}"));
+        sh(&format!("ip addr add 10.233.{subnet}.1/30 dev {outer}"));
+        sh(&format!("ip link set {outer} up"));
+        sh(&format!(
+            "ip netns exec {ns} ip addr add {}/30 dev {inner}",
+            self.addr
+        ));
+        sh(&format!("ip netns exec {ns} ip link set {inner} up"));
+    }
+
+    /// The host's end of the veth pair.
+    fn outer_link(&self) -> String {
+        format!("{}h", self.netns)
+    }
+
+    /// The command that runs a program in the engine's network namespace
+    /// (and only there: mounts and the rest stay the host's).
+    pub fn prefix(&self) -> Vec<String> {
+        vec!["nsenter".into(), format!("--net=/run/netns/{}", self.netns)]
+    }
+
+    fn dockerd_args(&self) -> Vec<String> {
         let d = self.dir.path();
         std::fs::write(d.join("daemon.json"), "{}").unwrap();
         let driver = machine_storage_driver();
@@ -81,13 +110,7 @@ impl TestEngine {
             format!("--data-root={}", d.join("root").display()),
             format!("--exec-root={}", d.join("exec").display()),
             format!("--pidfile={}", d.join("docker.pid").display()),
-            format!("--bridge={}", self.bridge),
-            format!("--default-address-pool=base=10.232.{subnet}.0/24,size=28"),
-            "--iptables=false".into(),
-            "--ip-masq=false".into(),
-            "--ip-forward=false".into(),
             format!("--storage-driver={driver}"),
-            "--mtu=1400".into(),
         ]
         .into()
     }
@@ -100,14 +123,16 @@ impl TestEngine {
             .append(true)
             .open(self.log_path())
             .unwrap();
-        let child = Command::new("dockerd")
+        let child = Command::new("nsenter")
+            .arg(format!("--net=/run/netns/{}", self.netns))
+            .arg("dockerd")
             .args(&self.args)
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
-            .expect("start dockerd (apt-get install docker.io)");
+            .expect("start dockerd (apt-get install docker.io util-linux)");
         self.child = Some(child);
-        let had_docker0 = link_exists("docker0");
+        let had_docker0 = host_docker0();
         let started = Instant::now();
         // The client wants the socket to exist already.
         while !self.answers().await {
@@ -124,18 +149,13 @@ impl TestEngine {
             );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        // dockerd 20.10, started again on its data root, deletes the host's
-        // `docker0` (the machine engine's bridge) while it clears its stale
-        // default network. Put it back; containers already on it stay cut off.
-        if had_docker0 && !link_exists("docker0") {
-            eprintln!("the test engine deleted the host's docker0 bridge; making it again");
-            sh(
-                "ip link add docker0 type bridge && ip addr add 172.17.0.1/16 dev docker0 \
-                && ip link set docker0 mtu 1400 && ip link set docker0 up",
-            );
-        }
+        assert_eq!(
+            host_docker0(),
+            had_docker0,
+            "the test engine changed the host's docker0 bridge; its log:\n{}",
+            self.log()
+        );
     }
-
     /// Stops the engine as an upgrade does (SIGTERM) and waits until it is gone.
     pub fn stop(&mut self) {
         let Some(mut child) = self.child.take() else {
@@ -235,15 +255,14 @@ impl Drop for TestEngine {
         if let Err(e) = std::fs::remove_dir_all(self.dir.path()) {
             eprintln!("could not remove the test engine's folder: {e}");
         }
+        // Deleting the namespace takes its end of the veth pair along; the
+        // host's end goes explicitly, in case the namespace was never made.
         let _ = Command::new("ip")
-            .args(["link", "del", &self.bridge])
-            .status();
-        if let Some(rule) = &self.forward {
-            let _ = Command::new("sh")
-                .arg("-c")
-                .arg(format!("iptables -D {rule}"))
-                .status();
-        }
+            .args(["netns", "del", &self.netns])
+            .output();
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.outer_link()])
+            .output();
     }
 }
 
@@ -260,6 +279,13 @@ fn preconditions() {
         found.is_ok_and(|o| o.status.success()),
         "dockerd is missing: `apt-get install docker.io`"
     );
+    for (tool, package) in [("nsenter", "util-linux"), ("ip", "iproute2")] {
+        let found = Command::new(tool).arg("-V").output();
+        assert!(
+            found.is_ok_and(|o| o.status.success()),
+            "{tool} is missing: `apt-get install {package}`"
+        );
+    }
 }
 
 /// The machine engine's storage driver, which is known to work here.
@@ -276,11 +302,15 @@ fn machine_storage_driver() -> String {
     driver
 }
 
-fn link_exists(name: &str) -> bool {
-    Command::new("ip")
-        .args(["link", "show", name])
+/// The host's `docker0` bridge with its addresses (`ip -br addr`), if any.
+fn host_docker0() -> Option<String> {
+    let out = Command::new("ip")
+        .args(["-br", "addr", "show", "docker0"])
         .output()
-        .is_ok_and(|o| o.status.success())
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
 fn sh(cmd: &str) {

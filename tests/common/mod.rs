@@ -310,9 +310,30 @@ impl App {
 
     /// [`App::start_daemon`] with these environment variables set.
     pub async fn start_daemon_env(&self, env: &[(&str, &str)]) -> DaemonProc {
+        self.start_daemon_in(&[], env, None).await
+    }
+
+    /// [`App::start_daemon_env`] run by the command `prefix` (e.g. `nsenter
+    /// --net=…`, which then runs the daemon), its API asked with `token` (the
+    /// config's `http.token`), if any.
+    pub async fn start_daemon_in(
+        &self,
+        prefix: &[String],
+        env: &[(&str, &str)],
+        token: Option<&str>,
+    ) -> DaemonProc {
         let n = std::fs::read_dir(self.dir.path()).unwrap().count();
         let log = self.path(&format!("daemon-{n}.log"));
-        let child = Command::new(env!("CARGO_BIN_EXE_restoredrill"))
+        let bin = env!("CARGO_BIN_EXE_restoredrill");
+        let mut command = match prefix.split_first() {
+            Some((first, rest)) => {
+                let mut c = Command::new(first);
+                c.args(rest).arg(bin);
+                c
+            }
+            None => Command::new(bin),
+        };
+        let child = command
             .args(["-v", "daemon", "--config"])
             .arg(self.path("config.yaml"))
             .env("NO_COLOR", "1")
@@ -325,7 +346,7 @@ impl App {
             child,
             api: String::new(),
             log,
-            http: reqwest::Client::new(),
+            http: api_client(token),
         };
         let started = tokio::time::Instant::now();
         loop {
@@ -350,6 +371,21 @@ impl App {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
+}
+
+/// A client of the daemon's API, sending `token` as a bearer token if any.
+fn api_client(token: Option<&str>) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(token) = token {
+        let value = format!("Bearer {token}")
+            .parse()
+            .expect("a token fit for a header");
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+    }
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .expect("an HTTP client")
 }
 
 /// A running `restoredrill daemon`; killed when dropped.
@@ -384,6 +420,17 @@ impl DaemonProc {
             .unwrap_or_else(|e| panic!("POST {path}: {e}\n{}", self.log()));
         let status = r.status().as_u16();
         (status, r.json().await.unwrap_or_default())
+    }
+
+    /// `GET path`: its status and body as text (for `/metrics`, `/healthz`).
+    pub async fn get_text(&self, path: &str) -> (u16, String) {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.api))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e}\n{}", self.log()));
+        (r.status().as_u16(), r.text().await.unwrap_or_default())
     }
 
     /// The job's status as the API gives it.
