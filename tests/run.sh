@@ -9,6 +9,8 @@
 #   python3-aiosmtpd  the tests' real SMTP receiver (Debian's python3)
 #   chromium, chromium-driver  load the status pages in a real browser
 #   openssl           makes the SMTP receiver's TLS certificate
+#   iproute2, util-linux  `ip` and `nsenter`: the engine test runs a second
+#                     Docker engine in a network namespace of its own
 # They are installed with apt-get when this is a Debian/Ubuntu machine and we
 # are root or may sudo without a password; otherwise the missing ones are named
 # and the script stops before running any test.
@@ -21,6 +23,8 @@ command -v debootstrap >/dev/null || missing+=(debootstrap)
 command -v chromium >/dev/null || missing+=(chromium)
 command -v chromedriver >/dev/null || missing+=(chromium-driver)
 command -v openssl >/dev/null || missing+=(openssl)
+command -v ip >/dev/null || missing+=(iproute2)
+command -v nsenter >/dev/null || missing+=(util-linux)
 
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then
