@@ -63,6 +63,9 @@ pub enum RestoreError {
 
 pub use docker::connect_docker;
 
+/// How long one connection attempt of [`wait_ready_at`] may take.
+const CONNECT_ATTEMPT: Duration = Duration::from_secs(10);
+
 /// Waits until the server in `candidate` accepts a connection from this host.
 pub async fn wait_ready(
     docker: &Docker,
@@ -95,12 +98,21 @@ pub async fn wait_ready_at(
     let started = tokio::time::Instant::now();
     let mut last_error = String::from("no attempt yet");
     while started.elapsed() < limit {
-        match engine.connect(port, creds).await {
-            Ok(session) => {
+        // A connection the port accepts but nothing answers on (a relay
+        // whose peer went away) would otherwise wait for ever.
+        let attempt = limit.saturating_sub(started.elapsed()).min(CONNECT_ATTEMPT);
+        match tokio::time::timeout(attempt, engine.connect(port, creds)).await {
+            Ok(Ok(session)) => {
                 session.close().await;
                 return Ok(());
             }
-            Err(e) => last_error = e.to_string(),
+            Ok(Err(e)) => last_error = e.to_string(),
+            Err(_) => {
+                last_error = format!(
+                    "port {port} accepted the connection but the database did not answer within {}s",
+                    attempt.as_secs()
+                )
+            }
         }
         container::still_running(docker, container).await?;
         tokio::time::sleep(Duration::from_millis(250)).await;
@@ -109,4 +121,58 @@ pub async fn wait_ready_at(
         waited: limit,
         last_error,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vocab::{EngineKind, Secret};
+
+    /// A port that accepts connections and never answers: waiting for the
+    /// database ends (here with the container check's error, as no Docker
+    /// is reachable) instead of hanging on the first connection.
+    #[tokio::test(start_paused = true)]
+    async fn a_port_that_accepts_and_never_answers_does_not_hang_the_wait() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let held = tokio::spawn(async move {
+            let mut open = Vec::new();
+            while let Ok((s, _)) = listener.accept().await {
+                open.push(s);
+            }
+        });
+        // A socket path nothing listens on: every Docker call fails at once.
+        let dir = tempfile::tempdir().unwrap();
+        let sock = dir.path().join("docker.sock");
+        std::fs::write(&sock, "").unwrap();
+        let docker = bollard::Docker::connect_with_unix(
+            &sock.to_string_lossy(),
+            5,
+            bollard::API_DEFAULT_VERSION,
+        )
+        .unwrap();
+        let creds = Credentials {
+            user: "postgres".into(),
+            password: Secret::from("pw".to_string()),
+            database: "shop".into(),
+        };
+        let engine = engine_for(EngineKind::Postgres);
+        let waited = tokio::time::timeout(
+            Duration::from_secs(3600),
+            wait_ready_at(
+                &docker,
+                "c",
+                port,
+                engine.as_ref(),
+                &creds,
+                Duration::from_secs(60),
+            ),
+        )
+        .await;
+        held.abort();
+        assert!(
+            matches!(waited, Ok(Err(_))),
+            "the wait must end with an error, not hang: {waited:?}"
+        );
+    }
 }
