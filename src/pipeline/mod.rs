@@ -159,12 +159,13 @@ pub async fn run_once(ctx: &Context, job: &Job, request: &RunRequest) -> RunRepo
         .unwrap_or_else(|| RunId::new(started_at));
     let span = tracing::info_span!("run", job = %job.name, run_id = %run_id);
     let engine = engine_for(job.engine);
+    let source = source_for(job);
     let report = RunReport::begun(
         run_id.clone(),
         &job.name,
         job.engine,
         &job.image,
-        source_for(job).describe(),
+        source.describe(),
         started_at,
     );
     let mut run = Run {
@@ -172,7 +173,9 @@ pub async fn run_once(ctx: &Context, job: &Job, request: &RunRequest) -> RunRepo
         job,
         request,
         engine: engine.as_ref(),
+        source: source.as_ref(),
         report,
+        expected_sha256: None,
     };
     async {
         tracing::info!(trigger = request.trigger.as_str(), "run started");
@@ -271,5 +274,8 @@ pub fn source_for(job: &Job) -> Box<dyn Source> {
             dir: path.clone(),
             pattern: pattern.clone(),
         }),
+        SourceSpec::S3(_) | SourceSpec::Sftp(_) | SourceSpec::Http(_) | SourceSpec::Command(_) => {
+            Box::new(crate::source::Unbuilt)
+        }
     }
 }
