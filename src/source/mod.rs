@@ -114,6 +114,22 @@ pub trait Source: Send + Sync {
 /// The most a sidecar file may hold: a checksum line, not a dump.
 pub const SIDECAR_LIMIT: u64 = 64 * 1024;
 
+/// Checksum files stored beside dumps are never dumps themselves, whatever
+/// the pattern: `shop-*` must not pick `shop-1.sql.gz.sha256`, written just
+/// after the dump and so newer.
+pub fn is_sidecar_name(name: &str) -> bool {
+    const SUFFIXES: [&str; 6] = [
+        ".sha256",
+        ".sha256sum",
+        ".sha512",
+        ".sha1",
+        ".md5",
+        ".md5sum",
+    ];
+    let lower = name.to_ascii_lowercase();
+    SUFFIXES.iter().any(|s| lower.ends_with(s))
+}
+
 /// A source type whose reader is not in this build.
 pub struct Unbuilt;
 
