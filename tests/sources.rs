@@ -150,6 +150,25 @@ async fn a_protected_dump_needs_the_configured_header() {
 }
 
 #[tokio::test]
+async fn the_header_is_not_sent_to_another_host_a_redirect_points_at() {
+    let here = HttpServer::start(0);
+    let elsewhere = HttpServer::start(0);
+    elsewhere.put("shop.sql.gz", b"dump", ago(60));
+    let bearer = format!("Bearer {TOKEN}");
+    let url = here.url(&format!("/to/{}/shop.sql.gz", elsewhere.addr.port()));
+    match http(url, None, &[("Authorization", &bearer)])
+        .newest()
+        .await
+    {
+        Err(SourceError::Unreachable { what, reason }) => {
+            assert!(what.starts_with("http://localhost:"), "{what}");
+            assert!(reason.contains("401"), "{reason}");
+        }
+        other => panic!("the token went to another origin: {other:?}"),
+    }
+}
+
+#[tokio::test]
 async fn a_connection_dropped_mid_body_is_source_gone() {
     let server = HttpServer::start(0);
     server.put("shop.sql.gz", &noise(2 * 1024 * 1024, 3), ago(60));

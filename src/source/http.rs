@@ -167,7 +167,7 @@ impl Source for HttpSource {
                 resp.status()
             )));
         }
-        let resp = self.expect_success(resp, &url)?;
+        let resp = self.expect_success(resp)?;
         Ok(body_stream(resp, redacted(&url)))
     }
 
@@ -179,7 +179,7 @@ impl Source for HttpSource {
         if is_gone(resp.status()) {
             return Ok(None);
         }
-        let resp = self.expect_success(resp, &url)?;
+        let resp = self.expect_success(resp)?;
         match read_capped(resp, SIDECAR_CAP).await {
             Ok(Some(body)) => Ok(Some(body)),
             Ok(None) => Err(SourceError::Failed(format!(
@@ -226,7 +226,7 @@ impl HttpSource {
         if is_gone(resp.status()) {
             return Ok(None);
         }
-        let resp = self.expect_success(resp, url)?;
+        let resp = self.expect_success(resp)?;
         Ok(Some(found(url, resp.headers())))
     }
 
@@ -286,7 +286,7 @@ impl HttpSource {
                 resp.status()
             )));
         }
-        let resp = self.expect_success(resp, index)?;
+        let resp = self.expect_success(resp)?;
         let page_url = resp.url().clone();
         match read_capped(resp, INDEX_CAP).await {
             Ok(Some(body)) => Ok((page_url, body)),
@@ -374,8 +374,9 @@ impl HttpSource {
         }
     }
 
-    /// A response that is not 2xx, as the error that tells what to check.
-    fn expect_success(&self, resp: Response, url: &Url) -> Result<Response, SourceError> {
+    /// A response that is not 2xx, as the error that tells what to check
+    /// (naming the URL that answered, after redirects).
+    fn expect_success(&self, resp: Response) -> Result<Response, SourceError> {
         let status = resp.status();
         if status.is_success() {
             return Ok(resp);
@@ -391,7 +392,7 @@ impl HttpSource {
             _ => "check the job's source `url`",
         };
         Err(SourceError::Unreachable {
-            what: redacted(url),
+            what: redacted(resp.url()),
             reason: format!("the server answered {status}; {check}"),
         })
     }

@@ -7,6 +7,7 @@
 //! Routes (PATH is a file name in the folder):
 //! - `/files/PATH`: the file; `/files/` is an index page linking every file.
 //! - `/old/PATH`: a 302 redirect to `/files/PATH`; `/loop`: redirects to itself.
+//! - `/to/PORT/PATH`: a 302 redirect to `http://localhost:PORT/private/PATH` (another origin).
 //! - `/private/PATH`: the file, only with `Authorization: Bearer TOKEN`, else 401.
 //! - `/nohead/PATH`: the file by GET; HEAD is 405.
 //! - `/flaky/PATH`: 503 for the first `flaky_failures` requests, then the file.
@@ -113,6 +114,7 @@ fn router(served: Served) -> Router {
         .route("/files/", get(index))
         .route("/files/{name}", get(file))
         .route("/old/{name}", get(redirect))
+        .route("/to/{port}/{name}", get(redirect_away))
         .route(
             "/loop",
             get(|| async { (StatusCode::FOUND, [(header::LOCATION, "/loop")]) }),
@@ -154,6 +156,11 @@ async fn redirect(UrlPath(name): UrlPath<String>) -> Response {
         [(header::LOCATION, format!("/files/{name}"))],
     )
         .into_response()
+}
+
+async fn redirect_away(UrlPath((port, name)): UrlPath<(u16, String)>) -> Response {
+    let to = format!("http://localhost:{port}/private/{name}");
+    (StatusCode::FOUND, [(header::LOCATION, to)]).into_response()
 }
 
 async fn private(
