@@ -7,11 +7,10 @@ use std::io::Write;
 use std::time::{Duration, SystemTime};
 
 use common::http_server::{HttpServer, TOKEN};
+use restoredrill::config::{CommandSpec, HttpSpec};
 use restoredrill::source::command::{CommandFailed, CommandSource};
-use restoredrill::source::contract_wip::{
-    CommandSpec, Dump, HttpSpec, Source, SourceError, SourceGone,
-};
 use restoredrill::source::http::HttpSource;
+use restoredrill::source::{Dump, Source, SourceError, SourceGone};
 use restoredrill::vocab::Secret;
 use tokio::io::AsyncReadExt;
 

@@ -34,7 +34,8 @@ use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
 use tokio::process::{Child, ChildStdout, Command};
 use tokio::task::JoinHandle;
 
-use super::contract_wip::{CommandSpec, Dump, RawStream, Source, SourceError};
+use super::{Dump, RawStream, Source, SourceError};
+use crate::config::CommandSpec;
 
 /// The longest the `list` command may run.
 const LIST_TIMEOUT: Duration = Duration::from_secs(60);

@@ -28,7 +28,8 @@ use futures_util::{StreamExt, TryStreamExt};
 use reqwest::header::{CONTENT_LENGTH, ETAG, HeaderMap, HeaderName, HeaderValue, LAST_MODIFIED};
 use reqwest::{Method, Response, StatusCode, Url};
 
-use super::contract_wip::{Dump, HttpSpec, RawStream, Source, SourceError, SourceGone};
+use super::{Dump, RawStream, SIDECAR_LIMIT, Source, SourceError, SourceGone};
+use crate::config::HttpSpec;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The longest wait for the next bytes of a response.
@@ -38,7 +39,7 @@ const READ_TIMEOUT: Duration = Duration::from_secs(60);
 const METADATA_TIMEOUT: Duration = Duration::from_secs(120);
 const MAX_REDIRECTS: usize = 5;
 const INDEX_CAP: usize = 4 << 20;
-const SIDECAR_CAP: usize = 64 << 10;
+const SIDECAR_CAP: usize = SIDECAR_LIMIT as usize;
 /// Candidates looked at on an index page; a listing with more keeps the names sorting last.
 const MAX_CANDIDATES: usize = 1000;
 const HEADS_AT_ONCE: usize = 8;

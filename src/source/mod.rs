@@ -9,7 +9,6 @@
 //! restore anything and never holds a whole dump in memory or on disk.
 
 pub mod command;
-pub mod contract_wip;
 pub mod detect;
 pub mod http;
 pub mod local;
