@@ -27,6 +27,8 @@ use crate::report::RunReport;
 use crate::restore::container;
 use crate::restore::{RestoreError, engine_for};
 use crate::source::Source;
+use crate::source::command::CommandSource;
+use crate::source::http::HttpSource;
 use crate::source::local::LocalSource;
 use crate::store::{Store, StoreError};
 use crate::vocab::{RunId, Trigger, Verdict};
@@ -274,8 +276,8 @@ pub fn source_for(job: &Job) -> Box<dyn Source> {
             dir: path.clone(),
             pattern: pattern.clone(),
         }),
-        SourceSpec::S3(_) | SourceSpec::Sftp(_) | SourceSpec::Http(_) | SourceSpec::Command(_) => {
-            Box::new(crate::source::Unbuilt)
-        }
+        SourceSpec::Http(spec) => Box::new(HttpSource::new(spec.clone())),
+        SourceSpec::Command(spec) => Box::new(CommandSource::new(spec.clone())),
+        SourceSpec::S3(_) | SourceSpec::Sftp(_) => Box::new(crate::source::Unbuilt),
     }
 }

@@ -8,7 +8,9 @@
 //! bytes and computing the sha256 of the dump as stored. This stage does not
 //! restore anything and never holds a whole dump in memory or on disk.
 
+pub mod command;
 pub mod detect;
+pub mod http;
 pub mod local;
 pub mod open;
 pub mod reader;
