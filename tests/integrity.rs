@@ -34,7 +34,8 @@ async fn a_checksum_file_must_match_and_be_there_and_sizes_must_be_in_bounds() {
     let good_sha = sha256_hex(&dump);
     let other_sha = hex::encode(Sha256::digest(b"another file"));
     // (job, checksum file content or none, extra source keys, verdict, words)
-    let cases: &[(&str, Option<String>, String, &str, &[&str])] = &[
+    type Case<'a> = (&'a str, Option<String>, String, &'a str, &'a [&'a str]);
+    let cases: &[Case] = &[
         (
             "sum-good",
             Some(format!("{good_sha}  shop-1.sql.gz\n")),

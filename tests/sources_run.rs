@@ -41,10 +41,7 @@ async fn a_command_dump_passes_and_a_command_failing_midway_fails_naming_its_exi
     let app = App::new("cmd");
     let gz = fixture("postgres/shop.sql.gz");
     let plain = fixture("postgres/shop.sql");
-    let good = format!(
-        "{{ type: command, command: \"cat '{}'\" }}",
-        gz.display()
-    );
+    let good = format!("{{ type: command, command: \"cat '{}'\" }}", gz.display());
     let broken = format!(
         "{{ type: command, settle: 0s, command: \"head -c 3000 '{}'; echo 'restic: connection to the repository lost' >&2; exit 1\" }}",
         plain.display()
@@ -58,5 +55,37 @@ async fn a_command_dump_passes_and_a_command_failing_midway_fails_naming_its_exi
     let why = reason(broken);
     assert!(why.contains("exited with status 1"), "{why}");
     assert!(why.contains("connection to the repository lost"), "{why}");
+    assert!(app.containers(&docker).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_download_cut_off_is_an_error_not_a_failed_backup() {
+    let docker = require_docker().await;
+    let app = App::new("cut");
+    let server = HttpServer::start(0);
+    let gz = std::fs::read(fixture("postgres/shop.sql.gz")).unwrap();
+    server.put("small.sql.gz", &gz, fixture_day());
+    // Large enough that the connection drops during the load, not the inspection.
+    let plain = std::fs::read_to_string(fixture("postgres/shop.sql")).unwrap();
+    let (first, rest) = plain.split_once('\n').unwrap();
+    let padding = "-- padding to make the dump larger than its inspected head\n".repeat(8000);
+    let big = format!("{first}\n{padding}{rest}");
+    server.put("big.sql", big.as_bytes(), fixture_day());
+    let mut jobs = String::new();
+    for (name, file) in [("head", "small.sql.gz"), ("load", "big.sql")] {
+        let source = format!(
+            "{{ type: http, url: \"{}\" }}",
+            server.url(&format!("/drop/{file}"))
+        );
+        jobs += &job(name, &source);
+    }
+    app.write_config(&jobs);
+    let (code, runs, stderr) = app.run_json(&[]);
+    for name in ["head", "load"] {
+        let run = by_job(&runs, &app.job_name(name));
+        assert_eq!(run["verdict"], "error", "{name}: {run:#}\n{stderr}");
+        assert!(reason(run).contains("went away"), "{name}: {}", reason(run));
+    }
+    assert_eq!(code, 3, "the checker could not run: exit 3");
     assert!(app.containers(&docker).await.is_empty());
 }

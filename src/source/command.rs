@@ -106,12 +106,10 @@ impl CommandSource {
     }
 
     fn spawn_with(&self, mut cmd: Command, what: &str) -> Result<Running, SourceError> {
-        let mut child = cmd
-            .spawn()
-            .map_err(|e| SourceError::Unreachable {
-                what: format!("the {what}"),
-                reason: format!("cannot start `sh` ({e}); is /bin/sh installed and on PATH?"),
-            })?;
+        let mut child = cmd.spawn().map_err(|e| SourceError::Unreachable {
+            what: format!("the {what}"),
+            reason: format!("cannot start `sh` ({e}); is /bin/sh installed and on PATH?"),
+        })?;
         let group = Group(child.id());
         let stdout = child.stdout.take().expect("stdout is piped");
         let tail = Arc::new(Mutex::new(StderrTail::default()));
