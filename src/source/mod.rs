@@ -8,6 +8,7 @@
 pub mod detect;
 pub mod local;
 pub mod reader;
+pub mod sftp;
 pub mod tar_end;
 
 use std::path::PathBuf;
