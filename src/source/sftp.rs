@@ -527,8 +527,7 @@ impl SftpSource {
         let last = said
             .lines()
             .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with('@'))
-            .last()
+            .rfind(|l| !l.is_empty() && !l.starts_with('@'))
             .unwrap_or("no message")
             .to_string();
         let host_key = if s.port == 22 {
