@@ -11,7 +11,9 @@ use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 
 use common::sshd::{Sshd, children};
-use restoredrill::source::sftp::{SftpSource, SftpSpec, Source, SourceError, SourceGone};
+use restoredrill::config::SftpSpec;
+use restoredrill::source::sftp::SftpSource;
+use restoredrill::source::{Source, SourceError, SourceGone};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
 

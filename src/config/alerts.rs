@@ -472,7 +472,7 @@ impl Validator<'_> {
         }
     }
 
-    fn url(&mut self, raw: &Spanned<String>, url: &str) {
+    pub(super) fn url(&mut self, raw: &Spanned<String>, url: &str) {
         if !(url.starts_with("http://") || url.starts_with("https://"))
             || reqwest::Url::parse(url).is_err()
         {

@@ -9,6 +9,7 @@ mod interpolate;
 mod raw;
 mod recover;
 mod schedule;
+mod source;
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -25,6 +26,7 @@ pub use alerts::{
 pub use errors::{ConfigError, ConfigErrors};
 pub use history::{DEFAULT_HISTORY_KEEP, DEFAULT_HISTORY_KEEP_LAST, HistorySettings};
 pub use schedule::Schedule;
+pub use source::{CommandSpec, DecryptSpec, HttpSpec, Integrity, S3Spec, SftpSpec, SourceSpec};
 
 use crate::assert::Assertion;
 use crate::assert::baseline::{BaselineRules, TableRule, check_pattern};
@@ -66,6 +68,8 @@ pub struct Job {
     pub source: SourceSpec,
     /// How long the newest dump must be unchanged before it is read.
     pub settle: Duration,
+    /// What every dump must prove: checksum, decryption, size bounds.
+    pub integrity: Integrity,
     pub database: String,
     pub restore: RestoreSettings,
     pub assertions: Vec<Assertion>,
@@ -108,14 +112,6 @@ pub struct FreshnessWatch {
     /// `None`: not watched.
     pub max_age: Option<Duration>,
     pub check_every: Duration,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum SourceSpec {
-    Local {
-        path: PathBuf,
-        pattern: glob::Pattern,
-    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -455,6 +451,7 @@ impl Validator<'_> {
         let schedule = self.schedule(raw.schedule.as_ref(), raw.timezone.as_ref());
         let source = self.source(&raw.source);
         let settle = self.settle(raw.source.value.settle.as_ref());
+        let integrity = self.integrity(&raw.source.value);
         let database = self.database(raw.database.as_ref());
         let notify = self.notify(&raw, alerts);
         let healthchecks = self.healthchecks(&raw);
@@ -476,6 +473,7 @@ impl Validator<'_> {
             schedule,
             source: source?,
             settle,
+            integrity,
             database,
             restore: restore?,
             assertions,
@@ -751,31 +749,6 @@ impl Validator<'_> {
             });
         }
         rules
-    }
-
-    fn source(&mut self, raw: &Spanned<raw::RawSource>) -> Option<SourceSpec> {
-        let s = &raw.value;
-        if s.kind.value != "local" {
-            self.problems.at(
-                s.kind.referenced,
-                format!("unknown source type `{}`; use `local`", s.kind.value),
-            );
-            return None;
-        }
-        let path = self.path(&s.path);
-        let pattern_text = s
-            .pattern
-            .as_ref()
-            .map_or_else(|| "*".to_string(), |p| self.text(p));
-        match glob::Pattern::new(&pattern_text) {
-            Ok(pattern) => Some(SourceSpec::Local { path, pattern }),
-            Err(e) => {
-                let at = s.pattern.as_ref().map_or(raw.referenced, |p| p.referenced);
-                self.problems
-                    .at(at, format!("bad pattern `{pattern_text}`: {e}"));
-                None
-            }
-        }
     }
 
     fn restore(&mut self, r: raw::RawRestore) -> Option<RestoreSettings> {

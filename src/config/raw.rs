@@ -5,6 +5,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
+use super::source::RawSource;
 use crate::assert::Assertion;
 
 /// Top level of a restoredrill config file.
@@ -380,27 +381,6 @@ pub(crate) struct RawFreshness {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub check_every: Option<Spanned<String>>,
-}
-
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct RawSource {
-    /// `local` (more to come).
-    #[serde(rename = "type")]
-    #[schemars(with = "String")]
-    pub kind: Spanned<String>,
-    /// Folder holding the dumps.
-    #[schemars(with = "String")]
-    pub path: Spanned<String>,
-    /// Glob on file names, e.g. `shop-*.sql.gz`. Default `*`.
-    #[serde(default)]
-    #[schemars(with = "Option<String>")]
-    pub pattern: Option<Spanned<String>>,
-    /// A dump is picked only once it has not changed for this long, so a dump
-    /// still being written is not verified half-written. Default 1m.
-    #[serde(default)]
-    #[schemars(with = "Option<String>")]
-    pub settle: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]

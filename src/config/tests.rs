@@ -41,7 +41,9 @@ fn a_good_config_gets_checked_types_and_defaults() {
     assert_eq!(job.restore.timeout, Duration::from_secs(1800));
     assert!(job.restore.tuning, "throwaway tuning is on by default");
     assert!(job.keep.is_some(), "keep is on by default");
-    let SourceSpec::Local { path, pattern } = &job.source;
+    let SourceSpec::Local { path, pattern } = &job.source else {
+        panic!("a local source: {:?}", job.source)
+    };
     assert_eq!(path, Path::new("/backups/shop"));
     assert!(pattern.matches("shop-2026-11-24.sql.gz"));
     assert_eq!(job.assertions.len(), 3);

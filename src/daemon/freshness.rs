@@ -91,7 +91,7 @@ impl Shared {
             at: now,
             stale,
             reason,
-            dump_path: dump.as_ref().map(|d| d.path.display().to_string()),
+            dump_path: dump.as_ref().map(|d| d.location.clone()),
             dump_modified_at: dump.as_ref().map(|d| d.modified),
         };
         if stale {
@@ -137,17 +137,14 @@ fn judge(newest: &Dump, now: DateTime<Utc>, max_age: Duration) -> (bool, String)
             true,
             format!(
                 "the newest dump {} is {age_text} old, more than freshness.max_age ({})",
-                newest.path.display(),
+                newest.location,
                 humantime::format_duration(max_age)
             ),
         )
     } else {
         (
             false,
-            format!(
-                "a new dump arrived: {} ({age_text} old)",
-                newest.path.display()
-            ),
+            format!("a new dump arrived: {} ({age_text} old)", newest.location),
         )
     }
 }
@@ -157,12 +154,7 @@ mod tests {
     use super::*;
 
     fn dump_at(modified: DateTime<Utc>) -> Dump {
-        Dump {
-            path: "/backups/shop-1.sql.gz".into(),
-            size: 100,
-            modified,
-            is_dir: false,
-        }
+        Dump::local("/backups/shop-1.sql.gz".into(), 100, modified, false)
     }
 
     #[test]

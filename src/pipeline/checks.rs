@@ -11,9 +11,63 @@ use chrono::{DateTime, Utc};
 use super::stop::Stop;
 use crate::assert::baseline::Restored;
 use crate::assert::{self, AssertionResult, Evidence, QueryError, SchemaObject, Session};
-use crate::config::Job;
+use crate::config::{Integrity, Job};
 use crate::restore::{Credentials, Engine};
+use crate::source::{Dump, Source};
 use crate::store::Store;
+
+/// A dump of `size` bytes as stored must be within the job's `source.min_size`
+/// and `source.max_size`.
+pub(super) fn size_within(integrity: &Integrity, size: u64) -> Result<(), Stop> {
+    if let Some(min) = integrity.min_size
+        && size < min
+    {
+        return Err(Stop::fail(format!(
+            "the dump is {size} bytes, smaller than the job's source.min_size of {min} bytes"
+        )));
+    }
+    if let Some(max) = integrity.max_size
+        && size > max
+    {
+        return Err(Stop::fail(format!(
+            "the dump is {size} bytes, larger than the job's source.max_size of {max} bytes"
+        )));
+    }
+    Ok(())
+}
+
+/// The sha256 the dump's `<dump>.sha256` file gives (sha256sum format:
+/// `HEX  NAME`, or the hash alone), and that file's name. A missing or
+/// unreadable checksum file fails the run: the job says every dump has one.
+pub(super) async fn expected_sha256(
+    source: &dyn Source,
+    dump: &Dump,
+) -> Result<(String, String), Stop> {
+    let file = format!("{}.sha256", dump.location);
+    let Some(bytes) = source.sidecar(dump, ".sha256").await? else {
+        return Err(Stop::fail(format!(
+            "the job sets `source.checksum: sha256`, but there is no checksum file {file} beside the dump"
+        )));
+    };
+    parse_sha256_file(&bytes)
+        .map(|hash| (hash, file.clone()))
+        .ok_or_else(|| {
+            Stop::fail(format!(
+                "the checksum file {file} holds no sha256: write it with `sha256sum DUMP > DUMP.sha256`"
+            ))
+        })
+}
+
+/// The hash of a sha256sum-format file: its first line's first word, which
+/// must be 64 hex digits (a `\` before it marks an escaped name).
+fn parse_sha256_file(bytes: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(bytes).ok()?;
+    let line = text.lines().find(|l| !l.trim().is_empty())?;
+    let word = line.split_whitespace().next()?;
+    let hash = word.strip_prefix('\\').unwrap_or(word);
+    (hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then(|| hash.to_ascii_lowercase())
+}
 
 /// What the checks found in a restore.
 pub(super) struct Checked {
@@ -230,6 +284,48 @@ pub(super) fn checked_database(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_sha256sum_file_gives_its_hash_whatever_the_name_after_it() {
+        let h = "a".repeat(64);
+        assert_eq!(
+            super::parse_sha256_file(format!("{h}  shop.sql.gz\n").as_bytes()),
+            Some(h.clone())
+        );
+        assert_eq!(
+            super::parse_sha256_file(format!("{}\n", h.to_uppercase()).as_bytes()),
+            Some(h.clone())
+        );
+        assert_eq!(
+            super::parse_sha256_file(format!("\\{h}  a\\nb\n").as_bytes()),
+            Some(h)
+        );
+        assert_eq!(
+            super::parse_sha256_file(b"d41d8cd98f00b204e9800998ecf8427e  md5.txt\n"),
+            None
+        );
+        assert_eq!(super::parse_sha256_file(b""), None);
+    }
+
+    #[test]
+    fn a_size_outside_the_bounds_fails_the_backup() {
+        let bounds = Integrity {
+            min_size: Some(100),
+            max_size: Some(1000),
+            ..Integrity::default()
+        };
+        assert!(super::size_within(&bounds, 100).is_ok());
+        let small = super::size_within(&bounds, 99).unwrap_err();
+        assert!(
+            small
+                .reason
+                .contains("smaller than the job's source.min_size"),
+            "{}",
+            small.reason
+        );
+        let big = super::size_within(&bounds, 1001).unwrap_err();
+        assert!(big.reason.contains("larger than"), "{}", big.reason);
+    }
+
     use super::*;
     use crate::restore::engine_for;
     use crate::vocab::EngineKind;

@@ -27,7 +27,10 @@ use crate::report::RunReport;
 use crate::restore::container;
 use crate::restore::{RestoreError, engine_for};
 use crate::source::Source;
+use crate::source::command::CommandSource;
+use crate::source::http::HttpSource;
 use crate::source::local::LocalSource;
+use crate::source::sftp::SftpSource;
 use crate::store::{Store, StoreError};
 use crate::vocab::{RunId, Trigger, Verdict};
 use run::Run;
@@ -159,12 +162,13 @@ pub async fn run_once(ctx: &Context, job: &Job, request: &RunRequest) -> RunRepo
         .unwrap_or_else(|| RunId::new(started_at));
     let span = tracing::info_span!("run", job = %job.name, run_id = %run_id);
     let engine = engine_for(job.engine);
+    let source = source_for(job);
     let report = RunReport::begun(
         run_id.clone(),
         &job.name,
         job.engine,
         &job.image,
-        source_for(job).describe(),
+        source.describe(),
         started_at,
     );
     let mut run = Run {
@@ -172,7 +176,9 @@ pub async fn run_once(ctx: &Context, job: &Job, request: &RunRequest) -> RunRepo
         job,
         request,
         engine: engine.as_ref(),
+        source: source.as_ref(),
         report,
+        expected_sha256: None,
     };
     async {
         tracing::info!(trigger = request.trigger.as_str(), "run started");
@@ -271,5 +277,9 @@ pub fn source_for(job: &Job) -> Box<dyn Source> {
             dir: path.clone(),
             pattern: pattern.clone(),
         }),
+        SourceSpec::Http(spec) => Box::new(HttpSource::new(spec.clone())),
+        SourceSpec::Command(spec) => Box::new(CommandSource::new(spec.clone())),
+        SourceSpec::Sftp(spec) => Box::new(SftpSource::new(spec.clone())),
+        SourceSpec::S3(_) => Box::new(crate::source::Unbuilt),
     }
 }

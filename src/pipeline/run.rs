@@ -17,7 +17,7 @@ use rand::distr::Alphanumeric;
 
 use super::checks::{self, CheckInput, checked_database};
 use super::stop::{Done, Stop, same_dump};
-use super::{Context, RunRequest, source_for};
+use super::{Context, RunRequest};
 use crate::config::{Job, KeepSettings};
 use crate::promote::{self, Promotion};
 use crate::report::{DumpReport, PhaseTime, RunReport, Warning};
@@ -25,6 +25,7 @@ use crate::restore::container::{self, Candidate, ContainerSpec, Role};
 use crate::restore::load::{self, LoadOutcome, LoadRequest, Loaded};
 use crate::restore::{Credentials, Engine, wait_ready};
 use crate::source::detect::{self, Inspection};
+use crate::source::open::{self, Opened};
 use crate::source::{Dump, Source, reader};
 use crate::vocab::{Phase, Secret, Trigger, WarningKind};
 
@@ -33,7 +34,10 @@ pub(super) struct Run<'a> {
     pub job: &'a Job,
     pub request: &'a RunRequest,
     pub engine: &'a dyn Engine,
+    pub source: &'a dyn Source,
     pub report: RunReport,
+    /// The sha256 the dump's checksum file gives, and that file's name.
+    pub expected_sha256: Option<(String, String)>,
 }
 
 /// The candidate container, how it was made and how to log in.
@@ -110,14 +114,22 @@ impl<'a> Run<'a> {
 
     /// The newest dump, once it has not changed for the job's `source.settle`.
     async fn find(&mut self) -> Result<Dump, Stop> {
-        let source = source_for(self.job);
-        let settled = settled_dump(self.ctx, self.job, self.request, source.as_ref());
+        let settled = settled_dump(self.ctx, self.job, self.request, self.source);
         let dump = self.timed(Phase::Find, settled).await?;
-        self.report.dump = Some(DumpReport::found(
-            dump.path.display().to_string(),
-            dump.size,
-            dump.modified,
-        ));
+        let mut found =
+            DumpReport::found(dump.location.clone(), dump.size.unwrap_or(0), dump.modified);
+        found.version = dump.version.clone();
+        self.report.dump = Some(found);
+        if let Some(size) = dump.size {
+            checks::size_within(&self.job.integrity, size)?;
+        }
+        if self.job.integrity.checksum {
+            let sidecar = self.bounded(
+                "reading the checksum file",
+                checks::expected_sha256(self.source, &dump),
+            );
+            self.expected_sha256 = Some(sidecar.await??);
+        }
         Ok(dump)
     }
 
@@ -130,13 +142,23 @@ impl<'a> Run<'a> {
         let Some(last) = self.ctx.store.last_verified_dump(&self.job.name).await? else {
             return Ok(None);
         };
-        if last.size != dump.size {
+        if Some(last.size) != dump.size && dump.size.is_some() {
             return Ok(None);
         }
-        let hashing = self.bounded("hashing the dump", reader::sha256_of(dump));
-        let sha = self.timed(Phase::Hash, hashing).await?.map_err(|e| {
-            Stop::error(format!("cannot read the dump {}: {e}", dump.path.display()))
-        })?;
+        let Some(path) = &dump.path else {
+            // A remote dump is not downloaded to be hashed: its version tells.
+            let same = dump.version.is_some()
+                && last.version == dump.version
+                && last.location.as_deref() == Some(dump.location.as_str());
+            return Ok(same
+                .then(|| same_dump(last.clone(), &last.sha256))
+                .flatten());
+        };
+        let hashing = self.bounded("hashing the dump", reader::sha256_of(path, dump.is_dir));
+        let sha = self
+            .timed(Phase::Hash, hashing)
+            .await?
+            .map_err(|e| Stop::error(format!("cannot read the dump {}: {e}", dump.location)))?;
         let decided = same_dump(last, &sha);
         if decided.is_some()
             && let Some(d) = self.report.dump.as_mut()
@@ -147,9 +169,20 @@ impl<'a> Run<'a> {
     }
 
     /// Tells the dump's compression, format and tool from its head.
+    /// The dump is opened again for its load: a stream is not held open
+    /// while the candidate starts.
     async fn inspect(&mut self, dump: &Dump) -> Result<Inspection, Stop> {
-        let reading = self.bounded("reading the dump's head", detect::inspect(dump));
-        let inspection = self.timed(Phase::Inspect, reading).await??;
+        let inspection = match (&dump.path, dump.is_dir) {
+            (Some(dir), true) => {
+                let reading = self.bounded("reading the dump's head", detect::inspect_dir(dir));
+                self.timed(Phase::Inspect, reading).await??
+            }
+            _ => {
+                let opening = open::open(self.source, dump, self.job.integrity.max_size);
+                let reading = self.bounded("reading the dump's head", opening);
+                self.timed(Phase::Inspect, reading).await??.inspection
+            }
+        };
         if let Some(d) = self.report.dump.as_mut() {
             d.compression = Some(inspection.compression);
             d.format = Some(inspection.format);
@@ -225,7 +258,7 @@ impl<'a> Run<'a> {
     ) -> Result<Credentials, Stop> {
         self.start(l).await?;
         let (loaded, load_duration) = self.load(l, dump, inspection).await?;
-        let databases = self.record_load(loaded);
+        let databases = self.record_load(loaded)?;
         self.confirm_unchanged(dump).await?;
         self.lock_logins(l).await?;
         let creds = Credentials {
@@ -274,6 +307,7 @@ impl<'a> Run<'a> {
         inspection: &Inspection,
     ) -> Result<(Loaded, Duration), Stop> {
         let (ctx, job) = (self.ctx, self.job);
+        let opened = self.reopen(dump, inspection).await?;
         let parallel = job
             .restore
             .cpus
@@ -296,7 +330,7 @@ impl<'a> Run<'a> {
             },
         };
         let started = Instant::now();
-        let loading = tokio::time::timeout(job.restore.timeout, load::load(request));
+        let loading = tokio::time::timeout(job.restore.timeout, load::load(request, opened));
         let outcome = self.timed(Phase::Load, loading).await;
         let took = started.elapsed();
         let id = &l.candidate.id;
@@ -324,10 +358,47 @@ impl<'a> Run<'a> {
         }
     }
 
+    /// The dump opened for its load (`None`: a local folder), which must
+    /// still be what [`Run::inspect`] saw.
+    async fn reopen(&mut self, dump: &Dump, seen: &Inspection) -> Result<Option<Opened>, Stop> {
+        if dump.is_dir {
+            return Ok(None);
+        }
+        let opening = open::open(self.source, dump, self.job.integrity.max_size);
+        let opened = self.bounded("opening the dump", opening).await??;
+        let now = &opened.inspection;
+        if (now.compression, now.format, now.creates_databases)
+            != (seen.compression, seen.format, seen.creates_databases)
+        {
+            return Err(Stop::error(format!(
+                "the dump {} changed between its inspection and its load (it was a {} ({}), \
+                 now a {} ({})); the backup was not judged. Raise `source.settle` if it is still being written",
+                dump.location, seen.format, seen.compression, now.format, now.compression
+            )));
+        }
+        Ok(Some(opened))
+    }
+
     /// Records what the load learnt of the dump; the databases it switched to.
-    fn record_load(&mut self, loaded: Loaded) -> Vec<String> {
+    /// A dump whose checksum file disagrees, or whose size is out of bounds, fails.
+    fn record_load(&mut self, loaded: Loaded) -> Result<Vec<String>, Stop> {
         let databases = loaded.databases.clone();
+        if loaded.raw_bytes > 0 {
+            checks::size_within(&self.job.integrity, loaded.raw_bytes)?;
+        }
+        if let Some((expected, file)) = &self.expected_sha256
+            && !expected.eq_ignore_ascii_case(&loaded.sha256)
+        {
+            return Err(Stop::fail(format!(
+                "the dump's sha256 is {}, but its checksum file {file} says {expected}: \
+                 the dump is not the file the backup wrote",
+                loaded.sha256
+            )));
+        }
         if let Some(d) = self.report.dump.as_mut() {
+            if loaded.raw_bytes > 0 {
+                d.size = loaded.raw_bytes;
+            }
             d.sha256 = Some(loaded.sha256);
             d.uncompressed_size = loaded.uncompressed_bytes;
             if !loaded.databases.is_empty() {
@@ -341,27 +412,31 @@ impl<'a> Run<'a> {
                 message,
             });
         }
-        databases
+        Ok(databases)
     }
 
     /// A dump that changed while it was read is not the dump that was verified.
     async fn confirm_unchanged(&self, dump: &Dump) -> Result<(), Stop> {
-        let now = source_for(self.job).current(dump).await?;
-        if now
-            .as_ref()
-            .is_some_and(|n| n.size == dump.size && n.modified == dump.modified)
-        {
+        let now = self.source.current(dump).await?;
+        let same = |n: &Dump| {
+            n.size == dump.size && n.modified == dump.modified && n.version == dump.version
+        };
+        if now.as_ref().is_some_and(same) {
             return Ok(());
         }
+        let size = |s: Option<u64>| s.map_or_else(|| "?".to_string(), |s| s.to_string());
         Err(Stop::error(format!(
             "the dump {} changed while it was read ({}); it is probably still being written, \
              so it was not judged. The next run reads it again; raise `source.settle` if this repeats",
-            dump.path.display(),
+            dump.location,
             match &now {
                 None => "it is gone".to_string(),
                 Some(n) => format!(
                     "{} bytes modified {} when found, {} bytes modified {} after the load",
-                    dump.size, dump.modified, n.size, n.modified
+                    size(dump.size),
+                    dump.modified,
+                    size(n.size),
+                    n.modified
                 ),
             }
         )))
@@ -554,11 +629,11 @@ async fn settled_dump(
         if tokio::time::Instant::now() + wait > deadline {
             return Err(Stop::error(format!(
                 "the dump {} kept changing for longer than restore.timeout; it was not judged",
-                dump.path.display()
+                dump.location
             )));
         }
         tracing::info!(
-            dump = %dump.path.display(),
+            dump = %dump.location,
             "the newest dump changed {}s ago; waiting {}s for it to settle (source.settle)",
             age.as_secs(),
             wait.as_secs_f64().ceil()

@@ -7,6 +7,7 @@ use std::error::Error;
 use crate::restore::RestoreError;
 use crate::source::SourceError;
 use crate::source::detect::NotLoadable;
+use crate::source::open::OpenError;
 use crate::store::{StoreError, VerifiedDump};
 use crate::vocab::{RunId, Verdict};
 
@@ -99,8 +100,22 @@ impl From<SourceError> for Stop {
     fn from(e: SourceError) -> Self {
         let reason = e.to_string();
         match e {
-            SourceError::NoDump(_) => Stop::fail(reason).caused_by(e),
-            SourceError::Unreadable { .. } => Stop::error(reason).caused_by(e),
+            SourceError::NoDump(_) | SourceError::Failed(_) => Stop::fail(reason).caused_by(e),
+            SourceError::Unreadable { .. } | SourceError::Unreachable { .. } => {
+                Stop::error(reason).caused_by(e)
+            }
+        }
+    }
+}
+
+impl From<OpenError> for Stop {
+    fn from(e: OpenError) -> Self {
+        match e {
+            OpenError::Source(e) => e.into(),
+            OpenError::NotLoadable(e) => e.into(),
+            OpenError::Gone(_) => {
+                Stop::error(format!("{e}; the backup was not judged")).caused_by(e)
+            }
         }
     }
 }
@@ -178,6 +193,8 @@ mod tests {
             verdict,
             size: 10,
             sha256: "abc".into(),
+            location: None,
+            version: None,
             reason: reason.map(String::from),
             accepted,
         }

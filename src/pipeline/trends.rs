@@ -97,6 +97,7 @@ mod tests {
             dumped_by: None,
             uncompressed_size: uncompressed,
             databases: Vec::new(),
+            version: None,
         }
     }
 

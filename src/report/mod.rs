@@ -78,6 +78,9 @@ pub struct DumpReport {
     /// Databases the dump switched to (`\connect`, `USE`), when it names any.
     #[serde(default)]
     pub databases: Vec<String>,
+    /// Its version at a remote source (an ETag, a `list` command's output).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
 }
 
 impl DumpReport {
@@ -93,6 +96,7 @@ impl DumpReport {
             dumped_by: None,
             uncompressed_size: None,
             databases: Vec::new(),
+            version: None,
         }
     }
 }

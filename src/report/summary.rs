@@ -227,6 +227,7 @@ mod tests {
             dumped_by: Some("pg_dump 16.4".into()),
             uncompressed_size: None,
             databases: Vec::new(),
+            version: None,
         };
         (d, shown)
     }

@@ -18,9 +18,10 @@ use super::screen::{Allowances, Completion, Dialect, Screen, Screened};
 use super::{RestoreError, progress};
 
 use crate::source::detect::{DumpFormat, Inspection};
+use crate::source::open::Opened;
 use crate::source::reader::DumpStream;
 use crate::source::tar_end::TarEndChecked;
-use crate::source::{Dump, reader};
+use crate::source::{Dump, is_source_gone, reader};
 
 /// The dump loaded without error.
 #[derive(Debug, Clone, Default)]
@@ -32,6 +33,8 @@ pub struct Loaded {
     pub databases: Vec<String>,
     /// Things worth a warning: a dump without its completion line that the job accepts.
     pub warnings: Vec<String>,
+    /// Bytes of the dump as stored that were read (a file's size).
+    pub raw_bytes: u64,
 }
 
 /// What the screen of plain dumps lets through (see [`super::screen`]).
@@ -87,9 +90,10 @@ pub enum LoadOutcome {
     CheckerFailed(RestoreError),
 }
 
-/// Loads the dump into the candidate with the engine's own tool.
-pub async fn load(req: LoadRequest<'_>) -> LoadOutcome {
-    match attempt(req).await {
+/// Loads the dump, `opened` for this load (`None`: a local folder in
+/// directory format), into the candidate with the engine's own tool.
+pub async fn load(req: LoadRequest<'_>, opened: Option<Opened>) -> LoadOutcome {
+    match attempt(req, opened).await {
         Ok(Ok(loaded)) => LoadOutcome::Loaded(loaded),
         Ok(Err(failure)) => LoadOutcome::BackupFailed(failure),
         Err(e) => LoadOutcome::CheckerFailed(e),
@@ -97,7 +101,10 @@ pub async fn load(req: LoadRequest<'_>) -> LoadOutcome {
 }
 
 /// The load; the outer `Result` is the checker's, the inner the backup's.
-async fn attempt(req: LoadRequest<'_>) -> Result<Result<Loaded, LoadFailure>, RestoreError> {
+async fn attempt(
+    req: LoadRequest<'_>,
+    opened: Option<Opened>,
+) -> Result<Result<Loaded, LoadFailure>, RestoreError> {
     let plan = req
         .engine
         .load_plan(req.inspection.format, req.creds, req.parallel);
@@ -147,15 +154,14 @@ async fn attempt(req: LoadRequest<'_>) -> Result<Result<Loaded, LoadFailure>, Re
     };
 
     // Feed the dump: into the tool itself, or into a staging copy.
-    let fed = if req.dump.is_dir {
-        feed_directory(&req, staging_cmd, env.clone())
+    let fed = match opened {
+        Some(opened) => feed_file(&req, opened, staging_cmd, env.clone()).await?,
+        None => feed_directory(&req, staging_cmd, env.clone())
             .await?
             .map(|sha256| Loaded {
                 sha256,
                 ..Loaded::default()
-            })
-    } else {
-        feed_file(&req, staging_cmd, env.clone()).await?
+            }),
     };
     let loaded = match fed {
         Ok(loaded) => loaded,
@@ -185,19 +191,11 @@ type Piped = (ExecOutcome, Option<Screened<DumpStream>>);
 /// through the tar end check; then judges what the tool and the screen saw.
 async fn feed_file(
     req: &LoadRequest<'_>,
+    opened: Opened,
     cmd: Vec<String>,
     env: Vec<String>,
 ) -> Result<Result<Loaded, LoadFailure>, RestoreError> {
-    let path = &req.dump.path;
-    let file = match reader::open_regular(path).await {
-        Ok(f) => f,
-        Err(e) => {
-            return Ok(Err(LoadFailure::quiet(format!(
-                "cannot read the dump: {e}"
-            ))));
-        }
-    };
-    let (stream, digest) = reader::decoded(file, req.inspection.compression);
+    let Opened { stream, digest, .. } = opened;
     let shown = progress::start(digest.clone(), req.dump.size, req.show_progress);
     let piped = pipe(req, stream, cmd, env).await;
     shown.cancel();
@@ -205,6 +203,9 @@ async fn feed_file(
         Ok(piped) => piped,
         Err(failure) => return Ok(Err(failure)),
     };
+    if let Some(e) = outcome.input_error.as_ref().filter(|e| is_source_gone(e)) {
+        return Err(RestoreError::SourceGone(e.to_string()));
+    }
     if let Some(failure) = broken_input(req, &outcome, screened.as_ref(), &digest) {
         return Ok(Err(failure));
     }
@@ -217,13 +218,15 @@ async fn feed_file(
     {
         return Ok(Err(failure));
     }
-    match digest.finish(path).await {
+    match digest.finish().await {
         Ok(sha) => {
             loaded.sha256 = sha;
+            loaded.raw_bytes = digest.bytes();
             Ok(Ok(loaded))
         }
+        Err(e) if is_source_gone(&e) => Err(RestoreError::SourceGone(e.to_string())),
         Err(e) => Ok(Err(LoadFailure::quiet(format!(
-            "cannot read the dump: {e}"
+            "cannot read the dump to its end: {e}"
         )))),
     }
 }
@@ -290,11 +293,14 @@ fn broken_input(
         return Some(failure(format!("the dump was refused at {refusal}")));
     }
     let e = outcome.input_error.as_ref()?;
+    let of = req
+        .dump
+        .size
+        .map_or_else(String::new, |size| format!(" of {size}"));
     Some(failure(format!(
-        "the dump is corrupt: its {} stream broke after {} of {} bytes ({e})",
+        "the dump is corrupt: its {} stream broke after {}{of} bytes ({e})",
         req.inspection.compression,
         digest.bytes(),
-        req.dump.size
     )))
 }
 
@@ -420,7 +426,11 @@ async fn feed_directory(
     env: Vec<String>,
 ) -> Result<Result<String, LoadFailure>, RestoreError> {
     let (mut read_half, write_half) = tokio::io::duplex(256 * 1024);
-    let dir = req.dump.path.clone();
+    let Some(dir) = req.dump.path.clone() else {
+        return Err(RestoreError::Unexpected(
+            "a directory-format dump must be a local folder".into(),
+        ));
+    };
     let writer = tokio::task::spawn_blocking(move || tar_directory(dir, write_half));
     let stdin: &mut (dyn AsyncRead + Send + Unpin) = &mut read_half;
     let outcome = container::exec(req.docker, &req.candidate.id, cmd, env, Some(stdin)).await?;

@@ -57,6 +57,9 @@ pub enum RestoreError {
     /// Someone or something else stopped, paused or removed the candidate.
     #[error("{0}; the backup was not judged")]
     Interfered(String),
+    /// The dump's source went away mid-read (a network drop): the backup was not judged.
+    #[error("the dump's source went away while the dump was read ({0}); the backup was not judged")]
+    SourceGone(String),
     #[error("{0}")]
     Unexpected(String),
 }

@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 use crate::source::reader::RawDigest;
 
 /// Reports progress until the returned token is cancelled.
-pub fn start(digest: RawDigest, total: u64, on_terminal: bool) -> CancellationToken {
+pub fn start(digest: RawDigest, total: Option<u64>, on_terminal: bool) -> CancellationToken {
     let stop = CancellationToken::new();
     let token = stop.clone();
     tokio::spawn(async move {
@@ -27,15 +27,17 @@ pub fn start(digest: RawDigest, total: u64, on_terminal: bool) -> CancellationTo
             }
             let fed = digest.bytes();
             let secs = began.elapsed().as_secs_f64().max(0.001);
-            let pct = if total > 0 {
-                fed as f64 * 100.0 / total as f64
-            } else {
-                0.0
+            let of = match total {
+                Some(total) if total > 0 => format!(
+                    " of {} ({:.0}%)",
+                    mib(total),
+                    fed as f64 * 100.0 / total as f64
+                ),
+                _ => String::new(),
             };
             let line = format!(
-                "fed {} of {} ({pct:.0}%) at {}/s",
+                "fed {}{of} at {}/s",
                 mib(fed),
-                mib(total),
                 mib((fed as f64 / secs) as u64)
             );
             if on_terminal {

@@ -10,10 +10,12 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncReadExt;
 
-use super::{Dump, reader};
+use std::path::Path;
+
+use super::reader;
 
 /// How many decompressed bytes are looked at to tell the format.
-const SNIFF_BYTES: usize = 64 * 1024;
+pub const SNIFF_BYTES: usize = 64 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -120,65 +122,39 @@ pub enum NotLoadable {
     },
 }
 
-/// Looks at the start of `dump` and tells what it is.
-pub async fn inspect(dump: &Dump) -> Result<Inspection, NotLoadable> {
+/// Tells whether the local folder `dir` is a pg_dump directory-format dump.
+pub async fn inspect_dir(dir: &Path) -> Result<Inspection, NotLoadable> {
     let unreadable = |source| NotLoadable::Unreadable {
-        path: dump.path.display().to_string(),
+        path: dir.display().to_string(),
         source,
     };
-    if dump.is_dir {
-        let mut head = [0u8; 5];
-        let mut toc = reader::open_regular(&dump.path.join("toc.dat"))
-            .await
-            .map_err(unreadable)?;
-        let n = toc.read(&mut head).await.map_err(unreadable)?;
-        return if &head[..n] == b"PGDMP" {
-            Ok(Inspection {
-                compression: Compression::None,
-                format: DumpFormat::PostgresDirectory,
-                dumped_by: None,
-                creates_databases: false,
-            })
-        } else {
-            Err(NotLoadable::Unknown(
-                "a folder whose toc.dat is not a pg_dump table of contents".into(),
-            ))
-        };
+    let mut head = [0u8; 5];
+    let mut toc = reader::open_regular(&dir.join("toc.dat"))
+        .await
+        .map_err(unreadable)?;
+    let n = toc.read(&mut head).await.map_err(unreadable)?;
+    if &head[..n] == b"PGDMP" {
+        Ok(Inspection {
+            compression: Compression::None,
+            format: DumpFormat::PostgresDirectory,
+            dumped_by: None,
+            creates_databases: false,
+        })
+    } else {
+        Err(NotLoadable::Unknown(
+            "a folder whose toc.dat is not a pg_dump table of contents".into(),
+        ))
     }
-    if dump.size == 0 {
-        return Err(NotLoadable::Empty(" (0 bytes)"));
-    }
-    let mut raw = [0u8; 8];
-    let mut file = reader::open_regular(&dump.path).await.map_err(unreadable)?;
-    let n = file.read(&mut raw).await.map_err(unreadable)?;
-    let compression = Compression::from_magic(&raw[..n]);
+}
 
-    let file = reader::open_regular(&dump.path).await.map_err(unreadable)?;
-    let (mut decoded, _digest) = reader::decoded(file, compression);
-    let mut head = Vec::with_capacity(SNIFF_BYTES);
-    let mut chunk = vec![0u8; 16 * 1024];
-    while head.len() < SNIFF_BYTES {
-        match decoded.read(&mut chunk).await {
-            Ok(0) => break,
-            Ok(k) => head.extend_from_slice(&chunk[..k.min(SNIFF_BYTES - head.len())]),
-            Err(e) if head.is_empty() => {
-                return Err(NotLoadable::Corrupt(format!(
-                    "its {compression} stream cannot be decompressed ({e})"
-                )));
-            }
-            // A stream damaged further in is caught while loading.
-            Err(_) => break,
-        }
-    }
-    if head.is_empty() {
-        return Err(NotLoadable::Empty(" (it decompresses to nothing)"));
-    }
-    let (format, dumped_by) = sniff(&head)?;
+/// Tells what a dump is from the first decompressed bytes, `head`.
+pub fn inspect_head(head: &[u8], compression: Compression) -> Result<Inspection, NotLoadable> {
+    let (format, dumped_by) = sniff(head)?;
     Ok(Inspection {
         compression,
         format,
         dumped_by,
-        creates_databases: format == DumpFormat::PostgresPlain && creates_databases(&head),
+        creates_databases: format == DumpFormat::PostgresPlain && creates_databases(head),
     })
 }
 

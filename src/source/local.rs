@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::{Dump, Source, SourceError};
+use super::{Dump, RawStream, SIDECAR_LIMIT, Source, SourceError, reader};
 
 #[derive(Debug, Clone)]
 pub struct LocalSource {
@@ -24,17 +24,42 @@ impl Source for LocalSource {
     }
 
     async fn current(&self, dump: &Dump) -> Result<Option<Dump>, SourceError> {
-        let path = dump.path.clone();
-        let now = tokio::task::spawn_blocking(move || stat(&path))
+        let path = self.path_of(dump);
+        let at = path.clone();
+        let now = tokio::task::spawn_blocking(move || stat(&at))
             .await
             .expect("stat panicked");
         match now {
             Ok(d) => Ok(d),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(source) => Err(SourceError::Unreadable {
-                path: dump.path.clone(),
-                source,
-            }),
+            Err(source) => Err(SourceError::Unreadable { path, source }),
+        }
+    }
+
+    async fn open(&self, dump: &Dump) -> Result<RawStream, SourceError> {
+        let path = self.path_of(dump);
+        match reader::open_regular(&path).await {
+            Ok(file) => Ok(Box::pin(file)),
+            // A FIFO or device where the dump should be is the backup's fault.
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => {
+                Err(SourceError::Failed(e.to_string()))
+            }
+            Err(source) => Err(SourceError::Unreadable { path, source }),
+        }
+    }
+
+    async fn sidecar(&self, dump: &Dump, suffix: &str) -> Result<Option<Vec<u8>>, SourceError> {
+        let mut name = self.path_of(dump).into_os_string();
+        name.push(suffix);
+        let path = PathBuf::from(name);
+        let at = path.clone();
+        let read = tokio::task::spawn_blocking(move || read_small(&at))
+            .await
+            .expect("sidecar read panicked");
+        match read {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(SourceError::Unreadable { path, source }),
         }
     }
 
@@ -44,6 +69,13 @@ impl Source for LocalSource {
 }
 
 impl LocalSource {
+    /// The path of a dump this source found.
+    fn path_of(&self, dump: &Dump) -> PathBuf {
+        dump.path
+            .clone()
+            .unwrap_or_else(|| self.dir.join(&dump.location))
+    }
+
     fn newest_blocking(&self) -> Result<Dump, SourceError> {
         let unreadable = |source| SourceError::Unreadable {
             path: self.dir.clone(),
@@ -64,7 +96,8 @@ impl LocalSource {
             let entry = entry.map_err(unreadable)?;
             let name = entry.file_name();
             let Some(name) = name.to_str() else { continue };
-            if name.starts_with('.') || !self.pattern.matches(name) {
+            if name.starts_with('.') || !self.pattern.matches(name) || super::is_sidecar_name(name)
+            {
                 continue;
             }
             let path = entry.path();
@@ -97,12 +130,12 @@ impl LocalSource {
 pub fn stat(path: &std::path::Path) -> std::io::Result<Option<Dump>> {
     let meta = std::fs::metadata(path)?;
     if !meta.is_dir() {
-        return Ok(Some(Dump {
-            size: meta.len(),
-            modified: modified(&meta),
-            path: path.to_path_buf(),
-            is_dir: false,
-        }));
+        return Ok(Some(Dump::local(
+            path.to_path_buf(),
+            meta.len(),
+            modified(&meta),
+            false,
+        )));
     }
     // A directory-format dump is as new as its newest file.
     let toc = path.join("toc.dat");
@@ -118,12 +151,25 @@ pub fn stat(path: &std::path::Path) -> std::io::Result<Option<Dump>> {
         }
         newest = newest.max(modified(&meta));
     }
-    Ok(Some(Dump {
-        size,
-        modified: newest,
-        path: path.to_path_buf(),
-        is_dir: true,
-    }))
+    Ok(Some(Dump::local(path.to_path_buf(), size, newest, true)))
+}
+
+/// A sidecar file, refused when it is no regular file or larger than [`SIDECAR_LIMIT`].
+fn read_small(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let file = reader::open_regular_blocking(path)?;
+    let mut bytes = Vec::new();
+    file.take(SIDECAR_LIMIT + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > SIDECAR_LIMIT {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "{} is larger than {SIDECAR_LIMIT} bytes; a checksum file is one line",
+                path.display()
+            ),
+        ));
+    }
+    Ok(bytes)
 }
 
 fn modified(meta: &std::fs::Metadata) -> DateTime<Utc> {
@@ -150,12 +196,13 @@ mod tests {
         touch(&dir.path().join("shop-1.sql.gz"), 300);
         touch(&dir.path().join("shop-2.sql.gz"), 100);
         touch(&dir.path().join("other.sql.gz"), 10);
+        touch(&dir.path().join("shop-2.sql.gz.sha256"), 50);
         let src = LocalSource {
             dir: dir.path().to_path_buf(),
             pattern: glob::Pattern::new("shop-*").unwrap(),
         };
         let dump = src.newest().await.unwrap();
-        assert!(dump.path.ends_with("shop-2.sql.gz"));
+        assert!(dump.path.unwrap().ends_with("shop-2.sql.gz"));
 
         let none = LocalSource {
             pattern: glob::Pattern::new("crm-*").unwrap(),

@@ -9,9 +9,9 @@ use std::task::{Context, Poll};
 
 use async_compression::tokio::bufread::{BzDecoder, GzipDecoder, XzDecoder, ZstdDecoder};
 use sha2::{Digest, Sha256};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeekExt, BufReader, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, BufReader, ReadBuf};
 
-use super::Compression;
+use super::{Compression, RawStream};
 
 /// The files of a directory-format dump, in the order they are hashed and sent.
 /// Anything but regular files (a FIFO, a socket, a device, a folder) is refused:
@@ -78,11 +78,10 @@ pub async fn open_regular(path: &Path) -> std::io::Result<tokio::fs::File> {
     Ok(tokio::fs::File::from_std(file))
 }
 
-/// The sha256 of a dump as stored, the same digest a load computes: a file's
-/// bytes, or a folder's files concatenated in [`directory_files`] order.
-pub async fn sha256_of(dump: &super::Dump) -> std::io::Result<String> {
-    let path = dump.path.clone();
-    let is_dir = dump.is_dir;
+/// The sha256 of a local dump as stored, the same digest a load computes: a
+/// file's bytes, or a folder's files concatenated in [`directory_files`] order.
+pub async fn sha256_of(path: &Path, is_dir: bool) -> std::io::Result<String> {
+    let path = path.to_path_buf();
     tokio::task::spawn_blocking(move || {
         let files = if is_dir {
             directory_files(&path)?
@@ -102,11 +101,16 @@ pub async fn sha256_of(dump: &super::Dump) -> std::io::Result<String> {
     .map_err(std::io::Error::other)?
 }
 
-/// The running digest and byte count of the raw bytes read so far.
-#[derive(Clone, Default)]
+/// The running digest and byte count of a dump's raw bytes, and the raw
+/// stream itself, so that [`RawDigest::finish`] can hash what the readers
+/// after it left unread.
+#[derive(Clone)]
 pub struct RawDigest {
     hasher: Arc<Mutex<Sha256>>,
     bytes: Arc<AtomicU64>,
+    raw: Arc<Mutex<RawStream>>,
+    /// Reading past this many bytes is an error (`source.max_size`).
+    limit: Option<u64>,
 }
 
 impl RawDigest {
@@ -115,47 +119,55 @@ impl RawDigest {
         self.bytes.load(Ordering::Relaxed)
     }
 
-    /// Finishes the sha256 of the file at `path`: bytes a decoder left unread
-    /// (trailing data after the last compressed member) are read and hashed here.
-    pub async fn finish(&self, path: &Path) -> std::io::Result<String> {
-        let mut file = open_regular(path).await?;
-        file.seek(std::io::SeekFrom::Start(self.bytes())).await?;
+    /// Reads and hashes the raw bytes nobody read yet (trailing data after
+    /// the last compressed member, or what a tool left unread), and returns
+    /// the sha256 of the whole dump as stored.
+    pub async fn finish(&self) -> std::io::Result<String> {
+        let mut rest = Digesting {
+            digest: self.clone(),
+        };
         let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            let n = file.read(&mut buf).await?;
-            if n == 0 {
-                break;
-            }
-            self.update(&buf[..n]);
-        }
+        while rest.read(&mut buf).await? > 0 {}
         let hasher = self.hasher.lock().expect("digest lock").clone();
         Ok(hex::encode(hasher.finalize()))
     }
 
-    fn update(&self, data: &[u8]) {
+    fn update(&self, data: &[u8]) -> std::io::Result<()> {
         self.hasher.lock().expect("digest lock").update(data);
-        self.bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
+        let total = self.bytes.fetch_add(data.len() as u64, Ordering::Relaxed) + data.len() as u64;
+        match self.limit {
+            Some(limit) if total > limit => Err(std::io::Error::other(TooLarge(limit))),
+            _ => Ok(()),
+        }
     }
 }
 
-/// An `AsyncRead` that feeds everything it passes through into a [`RawDigest`].
-struct Digesting<R> {
-    inner: R,
+/// A dump that turned out larger than `source.max_size` while it was read.
+#[derive(Debug, thiserror::Error)]
+#[error("the dump is larger than the job's source.max_size of {0} bytes")]
+pub struct TooLarge(pub u64);
+
+/// An `AsyncRead` of the raw stream that feeds everything it passes through
+/// into its [`RawDigest`].
+struct Digesting {
     digest: RawDigest,
 }
 
-impl<R: AsyncRead + Unpin> AsyncRead for Digesting<R> {
+impl AsyncRead for Digesting {
     fn poll_read(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
         let before = buf.filled().len();
-        let poll = Pin::new(&mut self.inner).poll_read(cx, buf);
+        let poll = {
+            let mut raw = self.digest.raw.lock().expect("raw stream lock");
+            raw.as_mut().poll_read(cx, buf)
+        };
         if let Poll::Ready(Ok(())) = poll {
             let fresh = &buf.filled()[before..];
             if !fresh.is_empty() {
-                self.digest.update(fresh);
+                self.digest.update(fresh)?;
             }
         }
         poll
@@ -164,18 +176,26 @@ impl<R: AsyncRead + Unpin> AsyncRead for Digesting<R> {
 
 pub type DumpStream = Pin<Box<dyn AsyncRead + Send>>;
 
-/// The decompressed content of `file`, and the digest of its raw bytes.
-/// Concatenated compressed members (pigz, `cat a.gz b.gz`) decode fully.
-pub fn decoded(file: tokio::fs::File, compression: Compression) -> (DumpStream, RawDigest) {
-    let digest = RawDigest::default();
-    let raw = BufReader::with_capacity(
-        64 * 1024,
-        Digesting {
-            inner: file,
-            digest: digest.clone(),
-        },
-    );
-    let stream: DumpStream = match compression {
+/// The raw bytes of a dump, hashed and counted as they are read (at most
+/// `limit` of them), and the digest that finishes the hash.
+pub fn digested(raw: RawStream, limit: Option<u64>) -> (DumpStream, RawDigest) {
+    let digest = RawDigest {
+        hasher: Arc::default(),
+        bytes: Arc::default(),
+        raw: Arc::new(Mutex::new(raw)),
+        limit,
+    };
+    let stream = Digesting {
+        digest: digest.clone(),
+    };
+    (Box::pin(stream), digest)
+}
+
+/// `stream` decompressed. Concatenated compressed members (pigz, `cat a.gz
+/// b.gz`) decode fully.
+pub fn decompressed(stream: DumpStream, compression: Compression) -> DumpStream {
+    let raw = BufReader::with_capacity(64 * 1024, stream);
+    match compression {
         Compression::None => Box::pin(raw),
         Compression::Gzip => {
             let mut d = GzipDecoder::new(raw);
@@ -197,8 +217,13 @@ pub fn decoded(file: tokio::fs::File, compression: Compression) -> (DumpStream, 
             d.multiple_members(true);
             Box::pin(d)
         }
-    };
-    (stream, digest)
+    }
+}
+
+/// The decompressed content of a local `file`, and the digest of its raw bytes.
+pub fn decoded(file: tokio::fs::File, compression: Compression) -> (DumpStream, RawDigest) {
+    let (raw, digest) = digested(Box::pin(file), None);
+    (decompressed(raw, compression), digest)
 }
 
 #[cfg(test)]
@@ -225,7 +250,7 @@ mod tests {
         stream.read_to_string(&mut out).await.unwrap();
         assert_eq!(out, "first half;\nsecond half;\n");
         let expected = hex::encode(Sha256::digest(std::fs::read(&path).unwrap()));
-        assert_eq!(digest.finish(&path).await.unwrap(), expected);
+        assert_eq!(digest.finish().await.unwrap(), expected);
     }
 
     #[tokio::test]

@@ -28,7 +28,8 @@ use tokio::process::{Child, Command};
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, Sleep, timeout};
 
-pub use contract::{Dump, RawStream, SftpSpec, Source, SourceError, SourceGone};
+use super::{Dump, RawStream, Source, SourceError, SourceGone};
+use crate::config::SftpSpec;
 
 /// A listing longer than this is refused: a hostile or misconfigured host
 /// must not make the checker hold millions of names.
@@ -676,52 +677,5 @@ impl AsyncRead for SftpStream {
                 )))))
             }
         }
-    }
-}
-
-/// TEMPORARY: the contract's shapes until the foundation lands on main.
-mod contract {
-    use async_trait::async_trait;
-    use std::path::PathBuf;
-    pub type RawStream = std::pin::Pin<Box<dyn tokio::io::AsyncRead + Send>>;
-    #[derive(Debug, Clone)]
-    pub struct Dump {
-        pub location: String,
-        pub path: Option<PathBuf>,
-        pub size: Option<u64>,
-        pub modified: chrono::DateTime<chrono::Utc>,
-        pub is_dir: bool,
-        pub version: Option<String>,
-    }
-    #[derive(Debug, thiserror::Error)]
-    pub enum SourceError {
-        #[error("no dump found: {0}")]
-        NoDump(String),
-        #[error("cannot reach {what}: {reason}")]
-        Unreachable { what: String, reason: String },
-        #[error("{0}")]
-        Failed(String),
-    }
-    #[derive(Debug, thiserror::Error)]
-    #[error("{0}")]
-    pub struct SourceGone(pub String);
-    #[async_trait]
-    pub trait Source: Send + Sync {
-        async fn newest(&self) -> Result<Dump, SourceError>;
-        async fn current(&self, dump: &Dump) -> Result<Option<Dump>, SourceError>;
-        async fn open(&self, dump: &Dump) -> Result<RawStream, SourceError>;
-        async fn sidecar(&self, dump: &Dump, suffix: &str) -> Result<Option<Vec<u8>>, SourceError>;
-        fn describe(&self) -> String;
-    }
-    #[derive(Debug, Clone)]
-    pub struct SftpSpec {
-        pub host: String,
-        pub port: u16,
-        pub user: String,
-        pub key_file: PathBuf,
-        pub known_hosts: Option<PathBuf>,
-        pub host_key_checking: bool,
-        pub dir: String,
-        pub pattern: glob::Pattern,
     }
 }

@@ -322,6 +322,7 @@ impl Store {
     pub async fn last_verified_dump(&self, job: &str) -> Result<Option<VerifiedDump>, StoreError> {
         Ok(sqlx::query_as(
             "SELECT id AS run_id, verdict, dump_size AS size, dump_sha256 AS sha256, reason, \
+             dump_path AS location, dump_version AS version, \
              id IN (SELECT run_id FROM baseline_accepts) AS accepted FROM runs \
              WHERE job = ? AND verdict IN (?, ?) AND dump_sha256 IS NOT NULL \
              ORDER BY started_at DESC LIMIT 1",
@@ -584,7 +585,7 @@ async fn finish_in(
         "UPDATE runs SET finished_at = ?, verdict = ?, reason = ?, source = ?, image = ?, \
          dump_path = ?, dump_size = ?, dump_modified_at = ?, dump_sha256 = ?, dump_format = ?, \
          dump_compression = ?, dumped_by = ?, tool_output = ?, dump_uncompressed_size = ?, \
-         dump_databases = ? WHERE id = ?",
+         dump_databases = ?, dump_version = ? WHERE id = ?",
     )
     .bind(r.finished_at.to_rfc3339())
     .bind(r.verdict)
@@ -601,6 +602,7 @@ async fn finish_in(
     .bind(serde_json::to_string(&r.tool_output).unwrap_or_default())
     .bind(dump.and_then(|d| d.uncompressed_size).map(|n| n as i64))
     .bind(dump.map(|d| serde_json::to_string(&d.databases).unwrap_or_default()))
+    .bind(dump.and_then(|d| d.version.clone()))
     .bind(&r.run_id)
     .execute(&mut **tx)
     .await?;
@@ -684,6 +686,9 @@ pub struct VerifiedDump {
     pub verdict: Verdict,
     pub size: u64,
     pub sha256: String,
+    /// Where the dump was, and its version at a remote source.
+    pub location: Option<String>,
+    pub version: Option<String>,
     /// Why it failed, if it did.
     pub reason: Option<String>,
     /// Someone accepted that run as the baseline since.

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod dockerd;
+pub mod http_server;
 pub mod sshd;
 
 use std::path::{Path, PathBuf};
