@@ -679,3 +679,33 @@ impl AsyncRead for SftpStream {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn odd_names_from_the_server_are_never_candidates() {
+        let p = glob::Pattern::new("*").unwrap();
+        assert_eq!(
+            candidate_name(Path::new("shop.sql"), &p).as_deref(),
+            Some("shop.sql")
+        );
+        for bad in ["../etc/passwd", "a/b", ".hidden", ""] {
+            assert_eq!(candidate_name(Path::new(bad), &p), None, "{bad}");
+        }
+        let shop = glob::Pattern::new("shop-*").unwrap();
+        assert_eq!(candidate_name(Path::new("crm-1"), &shop), None);
+    }
+
+    #[test]
+    fn the_newest_wins_and_a_tie_goes_to_the_greater_name() {
+        let mut best = None;
+        keep_newest(&mut best, 100, "b".into(), 1);
+        keep_newest(&mut best, 50, "z".into(), 2);
+        keep_newest(&mut best, 100, "a".into(), 3);
+        assert_eq!(best, Some((100, "b".to_string(), 1)));
+        keep_newest(&mut best, 100, "c".into(), 4);
+        assert_eq!(best, Some((100, "c".to_string(), 4)));
+    }
+}
