@@ -339,6 +339,27 @@ async fn the_list_command_tells_the_version() {
 }
 
 #[tokio::test]
+async fn the_command_dumps_the_version_the_list_command_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let latest = dir.path().join("latest");
+    std::fs::write(&latest, "snap-7\n").unwrap();
+    let list = format!("cat '{}'", latest.display());
+    let source = command("echo \"dumping $RESTOREDRILL_DUMP_VERSION\"", Some(&list));
+    let dump = source.newest().await.unwrap();
+    // A newer snapshot appears between the listing and the dump.
+    std::fs::write(&latest, "snap-8\n").unwrap();
+    let mut out = String::new();
+    source
+        .open(&dump)
+        .await
+        .unwrap()
+        .read_to_string(&mut out)
+        .await
+        .unwrap();
+    assert_eq!(out, "dumping snap-7\n");
+}
+
+#[tokio::test]
 async fn dropping_a_command_stream_leaves_no_process_behind() {
     let marker = format!("restoredrill-test-marker-{}", std::process::id());
     // A child in the background and one in the foreground, both endless.

@@ -42,7 +42,7 @@ async fn a_command_dump_passes_and_a_command_failing_midway_fails_naming_its_exi
     let gz = fixture("postgres/shop.sql.gz");
     let plain = fixture("postgres/shop.sql");
     let good = format!(
-        "{{ type: command, settle: 0s, command: \"cat '{}'\" }}",
+        "{{ type: command, command: \"cat '{}'\" }}",
         gz.display()
     );
     let broken = format!(

@@ -81,6 +81,7 @@ impl CommandSource {
             path: None,
             size: None,
             modified: Utc::now(),
+            modified_known: false,
             is_dir: false,
             version,
         }
@@ -101,8 +102,11 @@ impl CommandSource {
     }
 
     fn spawn(&self, script: &str, what: &str) -> Result<Running, SourceError> {
-        let mut child = self
-            .shell(script)
+        self.spawn_with(self.shell(script), what)
+    }
+
+    fn spawn_with(&self, mut cmd: Command, what: &str) -> Result<Running, SourceError> {
+        let mut child = cmd
             .spawn()
             .map_err(|e| SourceError::Unreachable {
                 what: format!("the {what}"),
@@ -170,8 +174,15 @@ impl Source for CommandSource {
         })
     }
 
-    async fn open(&self, _dump: &Dump) -> Result<RawStream, SourceError> {
-        let running = self.spawn(&self.spec.command, "command")?;
+    /// The command gets the `list` output it is to dump as
+    /// `RESTOREDRILL_DUMP_VERSION`, so that a snapshot made between the two
+    /// cannot slip in (`restic dump $RESTOREDRILL_DUMP_VERSION /shop.sql.gz`).
+    async fn open(&self, dump: &Dump) -> Result<RawStream, SourceError> {
+        let mut cmd = self.shell(&self.spec.command);
+        if let Some(version) = &dump.version {
+            cmd.env("RESTOREDRILL_DUMP_VERSION", version);
+        }
+        let running = self.spawn_with(cmd, "command")?;
         Ok(Box::pin(CommandOutput {
             stdout: running.stdout,
             exit: ExitState::Running(Some(running.exit)),

@@ -444,6 +444,7 @@ fn found(url: &Url, headers: &HeaderMap) -> Found {
             path: None,
             size,
             modified: last_modified.unwrap_or_else(Utc::now),
+            modified_known: last_modified.is_some(),
             is_dir: false,
             version,
         },
@@ -496,7 +497,11 @@ fn candidate_links(page: &str, page_url: &Url, pattern: &glob::Pattern) -> Vec<(
             continue;
         };
         let name = percent_decode(last);
-        if !name.is_empty() && !name.contains('/') && pattern.matches(&name) {
+        if !name.is_empty()
+            && !name.contains('/')
+            && pattern.matches(&name)
+            && !super::is_sidecar_name(&name)
+        {
             links.insert(url.to_string(), (name, url));
         }
     }

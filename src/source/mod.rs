@@ -42,6 +42,10 @@ pub struct Dump {
     /// tells them before reading; `None` when it cannot (a command).
     pub size: Option<u64>,
     pub modified: DateTime<Utc>,
+    /// Whether the source told `modified` (else it is when the dump was
+    /// found): a command's output, a web server without Last-Modified. Such a
+    /// dump has no settle time, and its age cannot be judged.
+    pub modified_known: bool,
     pub is_dir: bool,
     /// What identifies this version at the source beyond size and time: an
     /// ETag, the `list` command's output. A scheduled run whose newest remote
@@ -51,6 +55,14 @@ pub struct Dump {
 }
 
 impl Dump {
+    /// Whether `now` is the same dump as this one, as far as the source
+    /// tells: same size, version and (where known) modification time.
+    pub fn same_as(&self, now: &Dump) -> bool {
+        self.size == now.size
+            && self.version == now.version
+            && (!(self.modified_known && now.modified_known) || self.modified == now.modified)
+    }
+
     /// A local file or folder.
     pub fn local(path: PathBuf, size: u64, modified: DateTime<Utc>, is_dir: bool) -> Self {
         Self {
@@ -58,6 +70,7 @@ impl Dump {
             path: Some(path),
             size: Some(size),
             modified,
+            modified_known: true,
             is_dir,
             version: None,
         }
