@@ -138,6 +138,8 @@ impl SftpSource {
             path: None,
             size: Some(size),
             modified: DateTime::<Utc>::from_timestamp(i64::from(mtime), 0).unwrap_or_default(),
+            // SFTP always tells a file's mtime.
+            modified_known: true,
             is_dir: false,
             version: Some(format!("{size}-{mtime}")),
         }
