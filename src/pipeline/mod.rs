@@ -30,6 +30,7 @@ use crate::source::Source;
 use crate::source::command::CommandSource;
 use crate::source::http::HttpSource;
 use crate::source::local::LocalSource;
+use crate::source::sftp::SftpSource;
 use crate::store::{Store, StoreError};
 use crate::vocab::{RunId, Trigger, Verdict};
 use run::Run;
@@ -278,6 +279,7 @@ pub fn source_for(job: &Job) -> Box<dyn Source> {
         }),
         SourceSpec::Http(spec) => Box::new(HttpSource::new(spec.clone())),
         SourceSpec::Command(spec) => Box::new(CommandSource::new(spec.clone())),
-        SourceSpec::S3(_) | SourceSpec::Sftp(_) => Box::new(crate::source::Unbuilt),
+        SourceSpec::Sftp(spec) => Box::new(SftpSource::new(spec.clone())),
+        SourceSpec::S3(_) => Box::new(crate::source::Unbuilt),
     }
 }
