@@ -335,7 +335,12 @@ fn keep_newest(best: &mut Option<(u32, String, u64)>, mtime: u32, name: String, 
 /// separators (a hostile server could send `../x`), matching the pattern.
 fn candidate_name(name: &Path, pattern: &glob::Pattern) -> Option<String> {
     let name = name.to_str()?;
-    if name.is_empty() || name.starts_with('.') || name.contains('/') || !pattern.matches(name) {
+    if name.is_empty()
+        || name.starts_with('.')
+        || name.contains('/')
+        || !pattern.matches(name)
+        || super::is_sidecar_name(name)
+    {
         return None;
     }
     Some(name.to_string())
