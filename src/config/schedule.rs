@@ -20,8 +20,12 @@ pub const ON_ARRIVAL: &str = "on-arrival";
 /// in the same zone): a config reload tells changed jobs by it.
 #[derive(Clone, PartialEq)]
 pub enum Schedule {
-    /// A cron expression read in a time zone.
-    Cron { expr: String, cron: Cron, tz: Tz },
+    /// A cron expression read in a time zone (boxed: it is large beside `OnArrival`).
+    Cron {
+        expr: String,
+        cron: Box<Cron>,
+        tz: Tz,
+    },
     /// Whenever a new dump appears in the job's source.
     OnArrival,
 }
@@ -66,7 +70,7 @@ impl Schedule {
             Cron::from_str(expr).map_err(|e| format!("bad cron expression `{expr}`: {e}"))?;
         Ok(Self::Cron {
             expr: expr.to_string(),
-            cron,
+            cron: Box::new(cron),
             tz,
         })
     }
