@@ -348,10 +348,10 @@ impl Runner for RunnerHandle {
         };
         match newest {
             Ok(d) => Look::Newest(DumpSeen {
-                location: d.path.display().to_string(),
-                size: Some(d.size),
+                location: d.location,
+                size: d.size,
                 modified: d.modified,
-                version: None,
+                version: d.version,
             }),
             Err(SourceError::NoDump(what)) => Look::NoDump(what),
             Err(e) => Look::Unreadable(e.to_string()),
@@ -364,7 +364,7 @@ impl Runner for RunnerHandle {
                 location: p.location,
                 size: p.size,
                 modified: p.modified_at,
-                version: None,
+                version: p.version,
             }),
             Err(e) => {
                 // Unknown is taken as "not verified": one run too many, never one too few.

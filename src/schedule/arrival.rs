@@ -23,16 +23,20 @@ pub struct DumpSeen {
 }
 
 impl DumpSeen {
-    /// The same dump: same place, size and time, and same version when both
-    /// sides know one (the history does not keep versions).
+    /// The same dump: same place and time, and same size and version where
+    /// both sides know them (a command source cannot tell the size before
+    /// reading, while the history keeps the bytes it read).
     pub fn is(&self, other: &DumpSeen) -> bool {
-        self.location == other.location
-            && self.size == other.size
-            && self.modified == other.modified
-            && match (&self.version, &other.version) {
+        fn agree<T: PartialEq>(a: &Option<T>, b: &Option<T>) -> bool {
+            match (a, b) {
                 (Some(a), Some(b)) => a == b,
                 _ => true,
             }
+        }
+        self.location == other.location
+            && self.modified == other.modified
+            && agree(&self.size, &other.size)
+            && agree(&self.version, &other.version)
     }
 }
 

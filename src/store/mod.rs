@@ -335,11 +335,12 @@ impl Store {
     }
 
     /// Where the dump the last completed verification of `job` read (pass or
-    /// fail) was, its size and time: the daemon's arrival watch does not
+    /// fail) was, its size, time and version: the daemon's arrival watch does not
     /// queue that dump again, across restarts too.
     pub async fn last_verified_place(&self, job: &str) -> Result<Option<DumpPlace>, StoreError> {
         Ok(sqlx::query_as(
-            "SELECT dump_path AS location, dump_size AS size, dump_modified_at AS modified_at FROM runs \
+            "SELECT dump_path AS location, dump_size AS size, dump_modified_at AS modified_at, \
+             dump_version AS version FROM runs \
              WHERE job = ? AND verdict IN (?, ?) AND dump_sha256 IS NOT NULL \
              AND dump_path IS NOT NULL AND dump_modified_at IS NOT NULL \
              ORDER BY started_at DESC LIMIT 1",
@@ -703,6 +704,8 @@ pub struct DumpPlace {
     pub location: String,
     pub size: Option<u64>,
     pub modified_at: DateTime<Utc>,
+    /// What identified its version at the source (remote sources).
+    pub version: Option<String>,
 }
 
 /// The dump a completed verification read.
