@@ -99,6 +99,12 @@ enum Command {
         config: ConfigFile,
     },
     /// Asks the running daemon to run a job now.
+    ///
+    /// A backup script can end with `restoredrill trigger JOB` (under `set -e`)
+    /// to have its new dump verified at once, whatever the job's schedule
+    /// (cron or `on-arrival`). A run someone asks for restores the dump even
+    /// when it was verified before; if the job is already queued or running,
+    /// it says so and exits 2.
     Trigger {
         /// The job to run.
         job: String,

@@ -25,7 +25,7 @@ pub use alerts::{
 };
 pub use errors::{ConfigError, ConfigErrors};
 pub use history::{DEFAULT_HISTORY_KEEP, DEFAULT_HISTORY_KEEP_LAST, HistorySettings};
-pub use schedule::Schedule;
+pub use schedule::{ON_ARRIVAL, Schedule};
 pub use source::{CommandSpec, DecryptSpec, HttpSpec, Integrity, S3Spec, SftpSpec, SourceSpec};
 
 use crate::assert::Assertion;
@@ -144,6 +144,10 @@ pub const DEFAULT_DRAIN: Duration = Duration::from_secs(600);
 pub const DEFAULT_KEPT_CHECK: Duration = Duration::from_secs(60);
 /// How often the daemon looks at a job's source, by default.
 pub const DEFAULT_FRESHNESS_CHECK: Duration = Duration::from_secs(600);
+/// How often the daemon looks at the source of a `schedule: on-arrival` job,
+/// by default: a verification about a minute after the backup is what such
+/// a job is for, and a look is one listing of the source.
+pub const DEFAULT_ARRIVAL_CHECK: Duration = Duration::from_secs(60);
 
 /// The JSON Schema (draft 2020-12) of the config file, for editors: its keys,
 /// their types and descriptions. It checks shape only; `validate` checks more.
@@ -409,14 +413,19 @@ impl Validator<'_> {
         })
     }
 
-    fn freshness(&mut self, raw: Option<&raw::RawFreshness>) -> FreshnessWatch {
+    /// The freshness watch; `on_arrival` jobs are looked at more often by default.
+    fn freshness(&mut self, raw: Option<&raw::RawFreshness>, on_arrival: bool) -> FreshnessWatch {
         let max_age = raw
             .and_then(|f| f.max_age.as_ref())
             .and_then(|m| self.positive_duration(m, "freshness.max_age"));
         let check_every = raw
             .and_then(|f| f.check_every.as_ref())
             .and_then(|c| self.positive_duration(c, "freshness.check_every"))
-            .unwrap_or(DEFAULT_FRESHNESS_CHECK);
+            .unwrap_or(if on_arrival {
+                DEFAULT_ARRIVAL_CHECK
+            } else {
+                DEFAULT_FRESHNESS_CHECK
+            });
         FreshnessWatch {
             max_age,
             check_every,
@@ -460,7 +469,8 @@ impl Validator<'_> {
         let (restore, keep) =
             self.restore_and_keep(raw.restore, raw.keep.as_ref(), engine, raw.name.referenced);
         let after_restore = self.after_restore(&raw.after_restore, keep.is_some());
-        let freshness = self.freshness(raw.freshness.as_ref());
+        let on_arrival = schedule.as_ref().is_some_and(Schedule::is_on_arrival);
+        let freshness = self.freshness(raw.freshness.as_ref(), on_arrival);
         if let (Some(SourceSpec::Command(_)), Some(at)) = (
             &source,
             raw.freshness.as_ref().and_then(|f| f.max_age.as_ref()),
@@ -537,7 +547,7 @@ impl Validator<'_> {
         engine
     }
 
-    /// The cron schedule read in its time zone; a bad zone is reported at
+    /// The cron schedule read in its time zone, or `on-arrival`; a bad zone is reported at
     /// `timezone:`, a bad expression at `schedule:`.
     fn schedule(
         &mut self,

@@ -175,7 +175,8 @@ pub(crate) struct RawJob {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub image: Option<Spanned<String>>,
-    /// 5-field crontab expression (seconds optional) for the daemon.
+    /// 5-field crontab expression (seconds optional) for the daemon, or
+    /// `on-arrival`: run when a new dump appears in the source.
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub schedule: Option<Spanned<String>>,
@@ -377,7 +378,8 @@ pub(crate) struct RawFreshness {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub max_age: Option<Spanned<String>>,
-    /// How often the daemon looks at the source (without restoring). Default 10m.
+    /// How often the daemon looks at the source (without restoring). Default 10m,
+    /// 1m for a `schedule: on-arrival` job.
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub check_every: Option<Spanned<String>>,

@@ -1,7 +1,9 @@
 //! A job's `schedule`: a POSIX crontab expression (5 fields, seconds
-//! optional) read in an IANA time zone, evaluated with croner. Daylight-saving
-//! gaps and overlaps follow croner's documented rules (a time skipped by a gap
-//! runs at the first valid instant after it; a repeated hour runs once).
+//! optional) read in an IANA time zone, evaluated with croner, or
+//! `on-arrival`: the job runs when a new dump appears in its source (the
+//! daemon looks every `freshness.check_every`). Daylight-saving gaps and
+//! overlaps follow croner's documented rules (a time skipped by a gap runs at
+//! the first valid instant after it; a repeated hour runs once).
 //! The scheduler that runs jobs by it is the `schedule` module.
 
 use std::fmt;
@@ -11,24 +13,45 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use croner::Cron;
 
-/// A cron expression read in a time zone. Equal when written alike in the
-/// same zone: a config reload tells changed jobs by it.
+/// What `schedule: on-arrival` is written as.
+pub const ON_ARRIVAL: &str = "on-arrival";
+
+/// When a job runs in the daemon. Equal when written alike (and, for cron,
+/// in the same zone): a config reload tells changed jobs by it.
 #[derive(Clone, PartialEq)]
-pub struct Schedule {
-    expr: String,
-    cron: Cron,
-    tz: Tz,
+pub enum Schedule {
+    /// A cron expression read in a time zone (boxed: it is large beside `OnArrival`).
+    Cron {
+        expr: String,
+        cron: Box<Cron>,
+        tz: Tz,
+    },
+    /// Whenever a new dump appears in the job's source.
+    OnArrival,
 }
 
 impl fmt::Debug for Schedule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Schedule({:?} in {})", self.expr, self.tz)
+        match self {
+            Self::Cron { expr, tz, .. } => write!(f, "Schedule({expr:?} in {tz})"),
+            Self::OnArrival => f.write_str("Schedule(on-arrival)"),
+        }
     }
 }
 
 impl Schedule {
-    /// Parses `expr` in time zone `tz` (default UTC); errors say what is wrong.
+    /// Parses `expr` (`on-arrival` or a cron expression) in time zone `tz`
+    /// (default UTC); errors say what is wrong, and those about the zone
+    /// mention "time zone".
     pub fn parse(expr: &str, tz: Option<&str>) -> Result<Self, String> {
+        if expr.trim() == ON_ARRIVAL {
+            return match tz {
+                None => Ok(Self::OnArrival),
+                Some(_) => Err(format!(
+                    "a time zone means nothing to `schedule: {ON_ARRIVAL}`: remove `timezone:`, or use a cron expression"
+                )),
+            };
+        }
         let tz = match tz {
             None => Tz::UTC,
             Some(name) => Tz::from_str(name).map_err(|_| {
@@ -40,33 +63,47 @@ impl Schedule {
         let fields = expr.split_whitespace().count();
         if !expr.trim_start().starts_with('@') && !(5..=6).contains(&fields) {
             return Err(format!(
-                "bad cron expression `{expr}`: expected 5 fields (minute hour day-of-month month day-of-week), or 6 with seconds first"
+                "bad cron expression `{expr}`: expected 5 fields (minute hour day-of-month month day-of-week), or 6 with seconds first, or `{ON_ARRIVAL}`"
             ));
         }
         let cron =
             Cron::from_str(expr).map_err(|e| format!("bad cron expression `{expr}`: {e}"))?;
-        Ok(Self {
+        Ok(Self::Cron {
             expr: expr.to_string(),
-            cron,
+            cron: Box::new(cron),
             tz,
         })
     }
 
-    /// The first run strictly after `t`.
+    /// The first cron run strictly after `t`; `None` for `on-arrival`.
     pub fn next_after(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        let local = t.with_timezone(&self.tz);
-        self.cron
-            .find_next_occurrence(&local, false)
+        let Self::Cron { cron, tz, .. } = self else {
+            return None;
+        };
+        let local = t.with_timezone(tz);
+        cron.find_next_occurrence(&local, false)
             .ok()
             .map(|n| n.with_timezone(&Utc))
     }
 
+    /// As written: the cron expression, or `on-arrival`.
     pub fn expr(&self) -> &str {
-        &self.expr
+        match self {
+            Self::Cron { expr, .. } => expr,
+            Self::OnArrival => ON_ARRIVAL,
+        }
     }
 
-    pub fn timezone(&self) -> Tz {
-        self.tz
+    /// The zone a cron expression is read in; `None` for `on-arrival`.
+    pub fn timezone(&self) -> Option<Tz> {
+        match self {
+            Self::Cron { tz, .. } => Some(*tz),
+            Self::OnArrival => None,
+        }
+    }
+
+    pub fn is_on_arrival(&self) -> bool {
+        matches!(self, Self::OnArrival)
     }
 }
 
@@ -143,5 +180,26 @@ mod tests {
             Schedule::parse("*/10 * * * * *", None).is_ok(),
             "seconds are optional"
         );
+        assert!(
+            Schedule::parse("on-arrival", Some("Europe/Berlin"))
+                .unwrap_err()
+                .contains("time zone"),
+            "reported at `timezone:`"
+        );
+        assert!(
+            Schedule::parse("on arrival", None)
+                .unwrap_err()
+                .contains("`on-arrival`"),
+            "a near miss names the word"
+        );
+    }
+
+    #[test]
+    fn on_arrival_has_no_next_time() {
+        let s = Schedule::parse("on-arrival", None).unwrap();
+        assert!(s.is_on_arrival());
+        assert_eq!(s.expr(), "on-arrival");
+        assert_eq!(s.timezone(), None);
+        assert_eq!(s.next_after(at("2026-11-24T12:00:00Z")), None);
     }
 }

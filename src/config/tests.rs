@@ -654,3 +654,52 @@ fn good_configs_pass_the_json_schema_and_bad_shapes_fail_it() {
         );
     }
 }
+
+#[test]
+fn on_arrival_is_a_schedule_looked_at_every_minute_by_default() {
+    let text = GOOD.replace("\"0 3 * * 1\"", "on-arrival");
+    let job = &check(&text).unwrap().jobs[0];
+    assert!(job.schedule.as_ref().unwrap().is_on_arrival());
+    assert_eq!(job.freshness.check_every, DEFAULT_ARRIVAL_CHECK);
+    let set = format!("{text}    freshness: {{ check_every: 5s }}\n");
+    assert_eq!(
+        check(&set).unwrap().jobs[0].freshness.check_every,
+        Duration::from_secs(5)
+    );
+    assert_eq!(
+        check(GOOD).unwrap().jobs[0].freshness.check_every,
+        DEFAULT_FRESHNESS_CHECK,
+        "cron jobs keep the freshness default"
+    );
+}
+
+#[test]
+fn on_arrival_problems_are_reported_at_their_place_with_the_others() {
+    let text = r#"jobs:
+  - name: shop
+    engine: postgres
+    schedule: on-arrival
+    timezone: Europe/Berlin
+    source: { type: local, path: /x }
+  - name: other
+    engine: postgres
+    schedule: on arrival
+    source: { type: local, path: /x }
+    freshness: { check_every: 0s }
+"#;
+    let errs = check(text).unwrap_err().0;
+    let all: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
+    let has = |needle: &str, line: u64| {
+        errs.iter()
+            .any(|e| e.message.contains(needle) && e.line == line)
+            || panic!("no `{needle}` at line {line} in {all:#?}")
+    };
+    has("time zone means nothing to `schedule: on-arrival`", 5);
+    has("or `on-arrival`", 9);
+    has("freshness.check_every must be above zero", 11);
+    assert!(
+        all.iter()
+            .all(|e| e.starts_with("/etc/restoredrill/config.yaml:")),
+        "{all:#?}"
+    );
+}

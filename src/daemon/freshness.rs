@@ -75,10 +75,15 @@ impl Shared {
             }
             Err(SourceError::NoDump(what)) => (true, format!("no dump found: {what}"), None),
             Err(e) => {
-                tracing::error!(job = %job.name, error = %e, "freshness check could not read the source");
+                if self.source_readable(&job.name, false) {
+                    tracing::error!(job = %job.name, error = %e, "freshness check could not read the source; logged again only once it can be read");
+                }
                 return;
             }
         };
+        if self.source_readable(&job.name, true) {
+            tracing::info!(job = %job.name, "freshness check can read the source again");
+        }
         let was_stale = {
             let jobs = self.jobs.lock().expect("jobs lock");
             jobs.get(&job.name).is_some_and(|s| s.stale.is_some())
@@ -106,6 +111,18 @@ impl Shared {
         if let Some(s) = self.jobs.lock().expect("jobs lock").get_mut(&job.name) {
             s.stale = stale.then_some(event);
         }
+    }
+
+    /// Records whether the job's source could be read; whether that changed
+    /// (so a source that stays unreadable is logged once, not at every look).
+    fn source_readable(&self, name: &str, readable: bool) -> bool {
+        let mut jobs = self.jobs.lock().expect("jobs lock");
+        let Some(s) = jobs.get_mut(name) else {
+            return false;
+        };
+        let changed = s.source_unreadable == readable;
+        s.source_unreadable = !readable;
+        changed
     }
 
     async fn expire(&self, kept: &KeptRestore, max_age: Duration) {

@@ -43,7 +43,9 @@ use crate::alert::Alerter;
 use crate::config::{self, Config, ConfigErrors, Job};
 use crate::pipeline::{self, Context, RunRequest, SetupError};
 use crate::restore::{container, engine_for};
+use crate::schedule::arrival::{DumpSeen, Look};
 use crate::schedule::scheduler::{Clock, JobChanges, Runner, Scheduler, TriggerError};
+use crate::source::SourceError;
 use crate::store::FreshnessEvent;
 use crate::vocab::{KeptRestore, RunId, Trigger, Verdict};
 use endpoint::{Backend, Endpoint};
@@ -52,6 +54,9 @@ use endpoint::{Backend, Endpoint};
 pub fn http_addr_file(state_dir: &std::path::Path) -> PathBuf {
     state_dir.join("http.addr")
 }
+
+/// The longest one look for a new dump may take (an on-arrival job's source).
+const LOOK_LIMIT: Duration = Duration::from_secs(120);
 
 /// How long stopping may take before restoredrill exits anyway.
 pub const SHUTDOWN_LIMIT: Duration = Duration::from_secs(25);
@@ -102,6 +107,8 @@ struct JobServing {
     stale: Option<FreshnessEvent>,
     /// Set while the kept restore is down.
     kept_down: Option<keeper::KeptDown>,
+    /// The freshness watch's latest look could not read the source.
+    source_unreadable: bool,
 }
 
 impl Daemon {
@@ -161,10 +168,15 @@ impl Daemon {
         }
         for job in &config.jobs {
             match (&job.schedule, scheduler.next_run(&job.name)) {
+                (Some(s), _) if s.is_on_arrival() => tracing::info!(
+                    job = %job.name,
+                    check_every = %humantime::format_duration(job.freshness.check_every),
+                    "runs when a new dump arrives"
+                ),
                 (Some(s), Some(next)) => tracing::info!(
                     job = %job.name,
                     schedule = s.expr(),
-                    timezone = %s.timezone(),
+                    timezone = %s.timezone().unwrap_or_default(),
                     next_run = %next,
                     "scheduled"
                 ),
@@ -324,6 +336,43 @@ impl Runner for RunnerHandle {
             self.0.history_failed(e.to_string());
         }
     }
+
+    async fn look(&self, job: Arc<Job>) -> Look {
+        let source = pipeline::source_for(&job);
+        let Ok(newest) = tokio::time::timeout(LOOK_LIMIT, source.newest()).await else {
+            return Look::Unreadable(format!(
+                "{} did not answer within {}",
+                source.describe(),
+                humantime::format_duration(LOOK_LIMIT)
+            ));
+        };
+        match newest {
+            Ok(d) => Look::Newest(DumpSeen {
+                location: d.location,
+                size: d.size,
+                modified: d.modified,
+                version: d.version,
+            }),
+            Err(SourceError::NoDump(what)) => Look::NoDump(what),
+            Err(e) => Look::Unreadable(e.to_string()),
+        }
+    }
+
+    async fn last_verified(&self, job: Arc<Job>) -> Option<DumpSeen> {
+        match self.0.ctx.store.last_verified_place(&job.name).await {
+            Ok(place) => place.map(|p| DumpSeen {
+                location: p.location,
+                size: p.size,
+                modified: p.modified_at,
+                version: p.version,
+            }),
+            Err(e) => {
+                // Unknown is taken as "not verified": one run too many, never one too few.
+                tracing::error!(job = %job.name, error = %e, "could not read the last verified dump");
+                None
+            }
+        }
+    }
 }
 
 impl Shared {
@@ -386,6 +435,7 @@ impl Shared {
                 keeper_wake: keeper_wake.clone(),
                 stale,
                 kept_down: None,
+                source_unreadable: false,
             },
         );
         self.adopt(job).await;

@@ -128,7 +128,11 @@ impl Daemon {
             state,
             activity,
             schedule: job.schedule.as_ref().map(|s| s.expr().to_string()),
-            timezone: job.schedule.as_ref().map(|s| s.timezone().to_string()),
+            timezone: job
+                .schedule
+                .as_ref()
+                .and_then(|s| s.timezone())
+                .map(|tz| tz.to_string()),
             next_run: self.scheduler.next_run(&job.name),
             last_run,
             not_yet_recorded,

@@ -27,7 +27,7 @@ use crate::restore::{Credentials, Engine, wait_ready};
 use crate::source::detect::{self, Inspection};
 use crate::source::open::{self, Opened};
 use crate::source::{Dump, Source, reader};
-use crate::vocab::{Phase, Secret, Trigger, WarningKind};
+use crate::vocab::{Phase, Secret, WarningKind};
 
 pub(super) struct Run<'a> {
     pub ctx: &'a Context,
@@ -133,10 +133,10 @@ impl<'a> Run<'a> {
         Ok(dump)
     }
 
-    /// Scheduled runs do not restore a dump again that was verified already
+    /// Scheduled and arrival runs do not restore a dump again that was verified already
     /// (same size, then same sha256); a run someone asked for does.
     async fn skip_if_unchanged(&mut self, dump: &Dump) -> Result<Option<Result<Done, Stop>>, Stop> {
-        if self.request.trigger != Trigger::Schedule {
+        if !self.request.trigger.skips_unchanged() {
             return Ok(None);
         }
         let Some(last) = self.ctx.store.last_verified_dump(&self.job.name).await? else {

@@ -1,4 +1,6 @@
-//! The daemon's timetable: one timer per job fires at the job's schedule and
+//! The daemon's timetable: one timer per job fires at the job's schedule (or,
+//! for `schedule: on-arrival`, looks at the job's source every
+//! `freshness.check_every` and fires when a new dump is there) and
 //! puts a run in a queue; `max_concurrent_restores` workers take runs from
 //! the queue in the order they became due. A job never overlaps itself: when
 //! it is due while its previous run is queued or going, the new run is
@@ -8,6 +10,7 @@
 //! when. Time comes from a [`Clock`], so tests drive it with tokio's paused
 //! clock instead of sleeping.
 
+use super::arrival::{ArrivalWatch, Decision, DumpSeen, Look};
 use crate::vocab::{RunId, Trigger};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -19,7 +22,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::config::Job;
+use crate::config::{Job, Schedule};
 
 /// Does the runs the scheduler decides on.
 #[async_trait]
@@ -36,6 +39,11 @@ pub trait Runner: Send + Sync + 'static {
     );
     /// `job` was due at `due` while its previous run was still queued or going.
     async fn skipped(&self, job: Arc<Job>, trigger: Trigger, due: DateTime<Utc>);
+    /// The newest dump in the source of `job` (an on-arrival job), bounded in time.
+    async fn look(&self, job: Arc<Job>) -> Look;
+    /// The dump the last verification of `job` read (pass or fail), as the
+    /// history tells it; `None` if none, or the history cannot say.
+    async fn last_verified(&self, job: Arc<Job>) -> Option<DumpSeen>;
 }
 
 /// Wall-clock time for the scheduler.
@@ -134,6 +142,8 @@ struct Slot {
     cancel: CancellationToken,
     activity: Activity,
     next: Option<DateTime<Utc>>,
+    /// What started the run queued or going, and its id if it has one yet.
+    run: Option<(Trigger, Option<RunId>)>,
 }
 
 struct Queued {
@@ -205,6 +215,7 @@ impl Scheduler {
                             cancel: cancel.clone(),
                             activity: Activity::Idle,
                             next: next_after(job, now),
+                            run: None,
                         },
                     );
                     self.inner.tracker.spawn(timer(
@@ -228,13 +239,27 @@ impl Scheduler {
     }
 
     /// Queues a run of `name` now, unless one is already queued or going;
-    /// the id the run will be recorded under.
+    /// the id the run will be recorded under. A run queued or going because
+    /// a new dump arrived is the one asked for: a backup script that ends
+    /// with `restoredrill trigger` after the arrival watch saw its dump gets
+    /// that run, not a refusal.
     pub fn trigger(&self, name: &str) -> Result<RunId, TriggerError> {
         let now = self.inner.clock.now();
         let run_id = RunId::new(now);
-        self.inner
-            .dispatch(name, Trigger::Manual, Some(run_id.clone()), now)?;
-        Ok(run_id)
+        match self
+            .inner
+            .dispatch(name, Trigger::Manual, Some(run_id.clone()), now)
+        {
+            Ok(()) => Ok(run_id),
+            Err(TriggerError::Busy(busy)) => {
+                let slots = self.inner.jobs.lock().expect("scheduler lock");
+                match slots.get(name).and_then(|s| s.run.clone()) {
+                    Some((Trigger::Arrival, Some(id))) => Ok(id),
+                    _ => Err(TriggerError::Busy(busy)),
+                }
+            }
+            Err(e) => Err(e),
+        }
     }
 
     pub fn activity(&self, name: &str) -> Option<Activity> {
@@ -287,6 +312,7 @@ impl Inner {
             return Err(TriggerError::Busy(name.to_string()));
         }
         slot.activity = Activity::Queued;
+        slot.run = Some((trigger, run_id.clone()));
         let queued = Queued {
             name: name.to_string(),
             trigger,
@@ -298,10 +324,46 @@ impl Inner {
         Ok(())
     }
 
+    /// One look at an on-arrival job's source: a dump that no run looked at
+    /// and the history did not verify last queues a run. While the job's run
+    /// is queued or going nothing is queued; the next look after it decides.
+    async fn look_for_arrival(&self, job: &Arc<Job>, watch: &mut ArrivalWatch) {
+        let look = self.runner.look(job.clone()).await;
+        let Decision::AskHistory(dump) = watch.look(&job.name, look) else {
+            return;
+        };
+        let idle = {
+            let slots = self.jobs.lock().expect("scheduler lock");
+            slots
+                .get(&job.name)
+                .is_some_and(|s| s.activity == Activity::Idle)
+        };
+        if !idle {
+            return;
+        }
+        let verified = self.runner.last_verified(job.clone()).await;
+        if verified.is_some_and(|v| v.is(&dump)) {
+            watch.settled_on(dump);
+            return;
+        }
+        let now = self.clock.now();
+        let run_id = RunId::new(now);
+        if self
+            .dispatch(&job.name, Trigger::Arrival, Some(run_id.clone()), now)
+            .is_ok()
+        {
+            tracing::info!(job = %job.name, dump = %dump.location, %run_id, "a new dump arrived: run queued");
+            watch.settled_on(dump);
+        }
+    }
+
     fn set_activity(&self, name: &str, activity: Activity) -> Option<Arc<Job>> {
         let mut slots = self.jobs.lock().expect("scheduler lock");
         let slot = slots.get_mut(name)?;
         slot.activity = activity;
+        if activity == Activity::Idle {
+            slot.run = None;
+        }
         Some(slot.job.borrow().clone())
     }
 }
@@ -317,8 +379,14 @@ async fn timer(
     cancel: CancellationToken,
 ) {
     let mut after = inner.clock.now();
+    let mut arrival = ArrivalWatch::default();
+    let mut next_look = tokio::time::Instant::now();
     loop {
         let current = job.borrow_and_update().clone();
+        let on_arrival = current
+            .schedule
+            .as_ref()
+            .is_some_and(Schedule::is_on_arrival);
         let next = next_after(&current, after);
         if let Some(slot) = inner.jobs.lock().expect("scheduler lock").get_mut(&name) {
             slot.next = next;
@@ -330,6 +398,13 @@ async fn timer(
                     return;
                 }
                 after = inner.clock.now();
+            }
+            _ = tokio::time::sleep_until(next_look), if on_arrival => {
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    _ = inner.look_for_arrival(&current, &mut arrival) => {}
+                }
+                next_look = tokio::time::Instant::now() + current.freshness.check_every;
             }
             _ = async {
                 match next {

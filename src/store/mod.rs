@@ -334,6 +334,24 @@ impl Store {
         .await?)
     }
 
+    /// Where the dump the last completed verification of `job` read (pass or
+    /// fail) was, its size, time and version: the daemon's arrival watch does not
+    /// queue that dump again, across restarts too.
+    pub async fn last_verified_place(&self, job: &str) -> Result<Option<DumpPlace>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT dump_path AS location, dump_size AS size, dump_modified_at AS modified_at, \
+             dump_version AS version FROM runs \
+             WHERE job = ? AND verdict IN (?, ?) AND dump_sha256 IS NOT NULL \
+             AND dump_path IS NOT NULL AND dump_modified_at IS NOT NULL \
+             ORDER BY started_at DESC LIMIT 1",
+        )
+        .bind(job)
+        .bind(Verdict::Pass)
+        .bind(Verdict::Fail)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
     /// The latest runs of `job`, newest first.
     pub async fn recent_runs(&self, job: &str, limit: u32) -> Result<Vec<RunRow>, StoreError> {
         Ok(sqlx::query_as(concat!(
@@ -677,6 +695,17 @@ pub struct DumpSize {
     pub uncompressed: Option<u64>,
     pub compression: Option<String>,
     pub format: Option<String>,
+}
+
+/// Where the dump a completed verification read was, as history keeps it.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct DumpPlace {
+    /// As the run's report showed it.
+    pub location: String,
+    pub size: Option<u64>,
+    pub modified_at: DateTime<Utc>,
+    /// What identified its version at the source (remote sources).
+    pub version: Option<String>,
 }
 
 /// The dump a completed verification read.

@@ -261,13 +261,25 @@ pub enum Trigger {
     Manual,
     /// `restoredrill run`.
     Cli,
+    /// A new dump in the source of a `schedule: on-arrival` job, in the daemon.
+    Arrival,
 }
 
 text_enum!(Trigger {
     Schedule => "schedule",
     Manual => "manual",
     Cli => "cli",
+    Arrival => "arrival",
 });
+
+impl Trigger {
+    /// Whether a run so started skips a dump the last verification already
+    /// read (`unchanged`): the daemon's own runs do; a run someone asked for
+    /// restores again.
+    pub fn skips_unchanged(self) -> bool {
+        matches!(self, Self::Schedule | Self::Arrival)
+    }
+}
 
 /// A timed stage of a run, in the order a run goes through them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

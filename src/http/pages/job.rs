@@ -56,7 +56,10 @@ fn summary(s: &AppState, name: &str, status: &JobStatus, now: DateTime<Utc>) -> 
             (entry("Engine", status.engine.as_str()))
             @if let Some(sch) = &status.schedule {
                 dt { "Schedule" }
-                dd { code { (sch) } " (" (status.timezone.as_deref().unwrap_or("UTC")) ")" }
+                dd {
+                    code { (sch) }
+                    @if let Some(tz) = &status.timezone { " (" (tz) ")" }
+                }
             }
             @if let Some(t) = status.next_run { (entry("Next run", when(t, now))) }
             @if let Some(k) = &status.kept {

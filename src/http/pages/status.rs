@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use maud::{Markup, html};
 
 use super::{badge, history_banner, not_yet_recorded_note, page, short, when};
+use crate::config::ON_ARRIVAL;
 use crate::daemon::JobStatus;
 use crate::http::AppState;
 use crate::vocab::{JobState, Verdict};
@@ -97,6 +98,7 @@ async fn status_row(s: &AppState, j: &JobStatus, now: DateTime<Utc>) -> Markup {
             td data-label="Next run" {
                 @match j.next_run {
                     Some(t) => (when(t, now)),
+                    None if j.schedule.as_deref() == Some(ON_ARRIVAL) => span.muted { "on a new dump" },
                     None => span.muted { "on demand" },
                 }
             }

@@ -24,11 +24,38 @@ fn jobs(list: &[(&str, &str)]) -> Vec<Job> {
         .jobs
 }
 
+/// An on-arrival job that looks at its source every `check_every`.
+fn arrival_job(name: &str, check_every: &str) -> Job {
+    let yaml = format!(
+        "jobs:\n  - name: {name}\n    engine: postgres\n    schedule: on-arrival\n    freshness: {{ check_every: {check_every} }}\n    source: {{ type: local, path: /dumps }}\n    database: db\n"
+    );
+    crate::config::parse(Path::new("/etc/restoredrill.yaml"), &yaml, &|_| None)
+        .expect("valid test config")
+        .jobs
+        .remove(0)
+}
+
+/// A dump named `name`, modified `secs` after the start.
+fn dump(name: &str, secs: i64) -> DumpSeen {
+    DumpSeen {
+        location: format!("/dumps/{name}"),
+        size: Some(100),
+        modified: at(START) + chrono::Duration::seconds(secs),
+        version: None,
+    }
+}
+
 /// Records what the scheduler asked for, at what simulated time; each run lasts `run_for`.
+/// Its source holds `newest` (none: no dump); a run that ends verified the newest dump.
 struct Recorder {
     clock: Clock,
     run_for: Duration,
     events: Mutex<Vec<(String, &'static str, DateTime<Utc>)>>,
+    newest: Mutex<Option<Look>>,
+    verified: Mutex<Option<DumpSeen>>,
+    looks: Mutex<u32>,
+    /// The id of the latest run started.
+    run_id: Mutex<Option<RunId>>,
 }
 
 impl Recorder {
@@ -51,21 +78,53 @@ impl Runner for Recorder {
         &self,
         job: Arc<Job>,
         trigger: Trigger,
-        _run_id: Option<RunId>,
+        run_id: Option<RunId>,
         cancel: CancellationToken,
     ) {
+        *self.run_id.lock().unwrap() = run_id;
         let what = match trigger {
             Trigger::Manual => "manual",
+            Trigger::Arrival => "arrival",
             _ => "start",
         };
         self.push(&job.name, what, self.clock.now());
+        // Like a run, it reads the dump that is newest when it starts.
+        let read = match &*self.newest.lock().unwrap() {
+            Some(Look::Newest(d)) => Some(d.clone()),
+            _ => None,
+        };
         tokio::select! {
-            _ = tokio::time::sleep(self.run_for) => self.push(&job.name, "end", self.clock.now()),
+            _ = tokio::time::sleep(self.run_for) => {
+                self.push(&job.name, "end", self.clock.now());
+                if read.is_some() {
+                    *self.verified.lock().unwrap() = read;
+                }
+            }
             _ = cancel.cancelled() => self.push(&job.name, "cancelled", self.clock.now()),
         }
     }
     async fn skipped(&self, job: Arc<Job>, _trigger: Trigger, due: DateTime<Utc>) {
         self.push(&job.name, "skip", due);
+    }
+    async fn look(&self, _job: Arc<Job>) -> Look {
+        *self.looks.lock().unwrap() += 1;
+        self.newest
+            .lock()
+            .unwrap()
+            .clone()
+            .unwrap_or_else(|| Look::NoDump("no dump matched `*` in /dumps".into()))
+    }
+    async fn last_verified(&self, _job: Arc<Job>) -> Option<DumpSeen> {
+        self.verified.lock().unwrap().clone()
+    }
+}
+
+impl Recorder {
+    fn arrives(&self, d: DumpSeen) {
+        *self.newest.lock().unwrap() = Some(Look::Newest(d));
+    }
+    fn looks(&self) -> u32 {
+        *self.looks.lock().unwrap()
     }
 }
 
@@ -78,6 +137,10 @@ fn start(
         clock,
         run_for,
         events: Mutex::new(Vec::new()),
+        newest: Mutex::new(None),
+        verified: Mutex::new(None),
+        looks: Mutex::new(0),
+        run_id: Mutex::new(None),
     });
     let cancel = CancellationToken::new();
     let s = Scheduler::start(recorder.clone(), clock, max_concurrent, cancel.clone());
@@ -273,5 +336,110 @@ async fn a_job_whose_only_change_is_a_secret_is_changed() {
             changed: vec!["a".into()],
             ..JobChanges::default()
         }
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_new_dump_queues_exactly_one_arrival_run_and_the_same_dump_none() {
+    let (s, rec, _cancel) = start(Duration::from_secs(5), 1);
+    s.set_jobs(&[arrival_job("a", "10s")]);
+    assert_eq!(s.next_run("a"), None, "no time is scheduled");
+    tokio::time::sleep(Duration::from_secs(25)).await;
+    assert!(rec.events().is_empty(), "no dump, no run");
+    assert_eq!(rec.looks(), 3, "looked at 12:00:00, :10 and :20");
+
+    rec.arrives(dump("a-1.sql", 24));
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    assert_eq!(
+        rec.events(),
+        vec![ev("a", "arrival", "12:00:30"), ev("a", "end", "12:00:35")],
+        "one run at the first look after it arrived, none at the five looks after"
+    );
+
+    // A newer dump arrives while the run of the one before is going: it gets its own run after.
+    rec.arrives(dump("a-2.sql", 85));
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    rec.arrives(dump("a-3.sql", 92));
+    tokio::time::sleep(Duration::from_secs(40)).await;
+    assert_eq!(
+        rec.events()[2..],
+        [
+            ev("a", "arrival", "12:01:30"),
+            ev("a", "end", "12:01:35"),
+            ev("a", "arrival", "12:01:40"),
+            ev("a", "end", "12:01:45"),
+        ]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_run_queued_or_going_is_never_doubled_by_an_arrival() {
+    // Each run takes 35 s; the source is looked at every 10 s.
+    let (s, rec, _cancel) = start(Duration::from_secs(35), 1);
+    s.set_jobs(&[arrival_job("a", "10s")]);
+    assert!(s.trigger("a").is_ok(), "the backup script's trigger");
+    rec.arrives(dump("a-1.sql", 0));
+    tokio::time::sleep(Duration::from_secs(100)).await;
+    assert_eq!(
+        rec.events(),
+        vec![ev("a", "manual", "12:00:00"), ev("a", "end", "12:00:35")],
+        "the manual run verified the dump; the looks during and after it queue nothing"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_dump_verified_before_a_restart_is_not_verified_again() {
+    let (s, rec, _cancel) = start(Duration::from_secs(5), 1);
+    *rec.verified.lock().unwrap() = Some(dump("a-1.sql", -3600));
+    rec.arrives(dump("a-1.sql", -3600));
+    s.set_jobs(&[arrival_job("a", "10s")]);
+    tokio::time::sleep(Duration::from_secs(45)).await;
+    assert!(rec.looks() >= 4);
+    assert!(rec.events().is_empty(), "{:?}", rec.events());
+    rec.arrives(dump("a-2.sql", 45));
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    assert_eq!(rec.events(), vec![ev("a", "arrival", "12:00:50")]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_unreadable_source_queues_nothing_until_it_can_be_read() {
+    let (s, rec, _cancel) = start(Duration::from_secs(5), 1);
+    *rec.newest.lock().unwrap() = Some(Look::Unreadable("permission denied".into()));
+    s.set_jobs(&[arrival_job("a", "10s")]);
+    tokio::time::sleep(Duration::from_secs(35)).await;
+    assert!(rec.events().is_empty());
+    rec.arrives(dump("a-1.sql", 35));
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    assert_eq!(rec.events(), vec![ev("a", "arrival", "12:00:40")]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn cron_jobs_never_look_at_their_source() {
+    let (s, rec, _cancel) = start(Duration::from_secs(1), 1);
+    rec.arrives(dump("a-1.sql", 0));
+    s.set_jobs(&jobs(&[("a", "0 3 * * *")]));
+    tokio::time::sleep(Duration::from_secs(3600)).await;
+    assert_eq!(rec.looks(), 0);
+    assert!(rec.events().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_run_asked_for_while_an_arrival_run_goes_on_is_that_run() {
+    let (s, rec, _cancel) = start(Duration::from_secs(30), 1);
+    rec.arrives(dump("a-1.sql", 0));
+    s.set_jobs(&[arrival_job("a", "10s")]);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(s.activity("a"), Some(Activity::Running));
+    let arrival = rec.run_id.lock().unwrap().clone().expect("an id");
+    assert_eq!(s.trigger("a"), Ok(arrival.clone()), "the arrival run");
+    assert_eq!(s.trigger("a"), Ok(arrival), "the same run each time");
+    tokio::time::sleep(Duration::from_secs(40)).await;
+    assert_eq!(
+        rec.events(),
+        vec![ev("a", "arrival", "12:00:00"), ev("a", "end", "12:00:30")]
+    );
+    assert!(
+        s.trigger("a").is_ok(),
+        "idle again: a manual run of its own"
     );
 }
