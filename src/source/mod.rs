@@ -12,6 +12,7 @@ pub mod detect;
 pub mod local;
 pub mod open;
 pub mod reader;
+pub mod s3;
 pub mod tar_end;
 
 use std::path::PathBuf;
