@@ -60,7 +60,12 @@ fn uploader(server: &S3Server, bucket: &str) -> impl ObjectStore {
 
 async fn read_all(src: &S3Source, dump: &Dump) -> Vec<u8> {
     let mut bytes = Vec::new();
-    src.open(dump).await.expect("open").read_to_end(&mut bytes).await.expect("read");
+    src.open(dump)
+        .await
+        .expect("open")
+        .read_to_end(&mut bytes)
+        .await
+        .expect("read");
     bytes
 }
 
@@ -79,14 +84,25 @@ async fn the_newest_matching_object_under_the_prefix_by_last_modified() {
     assert_eq!(dump.location, "s3://dumps/db/shop-2.sql.gz");
     assert_eq!(dump.size, Some(4));
     assert!(dump.path.is_none());
-    assert!(dump.version.as_deref().is_some_and(|v| !v.is_empty()), "{:?}", dump.version);
+    assert!(
+        dump.version.as_deref().is_some_and(|v| !v.is_empty()),
+        "{:?}",
+        dump.version
+    );
     assert!(chrono::Utc::now() - dump.modified > chrono::Duration::minutes(119));
     assert_eq!(read_all(&src, &dump).await, b"two!");
 
     // A pattern with a '/' may look deeper.
     let deep = source(&spec(&server, "dumps", "db/", "*/shop-*"));
-    assert_eq!(deep.newest().await.unwrap().location, "s3://dumps/db/old/shop-3.sql.gz");
-    assert!(src.describe().contains("s3://dumps/db/shop-*.sql.gz"), "{}", src.describe());
+    assert_eq!(
+        deep.newest().await.unwrap().location,
+        "s3://dumps/db/old/shop-3.sql.gz"
+    );
+    assert!(
+        src.describe().contains("s3://dumps/db/shop-*.sql.gz"),
+        "{}",
+        src.describe()
+    );
 }
 
 #[tokio::test]
@@ -95,7 +111,9 @@ async fn current_sees_a_replaced_object_and_a_removed_one() {
     server.create_bucket("dumps");
     let up = uploader(&server, "dumps");
     let key = Path::from("nightly/shop.sql");
-    up.put(&key, PutPayload::from_static(b"first version")).await.unwrap();
+    up.put(&key, PutPayload::from_static(b"first version"))
+        .await
+        .unwrap();
 
     let src = source(&spec(&server, "dumps", "nightly/", "*.sql"));
     let dump = src.newest().await.unwrap();
@@ -103,8 +121,14 @@ async fn current_sees_a_replaced_object_and_a_removed_one() {
     assert_eq!(same.version, dump.version);
     assert_eq!(same.size, dump.size);
 
-    up.put(&key, PutPayload::from_static(b"second, longer version")).await.unwrap();
-    let now = src.current(&dump).await.unwrap().expect("replaced, not gone");
+    up.put(&key, PutPayload::from_static(b"second, longer version"))
+        .await
+        .unwrap();
+    let now = src
+        .current(&dump)
+        .await
+        .unwrap()
+        .expect("replaced, not gone");
     assert_ne!(now.version, dump.version, "a new ETag for new content");
     assert_eq!(now.size, Some(22));
 
@@ -129,14 +153,22 @@ async fn open_streams_the_exact_bytes_of_a_large_object() {
     assert_eq!(dump.size, Some(body.len() as u64));
     let got = read_all(&src, &dump).await;
     assert_eq!(got.len(), body.len());
-    assert!(got == body, "the streamed bytes differ from the uploaded ones");
+    assert!(
+        got == body,
+        "the streamed bytes differ from the uploaded ones"
+    );
 }
 
 #[tokio::test]
 async fn sidecars_present_absent_and_too_large() {
     let server = S3Server::start();
     server.put_file("dumps", "shop.sql.gz", b"dump", HOUR);
-    server.put_file("dumps", "shop.sql.gz.sha256", b"abc123  shop.sql.gz\n", HOUR);
+    server.put_file(
+        "dumps",
+        "shop.sql.gz.sha256",
+        b"abc123  shop.sql.gz\n",
+        HOUR,
+    );
     server.put_file("dumps", "shop.sql.gz.big", &vec![b'x'; 65 * 1024], HOUR);
     let src = source(&spec(&server, "dumps", "", "*.gz"));
     let dump = src.newest().await.unwrap();
@@ -153,14 +185,33 @@ async fn a_missing_bucket_or_no_match_is_no_dump() {
     let server = S3Server::start();
     server.put_file("dumps", "db/shop.sql", b"x", HOUR);
 
-    let err = source(&spec(&server, "nobucket", "db/", "*.sql")).newest().await.unwrap_err();
+    let err = source(&spec(&server, "nobucket", "db/", "*.sql"))
+        .newest()
+        .await
+        .unwrap_err();
     assert!(matches!(err, SourceError::NoDump(_)), "{err:?}");
-    assert!(err.to_string().contains("no dump matched `*.sql` in s3://nobucket/db/"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("no dump matched `*.sql` in s3://nobucket/db/"),
+        "{err}"
+    );
 
-    let err = source(&spec(&server, "dumps", "db/", "crm-*")).newest().await.unwrap_err();
-    assert!(matches!(&err, SourceError::NoDump(m) if m.contains("no dump matched `crm-*`")), "{err:?}");
-    let err = source(&spec(&server, "dumps", "nothing/", "*")).newest().await.unwrap_err();
-    assert!(matches!(&err, SourceError::NoDump(m) if m.contains("no dump matched")), "{err:?}");
+    let err = source(&spec(&server, "dumps", "db/", "crm-*"))
+        .newest()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, SourceError::NoDump(m) if m.contains("no dump matched `crm-*`")),
+        "{err:?}"
+    );
+    let err = source(&spec(&server, "dumps", "nothing/", "*"))
+        .newest()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, SourceError::NoDump(m) if m.contains("no dump matched")),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -174,11 +225,21 @@ async fn a_wrong_secret_key_is_unreachable_and_says_to_check_the_keys() {
     let SourceError::Unreachable { reason, .. } = &err else {
         panic!("expected Unreachable, got {err:?}");
     };
-    assert!(reason.contains("check the access key and secret key"), "{reason}");
+    assert!(
+        reason.contains("check the access key and secret key"),
+        "{reason}"
+    );
     assert!(reason.contains("from the job's config"), "{reason}");
-    assert!(!format!("{err} {err:?}").contains("wrong-secret"), "the secret leaked: {err:?}");
+    assert!(
+        !format!("{err} {err:?}").contains("wrong-secret"),
+        "the secret leaked: {err:?}"
+    );
     // A refusal is an answer: not retried.
-    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]
@@ -191,7 +252,10 @@ async fn a_server_that_is_down_is_unreachable_within_bounded_time() {
     let SourceError::Unreachable { reason, .. } = &err else {
         panic!("expected Unreachable, got {err:?}");
     };
-    assert!(reason.contains(&format!("cannot connect to http://127.0.0.1:{closed}")), "{reason}");
+    assert!(
+        reason.contains(&format!("cannot connect to http://127.0.0.1:{closed}")),
+        "{reason}"
+    );
     // 3 retries with backoff (about 1 + 2 + 4 s at most), not the 10 retries object_store defaults to.
     assert!(took >= Duration::from_secs(1), "no retries? {took:?}");
     assert!(took < Duration::from_secs(20), "{took:?}");

@@ -22,7 +22,9 @@ use async_trait::async_trait;
 use futures_util::{StreamExt, TryStreamExt};
 use object_store::aws::{AmazonS3, AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::path::Path;
-use object_store::{BackoffConfig, ClientOptions, ObjectMeta, ObjectStore, ObjectStoreExt, RetryConfig};
+use object_store::{
+    BackoffConfig, ClientOptions, ObjectMeta, ObjectStore, ObjectStoreExt, RetryConfig,
+};
 
 use super::{Dump, RawStream, Source, SourceError, SourceGone};
 use crate::config::S3Spec;
@@ -88,9 +90,15 @@ impl S3Source {
 
     /// A source for `spec` with `env` in place of the process environment
     /// (`AWS_*` variables and `HOME`), so callers and tests can give their own.
-    pub fn with_env(spec: &S3Spec, env: &dyn Fn(&str) -> Option<String>) -> Result<Self, SourceError> {
+    pub fn with_env(
+        spec: &S3Spec,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, SourceError> {
         let what = format!("s3://{}/{}", spec.bucket, spec.prefix);
-        let unusable = |reason: String| SourceError::Unreachable { what: what.clone(), reason };
+        let unusable = |reason: String| SourceError::Unreachable {
+            what: what.clone(),
+            reason,
+        };
         if Path::parse(&spec.prefix).is_err() {
             return Err(unusable(format!(
                 "the prefix `{}` is not a usable key prefix (empty or `.`/`..` segments)",
@@ -114,12 +122,18 @@ impl S3Source {
             .with_connect_timeout(CONNECT_TIMEOUT)
             .with_allow_http(endpoint.starts_with("http://"));
         let build = |options: ClientOptions| {
-            builder.clone().with_client_options(options).build().map_err(|e| {
-                unusable(format!("the S3 settings are not usable: {e}"))
-            })
+            builder
+                .clone()
+                .with_client_options(options)
+                .build()
+                .map_err(|e| unusable(format!("the S3 settings are not usable: {e}")))
         };
         let meta = build(options.clone().with_timeout(REQUEST_TIMEOUT))?;
-        let data = build(options.with_timeout_disabled().with_read_timeout(REQUEST_TIMEOUT))?;
+        let data = build(
+            options
+                .with_timeout_disabled()
+                .with_read_timeout(REQUEST_TIMEOUT),
+        )?;
         Ok(Self {
             bucket: spec.bucket.clone(),
             prefix: spec.prefix.clone(),
@@ -144,7 +158,10 @@ impl S3Source {
             .and_then(|l| l.strip_prefix('/'))
             .ok_or_else(|| SourceError::Unreachable {
                 what: self.describe(),
-                reason: format!("{} is not an object of bucket {}", dump.location, self.bucket),
+                reason: format!(
+                    "{} is not an object of bucket {}",
+                    dump.location, self.bucket
+                ),
             })
     }
 
@@ -190,7 +207,9 @@ impl S3Source {
                 CONNECT_TIMEOUT.as_secs(),
                 REQUEST_TIMEOUT.as_secs()
             ),
-            Failure::NotFound(_) | Failure::Other => format!("the request failed (credentials {})", self.credentials),
+            Failure::NotFound(_) | Failure::Other => {
+                format!("the request failed (credentials {})", self.credentials)
+            }
         };
         SourceError::Unreachable {
             what: self.describe(),
@@ -236,11 +255,25 @@ impl Source for S3Source {
             if !self.pattern.matches_with(rest, only_this_level) {
                 continue;
             }
-            if best.as_ref().is_none_or(|b| meta.last_modified > b.last_modified) {
+            if best
+                .as_ref()
+                .is_none_or(|b| meta.last_modified > b.last_modified)
+            {
                 best = Some(meta);
             }
         }
-        best.map(|m| self.dump(m)).ok_or_else(|| self.no_match(""))
+        let Some(mut best) = best else {
+            return Err(self.no_match(""));
+        };
+        if best.e_tag.is_none() {
+            // Some S3-compatible servers (s3s-fs) leave ETags out of listings; HEAD has it.
+            match self.meta.head(&best.location).await {
+                Ok(meta) => best = meta,
+                Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(self.unreachable(&e)),
+            }
+        }
+        Ok(self.dump(best))
     }
 
     async fn current(&self, dump: &Dump) -> Result<Option<Dump>, SourceError> {
@@ -307,7 +340,8 @@ impl Source for S3Source {
 
     fn describe(&self) -> String {
         let place = format!("s3://{}/{}{}", self.bucket, self.prefix, self.pattern);
-        match self.endpoint.starts_with("https://s3.") && self.endpoint.ends_with(".amazonaws.com") {
+        match self.endpoint.starts_with("https://s3.") && self.endpoint.ends_with(".amazonaws.com")
+        {
             true => place,
             false => format!("{place} at {}", self.endpoint),
         }
@@ -337,16 +371,19 @@ fn builder(
         .with_retry(retry);
     match &creds.keys {
         Some((id, secret, token)) => {
-            b = b.with_access_key_id(id.expose()).with_secret_access_key(secret.expose());
+            b = b
+                .with_access_key_id(id.expose())
+                .with_secret_access_key(secret.expose());
             if let Some(token) = token {
                 b = b.with_token(token.expose());
             }
         }
         None => {
             for name in CHAIN_ENV {
-                if let (Some(value), Ok(key)) =
-                    (env(name), name.to_ascii_lowercase().parse::<AmazonS3ConfigKey>())
-                {
+                if let (Some(value), Ok(key)) = (
+                    env(name),
+                    name.to_ascii_lowercase().parse::<AmazonS3ConfigKey>(),
+                ) {
                     b = b.with_config(key, value);
                 }
             }
@@ -364,27 +401,41 @@ fn bucket_endpoint(endpoint: &str, bucket: &str, path_style: bool) -> Result<Str
     let mut url = reqwest::Url::parse(endpoint)
         .map_err(|e| format!("the endpoint `{endpoint}` is not a URL: {e}"))?;
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(format!("the endpoint `{endpoint}` is not an http:// or https:// URL"));
+        return Err(format!(
+            "the endpoint `{endpoint}` is not an http:// or https:// URL"
+        ));
     }
     if !path_style {
         let host = url.host_str().unwrap_or_default().to_string();
         url.set_host(Some(&format!("{bucket}.{host}")))
-            .map_err(|e| format!("`{bucket}.{host}` is not a host name ({e}); set `path_style: true`"))?;
+            .map_err(|e| {
+                format!("`{bucket}.{host}` is not a host name ({e}); set `path_style: true`")
+            })?;
     }
     Ok(url.as_str().trim_end_matches('/').to_string())
 }
 
 /// The keys to use and where they came from, in the order the module doc gives.
-fn resolve_credentials(spec: &S3Spec, env: &dyn Fn(&str) -> Option<String>) -> Result<Credentials, String> {
-    let keys = |id: Secret, secret: Secret, token: Option<Secret>, origin: String, region| Credentials {
-        keys: Some((id, secret, token)),
-        origin,
-        region,
-    };
+fn resolve_credentials(
+    spec: &S3Spec,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Credentials, String> {
+    let keys =
+        |id: Secret, secret: Secret, token: Option<Secret>, origin: String, region| Credentials {
+            keys: Some((id, secret, token)),
+            origin,
+            region,
+        };
     match (&spec.access_key_id, &spec.secret_access_key) {
         (Some(id), Some(secret)) => {
             let token = spec.session_token.clone();
-            return Ok(keys(id.clone(), secret.clone(), token, "from the job's config".into(), None));
+            return Ok(keys(
+                id.clone(),
+                secret.clone(),
+                token,
+                "from the job's config".into(),
+                None,
+            ));
         }
         (None, None) => {}
         _ => return Err("give both `access_key_id` and `secret_access_key`, or neither".into()),
@@ -400,7 +451,13 @@ fn resolve_credentials(spec: &S3Spec, env: &dyn Fn(&str) -> Option<String>) -> R
             )
         })?;
         let origin = format!("from profile `{name}` in {}", p.file.display());
-        Ok(keys(p.access_key_id, p.secret_access_key, p.session_token, origin, p.region))
+        Ok(keys(
+            p.access_key_id,
+            p.secret_access_key,
+            p.session_token,
+            origin,
+            p.region,
+        ))
     };
     if let Some(name) = &spec.profile {
         return from_profile(name, "the job's `profile`");
@@ -408,14 +465,26 @@ fn resolve_credentials(spec: &S3Spec, env: &dyn Fn(&str) -> Option<String>) -> R
     if let (Some(id), Some(secret)) = (env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY")) {
         let token = env("AWS_SESSION_TOKEN").map(Secret::new);
         let origin = "from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY".to_string();
-        return Ok(keys(Secret::new(id), Secret::new(secret), token, origin, None));
+        return Ok(keys(
+            Secret::new(id),
+            Secret::new(secret),
+            token,
+            origin,
+            None,
+        ));
     }
     if let Some(name) = env("AWS_PROFILE") {
         return from_profile(&name, "AWS_PROFILE");
     }
     if let Some(p) = profile::load("default", env)? {
         let origin = format!("from profile `default` in {}", p.file.display());
-        return Ok(keys(p.access_key_id, p.secret_access_key, p.session_token, origin, p.region));
+        return Ok(keys(
+            p.access_key_id,
+            p.secret_access_key,
+            p.session_token,
+            origin,
+            p.region,
+        ));
     }
     Ok(Credentials {
         keys: None,
@@ -454,7 +523,12 @@ impl Failure {
         }
         let code = s3_code(&text);
         let status = status_in(&text);
-        let auth_codes = ["InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "ExpiredToken"];
+        let auth_codes = [
+            "InvalidAccessKeyId",
+            "SignatureDoesNotMatch",
+            "AccessDenied",
+            "ExpiredToken",
+        ];
         let named = |c: &Option<String>, s: Option<u16>| match (c, s) {
             (Some(c), Some(s)) => format!("{s} {c}"),
             (Some(c), None) => c.clone(),
@@ -464,12 +538,15 @@ impl Failure {
         use object_store::client::HttpErrorKind as K;
         match e {
             object_store::Error::NotFound { .. } => return Self::NotFound(named(&code, Some(404))),
-            object_store::Error::PermissionDenied { .. } | object_store::Error::Unauthenticated { .. } => {
+            object_store::Error::PermissionDenied { .. }
+            | object_store::Error::Unauthenticated { .. } => {
                 return Self::Auth(named(&code, status));
             }
             _ => {}
         }
-        if matches!(status, Some(401 | 403)) || code.as_deref().is_some_and(|c| auth_codes.contains(&c)) {
+        if matches!(status, Some(401 | 403))
+            || code.as_deref().is_some_and(|c| auth_codes.contains(&c))
+        {
             Self::Auth(named(&code, status))
         } else if status == Some(404) || code.as_deref() == Some("NoSuchBucket") {
             Self::NotFound(named(&code, status))
@@ -528,6 +605,88 @@ mod tests {
         );
         assert!(bucket_endpoint("ftp://x", "b", true).is_err());
         assert!(bucket_endpoint("not a url", "b", true).is_err());
+    }
+
+    fn spec() -> S3Spec {
+        S3Spec {
+            bucket: "dumps".into(),
+            prefix: String::new(),
+            pattern: glob::Pattern::new("*").unwrap(),
+            region: None,
+            endpoint: None,
+            path_style: false,
+            access_key_id: None,
+            secret_access_key: None,
+            session_token: None,
+            profile: None,
+        }
+    }
+
+    #[test]
+    fn credentials_from_the_job_then_the_environment_then_the_profile() {
+        const KEYS_ENV: &[(&str, &str)] = &[
+            ("AWS_ACCESS_KEY_ID", "E"),
+            ("AWS_SECRET_ACCESS_KEY", "e"),
+            ("AWS_PROFILE", "p"),
+        ];
+        let home = tempfile::tempdir().unwrap();
+        std::fs::create_dir(home.path().join(".aws")).unwrap();
+        std::fs::write(
+            home.path().join(".aws/credentials"),
+            "[default]\naws_access_key_id = D\naws_secret_access_key = d\n\
+             [p]\naws_access_key_id = P\naws_secret_access_key = p\n",
+        )
+        .unwrap();
+        let home = home.path().to_str().unwrap().to_string();
+        let env = |vars: &'static [(&'static str, &'static str)]| {
+            let home = home.clone();
+            move |k: &str| match k {
+                "HOME" => Some(home.clone()),
+                _ => vars
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string()),
+            }
+        };
+        let key_of = |c: Credentials| c.keys.map(|(id, _, _)| id.expose().to_string());
+
+        let mut job = spec();
+        job.access_key_id = Some(Secret::new("J"));
+        job.secret_access_key = Some(Secret::new("j"));
+        let c = resolve_credentials(&job, &env(&KEYS_ENV)).unwrap();
+        assert_eq!(c.origin, "from the job's config");
+        assert_eq!(key_of(c).as_deref(), Some("J"));
+
+        let c = resolve_credentials(&spec(), &env(&KEYS_ENV)).unwrap();
+        assert_eq!(
+            key_of(c).as_deref(),
+            Some("E"),
+            "the environment's keys beat AWS_PROFILE"
+        );
+        let c = resolve_credentials(&spec(), &env(&KEYS_ENV[2..])).unwrap();
+        assert_eq!(key_of(c).as_deref(), Some("P"));
+        let c = resolve_credentials(&spec(), &env(&[])).unwrap();
+        assert!(c.origin.contains("profile `default`"), "{}", c.origin);
+        assert_eq!(key_of(c).as_deref(), Some("D"));
+
+        let mut job = spec();
+        job.profile = Some("p".into());
+        let c = resolve_credentials(&job, &env(&KEYS_ENV[..2])).unwrap();
+        assert_eq!(
+            key_of(c).as_deref(),
+            Some("P"),
+            "the job's profile beats the environment"
+        );
+
+        job.access_key_id = Some(Secret::new("J"));
+        assert!(
+            resolve_credentials(&job, &env(&[])).is_err(),
+            "a key id without its secret"
+        );
+
+        let nothing = |k: &str| (k == "HOME").then(|| "/nonexistent".to_string());
+        let c = resolve_credentials(&spec(), &nothing).unwrap();
+        assert!(c.keys.is_none());
     }
 
     #[test]

@@ -11,7 +11,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
 /// How s3s-fs is installed (0.15+ needs a newer Rust than 1.95).
-pub const INSTALL: &str = "cargo install s3s-fs --version 0.14.1 --features binary --root /work/tools";
+pub const INSTALL: &str =
+    "cargo install s3s-fs --version 0.14.1 --features binary --root /work/tools";
 
 pub const ACCESS_KEY: &str = "drillkey";
 pub const SECRET_KEY: &str = "drillsecret-not-a-real-one";
@@ -30,7 +31,11 @@ pub fn binary() -> PathBuf {
         return PathBuf::from(p);
     }
     let on_path = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).map(|d| d.join("s3s-fs")).collect::<Vec<_>>())
+        .map(|p| {
+            std::env::split_paths(&p)
+                .map(|d| d.join("s3s-fs"))
+                .collect::<Vec<_>>()
+        })
         .unwrap_or_default();
     let home = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo/bin/s3s-fs"));
     on_path
@@ -39,7 +44,9 @@ pub fn binary() -> PathBuf {
         .chain(home)
         .find(|p| p.is_file())
         .unwrap_or_else(|| {
-            panic!("s3s-fs (a real S3 server) is missing; install it with `{INSTALL}` or set S3S_FS")
+            panic!(
+                "s3s-fs (a real S3 server) is missing; install it with `{INSTALL}` or set S3S_FS"
+            )
         })
 }
 
@@ -86,7 +93,11 @@ impl S3Server {
                 return;
             }
             if Instant::now() > deadline {
-                panic!("s3s-fs did not listen on port {} within 10 s:\n{}", self.port, self.log());
+                panic!(
+                    "s3s-fs did not listen on port {} within 10 s:\n{}",
+                    self.port,
+                    self.log()
+                );
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -126,7 +137,10 @@ impl S3Server {
 
 /// Sets a file's mtime to `age` ago.
 pub fn set_age(path: &Path, age: Duration) {
-    let f = std::fs::File::options().write(true).open(path).expect("open object file");
+    let f = std::fs::File::options()
+        .write(true)
+        .open(path)
+        .expect("open object file");
     f.set_modified(SystemTime::now() - age).expect("set mtime");
 }
 

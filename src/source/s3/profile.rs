@@ -13,6 +13,9 @@ use crate::vocab::Secret;
 /// Files larger than this are not AWS profile files; refuse rather than read them.
 const MAX_FILE_BYTES: u64 = 1024 * 1024;
 
+/// A section's `key = value` pairs, keys lower-cased, in file order.
+type Settings = Vec<(String, String)>;
+
 /// The static keys (and region) a profile names.
 #[derive(Debug, Clone)]
 pub struct ProfileKeys {
@@ -40,35 +43,37 @@ fn config_file(env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
 
 /// The keys of profile `name`: `Ok(None)` when neither file has keys for it,
 /// `Err` (saying which file) when a file exists but cannot be read.
-pub fn load(name: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Option<ProfileKeys>, String> {
-    let mut found: Vec<(String, String)> = Vec::new();
+pub fn load(
+    name: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<ProfileKeys>, String> {
+    let mut found = Settings::new();
     let mut keys_file = None;
-    if let Some(path) = credentials_file(env) {
-        if let Some(text) = read_bounded(&path)? {
-            if let Some(values) = section(&text, name) {
-                keys_file = Some(path.clone());
-                found.extend(values);
-            }
-        }
+    if let Some((path, values)) = profile_section(credentials_file(env), name)? {
+        keys_file = Some(path);
+        found.extend(values);
     }
-    if let Some(path) = config_file(env) {
-        if let Some(text) = read_bounded(&path)? {
-            let header = if name == "default" { "default".to_string() } else { format!("profile {name}") };
-            if let Some(values) = section(&text, &header) {
-                if keys_file.is_none() && values.iter().any(|(k, _)| k == "aws_access_key_id") {
-                    keys_file = Some(path.clone());
-                }
-                // The credentials file wins for keys; the config file adds what it lacks (the region).
-                for (k, v) in values {
-                    if !found.iter().any(|(fk, _)| *fk == k) {
-                        found.push((k, v));
-                    }
-                }
+    let header = match name {
+        "default" => "default".to_string(),
+        _ => format!("profile {name}"),
+    };
+    if let Some((path, values)) = profile_section(config_file(env), &header)? {
+        if keys_file.is_none() && values.iter().any(|(k, _)| k == "aws_access_key_id") {
+            keys_file = Some(path);
+        }
+        // The credentials file wins for keys; the config file adds what it lacks (the region).
+        for (k, v) in values {
+            if !found.iter().any(|(fk, _)| *fk == k) {
+                found.push((k, v));
             }
         }
     }
     let get = |key: &str| found.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
-    match (get("aws_access_key_id"), get("aws_secret_access_key"), keys_file) {
+    match (
+        get("aws_access_key_id"),
+        get("aws_secret_access_key"),
+        keys_file,
+    ) {
         (Some(id), Some(secret), Some(file)) => Ok(Some(ProfileKeys {
             access_key_id: Secret::new(id),
             secret_access_key: Secret::new(secret),
@@ -80,6 +85,18 @@ pub fn load(name: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Option<P
     }
 }
 
+/// Section `header` of the file at `path`, if both exist.
+fn profile_section(
+    path: Option<PathBuf>,
+    header: &str,
+) -> Result<Option<(PathBuf, Settings)>, String> {
+    let Some(path) = path else { return Ok(None) };
+    let Some(text) = read_bounded(&path)? else {
+        return Ok(None);
+    };
+    Ok(section(&text, header).map(|values| (path, values)))
+}
+
 /// The file's text; `Ok(None)` when it does not exist.
 fn read_bounded(path: &std::path::Path) -> Result<Option<String>, String> {
     let meta = match std::fs::metadata(path) {
@@ -88,7 +105,10 @@ fn read_bounded(path: &std::path::Path) -> Result<Option<String>, String> {
         Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
     };
     if meta.len() > MAX_FILE_BYTES {
-        return Err(format!("{} is larger than 1 MiB; it is not an AWS profile file", path.display()));
+        return Err(format!(
+            "{} is larger than 1 MiB; it is not an AWS profile file",
+            path.display()
+        ));
     }
     std::fs::read_to_string(path)
         .map(Some)
@@ -97,7 +117,7 @@ fn read_bounded(path: &std::path::Path) -> Result<Option<String>, String> {
 
 /// The `key = value` pairs of section `[name]` (keys lower-cased), or `None` if it is absent.
 /// Indented lines (nested settings such as `s3 =` blocks) and comments are skipped.
-fn section(text: &str, name: &str) -> Option<Vec<(String, String)>> {
+fn section(text: &str, name: &str) -> Option<Settings> {
     let mut inside = false;
     let mut seen = false;
     let mut values = Vec::new();
@@ -152,7 +172,14 @@ mod tests {
         assert_eq!(keys.secret_access_key.expose(), "s3cr=et");
         assert_eq!(keys.region.as_deref(), Some("eu-central-1"));
         assert!(keys.session_token.is_none());
-        assert_eq!(load("default", &env).unwrap().unwrap().access_key_id.expose(), "DEF");
+        assert_eq!(
+            load("default", &env)
+                .unwrap()
+                .unwrap()
+                .access_key_id
+                .expose(),
+            "DEF"
+        );
         assert!(load("nope", &env).unwrap().is_none());
     }
 
