@@ -653,11 +653,11 @@ mod tests {
         let mut job = spec();
         job.access_key_id = Some(Secret::new("J"));
         job.secret_access_key = Some(Secret::new("j"));
-        let c = resolve_credentials(&job, &env(&KEYS_ENV)).unwrap();
+        let c = resolve_credentials(&job, &env(KEYS_ENV)).unwrap();
         assert_eq!(c.origin, "from the job's config");
         assert_eq!(key_of(c).as_deref(), Some("J"));
 
-        let c = resolve_credentials(&spec(), &env(&KEYS_ENV)).unwrap();
+        let c = resolve_credentials(&spec(), &env(KEYS_ENV)).unwrap();
         assert_eq!(
             key_of(c).as_deref(),
             Some("E"),
