@@ -11,7 +11,7 @@ use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use restoredrill::config::S3Spec;
 use restoredrill::source::s3::S3Source;
-use restoredrill::source::{Dump, Source, SourceError};
+use restoredrill::source::{Dump, Source, SourceError, SourceGone};
 use restoredrill::vocab::Secret;
 use tokio::io::AsyncReadExt;
 
@@ -156,6 +156,33 @@ async fn open_streams_the_exact_bytes_of_a_large_object() {
     assert!(
         got == body,
         "the streamed bytes differ from the uploaded ones"
+    );
+}
+
+#[tokio::test]
+async fn a_download_cut_off_midway_is_the_source_gone_not_a_bad_dump() {
+    let mut server = S3Server::start();
+    let body: Vec<u8> = (0..32 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+    server.put_file("dumps", "big.dump", &body, HOUR);
+    let src = source(&spec(&server, "dumps", "", "*"));
+    let dump = src.newest().await.unwrap();
+    let mut stream = src.open(&dump).await.unwrap();
+    let mut first = vec![0u8; 1024 * 1024];
+    stream.read_exact(&mut first).await.unwrap();
+    server.stop();
+    let mut rest = Vec::new();
+    let started = Instant::now();
+    let err = stream.read_to_end(&mut rest).await.unwrap_err();
+    assert!(
+        err.get_ref().is_some_and(|e| e.is::<SourceGone>()),
+        "not SourceGone: {err:?} after {} more bytes",
+        rest.len()
+    );
+    assert!(err.to_string().contains("s3://dumps/big.dump"), "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
     );
 }
 
