@@ -274,7 +274,8 @@ pub fn source_for(job: &Job) -> Box<dyn Source> {
             dir: path.clone(),
             pattern: pattern.clone(),
         }),
-        SourceSpec::S3(_) | SourceSpec::Sftp(_) | SourceSpec::Http(_) | SourceSpec::Command(_) => {
+        SourceSpec::S3(spec) => crate::source::s3::boxed(spec),
+        SourceSpec::Sftp(_) | SourceSpec::Http(_) | SourceSpec::Command(_) => {
             Box::new(crate::source::Unbuilt)
         }
     }

@@ -26,14 +26,14 @@ use object_store::{
     BackoffConfig, ClientOptions, ObjectMeta, ObjectStore, ObjectStoreExt, RetryConfig,
 };
 
-use super::{Dump, RawStream, Source, SourceError, SourceGone};
+use super::{Dump, RawStream, SIDECAR_LIMIT, Source, SourceError, SourceGone};
 use crate::config::S3Spec;
 use crate::vocab::Secret;
 
 /// A listing longer than this is refused: a prefix too broad, or a hostile bucket.
 const MAX_LISTED: usize = 100_000;
 /// Sidecars (checksums, signatures) are small; more is refused.
-const MAX_SIDECAR: usize = 64 * 1024;
+const MAX_SIDECAR: usize = SIDECAR_LIMIT as usize;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// A metadata request (a listing page, HEAD, a sidecar GET) in all; a dump GET without progress.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
@@ -345,6 +345,55 @@ impl Source for S3Source {
             true => place,
             false => format!("{place} at {}", self.endpoint),
         }
+    }
+}
+
+/// The source for `spec` as the pipeline holds it: settings that cannot make a
+/// source (a bad endpoint, a missing profile) answer every call with that error.
+pub fn boxed(spec: &S3Spec) -> Box<dyn Source> {
+    match S3Source::new(spec) {
+        Ok(source) => Box::new(source),
+        Err(e) => Box::new(Unusable {
+            what: format!("s3://{}/{}{}", spec.bucket, spec.prefix, spec.pattern),
+            reason: match e {
+                SourceError::Unreachable { reason, .. } => reason,
+                other => other.to_string(),
+            },
+        }),
+    }
+}
+
+/// An S3 source whose settings could not make a client.
+struct Unusable {
+    what: String,
+    reason: String,
+}
+
+impl Unusable {
+    fn error(&self) -> SourceError {
+        SourceError::Unreachable {
+            what: self.what.clone(),
+            reason: self.reason.clone(),
+        }
+    }
+}
+
+#[async_trait]
+impl Source for Unusable {
+    async fn newest(&self) -> Result<Dump, SourceError> {
+        Err(self.error())
+    }
+    async fn current(&self, _: &Dump) -> Result<Option<Dump>, SourceError> {
+        Err(self.error())
+    }
+    async fn open(&self, _: &Dump) -> Result<RawStream, SourceError> {
+        Err(self.error())
+    }
+    async fn sidecar(&self, _: &Dump, _: &str) -> Result<Option<Vec<u8>>, SourceError> {
+        Err(self.error())
+    }
+    fn describe(&self) -> String {
+        self.what.clone()
     }
 }
 
