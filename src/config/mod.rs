@@ -461,6 +461,16 @@ impl Validator<'_> {
             self.restore_and_keep(raw.restore, raw.keep.as_ref(), engine, raw.name.referenced);
         let after_restore = self.after_restore(&raw.after_restore, keep.is_some());
         let freshness = self.freshness(raw.freshness.as_ref());
+        if let (Some(SourceSpec::Command(_)), Some(at)) = (
+            &source,
+            raw.freshness.as_ref().and_then(|f| f.max_age.as_ref()),
+        ) {
+            self.problems.at(
+                at.referenced,
+                "freshness.max_age cannot be checked on a `command` source, which tells no dump time; \
+                 check the data's age with a `freshness` assertion instead",
+            );
+        }
         let assertions = self.assertions(&name, raw.assertions);
         if self.problems.list.len() > before {
             return None;

@@ -317,13 +317,19 @@ impl Validator<'_> {
     }
 
     pub(super) fn integrity(&mut self, raw: &RawSource) -> Integrity {
-        if let Some(c) = &raw.checksum
-            && c.value != "sha256"
-        {
-            self.problems.at(
-                c.referenced,
-                format!("source.checksum `{}` is not known; use `sha256`", c.value),
-            );
+        if let Some(c) = &raw.checksum {
+            if c.value != "sha256" {
+                self.problems.at(
+                    c.referenced,
+                    format!("source.checksum `{}` is not known; use `sha256`", c.value),
+                );
+            } else if raw.kind.value == "command" {
+                self.problems.at(
+                    c.referenced,
+                    "source.checksum needs a checksum file beside the dump, which a `command` source has not; \
+                     have the command check it (e.g. `sha256sum -c`) and fail",
+                );
+            }
         }
         let min_size = raw.min_size.as_ref().and_then(|m| self.size(m, "min_size"));
         let max_size = raw.max_size.as_ref().and_then(|m| self.size(m, "max_size"));

@@ -130,6 +130,16 @@ impl Shared {
 
 /// Whether `newest` makes its job stale at `now`, and why in words.
 fn judge(newest: &Dump, now: DateTime<Utc>, max_age: Duration) -> (bool, String) {
+    if !newest.modified_known {
+        return (
+            true,
+            format!(
+                "the source tells no time for the newest dump {}, so its age cannot be checked \
+                 against freshness.max_age; make the server send Last-Modified, or drop freshness.max_age",
+                newest.location
+            ),
+        );
+    }
     let age = (now - newest.modified).to_std().unwrap_or_default();
     let age_text = humantime::format_duration(Duration::from_secs(age.as_secs()));
     if age > max_age {

@@ -27,7 +27,10 @@ use crate::report::RunReport;
 use crate::restore::container;
 use crate::restore::{RestoreError, engine_for};
 use crate::source::Source;
+use crate::source::command::CommandSource;
+use crate::source::http::HttpSource;
 use crate::source::local::LocalSource;
+use crate::source::sftp::SftpSource;
 use crate::store::{Store, StoreError};
 use crate::vocab::{RunId, Trigger, Verdict};
 use run::Run;
@@ -274,9 +277,9 @@ pub fn source_for(job: &Job) -> Box<dyn Source> {
             dir: path.clone(),
             pattern: pattern.clone(),
         }),
+        SourceSpec::Http(spec) => Box::new(HttpSource::new(spec.clone())),
+        SourceSpec::Command(spec) => Box::new(CommandSource::new(spec.clone())),
+        SourceSpec::Sftp(spec) => Box::new(SftpSource::new(spec.clone())),
         SourceSpec::S3(spec) => crate::source::s3::boxed(spec),
-        SourceSpec::Sftp(_) | SourceSpec::Http(_) | SourceSpec::Command(_) => {
-            Box::new(crate::source::Unbuilt)
-        }
     }
 }

@@ -418,10 +418,7 @@ impl<'a> Run<'a> {
     /// A dump that changed while it was read is not the dump that was verified.
     async fn confirm_unchanged(&self, dump: &Dump) -> Result<(), Stop> {
         let now = self.source.current(dump).await?;
-        let same = |n: &Dump| {
-            n.size == dump.size && n.modified == dump.modified && n.version == dump.version
-        };
-        if now.as_ref().is_some_and(same) {
+        if now.as_ref().is_some_and(|n| dump.same_as(n)) {
             return Ok(());
         }
         let size = |s: Option<u64>| s.map_or_else(|| "?".to_string(), |s| s.to_string());
@@ -621,6 +618,11 @@ async fn settled_dump(
     let deadline = tokio::time::Instant::now() + job.restore.timeout;
     loop {
         let dump = source.newest().await?;
+        if !dump.modified_known {
+            // Nothing tells how long ago it changed: a command's output is
+            // complete once the command exits, which the load checks.
+            return Ok(dump);
+        }
         let age = (Utc::now() - dump.modified).to_std().unwrap_or_default();
         if age >= job.settle {
             return Ok(dump);

@@ -96,7 +96,8 @@ impl LocalSource {
             let entry = entry.map_err(unreadable)?;
             let name = entry.file_name();
             let Some(name) = name.to_str() else { continue };
-            if name.starts_with('.') || !self.pattern.matches(name) {
+            if name.starts_with('.') || !self.pattern.matches(name) || super::is_sidecar_name(name)
+            {
                 continue;
             }
             let path = entry.path();
@@ -195,6 +196,7 @@ mod tests {
         touch(&dir.path().join("shop-1.sql.gz"), 300);
         touch(&dir.path().join("shop-2.sql.gz"), 100);
         touch(&dir.path().join("other.sql.gz"), 10);
+        touch(&dir.path().join("shop-2.sql.gz.sha256"), 50);
         let src = LocalSource {
             dir: dir.path().to_path_buf(),
             pattern: glob::Pattern::new("shop-*").unwrap(),

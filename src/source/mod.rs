@@ -8,11 +8,14 @@
 //! bytes and computing the sha256 of the dump as stored. This stage does not
 //! restore anything and never holds a whole dump in memory or on disk.
 
+pub mod command;
 pub mod detect;
+pub mod http;
 pub mod local;
 pub mod open;
 pub mod reader;
 pub mod s3;
+pub mod sftp;
 pub mod tar_end;
 
 use std::path::PathBuf;
@@ -40,6 +43,10 @@ pub struct Dump {
     /// tells them before reading; `None` when it cannot (a command).
     pub size: Option<u64>,
     pub modified: DateTime<Utc>,
+    /// Whether the source told `modified` (else it is when the dump was
+    /// found): a command's output, a web server without Last-Modified. Such a
+    /// dump has no settle time, and its age cannot be judged.
+    pub modified_known: bool,
     pub is_dir: bool,
     /// What identifies this version at the source beyond size and time: an
     /// ETag, the `list` command's output. A scheduled run whose newest remote
@@ -49,6 +56,14 @@ pub struct Dump {
 }
 
 impl Dump {
+    /// Whether `now` is the same dump as this one, as far as the source
+    /// tells: same size, version and (where known) modification time.
+    pub fn same_as(&self, now: &Dump) -> bool {
+        self.size == now.size
+            && self.version == now.version
+            && (!(self.modified_known && now.modified_known) || self.modified == now.modified)
+    }
+
     /// A local file or folder.
     pub fn local(path: PathBuf, size: u64, modified: DateTime<Utc>, is_dir: bool) -> Self {
         Self {
@@ -56,6 +71,7 @@ impl Dump {
             path: Some(path),
             size: Some(size),
             modified,
+            modified_known: true,
             is_dir,
             version: None,
         }
@@ -114,6 +130,22 @@ pub trait Source: Send + Sync {
 
 /// The most a sidecar file may hold: a checksum line, not a dump.
 pub const SIDECAR_LIMIT: u64 = 64 * 1024;
+
+/// Checksum files stored beside dumps are never dumps themselves, whatever
+/// the pattern: `shop-*` must not pick `shop-1.sql.gz.sha256`, written just
+/// after the dump and so newer.
+pub fn is_sidecar_name(name: &str) -> bool {
+    const SUFFIXES: [&str; 6] = [
+        ".sha256",
+        ".sha256sum",
+        ".sha512",
+        ".sha1",
+        ".md5",
+        ".md5sum",
+    ];
+    let lower = name.to_ascii_lowercase();
+    SUFFIXES.iter().any(|s| lower.ends_with(s))
+}
 
 /// A source type whose reader is not in this build.
 pub struct Unbuilt;

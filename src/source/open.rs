@@ -52,9 +52,9 @@ pub async fn open(
     let raw = source.open(dump).await?;
     let (mut raw, digest) = reader::digested(raw, max_size);
     let (magic, error) = read_head(&mut raw, MAGIC_BYTES).await;
+    let error = gone_is_not_the_dumps_fault(error)?;
     if magic.is_empty() {
         return Err(match error {
-            Some(e) if is_source_gone(&e) => OpenError::Gone(e),
             Some(source) => NotLoadable::Unreadable {
                 path: dump.location.clone(),
                 source,
@@ -67,9 +67,9 @@ pub async fn open(
     let raw = replayed(magic, error, raw);
     let mut decoded = reader::decompressed(raw, compression);
     let (head, error) = read_head(&mut decoded, SNIFF_BYTES).await;
+    let error = gone_is_not_the_dumps_fault(error)?;
     if head.is_empty() {
         return Err(match error {
-            Some(e) if is_source_gone(&e) => OpenError::Gone(e),
             Some(e) => NotLoadable::Corrupt(format!(
                 "its {compression} stream cannot be decompressed ({e})"
             ))
@@ -83,6 +83,17 @@ pub async fn open(
         stream: replayed(head, error, decoded),
         digest,
     })
+}
+
+/// A source that went away while the head was read stops the opening:
+/// judging the part that came would blame the backup for the network.
+fn gone_is_not_the_dumps_fault(
+    error: Option<std::io::Error>,
+) -> Result<Option<std::io::Error>, OpenError> {
+    match error {
+        Some(e) if is_source_gone(&e) => Err(OpenError::Gone(e)),
+        other => Ok(other),
+    }
 }
 
 /// Up to `n` bytes from the start of `stream`, and the error that stopped

@@ -172,6 +172,7 @@ impl S3Source {
             size: Some(meta.size),
             modified: meta.last_modified,
             is_dir: false,
+            modified_known: true,
             version: meta.e_tag,
         }
     }

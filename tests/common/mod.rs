@@ -4,7 +4,9 @@
 #![allow(dead_code)]
 
 pub mod dockerd;
+pub mod http_server;
 pub mod s3;
+pub mod sshd;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

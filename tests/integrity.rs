@@ -1,0 +1,113 @@
+//! What every dump must prove whatever its source: its `<dump>.sha256`
+//! checksum file, its size bounds, and decryption of encrypted dumps. Each
+//! case is a real `restoredrill run` against PostgreSQL 15 in Docker.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+use sha2::{Digest, Sha256};
+
+const CHECKS: &str = "    assertions:
+      - tables_exist: [customers, products, orders, reviews]
+      - row_count: { table: orders, min: 120, max: 120 }
+";
+
+fn job(name: &str, dir: &Path, source_extra: &str) -> String {
+    format!(
+        "  - name: JOB({name})\n    engine: postgres\n    image: {PG_IMAGE}\n    source: {{ type: local, settle: 0s, path: {}, pattern: \"shop-*\"{source_extra} }}\n    database: shop\n    keep: false\n{CHECKS}",
+        dir.display()
+    )
+}
+
+fn sha256_hex(path: &Path) -> String {
+    hex::encode(Sha256::digest(std::fs::read(path).unwrap()))
+}
+
+#[tokio::test]
+async fn a_checksum_file_must_match_and_be_there_and_sizes_must_be_in_bounds() {
+    let docker = require_docker().await;
+    let app = App::new("integrity");
+    let dump = fixture("postgres/shop.sql.gz");
+    let size = std::fs::metadata(&dump).unwrap().len();
+    let good_sha = sha256_hex(&dump);
+    let other_sha = hex::encode(Sha256::digest(b"another file"));
+    // (job, checksum file content or none, extra source keys, verdict, words)
+    type Case<'a> = (&'a str, Option<String>, String, &'a str, &'a [&'a str]);
+    let cases: &[Case] = &[
+        (
+            "sum-good",
+            Some(format!("{good_sha}  shop-1.sql.gz\n")),
+            ", checksum: sha256".into(),
+            "pass",
+            &[],
+        ),
+        (
+            "sum-wrong",
+            Some(format!("{other_sha}  shop-1.sql.gz\n")),
+            ", checksum: sha256".into(),
+            "fail",
+            &["sha256 is", &good_sha, &other_sha, "shop-1.sql.gz.sha256"],
+        ),
+        (
+            "sum-missing",
+            None,
+            ", checksum: sha256".into(),
+            "fail",
+            &["no checksum file", "shop-1.sql.gz.sha256"],
+        ),
+        (
+            "sum-garbage",
+            Some("not a hash\n".into()),
+            ", checksum: sha256".into(),
+            "fail",
+            &["holds no sha256"],
+        ),
+        (
+            "too-small",
+            None,
+            format!(", min_size: {}", size + 1),
+            "fail",
+            &["smaller than the job's source.min_size"],
+        ),
+        (
+            "too-big",
+            None,
+            format!(", max_size: {}", size - 1),
+            "fail",
+            &["larger than the job's source.max_size"],
+        ),
+        (
+            "in-bounds",
+            None,
+            format!(", min_size: {size}, max_size: {size}"),
+            "pass",
+            &[],
+        ),
+    ];
+    let mut jobs = String::new();
+    for (name, sum, extra, _, _) in cases {
+        let dir = app.path(name);
+        let placed = place(&dump, &dir, "shop-1.sql.gz", fixture_day());
+        if let Some(sum) = sum {
+            std::fs::write(placed.with_extension("gz.sha256"), sum).unwrap();
+        }
+        jobs += &job(name, &dir, extra);
+    }
+    app.write_config(&jobs);
+
+    let (code, runs, stderr) = app.run_json(&[]);
+    for (name, _, _, verdict, words) in cases {
+        let run = by_job(&runs, &app.job_name(name));
+        assert_eq!(run["verdict"], *verdict, "{name}: {run:#}\n{stderr}");
+        let why = reason(run);
+        for w in *words {
+            assert!(why.contains(w), "{name}: reason `{why}` lacks `{w}`");
+        }
+    }
+    let good = by_job(&runs, &app.job_name("sum-good"));
+    assert_eq!(good["dump"]["sha256"], good_sha.as_str());
+    assert_eq!(code, 1, "a failed backup exits 1");
+    assert!(app.containers(&docker).await.is_empty());
+}
