@@ -280,6 +280,6 @@ pub fn source_for(job: &Job) -> Box<dyn Source> {
         SourceSpec::Http(spec) => Box::new(HttpSource::new(spec.clone())),
         SourceSpec::Command(spec) => Box::new(CommandSource::new(spec.clone())),
         SourceSpec::Sftp(spec) => Box::new(SftpSource::new(spec.clone())),
-        SourceSpec::S3(_) => Box::new(crate::source::Unbuilt),
+        SourceSpec::S3(spec) => crate::source::s3::boxed(spec),
     }
 }

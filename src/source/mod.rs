@@ -14,6 +14,7 @@ pub mod http;
 pub mod local;
 pub mod open;
 pub mod reader;
+pub mod s3;
 pub mod sftp;
 pub mod tar_end;
 
