@@ -5,6 +5,7 @@
 //! streams it, decompressed, while counting bytes and computing its sha256.
 //! This stage does not restore anything and never holds a whole dump in memory.
 
+pub mod decrypt;
 pub mod detect;
 pub mod local;
 pub mod reader;
