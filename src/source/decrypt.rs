@@ -59,7 +59,10 @@ pub fn detect(head: &[u8]) -> Option<Encryption> {
     }
     // Armor may follow blank lines or a byte-order mark left by an editor or a mail.
     let text = head.strip_prefix(b"\xef\xbb\xbf").unwrap_or(head);
-    let start = text.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(text.len());
+    let start = text
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(text.len());
     let text = &text[start..];
     if text.starts_with(AGE_ARMOR) {
         return Some(Encryption::Age);
@@ -123,7 +126,9 @@ fn is_pkesk_body(body: &[u8]) -> bool {
 /// SKESK v4: version, cipher, S2K type; v5/v6: version, (length,) cipher, AEAD mode.
 fn is_skesk_body(body: &[u8]) -> bool {
     match body {
-        [4, cipher, s2k, ..] => matches!(cipher, 1..=13 | 100..=110) && matches!(s2k, 0 | 1 | 3 | 4),
+        [4, cipher, s2k, ..] => {
+            matches!(cipher, 1..=13 | 100..=110) && matches!(s2k, 0 | 1 | 3 | 4)
+        }
         [5, cipher, aead, ..] => matches!(cipher, 1..=13) && matches!(aead, 1..=3),
         [6, _, cipher, aead, ..] => matches!(cipher, 1..=13) && matches!(aead, 1..=3),
         _ => false,
@@ -241,14 +246,23 @@ impl Decrypter {
                 secret_key,
                 passphrase,
             } => Inner::Gpg(Arc::new(
-                gpg_process::GpgHome::prepare(keyring.as_deref(), secret_key.as_deref(), passphrase.as_ref()).await?,
+                gpg_process::GpgHome::prepare(
+                    keyring.as_deref(),
+                    secret_key.as_deref(),
+                    passphrase.as_ref(),
+                )
+                .await?,
             )),
         };
         Ok(Self { inner })
     }
 
     /// The plaintext of `raw` (a dump detected as `kind`), streamed.
-    pub async fn decrypt(&self, raw: RawStream, kind: Encryption) -> Result<RawStream, DecryptError> {
+    pub async fn decrypt(
+        &self,
+        raw: RawStream,
+        kind: Encryption,
+    ) -> Result<RawStream, DecryptError> {
         match (&self.inner, kind) {
             (Inner::Age(keys), Encryption::Age) => keys.decrypt(raw).await,
             (Inner::Gpg(home), Encryption::Gpg) => gpg_process::decrypt(home.clone(), raw),

@@ -45,8 +45,11 @@ impl AgeKeys {
         if bytes.len() as u64 > MAX_IDENTITY_FILE {
             return Err(invalid("it is larger than 1 MiB".into()));
         }
-        let parsed = age::IdentityFile::from_buffer(&bytes[..]).map_err(|e| invalid(e.to_string()))?;
-        let identities = parsed.into_identities().map_err(|e| invalid(e.to_string()))?;
+        let parsed =
+            age::IdentityFile::from_buffer(&bytes[..]).map_err(|e| invalid(e.to_string()))?;
+        let identities = parsed
+            .into_identities()
+            .map_err(|e| invalid(e.to_string()))?;
         if identities.is_empty() {
             return Err(invalid("it holds no identity".into()));
         }
@@ -71,7 +74,10 @@ impl AgeKeys {
             .await
             .map_err(|e| header_error(e, &source_failed))?;
         budget.store(u64::MAX, Ordering::Relaxed);
-        let identities = self.identities.iter().map(|i| i.as_ref() as &dyn age::Identity);
+        let identities = self
+            .identities
+            .iter()
+            .map(|i| i.as_ref() as &dyn age::Identity);
         let plaintext = decryptor
             .decrypt_async(identities)
             .map_err(|e| header_error(e, &source_failed))?;
@@ -110,7 +116,11 @@ struct Tracked {
 }
 
 impl AsyncRead for Tracked {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         let this = &mut *self;
         if this.read >= this.budget.load(Ordering::Relaxed) {
             return Poll::Ready(Err(io::Error::new(
@@ -137,12 +147,18 @@ struct CorruptIsError<R> {
 }
 
 impl<R: AsyncRead + Unpin> AsyncRead for CorruptIsError<R> {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         match Pin::new(&mut self.inner).poll_read(cx, buf) {
-            Poll::Ready(Err(e)) if !self.source_failed.load(Ordering::Relaxed) => Poll::Ready(Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("the age ciphertext is corrupt or cut: {e}"),
-            ))),
+            Poll::Ready(Err(e)) if !self.source_failed.load(Ordering::Relaxed) => {
+                Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("the age ciphertext is corrupt or cut: {e}"),
+                )))
+            }
             other => other,
         }
     }

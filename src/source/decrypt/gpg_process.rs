@@ -62,7 +62,8 @@ impl GpgHome {
             home.copy_keyring(keyring)?;
         }
         if let Some(passphrase) = passphrase {
-            home.write_passphrase(passphrase).map_err(DecryptSetupError::TempHome)?;
+            home.write_passphrase(passphrase)
+                .map_err(DecryptSetupError::TempHome)?;
         }
         if let Some(secret_key) = secret_key {
             home.import(secret_key).await?;
@@ -157,7 +158,10 @@ impl GpgHome {
             .await
             .map_err(|e| DecryptSetupError::GpgMissing(e.to_string()))?;
         let listing = String::from_utf8_lossy(&out.stdout);
-        if listing.lines().any(|l| l.starts_with("sec:") || l.starts_with("ssb:")) {
+        if listing
+            .lines()
+            .any(|l| l.starts_with("sec:") || l.starts_with("ssb:"))
+        {
             return Ok(());
         }
         Err(DecryptSetupError::NoSecretKey(
@@ -197,7 +201,10 @@ async fn check_gpg() -> Result<(), DecryptSetupError> {
     cmd.arg("--version").stdin(Stdio::null()).kill_on_drop(true);
     match run_bounded(cmd).await {
         Ok(out) if out.status.success() => Ok(()),
-        Ok(out) => Err(DecryptSetupError::GpgMissing(format!("`gpg --version` {}", out.status))),
+        Ok(out) => Err(DecryptSetupError::GpgMissing(format!(
+            "`gpg --version` {}",
+            out.status
+        ))),
         Err(e) => Err(DecryptSetupError::GpgMissing(e.to_string())),
     }
 }
@@ -207,7 +214,10 @@ async fn run_bounded(mut cmd: Command) -> io::Result<std::process::Output> {
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     match tokio::time::timeout(SETUP_TIMEOUT, cmd.output()).await {
         Ok(out) => out,
-        Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "gpg did not finish within 60 s")),
+        Err(_) => Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "gpg did not finish within 60 s",
+        )),
     }
 }
 
@@ -236,9 +246,12 @@ pub(super) fn decrypt(home: Arc<GpgHome>, raw: RawStream) -> Result<RawStream, D
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut child = cmd.spawn().map_err(DecryptError::Spawn)?;
-    let (Some(stdin), Some(stdout), Some(stderr)) = (child.stdin.take(), child.stdout.take(), child.stderr.take())
+    let (Some(stdin), Some(stdout), Some(stderr)) =
+        (child.stdin.take(), child.stdout.take(), child.stderr.take())
     else {
-        return Err(DecryptError::Spawn(io::Error::other("gpg's pipes were not set up")));
+        return Err(DecryptError::Spawn(io::Error::other(
+            "gpg's pipes were not set up",
+        )));
     };
     let source_error = SourceErrorSlot::default();
     let feeder = AbortOnDropHandle::new(tokio::spawn(feed(raw, stdin, source_error.clone())));
@@ -250,7 +263,8 @@ pub(super) fn decrypt(home: Arc<GpgHome>, raw: RawStream) -> Result<RawStream, D
         source_error,
         _home: home,
     };
-    let end = futures_util::stream::once(exit.check()).filter_map(|r| std::future::ready(r.err().map(Err)));
+    let end = futures_util::stream::once(exit.check())
+        .filter_map(|r| std::future::ready(r.err().map(Err)));
     let plaintext = ReaderStream::with_capacity(stdout, 64 * 1024).chain(end);
     Ok(Box::pin(StreamReader::new(plaintext)))
 }
@@ -304,7 +318,12 @@ struct Exit {
 impl Exit {
     async fn check(mut self) -> io::Result<()> {
         let status = self.child.wait().await?;
-        if let Some(e) = self.source_error.lock().ok().and_then(|mut slot| slot.take()) {
+        if let Some(e) = self
+            .source_error
+            .lock()
+            .ok()
+            .and_then(|mut slot| slot.take())
+        {
             return Err(e);
         }
         if status.success() {

@@ -11,14 +11,19 @@ use super::*;
 
 /// Fails loudly, naming the install command, when a tool the test needs is missing.
 fn need(tool: &str, install: &str) {
-    let found = Command::new(tool).arg("--version").output().is_ok_and(|o| o.status.success())
+    let found = Command::new(tool)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
         || Command::new(tool).arg("--help").output().is_ok();
     assert!(found, "`{tool}` is needed by this test: run `{install}`");
 }
 
 /// Runs a tool, panicking with its stderr unless it succeeds.
 fn run(cmd: &mut Command) -> Vec<u8> {
-    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
     assert!(
         out.status.success(),
         "{cmd:?} failed: {}",
@@ -52,7 +57,10 @@ async fn read_all(mut stream: RawStream) -> io::Result<Vec<u8>> {
 }
 
 /// The plaintext of `ciphertext`, or the error that ended it (setup must work).
-async fn decrypt_with(spec: &DecryptSpec, ciphertext: Vec<u8>) -> Result<io::Result<Vec<u8>>, DecryptError> {
+async fn decrypt_with(
+    spec: &DecryptSpec,
+    ciphertext: Vec<u8>,
+) -> Result<io::Result<Vec<u8>>, DecryptError> {
     let kind = detect(&ciphertext).expect("the test's ciphertext is detected as encrypted");
     let decrypter = Decrypter::new(spec).await.expect("decrypter setup");
     let stream = decrypter.decrypt(stream_of(ciphertext), kind).await?;

@@ -57,18 +57,60 @@ fn files_encrypted_by_age_and_gpg_are_detected() {
         let mut cmd = Command::new("gpg");
         cmd.args(["--batch", "--quiet", "--homedir"])
             .arg(&home)
-            .args(["--pinentry-mode", "loopback", "--passphrase", "pw", "--trust-model", "always"]);
+            .args([
+                "--pinentry-mode",
+                "loopback",
+                "--passphrase",
+                "pw",
+                "--trust-model",
+                "always",
+            ]);
         run(cmd.args(args))
     };
-    gpg(&["--quick-gen-key", "Detect <d@example.invalid>", "future-default", "default", "never"]);
+    gpg(&[
+        "--quick-gen-key",
+        "Detect <d@example.invalid>",
+        "future-default",
+        "default",
+        "never",
+    ]);
     let plain = plain.to_str().unwrap();
-    let public = gpg(&["-r", "d@example.invalid", "--output", "-", "--encrypt", plain]);
-    let armored = gpg(&["-r", "d@example.invalid", "--armor", "--output", "-", "--encrypt", plain]);
+    let public = gpg(&[
+        "-r",
+        "d@example.invalid",
+        "--output",
+        "-",
+        "--encrypt",
+        plain,
+    ]);
+    let armored = gpg(&[
+        "-r",
+        "d@example.invalid",
+        "--armor",
+        "--output",
+        "-",
+        "--encrypt",
+        plain,
+    ]);
     let symmetric = gpg(&["--output", "-", "--symmetric", plain]);
-    let _ = Command::new("gpgconf").arg("--homedir").arg(&home).args(["--kill", "all"]).status();
-    assert_eq!(detect(&public), Some(Encryption::Gpg), "{:02x?}", &public[..12]);
+    let _ = Command::new("gpgconf")
+        .arg("--homedir")
+        .arg(&home)
+        .args(["--kill", "all"])
+        .status();
+    assert_eq!(
+        detect(&public),
+        Some(Encryption::Gpg),
+        "{:02x?}",
+        &public[..12]
+    );
     assert_eq!(detect(&armored), Some(Encryption::Gpg));
-    assert_eq!(detect(&symmetric), Some(Encryption::Gpg), "{:02x?}", &symmetric[..12]);
+    assert_eq!(
+        detect(&symmetric),
+        Some(Encryption::Gpg),
+        "{:02x?}",
+        &symmetric[..12]
+    );
 }
 
 #[test]
@@ -91,5 +133,8 @@ fn openpgp_packets_are_checked_beyond_their_first_byte() {
     ] {
         assert_eq!(detect(head), None, "{head:02x?}");
     }
-    assert_eq!(detect(b"\n\n-----BEGIN AGE ENCRYPTED FILE-----\n"), Some(Encryption::Age));
+    assert_eq!(
+        detect(b"\n\n-----BEGIN AGE ENCRYPTED FILE-----\n"),
+        Some(Encryption::Age)
+    );
 }

@@ -15,10 +15,15 @@ struct GpgKey {
 impl GpgKey {
     fn new(passphrase: &'static str) -> Self {
         need("gpg", "apt-get install -y gnupg");
-        let home = tempfile::Builder::new().prefix("drill-gpg-").tempdir().unwrap();
+        let home = tempfile::Builder::new()
+            .prefix("drill-gpg-")
+            .tempdir()
+            .unwrap();
         std::fs::set_permissions(home.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
         let key = Self { home, passphrase };
-        run(key.gpg().args(["--quick-gen-key", UID, "future-default", "default", "never"]));
+        run(key
+            .gpg()
+            .args(["--quick-gen-key", UID, "future-default", "default", "never"]));
         key
     }
 
@@ -26,20 +31,33 @@ impl GpgKey {
         let mut cmd = Command::new("gpg");
         cmd.args(["--batch", "--no-tty", "--quiet", "--homedir"])
             .arg(self.home.path())
-            .args(["--pinentry-mode", "loopback", "--passphrase", self.passphrase]);
+            .args([
+                "--pinentry-mode",
+                "loopback",
+                "--passphrase",
+                self.passphrase,
+            ]);
         cmd
     }
 
     /// `gpg --export-secret-keys` into a file (what a restore host is given).
     fn exported_secret_key(&self) -> PathBuf {
         let out = self.home.path().join("exported-secret.asc");
-        run(self.gpg().args(["--armor", "--output"]).arg(&out).args(["--export-secret-keys", UID]));
+        run(self
+            .gpg()
+            .args(["--armor", "--output"])
+            .arg(&out)
+            .args(["--export-secret-keys", UID]));
         out
     }
 
     fn exported_public_key(&self) -> PathBuf {
         let out = self.home.path().join("exported-public.asc");
-        run(self.gpg().args(["--armor", "--output"]).arg(&out).args(["--export", UID]));
+        run(self
+            .gpg()
+            .args(["--armor", "--output"])
+            .arg(&out)
+            .args(["--export", UID]));
         out
     }
 
@@ -54,7 +72,11 @@ impl GpgKey {
         if armor {
             cmd.arg("--armor");
         }
-        run(cmd.arg("--output").arg(&output).arg("--encrypt").arg(&input));
+        run(cmd
+            .arg("--output")
+            .arg(&output)
+            .arg("--encrypt")
+            .arg(&input));
         std::fs::read(&output).unwrap()
     }
 
@@ -93,8 +115,16 @@ async fn an_imported_secret_key_decrypts_a_multi_megabyte_dump_exactly() {
     let plain = payload(5 * 1024 * 1024 + 7);
     let cipher = key.encrypt(&plain, false);
     assert_eq!(detect(&cipher), Some(Encryption::Gpg));
-    let got = decrypt_with(&key.with_secret_key(None), cipher).await.unwrap().unwrap();
-    assert!(got == plain, "decrypted {} bytes, expected {}", got.len(), plain.len());
+    let got = decrypt_with(&key.with_secret_key(None), cipher)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        got == plain,
+        "decrypted {} bytes, expected {}",
+        got.len(),
+        plain.len()
+    );
 }
 
 #[tokio::test]
@@ -116,9 +146,15 @@ async fn a_keyring_decrypts_an_armored_dump() {
 async fn another_key_ends_the_stream_with_no_secret_key() {
     let (key, other) = (GpgKey::new(""), GpgKey::new(""));
     let cipher = key.encrypt(b"secret rows", false);
-    let err = decrypt_with(&other.with_secret_key(None), cipher).await.unwrap().unwrap_err();
+    let err = decrypt_with(&other.with_secret_key(None), cipher)
+        .await
+        .unwrap()
+        .unwrap_err();
     let msg = err.to_string();
-    assert!(msg.starts_with("gpg could not decrypt the dump (exit 2)"), "{msg}");
+    assert!(
+        msg.starts_with("gpg could not decrypt the dump (exit 2)"),
+        "{msg}"
+    );
     assert!(msg.contains("No secret key"), "{msg}");
 }
 
@@ -139,7 +175,11 @@ async fn a_flipped_byte_or_a_cut_never_ends_cleanly() {
             .await
             .unwrap()
             .expect_err(&format!("{what}: must be an error"));
-        assert!(err.to_string().starts_with("gpg could not decrypt the dump"), "{what}: {err}");
+        assert!(
+            err.to_string()
+                .starts_with("gpg could not decrypt the dump"),
+            "{what}: {err}"
+        );
     }
 }
 
@@ -153,9 +193,18 @@ async fn a_passphrase_protected_key_needs_its_passphrase() {
         .unwrap()
         .unwrap();
     assert!(got == plain);
-    let err = decrypt_with(&key.with_secret_key(Some("wrong")), cipher).await.unwrap().unwrap_err();
-    assert!(err.to_string().contains("gpg could not decrypt the dump"), "{err}");
-    assert!(!err.to_string().contains("wrong"), "the passphrase stays out of messages: {err}");
+    let err = decrypt_with(&key.with_secret_key(Some("wrong")), cipher)
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("gpg could not decrypt the dump"),
+        "{err}"
+    );
+    assert!(
+        !err.to_string().contains("wrong"),
+        "the passphrase stays out of messages: {err}"
+    );
 }
 
 #[tokio::test]
@@ -170,11 +219,21 @@ async fn a_symmetric_dump_decrypts_with_the_passphrase_alone() {
     run(Command::new("gpg")
         .args(["--batch", "--quiet", "--homedir"])
         .arg(&home)
-        .args(["--pinentry-mode", "loopback", "--passphrase", "s3cret", "--output"])
+        .args([
+            "--pinentry-mode",
+            "loopback",
+            "--passphrase",
+            "s3cret",
+            "--output",
+        ])
         .arg(dir.path().join("cipher"))
         .arg("--symmetric")
         .arg(dir.path().join("plain")));
-    let _ = Command::new("gpgconf").arg("--homedir").arg(&home).args(["--kill", "all"]).status();
+    let _ = Command::new("gpgconf")
+        .arg("--homedir")
+        .arg(&home)
+        .args(["--kill", "all"])
+        .status();
     let cipher = std::fs::read(dir.path().join("cipher")).unwrap();
     let spec = DecryptSpec::Gpg {
         keyring: None,
@@ -190,11 +249,21 @@ async fn no_agent_and_no_home_remain_once_the_decrypter_is_gone() {
     let cipher = key.encrypt(b"rows", false);
     let decrypter = Decrypter::new(&key.with_secret_key(None)).await.unwrap();
     let home = decrypter.gpg_home().unwrap();
-    let stream = decrypter.decrypt(stream_of(cipher), Encryption::Gpg).await.unwrap();
+    let stream = decrypter
+        .decrypt(stream_of(cipher), Encryption::Gpg)
+        .await
+        .unwrap();
     assert_eq!(read_all(stream).await.unwrap(), b"rows");
-    assert!(!agents_for(&home).is_empty(), "decrypting started an agent in {home:?}");
+    assert!(
+        !agents_for(&home).is_empty(),
+        "decrypting started an agent in {home:?}"
+    );
     drop(decrypter);
-    assert!(agents_for(&home).is_empty(), "left behind: {:?}", agents_for(&home));
+    assert!(
+        agents_for(&home).is_empty(),
+        "left behind: {:?}",
+        agents_for(&home)
+    );
     assert!(!home.exists(), "{home:?} was not removed");
 }
 

@@ -30,14 +30,19 @@ async fn measure(what: &str, spec: &DecryptSpec, cipher: &Path) {
     let decrypter = Decrypter::new(spec).await.unwrap();
     let raw: RawStream = Box::pin(tokio::fs::File::open(cipher).await.unwrap());
     let start = Instant::now();
-    let kind = detect(&std::fs::read(cipher).map(|mut b| {
-        b.truncate(64);
-        b
-    })
-    .unwrap())
+    let kind = detect(
+        &std::fs::read(cipher)
+            .map(|mut b| {
+                b.truncate(64);
+                b
+            })
+            .unwrap(),
+    )
     .unwrap();
     let mut plain = decrypter.decrypt(raw, kind).await.unwrap();
-    let n = tokio::io::copy(&mut plain, &mut tokio::io::sink()).await.unwrap();
+    let n = tokio::io::copy(&mut plain, &mut tokio::io::sink())
+        .await
+        .unwrap();
     let secs = start.elapsed().as_secs_f64();
     assert_eq!(n as usize, SIZE);
     println!(
@@ -55,12 +60,21 @@ async fn decrypting_200_mb() {
     let dir = tempfile::tempdir().unwrap();
     let plain = dir.path().join("plain");
     write_payload(&plain);
-    println!("after writing the payload: peak RSS {} MiB", peak_rss_kib() / 1024);
+    println!(
+        "after writing the payload: peak RSS {} MiB",
+        peak_rss_kib() / 1024
+    );
 
     let key = dir.path().join("key.txt");
     run(Command::new("age-keygen").arg("-o").arg(&key));
     let age_file = dir.path().join("plain.age");
-    run(Command::new("age").arg("-e").arg("-i").arg(&key).arg("-o").arg(&age_file).arg(&plain));
+    run(Command::new("age")
+        .arg("-e")
+        .arg("-i")
+        .arg(&key)
+        .arg("-o")
+        .arg(&age_file)
+        .arg(&plain));
     measure("age", &DecryptSpec::Age { identity: key }, &age_file).await;
 
     let home = dir.path().join("gnupg");
@@ -69,17 +83,38 @@ async fn decrypting_200_mb() {
         let mut cmd = Command::new("gpg");
         cmd.args(["--batch", "--quiet", "--homedir"])
             .arg(&home)
-            .args(["--pinentry-mode", "loopback", "--passphrase", "", "--trust-model", "always"]);
+            .args([
+                "--pinentry-mode",
+                "loopback",
+                "--passphrase",
+                "",
+                "--trust-model",
+                "always",
+            ]);
         cmd
     };
-    run(gpg().args(["--quick-gen-key", "M <m@example.invalid>", "future-default", "default", "never"]));
+    run(gpg().args([
+        "--quick-gen-key",
+        "M <m@example.invalid>",
+        "future-default",
+        "default",
+        "never",
+    ]));
     let gpg_file = dir.path().join("plain.gpg");
-    run(gpg().args(["-r", "m@example.invalid", "--output"]).arg(&gpg_file).arg("--encrypt").arg(&plain));
+    run(gpg()
+        .args(["-r", "m@example.invalid", "--output"])
+        .arg(&gpg_file)
+        .arg("--encrypt")
+        .arg(&plain));
     let spec = DecryptSpec::Gpg {
         keyring: Some(home.clone()),
         secret_key: None,
         passphrase: None,
     };
     measure("gpg", &spec, &gpg_file).await;
-    let _ = Command::new("gpgconf").arg("--homedir").arg(&home).args(["--kill", "all"]).status();
+    let _ = Command::new("gpgconf")
+        .arg("--homedir")
+        .arg(&home)
+        .args(["--kill", "all"])
+        .status();
 }
