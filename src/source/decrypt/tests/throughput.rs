@@ -30,15 +30,9 @@ async fn measure(what: &str, spec: &DecryptSpec, cipher: &Path) {
     let decrypter = Decrypter::new(spec).await.unwrap();
     let raw: RawStream = Box::pin(tokio::fs::File::open(cipher).await.unwrap());
     let start = Instant::now();
-    let kind = detect(
-        &std::fs::read(cipher)
-            .map(|mut b| {
-                b.truncate(64);
-                b
-            })
-            .unwrap(),
-    )
-    .unwrap();
+    let mut head = [0u8; 64];
+    std::io::Read::read_exact(&mut std::fs::File::open(cipher).unwrap(), &mut head).unwrap();
+    let kind = detect(&head).unwrap();
     let mut plain = decrypter.decrypt(raw, kind).await.unwrap();
     let n = tokio::io::copy(&mut plain, &mut tokio::io::sink())
         .await
