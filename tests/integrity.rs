@@ -111,3 +111,134 @@ async fn a_checksum_file_must_match_and_be_there_and_sizes_must_be_in_bounds() {
     assert_eq!(code, 1, "a failed backup exits 1");
     assert!(app.containers(&docker).await.is_empty());
 }
+
+/// Runs `cmd` (a real tool: age, age-keygen, gpg), failing loudly when it is missing.
+fn tool(cmd: &mut std::process::Command) {
+    let name = cmd.get_program().to_string_lossy().to_string();
+    let out = cmd.output().unwrap_or_else(|e| {
+        panic!("cannot run {name} ({e}); install it: apt-get install -y age gnupg")
+    });
+    assert!(
+        out.status.success(),
+        "{name} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test]
+async fn encrypted_dumps_are_decrypted_as_they_stream_and_a_wrong_key_fails() {
+    use std::process::Command;
+    let docker = require_docker().await;
+    let app = App::new("decrypt");
+    let keys = app.path("keys");
+    std::fs::create_dir_all(&keys).unwrap();
+    let (key, other) = (keys.join("backup.key"), keys.join("other.key"));
+    for k in [&key, &other] {
+        tool(Command::new("age-keygen").arg("-o").arg(k));
+    }
+    let recipient = |k: &Path| {
+        let out = Command::new("age-keygen")
+            .arg("-y")
+            .arg(k)
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    let gz = fixture("postgres/shop.sql.gz");
+    let sealed = keys.join("shop.sql.gz.age");
+    tool(
+        Command::new("age")
+            .args(["-r", &recipient(&key), "-o"])
+            .arg(&sealed)
+            .arg(&gz),
+    );
+    let armored = keys.join("shop.sql.gz.asc.age");
+    tool(
+        Command::new("age")
+            .args(["-a", "-r", &recipient(&key), "-o"])
+            .arg(&armored)
+            .arg(&gz),
+    );
+    let gpg_sealed = keys.join("shop.sql.gz.gpg");
+    tool(
+        Command::new("gpg")
+            .args(["--batch", "--yes", "--homedir"])
+            .arg(&keys)
+            .args([
+                "--pinentry-mode",
+                "loopback",
+                "--passphrase",
+                "drill-pass",
+                "--symmetric",
+                "-o",
+            ])
+            .arg(&gpg_sealed)
+            .arg(&gz),
+    );
+    let bytes = std::fs::read(&sealed).unwrap();
+    let cut = keys.join("cut.age");
+    std::fs::write(&cut, &bytes[..bytes.len() - 20]).unwrap();
+    let age_key = |k: &Path| format!(", decrypt: {{ type: age, identity: {} }}", k.display());
+    let gpg_pass = |p: &str| format!(", decrypt: {{ type: gpg, passphrase: {p} }}");
+    // (job, dump, decrypt settings, verdict, words)
+    type Case<'a> = (&'a str, &'a Path, String, &'a str, &'a [&'a str]);
+    let cases: &[Case] = &[
+        ("age", &sealed, age_key(&key), "pass", &[]),
+        ("age-armored", &armored, age_key(&key), "pass", &[]),
+        ("gpg", &gpg_sealed, gpg_pass("drill-pass"), "pass", &[]),
+        (
+            "age-wrong-key",
+            &sealed,
+            age_key(&other),
+            "fail",
+            &["cannot be decrypted"],
+        ),
+        (
+            "gpg-wrong-pass",
+            &gpg_sealed,
+            gpg_pass("nope"),
+            "fail",
+            &["gpg"],
+        ),
+        (
+            "age-no-config",
+            &sealed,
+            String::new(),
+            "fail",
+            &["age-encrypted", "source.decrypt"],
+        ),
+        ("age-cut", &cut, age_key(&key), "fail", &["age"]),
+        ("plain-with-key", &gz, age_key(&key), "pass", &[]),
+    ];
+    let mut jobs = String::new();
+    for (name, dump, extra, _, _) in cases {
+        let dir = app.path(name);
+        place(dump, &dir, "shop-1", fixture_day());
+        jobs += &job(name, &dir, extra);
+    }
+    app.write_config(&jobs);
+
+    let (_, runs, stderr) = app.run_json(&[]);
+    for (name, _, _, verdict, words) in cases {
+        let run = by_job(&runs, &app.job_name(name));
+        assert_eq!(run["verdict"], *verdict, "{name}: {run:#}\n{stderr}");
+        let why = reason(run);
+        for w in *words {
+            assert!(why.contains(w), "{name}: reason `{why}` lacks `{w}`");
+        }
+    }
+    assert_eq!(
+        by_job(&runs, &app.job_name("age"))["dump"]["encryption"],
+        "age"
+    );
+    assert_eq!(
+        by_job(&runs, &app.job_name("gpg"))["dump"]["encryption"],
+        "gpg"
+    );
+    let plain = by_job(&runs, &app.job_name("plain-with-key"));
+    assert_eq!(plain["warnings"][0]["kind"], "not_encrypted", "{plain:#}");
+    // The checksum is of the dump as stored: the ciphertext.
+    let age_run = by_job(&runs, &app.job_name("age"));
+    assert_eq!(age_run["dump"]["sha256"], sha256_hex(&sealed).as_str());
+    assert!(app.containers(&docker).await.is_empty());
+}

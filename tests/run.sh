@@ -11,6 +11,10 @@
 #   openssl           makes the SMTP receiver's TLS certificate
 #   iproute2, util-linux  `ip` and `nsenter`: the engine test runs a second
 #                     Docker engine in a network namespace of its own
+#   openssh-server, openssh-client  a real sshd on loopback for the sftp source
+#   age, gnupg        encrypt the dumps the decryption tests restore
+#   s3s-fs            a real S3 server on loopback for the s3 source; a Rust
+#                     program, installed with `cargo install` (a few minutes, once)
 # They are installed with apt-get when this is a Debian/Ubuntu machine and we
 # are root or may sudo without a password; otherwise the missing ones are named
 # and the script stops before running any test.
@@ -25,6 +29,10 @@ command -v chromedriver >/dev/null || missing+=(chromium-driver)
 command -v openssl >/dev/null || missing+=(openssl)
 command -v ip >/dev/null || missing+=(iproute2)
 command -v nsenter >/dev/null || missing+=(util-linux)
+[ -x /usr/sbin/sshd ] || missing+=(openssh-server)
+command -v ssh >/dev/null || missing+=(openssh-client)
+command -v age >/dev/null || missing+=(age)
+command -v gpg >/dev/null || missing+=(gnupg)
 
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then
@@ -47,6 +55,11 @@ fi
 if ! docker info >/dev/null 2>&1; then
   echo "error: the Docker engine is not reachable (docker info failed); start it (sudo systemctl start docker) and run tests/run.sh again" >&2
   exit 1
+fi
+
+if ! command -v s3s-fs >/dev/null && [ -z "${S3S_FS:-}" ]; then
+  echo "== installing s3s-fs (the tests' S3 server) with cargo install"
+  cargo install s3s-fs --version 0.14.1 --features binary
 fi
 
 docker/build-images.sh

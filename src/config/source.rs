@@ -394,8 +394,8 @@ impl Validator<'_> {
                         "source.decrypt.identity is for age; gpg takes `secret_key` or `keyring`",
                     );
                 }
-                if d.secret_key.is_none() && d.keyring.is_none() {
-                    self.problems.at(raw.referenced, "source.decrypt of type gpg needs `secret_key` (an exported secret key file) or `keyring` (a GnuPG home folder)");
+                if d.secret_key.is_none() && d.keyring.is_none() && d.passphrase.is_none() {
+                    self.problems.at(raw.referenced, "source.decrypt of type gpg needs `secret_key` (an exported secret key file), `keyring` (a GnuPG home folder), or `passphrase` alone for `gpg --symmetric` dumps");
                     return None;
                 }
                 Some(DecryptSpec::Gpg {

@@ -179,6 +179,7 @@ pub async fn run_once(ctx: &Context, job: &Job, request: &RunRequest) -> RunRepo
         source: source.as_ref(),
         report,
         expected_sha256: None,
+        decrypter: None,
     };
     async {
         tracing::info!(trigger = request.trigger.as_str(), "run started");

@@ -9,6 +9,7 @@
 //! candidate container is removed on every path but promotion.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -24,6 +25,7 @@ use crate::report::{DumpReport, PhaseTime, RunReport, Warning};
 use crate::restore::container::{self, Candidate, ContainerSpec, Role};
 use crate::restore::load::{self, LoadOutcome, LoadRequest, Loaded};
 use crate::restore::{Credentials, Engine, wait_ready};
+use crate::source::decrypt::Decrypter;
 use crate::source::detect::{self, Inspection};
 use crate::source::open::{self, Opened};
 use crate::source::{Dump, Source, reader};
@@ -38,6 +40,8 @@ pub(super) struct Run<'a> {
     pub report: RunReport,
     /// The sha256 the dump's checksum file gives, and that file's name.
     pub expected_sha256: Option<(String, String)>,
+    /// The job's keys for encrypted dumps, prepared for this run.
+    pub decrypter: Option<Arc<Decrypter>>,
 }
 
 /// The candidate container, how it was made and how to log in.
@@ -123,6 +127,12 @@ impl<'a> Run<'a> {
         if let Some(size) = dump.size {
             checks::size_within(&self.job.integrity, size)?;
         }
+        if let Some(spec) = &self.job.integrity.decrypt {
+            let prepared = Decrypter::new(spec).await.map_err(|e| {
+                Stop::error(format!("cannot prepare the job's source.decrypt: {e}"))
+            })?;
+            self.decrypter = Some(Arc::new(prepared));
+        }
         if self.job.integrity.checksum {
             let sidecar = self.bounded(
                 "reading the checksum file",
@@ -178,9 +188,17 @@ impl<'a> Run<'a> {
                 self.timed(Phase::Inspect, reading).await??
             }
             _ => {
-                let opening = open::open(self.source, dump, self.job.integrity.max_size);
+                let decrypter = self.decrypter.clone();
+                let opening = open::open(
+                    self.source,
+                    dump,
+                    self.job.integrity.max_size,
+                    decrypter.as_deref(),
+                );
                 let reading = self.bounded("reading the dump's head", opening);
-                self.timed(Phase::Inspect, reading).await??.inspection
+                let opened = self.timed(Phase::Inspect, reading).await??;
+                self.note_encryption(&opened, dump);
+                opened.inspection
             }
         };
         if let Some(d) = self.report.dump.as_mut() {
@@ -358,13 +376,37 @@ impl<'a> Run<'a> {
         }
     }
 
+    /// Records how the dump was encrypted; a job that decrypts its dumps is
+    /// warned of one stored in the clear.
+    fn note_encryption(&mut self, opened: &Opened, dump: &Dump) {
+        if let Some(d) = self.report.dump.as_mut() {
+            d.encryption = opened.encryption;
+        }
+        if opened.encryption.is_none() && self.job.integrity.decrypt.is_some() {
+            let message = format!(
+                "the job decrypts its dumps (source.decrypt), but {} was stored unencrypted",
+                dump.location
+            );
+            tracing::warn!("{message}");
+            self.report.warnings.push(Warning {
+                kind: WarningKind::NotEncrypted,
+                message,
+            });
+        }
+    }
+
     /// The dump opened for its load (`None`: a local folder), which must
     /// still be what [`Run::inspect`] saw.
     async fn reopen(&mut self, dump: &Dump, seen: &Inspection) -> Result<Option<Opened>, Stop> {
         if dump.is_dir {
             return Ok(None);
         }
-        let opening = open::open(self.source, dump, self.job.integrity.max_size);
+        let opening = open::open(
+            self.source,
+            dump,
+            self.job.integrity.max_size,
+            self.decrypter.as_deref(),
+        );
         let opened = self.bounded("opening the dump", opening).await??;
         let now = &opened.inspection;
         if (now.compression, now.format, now.creates_databases)

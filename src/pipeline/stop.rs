@@ -6,7 +6,9 @@ use std::error::Error;
 
 use crate::restore::RestoreError;
 use crate::source::SourceError;
+use crate::source::decrypt::DecryptError;
 use crate::source::detect::NotLoadable;
+use crate::source::is_source_gone;
 use crate::source::open::OpenError;
 use crate::store::{StoreError, VerifiedDump};
 use crate::vocab::{RunId, Verdict};
@@ -116,6 +118,13 @@ impl From<OpenError> for Stop {
             OpenError::Gone(_) => {
                 Stop::error(format!("{e}; the backup was not judged")).caused_by(e)
             }
+            OpenError::Decrypt(DecryptError::Read(ref io)) if is_source_gone(io) => {
+                Stop::error(format!(
+                    "the dump's source went away while the dump was read ({io}); the backup was not judged"
+                ))
+                .caused_by(e)
+            }
+            OpenError::Decrypt(_) => Stop::fail(e.to_string()).caused_by(e),
         }
     }
 }

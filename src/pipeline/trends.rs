@@ -98,6 +98,7 @@ mod tests {
             uncompressed_size: uncompressed,
             databases: Vec::new(),
             version: None,
+            encryption: None,
         }
     }
 

@@ -81,6 +81,9 @@ pub struct DumpReport {
     /// Its version at a remote source (an ETag, a `list` command's output).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
+    /// How it was encrypted, if it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<crate::source::decrypt::Encryption>,
 }
 
 impl DumpReport {
@@ -97,6 +100,7 @@ impl DumpReport {
             uncompressed_size: None,
             databases: Vec::new(),
             version: None,
+            encryption: None,
         }
     }
 }

@@ -228,6 +228,7 @@ mod tests {
             uncompressed_size: None,
             databases: Vec::new(),
             version: None,
+            encryption: None,
         };
         (d, shown)
     }

@@ -114,6 +114,14 @@ pub enum NotLoadable {
     Unknown(String),
     #[error("the dump is corrupt: {0}")]
     Corrupt(String),
+    /// Reading it failed for a reason of the dump's own (a command that
+    /// exited non-zero, a size over `max_size`).
+    #[error("the dump could not be read: {0}")]
+    Failed(String),
+    #[error(
+        "the dump is {0}-encrypted, but the job has no `source.decrypt`; add `decrypt: {{ type: {0}, ... }}` with the key that opens it"
+    )]
+    Encrypted(super::decrypt::Encryption),
     #[error("cannot read the dump {path}: {source}")]
     Unreadable {
         path: String,

@@ -9,6 +9,7 @@
 //! restore anything and never holds a whole dump in memory or on disk.
 
 pub mod command;
+pub mod decrypt;
 pub mod detect;
 pub mod http;
 pub mod local;

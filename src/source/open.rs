@@ -11,6 +11,7 @@ use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
 
+use super::decrypt::{self, DecryptError, Decrypter, Encryption};
 use super::detect::{self, Compression, Inspection, NotLoadable, SNIFF_BYTES};
 use super::reader::{self, DumpStream, RawDigest};
 use super::{Dump, Source, SourceError, is_source_gone};
@@ -22,6 +23,8 @@ pub struct Opened {
     pub stream: DumpStream,
     /// The sha256 and byte count of the dump as stored.
     pub digest: RawDigest,
+    /// How the dump was encrypted, if it was.
+    pub encryption: Option<Encryption>,
 }
 
 /// Why a dump could not be opened.
@@ -31,6 +34,8 @@ pub enum OpenError {
     Source(#[from] SourceError),
     #[error(transparent)]
     NotLoadable(#[from] NotLoadable),
+    #[error(transparent)]
+    Decrypt(#[from] DecryptError),
     /// The source went away while the head was read.
     #[error("the dump source went away while the dump's head was read: {0}")]
     Gone(std::io::Error),
@@ -39,12 +44,14 @@ pub enum OpenError {
 /// How many raw bytes tell the compression (and encryption) of a dump.
 const MAGIC_BYTES: usize = 64;
 
-/// Opens `dump` from `source`; reading more than `max_size` raw bytes fails
-/// the read.
+/// Opens `dump` from `source`, decrypting it with `decrypter` when its
+/// content says it is encrypted; reading more than `max_size` raw bytes
+/// fails the read.
 pub async fn open(
     source: &dyn Source,
     dump: &Dump,
     max_size: Option<u64>,
+    decrypter: Option<&Decrypter>,
 ) -> Result<Opened, OpenError> {
     if dump.size == Some(0) {
         return Err(NotLoadable::Empty(" (0 bytes)").into());
@@ -55,6 +62,9 @@ pub async fn open(
     let error = gone_is_not_the_dumps_fault(error)?;
     if magic.is_empty() {
         return Err(match error {
+            // Errors of restoredrill's own readers (a command that failed,
+            // `max_size`) are about the dump; plain I/O errors about the host.
+            Some(e) if e.get_ref().is_some() => NotLoadable::Failed(e.to_string()).into(),
             Some(source) => NotLoadable::Unreadable {
                 path: dump.location.clone(),
                 source,
@@ -63,8 +73,16 @@ pub async fn open(
             None => NotLoadable::Empty(" (0 bytes)").into(),
         });
     }
+    let encryption = decrypt::detect(&magic);
+    let raw = replayed(magic.clone(), error, raw);
+    let (raw, magic) = match encryption {
+        None => (raw, magic),
+        Some(kind) => {
+            let decrypter = decrypter.ok_or(NotLoadable::Encrypted(kind))?;
+            plaintext(decrypter.decrypt(raw, kind).await?, kind).await?
+        }
+    };
     let compression = Compression::from_magic(&magic);
-    let raw = replayed(magic, error, raw);
     let mut decoded = reader::decompressed(raw, compression);
     let (head, error) = read_head(&mut decoded, SNIFF_BYTES).await;
     let error = gone_is_not_the_dumps_fault(error)?;
@@ -82,7 +100,26 @@ pub async fn open(
         inspection,
         stream: replayed(head, error, decoded),
         digest,
+        encryption,
     })
+}
+
+/// The decrypted stream with its first bytes, which tell its compression.
+/// Failing to decrypt them (a wrong key, a corrupt file) is the backup's
+/// failure; the source going away is not.
+async fn plaintext(
+    mut plain: DumpStream,
+    kind: Encryption,
+) -> Result<(DumpStream, Vec<u8>), OpenError> {
+    let (magic, error) = read_head(&mut plain, MAGIC_BYTES).await;
+    let error = gone_is_not_the_dumps_fault(error)?;
+    if magic.is_empty() {
+        return Err(match error {
+            Some(e) => NotLoadable::Corrupt(format!("it cannot be decrypted ({kind}): {e}")).into(),
+            None => NotLoadable::Empty(" (it decrypts to nothing)").into(),
+        });
+    }
+    Ok((replayed(magic.clone(), error, plain), magic))
 }
 
 /// A source that went away while the head was read stops the opening:
@@ -167,7 +204,7 @@ mod tests {
             pattern: glob::Pattern::new("*").unwrap(),
         };
         let dump = src.newest().await.unwrap();
-        (open(&src, &dump, None).await, dir)
+        (open(&src, &dump, None, None).await, dir)
     }
 
     fn gzip(data: &[u8]) -> Vec<u8> {
@@ -235,7 +272,7 @@ mod tests {
             pattern: glob::Pattern::new("*").unwrap(),
         };
         let dump = src.newest().await.unwrap();
-        let mut o = match open(&src, &dump, Some(50_000)).await {
+        let mut o = match open(&src, &dump, Some(50_000), None).await {
             Ok(o) => o,
             Err(e) => panic!("{e}"),
         };

@@ -336,6 +336,8 @@ pub enum WarningKind {
     NoEndMarker,
     /// A table shrank since the baseline, by less than the failing threshold.
     TableShrunk,
+    /// The job decrypts its dumps, but this one was stored unencrypted.
+    NotEncrypted,
 }
 
 text_enum!(WarningKind {
@@ -343,6 +345,7 @@ text_enum!(WarningKind {
     DumpShrunk => "dump_shrunk",
     NoEndMarker => "no_end_marker",
     TableShrunk => "table_shrunk",
+    NotEncrypted => "not_encrypted",
 });
 
 /// The database server a job's dumps come from.

@@ -2,8 +2,8 @@
 //! folder, killed when the guard drops. Buckets are folders under the root, objects are
 //! files; LastModified is the file's mtime, so tests can date objects by setting it.
 //!
-//! The binary is found via `S3S_FS`, then `PATH`, then `/work/tools/bin`, then
-//! `~/.cargo/bin`; missing, the test fails naming the command that installs it.
+//! The binary is found via `S3S_FS`, then `PATH`, then `~/.cargo/bin`; missing,
+//! the test fails naming the command that installs it (`tests/run.sh` does).
 
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -11,8 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
 /// How s3s-fs is installed (0.15+ needs a newer Rust than 1.95).
-pub const INSTALL: &str =
-    "cargo install s3s-fs --version 0.14.1 --features binary --root /work/tools";
+pub const INSTALL: &str = "cargo install s3s-fs --version 0.14.1 --features binary";
 
 pub const ACCESS_KEY: &str = "drillkey";
 pub const SECRET_KEY: &str = "drillsecret-not-a-real-one";
@@ -40,7 +39,6 @@ pub fn binary() -> PathBuf {
     let home = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo/bin/s3s-fs"));
     on_path
         .into_iter()
-        .chain([PathBuf::from("/work/tools/bin/s3s-fs")])
         .chain(home)
         .find(|p| p.is_file())
         .unwrap_or_else(|| {
