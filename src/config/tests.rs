@@ -625,11 +625,15 @@ fn good_configs_pass_the_json_schema_and_bad_shapes_fail_it() {
     let example =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/example.yaml"))
             .unwrap();
+    let sources =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/sources.yaml"))
+            .unwrap();
     let keep = format!(
         "{GOOD}    keep: {{ listen: 127.0.0.1:15432, readonly_user: {{ name: r, password: p }} }}\n"
     );
     for (what, good) in [
         ("example.yaml", example.as_str()),
+        ("sources.yaml", sources.as_str()),
         ("GOOD", GOOD),
         ("TWO_JOBS", TWO_JOBS),
         ("keep settings", &keep),
@@ -702,4 +706,105 @@ fn on_arrival_problems_are_reported_at_their_place_with_the_others() {
             .all(|e| e.starts_with("/etc/restoredrill/config.yaml:")),
         "{all:#?}"
     );
+}
+
+#[test]
+fn the_sources_example_checks_into_one_job_per_source_type() {
+    let path = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/config/sources.yaml"));
+    let env = |name: &str| Some(format!("value-of-{name}"));
+    let c = load_with_env(path, &env).unwrap_or_else(|e| panic!("{e}"));
+    let [s3, sftp, http, cmd] = &c.jobs[..] else {
+        panic!("four jobs: {:?}", c.jobs)
+    };
+    let SourceSpec::S3(s) = &s3.source else {
+        panic!("{:?}", s3.source)
+    };
+    assert_eq!(
+        (s.bucket.as_str(), s.prefix.as_str()),
+        ("acme-backups", "db/shop/")
+    );
+    assert_eq!(
+        s.secret_access_key.as_ref().unwrap().expose(),
+        "value-of-S3_SECRET"
+    );
+    assert!(s3.integrity.checksum);
+    assert_eq!(s3.integrity.min_size, Some(10_000_000));
+    let SourceSpec::Sftp(f) = &sftp.source else {
+        panic!("{:?}", sftp.source)
+    };
+    assert_eq!(
+        (f.port, f.dir.as_str(), f.host_key_checking),
+        (22, "/srv/backups/crm", true)
+    );
+    assert!(matches!(
+        sftp.integrity.decrypt,
+        Some(DecryptSpec::Age { .. })
+    ));
+    let SourceSpec::Http(h) = &http.source else {
+        panic!("{:?}", http.source)
+    };
+    assert_eq!(h.headers[0].0, "Authorization");
+    assert_eq!(h.headers[0].1.expose(), "Bearer value-of-BACKUP_TOKEN");
+    assert!(h.pattern.is_some());
+    let SourceSpec::Command(k) = &cmd.source else {
+        panic!("{:?}", cmd.source)
+    };
+    assert!(k.list.is_some() && k.command.contains("$RESTOREDRILL_DUMP_VERSION"));
+    assert_eq!(k.env[0].1.expose(), "value-of-RESTIC_PASSWORD");
+}
+
+#[test]
+fn source_problems_name_the_key_and_what_the_type_takes() {
+    let local = "source: { type: local, path: \"${SHOP_DIR}\", pattern: \"shop-*.sql.gz\" }";
+    let with = |src: &str| GOOD.replace(local, src);
+    assert!(
+        GOOD.contains(local),
+        "GOOD has the local source this test rewrites"
+    );
+    let cases = [
+        (
+            "source: { type: s3, prefix: x/ }",
+            "a `s3` source needs `bucket`",
+        ),
+        (
+            "source: { type: s3, bucket: b, path: /x }",
+            "source.path is not a setting of a `s3` source",
+        ),
+        (
+            "source: { type: sftp, host: h, user: u, key_file: k }",
+            "a `sftp` source needs `path`",
+        ),
+        ("source: { type: http, url: ftp://x }", "not a URL"),
+        (
+            "source: { type: command, command: cat x, checksum: sha256 }",
+            "a `command` source has not",
+        ),
+        (
+            "source: { type: ftp, path: /x }",
+            "unknown source type `ftp`",
+        ),
+        (
+            "source: { type: local, path: /x, checksum: md5 }",
+            "`md5` is not known",
+        ),
+        (
+            "source: { type: local, path: /x, decrypt: { type: age } }",
+            "needs `identity`",
+        ),
+        (
+            "source: { type: local, path: /x, min_size: 2GB, max_size: 1GB }",
+            "below source.min_size",
+        ),
+        (
+            "source: { type: s3, bucket: b, access_key_id: k }",
+            "both `access_key_id` and `secret_access_key`",
+        ),
+    ];
+    for (src, words) in cases {
+        let errs = check(&with(src)).unwrap_err().0;
+        assert!(
+            errs.iter().any(|e| e.message.contains(words)),
+            "{src}: no error with `{words}`: {errs:#?}"
+        );
+    }
 }

@@ -67,6 +67,7 @@ impl AgeKeys {
     /// before any plaintext), then streams the payload's plaintext.
     pub(super) async fn decrypt(&self, mut raw: RawStream) -> Result<RawStream, DecryptError> {
         let header = whole_header(&mut raw).await?;
+        let armored = !header.starts_with(b"age-encryption.org/v1\n");
         let raw: RawStream = Box::pin(std::io::Cursor::new(header).chain(raw));
         let source_failed = Arc::new(AtomicBool::new(false));
         let budget = Arc::new(AtomicU64::new(MAX_ARMORED_HEADER as u64 * 4));
@@ -76,9 +77,15 @@ impl AgeKeys {
             read: 0,
             budget: budget.clone(),
         };
-        let buffered = tokio::io::BufReader::with_capacity(BUFFER, tracked).compat();
+        let buffered = tokio::io::BufReader::with_capacity(BUFFER, tracked);
+        let lines = WholeLines {
+            inner: buffered,
+            pending: Vec::new(),
+            ended: false,
+            enabled: armored,
+        };
         // ArmoredReader passes binary age files through unchanged.
-        let armored = age::armor::ArmoredReader::from_async_reader(buffered);
+        let armored = age::armor::ArmoredReader::from_async_reader(lines.compat());
         let decryptor = age::Decryptor::new_async_buffered(armored)
             .await
             .map_err(|e| header_error(e, &source_failed))?;
@@ -173,6 +180,57 @@ fn base64_value(c: u8) -> Option<u8> {
         b'+' => Some(62),
         b'/' => Some(63),
         _ => None,
+    }
+}
+
+/// Hands armored text on in whole lines: age's armor reader refuses a valid
+/// file whose lines arrive split across reads ("not wrapped at 64
+/// characters"), as they do from a file or a network. Binary input passes
+/// through as it comes.
+struct WholeLines<R> {
+    inner: R,
+    /// Read, not yet handed on.
+    pending: Vec<u8>,
+    ended: bool,
+    enabled: bool,
+}
+
+/// The longest armored line passed on whole; a longer one is passed on in
+/// pieces, for age to refuse.
+const LONGEST_LINE: usize = 4096;
+
+impl<R: AsyncRead + Unpin> AsyncRead for WholeLines<R> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        if !this.enabled || buf.remaining() == 0 {
+            return Pin::new(&mut this.inner).poll_read(cx, buf);
+        }
+        loop {
+            let room = buf.remaining().min(this.pending.len());
+            let whole = this.pending[..room].iter().rposition(|&b| b == b'\n');
+            let give = match whole {
+                Some(end) => end + 1,
+                None if this.ended || this.pending.len() > LONGEST_LINE => room,
+                None => 0,
+            };
+            if give > 0 || (this.ended && this.pending.is_empty()) {
+                buf.put_slice(&this.pending[..give]);
+                this.pending.drain(..give);
+                return Poll::Ready(Ok(()));
+            }
+            let mut chunk = [0u8; 8192];
+            let mut read = ReadBuf::new(&mut chunk);
+            match Pin::new(&mut this.inner).poll_read(cx, &mut read) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Ready(Ok(())) if read.filled().is_empty() => this.ended = true,
+                Poll::Ready(Ok(())) => this.pending.extend_from_slice(read.filled()),
+            }
+        }
     }
 }
 

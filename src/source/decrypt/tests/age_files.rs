@@ -261,3 +261,30 @@ async fn a_gpg_dump_given_to_an_age_job_is_named() {
         "the dump is gpg-encrypted but the job's `decrypt:` is age"
     );
 }
+
+#[tokio::test]
+async fn a_small_armored_file_decrypts_exactly() {
+    let key = AgeKey::new();
+    let decrypter = Decrypter::new(&key.spec()).await.unwrap();
+    for size in [1, 100, 3668, 48 * 1024, 70 * 1024] {
+        let plain = payload(size);
+        let cipher = key.encrypt(&plain, true);
+        let mut out = Vec::new();
+        // Dumps arrive in pieces (a file read, a network read), not in one buffer.
+        let (client, mut server) = tokio::io::duplex(64);
+        tokio::spawn(async move {
+            use tokio::io::AsyncWriteExt;
+            for piece in cipher.chunks(100) {
+                server.write_all(piece).await.unwrap();
+            }
+        });
+        decrypter
+            .decrypt(Box::pin(client), Encryption::Age)
+            .await
+            .unwrap_or_else(|e| panic!("{size}: {e}"))
+            .read_to_end(&mut out)
+            .await
+            .unwrap_or_else(|e| panic!("{size}: {e}"));
+        assert_eq!(out, plain, "{size}");
+    }
+}
