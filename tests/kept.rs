@@ -96,7 +96,7 @@ async fn volumes(app: &App, docker: &bollard::Docker) -> Vec<String> {
         .filter(|v| {
             v.labels
                 .get("restoredrill.job")
-                .is_some_and(|j| j.starts_with(&app.tag))
+                .is_some_and(|j| j.starts_with(&format!("{}-", app.tag)))
         })
         .map(|v| v.name)
         .collect()

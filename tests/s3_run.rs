@@ -95,3 +95,27 @@ async fn no_match_in_s3_fails_and_a_server_that_is_down_is_exit_3() {
     );
     assert!(app.containers(&docker).await.is_empty());
 }
+
+#[tokio::test]
+async fn checksum_files_and_encrypted_dumps_in_s3_are_proved() {
+    let docker = require_docker().await;
+    let server = S3Server::start();
+    let app = App::new("s3proof");
+    let (files, cases) = proof_files(&app.path("keys"));
+    for (name, bytes) in &files {
+        server.put_file("backups", &format!("db/{name}"), bytes, HOUR);
+    }
+    let mut jobs = String::new();
+    for c in &cases {
+        let job = s3_job(c.job, &server.endpoint, c.pattern);
+        let extra = format!(
+            "      path_style: true\n      {}\n",
+            c.extra.trim_start_matches(", ")
+        );
+        jobs += &job.replace("      path_style: true\n", &extra);
+    }
+    app.write_config(&jobs);
+    let (_, runs, stderr) = app.run_json_env(&[], &ENV);
+    check_proof_cases(&app, &runs, &cases, &stderr);
+    assert!(app.containers(&docker).await.is_empty());
+}

@@ -8,11 +8,15 @@ use common::sshd::Sshd;
 use common::*;
 
 fn job(name: &str, sshd: &Sshd, port: u16) -> String {
+    proof_job(name, sshd, port, "shop-*.sql.gz", "")
+}
+
+fn proof_job(name: &str, sshd: &Sshd, port: u16, pattern: &str, extra: &str) -> String {
     format!(
         "  - name: JOB({name})
     engine: postgres
     image: {PG_IMAGE}
-    source: {{ type: sftp, settle: 0s, host: 127.0.0.1, port: {port}, user: {user}, key_file: {key}, known_hosts: {kh}, path: {dir}, pattern: \"shop-*.sql.gz\" }}
+    source: {{ type: sftp, settle: 0s, host: 127.0.0.1, port: {port}, user: {user}, key_file: {key}, known_hosts: {kh}, path: {dir}, pattern: \"{pattern}\"{extra} }}
     database: shop
     keep: false
     assertions:
@@ -56,4 +60,23 @@ async fn a_gzip_dump_over_sftp_passes_and_an_unreachable_server_is_an_error() {
         "{}",
         reason(&runs[0])
     );
+}
+
+#[tokio::test]
+async fn checksum_files_and_encrypted_dumps_over_sftp_are_proved() {
+    let docker = require_docker().await;
+    let sshd = Sshd::start();
+    let app = App::new("sftpproof");
+    let (files, cases) = proof_files(&app.path("keys"));
+    for (name, bytes) in &files {
+        std::fs::write(sshd.data().join(name), bytes).unwrap();
+    }
+    let jobs: String = cases
+        .iter()
+        .map(|c| proof_job(c.job, &sshd, sshd.port, c.pattern, &c.extra))
+        .collect();
+    app.write_config(&jobs);
+    let (_, runs, stderr) = app.run_json(&[]);
+    check_proof_cases(&app, &runs, &cases, &stderr);
+    assert!(app.containers(&docker).await.is_empty());
 }

@@ -67,9 +67,10 @@ async fn a_download_cut_off_is_an_error_not_a_failed_backup() {
     server.put("small.sql.gz", &gz, fixture_day());
     // Large enough that the connection drops during the load, not the inspection.
     let plain = std::fs::read_to_string(fixture("postgres/shop.sql")).unwrap();
-    let (first, rest) = plain.split_once('\n').unwrap();
+    // The padding goes after the header that tells what the dump is.
+    let at = plain.match_indices('\n').nth(4).unwrap().0 + 1;
     let padding = "-- padding to make the dump larger than its inspected head\n".repeat(8000);
-    let big = format!("{first}\n{padding}{rest}");
+    let big = format!("{}{padding}{}", &plain[..at], &plain[at..]);
     server.put("big.sql", big.as_bytes(), fixture_day());
     let mut jobs = String::new();
     for (name, file) in [("head", "small.sql.gz"), ("load", "big.sql")] {
@@ -87,5 +88,30 @@ async fn a_download_cut_off_is_an_error_not_a_failed_backup() {
         assert!(reason(run).contains("went away"), "{name}: {}", reason(run));
     }
     assert_eq!(code, 3, "the checker could not run: exit 3");
+    assert!(app.containers(&docker).await.is_empty());
+}
+
+#[tokio::test]
+async fn checksum_files_and_encrypted_dumps_over_http_are_proved() {
+    let docker = require_docker().await;
+    let server = HttpServer::start(0);
+    let app = App::new("httpproof");
+    let (files, cases) = proof_files(&app.path("keys"));
+    for (name, bytes) in &files {
+        server.put(name, bytes, fixture_day());
+    }
+    let mut jobs = String::new();
+    for c in &cases {
+        let source = format!(
+            "{{ type: http, url: \"{}\", pattern: \"{}\"{} }}",
+            server.url("/files/"),
+            c.pattern,
+            c.extra
+        );
+        jobs += &job(c.job, &source);
+    }
+    app.write_config(&jobs);
+    let (_, runs, stderr) = app.run_json(&[]);
+    check_proof_cases(&app, &runs, &cases, &stderr);
     assert!(app.containers(&docker).await.is_empty());
 }

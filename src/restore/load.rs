@@ -142,12 +142,21 @@ async fn attempt(
             let script = if req.dump.is_dir {
                 r#"rm -rf "$1" && mkdir -p "$1" && exec tar -x -C "$1""#
             } else {
-                r#"exec cat > "$1""#
+                STAGE_FILE
             };
+            // The staging copy needs the dump's size free (at least: it may
+            // be compressed), checked before a byte is written.
+            let need_kib = req.dump.size.map_or(0, |s| s.div_ceil(1024) + 1024);
+            let args = [
+                "sh",
+                "-c",
+                script,
+                "sh",
+                path.as_str(),
+                &need_kib.to_string(),
+            ];
             (
-                ["sh", "-c", script, "sh", path.as_str()]
-                    .map(String::from)
-                    .to_vec(),
+                args.map(String::from).to_vec(),
                 Some((path.clone(), cmd.clone())),
             )
         }
@@ -182,6 +191,15 @@ async fn attempt(
     }
     Ok(Ok(loaded))
 }
+
+/// Copies the dump into the candidate (`$1`) for an archive's tool to seek
+/// in, once `df` shows `$2` KiB free there; else exits 75 saying how much is.
+const STAGE_FILE: &str = r#"avail=$(df -Pk "${1%/*}" 2>/dev/null | awk 'NR==2 {print $4}')
+if [ -n "$avail" ] && [ "$avail" -lt "$2" ]; then
+  echo "restoredrill: the candidate has ${avail} KiB free for its staging copy of the dump, and ${2} KiB are needed; free space on the disk of Docker's root dir (docker info)" >&2
+  exit 75
+fi
+exec cat > "$1""#;
 
 /// What the tool did with the dump's bytes, and the screen that read them
 /// on the way (plain SQL only).
@@ -523,4 +541,47 @@ fn tool_failure(format: DumpFormat, exit_code: i64, tail: Vec<String>) -> LoadFa
 /// How long a load may take, for messages.
 pub fn describe_timeout(d: Duration) -> String {
     humantime::format_duration(d).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+
+    /// Runs the staging script as Docker would, with `PGDMP...` on its stdin.
+    fn stage(dir: &std::path::Path, need_kib: u64) -> std::process::Output {
+        let mut child = Command::new("sh")
+            .args(["-c", super::STAGE_FILE, "sh"])
+            .arg(dir.join("dump"))
+            .arg(need_kib.to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // A refusal closes stdin early: the write may fail, as Docker's would.
+        let _ = child.stdin.take().unwrap().write_all(b"PGDMP...");
+        child.wait_with_output().unwrap()
+    }
+
+    #[test]
+    fn the_staging_copy_is_refused_when_the_disk_lacks_room_for_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let ok = stage(dir.path(), 1);
+        assert!(
+            ok.status.success(),
+            "{}",
+            String::from_utf8_lossy(&ok.stderr)
+        );
+        assert_eq!(std::fs::read(dir.path().join("dump")).unwrap(), b"PGDMP...");
+        std::fs::remove_file(dir.path().join("dump")).unwrap();
+        let full = stage(dir.path(), u64::MAX / 4096);
+        assert_eq!(full.status.code(), Some(75));
+        let said = String::from_utf8_lossy(&full.stderr);
+        assert!(said.contains("KiB free for its staging copy"), "{said}");
+        assert!(
+            !dir.path().join("dump").exists(),
+            "nothing is written when refused"
+        );
+    }
 }

@@ -153,7 +153,7 @@ impl App {
                 n.labels
                     .as_ref()
                     .and_then(|l| l.get("restoredrill.job"))
-                    .is_some_and(|j| j.starts_with(&self.tag))
+                    .is_some_and(|j| j.starts_with(&format!("{}-", self.tag)))
             })
             .filter_map(|n| n.name)
             .collect()
@@ -170,7 +170,7 @@ impl App {
             let labels = c.labels.unwrap_or_default();
             if labels
                 .get("restoredrill.job")
-                .is_some_and(|j| j.starts_with(&self.tag))
+                .is_some_and(|j| j.starts_with(&format!("{}-", self.tag)))
             {
                 let name = c
                     .names
@@ -200,7 +200,8 @@ impl App {
 impl Drop for App {
     /// Kept restores are meant to outlive a run; a test removes its own.
     fn drop(&mut self) {
-        let prefix = format!("restoredrill-{}", self.tag.to_ascii_lowercase());
+        // With the dash: app `s3` must not take app `s3proof`'s containers.
+        let prefix = format!("restoredrill-{}-", self.tag.to_ascii_lowercase());
         for (list, remove) in [
             (["ps", "-a", "--format", "{{.Names}}"], ["rm", "-f"]),
             (["volume", "ls", "--format", "{{.Name}}"], ["volume", "rm"]),
@@ -722,4 +723,137 @@ pub async fn pg_count(kept: &Value, table: &str) -> i64 {
 /// Orders in a kept restore of the shop fixture.
 pub async fn pg_orders(kept: &Value) -> i64 {
     pg_count(kept, "orders").await
+}
+
+/// A new age identity at `path`, made by the real `age-keygen`; its recipient.
+pub fn age_key(path: &Path) -> String {
+    let made = std::process::Command::new("age-keygen")
+        .arg("-o")
+        .arg(path)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("cannot run age-keygen ({e}); install it: apt-get install -y age")
+        });
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let out = std::process::Command::new("age-keygen")
+        .arg("-y")
+        .arg(path)
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// `plain` encrypted to `recipient` by the real `age`.
+pub fn age_encrypt(plain: &[u8], recipient: &str) -> Vec<u8> {
+    use std::io::Write;
+    let mut child = std::process::Command::new("age")
+        .args(["-r", recipient])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run age ({e}); install it: apt-get install -y age"));
+    let mut stdin = child.stdin.take().unwrap();
+    let plain = plain.to_vec();
+    let writer = std::thread::spawn(move || stdin.write_all(&plain).unwrap());
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    assert!(out.status.success());
+    out.stdout
+}
+
+/// The sha256sum line of `bytes` stored as `name`.
+pub fn sha256sum_line(bytes: &[u8], name: &str) -> String {
+    use sha2::Digest;
+    format!("{}  {name}\n", hex::encode(sha2::Sha256::digest(bytes)))
+}
+
+/// A job that proves a source's checksum files and decryption end to end.
+pub struct ProofCase {
+    pub job: &'static str,
+    /// Picks the job's own files among [`proof_files`].
+    pub pattern: &'static str,
+    /// Source keys added to the job's source.
+    pub extra: String,
+    pub verdict: &'static str,
+    pub words: Vec<String>,
+}
+
+/// Files to put where a source reads (name, bytes), and the jobs that read
+/// them: a zstd dump with its right checksum file passes; a wrong checksum
+/// file fails naming both hashes; an age dump passes with its key and fails
+/// with another. Keys are written to `keys`.
+pub fn proof_files(keys: &Path) -> (Vec<(String, Vec<u8>)>, Vec<ProofCase>) {
+    std::fs::create_dir_all(keys).unwrap();
+    let (right, wrong) = (keys.join("right.key"), keys.join("wrong.key"));
+    let recipient = age_key(&right);
+    age_key(&wrong);
+    let zst = std::fs::read(fixture("postgres/shop.sql.zst")).unwrap();
+    let gz = std::fs::read(fixture("postgres/shop.sql.gz")).unwrap();
+    let sealed = age_encrypt(&gz, &recipient);
+    let files = vec![
+        ("zst-1.sql.zst".to_string(), zst.clone()),
+        (
+            "zst-1.sql.zst.sha256".to_string(),
+            sha256sum_line(&zst, "zst-1.sql.zst").into_bytes(),
+        ),
+        ("bad-1.sql.gz".to_string(), gz.clone()),
+        (
+            "bad-1.sql.gz.sha256".to_string(),
+            sha256sum_line(b"another dump", "bad-1.sql.gz").into_bytes(),
+        ),
+        ("age-1.sql.gz.age".to_string(), sealed),
+    ];
+    let age = |k: &Path| format!(", decrypt: {{ type: age, identity: {} }}", k.display());
+    let case = |job, pattern, extra: String, verdict, words: &[&str]| ProofCase {
+        job,
+        pattern,
+        extra,
+        verdict,
+        words: words.iter().map(|w| w.to_string()).collect(),
+    };
+    let cases = vec![
+        case(
+            "zstd-sum",
+            "zst-*",
+            ", checksum: sha256".into(),
+            "pass",
+            &[],
+        ),
+        case(
+            "sum-wrong",
+            "bad-*",
+            ", checksum: sha256".into(),
+            "fail",
+            &["sha256 is", "bad-1.sql.gz.sha256"],
+        ),
+        case("age-right", "age-*", age(&right), "pass", &[]),
+        case(
+            "age-wrong",
+            "age-*",
+            age(&wrong),
+            "fail",
+            &["cannot be decrypted"],
+        ),
+    ];
+    (files, cases)
+}
+
+/// Each case's run has its verdict and words.
+pub fn check_proof_cases(app: &App, runs: &[Value], cases: &[ProofCase], stderr: &str) {
+    for c in cases {
+        let run = by_job(runs, &app.job_name(c.job));
+        assert_eq!(run["verdict"], c.verdict, "{}: {run:#}\n{stderr}", c.job);
+        for w in &c.words {
+            assert!(
+                reason(run).contains(w.as_str()),
+                "{}: `{}` lacks `{w}`",
+                c.job,
+                reason(run)
+            );
+        }
+    }
 }
