@@ -136,31 +136,7 @@ async fn attempt(
         });
     }
 
-    let (staging_cmd, final_cmd) = match &plan {
-        LoadPlan::Pipe(cmd) => (cmd.clone(), None),
-        LoadPlan::Staged { path, cmd } => {
-            let script = if req.dump.is_dir {
-                r#"rm -rf "$1" && mkdir -p "$1" && exec tar -x -C "$1""#
-            } else {
-                STAGE_FILE
-            };
-            // The staging copy needs the dump's size free (at least: it may
-            // be compressed), checked before a byte is written.
-            let need_kib = req.dump.size.map_or(0, |s| s.div_ceil(1024) + 1024);
-            let args = [
-                "sh",
-                "-c",
-                script,
-                "sh",
-                path.as_str(),
-                &need_kib.to_string(),
-            ];
-            (
-                args.map(String::from).to_vec(),
-                Some((path.clone(), cmd.clone())),
-            )
-        }
-    };
+    let (staging_cmd, final_cmd) = staging(&req, &plan);
 
     // Feed the dump: into the tool itself, or into a staging copy.
     let fed = match opened {
@@ -190,6 +166,35 @@ async fn attempt(
         }
     }
     Ok(Ok(loaded))
+}
+
+/// The command the dump is fed to, and for an archive, where it is staged
+/// and the tool that then reads it there.
+fn staging(req: &LoadRequest<'_>, plan: &LoadPlan) -> (Vec<String>, Option<(String, Vec<String>)>) {
+    let (path, cmd) = match plan {
+        LoadPlan::Pipe(cmd) => return (cmd.clone(), None),
+        LoadPlan::Staged { path, cmd } => (path, cmd),
+    };
+    let script = if req.dump.is_dir {
+        r#"rm -rf "$1" && mkdir -p "$1" && exec tar -x -C "$1""#
+    } else {
+        STAGE_FILE
+    };
+    // The staging copy needs the dump's size free (at least: it may be
+    // compressed), checked before a byte is written.
+    let need_kib = req.dump.size.map_or(0, |s| s.div_ceil(1024) + 1024);
+    let args = [
+        "sh",
+        "-c",
+        script,
+        "sh",
+        path.as_str(),
+        &need_kib.to_string(),
+    ];
+    (
+        args.map(String::from).to_vec(),
+        Some((path.clone(), cmd.clone())),
+    )
 }
 
 /// Copies the dump into the candidate (`$1`) for an archive's tool to seek
