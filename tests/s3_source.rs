@@ -92,6 +92,14 @@ async fn the_newest_matching_object_under_the_prefix_by_last_modified() {
     assert!(chrono::Utc::now() - dump.modified > chrono::Duration::minutes(119));
     assert_eq!(read_all(&src, &dump).await, b"two!");
 
+    // A checksum file beside the dump is newer, and never the dump.
+    server.put_file("dumps", "db/shop-2.sql.gz.sha256", b"sum", HOUR);
+    let loose = source(&spec(&server, "dumps", "db/", "shop-*"));
+    assert_eq!(
+        loose.newest().await.unwrap().location,
+        "s3://dumps/db/shop-2.sql.gz"
+    );
+
     // A pattern with a '/' may look deeper.
     let deep = source(&spec(&server, "dumps", "db/", "*/shop-*"));
     assert_eq!(

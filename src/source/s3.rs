@@ -253,7 +253,8 @@ impl Source for S3Source {
             let Some(rest) = key.strip_prefix(self.prefix.as_str()) else {
                 continue;
             };
-            if !self.pattern.matches_with(rest, only_this_level) {
+            let name = rest.rsplit('/').next().unwrap_or(rest);
+            if !self.pattern.matches_with(rest, only_this_level) || super::is_sidecar_name(name) {
                 continue;
             }
             if best
