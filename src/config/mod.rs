@@ -471,6 +471,17 @@ impl Validator<'_> {
         let after_restore = self.after_restore(&raw.after_restore, keep.is_some());
         let on_arrival = schedule.as_ref().is_some_and(Schedule::is_on_arrival);
         let freshness = self.freshness(raw.freshness.as_ref(), on_arrival);
+        if let (Some(SourceSpec::Command(c)), Some(s), Some(at)) =
+            (&source, &schedule, raw.schedule.as_ref())
+            && s.is_on_arrival()
+            && c.list.is_none()
+        {
+            self.problems.at(
+                at.referenced,
+                "schedule: on-arrival needs the command source's `list`, which tells a new dump from the last one; \
+                 without it every look would restore again",
+            );
+        }
         if let (Some(SourceSpec::Command(_)), Some(at)) = (
             &source,
             raw.freshness.as_ref().and_then(|f| f.max_age.as_ref()),

@@ -800,6 +800,14 @@ fn source_problems_name_the_key_and_what_the_type_takes() {
             "both `access_key_id` and `secret_access_key`",
         ),
     ];
+    let arrival =
+        with("source: { type: command, command: cat x }").replace("\"0 3 * * 1\"", "on-arrival");
+    let errs = check(&arrival).unwrap_err().0;
+    assert!(
+        errs.iter()
+            .any(|e| e.message.contains("needs the command source's `list`")),
+        "{errs:#?}"
+    );
     for (src, words) in cases {
         let errs = check(&with(src)).unwrap_err().0;
         assert!(

@@ -23,9 +23,10 @@ pub struct DumpSeen {
 }
 
 impl DumpSeen {
-    /// The same dump: same place and time, and same size and version where
-    /// both sides know them (a command source cannot tell the size before
-    /// reading, while the history keeps the bytes it read).
+    /// The same dump: same place, same size and version where both sides
+    /// know them (a command source cannot tell the size before reading,
+    /// while the history keeps the bytes it read), and same time unless both
+    /// have a version (a command's time is when it was looked at).
     pub fn is(&self, other: &DumpSeen) -> bool {
         fn agree<T: PartialEq>(a: &Option<T>, b: &Option<T>) -> bool {
             match (a, b) {
@@ -33,8 +34,9 @@ impl DumpSeen {
                 _ => true,
             }
         }
+        let versioned = self.version.is_some() && other.version.is_some();
         self.location == other.location
-            && self.modified == other.modified
+            && (versioned || self.modified == other.modified)
             && agree(&self.size, &other.size)
             && agree(&self.version, &other.version)
     }
@@ -135,9 +137,15 @@ mod tests {
         assert!(!a.is(&dump("/b/a.sql", 10, Some("e2"))));
         assert!(!a.is(&dump("/b/a.sql", 11, Some("e1"))));
         assert!(!a.is(&dump("/b/b.sql", 10, Some("e1"))));
+        // A version both sides know decides over the time: a command's dump
+        // is timed when it is looked at.
         let mut later = a.clone();
         later.modified += chrono::Duration::seconds(1);
-        assert!(!a.is(&later));
+        assert!(a.is(&later));
+        let plain = dump("/b/a.sql", 10, None);
+        let mut touched = plain.clone();
+        touched.modified += chrono::Duration::seconds(1);
+        assert!(!plain.is(&touched));
     }
 
     #[test]
