@@ -129,6 +129,46 @@ async fn an_imported_secret_key_decrypts_a_multi_megabyte_dump_exactly() {
 }
 
 #[tokio::test]
+async fn a_dump_signed_by_a_key_the_restore_host_lacks_still_decrypts() {
+    let key = GpgKey::new("");
+    let signer = "Backup Host <signer@example.invalid>";
+    run(key.gpg().args([
+        "--quick-gen-key",
+        signer,
+        "future-default",
+        "default",
+        "never",
+    ]));
+    let plain = payload(256 * 1024);
+    let (input, output) = (
+        key.home.path().join("plain"),
+        key.home.path().join("signed"),
+    );
+    std::fs::write(&input, &plain).unwrap();
+    run(key
+        .gpg()
+        .args([
+            "--trust-model",
+            "always",
+            "--recipient",
+            UID,
+            "--local-user",
+            signer,
+        ])
+        .arg("--output")
+        .arg(&output)
+        .args(["--sign", "--encrypt"])
+        .arg(&input));
+    // Only the recipient's secret key reaches the decrypter, not the signer's public key.
+    let cipher = std::fs::read(&output).unwrap();
+    let got = decrypt_with(&key.with_secret_key(None), cipher)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(got == plain, "decrypted {} bytes", got.len());
+}
+
+#[tokio::test]
 async fn a_keyring_decrypts_an_armored_dump() {
     let key = GpgKey::new("");
     let plain = payload(700 * 1024);
