@@ -120,6 +120,8 @@ pub struct RestoreSettings {
     pub ready_timeout: Duration,
     pub memory: Option<u64>,
     pub cpus: Option<f64>,
+    /// Connections a dump is loaded on (1: one, as the tool alone would).
+    pub parallel: u32,
     pub tmpfs: bool,
     pub tuning: bool,
     pub roles: Vec<String>,
@@ -133,6 +135,10 @@ pub struct RestoreSettings {
 const MIN_TIMEOUT: Duration = Duration::from_secs(1);
 /// The most `restore.cpus` accepted for a Docker engine on another host.
 const MAX_REMOTE_CPUS: usize = 1024;
+/// The most connections a load uses unless `restore.parallel` says more.
+const DEFAULT_MAX_PARALLEL: u32 = 8;
+/// The most connections `restore.parallel` accepts.
+const MAX_PARALLEL: u32 = 64;
 /// Docker takes the memory limit as a signed 64-bit count of bytes.
 const MAX_MEMORY: u64 = i64::MAX as u64;
 
@@ -794,6 +800,7 @@ impl Validator<'_> {
         if let Some(c) = &r.cpus {
             self.cpus(c);
         }
+        let parallel = self.parallel(r.parallel.as_ref(), r.cpus.as_ref().map(|c| c.value));
         let mut roles = Vec::new();
         for role in &r.roles {
             if role.value.is_empty() || role.value.contains(['"', '\0']) {
@@ -812,6 +819,7 @@ impl Validator<'_> {
             ready_timeout,
             memory,
             cpus: r.cpus.map(|c| c.value),
+            parallel,
             tmpfs: r.tmpfs.is_some_and(|t| t.value),
             tuning: r.tuning.unwrap_or(true),
             roles,
@@ -857,6 +865,27 @@ impl Validator<'_> {
                 ),
             );
         }
+    }
+
+    /// `restore.parallel`: 1 to 64 connections; by default one per CPU the
+    /// candidate may use, at most [`DEFAULT_MAX_PARALLEL`].
+    fn parallel(&mut self, raw: Option<&Spanned<u64>>, cpus: Option<f64>) -> u32 {
+        let Some(p) = raw else {
+            let here = std::thread::available_parallelism().map_or(1, |n| n.get());
+            let cores = cpus.map_or(here as f64, f64::floor);
+            return (cores as u32).clamp(1, DEFAULT_MAX_PARALLEL);
+        };
+        if !(1..=MAX_PARALLEL as u64).contains(&p.value) {
+            self.problems.at(
+                p.referenced,
+                format!(
+                    "restore.parallel must be between 1 and {MAX_PARALLEL} connections, not {}",
+                    p.value
+                ),
+            );
+            return 1;
+        }
+        p.value as u32
     }
 
     fn timeout(&mut self, raw: Option<&Spanned<String>>, key: &str, default: Duration) -> Duration {

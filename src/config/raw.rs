@@ -400,11 +400,17 @@ pub(crate) struct RawRestore {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub memory: Option<Spanned<String>>,
-    /// CPU limit of the container, e.g. `2` or `1.5`. Default: none. Also the
-    /// number of parallel pg_restore jobs where the format allows.
+    /// CPU limit of the container, e.g. `2` or `1.5`. Default: none.
     #[serde(default)]
     #[schemars(with = "Option<f64>")]
     pub cpus: Option<Spanned<f64>>,
+    /// Connections a dump is loaded on: a plain SQL dump's table data is
+    /// spread over them, and pg_restore runs with this many `--jobs`. `1`
+    /// loads on one connection. Default: `cpus` (rounded down), else this
+    /// host's cores, at most 8.
+    #[serde(default)]
+    #[schemars(with = "Option<u32>")]
+    pub parallel: Option<Spanned<u64>>,
     /// Data directory on tmpfs (RAM): faster, but cannot be kept. Default false.
     #[serde(default)]
     #[schemars(with = "Option<bool>")]

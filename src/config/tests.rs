@@ -131,6 +131,24 @@ fn assertions_must_say_what_they_expect() {
 }
 
 #[test]
+fn parallel_loading_defaults_to_the_cpus_and_is_bounded() {
+    // `cpus: 1` in GOOD: one connection.
+    assert_eq!(check(GOOD).unwrap().jobs[0].restore.parallel, 1);
+    let three = GOOD.replace("cpus: 1 }", "cpus: 1, parallel: 3 }");
+    assert_eq!(check(&three).unwrap().jobs[0].restore.parallel, 3);
+    let fractional = GOOD.replace("cpus: 1 }", "cpus: 1.5 }");
+    assert_eq!(check(&fractional).unwrap().jobs[0].restore.parallel, 1);
+    for bad in ["0", "65"] {
+        let text = GOOD.replace("cpus: 1 }", &format!("cpus: 1, parallel: {bad} }}"));
+        let e = check(&text).unwrap_err().to_string();
+        assert!(
+            e.contains("restore.parallel must be between 1 and 64"),
+            "{e}"
+        );
+    }
+}
+
+#[test]
 fn tmpfs_restores_cannot_be_kept() {
     let text = GOOD.replace("cpus: 1 }", "cpus: 1, tmpfs: true }");
     let errs = check(&text).unwrap_err().0;

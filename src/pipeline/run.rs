@@ -21,7 +21,7 @@ use super::stop::{Done, Stop, same_dump};
 use super::{Context, RunRequest};
 use crate::config::{Job, KeepSettings};
 use crate::promote::{self, Promotion};
-use crate::report::{DumpReport, PhaseTime, RunReport, Warning};
+use crate::report::{DumpReport, LoadReport, PhaseTime, RunReport, Warning};
 use crate::restore::container::{self, Candidate, ContainerSpec, Role};
 use crate::restore::load::{self, LoadOutcome, LoadRequest, Loaded};
 use crate::restore::{Credentials, Engine, wait_ready};
@@ -326,11 +326,7 @@ impl<'a> Run<'a> {
     ) -> Result<(Loaded, Duration), Stop> {
         let (ctx, job) = (self.ctx, self.job);
         let opened = self.reopen(dump, inspection).await?;
-        let parallel = job
-            .restore
-            .cpus
-            .map(|c| c.floor().max(1.0) as u32)
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get() as u32));
+        let parallel = job.restore.parallel;
         let request = LoadRequest {
             docker: &ctx.docker,
             candidate: &l.candidate,
@@ -425,6 +421,10 @@ impl<'a> Run<'a> {
     /// A dump whose checksum file disagrees, or whose size is out of bounds, fails.
     fn record_load(&mut self, loaded: Loaded) -> Result<Vec<String>, Stop> {
         let databases = loaded.databases.clone();
+        self.report.load = Some(LoadReport {
+            connections: loaded.connections.max(1),
+            serial_reason: loaded.serial_reason.clone(),
+        });
         if loaded.raw_bytes > 0 {
             checks::size_within(&self.job.integrity, loaded.raw_bytes)?;
         }

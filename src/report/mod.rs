@@ -32,6 +32,8 @@ pub struct RunReport {
     /// Where the dump was looked for.
     pub source: String,
     pub dump: Option<DumpReport>,
+    /// How the dump was loaded; `None` when nothing was loaded.
+    pub load: Option<LoadReport>,
     pub phases: Vec<PhaseTime>,
     pub assertions: Vec<AssertionResult>,
     /// Exact row count of every restored table.
@@ -105,6 +107,16 @@ impl DumpReport {
     }
 }
 
+/// How a dump was loaded: on how many connections, and if on one although
+/// the job allows more, why.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LoadReport {
+    /// Connections (or pg_restore jobs) the load used; 1 when serial.
+    pub connections: u32,
+    /// Why a plain dump was loaded on one connection although `restore.parallel` allows more.
+    pub serial_reason: Option<String>,
+}
+
 /// When one phase of a run started and ended.
 #[derive(Debug, Clone, Serialize, Deserialize, sqlx::FromRow)]
 pub struct PhaseTime {
@@ -141,6 +153,7 @@ impl RunReport {
             reason: None,
             source,
             dump: None,
+            load: None,
             phases: Vec::new(),
             assertions: Vec::new(),
             tables: BTreeMap::new(),

@@ -649,7 +649,7 @@ async fn feed_stdin(
 
 /// The exit code of a finished exec; Docker may take a moment to record it
 /// after the command's output has ended.
-async fn exit_code(docker: &Docker, exec_id: &str) -> Result<i64, RestoreError> {
+pub(super) async fn exit_code(docker: &Docker, exec_id: &str) -> Result<i64, RestoreError> {
     for _ in 0..100 {
         let inspect = docker
             .inspect_exec(exec_id)
@@ -669,13 +669,13 @@ async fn exit_code(docker: &Docker, exec_id: &str) -> Result<i64, RestoreError> 
 
 /// Keeps the last lines of a stream without holding all of it.
 #[derive(Default)]
-struct Tail {
+pub(super) struct Tail {
     lines: std::collections::VecDeque<String>,
     partial: Vec<u8>,
 }
 
 impl Tail {
-    fn push(&mut self, bytes: &[u8]) {
+    pub(super) fn push(&mut self, bytes: &[u8]) {
         for &b in bytes {
             if b == b'\n' {
                 let line = String::from_utf8_lossy(&self.partial)
@@ -694,7 +694,7 @@ impl Tail {
         }
     }
 
-    fn finish(mut self) -> Vec<String> {
+    pub(super) fn finish(mut self) -> Vec<String> {
         self.push(b"\n");
         self.lines.into()
     }

@@ -14,8 +14,8 @@ use tokio::io::AsyncRead;
 
 use super::container::{self, Candidate, ExecOutcome};
 use super::engine::{Credentials, Engine, LoadPlan};
-use super::screen::{Allowances, Completion, Dialect, Screen, Screened};
-use super::{RestoreError, progress};
+use super::screen::{Allowances, Completion, Dialect, Refusal, Screen, Screened};
+use super::{RestoreError, parallel, progress};
 
 use crate::source::detect::{DumpFormat, Inspection};
 use crate::source::open::Opened;
@@ -35,6 +35,10 @@ pub struct Loaded {
     pub warnings: Vec<String>,
     /// Bytes of the dump as stored that were read (a file's size).
     pub raw_bytes: u64,
+    /// Connections (pg_restore jobs) the load used.
+    pub connections: u32,
+    /// Why a plain dump was loaded on one connection although more were allowed.
+    pub serial_reason: Option<String>,
 }
 
 /// What the screen of plain dumps lets through (see [`super::screen`]).
@@ -148,10 +152,14 @@ async fn attempt(
                 ..Loaded::default()
             }),
     };
-    let loaded = match fed {
+    let mut loaded = match fed {
         Ok(loaded) => loaded,
         Err(failure) => return Ok(Err(failure)),
     };
+    if let LoadPlan::Staged { cmd, .. } = &plan {
+        let jobs = cmd.iter().any(|a| a.starts_with("--jobs="));
+        loaded.connections = if jobs { req.parallel } else { 1 };
+    }
 
     if let Some((path, cmd)) = final_cmd {
         let outcome = container::exec(req.docker, id, cmd, env.clone(), None).await?;
@@ -206,9 +214,33 @@ if [ -n "$avail" ] && [ "$avail" -lt "$2" ]; then
 fi
 exec cat > "$1""#;
 
-/// What the tool did with the dump's bytes, and the screen that read them
-/// on the way (plain SQL only).
-type Piped = (ExecOutcome, Option<Screened<DumpStream>>);
+/// What the tool (or tools) did with the dump's bytes, and what the screen
+/// saw on the way (plain SQL only).
+struct Piped {
+    outcome: ExecOutcome,
+    screen: Option<ScreenEnd>,
+    connections: u32,
+    serial_reason: Option<String>,
+}
+
+/// What the screen saw of a plain dump by the end of its load.
+struct ScreenEnd {
+    refusal: Option<Refusal>,
+    completion: Option<Completion>,
+    bytes: u64,
+    databases: Vec<String>,
+}
+
+impl ScreenEnd {
+    fn of<R>(screened: &Screened<R>) -> Self {
+        Self {
+            refusal: screened.refusal.clone(),
+            completion: screened.completion.clone(),
+            bytes: screened.bytes(),
+            databases: screened.databases().to_vec(),
+        }
+    }
+}
 
 /// Streams a dump file into `cmd`: through the screen for plain SQL, else
 /// through the tar end check; then judges what the tool and the screen saw.
@@ -222,7 +254,12 @@ async fn feed_file(
     let shown = progress::start(digest.clone(), req.dump.size, req.show_progress);
     let piped = pipe(req, stream, cmd, env).await;
     shown.cancel();
-    let (outcome, screened) = match piped? {
+    let Piped {
+        outcome,
+        screen: screened,
+        connections,
+        serial_reason,
+    } = match piped? {
         Ok(piped) => piped,
         Err(failure) => return Ok(Err(failure)),
     };
@@ -235,7 +272,11 @@ async fn feed_file(
     if outcome.exit_code != 0 {
         return tool_failed(req, outcome, screened.as_ref()).map(Err);
     }
-    let mut loaded = Loaded::default();
+    let mut loaded = Loaded {
+        connections,
+        serial_reason,
+        ..Loaded::default()
+    };
     if let Some(screened) = &screened
         && let Err(failure) = completed(req, screened, &outcome, &mut loaded)
     {
@@ -273,17 +314,92 @@ async fn pipe(
         {
             return Ok(Err(LoadFailure::quiet(cut)));
         }
-        return Ok(Ok((outcome, None)));
+        return Ok(Ok(Piped {
+            outcome,
+            screen: None,
+            connections: 1,
+            serial_reason: None,
+        }));
     };
     let key = match dialect {
         Dialect::Postgres => restrict_key(req).await?,
         Dialect::Mysql => None,
     };
-    let screen =
-        Screen::new(dialect, req.screening.allow, key).server_roles(vec![req.creds.user.clone()]);
+    let screen = Screen::new(dialect, req.screening.allow, key.clone())
+        .server_roles(vec![req.creds.user.clone()]);
+    let serial_reason = match parallel_refusal(req) {
+        None => return pipe_parallel(req, stream, screen, dialect, key, env).await,
+        Some(reason) => reason,
+    };
+    if let Some(reason) = &serial_reason {
+        tracing::info!(reason = %reason, "loading the dump on one connection");
+    }
     let mut screened = Screened::new(stream, screen);
     let outcome = container::exec(req.docker, id, cmd, env, Some(&mut screened)).await?;
-    Ok(Ok((outcome, Some(screened))))
+    Ok(Ok(Piped {
+        outcome,
+        screen: Some(ScreenEnd::of(&screened)),
+        connections: 1,
+        serial_reason,
+    }))
+}
+
+/// Why a plain dump is loaded on one connection (`Some(None)`: the job
+/// asks for one); `None` when it is spread over `restore.parallel`.
+fn parallel_refusal(req: &LoadRequest<'_>) -> Option<Option<String>> {
+    if req.parallel <= 1 {
+        return Some(None);
+    }
+    let why = match req.inspection.format {
+        DumpFormat::PostgresPlain if req.inspection.creates_databases => {
+            "the dump creates and connects to its own databases (pg_dump --create, pg_dumpall)"
+        }
+        DumpFormat::PostgresPlain | DumpFormat::MysqlSql => return None,
+        _ => "the dump was not written by pg_dump or mysqldump (no header of theirs)",
+    };
+    Some(Some(why.to_string()))
+}
+
+/// Loads a plain dump on the main client plus `restore.parallel` data
+/// connections (see [`super::parallel`]).
+async fn pipe_parallel(
+    req: &LoadRequest<'_>,
+    mut stream: DumpStream,
+    screen: Screen,
+    dialect: Dialect,
+    key: Option<String>,
+    env: Vec<String>,
+) -> Result<Result<Piped, LoadFailure>, RestoreError> {
+    let mut command = req.engine.script_command(req.creds);
+    match dialect {
+        // Values only, no headers or row counts: sync markers are lines of their own.
+        Dialect::Postgres => drop(command.splice(1..1, ["-A".to_string(), "-t".to_string()])),
+        // Printed as each statement runs, not when the buffer fills.
+        Dialect::Mysql => drop(command.splice(4..4, ["--unbuffered".to_string()])),
+    };
+    let setup = parallel::Setup {
+        docker: req.docker,
+        container: &req.candidate.id,
+        dialect,
+        command,
+        env,
+        connections: req.parallel,
+        prologue: key
+            .map(|k| format!("\\restrict {k}\n").into_bytes())
+            .unwrap_or_default(),
+    };
+    let done = parallel::load(setup, screen.marking(), &mut stream).await?;
+    Ok(Ok(Piped {
+        outcome: done.outcome,
+        screen: Some(ScreenEnd {
+            refusal: done.refusal,
+            completion: done.completion,
+            bytes: done.bytes,
+            databases: done.databases,
+        }),
+        connections: done.connections,
+        serial_reason: done.serial_reason,
+    }))
 }
 
 /// The screen's dialect for a plain SQL dump; `None` for an archive.
@@ -304,7 +420,7 @@ fn plain_dialect(req: &LoadRequest<'_>) -> Option<Dialect> {
 fn broken_input(
     req: &LoadRequest<'_>,
     outcome: &ExecOutcome,
-    screened: Option<&Screened<DumpStream>>,
+    screened: Option<&ScreenEnd>,
     digest: &reader::RawDigest,
 ) -> Option<LoadFailure> {
     let failure = |reason| LoadFailure {
@@ -332,7 +448,7 @@ fn broken_input(
 fn tool_failed(
     req: &LoadRequest<'_>,
     outcome: ExecOutcome,
-    screened: Option<&Screened<DumpStream>>,
+    screened: Option<&ScreenEnd>,
 ) -> Result<LoadFailure, RestoreError> {
     // With staging, the copy succeeding says nothing yet; the tool's run decides.
     let staged = matches!(
@@ -371,7 +487,7 @@ fn tool_failed(
 /// (or the job accepts dumps without one), and the tool must have read to the end.
 fn completed(
     req: &LoadRequest<'_>,
-    screened: &Screened<DumpStream>,
+    screened: &ScreenEnd,
     outcome: &ExecOutcome,
     loaded: &mut Loaded,
 ) -> Result<(), LoadFailure> {
@@ -380,8 +496,8 @@ fn completed(
         output_tail: outcome.output_tail.clone(),
         signalled: outcome.exit_code > 128,
     };
-    loaded.uncompressed_bytes = Some(screened.bytes());
-    loaded.databases = screened.databases().to_vec();
+    loaded.uncompressed_bytes = Some(screened.bytes);
+    loaded.databases = screened.databases.clone();
     match &screened.completion {
         Some(Completion::Complete) => Ok(()),
         Some(Completion::Missing {
@@ -406,7 +522,7 @@ fn completed(
         // The tool stopped reading before the end and still exited 0.
         None => Err(failure(format!(
             "the restore tool exited after reading {} of the dump's bytes, before its end",
-            screened.bytes()
+            screened.bytes
         ))),
     }
 }

@@ -8,11 +8,13 @@
 //! Whether the loaded data is right is the `assert` stage's business, not
 //! this one's.
 
+mod client;
 pub mod container;
 pub mod docker;
 mod engine;
 pub mod load;
 pub mod mysql;
+mod parallel;
 pub mod postgres;
 mod progress;
 pub mod sandbox;

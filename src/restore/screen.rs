@@ -27,6 +27,9 @@
 
 use std::fmt;
 
+mod marks;
+pub use marks::{Mark, MarkKind, StatementKind, Unit};
+
 /// Which client's rules the dump is read by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
@@ -119,6 +122,8 @@ struct Statement {
     started: bool,
     /// `SET standard_conforming_strings`: the value word is checked.
     scs_value_next: bool,
+    /// What the parallel loader needs to know of it.
+    traits: marks::Traits,
 }
 
 /// Longest pg_dumpall globals line held back to look at.
@@ -164,6 +169,10 @@ pub struct Screen {
     /// pg_dumpall globals: a line held back until it is whole, in case it
     /// creates or alters a role the server has.
     held_line: Option<Vec<u8>>,
+    /// Where the output may be cut, when asked for ([`Screen::marking`]).
+    marks: Option<Vec<Mark>>,
+    /// The statements since the last mark.
+    unit: Unit,
 }
 
 fn is_ident(b: u8) -> bool {
@@ -230,7 +239,40 @@ impl Screen {
             pending_backslash: false,
             server_roles: Vec::new(),
             held_line: None,
+            marks: None,
+            unit: Unit::default(),
         }
+    }
+
+    /// Also records [`Mark`]s: where the output may be cut between
+    /// statements, and where COPY data starts and ends.
+    pub fn marking(mut self) -> Self {
+        self.marks = Some(Vec::new());
+        self
+    }
+
+    /// The marks of the output of the last [`Screen::feed`] / [`Screen::finish`]
+    /// calls since the last take; offsets count from the start of that output.
+    pub fn take_marks(&mut self) -> Vec<Mark> {
+        self.marks.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    fn mark(&mut self, at: usize, kind: MarkKind) {
+        if let Some(marks) = self.marks.as_mut() {
+            marks.push(Mark { at, kind });
+        }
+    }
+
+    /// The client is between statements (at a line's end).
+    fn idle(&self) -> bool {
+        self.lex == Lex::Normal
+            && !self.stmt.started
+            && self.command.is_none()
+            && self.command_arg.is_none()
+            && !self.copy_next_line
+            && self.held_line.is_none()
+            && !self.pending_backslash
+            && self.delim_matched == 0
     }
 
     /// Roles the restore server has already. pg_dumpall writes `CREATE ROLE`
@@ -364,6 +406,8 @@ impl Screen {
             if self.copy_next_line {
                 self.copy_next_line = false;
                 self.lex = Lex::CopyData;
+                let unit = std::mem::take(&mut self.unit);
+                self.mark(out.len(), MarkKind::CopyData(unit));
             }
         }
         if self.line_head.len() < 256 && b != b'\n' {
@@ -381,7 +425,7 @@ impl Screen {
             }
             let cmd = self.command.take().unwrap_or_default();
             self.psql_command(&cmd, out)?;
-            self.end_of_line()?;
+            self.end_of_line(out.len())?;
             return Ok(());
         }
 
@@ -390,8 +434,11 @@ impl Screen {
             if b == b'\n' {
                 if self.line_head == b"\\." || self.line_head == b"\\.\r" {
                     self.lex = Lex::Normal;
+                    // The line may have begun in an earlier call's output.
+                    let at = out.len().saturating_sub(self.line_head.len() + 1);
+                    self.mark(at, MarkKind::CopyEnd);
                 }
-                self.end_of_line()?;
+                self.end_of_line(out.len())?;
             }
             return Ok(());
         }
@@ -417,7 +464,7 @@ impl Screen {
                 return Ok(());
             }
             self.mysql_command_arg()?;
-            self.end_of_line()?;
+            self.end_of_line(out.len())?;
             return Ok(());
         }
         match self.dialect {
@@ -425,18 +472,24 @@ impl Screen {
             Dialect::Mysql => self.step_mysql(b)?,
         }
         if b == b'\n' {
-            self.end_of_line()?;
+            self.end_of_line(out.len())?;
         }
         Ok(())
     }
 
-    fn end_of_line(&mut self) -> Result<(), Refusal> {
+    /// A line ended; the output so far is `out_len` bytes long.
+    fn end_of_line(&mut self, out_len: usize) -> Result<(), Refusal> {
         let head = String::from_utf8_lossy(&self.line_head).into_owned();
         self.note_marker(head.trim());
         self.line += 1;
         self.line_first_word = false;
         if self.lex == Lex::LineComment {
             self.lex = Lex::Normal;
+        }
+        if self.marks.is_some() && self.idle() {
+            let mut unit = std::mem::take(&mut self.unit);
+            unit.plain_delimiter = self.delimiter == b";";
+            self.mark(out_len, MarkKind::Idle(unit));
         }
         Ok(())
     }
@@ -702,6 +755,10 @@ impl Screen {
                 self.stmt.started = true;
             }
             b'#' => self.lex = Lex::LineComment,
+            b'@' => {
+                self.stmt.traits.variable = true;
+                self.stmt.started = true;
+            }
             b'-' if prev == b'-' => self.lex = Lex::DashDash,
             b'*' if prev == b'/' => self.lex = Lex::BlockOpen,
             b'\\' => {
@@ -738,6 +795,7 @@ impl Screen {
                 if !self.databases.contains(&db) {
                     self.databases.push(db);
                 }
+                self.unit.add(StatementKind::Connect);
                 match &self.restrict_key {
                     Some(key) => {
                         let key = key.clone();
@@ -794,6 +852,7 @@ impl Screen {
                 }
                 self.delimiter = d.as_bytes().to_vec();
                 self.delim_matched = 0;
+                self.unit.add(StatementKind::Other);
             }
             _ => {
                 let db = arg
@@ -804,6 +863,7 @@ impl Screen {
                 if !db.is_empty() && !self.databases.contains(&db) {
                     self.databases.push(db);
                 }
+                self.unit.add(StatementKind::Session);
             }
         }
         self.stmt = Statement::default();
@@ -821,6 +881,8 @@ impl Screen {
         }
         self.stmt.words += 1;
         self.stmt.started = true;
+        self.stmt.traits.postgres = self.dialect == Dialect::Postgres;
+        self.stmt.traits.word(&w);
         let [first, second] = [0, 1].map(|i| self.stmt.first[i].as_str());
         let prev = self.stmt.prev.as_str();
 
@@ -953,6 +1015,16 @@ impl Screen {
     fn end_statement(&mut self) {
         if self.stmt.copy_in {
             self.copy_next_line = true;
+        }
+        if self.stmt.started {
+            let kind = marks::classify(
+                self.dialect == Dialect::Postgres,
+                &self.stmt.first,
+                self.stmt.words,
+                self.stmt.copy_in,
+                &self.stmt.traits,
+            );
+            self.unit.add(kind);
         }
         self.stmt = Statement::default();
     }
