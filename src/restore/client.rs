@@ -93,9 +93,16 @@ impl Client {
         })
     }
 
-    /// Writes `bytes` to the tool's input.
+    /// Writes `bytes` to the tool's input. Fails as soon as the tool has
+    /// exited: Docker may go on taking input nobody reads for a while.
     pub async fn write(&mut self, bytes: &[u8]) -> Result<(), Exited> {
-        self.input.write_all(bytes).await.map_err(|_| Exited)
+        if *self.ended.borrow_and_update() {
+            return Err(Exited);
+        }
+        tokio::select! {
+            written = self.input.write_all(bytes) => written.map_err(|_| Exited),
+            _ = self.ended.changed() => Err(Exited),
+        }
     }
 
     /// Writes a sync marker (`SELECT 'token-N';`, which both clients print)

@@ -98,7 +98,9 @@ pub enum MarkKind {
     /// COPY data starts here; `unit` holds the COPY statement (and what
     /// else came since the last mark).
     CopyData(Unit),
-    /// The line `\.` that ends COPY data starts here.
+    /// The line `\.` that ends COPY data starts here; or, when that line
+    /// began in the output of an earlier call, at 0 (the rows before it
+    /// ended with a newline, so what came of the line since is not a row).
     CopyEnd,
 }
 
@@ -188,5 +190,124 @@ pub(super) fn classify(
             Keys
         }
         _ => Other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Allowances, Dialect, Screen};
+    use super::*;
+
+    /// The units of `dump` fed in `piece`-byte pieces: each mark's kind and
+    /// the text since the mark before.
+    fn units(dialect: Dialect, dump: &str, piece: usize) -> Vec<(MarkKind, String)> {
+        let mut screen = Screen::new(dialect, Allowances::default(), None).marking();
+        let (mut all, mut found, mut last) = (Vec::new(), Vec::new(), 0);
+        for part in dump.as_bytes().chunks(piece) {
+            let mut out = Vec::new();
+            screen.feed(part, &mut out).unwrap();
+            let base = all.len();
+            all.extend_from_slice(&out);
+            for m in screen.take_marks() {
+                let at = base + m.at;
+                found.push((m.kind, String::from_utf8_lossy(&all[last..at]).into_owned()));
+                last = at;
+            }
+        }
+        found
+    }
+
+    fn of(found: &[(MarkKind, String)], text: &str) -> MarkKind {
+        found
+            .iter()
+            .find(|(_, t)| t.contains(text))
+            .unwrap_or_else(|| panic!("no unit holds {text:?}: {found:#?}"))
+            .0
+    }
+
+    fn idle(kind: MarkKind) -> Unit {
+        match kind {
+            MarkKind::Idle(u) => u,
+            other => panic!("{other:?} is not a statement boundary"),
+        }
+    }
+
+    const PG: &str = "--\n-- PostgreSQL database dump\n--\n\nSET client_encoding = 'UTF8';\n\
+SELECT pg_catalog.set_config('search_path', '', false);\n\
+CREATE FUNCTION public.f() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN\nCOPY x FROM stdin;\nEND $$;\n\
+CREATE TABLE public.t (\n    a integer\n);\n\n\
+COPY public.t (a) FROM stdin;\n1\n2\n\\.\n\
+CREATE TRIGGER tr BEFORE INSERT ON public.t FOR EACH ROW EXECUTE FUNCTION public.f();\n\
+BEGIN;\nSET LOCAL x = 1; SET y = 2;\n\\connect other\n\
+-- PostgreSQL database dump complete\n";
+
+    #[test]
+    fn pg_dump_is_cut_between_statements_and_around_copy_rows_only() {
+        for piece in [1, 7, 4096] {
+            let found = units(Dialect::Postgres, PG, piece);
+            assert!(idle(of(&found, "client_encoding")).is_all(StatementKind::Session));
+            assert!(idle(of(&found, "set_config")).is_all(StatementKind::Session));
+            // A COPY line inside a function body is the body, not COPY.
+            let body = idle(of(&found, "CREATE FUNCTION"));
+            assert!(body.is_one(StatementKind::Other), "{body:?}");
+            let MarkKind::CopyData(copy) = of(&found, "COPY public.t (a) FROM stdin;") else {
+                panic!("no COPY data mark: {found:#?}")
+            };
+            assert!(copy.is_one(StatementKind::Copy));
+            // The rows lie between the COPY's marks, and the `\.` line after,
+            // unless it began in an earlier piece (then its start is before).
+            assert!(
+                found.iter().any(|(k, t)| *k == MarkKind::CopyEnd
+                    && t.starts_with("1\n2\n")
+                    && "1\n2\n\\.".starts_with(t.as_str())),
+                "{found:#?}"
+            );
+            assert!(idle(of(&found, "CREATE TRIGGER")).trigger);
+            assert!(idle(of(&found, "BEGIN;")).serial);
+            let mixed = idle(of(&found, "SET LOCAL"));
+            assert_eq!(mixed.statements, 2);
+            assert!(mixed.is_all(StatementKind::Session));
+            assert!(idle(of(&found, "\\connect other")).connect);
+        }
+    }
+
+    const MY: &str = "-- MariaDB dump 10.19\n\
+/*!40101 SET NAMES utf8mb4 */;\n\
+/*!40014 SET @OLD_UNIQUE_CHECKS=@@UNIQUE_CHECKS, UNIQUE_CHECKS=0 */;\n\
+USE `shop`;\n\
+LOCK TABLES `t` WRITE;\n\
+/*!40000 ALTER TABLE `t` DISABLE KEYS */;\n\
+INSERT INTO `t` VALUES\n(1,'a;b'),\n(2,'SELECT');\n\
+INSERT INTO `t` SELECT * FROM u;\n\
+INSERT INTO `t` VALUES (3,'c') ON DUPLICATE KEY UPDATE b = 'd';\n\
+INSERT INTO `t` VALUES (@x, 'e');\n\
+/*!40000 ALTER TABLE `t` ENABLE KEYS */;\n\
+UNLOCK TABLES;\n\
+DELIMITER ;;\n\
+/*!50003 CREATE*/ /*!50017 DEFINER=`root`@`localhost`*/ /*!50003 TRIGGER `tr` BEFORE INSERT ON `t` FOR EACH ROW SET NEW.b = 'x' */;;\n\
+DELIMITER ;\n\
+SET autocommit=0;\n\
+-- Dump completed on 2026-11-24\n";
+
+    #[test]
+    fn mysqldump_statements_are_told_apart_for_parallel_loading() {
+        for piece in [1, 5, 4096] {
+            let found = units(Dialect::Mysql, MY, piece);
+            assert!(idle(of(&found, "SET NAMES")).is_all(StatementKind::Session));
+            assert!(idle(of(&found, "UNIQUE_CHECKS=0")).is_all(StatementKind::Session));
+            assert!(idle(of(&found, "USE `shop`")).is_all(StatementKind::Session));
+            assert!(idle(of(&found, "LOCK TABLES")).is_one(StatementKind::LockTables));
+            assert!(idle(of(&found, "DISABLE KEYS")).is_one(StatementKind::Keys));
+            let insert = idle(of(&found, "(2,'SELECT')"));
+            assert!(insert.is_one(StatementKind::PlainInsert) && insert.plain_delimiter);
+            for not_plain in ["SELECT * FROM u", "ON DUPLICATE", "@x"] {
+                let u = idle(of(&found, not_plain));
+                assert!(u.is_one(StatementKind::Other), "{not_plain}: {u:?}");
+            }
+            assert!(idle(of(&found, "UNLOCK TABLES")).is_one(StatementKind::UnlockTables));
+            let trigger = idle(of(&found, "TRIGGER `tr`"));
+            assert!(trigger.trigger && !trigger.plain_delimiter);
+            assert!(idle(of(&found, "autocommit")).serial);
+        }
     }
 }
