@@ -80,6 +80,7 @@ impl Router<'_> {
 
     /// Opens the COPY on a connection with room (if not open there) and sends rows.
     async fn send_rows(&mut self, chunk: Vec<u8>) -> Result<(), Gone> {
+        self.rows_out = true;
         let i = self.pick().await?;
         if !self.workers[i].copy_open {
             let header = self
@@ -210,8 +211,8 @@ impl Router<'_> {
         Ok(())
     }
 
-    /// One whole statement to a connection with room.
-    async fn send_statement(&mut self, text: Vec<u8>) -> Result<(), Gone> {
+    /// One whole statement to the next connection.
+    pub(super) async fn send_statement(&mut self, text: Vec<u8>) -> Result<(), Gone> {
         let i = self.pick().await?;
         self.catch_up(i).await?;
         self.send_to(i, text).await

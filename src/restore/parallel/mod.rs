@@ -8,7 +8,9 @@
 //! - **pg_dump:** the rows of each `COPY ... FROM stdin` go in chunks of
 //!   whole lines to whichever connection has room, each with its own
 //!   `COPY` of the same table (rows of PostgreSQL's text format are lines).
-//!   Every other statement runs on the main client.
+//!   Index builds (`CREATE INDEX`, `ADD CONSTRAINT ... PRIMARY KEY/UNIQUE`)
+//!   go out the same way once every row is in. Every other statement runs
+//!   on the main client.
 //! - **mysqldump / mariadb-dump:** each `INSERT INTO t VALUES ...` goes to a
 //!   connection with room; `LOCK TABLES t WRITE` and `ALTER TABLE t
 //!   DISABLE/ENABLE KEYS` around them are left out (they only speed up a
@@ -212,6 +214,8 @@ struct Router<'a> {
     main_dirty: bool,
     /// Data went out since the connections were last synced.
     workers_dirty: bool,
+    /// COPY rows went out since the last index build.
+    rows_out: bool,
     /// The main client holds table locks (`LOCK TABLES` it ran).
     main_locked: bool,
     /// Tables with triggers (mysql), by bare lower-case name.
@@ -248,6 +252,7 @@ impl<'a> Router<'a> {
             session_bytes: 0,
             main_dirty: true,
             workers_dirty: false,
+            rows_out: false,
             main_locked: false,
             trigger_tables: HashSet::new(),
             serial: None,
@@ -378,6 +383,13 @@ impl<'a> Router<'a> {
         }
         if self.dialect == Dialect::Mysql {
             return self.place_mysql(unit, text).await;
+        }
+        if unit.is_one(StatementKind::IndexBuild) {
+            // Built from all of its table's rows, beside other index builds.
+            if std::mem::take(&mut self.rows_out) {
+                self.barrier().await?;
+            }
+            return self.send_statement(text).await;
         }
         self.run_on_main(&text).await
     }

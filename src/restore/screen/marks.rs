@@ -22,6 +22,10 @@ pub enum StatementKind {
     Serial,
     /// `COPY ... FROM stdin` (its data follows).
     Copy,
+    /// PostgreSQL: `CREATE [UNIQUE] INDEX`, or `ALTER TABLE ... ADD
+    /// CONSTRAINT ... PRIMARY KEY | UNIQUE (...)`: builds an index from the
+    /// table's rows and needs no other object made after the tables.
+    IndexBuild,
     /// mysql: `INSERT INTO t [(cols)] VALUES (...)` and nothing more: no
     /// `SELECT`, no `ON DUPLICATE KEY`, no user variable.
     PlainInsert,
@@ -113,6 +117,11 @@ pub(super) struct Traits {
     pub values: bool,
     pub trigger: bool,
     pub transaction_word: bool,
+    /// `PRIMARY` or `UNIQUE`.
+    pub key: bool,
+    /// A word that makes a constraint depend on more than its table's rows
+    /// (`FOREIGN`, `REFERENCES`, `CHECK`, `EXCLUDE`, `USING INDEX`).
+    pub depends: bool,
     /// The last two words.
     pub last: [String; 2],
     /// Words before this one.
@@ -132,6 +141,10 @@ impl Traits {
             "TRIGGER" | "RULE" if self.words < 4 || !self.postgres => self.trigger = true,
             "AUTOCOMMIT" | "TRANSACTION" | "CONSTRAINTS" | "CHARACTERISTICS" => {
                 self.transaction_word = true
+            }
+            "PRIMARY" | "UNIQUE" => self.key = true,
+            "FOREIGN" | "REFERENCES" | "CHECK" | "EXCLUDE" | "USING" | "NOT" | "DEFERRABLE" => {
+                self.depends = true
             }
             _ => {}
         }
@@ -176,7 +189,13 @@ pub(super) fn classify(
         _ => {}
     }
     if postgres {
-        return Other;
+        let index = a == "CREATE" && (b == "INDEX" || (b == "UNIQUE" && c == "INDEX"));
+        let key = a == "ALTER" && b == "TABLE" && t.key && !t.depends;
+        return if (index || key) && !t.select {
+            IndexBuild
+        } else {
+            Other
+        };
     }
     match (a, b) {
         ("INSERT", "INTO") if t.values && !t.select && !t.duplicate && !t.variable => PlainInsert,
@@ -237,6 +256,9 @@ SELECT pg_catalog.set_config('search_path', '', false);\n\
 CREATE FUNCTION public.f() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN\nCOPY x FROM stdin;\nEND $$;\n\
 CREATE TABLE public.t (\n    a integer\n);\n\n\
 COPY public.t (a) FROM stdin;\n1\n2\n\\.\n\
+ALTER TABLE ONLY public.t\n    ADD CONSTRAINT t_pkey PRIMARY KEY (a);\n\
+CREATE INDEX t_a ON public.t USING btree (a);\n\
+ALTER TABLE ONLY public.t\n    ADD CONSTRAINT t_fk FOREIGN KEY (a) REFERENCES public.t(a);\n\
 CREATE TRIGGER tr BEFORE INSERT ON public.t FOR EACH ROW EXECUTE FUNCTION public.f();\n\
 BEGIN;\nSET LOCAL x = 1; SET y = 2;\n\\connect other\n\
 -- PostgreSQL database dump complete\n";
@@ -264,6 +286,10 @@ BEGIN;\nSET LOCAL x = 1; SET y = 2;\n\\connect other\n\
             );
             assert!(idle(of(&found, "CREATE TRIGGER")).trigger);
             assert!(idle(of(&found, "BEGIN;")).serial);
+            assert!(idle(of(&found, "CREATE INDEX")).is_one(StatementKind::IndexBuild));
+            assert!(idle(of(&found, "PRIMARY KEY (a)")).is_one(StatementKind::IndexBuild));
+            let fk = idle(of(&found, "FOREIGN KEY"));
+            assert!(fk.is_one(StatementKind::Other), "{fk:?}");
             let mixed = idle(of(&found, "SET LOCAL"));
             assert_eq!(mixed.statements, 2);
             assert!(mixed.is_all(StatementKind::Session));
