@@ -4,7 +4,9 @@
 //! `container` owns Docker resources (guarded, labelled, swept), `sandbox`
 //! confines them (no network but a relay from the host, few privileges),
 //! `engine` with `postgres` and `mysql` holds what differs per engine, `load`
-//! streams the dump into the engine's own tools inside the container.
+//! streams the dump into the engine's own tools inside the container, and
+//! `parallel` spreads a plain dump's table data over several of them
+//! (`client` runs one such tool, fed piece by piece).
 //! Whether the loaded data is right is the `assert` stage's business, not
 //! this one's.
 
