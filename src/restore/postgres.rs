@@ -15,6 +15,9 @@ use crate::source::DumpFormat;
 
 pub struct Postgres;
 
+/// The database initdb makes, which every server has.
+const SERVER_DATABASE: &str = "postgres";
+
 /// Settings for a server whose data may be lost at any time: durability off.
 const TUNING: &[&str] = &[
     "fsync=off",
@@ -46,11 +49,33 @@ impl Engine for Postgres {
     }
 
     fn container_env(&self, c: &Credentials) -> Vec<String> {
+        // POSTGRES_DB is the server's own database: with any other, the
+        // entrypoint starts and stops a temporary server only to create it
+        // (about a second); restoredrill creates it on the real server instead.
         vec![
             format!("POSTGRES_USER={}", c.user),
             format!("POSTGRES_PASSWORD={}", c.password.expose()),
-            format!("POSTGRES_DB={}", c.database),
+            format!("POSTGRES_DB={SERVER_DATABASE}"),
         ]
+    }
+
+    fn initial_database(&self, _c: &Credentials) -> String {
+        SERVER_DATABASE.to_string()
+    }
+
+    async fn create_database(&self, port: u16, c: &Credentials) -> Result<(), QueryError> {
+        if c.database == SERVER_DATABASE {
+            return Ok(());
+        }
+        let opts = options(port, c).database(SERVER_DATABASE);
+        let mut conn = PgConnection::connect_with(&opts).await.map_err(err)?;
+        // The statement the entrypoint would run for POSTGRES_DB.
+        let sql = format!("CREATE DATABASE {}", quote(&c.database));
+        sqlx::raw_sql(AssertSqlSafe(sql))
+            .execute(&mut conn)
+            .await
+            .map_err(err)?;
+        conn.close().await.map_err(err)
     }
 
     fn server_args(&self, tuning: bool) -> Vec<String> {
