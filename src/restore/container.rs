@@ -142,17 +142,19 @@ pub async fn remove(docker: &Docker, container: &str, volume: Option<&str>) {
 
 /// [`remove`], for a database container known by its name: the relay and
 /// the database container go at once (each force-removal waits for its
-/// container to die), then the network they were on, then the volume.
+/// container to die), then the network they were on and the volume, at once.
 async fn remove_named(docker: &Docker, name: &str, volume: Option<&str>) {
     let relay = sandbox::relay_name(name);
     tokio::join!(
         remove_container(docker, &relay),
         remove_container(docker, name)
     );
-    sandbox::remove_network(docker, name).await;
-    if let Some(v) = volume {
-        remove_volume(docker, v).await;
-    }
+    let volume = async {
+        if let Some(v) = volume {
+            remove_volume(docker, v).await;
+        }
+    };
+    tokio::join!(sandbox::remove_network(docker, name), volume);
 }
 
 pub async fn remove_container(docker: &Docker, id: &str) {

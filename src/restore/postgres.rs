@@ -56,6 +56,10 @@ impl Engine for Postgres {
             format!("POSTGRES_USER={}", c.user),
             format!("POSTGRES_PASSWORD={}", c.password.expose()),
             format!("POSTGRES_DB={SERVER_DATABASE}"),
+            // A candidate's data is thrown away or reloaded from its dump,
+            // never recovered after a host crash: initdb need not wait for
+            // the disk (a third to half of its time here).
+            "POSTGRES_INITDB_ARGS=--no-sync".to_string(),
         ]
     }
 
