@@ -459,3 +459,37 @@ impl Session for PgSession {
         let _ = self.conn.close().await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vocab::Secret;
+
+    /// The entrypoint is asked for no temporary set-up server (its own
+    /// database only) and an initdb that does not wait for the disk; the job's
+    /// database is still the one restoredrill loads into, and the run's
+    /// password goes in POSTGRES_PASSWORD only.
+    #[test]
+    fn a_candidate_starts_without_the_set_up_server_and_with_the_runs_password() {
+        let creds = Credentials {
+            user: "postgres".into(),
+            password: Secret::from("run-pw-123".to_string()),
+            database: "shop".into(),
+        };
+        let env = Postgres.container_env(&creds);
+        assert!(env.contains(&"POSTGRES_DB=postgres".to_string()), "{env:?}");
+        assert!(env.contains(&"POSTGRES_INITDB_ARGS=--no-sync".to_string()));
+        assert!(env.contains(&"POSTGRES_PASSWORD=run-pw-123".to_string()));
+        assert_eq!(
+            env.iter().filter(|e| e.contains("run-pw-123")).count(),
+            1,
+            "{env:?}"
+        );
+        assert_eq!(Postgres.initial_database(&creds), "postgres");
+        assert!(
+            Postgres
+                .script_command(&creds)
+                .contains(&"shop".to_string())
+        );
+    }
+}
