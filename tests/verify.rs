@@ -258,6 +258,116 @@ async fn every_bad_fixture_fails_with_its_reason_and_leaves_nothing_behind() {
         app.containers(&docker).await
     );
     assert!(app.containers(&docker).await.is_empty());
+    assert_nothing_else_left(&app, &docker, &[]).await;
+}
+
+/// Besides the containers `kept` names, none of `app`'s relays, networks or
+/// volumes is left: the ones made side by side at a candidate's start go too.
+async fn assert_nothing_else_left(app: &App, docker: &bollard::Docker, kept: &[String]) {
+    let mut relays = app.relays(docker).await;
+    relays.sort();
+    let mut expected: Vec<String> = kept.iter().map(|k| format!("{k}-relay")).collect();
+    expected.sort();
+    assert_eq!(relays, expected, "relays left");
+    let mut networks = app.networks(docker).await;
+    networks.sort();
+    let mut expected = kept.to_vec();
+    expected.sort();
+    assert_eq!(networks, expected, "networks left");
+    let volumes = volumes_of(app, docker).await;
+    assert!(
+        volumes.len() <= kept.len(),
+        "volumes left beside the kept restores' own: {volumes:?}"
+    );
+}
+
+/// The Docker volumes of `app`'s jobs.
+async fn volumes_of(app: &App, docker: &bollard::Docker) -> Vec<String> {
+    let prefix = app.job_name("");
+    docker
+        .list_volumes(None::<bollard::query_parameters::ListVolumesOptions>)
+        .await
+        .expect("list volumes")
+        .volumes
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|v| {
+            v.labels
+                .get("restoredrill.job")
+                .is_some_and(|j| j.starts_with(&prefix))
+        })
+        .map(|v| v.name)
+        .collect()
+}
+
+/// Each run starts its candidate afresh: a new password (so the one the last
+/// run reported no longer logs in), the database the job names made on the
+/// real server (PostgreSQL's image is no longer asked to make it), and after
+/// two runs only the newest kept restore, its relay, network and volume are left.
+#[tokio::test]
+async fn each_run_starts_a_fresh_candidate_with_its_own_password() {
+    let docker = require_docker().await;
+    let app = App::new("fresh");
+    let (pg, my) = (app.path("pg"), app.path("my"));
+    place(
+        &fixture("postgres/shop.sql.gz"),
+        &pg,
+        "shop.sql.gz",
+        fixture_day(),
+    );
+    place(
+        &fixture("mariadb/shop.sql.zst"),
+        &my,
+        "shop.sql.zst",
+        fixture_day(),
+    );
+    let jobs = local_job("pg", "postgres", PG_IMAGE, &pg, "*", SHOP_CHECKS)
+        + &local_job("my", "mariadb", MARIADB_IMAGE, &my, "*", SHOP_CHECKS);
+    app.write_config(&jobs.replace("keep: false", "keep: true"));
+    let (code, first, stderr) = app.run_json(&[]);
+    assert_eq!(code, 0, "{stderr}");
+    let (code, second, stderr) = app.run_json(&[]);
+    assert_eq!(code, 0, "{stderr}");
+    let mut kept = Vec::new();
+    for job in ["pg", "my"] {
+        let (a, b) = (
+            &by_job(&first, &app.job_name(job))["kept"],
+            &by_job(&second, &app.job_name(job))["kept"],
+        );
+        assert_eq!(b["database"], "shop", "{b:#}");
+        assert_eq!(b["password"].as_str().map(str::len), Some(24), "{b:#}");
+        assert_ne!(
+            a["password"], b["password"],
+            "{job}: a password served two runs"
+        );
+        kept.push(b["container"].as_str().unwrap().to_string());
+    }
+    let pg_kept = &by_job(&second, &app.job_name("pg"))["kept"];
+    assert_eq!(pg_orders(pg_kept).await, 120);
+    let mut stale = pg_kept.clone();
+    stale["password"] = by_job(&first, &app.job_name("pg"))["kept"]["password"].clone();
+    let url = format!(
+        "postgres://postgres:{}@127.0.0.1:{}/shop",
+        stale["password"].as_str().unwrap(),
+        stale["port"]
+    );
+    assert!(
+        <sqlx::PgConnection as sqlx::Connection>::connect(&url)
+            .await
+            .is_err(),
+        "the first run's password still logs in"
+    );
+    assert!(app.candidates(&docker).await.is_empty());
+    let mut containers: Vec<String> = app
+        .containers(&docker)
+        .await
+        .into_iter()
+        .map(|c| c.0)
+        .collect();
+    containers.sort();
+    kept.sort();
+    assert_eq!(containers, kept, "only the newest kept restores are left");
+    assert_nothing_else_left(&app, &docker, &kept).await;
 }
 
 #[tokio::test]
@@ -470,6 +580,7 @@ async fn interrupting_a_run_removes_its_candidate() {
         "left: {:?}",
         app.containers(&docker).await
     );
+    assert_nothing_else_left(&app, &docker, &[]).await;
 }
 
 /// SIGINT, as Ctrl-C sends it.

@@ -28,11 +28,12 @@ if [ "$server" = 1 ] && [ ! -d /var/lib/mysql/mysql ]; then
   i=0
   until mariadb-admin --socket="$sock" -uroot ping >/dev/null 2>&1; do
     i=$((i + 1))
-    if [ "$i" -gt 120 ]; then
+    # Polled often: every pause is time the run waits for (30 s in all).
+    if [ "$i" -gt 600 ]; then
       echo "error: the set-up server did not start" >&2
       exit 1
     fi
-    sleep 0.25
+    sleep 0.05
   done
   esc=$(printf '%s' "$rootpw" | sed "s/\\\\/\\\\\\\\/g; s/'/''/g")
   {

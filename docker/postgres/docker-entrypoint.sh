@@ -1,8 +1,9 @@
 #!/bin/sh
 # Mirrors the official postgres image's entrypoint: initialise $PGDATA on the
-# first start (POSTGRES_USER / POSTGRES_PASSWORD / POSTGRES_DB), then run the
-# server with the given arguments. The temporary server used for set-up
-# listens on no TCP port, so a TCP connection succeeds only once it is ready.
+# first start (POSTGRES_USER / POSTGRES_PASSWORD / POSTGRES_DB /
+# POSTGRES_INITDB_ARGS), then run the server with the given arguments. The
+# temporary server used for set-up listens on no TCP port, so a TCP connection
+# succeeds only once it is ready.
 set -eu
 if [ "${1#-}" != "$1" ]; then
   set -- postgres "$@"
@@ -22,8 +23,10 @@ if [ "$1" = postgres ] && [ ! -s "$PGDATA/PG_VERSION" ]; then
   db=${POSTGRES_DB:-$user}
   pwfile=$(mktemp)
   printf '%s' "$POSTGRES_PASSWORD" >"$pwfile"
+  # POSTGRES_INITDB_ARGS as in the official image (e.g. --no-sync), split on spaces.
+  # shellcheck disable=SC2086
   initdb --username="$user" --pwfile="$pwfile" --auth-local=trust --auth-host=scram-sha-256 \
-    --encoding=UTF8 -D "$PGDATA" >/dev/null
+    --encoding=UTF8 -D "$PGDATA" ${POSTGRES_INITDB_ARGS:-} >/dev/null
   rm -f "$pwfile"
   echo "host all all all scram-sha-256" >>"$PGDATA/pg_hba.conf"
   echo "listen_addresses = '*'" >>"$PGDATA/postgresql.conf"

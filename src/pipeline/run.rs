@@ -296,16 +296,33 @@ impl<'a> Run<'a> {
         Ok(creds)
     }
 
-    /// Waits for the candidate's server, then creates `restore.roles`.
+    /// Waits for the candidate's server and creates the database the dump
+    /// goes into where the image did not, then creates `restore.roles`.
     async fn start(&mut self, l: &Launched) -> Result<(), Stop> {
         let (ctx, job, engine) = (self.ctx, self.job, self.engine);
-        let ready = wait_ready(
-            &ctx.docker,
-            &l.candidate,
-            engine,
-            &l.creds,
-            job.restore.ready_timeout,
-        );
+        let initial = Credentials {
+            database: engine.initial_database(&l.creds),
+            ..l.creds.clone()
+        };
+        let ready = async {
+            wait_ready(
+                &ctx.docker,
+                &l.candidate,
+                engine,
+                &initial,
+                job.restore.ready_timeout,
+            )
+            .await?;
+            engine
+                .create_database(l.candidate.host_port, &l.creds)
+                .await
+                .map_err(|e| {
+                    Stop::error(format!(
+                        "could not create the database `{}` the dump is loaded into: {e}",
+                        l.creds.database
+                    ))
+                })
+        };
         self.timed(Phase::Start, ready).await?;
         engine
             .prepare(l.candidate.host_port, &l.creds, &job.restore.roles)

@@ -93,7 +93,7 @@ impl Candidate {
     /// Removes the container, its relay, network and volume, waiting for Docker to confirm.
     pub async fn remove(mut self) {
         self.armed = false;
-        remove(&self.docker, &self.name, self.volume.as_deref()).await;
+        remove_named(&self.docker, &self.name, self.volume.as_deref()).await;
     }
 
     /// The files [`save_files`] kept; empty if it was not called.
@@ -122,7 +122,7 @@ impl Drop for Candidate {
             let docker = self.docker.clone();
             let name = std::mem::take(&mut self.name);
             let volume = self.volume.take();
-            handle.spawn(async move { remove(&docker, &name, volume.as_deref()).await });
+            handle.spawn(async move { remove_named(&docker, &name, volume.as_deref()).await });
         }
     }
 }
@@ -137,12 +137,24 @@ pub async fn remove(docker: &Docker, container: &str, volume: Option<&str>) {
         Err(_) => None,
     }
     .unwrap_or_else(|| container.to_string());
-    remove_container(docker, &sandbox::relay_name(&name)).await;
-    remove_container(docker, container).await;
-    sandbox::remove_network(docker, &name).await;
-    if let Some(v) = volume {
-        remove_volume(docker, v).await;
-    }
+    remove_named(docker, &name, volume).await;
+}
+
+/// [`remove`], for a database container known by its name: the relay and
+/// the database container go at once (each force-removal waits for its
+/// container to die), then the network they were on and the volume, at once.
+async fn remove_named(docker: &Docker, name: &str, volume: Option<&str>) {
+    let relay = sandbox::relay_name(name);
+    tokio::join!(
+        remove_container(docker, &relay),
+        remove_container(docker, name)
+    );
+    let volume = async {
+        if let Some(v) = volume {
+            remove_volume(docker, v).await;
+        }
+    };
+    tokio::join!(sandbox::remove_network(docker, name), volume);
 }
 
 pub async fn remove_container(docker: &Docker, id: &str) {
@@ -267,19 +279,8 @@ pub async fn launch_restoring(
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
 
-    if let Some(v) = &spec.volume
-        && spec.role == Role::Candidate
-    {
-        docker
-            .create_volume(VolumeCreateRequest {
-                name: Some(v.clone()),
-                labels: Some(labels.clone()),
-                ..Default::default()
-            })
-            .await
-            .map_err(RestoreError::Docker)?;
-    }
-    // From here on the guard owns the volume, and then the container.
+    // From here on the guard owns the volume, the network and the containers,
+    // as each comes into being.
     let mut guard = Candidate {
         docker: docker.clone(),
         id: spec.name.clone(),
@@ -298,8 +299,10 @@ pub async fn launch_restoring(
     }
 }
 
-/// Creates the container on its own network, puts `files` in place,
-/// starts it and its relay; `guard` learns the container's id and port.
+/// Creates the volume and the network, then the container on that network
+/// and its relay side by side; `guard` learns the container's id and the
+/// relay's port. Each pair is awaited to the end even when one fails, so no
+/// creation Docker is still busy with outlives the guard's removal.
 async fn start_sandboxed(
     docker: &Docker,
     spec: &ContainerSpec,
@@ -307,7 +310,39 @@ async fn start_sandboxed(
     labels: &HashMap<String, String>,
     guard: &mut Candidate,
 ) -> Result<(), RestoreError> {
-    sandbox::create_network(docker, &spec.name, labels).await?;
+    let volume = async {
+        match &spec.volume {
+            Some(v) if spec.role == Role::Candidate => docker
+                .create_volume(VolumeCreateRequest {
+                    name: Some(v.clone()),
+                    labels: Some(labels.clone()),
+                    ..Default::default()
+                })
+                .await
+                .map(|_| ())
+                .map_err(RestoreError::Docker),
+            _ => Ok(()),
+        }
+    };
+    let network = sandbox::create_network(docker, &spec.name, labels);
+    let (volume, network) = tokio::join!(volume, network);
+    volume.and(network)?;
+    // The relay forwards nothing until the database joins the network; a
+    // connection before that ends at once and `wait_ready` tries again.
+    let relay = sandbox::start_relay(docker, &spec.name, &spec.image, spec.port, labels);
+    let (database, relay) = tokio::join!(start_database(docker, spec, files, labels), relay);
+    guard.id = database?;
+    guard.host_port = relay?;
+    Ok(())
+}
+
+/// Creates the database container, puts `files` in place and starts it; its id.
+async fn start_database(
+    docker: &Docker,
+    spec: &ContainerSpec,
+    files: &[SavedFile],
+    labels: &HashMap<String, String>,
+) -> Result<String, RestoreError> {
     let opts = CreateContainerOptionsBuilder::default()
         .name(&spec.name)
         .build();
@@ -315,7 +350,6 @@ async fn start_sandboxed(
         .create_container(Some(opts), container_body(spec, labels))
         .await
         .map_err(RestoreError::Docker)?;
-    guard.id = created.id;
     for file in files {
         let opts = UploadToContainerOptionsBuilder::default()
             .path(&file.dir)
@@ -323,7 +357,7 @@ async fn start_sandboxed(
             .build();
         docker
             .upload_to_container(
-                &guard.id,
+                &created.id,
                 Some(opts),
                 bollard::body_full(file.archive.clone().into()),
             )
@@ -331,12 +365,10 @@ async fn start_sandboxed(
             .map_err(RestoreError::Docker)?;
     }
     docker
-        .start_container(&guard.id, None)
+        .start_container(&created.id, None)
         .await
         .map_err(RestoreError::Docker)?;
-    guard.host_port =
-        sandbox::start_relay(docker, &spec.name, &spec.image, spec.port, labels).await?;
-    Ok(())
+    Ok(created.id)
 }
 
 /// The container as Docker creates it: limits, sandbox, data on the

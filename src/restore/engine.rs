@@ -37,6 +37,17 @@ pub trait Engine: Send + Sync {
     fn superuser(&self) -> &'static str;
     /// The official image's environment contract for first-start initialisation.
     fn container_env(&self, creds: &Credentials) -> Vec<String>;
+    /// The database the image's entrypoint leaves on first start, which the
+    /// wait for the server connects to; `creds.database` is made by
+    /// [`Engine::create_database`] where it differs.
+    fn initial_database(&self, creds: &Credentials) -> String {
+        creds.database.clone()
+    }
+    /// Creates `creds.database` once the server is ready, where
+    /// [`Engine::initial_database`] left it to restoredrill.
+    async fn create_database(&self, _port: u16, _creds: &Credentials) -> Result<(), QueryError> {
+        Ok(())
+    }
     /// Arguments for the image's entrypoint: the server, with throwaway tuning if asked.
     fn server_args(&self, tuning: bool) -> Vec<String>;
     /// Environment for the engine's client tools run inside the container.

@@ -72,6 +72,11 @@ pub use docker::connect_docker;
 
 /// How long one connection attempt of [`wait_ready_at`] may take.
 const CONNECT_ATTEMPT: Duration = Duration::from_secs(10);
+/// The pause between two connection attempts while the server starts. An
+/// attempt before the server listens ends at once (the relay closes the
+/// connection it cannot forward), so trying often costs little, and each
+/// pause is time a ready server waits for its dump.
+const READY_POLL: Duration = Duration::from_millis(50);
 
 /// Waits until the server in `candidate` accepts a connection from this host.
 pub async fn wait_ready(
@@ -122,7 +127,7 @@ pub async fn wait_ready_at(
             }
         }
         container::still_running(docker, container).await?;
-        tokio::time::sleep(Duration::from_millis(250)).await;
+        tokio::time::sleep(READY_POLL).await;
     }
     Err(RestoreError::NotReady {
         waited: limit,
