@@ -50,8 +50,10 @@ impl Engine for Postgres {
 
     fn container_env(&self, c: &Credentials) -> Vec<String> {
         // POSTGRES_DB is the server's own database: with any other, the
-        // entrypoint starts and stops a temporary server only to create it
-        // (about a second); restoredrill creates it on the real server instead.
+        // bundled image's entrypoint starts and stops a temporary server only
+        // to create it (about a second; the official image starts one for
+        // its init scripts either way). restoredrill creates it on the real
+        // server instead.
         vec![
             format!("POSTGRES_USER={}", c.user),
             format!("POSTGRES_PASSWORD={}", c.password.expose()),
