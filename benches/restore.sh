@@ -183,7 +183,7 @@ write_config() { # KIND DUMP EXPECTED
   } >"$work/$kind.yaml"
 }
 
-# Arm (c): prints "SECONDS PEAK_RSS_KIB LOAD_SECONDS CONNECTIONS".
+# Arm (c): prints "SECONDS PEAK_RSS_KIB LOAD_SECONDS CONNECTIONS CREATE_START_SECONDS".
 restoredrill_arm() { # KIND
   local kind=$1 t0 t1
   t0=$(now)
@@ -201,9 +201,11 @@ import datetime, json, sys
 run = json.load(open(sys.argv[1]))["runs"][0]
 assert run["verdict"] == "pass", (run["verdict"], run.get("reason"))
 t = lambda s: datetime.datetime.fromisoformat(s.replace("Z", "+00:00"))
-load = sum((t(p["finished_at"]) - t(p["started_at"])).total_seconds() for p in run["phases"] if p["name"] == "load")
+phase = lambda *names: sum((t(p["finished_at"]) - t(p["started_at"])).total_seconds()
+                           for p in run["phases"] if p["name"] in names)
 conns = (run.get("load") or {}).get("connections", "-")
-print(f"{float(sys.argv[3]) - float(sys.argv[2]):.2f} {sys.argv[4]} {load:.2f} {conns}")
+print(f"{float(sys.argv[3]) - float(sys.argv[2]):.2f} {sys.argv[4]} {phase('load'):.2f} {conns} "
+      f"{phase('create', 'start'):.2f}")
 PY
 }
 
@@ -223,7 +225,7 @@ bench_dump() { # KIND DUMP EXPECTED ARMS...
         rest=$(restoredrill_arm "$kind")
         read -r secs rest <<<"$rest"
       else
-        secs=$(raw_arm "$arm" "$kind" "$dump" "$expected") rest="- - -"
+        secs=$(raw_arm "$arm" "$kind" "$dump" "$expected") rest="- - - -"
       fi
       log "$kind rep $rep arm ($arm): $secs s"
       printf '%s\t%s\t%s\t%s\n' "$kind" "$arm" "$secs" "${rest// /$'\t'}" >>"$results"
@@ -296,8 +298,8 @@ python3 - "$results" "${sizes[pg-plain]}" "${sizes[pg-custom]}" "${sizes[mariadb
 import collections, statistics, sys
 rows = collections.defaultdict(list)
 for line in open(sys.argv[1]):
-    kind, arm, secs, rss, load, conns = line.rstrip("\n").split("\t")
-    rows[kind, arm].append((float(secs), rss, load, conns))
+    kind, arm, secs, rss, load, conns, startup = line.rstrip("\n").split("\t")
+    rows[kind, arm].append((float(secs), rss, load, conns, startup))
 size = dict(zip(["pg-plain", "pg-custom", "mariadb", "pg-big"], sys.argv[2:6]))
 jobs = sys.argv[6]
 names = {
@@ -308,26 +310,26 @@ names = {
 }
 med = lambda kind, arm, i=0: statistics.median(float(r[i]) for r in rows[kind, arm])
 print("| dump | (a) naive script | (b) best raw tool | (c) restoredrill run | c/a | c/b "
-      "| (c) load phase | (c) outside load | (c) load connections | (c) peak RSS |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+      "| (c) load phase | (c) outside load | (c) of which create+start | (c) load connections | (c) peak RSS |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for kind in ["pg-plain", "pg-custom", "mariadb", "pg-big"]:
     if not rows[kind, "c"]:
         continue
     title, a_tool, b_tool = names[kind]
     a, c = med(kind, "a"), med(kind, "c")
     b = med(kind, "b") if rows[kind, "b"] else None
-    load = med(kind, "c", 2)
+    load, startup = med(kind, "c", 2), med(kind, "c", 4)
     rss = max(int(r[1]) for r in rows[kind, "c"]) / 1024
     conns = "/".join(sorted({r[3] for r in rows[kind, "c"]}))
     print(f"| {title} ({size[kind]}) | {a:.2f} s ({a_tool}) | "
           + (f"{b:.2f} s ({b_tool})" if b else "—")
           + f" | {c:.2f} s | {c / a:.2f}× | " + (f"{c / b:.2f}×" if b else "—")
-          + f" | {load:.2f} s | {c - load:.2f} s | {conns} | {rss:.1f} MiB |")
+          + f" | {load:.2f} s | {c - load:.2f} s | {startup:.2f} s | {conns} | {rss:.1f} MiB |")
 print()
-print("All runs (seconds; for (c) also peak RSS KiB, load phase s, connections):")
+print("All runs in order of kind and arm (seconds; for (c) also peak RSS, load phase, connections):")
 print()
-for (kind, arm), rs in sorted(rows.items()):
-    print(f"- {kind} ({arm}): " + ", ".join(f"{r[0]:.2f}" + (f" [{r[1]} KiB, load {r[2]}, {r[3]} conn]" if arm == "c" else "") for r in rs))
+for (kind, arm), rs in sorted((k, rs) for k, rs in rows.items() if rs):
+    print(f"- {kind} ({arm}): " + ", ".join(f"{r[0]:.2f}" + (f" [{int(r[1]) / 1024:.1f} MiB, load {r[2]} s, {r[3]} conn]" if arm == "c" else "") for r in rs))
 PY
 echo
 echo "Idle daemon, one job, after 10 s: $(cat "$work/idle")"
