@@ -320,6 +320,8 @@ impl<'a> Router<'a> {
                 if let Some(why) = self.serial_reason(&unit) {
                     self.go_serial(why);
                 }
+                self.serial_data |=
+                    self.serial.is_some() && unit.is_one(StatementKind::PlainInsert);
                 self.flow = self.rest_flow();
                 return Ok(());
             }
