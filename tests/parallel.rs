@@ -25,13 +25,18 @@ type Fingerprint = BTreeMap<String, Vec<String>>;
 
 /// A job restoring the only file in `dir` on `parallel` connections.
 fn job(name: &str, engine: &str, dir: &Path, parallel: u32, extra: &str) -> String {
+    job_with(name, engine, dir, &format!("parallel: {parallel}"), extra)
+}
+
+/// A job restoring the only file in `dir` with these `restore:` settings.
+fn job_with(name: &str, engine: &str, dir: &Path, restore: &str, extra: &str) -> String {
     let image = if engine == "postgres" {
         PG_IMAGE
     } else {
         MARIADB_IMAGE
     };
     format!(
-        "  - name: JOB({name})\n    engine: {engine}\n    image: {image}\n    source: {{ type: local, settle: 0s, path: {} }}\n    restore: {{ parallel: {parallel} }}\n{extra}",
+        "  - name: JOB({name})\n    engine: {engine}\n    image: {image}\n    source: {{ type: local, settle: 0s, path: {} }}\n    restore: {{ {restore} }}\n{extra}",
         dir.display()
     )
 }
@@ -379,4 +384,262 @@ fn digest(lines: &[String]) -> String {
         h.update(b"\n");
     }
     format!("{} {}", lines.len(), hex::encode(h.finalize()))
+}
+
+/// A broken dump: its job name, file name, bytes and words its reason must have.
+struct Broken {
+    name: &'static str,
+    file: &'static str,
+    bytes: Vec<u8>,
+    words: &'static [&'static str],
+}
+
+/// The text of the features dump up to the end of the line where `table`'s
+/// COPY row `id` is, and the rest after it.
+fn split_at_row<'a>(sql: &'a str, table: &str, id: u32) -> (&'a str, &'a str) {
+    let copy = sql
+        .find(&format!("\nCOPY public.{table} "))
+        .unwrap_or_else(|| panic!("no COPY of {table}"));
+    let row = copy
+        + sql[copy..]
+            .find(&format!("\n{id}\t"))
+            .unwrap_or_else(|| panic!("no row {id} in {table}"));
+    let end = row + 1 + sql[row + 1..].find('\n').unwrap() + 1;
+    (&sql[..end], &sql[end..])
+}
+
+/// The features dump with `block` right after the end of `table`'s COPY.
+fn after_copy(sql: &str, table: &str, block: &str) -> Vec<u8> {
+    let copy = sql.find(&format!("\nCOPY public.{table} ")).unwrap();
+    let end = copy + sql[copy..].find("\n\\.\n").unwrap() + 4;
+    [&sql[..end], block, &sql[end..]].concat().into_bytes()
+}
+
+/// pg_dump output broken in the middle of its table data.
+fn broken_pg_dumps() -> Vec<Broken> {
+    let sql = String::from_utf8(gunzip("parallel/postgres-features.sql.gz")).unwrap();
+    // Row 3500 of customers is past the first 256 KiB chunk of its COPY.
+    let (head, tail) = split_at_row(&sql, "customers", 3500);
+    let last_line = head[..head.len() - 1].rfind('\n').unwrap() + 1;
+    let bad_row = [
+        &head[..last_line],
+        "not-a-number",
+        &head[last_line + "3500".len()..],
+        tail,
+    ]
+    .concat();
+    let (audit_head, _) = split_at_row(&sql, "audit_log", 20000);
+    let copy = audit_head.find("\nCOPY public.audit_log ").unwrap();
+    let rows = &audit_head[audit_head[copy + 1..].find('\n').unwrap() + copy + 2..];
+    let missing_rows =
+        format!("COPY public.no_such_table (id, order_id, what) FROM stdin;\n{rows}\\.\n");
+    vec![
+        Broken {
+            name: "bad-row",
+            file: "bad-row.sql",
+            bytes: bad_row.into_bytes(),
+            words: &["invalid input syntax for type integer", "not-a-number"],
+        },
+        Broken {
+            name: "missing-empty",
+            file: "missing-empty.sql",
+            bytes: after_copy(
+                &sql,
+                "customers",
+                "COPY public.no_such_table (id) FROM stdin;\n\\.\n",
+            ),
+            words: &["no_such_table", "does not exist"],
+        },
+        Broken {
+            name: "missing-rows",
+            file: "missing-rows.sql",
+            bytes: after_copy(&sql, "customers", &missing_rows),
+            words: &["no_such_table", "does not exist"],
+        },
+        Broken {
+            name: "cut",
+            file: "cut.sql",
+            bytes: head.as_bytes().to_vec(),
+            words: &["cut off"],
+        },
+    ]
+}
+
+/// Where `needle` occurs in `hay` for the `nth` time (0: the first).
+fn nth(hay: &[u8], needle: &[u8], nth: usize) -> usize {
+    hay.windows(needle.len())
+        .enumerate()
+        .filter(|(_, w)| *w == needle)
+        .nth(nth)
+        .unwrap_or_else(|| {
+            panic!(
+                "fewer than {} of {}",
+                nth + 1,
+                String::from_utf8_lossy(needle)
+            )
+        })
+        .0
+}
+
+/// mariadb-dump output broken in the middle of a table's INSERTs.
+fn broken_mariadb_dumps() -> Vec<Broken> {
+    let dump = gunzip("parallel/mariadb-features.sql.gz");
+    let insert: &[u8] = b"\nINSERT INTO `orders` VALUES";
+    // The 30th of orders' 60-odd INSERT statements goes to a missing table.
+    let at = nth(&dump, insert, 30) + 1;
+    let missing = [
+        &dump[..at],
+        b"INSERT INTO `no_such_table` VALUES",
+        &dump[at + insert.len() - 1..],
+    ]
+    .concat();
+    // The 10th statement again, after the 40th: its ids are already in.
+    let tenth = nth(&dump, insert, 10) + 1;
+    let tenth_end = tenth + nth(&dump[tenth..], b";\n", 0) + 2;
+    let fortieth = nth(&dump, insert, 41) + 1;
+    let duplicate = [
+        &dump[..fortieth],
+        &dump[tenth..tenth_end],
+        &dump[fortieth..],
+    ]
+    .concat();
+    vec![
+        Broken {
+            name: "missing",
+            file: "missing.sql",
+            bytes: missing,
+            words: &["no_such_table"],
+        },
+        Broken {
+            name: "duplicate",
+            file: "duplicate.sql",
+            bytes: duplicate,
+            words: &["Duplicate entry"],
+        },
+    ]
+}
+
+/// Each broken dump fails serially and on 3 connections, for the same
+/// reason, and leaves no container behind.
+async fn broken_fail_alike(engine: &str, cases: Vec<Broken>) {
+    let docker = require_docker().await;
+    let app = App::new(&format!("par-bad-{engine}"));
+    let mut jobs = String::new();
+    for c in &cases {
+        let dir = alone(&app, c.name, c.file, &c.bytes);
+        for parallel in [1, 3] {
+            let name = format!("{}-p{parallel}", c.name);
+            jobs.push_str(&job(&name, engine, &dir, parallel, "    keep: false\n"));
+        }
+    }
+    app.write_config(&jobs);
+    let (code, runs, stderr) = app.run_json(&["-v", "--log-format", "json"]);
+    assert_eq!(code, 1, "{stderr}");
+    for c in &cases {
+        for parallel in [1, 3] {
+            let run = by_job(&runs, &app.job_name(&format!("{}-p{parallel}", c.name)));
+            let why = reason(run);
+            assert_eq!(run["verdict"], "fail", "{} on {parallel}: {run:#}", c.name);
+            for w in c.words {
+                assert!(
+                    why.contains(w),
+                    "{} on {parallel}: `{why}` lacks `{w}`",
+                    c.name
+                );
+            }
+            // A failed run reports no `load`; the debug log tells which path ran.
+            let started =
+                data_connections(&stderr, &app.job_name(&format!("{}-p{parallel}", c.name)));
+            if parallel == 1 {
+                assert_eq!(started, 0, "{}: data connections on a serial load", c.name);
+            } else {
+                assert!(
+                    started > 1,
+                    "{}: the parallel path did not run ({started} data connections)",
+                    c.name
+                );
+            }
+            eprintln!(
+                "{} on {parallel}: {why} ({started} data connections)",
+                c.name
+            );
+        }
+    }
+    let left = app.containers(&docker).await;
+    assert!(left.is_empty(), "containers left behind: {left:?}");
+}
+
+/// Data connections the run of `job` started, from its JSON debug log.
+fn data_connections(stderr: &str, job: &str) -> usize {
+    stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|l| {
+            l["fields"]["message"] == "loading connection started" && l["span"]["job"] == job
+        })
+        .count()
+}
+
+#[tokio::test]
+async fn broken_pg_dumps_fail_on_three_connections_as_on_one() {
+    broken_fail_alike("postgres", broken_pg_dumps()).await;
+}
+
+#[tokio::test]
+async fn broken_mariadb_dumps_fail_on_three_connections_as_on_one() {
+    broken_fail_alike("mariadb", broken_mariadb_dumps()).await;
+}
+
+/// Dumps the parallel loader does not understand load on one connection,
+/// pass, and the report says why.
+#[tokio::test]
+async fn dumps_it_does_not_understand_load_serially_and_say_why() {
+    let docker = require_docker().await;
+    let app = App::new("par-serial");
+    let create = std::fs::read(fixture("postgres/shop-create.sql")).unwrap();
+    let hand = b"CREATE TABLE notes (id integer PRIMARY KEY, body text);\n\
+                 INSERT INTO notes VALUES (1, 'one'), (2, 'two');\n";
+    let lenient = "parallel: 3, require_end_marker: false";
+    let jobs = [
+        job(
+            "create",
+            "postgres",
+            &alone(&app, "create", "shop-create.sql", &create),
+            3,
+            "    database: shop\n    keep: false\n",
+        ),
+        job_with(
+            "hand-pg",
+            "postgres",
+            &alone(&app, "hand-pg", "notes.sql", hand),
+            lenient,
+            "    keep: false\n",
+        ),
+        job_with(
+            "hand-my",
+            "mariadb",
+            &alone(&app, "hand-my", "notes.sql", hand),
+            lenient,
+            "    keep: false\n",
+        ),
+    ];
+    app.write_config(&jobs.concat());
+    let (_, runs, stderr) = app.run_json(&[]);
+    for name in ["create", "hand-pg", "hand-my"] {
+        let run = by_job(&runs, &app.job_name(name));
+        assert_eq!(run["verdict"], "pass", "{name}: {run:#}\n{stderr}");
+        assert_eq!(run["load"]["connections"], 1, "{name}: {}", run["load"]);
+        let why = run["load"]["serial_reason"].as_str().unwrap_or("");
+        assert!(!why.is_empty(), "{name}: no serial_reason: {}", run["load"]);
+        eprintln!("{name}: {why}");
+    }
+    let create = by_job(&runs, &app.job_name("create"));
+    assert!(
+        create["load"]["serial_reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("connect")),
+        "{}",
+        create["load"]
+    );
+    assert!(app.containers(&docker).await.is_empty());
 }
