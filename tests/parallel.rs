@@ -122,6 +122,7 @@ async fn loads_equal(engine: &str) {
                 parallel["load"]["serial_reason"]
             );
         }
+        eprintln!("{name}: parallel load {}", parallel["load"]);
         assert_eq!(serial["tables"], parallel["tables"], "{name}: row counts");
         let (a, b) = if engine == "postgres" {
             (
@@ -179,7 +180,7 @@ fn features_as_dumped(serial: &Value) {
     for (t, n) in [
         ("customers", 7000),
         ("orders", 19900),
-        ("audit_log", 20000),
+        ("audit_log", 20001),
         ("logbook", 6000),
         ("nothing_here", 0),
     ] {
@@ -277,6 +278,10 @@ async fn pg_fingerprint(kept: &Value) -> Fingerprint {
             format!(
                 "SELECT concat_ws(' ', t.typname, t.typtype, (SELECT string_agg(enumlabel, ',' ORDER BY enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid)) FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace WHERE t.typtype IN ('e', 'd') AND {user}"
             ),
+        ),
+        (
+            "large objects",
+            "SELECT oid::text || ' ' || md5(lo_get(oid)) FROM pg_largeobject_metadata".to_string(),
         ),
         (
             "comments",
