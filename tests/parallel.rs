@@ -88,10 +88,9 @@ fn equal_cases(engine: &str) -> Vec<(&'static str, &'static str, Vec<u8>, bool)>
 
 /// Loads every case serially and on 3 connections, keeps each restore and
 /// compares what is in them.
-async fn loads_equal(engine: &str) {
+async fn loads_equal(engine: &str, tag: &str, cases: Vec<(&str, &str, Vec<u8>, bool)>) {
     let docker = require_docker().await;
-    let app = App::new(&format!("par-eq-{engine}"));
-    let cases = equal_cases(engine);
+    let app = App::new(&format!("par-{tag}-{engine}"));
     let mut jobs = String::new();
     for (name, file, bytes, _) in &cases {
         let dir = alone(&app, name, file, bytes);
@@ -141,7 +140,7 @@ async fn loads_equal(engine: &str) {
         }
     }
     drop(app);
-    let left = App::new(&format!("par-eq-{engine}"));
+    let left = App::new(&format!("par-{tag}-{engine}"));
     assert!(left.containers(&docker).await.is_empty());
 }
 
@@ -190,12 +189,44 @@ fn features_as_dumped(serial: &Value) {
 
 #[tokio::test]
 async fn postgres_parallel_load_gives_the_serial_database() {
-    loads_equal("postgres").await;
+    loads_equal("postgres", "eq", equal_cases("postgres")).await;
 }
 
 #[tokio::test]
 async fn mariadb_parallel_load_gives_the_serial_database() {
-    loads_equal("mariadb").await;
+    loads_equal("mariadb", "eq", equal_cases("mariadb")).await;
+}
+
+/// The benchmark's shop dataset at scale 0.01 (~1 MB of SQL), made now by
+/// fixtures/shop/generate.sh with the real dump tools.
+fn shop_dataset(engine: &str) -> Vec<(&'static str, &'static str, Vec<u8>, bool)> {
+    let script = fixture("shop/generate.sh");
+    assert!(
+        script.exists(),
+        "{} is missing: it comes with the benchmark's dataset generator (merge main)",
+        script.display()
+    );
+    let out = tempfile::tempdir().unwrap();
+    let made = std::process::Command::new(&script)
+        .args([engine, "0.01"])
+        .arg(out.path())
+        .output()
+        .expect("run fixtures/shop/generate.sh");
+    assert!(
+        made.status.success(),
+        "fixtures/shop/generate.sh {engine} 0.01 failed:\n{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let dump = out.path().join(format!("shop-{engine}-s0.01.sql.gz"));
+    let bytes = std::fs::read(&dump).unwrap_or_else(|e| panic!("{}: {e}", dump.display()));
+    vec![("dataset", "shop.sql.gz", bytes, true)]
+}
+
+#[tokio::test]
+async fn the_shop_dataset_loads_alike_on_one_and_three_connections() {
+    for engine in ["postgres", "mariadb"] {
+        loads_equal(engine, "dataset", shop_dataset(engine)).await;
+    }
 }
 
 /// A kept PostgreSQL restore's fingerprint.
