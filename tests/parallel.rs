@@ -87,8 +87,12 @@ fn equal_cases(engine: &str) -> Vec<(&'static str, &'static str, Vec<u8>, bool)>
 }
 
 /// Loads every case serially and on 3 connections, keeps each restore and
-/// compares what is in them.
-async fn loads_equal(engine: &str, tag: &str, cases: Vec<(&str, &str, Vec<u8>, bool)>) {
+/// compares what is in them; the reports of the parallel runs.
+async fn loads_equal(
+    engine: &str,
+    tag: &str,
+    cases: Vec<(&str, &str, Vec<u8>, bool)>,
+) -> Vec<Value> {
     let docker = require_docker().await;
     let app = App::new(&format!("par-{tag}-{engine}"));
     let mut jobs = String::new();
@@ -106,6 +110,7 @@ async fn loads_equal(engine: &str, tag: &str, cases: Vec<(&str, &str, Vec<u8>, b
     }
     app.write_config(&jobs);
     let (_, runs, stderr) = app.run_json(&[]);
+    let mut parallel_runs = Vec::new();
     for (name, _, _, big) in &cases {
         let serial = by_job(&runs, &app.job_name(&format!("{name}-p1")));
         let parallel = by_job(&runs, &app.job_name(&format!("{name}-p3")));
@@ -138,10 +143,12 @@ async fn loads_equal(engine: &str, tag: &str, cases: Vec<(&str, &str, Vec<u8>, b
         if *name == "features" {
             features_as_dumped(serial);
         }
+        parallel_runs.push(parallel.clone());
     }
     drop(app);
     let left = App::new(&format!("par-{tag}-{engine}"));
     assert!(left.containers(&docker).await.is_empty());
+    parallel_runs
 }
 
 /// The fingerprints are equal, and tell where they differ when not.
@@ -195,6 +202,74 @@ async fn postgres_parallel_load_gives_the_serial_database() {
 #[tokio::test]
 async fn mariadb_parallel_load_gives_the_serial_database() {
     loads_equal("mariadb", "eq", equal_cases("mariadb")).await;
+}
+
+/// The features dump as `mariadb-dump --no-autocommit` writes it: each
+/// table's data in a transaction (the lines as mariadb-dump 10.11.18 writes
+/// them), committed on the connection that ran the `SET`.
+fn no_autocommit(dump: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(dump.len() + 4096);
+    for line in dump.split_inclusive(|&b| b == b'\n') {
+        if line.starts_with(b"LOCK TABLES `") {
+            out.extend_from_slice(b"SET @OLD_AUTOCOMMIT=@@AUTOCOMMIT, @@AUTOCOMMIT=0;\n");
+        }
+        out.extend_from_slice(line);
+        if line == b"UNLOCK TABLES;\n" {
+            out.extend_from_slice(b"COMMIT;\nSET AUTOCOMMIT=@OLD_AUTOCOMMIT;\n");
+        }
+    }
+    assert!(out.len() > dump.len(), "no LOCK TABLES in the dump");
+    out
+}
+
+/// The features dump with its table data in one transaction, as a script
+/// that wants an all-or-nothing load would wrap it.
+fn in_transaction(sql: &[u8]) -> Vec<u8> {
+    let sql = std::str::from_utf8(sql).unwrap();
+    let first = sql.find("\nCOPY public.").expect("a COPY") + 1;
+    let last = sql.rfind("\n\\.\n").expect("a COPY end") + 4;
+    [
+        &sql[..first],
+        "BEGIN;\n",
+        &sql[first..last],
+        "COMMIT;\n",
+        &sql[last..],
+    ]
+    .concat()
+    .into_bytes()
+}
+
+/// A big dump whose data the parallel loader leaves to one connection
+/// (a transaction around it) loads alike, and the report says why:
+/// `load.connections` 1 with a `serial_reason`, as the contract asks.
+async fn serial_before_data_says_why(engine: &str, dump: Vec<u8>) {
+    let runs = loads_equal(
+        engine,
+        "txn",
+        vec![("features", "features.sql", dump, false)],
+    )
+    .await;
+    let load = &runs[0]["load"];
+    assert_eq!(load["connections"], 1, "{load}");
+    assert!(
+        load["serial_reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("transaction")),
+        "the table data went on one connection although parallel is 3, and the report \
+         does not say why: {load}"
+    );
+}
+
+#[tokio::test]
+async fn mariadb_no_autocommit_dump_loads_alike_and_says_why_serially() {
+    let dump = no_autocommit(&gunzip("parallel/mariadb-features.sql.gz"));
+    serial_before_data_says_why("mariadb", dump).await;
+}
+
+#[tokio::test]
+async fn pg_dump_in_a_transaction_loads_alike_and_says_why_serially() {
+    let dump = in_transaction(&gunzip("parallel/postgres-features.sql.gz"));
+    serial_before_data_says_why("postgres", dump).await;
 }
 
 /// The benchmark's shop dataset at scale 0.01 (~1 MB of SQL), made now by
