@@ -222,6 +222,56 @@ fn no_autocommit(dump: &[u8]) -> Vec<u8> {
     out
 }
 
+/// The features dump as `mariadb-dump --skip-extended-insert` would write
+/// it: one INSERT per row (mariadb-dump 10.11 puts each row on a line of
+/// its own, its text escaped, so a line is a row).
+fn one_insert_per_row(dump: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(dump.len() * 2);
+    let mut head: Option<Vec<u8>> = None;
+    for line in dump.split_inclusive(|&b| b == b'\n') {
+        if line.starts_with(b"INSERT INTO `") && line.ends_with(b" VALUES\n") {
+            head = Some(line[..line.len() - 1].to_vec());
+            continue;
+        }
+        match &head {
+            Some(h) if line.ends_with(b"),\n") || line.ends_with(b");\n") => {
+                out.extend_from_slice(h);
+                out.push(b' ');
+                out.extend_from_slice(&line[..line.len() - 2]);
+                out.extend_from_slice(b";\n");
+                if line.ends_with(b");\n") {
+                    head = None;
+                }
+            }
+            _ => out.extend_from_slice(line),
+        }
+    }
+    out
+}
+
+/// The features dump with a customer whose note is one 2 MiB line of COPY
+/// data: longer than a chunk (256 KiB) and than a held statement (1 MiB).
+fn long_row(sql: &[u8]) -> Vec<u8> {
+    let sql = std::str::from_utf8(sql).unwrap();
+    let copy = sql.find("\nCOPY public.customers ").unwrap();
+    let end = copy + sql[copy..].find("\n\\.\n").unwrap() + 1;
+    // 11 bytes × 192 Ki: a 2 MiB line.
+    let note = "long\\tnote ".repeat(192 << 10);
+    let row = format!("7001\tCustomer 7001!\tc7001@example.com\t{note}\t\\N\t\\N\t\\N\t\\N\n");
+    [&sql[..end], &row, &sql[end..]].concat().into_bytes()
+}
+
+#[tokio::test]
+async fn many_small_inserts_and_a_very_long_copy_row_load_alike() {
+    let rows = one_insert_per_row(&gunzip("parallel/mariadb-features.sql.gz"));
+    let runs = loads_equal("mariadb", "shape", vec![("rows", "rows.sql", rows, true)]).await;
+    assert_eq!(runs[0]["tables"].as_object().unwrap().len(), 6);
+    let long = long_row(&gunzip("parallel/postgres-features.sql.gz"));
+    let runs = loads_equal("postgres", "shape", vec![("long", "long.sql", long, true)]).await;
+    let customers = runs[0]["tables"]["public.customers"].as_u64();
+    assert_eq!(customers, Some(7001), "{}", runs[0]["tables"]);
+}
+
 /// The features dump with its table data in one transaction, as a script
 /// that wants an all-or-nothing load would wrap it.
 fn in_transaction(sql: &[u8]) -> Vec<u8> {
