@@ -385,7 +385,17 @@ async fn pg_fingerprint(kept: &Value) -> Fingerprint {
         );
         print.insert(format!("rows {t}"), pg_lines(&mut conn, &q).await);
     }
-    let schema = [
+    for (key, q) in pg_schema_queries(user) {
+        print.insert(key.to_string(), pg_lines(&mut conn, &q).await);
+    }
+    conn.close().await.unwrap();
+    print
+}
+
+/// The queries describing a PostgreSQL database's schema objects, each
+/// giving one text column; `user` restricts `n.nspname` to user schemas.
+fn pg_schema_queries(user: &str) -> Vec<(&'static str, String)> {
+    vec![
         (
             "columns",
             "SELECT concat_ws(' ', table_schema, table_name, column_name, data_type, udt_name, column_default, is_nullable, is_identity, identity_generation) FROM information_schema.columns WHERE table_schema NOT IN ('pg_catalog', 'information_schema')"
@@ -444,12 +454,7 @@ async fn pg_fingerprint(kept: &Value) -> Fingerprint {
             "SELECT d.objoid::regclass::text || ' ' || d.description FROM pg_description d WHERE d.classoid = 'pg_class'::regclass AND d.objoid >= 16384"
                 .to_string(),
         ),
-    ];
-    for (key, q) in schema {
-        print.insert(key.to_string(), pg_lines(&mut conn, &q).await);
-    }
-    conn.close().await.unwrap();
-    print
+    ]
 }
 
 /// The rows of `query` (one text column), sorted.
