@@ -294,7 +294,7 @@ echo "\`benches/restore.sh\` (SCALE=$scale, REPS=$main_reps, JOBS=$jobs): shop d
 echo "medians of $main_reps, each arm from container start to container removed, rows of every table counted."
 echo "Machine: $(nproc) cores, $(free -g | awk '/^Mem:/ { print $2 }') GiB RAM, Docker $(docker version --format '{{.Server.Version}}'), $(date -u '+%Y-%m-%d %H:%M UTC')."
 echo
-python3 - "$results" "${sizes[pg-plain]}" "${sizes[pg-custom]}" "${sizes[mariadb]}" "${sizes[pg-big]:-}" "$jobs" <<'PY'
+python3 - "$results" "${sizes[pg-plain]:-}" "${sizes[pg-custom]:-}" "${sizes[mariadb]:-}" "${sizes[pg-big]:-}" "$jobs" <<'PY'
 import collections, statistics, sys
 rows = collections.defaultdict(list)
 for line in open(sys.argv[1]):
