@@ -20,7 +20,7 @@
 # and, with BIG=1, a PostgreSQL plain dump of at least 2 GB of SQL restored
 # once by (a) and (c).
 #
-# Usage: benches/restore.sh           (about 15 minutes at the defaults here)
+# Usage: benches/restore.sh   (31 minutes at the defaults on 2 busy shared cores; SCALE=1 is ~3× quicker)
 # Env:   SCALE=3     dataset scale (1 ≈ 100 MB of SQL); REPS=3 repetitions;
 #        JOBS=nproc  pg_restore --jobs of arm (b);
 #        KINDS="pg-plain pg-custom mariadb"  the dumps to run, a subset of these;
@@ -294,7 +294,7 @@ echo "\`benches/restore.sh\` (SCALE=$scale, REPS=$main_reps, JOBS=$jobs): shop d
 echo "medians of $main_reps, each arm from container start to container removed, rows of every table counted."
 echo "Machine: $(nproc) cores, $(free -g | awk '/^Mem:/ { print $2 }') GiB RAM, Docker $(docker version --format '{{.Server.Version}}'), $(date -u '+%Y-%m-%d %H:%M UTC')."
 echo
-python3 - "$results" "${sizes[pg-plain]}" "${sizes[pg-custom]}" "${sizes[mariadb]}" "${sizes[pg-big]:-}" "$jobs" <<'PY'
+python3 - "$results" "${sizes[pg-plain]:-}" "${sizes[pg-custom]:-}" "${sizes[mariadb]:-}" "${sizes[pg-big]:-}" "$jobs" <<'PY'
 import collections, statistics, sys
 rows = collections.defaultdict(list)
 for line in open(sys.argv[1]):
