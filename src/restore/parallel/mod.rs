@@ -299,9 +299,9 @@ impl<'a> Router<'a> {
                     self.send_main(&pending).await?;
                     self.main_dirty = true;
                     self.flow = Flow::Main;
-                    if self.dialect == Dialect::Mysql {
-                        self.go_serial(format!("a statement longer than {} MiB", HOLD_MYSQL >> 20));
-                    }
+                    // What it was is known only at its end: were it a session
+                    // setting, the other connections would have missed it.
+                    self.go_serial(format!("a statement longer than {} KiB", hold >> 10));
                 }
                 Ok(())
             }
