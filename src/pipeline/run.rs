@@ -17,7 +17,7 @@ use rand::Rng;
 use rand::distr::Alphanumeric;
 
 use super::checks::{self, CheckInput, checked_database};
-use super::stop::{Done, Stop, same_dump};
+use super::stop::{Blame, Done, Stop, same_dump};
 use super::{Context, RunRequest};
 use crate::config::{Job, KeepSettings};
 use crate::promote::{self, Promotion};
@@ -275,9 +275,17 @@ impl<'a> Run<'a> {
         inspection: &Inspection,
     ) -> Result<Credentials, Stop> {
         self.start(l).await?;
-        let (loaded, load_duration) = self.load(l, dump, inspection).await?;
-        let databases = self.record_load(loaded)?;
-        self.confirm_unchanged(dump).await?;
+        let recorded = match self.load(l, dump, inspection).await {
+            Ok((loaded, took)) => self.record_load(loaded).map(|databases| (databases, took)),
+            Err(stop) => Err(stop),
+        };
+        // A dump that changed while it was read is not judged, whether it
+        // loaded or failed (the writer may have cut it, or the part read
+        // may not match its checksum file).
+        if !matches!(&recorded, Err(stop) if stop.blame == Blame::Checker) {
+            self.confirm_unchanged(dump).await?;
+        }
+        let (databases, load_duration) = recorded?;
         self.lock_logins(l).await?;
         let creds = Credentials {
             database: checked_database(
