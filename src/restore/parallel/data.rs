@@ -129,7 +129,7 @@ impl Router<'_> {
         if unit.trigger {
             match names::trigger_table(&text) {
                 Some(t) => {
-                    self.trigger_tables.insert(names::bare(&t).to_lowercase());
+                    self.spread_tables.remove(&names::bare(&t).to_lowercase());
                 }
                 None => self.go_serial("a trigger whose table restoredrill cannot tell".into()),
             }
@@ -144,7 +144,7 @@ impl Router<'_> {
             let table = names::insert_table(&text);
             let free = table
                 .as_ref()
-                .is_some_and(|t| !self.trigger_tables.contains(&names::bare(t).to_lowercase()));
+                .is_some_and(|t| self.spread_tables.contains(&names::bare(t).to_lowercase()));
             if free && (self.lock.is_none() || in_block(self, &table)) {
                 return self.send_statement(text).await;
             }
@@ -186,6 +186,7 @@ impl Router<'_> {
         {
             self.go_serial("table locks among other statements on one line".into());
         }
+        self.note_table(unit, &text);
         self.run_on_main(&text).await?;
         if locks {
             self.main_locked = true;
@@ -194,6 +195,29 @@ impl Router<'_> {
             self.main_locked = false;
         }
         Ok(())
+    }
+
+    /// Which tables may take INSERTs on several connections at once: those
+    /// created in this dump with no unique key but the primary key and no
+    /// full-text or spatial index. Concurrent inserts into an InnoDB unique
+    /// index can deadlock (seen: one-row INSERTs on 3 connections), which
+    /// would fail a good backup. A later statement naming such an index
+    /// takes every table off the list.
+    fn note_table(&mut self, unit: Unit, text: &[u8]) {
+        let upper = String::from_utf8_lossy(text).to_ascii_uppercase();
+        let risky = ["UNIQUE", "FULLTEXT", "SPATIAL"]
+            .iter()
+            .any(|w| upper.contains(w));
+        match names::create_table(text).filter(|_| unit.statements == 1) {
+            Some(t) if !risky => {
+                self.spread_tables.insert(names::bare(&t).to_lowercase());
+            }
+            Some(t) => {
+                self.spread_tables.remove(&names::bare(&t).to_lowercase());
+            }
+            None if risky => self.spread_tables.clear(),
+            None => {}
+        }
     }
 
     /// Something else came while a table's lock was held back: the held

@@ -11,8 +11,10 @@
 //!   Index builds (`CREATE INDEX`, `ADD CONSTRAINT ... PRIMARY KEY/UNIQUE`)
 //!   go out the same way once every row is in. Every other statement runs
 //!   on the main client.
-//! - **mysqldump / mariadb-dump:** each `INSERT INTO t VALUES ...` goes to a
-//!   connection with room; `LOCK TABLES t WRITE` and `ALTER TABLE t
+//! - **mysqldump / mariadb-dump:** each `INSERT INTO t VALUES ...` goes to
+//!   the next connection, where `t` was created in the dump with no unique
+//!   key but its primary key (concurrent inserts into an InnoDB unique index
+//!   can deadlock) and has no trigger; `LOCK TABLES t WRITE` and `ALTER TABLE t
 //!   DISABLE/ENABLE KEYS` around them are left out (they only speed up a
 //!   single client), and taken up again, in order, if anything else turns
 //!   up while they would hold.
@@ -218,8 +220,9 @@ struct Router<'a> {
     rows_out: bool,
     /// The main client holds table locks (`LOCK TABLES` it ran).
     main_locked: bool,
-    /// Tables with triggers (mysql), by bare lower-case name.
-    trigger_tables: HashSet<String>,
+    /// mysql: tables whose INSERTs may be spread, by bare lower-case name
+    /// (see `note_table`).
+    spread_tables: HashSet<String>,
     /// Everything goes to the main client from here on, for this reason.
     serial: Option<String>,
     /// Table data was loaded on the main client because of `serial`.
@@ -254,7 +257,7 @@ impl<'a> Router<'a> {
             workers_dirty: false,
             rows_out: false,
             main_locked: false,
-            trigger_tables: HashSet::new(),
+            spread_tables: HashSet::new(),
             serial: None,
             serial_data: false,
             trigger_seen: false,

@@ -72,6 +72,18 @@ pub fn insert_table(unit: &[u8]) -> Option<String> {
     matches!(after.first(), Some(b' ' | b'(' | b'\n' | b'\t')).then_some(name)
 }
 
+/// `CREATE TABLE [IF NOT EXISTS] t (...`: `t`.
+pub fn create_table(unit: &[u8]) -> Option<String> {
+    let rest = keyword(body(unit), "CREATE")?;
+    let rest = keyword(rest, "TABLE")?;
+    let rest = keyword(rest, "IF")
+        .and_then(|r| keyword(r, "NOT"))
+        .and_then(|r| keyword(r, "EXISTS"))
+        .unwrap_or(rest);
+    let (name, after) = table(rest.trim_ascii_start())?;
+    (after.trim_ascii_start().first() == Some(&b'(')).then_some(name)
+}
+
 /// `LOCK TABLES t WRITE;` for one table: `t`.
 pub fn lock_table(unit: &[u8]) -> Option<String> {
     let rest = keyword(body(unit), "LOCK")?;
