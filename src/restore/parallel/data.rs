@@ -56,7 +56,7 @@ impl Router<'_> {
         }
     }
 
-    /// COPY rows: whole lines, a chunk at a time, to a connection with room.
+    /// COPY rows: whole lines, a chunk at a time, to the next connection.
     pub(super) async fn rows(&mut self, bytes: &[u8]) -> Result<(), Gone> {
         let Some(copy) = self.copy.as_mut() else {
             return Ok(());
@@ -78,7 +78,7 @@ impl Router<'_> {
         Ok(())
     }
 
-    /// Opens the COPY on a connection with room (if not open there) and sends rows.
+    /// Opens the COPY on the next connection (if not open there) and sends rows.
     async fn send_rows(&mut self, chunk: Vec<u8>) -> Result<(), Gone> {
         self.rows_out = true;
         let i = self.pick().await?;

@@ -6,7 +6,7 @@
 //! statements, and the dump is cut only there. What goes where:
 //!
 //! - **pg_dump:** the rows of each `COPY ... FROM stdin` go in chunks of
-//!   whole lines to whichever connection has room, each with its own
+//!   whole lines to the data connections in turn, each with its own
 //!   `COPY` of the same table (rows of PostgreSQL's text format are lines).
 //!   Index builds (`CREATE INDEX`, `ADD CONSTRAINT ... PRIMARY KEY/UNIQUE`)
 //!   go out the same way once every row is in. Every other statement runs
