@@ -12,7 +12,6 @@
 use std::pin::Pin;
 
 use bollard::Docker;
-use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
 use futures_util::StreamExt;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
@@ -47,33 +46,8 @@ impl Client {
         env: Vec<String>,
         token: &str,
     ) -> Result<Self, RestoreError> {
-        let created = docker
-            .create_exec(
-                container,
-                CreateExecOptions {
-                    cmd: Some(cmd),
-                    env: Some(env),
-                    attach_stdin: Some(true),
-                    attach_stdout: Some(true),
-                    attach_stderr: Some(true),
-                    ..Default::default()
-                },
-            )
-            .await
-            .map_err(RestoreError::Docker)?;
-        let started = docker
-            .start_exec(
-                &created.id,
-                Some(StartExecOptions {
-                    detach: false,
-                    ..Default::default()
-                }),
-            )
-            .await
-            .map_err(RestoreError::Docker)?;
-        let StartExecResults::Attached { output, input } = started else {
-            return Err(RestoreError::Unexpected("exec started detached".into()));
-        };
+        let (exec_id, output, input) =
+            container::start_attached(docker, container, cmd, env, true).await?;
         let (synced_tx, synced) = watch::channel(0);
         let (ended_tx, ended) = watch::channel(false);
         let marker = format!("{token}-");
@@ -83,7 +57,7 @@ impl Client {
             tail
         });
         Ok(Self {
-            exec_id: created.id,
+            exec_id,
             input,
             output,
             synced,

@@ -573,37 +573,8 @@ pub async fn exec(
     env: Vec<String>,
     stdin: Option<&mut (dyn AsyncRead + Send + Unpin)>,
 ) -> Result<ExecOutcome, RestoreError> {
-    let created = docker
-        .create_exec(
-            id,
-            CreateExecOptions {
-                cmd: Some(cmd),
-                env: Some(env),
-                attach_stdin: Some(stdin.is_some()),
-                attach_stdout: Some(true),
-                attach_stderr: Some(true),
-                ..Default::default()
-            },
-        )
-        .await
-        .map_err(RestoreError::Docker)?;
-    let started = docker
-        .start_exec(
-            &created.id,
-            Some(StartExecOptions {
-                detach: false,
-                ..Default::default()
-            }),
-        )
-        .await
-        .map_err(RestoreError::Docker)?;
-    let StartExecResults::Attached {
-        mut output,
-        mut input,
-    } = started
-    else {
-        return Err(RestoreError::Unexpected("exec started detached".into()));
-    };
+    let (exec_id, mut output, mut input) =
+        start_attached(docker, id, cmd, env, stdin.is_some()).await?;
 
     let drain = drain_output(&mut output);
     let feed = feed_stdin(stdin, &mut input);
@@ -622,12 +593,67 @@ pub async fn exec(
             }
         }
     };
-    let exit_code = exit_code(docker, &created.id).await?;
+    let exit_code = exit_code(docker, &exec_id).await?;
     Ok(ExecOutcome {
         exit_code,
         output_tail,
         input_error,
     })
+}
+
+/// The output of a command started with [`start_attached`].
+pub(super) type ExecOutput = std::pin::Pin<
+    Box<
+        dyn futures_util::Stream<
+                Item = Result<bollard::container::LogOutput, bollard::errors::Error>,
+            > + Send,
+    >,
+>;
+
+/// Starts `cmd` in the container attached to its output (and its stdin if
+/// `stdin`): the exec's id, its output, and its input.
+pub(super) async fn start_attached(
+    docker: &Docker,
+    id: &str,
+    cmd: Vec<String>,
+    env: Vec<String>,
+    stdin: bool,
+) -> Result<
+    (
+        String,
+        ExecOutput,
+        std::pin::Pin<Box<dyn tokio::io::AsyncWrite + Send>>,
+    ),
+    RestoreError,
+> {
+    let created = docker
+        .create_exec(
+            id,
+            CreateExecOptions {
+                cmd: Some(cmd),
+                env: Some(env),
+                attach_stdin: Some(stdin),
+                attach_stdout: Some(true),
+                attach_stderr: Some(true),
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(RestoreError::Docker)?;
+    let started = docker
+        .start_exec(
+            &created.id,
+            Some(StartExecOptions {
+                detach: false,
+                ..Default::default()
+            }),
+        )
+        .await
+        .map_err(RestoreError::Docker)?;
+    let StartExecResults::Attached { output, input } = started else {
+        return Err(RestoreError::Unexpected("exec started detached".into()));
+    };
+    Ok((created.id, output, input))
 }
 
 /// The last lines a command printed, read until its output ends (it exited).
