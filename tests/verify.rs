@@ -78,6 +78,17 @@ async fn every_good_fixture_restores_and_passes() {
             SHOP_CHECKS,
         );
     }
+    // The data directory on tmpfs instead of a volume, for both engines.
+    let tmpfs_checks = format!("    restore: {{ tmpfs: true }}\n{SHOP_CHECKS}");
+    let tmpfs = [
+        ("tmpfs", "postgres", PG_IMAGE, "postgres/shop.sql.gz"),
+        ("my-tmpfs", "mariadb", MARIADB_IMAGE, "mariadb/shop.sql.gz"),
+    ];
+    for (name, engine, image, file) in tmpfs {
+        let dir = app.path(name);
+        place(&fixture(file), &dir, "backup-latest", fixture_day());
+        jobs += &local_job(name, engine, image, &dir, "backup-*", &tmpfs_checks);
+    }
     app.write_config(&jobs);
 
     let (code, runs, stderr) = app.run_json(&[]);
@@ -104,7 +115,7 @@ async fn every_good_fixture_restores_and_passes() {
                 .all(|a| a["passed"] == true)
         );
     }
-    assert_eq!(runs.len(), pg.len() + my.len());
+    assert_eq!(runs.len(), pg.len() + my.len() + tmpfs.len());
     assert_eq!(code, 0, "{stderr}");
     let formats: Vec<&str> = runs
         .iter()

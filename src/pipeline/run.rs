@@ -367,6 +367,7 @@ impl<'a> Run<'a> {
                     logins: job.restore.allow_logins,
                 },
             },
+            save_startup_files: job.keep.is_some(),
         };
         let started = Instant::now();
         let loading = tokio::time::timeout(job.restore.timeout, load::load(request, opened));

@@ -80,6 +80,10 @@ pub struct LoadRequest<'a> {
     pub parallel: u32,
     pub show_progress: bool,
     pub screening: Screening,
+    /// The restore may be kept: save the server's start-up files before the
+    /// dump runs (see [`Engine::startup_files`]). Docker cannot read them
+    /// from a tmpfs, which is why only a restore that may be kept asks.
+    pub save_startup_files: bool,
 }
 
 /// Loads the dump; the outer error is the checker's, the inner one the backup's.
@@ -116,14 +120,16 @@ async fn attempt(
     let id = req.candidate.id.as_str();
 
     // Before anything of the dump runs: the files a kept restore starts from.
-    let startup_files = req
-        .engine
-        .startup_files(req.candidate.host_port, req.creds)
-        .await
-        .map_err(|e| {
-            RestoreError::Unexpected(format!("cannot list the server's start-up files: {e}"))
-        })?;
-    container::save_files(req.docker, req.candidate, &startup_files).await?;
+    if req.save_startup_files {
+        let startup_files = req
+            .engine
+            .startup_files(req.candidate.host_port, req.creds)
+            .await
+            .map_err(|e| {
+                RestoreError::Unexpected(format!("cannot list the server's start-up files: {e}"))
+            })?;
+        container::save_files(req.docker, req.candidate, &startup_files).await?;
+    }
 
     let check = container::exec(
         req.docker,
