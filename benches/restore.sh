@@ -16,7 +16,9 @@
 # of medians, ratios c/a and c/b, (c)'s load phase and the time outside it
 # (the whole command minus the load phase: container create and start,
 # readiness, checks, removal), and (c)'s peak RSS (/usr/bin/time -f %M; Debian
-# package `time`). Then the idle RSS of `restoredrill daemon` with one job,
+# package `time`) with, sampled every 20 ms, its peak anonymous part (heap and
+# stacks; the rest is pages of the binary, which the kernel shares and can
+# drop). Then the idle RSS of `restoredrill daemon` with one job,
 # and, with BIG=1, a PostgreSQL plain dump of at least 2 GB of SQL restored
 # once by (a) and (c).
 #
@@ -183,12 +185,24 @@ write_config() { # KIND DUMP EXPECTED
   } >"$work/$kind.yaml"
 }
 
-# Arm (c): prints "SECONDS PEAK_RSS_KIB LOAD_SECONDS CONNECTIONS CREATE_START_SECONDS".
+# Arm (c): prints "SECONDS PEAK_RSS_KIB LOAD_SECONDS CONNECTIONS CREATE_START_SECONDS PEAK_ANON_KIB".
 restoredrill_arm() { # KIND
-  local kind=$1 t0 t1
+  local kind=$1 t0 t1 timer pid= anon=0 key value _
   t0=$(now)
-  if ! /usr/bin/time -f %M -o "$work/rss" "$bin" run --json --config "$work/$kind.yaml" \
-    >"$work/report.json" 2>"$work/run.log"; then
+  /usr/bin/time -f %M -o "$work/rss" "$bin" run --json --config "$work/$kind.yaml" \
+    >"$work/report.json" 2>"$work/run.log" &
+  timer=$!
+  # Sampled with shell builtins only, so the sampling costs the run little.
+  while kill -0 "$timer" 2>/dev/null; do
+    [ -n "$pid" ] || pid=$(pgrep -P "$timer" || true)
+    if [ -n "$pid" ]; then
+      while read -r key value _; do
+        if [ "$key" = RssAnon: ] && [ "$value" -gt "$anon" ]; then anon=$value; fi
+      done <"/proc/$pid/status" 2>/dev/null || true
+    fi
+    sleep 0.02
+  done
+  if ! wait "$timer"; then
     echo "error: restoredrill run failed on $kind:" >&2
     tail -20 "$work/run.log" >&2
     python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["runs"][0]; print(r["verdict"], r.get("reason"))' \
@@ -196,7 +210,7 @@ restoredrill_arm() { # KIND
     exit 1
   fi
   t1=$(now)
-  python3 - "$work/report.json" "$t0" "$t1" "$(cat "$work/rss")" <<'PY'
+  python3 - "$work/report.json" "$t0" "$t1" "$(cat "$work/rss")" "$anon" <<'PY'
 import datetime, json, sys
 run = json.load(open(sys.argv[1]))["runs"][0]
 assert run["verdict"] == "pass", (run["verdict"], run.get("reason"))
@@ -205,7 +219,7 @@ phase = lambda *names: sum((t(p["finished_at"]) - t(p["started_at"])).total_seco
                            for p in run["phases"] if p["name"] in names)
 conns = (run.get("load") or {}).get("connections", "-")
 print(f"{float(sys.argv[3]) - float(sys.argv[2]):.2f} {sys.argv[4]} {phase('load'):.2f} {conns} "
-      f"{phase('create', 'start'):.2f}")
+      f"{phase('create', 'start'):.2f} {sys.argv[5]}")
 PY
 }
 
@@ -225,7 +239,7 @@ bench_dump() { # KIND DUMP EXPECTED ARMS...
         rest=$(restoredrill_arm "$kind")
         read -r secs rest <<<"$rest"
       else
-        secs=$(raw_arm "$arm" "$kind" "$dump" "$expected") rest="- - - -"
+        secs=$(raw_arm "$arm" "$kind" "$dump" "$expected") rest="- - - - -"
       fi
       log "$kind rep $rep arm ($arm): $secs s"
       printf '%s\t%s\t%s\t%s\n' "$kind" "$arm" "$secs" "${rest// /$'\t'}" >>"$results"
@@ -259,7 +273,7 @@ YAML
   daemon_pid=$!
   sleep 10
   kill -0 "$daemon_pid" 2>/dev/null || { echo "error: the daemon exited:" >&2; tail "$work/daemon.log" >&2; exit 1; }
-  awk '/^VmRSS|^VmHWM/ { printf "%s %.1f MiB  ", $1, $2 / 1024 }' "/proc/$daemon_pid/status" >"$work/idle"
+  awk '/^VmRSS|^VmHWM|^RssAnon|^RssFile/ { printf "%s %.1f MiB  ", $1, $2 / 1024 }' "/proc/$daemon_pid/status" >"$work/idle"
   kill -TERM "$daemon_pid"
   wait "$daemon_pid" || true
   daemon_pid=
@@ -298,8 +312,8 @@ python3 - "$results" "${sizes[pg-plain]:-}" "${sizes[pg-custom]:-}" "${sizes[mar
 import collections, statistics, sys
 rows = collections.defaultdict(list)
 for line in open(sys.argv[1]):
-    kind, arm, secs, rss, load, conns, startup = line.rstrip("\n").split("\t")
-    rows[kind, arm].append((float(secs), rss, load, conns, startup))
+    kind, arm, secs, rss, load, conns, startup, anon = line.rstrip("\n").split("\t")
+    rows[kind, arm].append((float(secs), rss, load, conns, startup, anon))
 size = dict(zip(["pg-plain", "pg-custom", "mariadb", "pg-big"], sys.argv[2:6]))
 jobs = sys.argv[6]
 names = {
@@ -310,8 +324,8 @@ names = {
 }
 med = lambda kind, arm, i=0: statistics.median(float(r[i]) for r in rows[kind, arm])
 print("| dump | (a) naive script | (b) best raw tool | (c) restoredrill run | c/a | c/b "
-      "| (c) load phase | (c) outside load | (c) of which create+start | (c) load connections | (c) peak RSS |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+      "| (c) load phase | (c) outside load | (c) of which create+start | (c) load connections | (c) peak RSS | (c) of which anonymous |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for kind in ["pg-plain", "pg-custom", "mariadb", "pg-big"]:
     if not rows[kind, "c"]:
         continue
@@ -320,16 +334,17 @@ for kind in ["pg-plain", "pg-custom", "mariadb", "pg-big"]:
     b = med(kind, "b") if rows[kind, "b"] else None
     load, startup = med(kind, "c", 2), med(kind, "c", 4)
     rss = max(int(r[1]) for r in rows[kind, "c"]) / 1024
+    anon = max(int(r[5]) for r in rows[kind, "c"]) / 1024
     conns = "/".join(sorted({r[3] for r in rows[kind, "c"]}))
     print(f"| {title} ({size[kind]}) | {a:.2f} s ({a_tool}) | "
           + (f"{b:.2f} s ({b_tool})" if b else "—")
           + f" | {c:.2f} s | {c / a:.2f}× | " + (f"{c / b:.2f}×" if b else "—")
-          + f" | {load:.2f} s | {c - load:.2f} s | {startup:.2f} s | {conns} | {rss:.1f} MiB |")
+          + f" | {load:.2f} s | {c - load:.2f} s | {startup:.2f} s | {conns} | {rss:.1f} MiB | {anon:.1f} MiB |")
 print()
 print("All runs in order of kind and arm (seconds; for (c) also peak RSS, load phase, connections):")
 print()
 for (kind, arm), rs in sorted((k, rs) for k, rs in rows.items() if rs):
-    print(f"- {kind} ({arm}): " + ", ".join(f"{r[0]:.2f}" + (f" [{int(r[1]) / 1024:.1f} MiB, load {r[2]} s, {r[3]} conn]" if arm == "c" else "") for r in rs))
+    print(f"- {kind} ({arm}): " + ", ".join(f"{r[0]:.2f}" + (f" [{int(r[1]) / 1024:.1f} MiB, anon {int(r[5]) / 1024:.1f} MiB, load {r[2]} s, {r[3]} conn]" if arm == "c" else "") for r in rs))
 PY
 echo
 echo "Idle daemon, one job, after 10 s: $(cat "$work/idle")"

@@ -330,7 +330,10 @@ impl<'a> Router<'a> {
             }
             Flow::Hold => {}
         }
-        let text = std::mem::take(&mut self.pending);
+        // A copy of exactly its length: `pending` grew by doubling and may
+        // hold twice that, and it stays allocated for the next statement.
+        let text = self.pending.clone();
+        self.pending.clear();
         self.place(unit, text).await
     }
 
