@@ -38,6 +38,8 @@ use raw::{RawConfig, RawJob};
 pub struct Config {
     pub path: PathBuf,
     pub state_dir: PathBuf,
+    /// Where the ready data directories of `restore.template` are kept.
+    pub cache_dir: PathBuf,
     /// Docker endpoint; `None` means `DOCKER_HOST` or the local socket.
     pub docker_host: Option<String>,
     /// The daemon's status page and API.
@@ -124,6 +126,8 @@ pub struct RestoreSettings {
     pub parallel: u32,
     pub tmpfs: bool,
     pub tuning: bool,
+    /// Start candidates from a ready data directory (see `cache_dir`).
+    pub template: bool,
     pub roles: Vec<String>,
     /// A plain dump without its tool's completion line fails (else warns).
     pub require_end_marker: bool,
@@ -237,6 +241,10 @@ impl Validator<'_> {
             Some(s) => self.path(s),
             None => default_state_dir(),
         };
+        let cache_dir = match &raw.cache_dir {
+            Some(s) => self.path(s),
+            None => default_cache_dir(),
+        };
         let alerts = self.alerts(&raw);
         let history = self.history(raw.history);
         let docker_host = raw.docker.and_then(|d| d.host).map(|h| self.text(&h));
@@ -294,6 +302,7 @@ impl Validator<'_> {
         Config {
             path: path.to_path_buf(),
             state_dir,
+            cache_dir,
             docker_host,
             http_listen,
             http_token,
@@ -822,6 +831,7 @@ impl Validator<'_> {
             parallel,
             tmpfs: r.tmpfs.is_some_and(|t| t.value),
             tuning: r.tuning.unwrap_or(true),
+            template: r.template.unwrap_or(true),
             roles,
             require_end_marker: r.require_end_marker.unwrap_or(true),
             allow_logins: r.allow_logins.unwrap_or(false),
@@ -963,6 +973,22 @@ fn default_state_dir() -> PathBuf {
     state_dir_from(var("STATE_DIRECTORY"), var("XDG_STATE_HOME"), var("HOME"))
 }
 
+fn default_cache_dir() -> PathBuf {
+    let var = |name| std::env::var_os(name).filter(|v| !v.is_empty());
+    cache_dir_from(var("CACHE_DIRECTORY"), var("XDG_CACHE_HOME"), var("HOME"))
+}
+
+/// The default cache dir: systemd's `CacheDirectory=`, else the XDG cache
+/// dir, else `/var/cache/restoredrill`.
+fn cache_dir_from(
+    cache_directory: Option<std::ffi::OsString>,
+    xdg_cache_home: Option<std::ffi::OsString>,
+    home: Option<std::ffi::OsString>,
+) -> PathBuf {
+    let (in_home, fallback) = (".cache/restoredrill", "/var/cache/restoredrill");
+    dir_from(cache_directory, xdg_cache_home, home, in_home, fallback)
+}
+
 /// The default state dir: systemd's `StateDirectory=` (`$STATE_DIRECTORY`,
 /// the first when it names several), else the XDG state dir, else
 /// `/var/lib/restoredrill`.
@@ -971,19 +997,33 @@ fn state_dir_from(
     xdg_state_home: Option<std::ffi::OsString>,
     home: Option<std::ffi::OsString>,
 ) -> PathBuf {
-    if let Some(first) = state_directory
+    let (in_home, fallback) = (".local/state/restoredrill", "/var/lib/restoredrill");
+    dir_from(state_directory, xdg_state_home, home, in_home, fallback)
+}
+
+/// A default folder: the one systemd names (the first when it names
+/// several), else `restoredrill` in the XDG folder, else `in_home` under
+/// `$HOME`, else `fallback`.
+fn dir_from(
+    systemd: Option<std::ffi::OsString>,
+    xdg: Option<std::ffi::OsString>,
+    home: Option<std::ffi::OsString>,
+    in_home: &str,
+    fallback: &str,
+) -> PathBuf {
+    if let Some(first) = systemd
         .as_deref()
         .and_then(|dirs| std::env::split_paths(dirs).next())
         .filter(|d| !d.as_os_str().is_empty())
     {
         return first;
     }
-    if let Some(x) = xdg_state_home {
+    if let Some(x) = xdg {
         return PathBuf::from(x).join("restoredrill");
     }
     match home {
-        Some(h) => PathBuf::from(h).join(".local/state/restoredrill"),
-        None => PathBuf::from("/var/lib/restoredrill"),
+        Some(h) => PathBuf::from(h).join(in_home),
+        None => PathBuf::from(fallback),
     }
 }
 

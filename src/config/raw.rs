@@ -17,6 +17,13 @@ pub(crate) struct RawConfig {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub state_dir: Option<Spanned<String>>,
+    /// Folder for what can be made again: the ready data directories candidates
+    /// start from (`restore.template`). Default: `$CACHE_DIRECTORY` (systemd),
+    /// else `$XDG_CACHE_HOME/restoredrill` (usually `~/.cache/restoredrill`).
+    /// Relative paths are relative to the config file.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub cache_dir: Option<Spanned<String>>,
     /// How to reach the Docker engine.
     #[serde(default)]
     pub docker: Option<RawDocker>,
@@ -418,6 +425,13 @@ pub(crate) struct RawRestore {
     /// Throwaway server settings (no fsync, no WAL/binlog durability). Default true.
     #[serde(default)]
     pub tuning: Option<bool>,
+    /// Start each candidate from a ready data directory: the image's
+    /// first-start initialisation (initdb, mariadb-install-db) is run once per
+    /// image and settings, kept in `cache_dir`, and unpacked into each new
+    /// candidate instead of initialising it anew (about a second less per
+    /// run). The image needs `sh`, `tar` and `gzip`. Default true.
+    #[serde(default)]
+    pub template: Option<bool>,
     /// PostgreSQL roles to create before loading, for dumps with `OWNER TO` / `GRANT`.
     #[serde(default)]
     #[schemars(with = "Vec<String>")]

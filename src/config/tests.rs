@@ -436,6 +436,38 @@ fn under_systemd_the_default_state_dir_is_its_state_directory() {
 }
 
 #[test]
+fn the_default_cache_dir_is_systemds_then_the_xdg_one() {
+    let os = |s: &str| Some(std::ffi::OsString::from(s));
+    assert_eq!(
+        cache_dir_from(os("/var/cache/restoredrill"), os("/x/cache"), os("/home/u")),
+        Path::new("/var/cache/restoredrill")
+    );
+    assert_eq!(
+        cache_dir_from(None, os("/x/cache"), os("/home/u")),
+        Path::new("/x/cache/restoredrill")
+    );
+    assert_eq!(
+        cache_dir_from(None, None, os("/home/u")),
+        Path::new("/home/u/.cache/restoredrill")
+    );
+    assert_eq!(
+        cache_dir_from(None, None, None),
+        Path::new("/var/cache/restoredrill")
+    );
+}
+
+#[test]
+fn ready_data_directories_are_on_unless_a_job_turns_them_off() {
+    let c = check(GOOD).unwrap();
+    assert!(c.jobs.iter().all(|j| j.restore.template));
+    let c = check(&GOOD.replace("cpus: 1 }", "cpus: 1, template: false }")).unwrap();
+    assert!(!c.jobs[0].restore.template);
+    let c = check(&format!("cache_dir: cache\n{GOOD}")).unwrap();
+    assert!(c.cache_dir.ends_with("cache"), "{:?}", c.cache_dir);
+    assert!(c.cache_dir.is_absolute(), "{:?}", c.cache_dir);
+}
+
+#[test]
 fn history_is_kept_ninety_days_and_a_hundred_runs_unless_the_config_says() {
     let c = check(GOOD).unwrap();
     assert_eq!(c.history.keep, Duration::from_secs(90 * 86_400));

@@ -209,12 +209,13 @@ impl Daemon {
         let new = config::load(&self.shared.config_path)?;
         let old = self.shared.config.lock().expect("config lock").clone();
         if new.state_dir != old.state_dir
+            || new.cache_dir != old.cache_dir
             || new.docker_host != old.docker_host
             || new.http_listen != old.http_listen
             || new.max_concurrent_restores != old.max_concurrent_restores
         {
             tracing::warn!(
-                "state_dir, docker, http.listen and max_concurrent_restores take effect only after a restart"
+                "state_dir, cache_dir, docker, http.listen and max_concurrent_restores take effect only after a restart"
             );
         }
         if new.alerts.heartbeat != old.alerts.heartbeat {

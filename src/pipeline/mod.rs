@@ -25,6 +25,7 @@ use crate::alert::Alerter;
 use crate::config::{Config, Job, SourceSpec};
 use crate::report::RunReport;
 use crate::restore::container;
+use crate::restore::template::Templates;
 use crate::restore::{RestoreError, engine_for};
 use crate::source::Source;
 use crate::source::command::CommandSource;
@@ -42,6 +43,8 @@ pub struct Context {
     pub store: Store,
     /// Labels this installation's containers (derived from the state dir).
     pub instance: String,
+    /// The ready data directories candidates start from (`restore.template`).
+    pub templates: Templates,
     pub show_progress: bool,
     pub cancel: CancellationToken,
     /// Sends the alerts runs call for; replaced when the daemon reloads its config.
@@ -119,6 +122,7 @@ impl Context {
             docker,
             alerter: std::sync::Mutex::new(alerter),
             store,
+            templates: Templates::new(&config.cache_dir),
             instance,
             show_progress,
             cancel,

@@ -24,6 +24,7 @@ use crate::promote::{self, Promotion};
 use crate::report::{DumpReport, LoadReport, PhaseTime, RunReport, Warning};
 use crate::restore::container::{self, Candidate, ContainerSpec, Role};
 use crate::restore::load::{self, LoadOutcome, LoadRequest, Loaded};
+use crate::restore::template::Template;
 use crate::restore::{Credentials, Engine, wait_ready};
 use crate::source::decrypt::Decrypter;
 use crate::source::detect::{self, Inspection};
@@ -49,6 +50,8 @@ struct Launched {
     candidate: Candidate,
     spec: ContainerSpec,
     creds: Credentials,
+    /// The ready data directory the candidate started from.
+    template: Option<Template>,
 }
 
 impl<'a> Run<'a> {
@@ -240,7 +243,7 @@ impl<'a> Run<'a> {
             },
         };
         let name = self.candidate_name();
-        let spec = ContainerSpec {
+        let mut spec = ContainerSpec {
             volume: (!job.restore.tmpfs).then(|| format!("{name}-data")),
             name,
             image: job.image.clone(),
@@ -254,15 +257,38 @@ impl<'a> Run<'a> {
             data_mount: engine.data_mount().to_string(),
             memory: job.restore.memory,
             cpus: job.restore.cpus,
+            template: None,
         };
-        let candidate = self
-            .timed(Phase::Create, container::launch(&ctx.docker, &spec))
-            .await?;
+        let create = async {
+            let template = match job.restore.template {
+                true => {
+                    let timeout = job.restore.ready_timeout;
+                    ctx.templates
+                        .ready(&ctx.docker, engine, &spec, timeout)
+                        .await
+                }
+                false => None,
+            };
+            spec.template = template.as_ref().map(|t| t.archive.clone());
+            match container::launch(&ctx.docker, &spec).await {
+                Ok(candidate) => Ok((candidate, template)),
+                Err(e) => {
+                    // It may be the archive Docker could not take: the
+                    // next run makes it anew.
+                    if let Some(t) = &template {
+                        ctx.templates.discard(t);
+                    }
+                    Err(e)
+                }
+            }
+        };
+        let (candidate, template) = self.timed(Phase::Create, create).await?;
         tracing::info!(container = %candidate.name, port = candidate.host_port, "candidate container started");
         Ok(Launched {
             candidate,
             spec,
             creds,
+            template,
         })
     }
 
@@ -308,19 +334,45 @@ impl<'a> Run<'a> {
     /// goes into where the image did not, then creates `restore.roles`.
     async fn start(&mut self, l: &Launched) -> Result<(), Stop> {
         let (ctx, job, engine) = (self.ctx, self.job, self.engine);
-        let initial = Credentials {
-            database: engine.initial_database(&l.creds),
-            ..l.creds.clone()
+        let initial = match &l.template {
+            // The ready data directory's password, until the run's is set.
+            Some(t) => Credentials {
+                password: t.password.clone(),
+                database: engine.server_database().to_string(),
+                ..l.creds.clone()
+            },
+            None => Credentials {
+                database: engine.initial_database(&l.creds),
+                ..l.creds.clone()
+            },
         };
         let ready = async {
-            wait_ready(
+            let waited = wait_ready(
                 &ctx.docker,
                 &l.candidate,
                 engine,
                 &initial,
                 job.restore.ready_timeout,
             )
-            .await?;
+            .await;
+            if let Some(t) = &l.template {
+                if let Err(e) = waited {
+                    ctx.templates.discard(t);
+                    return Err(Stop::error(format!(
+                        "{e} (the candidate started from a ready data directory, which is deleted: the next run makes it anew)"
+                    )));
+                }
+                engine
+                    .set_password(l.candidate.host_port, &initial, &l.creds.password)
+                    .await
+                    .map_err(|e| {
+                        Stop::error(format!(
+                            "could not give the candidate the run's password: {e}"
+                        ))
+                    })?;
+            } else {
+                waited?;
+            }
             engine
                 .create_database(l.candidate.host_port, &l.creds)
                 .await

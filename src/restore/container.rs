@@ -35,6 +35,8 @@ pub const LABEL_INSTANCE: &str = "restoredrill.instance";
 pub enum Role {
     Candidate,
     Kept,
+    /// Makes a ready data directory (see [`super::template`]).
+    Template,
 }
 
 impl Role {
@@ -42,6 +44,7 @@ impl Role {
         match self {
             Self::Candidate => "candidate",
             Self::Kept => "kept",
+            Self::Template => "template",
         }
     }
 }
@@ -65,6 +68,9 @@ pub struct ContainerSpec {
     pub volume: Option<String>,
     pub memory: Option<u64>,
     pub cpus: Option<f64>,
+    /// A ready data directory to start from, unpacked into `data_mount`
+    /// before the image's entrypoint runs (see [`super::template`]).
+    pub template: Option<std::path::PathBuf>,
 }
 
 /// A running container that is removed, with its relay, network and volume,
@@ -312,7 +318,7 @@ async fn start_sandboxed(
 ) -> Result<(), RestoreError> {
     let volume = async {
         match &spec.volume {
-            Some(v) if spec.role == Role::Candidate => docker
+            Some(v) if matches!(spec.role, Role::Candidate | Role::Template) => docker
                 .create_volume(VolumeCreateRequest {
                     name: Some(v.clone()),
                     labels: Some(labels.clone()),
@@ -346,10 +352,17 @@ async fn start_database(
     let opts = CreateContainerOptionsBuilder::default()
         .name(&spec.name)
         .build();
+    let mut body = container_body(spec, labels);
+    if spec.template.is_some() {
+        body.entrypoint = Some(super::template::unpacking_entrypoint(docker, spec).await?);
+    }
     let created = docker
-        .create_container(Some(opts), container_body(spec, labels))
+        .create_container(Some(opts), body)
         .await
         .map_err(RestoreError::Docker)?;
+    if let Some(archive) = &spec.template {
+        super::template::upload(docker, &created.id, archive).await?;
+    }
     for file in files {
         let opts = UploadToContainerOptionsBuilder::default()
             .path(&file.dir)

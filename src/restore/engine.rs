@@ -43,11 +43,20 @@ pub trait Engine: Send + Sync {
     fn initial_database(&self, creds: &Credentials) -> String {
         creds.database.clone()
     }
-    /// Creates `creds.database` once the server is ready, where
-    /// [`Engine::initial_database`] left it to restoredrill.
-    async fn create_database(&self, _port: u16, _creds: &Credentials) -> Result<(), QueryError> {
-        Ok(())
-    }
+    /// Creates `creds.database` once the server is ready, unless it is there.
+    async fn create_database(&self, port: u16, creds: &Credentials) -> Result<(), QueryError>;
+    /// A database every server of the engine has, which a connection can
+    /// always name: the only one in a ready data directory (see
+    /// [`super::template`]).
+    fn server_database(&self) -> &'static str;
+    /// Gives `creds.user` the password `password` (a candidate started from
+    /// a ready data directory has that directory's until then).
+    async fn set_password(
+        &self,
+        port: u16,
+        creds: &Credentials,
+        password: &Secret,
+    ) -> Result<(), QueryError>;
     /// Arguments for the image's entrypoint: the server, with throwaway tuning if asked.
     fn server_args(&self, tuning: bool) -> Vec<String>;
     /// Environment for the engine's client tools run inside the container.

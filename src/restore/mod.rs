@@ -6,7 +6,8 @@
 //! `engine` with `postgres` and `mysql` holds what differs per engine, `load`
 //! streams the dump into the engine's own tools inside the container, and
 //! `parallel` spreads a plain dump's table data over several of them
-//! (`client` runs one such tool, fed piece by piece).
+//! (`client` runs one such tool, fed piece by piece). `template` keeps ready
+//! data directories candidates start from instead of initialising their own.
 //! Whether the loaded data is right is the `assert` stage's business, not
 //! this one's.
 
@@ -21,6 +22,7 @@ pub mod postgres;
 mod progress;
 pub mod sandbox;
 pub mod screen;
+pub mod template;
 
 use std::time::Duration;
 

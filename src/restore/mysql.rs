@@ -2,7 +2,7 @@
 //! image's own client (`mariadb`, else `mysql`) inside the container, and
 //! mysql_async from the host (its dynamic values suit arbitrary assertion SQL).
 
-use crate::vocab::EngineKind;
+use crate::vocab::{EngineKind, Secret};
 use std::collections::{BTreeMap, BTreeSet};
 
 use async_trait::async_trait;
@@ -146,6 +146,48 @@ impl Engine for Mysql {
         _roles: &[String],
     ) -> Result<(), QueryError> {
         Ok(())
+    }
+
+    async fn create_database(&self, port: u16, c: &Credentials) -> Result<(), QueryError> {
+        let opts = options(port, c).db_name(None::<String>);
+        let mut conn = Conn::new(opts).await.map_err(err)?;
+        // What the image's entrypoint runs for MYSQL_DATABASE; a candidate
+        // started from a ready data directory has no database yet.
+        let sql = format!("CREATE DATABASE IF NOT EXISTS {}", quote(&c.database));
+        conn.query_drop(sql).await.map_err(err)?;
+        conn.disconnect().await.map_err(err)
+    }
+
+    fn server_database(&self) -> &'static str {
+        "mysql"
+    }
+
+    async fn set_password(
+        &self,
+        port: u16,
+        c: &Credentials,
+        password: &Secret,
+    ) -> Result<(), QueryError> {
+        let mut conn = Conn::new(options(port, c)).await.map_err(err)?;
+        // The images make root@localhost and root@'%' (MYSQL_ROOT_HOST): each
+        // gets the run's password.
+        let hosts: Vec<String> = conn
+            .exec(
+                "SELECT Host FROM mysql.user WHERE User = ?",
+                (c.user.as_str(),),
+            )
+            .await
+            .map_err(err)?;
+        for host in hosts {
+            let sql = format!(
+                "ALTER USER {}@{} IDENTIFIED BY {}",
+                literal(&c.user),
+                literal(&host),
+                literal(password.expose())
+            );
+            conn.query_drop(sql).await.map_err(err)?;
+        }
+        conn.disconnect().await.map_err(err)
     }
 
     async fn startup_files(&self, _port: u16, _c: &Credentials) -> Result<Vec<String>, QueryError> {

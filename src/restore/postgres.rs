@@ -1,7 +1,7 @@
 //! PostgreSQL: the official `postgres` image's contract, psql / pg_restore
 //! inside the container (so tool and server versions match), sqlx from the host.
 
-use crate::vocab::EngineKind;
+use crate::vocab::{EngineKind, Secret};
 use std::collections::{BTreeMap, BTreeSet};
 
 use async_trait::async_trait;
@@ -67,6 +67,31 @@ impl Engine for Postgres {
 
     fn initial_database(&self, _c: &Credentials) -> String {
         SERVER_DATABASE.to_string()
+    }
+
+    fn server_database(&self) -> &'static str {
+        SERVER_DATABASE
+    }
+
+    async fn set_password(
+        &self,
+        port: u16,
+        c: &Credentials,
+        password: &Secret,
+    ) -> Result<(), QueryError> {
+        let mut conn = PgConnection::connect_with(&options(port, c))
+            .await
+            .map_err(err)?;
+        let sql = format!(
+            "ALTER ROLE {} PASSWORD {}",
+            quote(&c.user),
+            literal(password.expose())
+        );
+        sqlx::raw_sql(AssertSqlSafe(sql))
+            .execute(&mut conn)
+            .await
+            .map_err(err)?;
+        conn.close().await.map_err(err)
     }
 
     async fn create_database(&self, port: u16, c: &Credentials) -> Result<(), QueryError> {
