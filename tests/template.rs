@@ -288,3 +288,55 @@ async fn with_template_false_each_candidate_initialises_itself() {
     assert!(!dir.exists(), "{:?}", templates(&dir));
     assert_nothing_left(&app, &docker).await;
 }
+
+/// SIGINT while the ready data directory is being made: the run stops
+/// promptly (exit 3), the container making it goes with its volume and
+/// network, and nothing half-made stays in the cache.
+#[tokio::test]
+async fn interrupting_the_making_of_a_ready_data_directory_leaves_nothing() {
+    let docker = require_docker().await;
+    let app = App::new("tpl-sigint");
+    let dir = setup(&app, false, "");
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_restoredrill"))
+        .args(["run", "--json", "--job", &app.job_name("pg"), "--config"])
+        .arg(app.path("config.yaml"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while !app
+        .containers(&docker)
+        .await
+        .iter()
+        .any(|(_, role)| role == "template")
+    {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "the container making the ready data directory never appeared"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let pid = child.id().unwrap().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = tokio::time::timeout(std::time::Duration::from_secs(40), child.wait_with_output())
+        .await
+        .expect("exits promptly")
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("interrupted while making a ready data directory"),
+        "the signal came after the making: {stderr}"
+    );
+    assert!(templates(&dir).is_empty(), "{:?}", templates(&dir));
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    assert_nothing_left(&app, &docker).await;
+}

@@ -259,12 +259,20 @@ impl<'a> Run<'a> {
             cpus: job.restore.cpus,
             template: None,
         };
+        let request = self.request;
         let create = async {
             let template = match job.restore.template {
                 true => {
                     let timeout = job.restore.ready_timeout;
-                    ctx.templates
-                        .ready(&ctx.docker, engine, &spec, timeout)
+                    let cancelled = async {
+                        tokio::select! {
+                            _ = ctx.cancel.cancelled() => {}
+                            _ = request.cancel.cancelled() => {}
+                        }
+                    };
+                    let templates = &ctx.templates;
+                    templates
+                        .ready(&ctx.docker, engine, &spec, timeout, cancelled)
                         .await
                 }
                 false => None,

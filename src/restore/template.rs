@@ -92,14 +92,17 @@ impl Templates {
     /// The ready data directory for candidates like `base`, made now if
     /// there is none. `None` (with a warning) when it cannot be had: the
     /// candidate then initialises its own, as the image does by itself.
+    /// Making one stops (its container removed) when `cancelled` completes.
     pub async fn ready(
         &self,
         docker: &Docker,
         engine: &dyn Engine,
         base: &ContainerSpec,
         ready_timeout: Duration,
+        cancelled: impl Future<Output = ()>,
     ) -> Option<Template> {
-        match self.ready_or_err(docker, engine, base, ready_timeout).await {
+        let limits = (ready_timeout, cancelled);
+        match self.ready_or_err(docker, engine, base, limits).await {
             Ok(t) => t,
             Err(e) => {
                 tracing::warn!(
@@ -117,7 +120,7 @@ impl Templates {
         docker: &Docker,
         engine: &dyn Engine,
         base: &ContainerSpec,
-        ready_timeout: Duration,
+        limits: (Duration, impl Future<Output = ()>),
     ) -> Result<Option<Template>, RestoreError> {
         let image_id = docker
             .inspect_image(&base.image)
@@ -144,16 +147,7 @@ impl Templates {
             }
         }
         let started = std::time::Instant::now();
-        let made = make(
-            docker,
-            engine,
-            base,
-            &image_id,
-            &self.dir,
-            &folder,
-            ready_timeout,
-        )
-        .await?;
+        let made = make(docker, engine, base, &image_id, &self.dir, &folder, limits).await?;
         tracing::info!(
             image = %base.image,
             folder = %folder.display(),
@@ -266,7 +260,7 @@ async fn make(
     image_id: &str,
     root: &Path,
     folder: &Path,
-    ready_timeout: Duration,
+    (ready_timeout, cancelled): (Duration, impl Future<Output = ()>),
 ) -> Result<Option<Template>, RestoreError> {
     let password: String = rand::rng()
         .sample_iter(Alphanumeric)
@@ -303,7 +297,15 @@ async fn make(
     let maker = container::launch(docker, &spec).await;
     let made = match maker {
         Ok(maker) => {
-            let made = initialise(docker, engine, &maker, &spec, &creds, &tmp, ready_timeout).await;
+            let initialised =
+                initialise(docker, engine, &maker, &spec, &creds, &tmp, ready_timeout);
+            let made = tokio::select! {
+                biased;
+                () = cancelled => Err(RestoreError::Unexpected(
+                    "interrupted while making a ready data directory".into(),
+                )),
+                made = initialised => made,
+            };
             maker.remove().await;
             made
         }
