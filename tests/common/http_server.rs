@@ -207,7 +207,12 @@ async fn serve_file(path: &Path, cut: bool) -> Response {
     let body = if cut {
         let half = meta.len() / 2;
         let head = tokio_util::io::ReaderStream::new(tokio::io::AsyncReadExt::take(file, half));
+        // Not at once: the server may still hold the headers and the half
+        // in its buffer, and an error then closes the connection before the
+        // client saw a response at all (a server that cannot be reached,
+        // not a download cut off).
         let broken = futures_util::stream::once(async {
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
             Err(std::io::Error::other("the connection is cut on purpose"))
         });
         Body::from_stream(head.chain(broken))
