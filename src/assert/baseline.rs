@@ -48,6 +48,8 @@ pub struct BaselineRules {
     pub exclude: Vec<String>,
     /// Thresholds for single tables, first match wins.
     pub tables: Vec<TableRule>,
+    /// A restore whose every table is empty passes (`baseline.allow_empty`).
+    pub allow_empty: bool,
 }
 
 pub const DEFAULT_FAIL_SHRINK_PERCENT: f64 = 50.0;
@@ -60,6 +62,7 @@ impl Default for BaselineRules {
             warn_shrink_percent: DEFAULT_WARN_SHRINK_PERCENT,
             exclude: Vec::new(),
             tables: Vec::new(),
+            allow_empty: false,
         }
     }
 }
@@ -89,6 +92,8 @@ pub struct Comparison {
     pub failures: Vec<String>,
     /// Shrinks worth a look that do not fail the run.
     pub warnings: Vec<String>,
+    /// On a first run, one line per empty table.
+    pub empty_tables: Vec<String>,
 }
 
 const KIND: &str = "baseline";
@@ -134,9 +139,46 @@ impl BaselineRules {
 
     /// Compares `now` with `baseline` (`None` on a job's first run).
     pub fn compare(&self, baseline: Option<&Baseline>, now: &Restored<'_>) -> Comparison {
-        let Some(base) = baseline else {
-            return Comparison::first_run(now);
+        let mut c = match baseline {
+            None => Comparison::first_run(now),
+            Some(base) => self.compare_with(base, now),
         };
+        if !self.allow_empty {
+            self.all_empty(&mut c, now);
+        }
+        c
+    }
+
+    /// A restore whose every table (but those excluded) is empty fails:
+    /// the dump held the schema without the data.
+    fn all_empty(&self, c: &mut Comparison, now: &Restored<'_>) {
+        let compared: Vec<i64> = now
+            .tables
+            .iter()
+            .filter(|(t, _)| !self.excluded(t, now.default_schema))
+            .map(|(_, &rows)| rows)
+            .collect();
+        if compared.is_empty() || compared.iter().any(|&rows| rows != 0) {
+            return;
+        }
+        let n = compared.len();
+        let why = format!(
+            "every one of the {n} restored tables is empty: the dump holds the schema but no rows. \
+             Was it made with `pg_dump --schema-only` or `mysqldump --no-data` (-d)? \
+             Set `baseline.allow_empty: true` if this database is meant to be empty"
+        );
+        c.fail(
+            "every table",
+            "rows in at least one table".into(),
+            format!("{n} tables, 0 rows"),
+            why,
+        );
+        // The reason leads with the likeliest cause, not one table of many.
+        let last = c.failures.pop().expect("just pushed");
+        c.failures.insert(0, last);
+    }
+
+    fn compare_with(&self, base: &Baseline, now: &Restored<'_>) -> Comparison {
         let mut c = Comparison::default();
         let compared_tables = self.compare_tables(&mut c, base, now);
         let compared_objects = self.compare_objects(&mut c, base, now);
@@ -277,7 +319,17 @@ impl BaselineRules {
 impl Comparison {
     /// A job's first run: nothing to compare with, so it passes and says why.
     fn first_run(now: &Restored<'_>) -> Self {
-        let mut c = Comparison::default();
+        let mut c = Comparison {
+            empty_tables: now
+                .tables
+                .iter()
+                .filter(|(_, rows)| **rows == 0)
+                .map(|(t, _)| {
+                    format!("table `{t}` is empty (first run: no baseline to compare it with)")
+                })
+                .collect(),
+            ..Comparison::default()
+        };
         c.results.push(
             AssertionResult::new(KIND, "last good restore", true)
                 .expected("the tables and schema objects of the last good restore")
@@ -317,6 +369,7 @@ impl Comparison {
 mod tests {
     use super::*;
     use crate::assert::testing::tables;
+    use std::collections::BTreeMap;
 
     fn objects(list: &[(&str, &str)]) -> BTreeSet<SchemaObject> {
         list.iter()
@@ -363,15 +416,88 @@ mod tests {
 
     #[test]
     fn an_emptied_table_fails_and_an_empty_one_may_stay_empty() {
-        let b = base(&[("public.a", 10), ("public.b", 0)], &[]);
+        let b = base(&[("public.a", 10), ("public.b", 0), ("public.c", 5)], &[]);
         let c = compare(
             &BaselineRules::default(),
             &b,
-            &[("public.a", 0), ("public.b", 0)],
+            &[("public.a", 0), ("public.b", 0), ("public.c", 5)],
             &[],
         );
         assert_eq!(c.failures.len(), 1);
         assert!(c.failures[0].starts_with("table `public.a` is empty"));
+    }
+
+    #[test]
+    fn a_restore_with_every_table_empty_fails_first_naming_the_likely_cause() {
+        let b = base(&[("public.a", 10), ("public.b", 0)], &[]);
+        let now = [("public.a", 0), ("public.b", 0)];
+        let c = compare(&BaselineRules::default(), &b, &now, &[]);
+        let why = c.reason().unwrap();
+        assert!(
+            why.starts_with("every one of the 2 restored tables is empty")
+                && why.contains("--no-data"),
+            "{why}"
+        );
+        let allowed = BaselineRules {
+            allow_empty: true,
+            ..BaselineRules::default()
+        };
+        let c = compare(&allowed, &b, &now, &[]);
+        assert_eq!(c.failures.len(), 1, "the emptied table still fails");
+        // An excluded table with rows does not make the rest count as data.
+        let excluding = BaselineRules {
+            exclude: vec!["c".into()],
+            ..BaselineRules::default()
+        };
+        let c = excluding.compare(
+            None,
+            &Restored {
+                tables: &[("public.a", 0), ("public.c", 9)]
+                    .iter()
+                    .map(|(t, n)| (t.to_string(), *n))
+                    .collect(),
+                objects: &BTreeSet::new(),
+                default_schema: "public",
+            },
+        );
+        assert!(
+            c.reason().unwrap().starts_with("every one of the 1"),
+            "{:?}",
+            c.failures
+        );
+    }
+
+    #[test]
+    fn a_first_run_passes_and_lists_each_empty_table() {
+        let tables = [("public.a".to_string(), 0), ("public.b".to_string(), 3)]
+            .into_iter()
+            .collect();
+        let c = BaselineRules::default().compare(
+            None,
+            &Restored {
+                tables: &tables,
+                objects: &BTreeSet::new(),
+                default_schema: "public",
+            },
+        );
+        assert!(c.failures.is_empty());
+        assert_eq!(
+            c.empty_tables,
+            ["table `public.a` is empty (first run: no baseline to compare it with)"]
+        );
+        let none = BTreeMap::new();
+        let c = BaselineRules::default().compare(
+            None,
+            &Restored {
+                tables: &none,
+                objects: &BTreeSet::new(),
+                default_schema: "public",
+            },
+        );
+        assert!(
+            c.failures.is_empty(),
+            "no tables at all is judged elsewhere"
+        );
     }
 
     #[test]

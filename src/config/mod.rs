@@ -73,6 +73,9 @@ pub struct Job {
     /// What every dump must prove: checksum, decryption, size bounds.
     pub integrity: Integrity,
     pub database: String,
+    /// The config names `database` (else it is [`DEFAULT_DATABASE`]): a dump
+    /// that creates one database under another name is restored as this one.
+    pub database_named: bool,
     pub restore: RestoreSettings,
     pub assertions: Vec<Assertion>,
     /// `None`: a passing restore is removed, not kept.
@@ -521,6 +524,7 @@ impl Validator<'_> {
             settle,
             integrity,
             database,
+            database_named: raw.database.is_some(),
             restore: restore?,
             assertions,
             keep,
@@ -734,6 +738,7 @@ impl Validator<'_> {
             warn_shrink_percent: warn,
             exclude,
             tables,
+            allow_empty: raw.allow_empty.unwrap_or(false),
         }
     }
 

@@ -267,6 +267,11 @@ pub(crate) struct RawBaseline {
     #[serde(default)]
     #[schemars(with = "Vec<RawTableBaseline>")]
     pub tables: Vec<Spanned<RawTableBaseline>>,
+    /// A restore in which every table is empty passes. Default false: it
+    /// fails, as a dump made with `pg_dump --schema-only` or
+    /// `mysqldump --no-data` does.
+    #[serde(default)]
+    pub allow_empty: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -157,6 +157,18 @@ fn judge(newest: &Dump, now: DateTime<Utc>, max_age: Duration) -> (bool, String)
             ),
         );
     }
+    if let Some(ahead) = newest.ahead_of(now) {
+        return (
+            true,
+            format!(
+                "the newest dump {} is dated {}, {} ahead of this host's clock: a time in the \
+                 future is not counted as fresh (is the backup host's clock wrong?)",
+                newest.location,
+                newest.modified.format("%Y-%m-%d %H:%M:%S UTC"),
+                humantime::format_duration(Duration::from_secs(ahead.as_secs() / 60 * 60))
+            ),
+        );
+    }
     let age = (now - newest.modified).to_std().unwrap_or_default();
     let age_text = humantime::format_duration(Duration::from_secs(age.as_secs()));
     if age > max_age {
@@ -182,6 +194,17 @@ mod tests {
 
     fn dump_at(modified: DateTime<Utc>) -> Dump {
         Dump::local("/backups/shop-1.sql.gz".into(), 100, modified, false)
+    }
+
+    #[test]
+    fn a_dump_dated_in_the_future_is_not_fresh() {
+        let now: DateTime<Utc> = "2026-11-24T12:00:00Z".parse().unwrap();
+        let future = dump_at("2030-01-01T00:00:00Z".parse().unwrap());
+        let (stale, why) = judge(&future, now, Duration::from_secs(25 * 3600));
+        assert!(stale, "{why}");
+        assert!(why.contains("ahead of this host's clock"), "{why}");
+        let skewed = dump_at(now + chrono::Duration::minutes(2));
+        assert!(!judge(&skewed, now, Duration::from_secs(3600)).0);
     }
 
     #[test]

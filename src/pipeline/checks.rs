@@ -10,11 +10,12 @@ use chrono::{DateTime, Utc};
 
 use super::stop::Stop;
 use crate::assert::baseline::Restored;
-use crate::assert::{self, AssertionResult, Evidence, QueryError, SchemaObject, Session};
+use crate::assert::{self, AssertionResult, Baseline, Evidence, QueryError, SchemaObject, Session};
 use crate::config::{Integrity, Job};
 use crate::restore::{Credentials, Engine};
 use crate::source::{Dump, Source};
 use crate::store::Store;
+use crate::vocab::RunId;
 
 /// A dump of `size` bytes as stored must be within the job's `source.min_size`
 /// and `source.max_size`.
@@ -76,6 +77,10 @@ pub(super) struct Checked {
     pub assertions: Vec<AssertionResult>,
     /// Tables that shrank since the baseline, by less than fails.
     pub shrunk: Vec<String>,
+    /// On a first run, the empty tables.
+    pub empty: Vec<String>,
+    /// The dump names another database than the last good restore's did.
+    pub database_changed: Option<String>,
     /// Why the restore fails, if it does.
     pub failure: Option<String>,
 }
@@ -91,6 +96,11 @@ pub(super) struct CheckInput<'a> {
     pub dump_databases: &'a [String],
     pub dump_modified: DateTime<Utc>,
     pub load_duration: Duration,
+    /// The job's database, when the dump's own database (`creds.database`)
+    /// is checked as it without being renamed (MySQL/MariaDB).
+    pub checked_as: Option<&'a str>,
+    /// The dump's own database, renamed to the job's (PostgreSQL).
+    pub renamed_from: Option<&'a str>,
 }
 
 /// Counts every table, lists every schema object, runs the job's
@@ -109,15 +119,19 @@ pub(super) async fn check(input: CheckInput<'_>) -> Result<Checked, Stop> {
             return Err(stop);
         }
     };
-    let (tables, objects) = found;
-    let baseline = match input.store.baseline(&input.job.name).await {
+    let (mut tables, mut objects) = found;
+    let mut default_schema = engine.default_schema(creds);
+    if let Some(alias) = input.checked_as {
+        (tables, objects) = rekeyed(tables, objects, &creds.database, alias);
+        default_schema = alias.to_string();
+    }
+    let (baseline, database_changed) = match baseline_for(&input, &tables).await {
         Ok(b) => b,
         Err(e) => {
             session.close().await;
-            return Err(e.into());
+            return Err(e);
         }
     };
-    let default_schema = engine.default_schema(creds);
     let evidence = Evidence {
         tables: &tables,
         default_schema: &default_schema,
@@ -143,8 +157,110 @@ pub(super) async fn check(input: CheckInput<'_>) -> Result<Checked, Stop> {
         objects,
         assertions,
         shrunk: compared.warnings,
+        empty: compared.empty_tables,
+        database_changed,
         failure,
     })
+}
+
+/// The job's baseline, compared as the same database whatever the dumps
+/// named it; and a line when this dump names another database than the
+/// baseline's did.
+async fn baseline_for(
+    input: &CheckInput<'_>,
+    tables: &BTreeMap<String, i64>,
+) -> Result<(Option<Baseline>, Option<String>), Stop> {
+    let Some(mut base) = input.store.baseline(&input.job.name).await? else {
+        return Ok((None, None));
+    };
+    // MySQL names tables `database.table`: a baseline in another database
+    // is the same tables under the dump's new name.
+    if input.engine.sees_all_databases()
+        && let (Some(was), Some(now)) = (
+            sole_database(base.tables.keys()),
+            sole_database(tables.keys()),
+        )
+        && was != now
+    {
+        let (was, now) = (was.to_string(), now.to_string());
+        let objects = base.objects.take();
+        let (t, o) = rekeyed(
+            std::mem::take(&mut base.tables),
+            objects.clone().unwrap_or_default(),
+            &was,
+            &now,
+        );
+        base.tables = t;
+        base.objects = objects.map(|_| o);
+    }
+    let system = input.engine.system_databases();
+    let own = |dbs: &[String]| -> Vec<String> {
+        dbs.iter()
+            .filter(|d| !system.contains(&d.as_str()))
+            .cloned()
+            .collect()
+    };
+    let before = own(&input
+        .store
+        .dump_databases(&base.run_id)
+        .await?
+        .unwrap_or_default());
+    let now = own(input.dump_databases);
+    let changed =
+        (before != now).then(|| database_change(&before, &now, &base.run_id, input.checked_in()));
+    Ok((Some(base), changed))
+}
+
+impl CheckInput<'_> {
+    /// The database the restore is checked as.
+    fn checked_in(&self) -> &str {
+        self.checked_as.unwrap_or(&self.creds.database)
+    }
+}
+
+/// The line a run's report gives when its dump names other databases than
+/// the baseline run's dump.
+fn database_change(before: &[String], now: &[String], run: &RunId, checked: &str) -> String {
+    let names = |dbs: &[String]| match dbs {
+        [] => "no database (a plain dump of one database)".to_string(),
+        dbs => dbs
+            .iter()
+            .map(|d| format!("`{d}`"))
+            .collect::<Vec<_>>()
+            .join(", "),
+    };
+    format!(
+        "the dump names {}, the last good restore's dump (run {run}) named {}; both were checked as database `{checked}`",
+        names(now),
+        names(before)
+    )
+}
+
+/// The database of every `database.table` key (MySQL), when they share one.
+fn sole_database<'a>(mut keys: impl Iterator<Item = &'a String>) -> Option<&'a str> {
+    let first = keys.next()?.split_once('.')?.0;
+    keys.all(|k| k.split_once('.').is_some_and(|(d, _)| d == first))
+        .then_some(first)
+}
+
+/// Tables and objects of database `from` named as in database `to`.
+fn rekeyed(
+    tables: BTreeMap<String, i64>,
+    objects: BTreeSet<SchemaObject>,
+    from: &str,
+    to: &str,
+) -> (BTreeMap<String, i64>, BTreeSet<SchemaObject>) {
+    let prefix = format!("{from}.");
+    let rename = |name: String| match name.strip_prefix(&prefix) {
+        Some(rest) => format!("{to}.{rest}"),
+        None => name,
+    };
+    let tables = tables.into_iter().map(|(k, v)| (rename(k), v)).collect();
+    let objects = objects
+        .into_iter()
+        .map(|o| SchemaObject::new(o.kind, rename(o.name)))
+        .collect();
+    (tables, objects)
 }
 
 /// Why a checked restore fails: no tables, the baseline comparison, or
@@ -197,6 +313,7 @@ async fn inventory_of(
     for other in input.dump_databases.iter().filter(|d| {
         !engine.sees_all_databases()
             && **d != creds.database
+            && Some(d.as_str()) != input.renamed_from
             && !engine.system_databases().contains(&d.as_str())
     }) {
         let c = Credentials {
@@ -332,6 +449,28 @@ mod tests {
 
     fn dbs(names: &[&str]) -> Vec<String> {
         names.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn tables_of_one_database_compare_under_another_name() {
+        let t: BTreeMap<String, i64> = [("vt_chinook.Album".to_string(), 347)].into();
+        let o = BTreeSet::from([SchemaObject::new("index", "vt_chinook.Album.PRIMARY")]);
+        assert_eq!(sole_database(t.keys()), Some("vt_chinook"));
+        let (t, o) = rekeyed(t, o, "vt_chinook", "chinook");
+        assert_eq!(t.keys().collect::<Vec<_>>(), ["chinook.Album"]);
+        assert_eq!(o.first().unwrap().name, "chinook.Album.PRIMARY");
+        let two: BTreeMap<String, i64> = [("a.t".to_string(), 1), ("b.t".to_string(), 1)].into();
+        assert_eq!(
+            sole_database(two.keys()),
+            None,
+            "several databases are never merged"
+        );
+        let line = database_change(&[], &dbs(&["vt_chinook"]), &RunId::from("R1"), "chinook");
+        assert_eq!(
+            line,
+            "the dump names `vt_chinook`, the last good restore's dump (run R1) named no database \
+             (a plain dump of one database); both were checked as database `chinook`"
+        );
     }
 
     #[test]

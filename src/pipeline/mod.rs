@@ -184,6 +184,8 @@ pub async fn run_once(ctx: &Context, job: &Job, request: &RunRequest) -> RunRepo
         report,
         expected_sha256: None,
         decrypter: None,
+        last_verified: None,
+        identical_to: None,
     };
     async {
         tracing::info!(trigger = request.trigger.as_str(), "run started");

@@ -30,7 +30,8 @@ use crate::source::decrypt::Decrypter;
 use crate::source::detect::{self, Inspection};
 use crate::source::open::{self, Opened};
 use crate::source::{Dump, Source, reader};
-use crate::vocab::{Phase, Secret, WarningKind};
+use crate::store::VerifiedDump;
+use crate::vocab::{Phase, RunId, Secret, WarningKind};
 
 pub(super) struct Run<'a> {
     pub ctx: &'a Context,
@@ -43,6 +44,10 @@ pub(super) struct Run<'a> {
     pub expected_sha256: Option<(String, String)>,
     /// The job's keys for encrypted dumps, prepared for this run.
     pub decrypter: Option<Arc<Decrypter>>,
+    /// The dump the job's last completed verification read.
+    pub last_verified: Option<VerifiedDump>,
+    /// The run whose dump had the same bytes as this one.
+    pub identical_to: Option<RunId>,
 }
 
 /// The candidate container, how it was made and how to log in.
@@ -127,6 +132,10 @@ impl<'a> Run<'a> {
             DumpReport::found(dump.location.clone(), dump.size.unwrap_or(0), dump.modified);
         found.version = dump.version.clone();
         self.report.dump = Some(found);
+        for w in super::trends::future_dated(&dump, Utc::now()) {
+            tracing::warn!("{}", w.message);
+            self.report.warnings.push(w);
+        }
         if let Some(size) = dump.size {
             checks::size_within(&self.job.integrity, size)?;
         }
@@ -146,23 +155,28 @@ impl<'a> Run<'a> {
         Ok(dump)
     }
 
-    /// Scheduled and arrival runs do not restore a dump again that was verified already
-    /// (same size, then same sha256); a run someone asked for does.
+    /// Scheduled and arrival runs do not restore again the very dump the
+    /// last verification read (same place, time or version, size, then
+    /// sha256); a run someone asked for does. A new dump with the same bytes
+    /// is a new backup whose data did not change: it is restored, and its
+    /// growth judged.
     async fn skip_if_unchanged(&mut self, dump: &Dump) -> Result<Option<Result<Done, Stop>>, Stop> {
+        self.last_verified = self.ctx.store.last_verified_dump(&self.job.name).await?;
         if !self.request.trigger.skips_unchanged() {
             return Ok(None);
         }
-        let Some(last) = self.ctx.store.last_verified_dump(&self.job.name).await? else {
+        let Some(last) = self.last_verified.clone() else {
             return Ok(None);
         };
+        if !same_place(&last, dump) {
+            return Ok(None);
+        }
         if Some(last.size) != dump.size && dump.size.is_some() {
             return Ok(None);
         }
         let Some(path) = &dump.path else {
             // A remote dump is not downloaded to be hashed: its version tells.
-            let same = dump.version.is_some()
-                && last.version == dump.version
-                && last.location.as_deref() == Some(dump.location.as_str());
+            let same = dump.version.is_some() && last.version == dump.version;
             return Ok(same
                 .then(|| same_dump(last.clone(), &last.sha256))
                 .flatten());
@@ -321,21 +335,75 @@ impl<'a> Run<'a> {
         }
         let (databases, load_duration) = recorded?;
         self.lock_logins(l).await?;
+        let checked = checked_database(
+            &self.job.database,
+            &l.creds.database,
+            inspection.creates_databases,
+            self.engine,
+            &databases,
+        )?;
+        let (database, checked_as) = self
+            .as_jobs_database(l, checked.clone(), &databases)
+            .await?;
+        let renamed_from = (database != checked).then_some(checked.as_str());
         let creds = Credentials {
-            database: checked_database(
-                &self.job.database,
-                &l.creds.database,
-                inspection.creates_databases,
-                self.engine,
-                &databases,
-            )?,
+            database,
             ..l.creds.clone()
         };
-        self.check(l, &creds, dump, load_duration).await?;
+        let names = (checked_as.as_deref(), renamed_from);
+        self.check(l, &creds, dump, load_duration, names).await?;
         if let Some(keep) = &self.job.keep {
             self.make_servable(keep, l, &creds).await?;
         }
         Ok(creds)
+    }
+
+    /// A dump that created one database of its own under another name than
+    /// the job's `database` (`pg_dump --create`, `mysqldump --databases`) is
+    /// restored as the job's database, so every run checks and compares the
+    /// same database whatever the dump's shape: PostgreSQL renames it; MySQL
+    /// and MariaDB cannot rename a database, so it is checked *as* the
+    /// job's (the second value). A job that names no `database` keeps the
+    /// dump's own name.
+    async fn as_jobs_database(
+        &mut self,
+        l: &Launched,
+        checked: String,
+        databases: &[String],
+    ) -> Result<(String, Option<String>), Stop> {
+        let (job, engine) = (self.job, self.engine);
+        let system = engine.system_databases();
+        let own: Vec<&String> = databases
+            .iter()
+            .filter(|d| !system.contains(&d.as_str()))
+            .collect();
+        if !job.database_named || checked == job.database || own != [&checked] {
+            return Ok((checked, None));
+        }
+        let server = Credentials {
+            database: engine.server_database().to_string(),
+            ..l.creds.clone()
+        };
+        let rename =
+            engine.rename_database(l.candidate.host_port, &server, &checked, &job.database);
+        let renamed = rename.await.map_err(|e| {
+            Stop::error(format!(
+                "the dump restored its own database `{checked}`, which could not be renamed to the \
+                 job's database `{}`: {e}",
+                job.database
+            ))
+        })?;
+        tracing::info!(
+            dump_database = %checked,
+            database = %job.database,
+            "the dump holds database `{checked}`; it is {} the job's database `{}`",
+            if renamed { "restored as" } else { "checked as" },
+            job.database
+        );
+        Ok(match renamed {
+            true => (job.database.clone(), None),
+            false => (checked, Some(job.database.clone())),
+        })
     }
 
     /// Waits for the candidate's server and creates the database the dump
@@ -527,7 +595,7 @@ impl<'a> Run<'a> {
             if loaded.raw_bytes > 0 {
                 d.size = loaded.raw_bytes;
             }
-            d.sha256 = Some(loaded.sha256);
+            d.sha256 = Some(loaded.sha256.clone());
             d.uncompressed_size = loaded.uncompressed_bytes;
             if !loaded.databases.is_empty() {
                 d.databases = loaded.databases;
@@ -539,6 +607,17 @@ impl<'a> Run<'a> {
                 kind: WarningKind::NoEndMarker,
                 message,
             });
+        }
+        if let Some(last) = &self.last_verified
+            && last.sha256.eq_ignore_ascii_case(&loaded.sha256)
+        {
+            let message = identical_to(last);
+            tracing::warn!("{message}");
+            self.report.warnings.push(Warning {
+                kind: WarningKind::IdenticalToPrevious,
+                message,
+            });
+            self.identical_to = Some(last.run_id.clone());
         }
         Ok(databases)
     }
@@ -603,6 +682,7 @@ impl<'a> Run<'a> {
         creds: &Credentials,
         dump: &Dump,
         load_duration: Duration,
+        (checked_as, renamed_from): (Option<&str>, Option<&str>),
     ) -> Result<(), Stop> {
         let dump_databases = self
             .report
@@ -619,19 +699,37 @@ impl<'a> Run<'a> {
             dump_databases: &dump_databases,
             dump_modified: dump.modified,
             load_duration,
+            checked_as,
+            renamed_from,
         };
         let checked = self.timed(Phase::Check, checks::check(input)).await?;
         self.report.tables = checked.tables;
         self.report.objects = checked.objects;
         self.report.assertions = checked.assertions;
-        for message in checked.shrunk {
+        let shrunk = checked
+            .shrunk
+            .into_iter()
+            .map(|m| (WarningKind::TableShrunk, m));
+        let empty = checked
+            .empty
+            .into_iter()
+            .map(|m| (WarningKind::EmptyTable, m));
+        let changed = checked
+            .database_changed
+            .into_iter()
+            .map(|m| (WarningKind::DumpDatabaseChanged, m));
+        for (kind, message) in shrunk.chain(empty).chain(changed) {
             tracing::warn!("{message}");
-            self.report.warnings.push(Warning {
-                kind: WarningKind::TableShrunk,
-                message,
-            });
+            self.report.warnings.push(Warning { kind, message });
         }
-        checked.failure.map_or(Ok(()), |why| Err(Stop::fail(why)))
+        let failure = checked.failure.map(|why| match &self.identical_to {
+            Some(run) => format!(
+                "{why} (this dump's bytes are identical to those of the dump run {run} verified: \
+                 the data did not change between the two backups)"
+            ),
+            None => why,
+        });
+        failure.map_or(Ok(()), |why| Err(Stop::fail(why)))
     }
 
     /// Readies a passing restore for people: the job's `after_restore`
@@ -699,6 +797,32 @@ impl<'a> Run<'a> {
     }
 }
 
+/// Whether `dump` is where the last verified one was, as it was then: same
+/// location, and same modification time or (remote) version. The same bytes
+/// written again, under another name or at another time, are a new backup.
+fn same_place(last: &VerifiedDump, dump: &Dump) -> bool {
+    let same_time = match (&last.modified_at, dump.modified_known) {
+        (Some(t), true) => *t == dump.modified,
+        // Nothing tells the time: the version must.
+        _ => dump.version.is_some(),
+    };
+    last.location.as_deref() == Some(dump.location.as_str())
+        && same_time
+        && (dump.path.is_some() || last.version == dump.version)
+}
+
+/// The warning for a new dump whose bytes are those of the last verified one.
+fn identical_to(last: &VerifiedDump) -> String {
+    format!(
+        "the dump's bytes are identical to those of the dump run {} verified ({}, {}): no data \
+         changed between the two backups. Did the source stop changing (a replica that stopped \
+         replicating, the wrong host dumped)?",
+        last.run_id,
+        last.location.as_deref().unwrap_or("?"),
+        last.verdict
+    )
+}
+
 /// How long removing the candidate may hold up a stopping run: with Docker
 /// hung, restoredrill still stops promptly, and the next start removes what
 /// is left.
@@ -751,6 +875,11 @@ async fn settled_dump(
             // complete once the command exits, which the load checks.
             return Ok(dump);
         }
+        if dump.ahead_of(Utc::now()).is_some() {
+            // Its time tells nothing: it has settled once it stays the same
+            // for `source.settle`.
+            return settled_by_watching(ctx, job, request, source, dump).await;
+        }
         let age = (Utc::now() - dump.modified).to_std().unwrap_or_default();
         if age >= job.settle {
             return Ok(dump);
@@ -774,6 +903,47 @@ async fn settled_dump(
             _ = tokio::time::sleep(wait) => {}
         }
     }
+}
+
+/// A dump whose time cannot be believed, once it has stayed the same (size,
+/// time, version) for the job's `source.settle`.
+async fn settled_by_watching(
+    ctx: &Context,
+    job: &Job,
+    request: &RunRequest,
+    source: &dyn Source,
+    mut dump: Dump,
+) -> Result<Dump, Stop> {
+    let deadline = tokio::time::Instant::now() + job.restore.timeout;
+    while !job.settle.is_zero() {
+        if tokio::time::Instant::now() + job.settle > deadline {
+            return Err(Stop::error(format!(
+                "the dump {} kept changing for longer than restore.timeout; it was not judged",
+                dump.location
+            )));
+        }
+        tokio::select! {
+            _ = ctx.cancel.cancelled() => return Err(Stop::shutdown()),
+            _ = request.cancel.cancelled() => return Err(Stop::cancelled()),
+            _ = tokio::time::sleep(job.settle) => {}
+        }
+        match source.current(&dump).await? {
+            Some(now) if dump.same_as(&now) => break,
+            Some(now) => {
+                dump = Dump {
+                    future_passed_over: dump.future_passed_over.clone(),
+                    ..now
+                }
+            }
+            None => {
+                return Err(Stop::error(format!(
+                    "the dump {} went away while it settled; it was not judged",
+                    dump.location
+                )));
+            }
+        }
+    }
+    Ok(dump)
 }
 
 /// Runs the job's `after_restore` scripts in the candidate, in order.

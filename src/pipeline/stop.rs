@@ -151,7 +151,7 @@ pub(super) fn conclusion(outcome: &Result<Done, Stop>) -> (Verdict, Option<Strin
         Ok(Done::Unchanged { run_id, verdict }) => (
             Verdict::Unchanged,
             Some(format!(
-                "same dump (sha256) as run {run_id}, which verified it: {verdict}"
+                "the same dump (same file, time and sha256) as run {run_id}, which verified it: {verdict}"
             )),
         ),
         Err(stop) => (
@@ -204,6 +204,7 @@ mod tests {
             sha256: "abc".into(),
             location: None,
             version: None,
+            modified_at: None,
             reason: reason.map(String::from),
             accepted,
         }

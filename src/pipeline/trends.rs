@@ -2,8 +2,13 @@
 //! than the median of the last passing runs, or a dump much smaller than
 //! the previous one. The decisions are plain functions of the numbers.
 
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
 use crate::config::Job;
 use crate::report::{DumpReport, RunReport, Warning};
+use crate::source::Dump;
 use crate::store::{DumpSize, Store};
 use crate::vocab::{Phase, WarningKind};
 
@@ -28,6 +33,46 @@ pub(super) async fn warnings(store: &Store, job: &Job, r: &RunReport) -> Vec<War
         && let Ok(Some(previous)) = store.previous_dump_size(&job.name, r.started_at).await
     {
         out.extend(dump_shrunk(d, &previous, job.trend.size_shrink_percent));
+    }
+    out
+}
+
+/// Warnings about dump times ahead of this host's clock (at `now`): the
+/// picked dump's, whose age cannot be judged, and those passed over for it.
+pub(super) fn future_dated(dump: &Dump, now: DateTime<Utc>) -> Vec<Warning> {
+    let ahead = |t: DateTime<Utc>| {
+        let secs = (t - now).num_seconds().max(0) as u64;
+        humantime::format_duration(Duration::from_secs(secs / 60 * 60)).to_string()
+    };
+    let mut out = Vec::new();
+    if dump.ahead_of(now).is_some() {
+        out.push(Warning {
+            kind: WarningKind::FutureDated,
+            message: format!(
+                "the dump {} is dated {}, {} ahead of this host's clock: its age cannot be judged, \
+                 and the freshness watch does not count it as fresh. Is the backup host's clock wrong, \
+                 or was the file touched?",
+                dump.location,
+                dump.modified.format("%Y-%m-%d %H:%M:%S UTC"),
+                ahead(dump.modified)
+            ),
+        });
+    }
+    if let Some(f) = &dump.future_passed_over {
+        let others = match f.count {
+            1 => String::new(),
+            n => format!(" (and {} more dated ahead)", n - 1),
+        };
+        out.push(Warning {
+            kind: WarningKind::FutureDated,
+            message: format!(
+                "{} is dated {}, {} ahead of this host's clock{others}: a time in the future is not \
+                 taken on trust, so it was passed over for the newest dump with a believable time",
+                f.name,
+                f.modified.format("%Y-%m-%d %H:%M:%S UTC"),
+                ahead(f.modified)
+            ),
+        });
     }
     out
 }

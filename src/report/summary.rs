@@ -60,11 +60,17 @@ fn dump(out: &mut String, d: &DumpReport) {
     if !what.is_empty() {
         let _ = writeln!(out, "           {}", what.join(", "));
     }
+    let when = if age
+        < -chrono::Duration::from_std(crate::source::newest::FUTURE_TOLERANCE).unwrap_or_default()
+    {
+        format!("{} ahead of this host's clock", human_age(-age))
+    } else {
+        format!("{} ago", human_age(age))
+    };
     let _ = writeln!(
         out,
-        "           modified {} ({} ago)",
+        "           modified {} ({when})",
         d.modified_at.format("%Y-%m-%d %H:%M:%S UTC"),
-        human_age(age)
     );
     if let Some(sha) = &d.sha256 {
         let _ = writeln!(out, "  sha256   {sha}");

@@ -45,6 +45,18 @@ pub trait Engine: Send + Sync {
     }
     /// Creates `creds.database` once the server is ready, unless it is there.
     async fn create_database(&self, port: u16, creds: &Credentials) -> Result<(), QueryError>;
+    /// Renames the database `from` (which nobody uses) to `to`, which must
+    /// not exist, logged in as `creds` to [`Engine::server_database`];
+    /// `Ok(false)` where the engine cannot rename a database (MySQL/MariaDB).
+    async fn rename_database(
+        &self,
+        _port: u16,
+        _creds: &Credentials,
+        _from: &str,
+        _to: &str,
+    ) -> Result<bool, QueryError> {
+        Ok(false)
+    }
     /// A database every server of the engine has, which a connection can
     /// always name: the only one in a ready data directory (see
     /// [`super::template`]).

@@ -109,6 +109,37 @@ impl Engine for Postgres {
         conn.close().await.map_err(err)
     }
 
+    async fn rename_database(
+        &self,
+        port: u16,
+        c: &Credentials,
+        from: &str,
+        to: &str,
+    ) -> Result<bool, QueryError> {
+        let opts = options(port, c).database(SERVER_DATABASE);
+        let mut conn = PgConnection::connect_with(&opts).await.map_err(err)?;
+        let sql = format!("ALTER DATABASE {} RENAME TO {}", quote(from), quote(to));
+        // The load's sessions may take a moment to end after psql exits.
+        let mut tries = 0;
+        let renamed = loop {
+            tries += 1;
+            match sqlx::raw_sql(AssertSqlSafe(sql.clone()))
+                .execute(&mut conn)
+                .await
+            {
+                Ok(_) => break Ok(()),
+                Err(sqlx::Error::Database(e))
+                    if e.code().as_deref() == Some("55006") && tries < 50 =>
+                {
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+                Err(e) => break Err(err(e)),
+            }
+        };
+        conn.close().await.map_err(err)?;
+        renamed.map(|()| true)
+    }
+
     fn server_args(&self, tuning: bool) -> Vec<String> {
         let mut args = vec!["postgres".to_string()];
         if tuning {

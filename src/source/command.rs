@@ -84,6 +84,7 @@ impl CommandSource {
             modified_known: false,
             is_dir: false,
             version,
+            future_passed_over: None,
         }
     }
 

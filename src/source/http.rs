@@ -250,20 +250,18 @@ impl HttpSource {
                 self.head(&url).await.map(|f| f.map(|f| (name, f)))
             }))
             .buffer_unordered(HEADS_AT_ONCE);
-        let mut best: Option<(Option<DateTime<Utc>>, String, Dump)> = None;
+        // A dump without Last-Modified sorts before every dated one.
+        let mut best = super::newest::Newest::default();
         while let Some(head) = heads.next().await {
             // A link whose file went away since the listing is no candidate.
             let Some((name, f)) = head? else { continue };
-            // A dump without Last-Modified sorts before every dated one.
-            let key = (f.last_modified, name);
-            if best
-                .as_ref()
-                .is_none_or(|(t, n, _)| (&key.0, &key.1) > (t, n))
-            {
-                best = Some((key.0, key.1, f.dump));
-            }
+            best.offer(f.last_modified, &name, f.dump);
         }
-        best.map(|(_, _, d)| d).ok_or_else(|| {
+        let picked = best.finish().map(|(mut dump, future)| {
+            dump.future_passed_over = future;
+            dump
+        });
+        picked.ok_or_else(|| {
             SourceError::NoDump(format!(
                 "no dump matched `{pattern}` among the links of {}",
                 redacted(index)
@@ -447,6 +445,7 @@ fn found(url: &Url, headers: &HeaderMap) -> Found {
             modified_known: last_modified.is_some(),
             is_dir: false,
             version,
+            future_passed_over: None,
         },
         last_modified,
     }

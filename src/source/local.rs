@@ -91,7 +91,7 @@ impl LocalSource {
             }
             Err(e) => return Err(unreadable(e)),
         };
-        let mut best: Option<Dump> = None;
+        let mut newest = super::newest::Newest::default();
         for entry in entries {
             let entry = entry.map_err(unreadable)?;
             let name = entry.file_name();
@@ -111,11 +111,13 @@ impl LocalSource {
                 }
                 Err(e) => return Err(unreadable(e)),
             };
-            if best.as_ref().is_none_or(|b| dump.modified > b.modified) {
-                best = Some(dump);
-            }
+            newest.offer(Some(dump.modified), name, dump);
         }
-        best.ok_or_else(|| {
+        let picked = newest.finish().map(|(mut dump, future)| {
+            dump.future_passed_over = future;
+            dump
+        });
+        picked.ok_or_else(|| {
             SourceError::NoDump(format!(
                 "nothing in {} matches `{}`",
                 self.dir.display(),

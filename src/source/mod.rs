@@ -13,6 +13,7 @@ pub mod decrypt;
 pub mod detect;
 pub mod http;
 pub mod local;
+pub mod newest;
 pub mod open;
 pub mod reader;
 pub mod s3;
@@ -54,6 +55,9 @@ pub struct Dump {
     /// dump has the location, size and version of the last verified one is
     /// `unchanged`, and not downloaded again.
     pub version: Option<String>,
+    /// Candidates dated ahead of this host's clock that were not picked
+    /// (see [`newest`]).
+    pub future_passed_over: Option<newest::FutureDumps>,
 }
 
 impl Dump {
@@ -75,6 +79,7 @@ impl Dump {
             modified_known: true,
             is_dir,
             version: None,
+            future_passed_over: None,
         }
     }
 }

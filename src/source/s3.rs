@@ -174,6 +174,7 @@ impl S3Source {
             is_dir: false,
             modified_known: true,
             version: meta.e_tag,
+            future_passed_over: None,
         }
     }
 
@@ -229,7 +230,8 @@ impl Source for S3Source {
             require_literal_separator: true,
             ..Default::default()
         };
-        let (mut seen, mut best) = (0usize, None::<ObjectMeta>);
+        let mut seen = 0usize;
+        let mut newest = super::newest::Newest::<ObjectMeta>::default();
         while let Some(item) = listing.next().await {
             let meta = match item {
                 Ok(meta) => meta,
@@ -257,14 +259,10 @@ impl Source for S3Source {
             if !self.pattern.matches_with(rest, only_this_level) || super::is_sidecar_name(name) {
                 continue;
             }
-            if best
-                .as_ref()
-                .is_none_or(|b| meta.last_modified > b.last_modified)
-            {
-                best = Some(meta);
-            }
+            let (modified, name) = (meta.last_modified, rest.to_string());
+            newest.offer(Some(modified), &name, meta);
         }
-        let Some(mut best) = best else {
+        let Some((mut best, future)) = newest.finish() else {
             return Err(self.no_match(""));
         };
         if best.e_tag.is_none() {
@@ -275,7 +273,9 @@ impl Source for S3Source {
                 Err(e) => return Err(self.unreachable(&e)),
             }
         }
-        Ok(self.dump(best))
+        let mut dump = self.dump(best);
+        dump.future_passed_over = future;
+        Ok(dump)
     }
 
     async fn current(&self, dump: &Dump) -> Result<Option<Dump>, SourceError> {

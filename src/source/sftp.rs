@@ -28,6 +28,7 @@ use tokio::process::{Child, Command};
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, Sleep, timeout};
 
+use super::newest::Newest;
 use super::{Dump, RawStream, Source, SourceError, SourceGone};
 use crate::config::SftpSpec;
 
@@ -142,6 +143,7 @@ impl SftpSource {
             modified_known: true,
             is_dir: false,
             version: Some(format!("{size}-{mtime}")),
+            future_passed_over: None,
         }
     }
 }
@@ -242,7 +244,7 @@ impl SftpSource {
         };
         let mut entries = std::pin::pin!(handle.read_dir());
         let (mut seen, mut links) = (0usize, Vec::new());
-        let mut best: Option<(u32, String, u64)> = None;
+        let mut best = Newest::default();
         loop {
             let next = match timeout(REQUEST_LIMIT, entries.next()).await {
                 Err(_) => {
@@ -288,8 +290,10 @@ impl SftpSource {
                 Err(e) => return Err(self.unreachable(e.reason(&path))),
             }
         }
-        let (mtime, name, size) = best.ok_or_else(|| no_match(""))?;
-        Ok(self.dump_from(&name, size, mtime))
+        let ((mtime, name, size), future) = best.finish().ok_or_else(|| no_match(""))?;
+        let mut dump = self.dump_from(&name, size, mtime);
+        dump.future_passed_over = future;
+        Ok(dump)
     }
 
     /// Reads a small file whole; `None` when it is not there.
@@ -321,14 +325,10 @@ impl SftpSource {
     }
 }
 
-/// Keeps the newest (then the greatest name, so ties are decided the same way each time).
-fn keep_newest(best: &mut Option<(u32, String, u64)>, mtime: u32, name: String, size: u64) {
-    if best
-        .as_ref()
-        .is_none_or(|(m, n, _)| (mtime, &name) > (*m, n))
-    {
-        *best = Some((mtime, name, size));
-    }
+/// Offers a listed file as the newest dump.
+fn keep_newest(best: &mut Newest<(u32, String, u64)>, mtime: u32, name: String, size: u64) {
+    let modified = DateTime::<Utc>::from_timestamp(i64::from(mtime), 0);
+    best.offer(modified, &name.clone(), (mtime, name, size));
 }
 
 /// A listed name that may be a dump: valid UTF-8, not hidden, no path
@@ -707,12 +707,16 @@ mod tests {
 
     #[test]
     fn the_newest_wins_and_a_tie_goes_to_the_greater_name() {
-        let mut best = None;
-        keep_newest(&mut best, 100, "b".into(), 1);
-        keep_newest(&mut best, 50, "z".into(), 2);
-        keep_newest(&mut best, 100, "a".into(), 3);
-        assert_eq!(best, Some((100, "b".to_string(), 1)));
-        keep_newest(&mut best, 100, "c".into(), 4);
-        assert_eq!(best, Some((100, "c".to_string(), 4)));
+        let picked = |offers: &[(u32, &str, u64)]| {
+            let mut best = Newest::default();
+            for (m, n, s) in offers {
+                keep_newest(&mut best, *m, n.to_string(), *s);
+            }
+            best.finish().map(|(b, _)| b)
+        };
+        let offers = [(100, "b", 1), (50, "z", 2), (100, "a", 3)];
+        assert_eq!(picked(&offers), Some((100, "b".to_string(), 1)));
+        let offers = [(100, "b", 1), (50, "z", 2), (100, "a", 3), (100, "c", 4)];
+        assert_eq!(picked(&offers), Some((100, "c".to_string(), 4)));
     }
 }

@@ -322,7 +322,7 @@ impl Store {
     pub async fn last_verified_dump(&self, job: &str) -> Result<Option<VerifiedDump>, StoreError> {
         Ok(sqlx::query_as(
             "SELECT id AS run_id, verdict, dump_size AS size, dump_sha256 AS sha256, reason, \
-             dump_path AS location, dump_version AS version, \
+             dump_path AS location, dump_version AS version, dump_modified_at AS modified_at, \
              id IN (SELECT run_id FROM baseline_accepts) AS accepted FROM runs \
              WHERE job = ? AND verdict IN (?, ?) AND dump_sha256 IS NOT NULL \
              ORDER BY started_at DESC LIMIT 1",
@@ -332,6 +332,19 @@ impl Store {
         .bind(Verdict::Fail)
         .fetch_optional(&self.pool)
         .await?)
+    }
+
+    /// The databases the dump of run `run` switched to (`\\connect`, `USE`);
+    /// `None` for a run that recorded none.
+    pub async fn dump_databases(&self, run: &RunId) -> Result<Option<Vec<String>>, StoreError> {
+        let text: Option<Option<String>> =
+            sqlx::query_scalar("SELECT dump_databases FROM runs WHERE id = ?")
+                .bind(run)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(text
+            .flatten()
+            .and_then(|t| serde_json::from_str::<Vec<String>>(&t).ok()))
     }
 
     /// Where the dump the last completed verification of `job` read (pass or
@@ -718,6 +731,8 @@ pub struct VerifiedDump {
     /// Where the dump was, and its version at a remote source.
     pub location: Option<String>,
     pub version: Option<String>,
+    /// Its modification time as the source told it.
+    pub modified_at: Option<DateTime<Utc>>,
     /// Why it failed, if it did.
     pub reason: Option<String>,
     /// Someone accepted that run as the baseline since.

@@ -338,6 +338,16 @@ pub enum WarningKind {
     TableShrunk,
     /// The job decrypts its dumps, but this one was stored unencrypted.
     NotEncrypted,
+    /// A new dump whose bytes are those of the last verified one: the
+    /// source stopped changing (a replica that stopped replicating).
+    IdenticalToPrevious,
+    /// A table with no rows, on a run with no baseline to compare with.
+    EmptyTable,
+    /// A dump dated ahead of this host's clock: its age cannot be judged.
+    FutureDated,
+    /// The database the dump names is not the one the last good restore's
+    /// dump named; both were checked as the same database.
+    DumpDatabaseChanged,
 }
 
 text_enum!(WarningKind {
@@ -346,6 +356,10 @@ text_enum!(WarningKind {
     NoEndMarker => "no_end_marker",
     TableShrunk => "table_shrunk",
     NotEncrypted => "not_encrypted",
+    IdenticalToPrevious => "identical_to_previous",
+    EmptyTable => "empty_table",
+    FutureDated => "future_dated",
+    DumpDatabaseChanged => "dump_database_changed",
 });
 
 /// The database server a job's dumps come from.
