@@ -2,11 +2,15 @@
 //! when it passes (or finds the dump unchanged), `/fail` when it fails or
 //! errs and when the job's backups go stale; a skipped run pings nothing.
 //! The body is the run's summary. A run's start and finish pings carry the
-//! same `?rid=` (a UUID derived from the run id), so the service pairs them
+//! same `rid` (a UUID derived from the run id), so the service pairs them
 //! even when runs overlap or a ping is lost. `alert-test` uses `/log`, which
 //! records an event without changing the check's state. The daemon's
 //! heartbeat is pinged the same way. Pings are not messages: they go to the
 //! job's own URL, not to channels.
+//!
+//! The suffix goes into the URL's path, before any query string, and `rid`
+//! joins the query: a slug URL `.../ping/KEY/shop?create=1` gets
+//! `.../ping/KEY/shop/fail?create=1&rid=...`.
 
 use sha2::{Digest, Sha256};
 
@@ -43,19 +47,33 @@ impl Ping {
         }
     }
 
-    /// The job's URL with this ping's suffix, and the run's `rid` if the
-    /// ping is about a run.
+    /// The job's URL with this ping's suffix as a last path segment (before
+    /// any query string or fragment, and without doubling a trailing `/`),
+    /// and the run's `rid` added to the query if the ping is about a run.
     pub fn url(self, base: &Secret, run: Option<&RunId>) -> String {
         let suffix = match self {
-            Self::Start => "/start",
-            Self::Success => "",
-            Self::Fail => "/fail",
-            Self::Log => "/log",
+            Self::Start => Some("start"),
+            Self::Success => None,
+            Self::Fail => Some("fail"),
+            Self::Log => Some("log"),
         };
-        match run {
-            Some(run) => format!("{}{suffix}?rid={}", base.expose(), rid(run)),
-            None => format!("{}{suffix}", base.expose()),
+        let Some(mut url) = reqwest::Url::parse(base.expose())
+            .ok()
+            .filter(|u| !u.cannot_be_a_base())
+        else {
+            // The config accepts only http(s) URLs that parse. Anything else
+            // cannot be requested at all: each attempt records why.
+            return base.expose().to_string();
+        };
+        if let Some(suffix) = suffix
+            && let Ok(mut path) = url.path_segments_mut()
+        {
+            path.pop_if_empty().push(suffix);
         }
+        if let Some(run) = run {
+            url.query_pairs_mut().append_pair("rid", &rid(run));
+        }
+        url.into()
     }
 }
 
@@ -112,6 +130,64 @@ mod tests {
         );
         assert_eq!(Ping::Fail.url(&base, None), "https://hc-ping.com/5f1c/fail");
         assert_eq!(Ping::Log.url(&base, None), "https://hc-ping.com/5f1c/log");
+    }
+
+    #[test]
+    fn the_suffix_goes_into_the_path_before_a_slug_urls_query() {
+        let base = Secret::new("https://hc.example/ping/KEY/shop?create=1");
+        assert_eq!(
+            Ping::Start.url(&base, None),
+            "https://hc.example/ping/KEY/shop/start?create=1"
+        );
+        assert_eq!(
+            Ping::Fail.url(&base, None),
+            "https://hc.example/ping/KEY/shop/fail?create=1"
+        );
+        assert_eq!(
+            Ping::Log.url(&base, None),
+            "https://hc.example/ping/KEY/shop/log?create=1"
+        );
+        assert_eq!(
+            Ping::Success.url(&base, None),
+            "https://hc.example/ping/KEY/shop?create=1"
+        );
+    }
+
+    #[test]
+    fn a_runs_rid_joins_an_existing_query_and_a_fragment_stays_last() {
+        let run = RunId::from("20261124T031500Z-1a2b");
+        let id = rid(&run);
+        let base = Secret::new("https://hc.example/ping/KEY/shop?create=1");
+        assert_eq!(
+            Ping::Fail.url(&base, Some(&run)),
+            format!("https://hc.example/ping/KEY/shop/fail?create=1&rid={id}")
+        );
+        assert_eq!(
+            Ping::Success.url(&base, Some(&run)),
+            format!("https://hc.example/ping/KEY/shop?create=1&rid={id}")
+        );
+        let base = Secret::new("https://hc.example/ping/KEY/shop?create=1#note");
+        assert_eq!(
+            Ping::Start.url(&base, Some(&run)),
+            format!("https://hc.example/ping/KEY/shop/start?create=1&rid={id}#note")
+        );
+    }
+
+    #[test]
+    fn a_url_ending_in_a_slash_gets_no_double_slash() {
+        let base = Secret::new("https://hc-ping.com/5f1c/");
+        assert_eq!(
+            Ping::Start.url(&base, None),
+            "https://hc-ping.com/5f1c/start"
+        );
+        assert_eq!(Ping::Fail.url(&base, None), "https://hc-ping.com/5f1c/fail");
+        let base = Secret::new("https://hc.example/ping/KEY/shop/?create=1");
+        assert_eq!(
+            Ping::Fail.url(&base, None),
+            "https://hc.example/ping/KEY/shop/fail?create=1"
+        );
+        let base = Secret::new("https://hc.example");
+        assert_eq!(Ping::Fail.url(&base, None), "https://hc.example/fail");
     }
 
     #[test]
