@@ -126,6 +126,7 @@ impl<'a> Run<'a> {
         let mut found =
             DumpReport::found(dump.location.clone(), dump.size.unwrap_or(0), dump.modified);
         found.version = dump.version.clone();
+        found.modified_known = dump.modified_known;
         self.report.dump = Some(found);
         if let Some(size) = dump.size {
             checks::size_within(&self.job.integrity, size)?;

@@ -1,6 +1,11 @@
 //! healthchecks.io-style ping URLs: `/start` when a run starts, the bare URL
 //! when it passes (or finds the dump unchanged), `/fail` when it fails or
 //! errs and when the job's backups go stale; a skipped run pings nothing.
+//! A ping tells the job's state, not one run's: a run that passes on a dump
+//! older than the job's `freshness.max_age` (or of an age the source does
+//! not tell) pings `/fail`, saying why, since the job is still stale;
+//! otherwise a `trigger` after the freshness watch's `/fail` would turn the
+//! check green on the same old dump.
 //! The body is the run's summary. A run's start and finish pings carry the
 //! same `rid` (a UUID derived from the run id), so the service pairs them
 //! even when runs overlap or a ping is lost. `alert-test` uses `/log`, which
@@ -28,10 +33,13 @@ pub enum Ping {
 }
 
 impl Ping {
-    /// The ping a finished run calls for; `None` for a skipped run, which
-    /// verified nothing either way.
-    pub fn for_verdict(verdict: Verdict) -> Option<Self> {
+    /// The ping a finished run calls for, given whether its dump is too old
+    /// for the job's `freshness.max_age` (`stale`): a pass or an unchanged
+    /// dump pings success only while the job is fresh. `None` for a skipped
+    /// run, which verified nothing either way.
+    pub fn for_run(verdict: Verdict, stale: bool) -> Option<Self> {
         match verdict {
+            Verdict::Pass | Verdict::Unchanged if stale => Some(Self::Fail),
             Verdict::Pass | Verdict::Unchanged => Some(Self::Success),
             Verdict::Fail | Verdict::Error => Some(Self::Fail),
             Verdict::Skipped => None,
@@ -77,6 +85,22 @@ impl Ping {
     }
 }
 
+/// A finished run's ping and its body, the run's `summary`; `stale` is why
+/// its dump leaves the job stale, if it does. A pass or an unchanged dump
+/// that is stale pings `/fail` with that reason first; a failure says its
+/// own reason.
+pub fn finish(verdict: Verdict, stale: Option<String>, summary: String) -> Option<(Ping, String)> {
+    let ping = Ping::for_run(verdict, stale.is_some())?;
+    let body = match stale {
+        Some(why) if matches!(verdict, Verdict::Pass | Verdict::Unchanged) => format!(
+            "stale: {why}. This run's verdict is {verdict}, but a dump this old is no current \
+             backup: the job stays stale until a newer dump passes.\n\n{summary}"
+        ),
+        _ => summary,
+    };
+    Some((ping, body))
+}
+
 /// The run's id as the UUID healthchecks.io pairs a start and a finish ping
 /// by: the first 16 bytes of its SHA-256, marked as a version 8 (custom)
 /// UUID. Derived, not stored, so any process that knows the run id agrees.
@@ -113,11 +137,21 @@ mod tests {
     #[test]
     fn a_pass_or_an_unchanged_dump_pings_success_a_failure_or_error_fail_a_skip_nothing() {
         use Verdict::*;
-        assert_eq!(Ping::for_verdict(Pass), Some(Ping::Success));
-        assert_eq!(Ping::for_verdict(Unchanged), Some(Ping::Success));
-        assert_eq!(Ping::for_verdict(Fail), Some(Ping::Fail));
-        assert_eq!(Ping::for_verdict(Error), Some(Ping::Fail));
-        assert_eq!(Ping::for_verdict(Skipped), None);
+        assert_eq!(Ping::for_run(Pass, false), Some(Ping::Success));
+        assert_eq!(Ping::for_run(Unchanged, false), Some(Ping::Success));
+        assert_eq!(Ping::for_run(Fail, false), Some(Ping::Fail));
+        assert_eq!(Ping::for_run(Error, false), Some(Ping::Fail));
+        assert_eq!(Ping::for_run(Skipped, false), None);
+    }
+
+    #[test]
+    fn a_pass_on_a_dump_too_old_for_max_age_pings_fail_the_job_is_still_stale() {
+        use Verdict::*;
+        assert_eq!(Ping::for_run(Pass, true), Some(Ping::Fail));
+        assert_eq!(Ping::for_run(Unchanged, true), Some(Ping::Fail));
+        assert_eq!(Ping::for_run(Fail, true), Some(Ping::Fail));
+        assert_eq!(Ping::for_run(Error, true), Some(Ping::Fail));
+        assert_eq!(Ping::for_run(Skipped, true), None);
     }
 
     #[test]
@@ -130,6 +164,31 @@ mod tests {
         );
         assert_eq!(Ping::Fail.url(&base, None), "https://hc-ping.com/5f1c/fail");
         assert_eq!(Ping::Log.url(&base, None), "https://hc-ping.com/5f1c/log");
+    }
+
+    #[test]
+    fn a_stale_pass_tells_why_first_a_failure_its_own_reason() {
+        let why = "the newest dump /d/a.sql is 3days old, more than freshness.max_age (1h)";
+        let (ping, body) =
+            finish(Verdict::Pass, Some(why.to_string()), "PASS shop".into()).unwrap();
+        assert_eq!(ping, Ping::Fail);
+        assert!(body.starts_with(&format!("stale: {why}. ")), "{body}");
+        assert!(body.contains("verdict is pass"), "{body}");
+        assert!(body.ends_with("\n\nPASS shop"), "{body}");
+        let (ping, body) = finish(
+            Verdict::Unchanged,
+            Some(why.to_string()),
+            "UNCHANGED".into(),
+        )
+        .unwrap();
+        assert_eq!(ping, Ping::Fail);
+        assert!(body.starts_with("stale: "), "{body}");
+        let (ping, body) =
+            finish(Verdict::Fail, Some(why.to_string()), "FAIL shop".into()).unwrap();
+        assert_eq!((ping, body.as_str()), (Ping::Fail, "FAIL shop"));
+        let (ping, body) = finish(Verdict::Pass, None, "PASS shop".into()).unwrap();
+        assert_eq!((ping, body.as_str()), (Ping::Success, "PASS shop"));
+        assert!(finish(Verdict::Skipped, Some(why.to_string()), String::new()).is_none());
     }
 
     #[test]
