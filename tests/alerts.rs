@@ -632,6 +632,141 @@ async fn the_daemon_pings_its_heartbeat_and_alerts_a_stale_backup() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_triggered_pass_of_a_dump_still_too_old_pings_fail_not_success() {
+    let _docker = require_docker().await;
+    let app = App::new("alertstalepass");
+    let rx = Receiver::start().await;
+    let text = config(
+        &app,
+        &rx,
+        None,
+        "    keep: false\n    freshness: { max_age: 1h, check_every: 1s }\n",
+    );
+    let text = text.replacen("\njobs:\n", "\nhttp: { listen: 127.0.0.1:0 }\njobs:\n", 1);
+    std::fs::write(app.path("config.yaml"), text).unwrap();
+    let three_days_ago = std::time::SystemTime::now() - Duration::from_secs(3 * 86400);
+    place(
+        &fixture("postgres/shop.sql"),
+        &app.path("dumps"),
+        "a.sql",
+        three_days_ago,
+    );
+    let job = app.job_name("a");
+    let daemon = app.start_daemon().await;
+    daemon
+        .until(
+            "the freshness watch's /fail",
+            Duration::from_secs(20),
+            || async { (!rx.hits_under("/hc/job-a/fail").is_empty()).then_some(()) },
+        )
+        .await;
+    assert_eq!(daemon.job(&job).await["state"], "stale");
+    let before = rx.hits_under("/hc/job-a").len();
+
+    // The same old dump, restored on request: it passes, and the job is still stale.
+    let out = app.run(&["trigger", &job, "--wait"]);
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(out.status.code(), Some(0), "{out:?}\n{}", daemon.log());
+    assert!(said.contains(": PASS"), "{said}");
+    let pings = daemon
+        .until(
+            "the triggered run's start and finish pings",
+            Duration::from_secs(20),
+            || async {
+                let pings = rx.hits_under("/hc/job-a");
+                (pings.len() >= before + 2).then(|| pings[before..].to_vec())
+            },
+        )
+        .await;
+    let paths: Vec<&str> = pings.iter().map(|h| h.path.as_str()).collect();
+    assert_eq!(paths, ["/hc/job-a/start", "/hc/job-a/fail"], "{pings:#?}");
+    assert_eq!(pings[0].query, pings[1].query, "one run's rid on both");
+    assert!(
+        pings[1]
+            .query
+            .as_deref()
+            .is_some_and(|q| q.starts_with("rid=")),
+        "{pings:#?}"
+    );
+    let body = &pings[1].body;
+    assert!(
+        body.starts_with("stale: ")
+            && body.contains("a.sql is 3days")
+            && body.contains("more than freshness.max_age (1h)")
+            && body.contains("verdict is pass"),
+        "the /fail says why: {body}"
+    );
+    assert!(
+        rx.hits_under("/hc/job-a")
+            .iter()
+            .all(|h| h.path != "/hc/job-a"),
+        "never the bare success URL while the job is stale: {:#?}",
+        rx.hits_under("/hc/job-a")
+    );
+    assert_eq!(daemon.job(&job).await["state"], "stale");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slug_ping_url_gets_its_suffix_in_the_path_and_a_stale_pass_pings_fail() {
+    let _docker = require_docker().await;
+    let app = App::new("alertslug");
+    let rx = Receiver::start().await;
+    let slug = |extra: &str| {
+        let text =
+            config(&app, &rx, None, extra).replace("/hc/job-a\"", "/ping/KEY/job-a?create=1\"");
+        std::fs::write(app.path("config.yaml"), text).unwrap();
+    };
+    // fixture_day: weeks before now.
+    place(
+        &fixture("postgres/shop.sql"),
+        &app.path("dumps"),
+        "a.sql",
+        fixture_day(),
+    );
+    let pings_of = |runs: &[Value], before: usize| {
+        let run_id = runs[0]["run_id"].as_str().unwrap();
+        let rid = restoredrill::alert::channels::healthchecks::rid(&run_id.into());
+        let pings: Vec<Hit> = rx.hits_under("/ping/KEY")[before..].to_vec();
+        let seen: Vec<(&str, &str)> = pings
+            .iter()
+            .map(|h| (h.path.as_str(), h.query.as_deref().unwrap_or("")))
+            .collect();
+        let query = format!("create=1&rid={rid}");
+        let paths: Vec<&str> = seen.iter().map(|p| p.0).collect();
+        assert!(
+            seen.iter().all(|p| p.1 == query),
+            "each ping keeps create=1 and adds the run's rid with &: {seen:?}"
+        );
+        (
+            paths.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
+            pings,
+        )
+    };
+
+    // Without freshness.max_age: /start, then the bare slug URL.
+    slug("");
+    let (code, runs, stderr) = app.run_json(&[]);
+    assert_eq!(code, 0, "{stderr}");
+    let (paths, _) = pings_of(&runs, 0);
+    assert_eq!(paths, ["/ping/KEY/job-a/start", "/ping/KEY/job-a"]);
+
+    // `run` without a daemon judges the dump's age against freshness.max_age
+    // as the freshness watch would: the pass pings /fail, saying why.
+    slug("    freshness: { max_age: 1h }\n");
+    let before = rx.hits_under("/ping/KEY").len();
+    let (code, runs, stderr) = app.run_json(&[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(runs[0]["verdict"], "pass");
+    let (paths, pings) = pings_of(&runs, before);
+    assert_eq!(paths, ["/ping/KEY/job-a/start", "/ping/KEY/job-a/fail"]);
+    let body = &pings[1].body;
+    assert!(
+        body.contains("a.sql is") && body.contains("more than freshness.max_age (1h)"),
+        "{body}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn email_goes_over_starttls_to_a_server_whose_ca_is_given() {
     let app = App::new("alertstarttls");
     let (smtp, ca) = SmtpServer::start_tls(app.dir.path()).await;

@@ -10,7 +10,8 @@
 #   chromium, chromium-driver  load the status pages in a real browser
 #   openssl           makes the SMTP receiver's TLS certificate
 #   iproute2, util-linux  `ip` and `nsenter`: the engine test runs a second
-#                     Docker engine in a network namespace of its own
+#                     Docker engine in a network namespace of its own; the
+#                     sandbox test finds this machine's own addresses
 #   openssh-server, openssh-client  a real sshd on loopback for the sftp source
 #   age, gnupg        encrypt the dumps the decryption tests restore
 #   s3s-fs            a real S3 server on loopback for the s3 source; a Rust

@@ -1,15 +1,22 @@
 //! The candidate is a sandbox. Dumps made with the real tools, whose SQL runs
-//! as the database superuser while they load (a materialized view's query, a
-//! dblink connection, a FederatedX table, `SELECT ... INTO OUTFILE`), try to
-//! reach a listener on the host, another container and an outside address:
-//! none of them connects, and what they write outside the database is not in
-//! the kept restore, nor do the PostgreSQL configuration files they rewrite.
-//! The database container holds no extra privileges, other containers cannot
-//! reach it through its relay, and a run leaves no container or network behind.
+//! as the database superuser while they load (a materialized view's query
+//! starting a program with `COPY ... PROGRAM`, a function a CHECK constraint
+//! runs for each row COPY loads, a dblink connection, a FederatedX table,
+//! `SELECT ... INTO OUTFILE`), in plain dumps and custom archives, try to reach
+//! listeners on this machine's own addresses (the default bridge's gateway and
+//! the host's own interface address) and another container: none of them
+//! connects, though a container on the default bridge reaches each, and what
+//! they write outside the database is not in the kept restore, nor do the
+//! PostgreSQL configuration files they rewrite. The database container holds
+//! no extra privileges, other containers cannot reach it through its relay,
+//! and a run leaves no container or network behind.
+//!
+//! No probe targets an address outside this machine: the listeners are the
+//! test's own, bound on those two addresses only, for the test's length.
 
 mod common;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -18,10 +25,6 @@ use std::time::Duration;
 use bollard::Docker;
 use common::*;
 use serde_json::Value;
-
-/// An address outside this machine that a container on Docker's default
-/// bridge reaches (the control in the dump's source database shows whether it does here).
-const OUTSIDE: &str = "1.1.1.1:53";
 
 /// Runs `docker ARGS` and returns its stdout; panics with its stderr on failure.
 fn docker_cli(args: &[&str], stdin: Option<&[u8]>) -> String {
@@ -48,43 +51,213 @@ fn docker_cli(args: &[&str], stdin: Option<&[u8]>) -> String {
     String::from_utf8_lossy(&out.stdout).to_string()
 }
 
-/// A TCP listener on the default bridge's gateway address, the host as
-/// containers see it, that records who connects; closed when dropped.
+/// Runs `ip ARGS` and returns its stdout.
+fn ip_cli(args: &[&str]) -> String {
+    let out = Command::new("ip").args(args).output().unwrap_or_else(|e| {
+        panic!("ip {args:?}: {e}; the test needs iproute2 (apt-get install iproute2)")
+    });
+    assert!(out.status.success(), "ip {args:?}: {out:?}");
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// The IPv4 addresses `ip -4 -o addr show ARGS` lists, with their interface.
+fn ipv4_addresses(args: &[&str]) -> Vec<(String, IpAddr)> {
+    let mut cmd = vec!["-4", "-o", "addr", "show"];
+    cmd.extend_from_slice(args);
+    ip_cli(&cmd)
+        .lines()
+        .filter_map(|line| {
+            // "4: eth0    inet 192.0.2.2/24 brd ... scope global eth0 ..."
+            let mut words = line.split_whitespace();
+            let dev = words.nth(1)?.trim_end_matches(':').to_string();
+            let addr = words.skip_while(|w| *w != "inet").nth(1)?;
+            Some((dev, addr.split('/').next()?.parse().ok()?))
+        })
+        .collect()
+}
+
+/// The default bridge's gateway: the host as containers on that bridge see
+/// it, from `docker network inspect bridge` (its IPAM gateway, or the
+/// address of the bridge interface it names when Docker lists none).
+fn bridge_gateway() -> IpAddr {
+    let listed = docker_cli(
+        &[
+            "network",
+            "inspect",
+            "bridge",
+            "--format",
+            "{{range .IPAM.Config}}{{.Gateway}} {{end}}",
+        ],
+        None,
+    );
+    if let Some(ip) = listed.split_whitespace().find_map(|a| a.parse().ok()) {
+        return ip;
+    }
+    let interface = docker_cli(
+        &[
+            "network",
+            "inspect",
+            "bridge",
+            "--format",
+            "{{index .Options \"com.docker.network.bridge.name\"}}",
+        ],
+        None,
+    );
+    let interface = interface.trim();
+    ipv4_addresses(&["dev", interface])
+        .first()
+        .map(|(_, ip)| *ip)
+        .unwrap_or_else(|| {
+            panic!("the default bridge's interface {interface:?} has no IPv4 address")
+        })
+}
+
+/// This machine's own address on the interface of its default route (or,
+/// without one, on any interface but loopback and Docker's bridges): the
+/// host as a container reaches it without the bridge's gateway. Read from
+/// `ip`, so it is an address of this machine; binding a listener to it proves that again.
+fn host_address(gateway: IpAddr) -> IpAddr {
+    let route = ip_cli(&["-4", "route", "show", "default"]);
+    let default_dev = route
+        .split_whitespace()
+        .skip_while(|w| *w != "dev")
+        .nth(1)
+        .map(str::to_string);
+    let ours: Vec<(String, IpAddr)> = ipv4_addresses(&["scope", "global"])
+        .into_iter()
+        .filter(|(dev, ip)| {
+            *ip != gateway
+                && !ip.is_loopback()
+                && !dev.starts_with("docker")
+                && !dev.starts_with("br-")
+                && !dev.starts_with("veth")
+        })
+        .collect();
+    ours.iter()
+        .find(|(dev, _)| Some(dev) == default_dev.as_ref())
+        .or(ours.first())
+        .map(|(_, ip)| *ip)
+        .unwrap_or_else(|| {
+            panic!("this machine has no IPv4 address but loopback and Docker's bridges; the test needs one")
+        })
+}
+
+/// The longest a probe listener stays open, even if its test never ends.
+const LISTEN_LIMIT: Duration = Duration::from_secs(15 * 60);
+
+/// A TCP listener the test starts on one of this machine's own addresses,
+/// that records who connects; closed when dropped (or after [`LISTEN_LIMIT`]).
 struct HostListener {
     addr: SocketAddr,
     peers: Arc<Mutex<Vec<SocketAddr>>>,
     stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl HostListener {
-    /// Listens on `gateway`, the host's address on the default bridge.
-    fn start(gateway: &str) -> Self {
-        let listener = std::net::TcpListener::bind((gateway, 0))
-            .unwrap_or_else(|e| panic!("bind a listener on the bridge gateway {gateway}: {e}"));
+    /// Listens on `ip` only, on a port of the system's choosing.
+    fn start(ip: IpAddr) -> Self {
+        let listener = std::net::TcpListener::bind((ip, 0)).unwrap_or_else(|e| {
+            panic!("bind a probe listener on this machine's address {ip}: {e}")
+        });
         listener.set_nonblocking(true).unwrap();
         let addr = listener.local_addr().unwrap();
         let peers = Arc::new(Mutex::new(Vec::new()));
         let stop = Arc::new(AtomicBool::new(false));
         let (p, s) = (peers.clone(), stop.clone());
-        std::thread::spawn(move || {
-            while !s.load(Ordering::SeqCst) {
+        let thread = std::thread::spawn(move || {
+            let until = std::time::Instant::now() + LISTEN_LIMIT;
+            while !s.load(Ordering::SeqCst) && std::time::Instant::now() < until {
                 match listener.accept() {
                     Ok((_, peer)) => p.lock().unwrap().push(peer),
                     Err(_) => std::thread::sleep(Duration::from_millis(50)),
                 }
             }
         });
-        Self { addr, peers, stop }
+        Self {
+            addr,
+            peers,
+            stop,
+            thread: Some(thread),
+        }
     }
 
     fn connections(&self) -> usize {
         self.peers.lock().unwrap().len()
+    }
+
+    /// Who connected so far.
+    fn peers(&self) -> Vec<SocketAddr> {
+        self.peers.lock().unwrap().clone()
+    }
+
+    /// Whether a connection from `ip` is accepted within 5 s.
+    fn heard_from(&self, ip: &str) -> bool {
+        let until = std::time::Instant::now() + Duration::from_secs(5);
+        while std::time::Instant::now() < until {
+            if self.peers().iter().any(|p| p.ip().to_string() == ip) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
     }
 }
 
 impl Drop for HostListener {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// The probe listeners on this machine's own addresses: the default
+/// bridge's gateway, and the host's interface address.
+struct Probes {
+    gateway: HostListener,
+    host: HostListener,
+}
+
+impl Probes {
+    fn start() -> Self {
+        let gateway = bridge_gateway();
+        let host = host_address(gateway);
+        Self {
+            gateway: HostListener::start(gateway),
+            host: HostListener::start(host),
+        }
+    }
+
+    /// (name, address) of each listener.
+    fn targets(&self) -> [(&'static str, SocketAddr); 2] {
+        [("gateway", self.gateway.addr), ("host", self.host.addr)]
+    }
+
+    fn connections(&self) -> usize {
+        self.gateway.connections() + self.host.connections()
+    }
+
+    /// The control: `from`, a container on the default bridge, reaches both
+    /// listeners, so a probe that does not connect from the sandbox was
+    /// stopped by the sandbox, not by the network.
+    fn assert_reached_from(&self, from: &Neighbour) {
+        for (name, addr) in self.targets() {
+            assert!(
+                from.reaches(addr),
+                "a container on the default bridge connects to the {name} listener {addr}"
+            );
+        }
+        for listener in [&self.gateway, &self.host] {
+            assert!(
+                listener.heard_from(&from.ip),
+                "the listener {} heard from {}: {:?}",
+                listener.addr,
+                from.ip,
+                listener.peers()
+            );
+        }
     }
 }
 
@@ -94,8 +267,6 @@ impl Drop for HostListener {
 struct Neighbour {
     name: String,
     ip: String,
-    /// The host's address on the default bridge.
-    gateway: String,
 }
 
 impl Neighbour {
@@ -108,24 +279,26 @@ impl Neighbour {
         run.push(image);
         run.extend_from_slice(args);
         docker_cli(&run, None);
-        let addresses = docker_cli(
+        let ip = docker_cli(
             &[
                 "inspect",
                 &name,
                 "--format",
-                "{{.NetworkSettings.IPAddress}} {{.NetworkSettings.Gateway}}",
+                "{{.NetworkSettings.IPAddress}}",
             ],
             None,
         );
-        let (ip, gateway) = addresses
-            .trim()
-            .split_once(' ')
-            .expect("address and gateway");
         Self {
-            ip: ip.to_string(),
-            gateway: gateway.to_string(),
+            ip: ip.trim().to_string(),
             name,
         }
+    }
+
+    /// Whether a TCP connection from this container to `addr` opens within 8 s.
+    fn reaches(&self, addr: SocketAddr) -> bool {
+        let open = format!("exec 3<>/dev/tcp/{}/{}", addr.ip(), addr.port());
+        self.exec(&["timeout", "8", "bash", "-c", &open], b"")
+            .is_ok()
     }
 
     /// Runs `cmd` in the container with `stdin`; `Err` with its output if it fails.
@@ -242,24 +415,27 @@ impl Neighbour {
 
     /// `pg_dump -Fc` of the neighbour's `shop` database, written to `path`.
     fn pg_dump_custom(&self, path: &std::path::Path) {
-        self.exec(
-            &[
-                "env",
-                "PGPASSWORD=neighbour-pw",
-                "pg_dump",
-                "-Fc",
-                "-h",
-                "127.0.0.1",
-                "-U",
-                "postgres",
-                "-d",
-                "shop",
-                "-f",
-                "/tmp/shop.dump",
-            ],
-            b"",
-        )
-        .unwrap_or_else(|e| panic!("pg_dump: {e}"));
+        self.pg_dump(&["-Fc"], path);
+    }
+
+    /// `pg_dump ARGS` of the neighbour's `shop` database, written to `path`.
+    fn pg_dump(&self, args: &[&str], path: &std::path::Path) {
+        let mut cmd = vec![
+            "env",
+            "PGPASSWORD=neighbour-pw",
+            "pg_dump",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-d",
+            "shop",
+            "-f",
+            "/tmp/shop.dump",
+        ];
+        cmd.extend_from_slice(args);
+        self.exec(&cmd, b"")
+            .unwrap_or_else(|e| panic!("pg_dump: {e}"));
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, self.file("/tmp/shop.dump")).unwrap();
     }
@@ -270,13 +446,18 @@ impl Neighbour {
     }
 }
 
-/// A database whose materialized view `probes` tries, for each target, to
-/// open a TCP connection (bash's /dev/tcp, started by `COPY ... FROM PROGRAM`)
-/// and records what happened, and whose view `files` writes files outside the
-/// database (`COPY ... TO PROGRAM`, `COPY ... TO` a server file) and lists
-/// them. pg_dump writes `REFRESH MATERIALIZED VIEW` into the archive, so
-/// pg_restore runs both queries again, as the superuser, in the candidate
-/// (in parallel: each has a table of its own for its program's output).
+/// A database whose code tries, for each target, to open a TCP connection
+/// (bash's /dev/tcp, started by `COPY ... FROM PROGRAM` in `probe`) and
+/// records what happened: its materialized view `probes`, and the CHECK
+/// constraint of `checked`, which runs for each row COPY loads into it and
+/// writes the outcome to `check_log` (whose rows the dumps leave out, so
+/// that what it holds after a restore was written by the restore). Its view
+/// `files` writes files outside the database (`COPY ... TO PROGRAM`, `COPY
+/// ... TO` a server file) and lists them. pg_dump writes `REFRESH
+/// MATERIALIZED VIEW` into the dump, so the restore runs both views' queries
+/// again, as the superuser, in the candidate (in parallel with pg_restore:
+/// each caller has a table of its own for its program's output). The code is
+/// in function bodies, which the screen of plain dumps does not read.
 fn probing_database(targets: &[(&str, String)]) -> String {
     let values: Vec<String> = targets
         .iter()
@@ -285,15 +466,16 @@ fn probing_database(targets: &[(&str, String)]) -> String {
     format!(
         r#"
 CREATE TABLE public.probe_output (line text);
+CREATE TABLE public.check_output (line text);
 CREATE TABLE public.files_output (line text);
-CREATE FUNCTION public.probe(target text) RETURNS text LANGUAGE plpgsql AS $fn$
+CREATE FUNCTION public.probe(target text, output text) RETURNS text LANGUAGE plpgsql AS $fn$
 DECLARE result text;
 BEGIN
-  DELETE FROM public.probe_output;
-  EXECUTE format('COPY public.probe_output FROM PROGRAM %L',
+  EXECUTE format('DELETE FROM %s', output);
+  EXECUTE format('COPY %s FROM PROGRAM %L', output,
     format($sh$bash -c 'if timeout 8 bash -c "exec 3<>/dev/tcp/%s/%s" 2>/tmp/probe.err; then echo connected; else echo "cannot connect: $(tail -n1 /tmp/probe.err)"; fi'$sh$,
       split_part(target, ':', 1), split_part(target, ':', 2)));
-  SELECT string_agg(line, ' ') INTO result FROM public.probe_output;
+  EXECUTE format('SELECT string_agg(line, %L) FROM %s', ' ', output) INTO result;
   RETURN result;
 END
 $fn$;
@@ -309,19 +491,38 @@ END
 $fn$;
 CREATE TABLE public.targets (name text PRIMARY KEY, addr text NOT NULL);
 INSERT INTO public.targets VALUES {values};
-CREATE MATERIALIZED VIEW public.probes AS SELECT name, addr, public.probe(addr) AS outcome FROM public.targets;
+CREATE MATERIALIZED VIEW public.probes AS SELECT name, addr, public.probe(addr, 'public.probe_output') AS outcome FROM public.targets;
 CREATE MATERIALIZED VIEW public.files AS SELECT public.leave_files() AS listing;
+CREATE TABLE public.check_log (name text, outcome text);
+CREATE FUNCTION public.probe_in_check(name text, addr text) RETURNS boolean LANGUAGE plpgsql AS $fn$
+BEGIN
+  INSERT INTO public.check_log VALUES (name, public.probe(addr, 'public.check_output'));
+  RETURN true;
+END
+$fn$;
+CREATE TABLE public.checked (name text, addr text, CHECK (public.probe_in_check(name, addr)));
+INSERT INTO public.checked SELECT name, addr FROM public.targets;
 "#,
         values = values.join(", ")
     )
 }
 
+/// What the dumps leave out: the rows the CHECK logged, and its program's output.
+const PROBE_DUMP_ARGS: &[&str] = &[
+    "--exclude-table-data=public.check_log",
+    "--exclude-table-data=public.check_output",
+];
+
 const FILES_WRITTEN: &str =
     "/tmp/copied-by-the-dump /tmp/written-by-the-dump /var/run/postgresql/written-by-the-dump";
 
 fn pg_job(dir: &std::path::Path, keep: bool, extra: &str) -> String {
+    pg_job_named("probe", dir, keep, extra)
+}
+
+fn pg_job_named(job: &str, dir: &std::path::Path, keep: bool, extra: &str) -> String {
     format!(
-        "  - name: JOB(probe)\n    engine: postgres\n    image: {PG_IMAGE}\n    source: {{ type: local, settle: 0s, path: {} }}\n    database: shop\n    keep: {keep}\n{extra}",
+        "  - name: JOB({job})\n    engine: postgres\n    image: {PG_IMAGE}\n    source: {{ type: local, settle: 0s, path: {} }}\n    database: shop\n    keep: {keep}\n{extra}",
         dir.display()
     )
 }
@@ -346,17 +547,26 @@ async fn kept_pg_rows(kept: &Value, sql: &str) -> Vec<(String, String)> {
     rows
 }
 
-/// Nothing of `app` but the kept restore, its relay and its network is left.
-async fn only_the_kept_restore_is_left(app: &App, docker: &Docker, kept_container: &str) {
-    assert_eq!(
-        app.containers(docker).await,
-        vec![(kept_container.to_string(), "kept".to_string())]
-    );
-    assert_eq!(
-        app.relays(docker).await,
-        vec![format!("{kept_container}-relay")]
-    );
-    assert_eq!(app.networks(docker).await, vec![kept_container.to_string()]);
+/// Nothing of `app` but the kept restores, their relays and their networks is left.
+async fn only_the_kept_restores_are_left(app: &App, docker: &Docker, kept: &[&str]) {
+    let mut containers = app.containers(docker).await;
+    containers.sort();
+    let mut expected: Vec<(String, String)> = kept
+        .iter()
+        .map(|k| (k.to_string(), "kept".to_string()))
+        .collect();
+    expected.sort();
+    assert_eq!(containers, expected);
+    let mut relays = app.relays(docker).await;
+    relays.sort();
+    let mut expected: Vec<String> = kept.iter().map(|k| format!("{k}-relay")).collect();
+    expected.sort();
+    assert_eq!(relays, expected);
+    let mut networks = app.networks(docker).await;
+    networks.sort();
+    let mut expected: Vec<String> = kept.iter().map(|k| k.to_string()).collect();
+    expected.sort();
+    assert_eq!(networks, expected);
 }
 
 /// The container runs without extra privileges, alone on an internal
@@ -428,86 +638,115 @@ async fn assert_confined(docker: &Docker, container: &str) {
     }
 }
 
+/// Each probe's outcome in a database made by [`probing_database`]: by the
+/// materialized view (`view NAME`) and by the CHECK during COPY (`check NAME`).
+const PROBE_OUTCOMES: &str = "SELECT 'view ' || name, outcome FROM probes \
+     UNION ALL SELECT 'check ' || name, outcome FROM check_log ORDER BY 1";
+
 #[tokio::test]
-async fn a_postgres_archive_cannot_reach_the_host_another_container_or_outside_and_its_files_do_not_survive()
+async fn postgres_dumps_cannot_reach_this_machine_or_another_container_and_their_files_do_not_survive()
  {
     let docker = require_docker().await;
     let app = App::new("pgprobe");
     let neighbour = pg_neighbour(&app);
-    let host = HostListener::start(&neighbour.gateway);
-    let targets = [
-        ("host", host.addr.to_string()),
-        ("container", format!("{}:5432", neighbour.ip)),
-        ("outside", OUTSIDE.to_string()),
-    ];
+    let probes = Probes::start();
+    probes.assert_reached_from(&neighbour);
+    let mut targets: Vec<(&str, String)> = probes
+        .targets()
+        .iter()
+        .map(|(name, addr)| (*name, addr.to_string()))
+        .collect();
+    targets.push(("container", format!("{}:5432", neighbour.ip)));
 
-    // Made with the real tools: the objects in a real database, then pg_dump -Fc.
+    // Made with the real tools: the objects in a real database, then pg_dump,
+    // as a custom archive and as a plain dump.
     neighbour.psql(&probing_database(&targets));
-    let control = neighbour.psql("SELECT name || '=' || outcome FROM probes ORDER BY name");
-    eprintln!("outside the sandbox, where the dump was made:\n{control}");
-    for target in ["host", "container"] {
-        assert!(
-            control.contains(&format!("{target}=connected")),
-            "the probe works where nothing confines it: {control}"
-        );
+    let control = neighbour.psql(&format!(
+        "SELECT string_agg(o.p || '=' || o.outcome, E'\\n') FROM ({PROBE_OUTCOMES}) AS o(p, outcome)"
+    ));
+    eprintln!("outside the sandbox, where the dumps were made:\n{control}");
+    for (target, _) in &targets {
+        for via in ["view", "check"] {
+            assert!(
+                control.contains(&format!("{via} {target}=connected")),
+                "the probe works where nothing confines it: {control}"
+            );
+        }
     }
     assert_eq!(
         neighbour.psql("SELECT listing FROM files").trim(),
         FILES_WRITTEN
     );
-    let dir = app.path("dumps");
-    neighbour.pg_dump_custom(&dir.join("shop.dump"));
-    let host_before = host.connections();
+    let dumps = [
+        ("archive", "shop.dump", "-Fc"),
+        ("plain", "shop.sql", "-Fp"),
+    ];
+    let mut jobs = String::new();
+    for (job, file, format) in dumps {
+        let dir = app.path(job);
+        let mut args = vec![format];
+        args.extend_from_slice(PROBE_DUMP_ARGS);
+        neighbour.pg_dump(&args, &dir.join(file));
+        jobs.push_str(&pg_job_named(
+            job,
+            &dir,
+            true,
+            "    assertions:\n      - sql:\n          name: no probe connected\n          query: SELECT count(*) FROM probes WHERE outcome = 'connected'\n          equals: 0\n      - sql:\n          name: no CHECK connected\n          query: SELECT count(*) FROM check_log WHERE outcome = 'connected'\n          equals: 0\n",
+        ));
+    }
+    let probes_before = probes.connections();
     let neighbour_before = neighbour.pg_connections_received();
 
-    app.write_config(&pg_job(
-        &dir,
-        true,
-        "    assertions:\n      - sql:\n          name: no probe connected\n          query: SELECT count(*) FROM probes WHERE outcome = 'connected'\n          equals: 0\n",
-    ));
+    app.write_config(&jobs);
     let (code, runs, stderr) = app.run_json(&[]);
-    let run = &runs[0];
-    assert_eq!(code, 0, "{run:#}\n{stderr}");
-    assert_eq!(run["assertions"][0]["observed"], "0", "{run:#}");
+    assert_eq!(code, 0, "{runs:#?}\n{stderr}");
 
-    // The restore ran the probes, as the superuser, and none connected.
-    let kept = &run["kept"];
-    let outcomes = kept_pg_rows(kept, "SELECT name, outcome FROM probes ORDER BY name").await;
-    assert_eq!(outcomes.len(), 3, "{outcomes:?}");
-    for (target, outcome) in &outcomes {
-        assert!(
-            outcome.starts_with("cannot connect:"),
-            "{target}: {outcome}"
-        );
+    let mut kept_containers = Vec::new();
+    for (job, _, _) in dumps {
+        let run = by_job(&runs, &app.job_name(job));
+        assert_eq!(run["verdict"], "pass", "{job}: {run:#}");
+        // The restore ran the probes, as the superuser, and none connected:
+        // not the view's, nor the CHECK's during COPY.
+        let kept = &run["kept"];
+        let outcomes = kept_pg_rows(kept, PROBE_OUTCOMES).await;
+        assert_eq!(outcomes.len(), 2 * targets.len(), "{job}: {outcomes:?}");
+        for (target, outcome) in &outcomes {
+            assert!(
+                outcome.starts_with("cannot connect:"),
+                "{job}: {target}: {outcome}"
+            );
+        }
+
+        // The restore wrote its files (it lists them), but they are not in the kept restore.
+        let files = kept_pg_rows(kept, "SELECT 'files', listing FROM files").await;
+        assert_eq!(files[0].1, FILES_WRITTEN, "{job}");
+        let kept_container = kept["container"].as_str().unwrap().to_string();
+        for path in FILES_WRITTEN.split(' ') {
+            let out = Command::new("docker")
+                .args(["exec", &kept_container, "test", "-e", path])
+                .output()
+                .unwrap();
+            assert!(
+                !out.status.success(),
+                "{job}: {path} written while the dump loaded is not in the kept restore"
+            );
+        }
+        assert_confined(&docker, &kept_container).await;
+        kept_containers.push(kept_container);
     }
     assert_eq!(
-        host.connections(),
-        host_before,
-        "the listener on the host saw no connection from the restore"
+        probes.connections(),
+        probes_before,
+        "the listeners on this machine saw no connection from the restores"
     );
     assert_eq!(
         neighbour.pg_connections_received(),
         neighbour_before,
-        "the other container saw no connection from the restore"
+        "the other container saw no connection from the restores"
     );
 
-    // The restore wrote its files (it lists them), but they are not in the kept restore.
-    let files = kept_pg_rows(kept, "SELECT 'files', listing FROM files").await;
-    assert_eq!(files[0].1, FILES_WRITTEN);
+    let kept = &by_job(&runs, &app.job_name("archive"))["kept"];
     let kept_container = kept["container"].as_str().unwrap();
-    for path in FILES_WRITTEN.split(' ') {
-        let out = Command::new("docker")
-            .args(["exec", kept_container, "test", "-e", path])
-            .output()
-            .unwrap();
-        assert!(
-            !out.status.success(),
-            "{path} written while the dump loaded is not in the kept restore"
-        );
-    }
-
-    assert_confined(&docker, kept_container).await;
-
     // Other containers cannot reach the kept restore through its relay.
     let relay_ip = docker_cli(
         &[
@@ -546,7 +785,8 @@ async fn a_postgres_archive_cannot_reach_the_host_another_container_or_outside_a
         "{relay_log}"
     );
 
-    only_the_kept_restore_is_left(&app, &docker, kept_container).await;
+    let kept: Vec<&str> = kept_containers.iter().map(String::as_str).collect();
+    only_the_kept_restores_are_left(&app, &docker, &kept).await;
 }
 
 #[tokio::test]
@@ -656,7 +896,8 @@ async fn mariadb_dumps_cannot_reach_another_container_and_their_outfiles_do_not_
     let docker = require_docker().await;
     let app = App::new("myprobe");
     let neighbour = mariadb_neighbour(&app);
-    let host = HostListener::start(&neighbour.gateway);
+    let probes = Probes::start();
+    probes.assert_reached_from(&neighbour);
     neighbour.mariadb(&format!(
         "CREATE TABLE orders (id int PRIMARY KEY); INSERT INTO orders VALUES (1), (2);
          INSTALL SONAME 'ha_federatedx';
@@ -715,7 +956,7 @@ async fn mariadb_dumps_cannot_reach_another_container_and_their_outfiles_do_not_
 
     // The kept restore runs whatever people ask of it (a routine the dump
     // left, say). As its superuser, load FederatedX there and point tables at
-    // the other container, the host and outside: none connects.
+    // the other container and this machine's own addresses: none connects.
     let run = by_job(&runs, &app.job_name("plain"));
     assert_eq!(run["verdict"], "pass", "{run:#}");
     let kept = &run["kept"];
@@ -732,15 +973,13 @@ async fn mariadb_dumps_cannot_reach_another_container_and_their_outfiles_do_not_
     conn.query_drop("INSTALL SONAME 'ha_federatedx'")
         .await
         .unwrap();
-    let host_before = host.connections();
-    for (i, target) in [
+    let probes_before = probes.connections();
+    let targets = [
         format!("{}:3306", neighbour.ip),
-        host.addr.to_string(),
-        OUTSIDE.to_string(),
-    ]
-    .iter()
-    .enumerate()
-    {
+        probes.gateway.addr.to_string(),
+        probes.host.addr.to_string(),
+    ];
+    for (i, target) in targets.iter().enumerate() {
         let made = conn
             .query_drop(format!(
                 "CREATE TABLE probe{i} (id int PRIMARY KEY) ENGINE=FEDERATED \
@@ -757,14 +996,14 @@ async fn mariadb_dumps_cannot_reach_another_container_and_their_outfiles_do_not_
     }
     conn.disconnect().await.unwrap();
     assert_eq!(
-        host.connections(),
-        host_before,
-        "the host saw no connection"
+        probes.connections(),
+        probes_before,
+        "this machine saw no connection"
     );
 
     let kept_container = kept["container"].as_str().unwrap();
     assert_confined(&docker, kept_container).await;
-    only_the_kept_restore_is_left(&app, &docker, kept_container).await;
+    only_the_kept_restores_are_left(&app, &docker, &[kept_container]).await;
 }
 
 #[tokio::test]

@@ -16,7 +16,7 @@ use tokio_util::task::TaskTracker;
 
 use super::channels::{self, healthchecks, healthchecks::Ping};
 use super::message::{freshness_message, kept_message, test_message};
-use super::policy::{audiences, freshness, kept, tell_unknown, warning};
+use super::policy::{audiences, freshness, kept, tell_unknown, too_old, warning};
 use super::{AlertKind, Message, run_message};
 use crate::config::{AlertSettings, Job};
 use crate::report::RunReport;
@@ -76,6 +76,16 @@ pub(crate) async fn http_outcome(
             })
         }
     }
+}
+
+/// Why the dump `report` verified leaves its job stale under the job's
+/// `freshness.max_age` when the run finished, as the freshness watch would
+/// judge it; `None` without `max_age` or without a dump.
+fn stale_dump(job: &Job, report: &RunReport) -> Option<String> {
+    let max_age = job.freshness.max_age?;
+    let dump = report.dump.as_ref()?;
+    let modified = dump.modified_known.then_some(dump.modified_at);
+    too_old(&dump.path, modified, report.finished_at, max_age)
 }
 
 /// How deliveries are retried.
@@ -157,11 +167,12 @@ impl Alerter {
         if !self.enabled {
             return;
         }
-        if let Some(url) = &job.healthchecks
-            && let Some(ping) = Ping::for_verdict(report.verdict)
-        {
-            let body = crate::report::summary::render(report);
-            self.ping(job, Some(&report.run_id), url, ping, body);
+        if let Some(url) = &job.healthchecks {
+            let summary = crate::report::summary::render(report);
+            let stale = stale_dump(job, report);
+            if let Some((ping, body)) = healthchecks::finish(report.verdict, stale, summary) {
+                self.ping(job, Some(&report.run_id), url, ping, body);
+            }
         }
         let audiences = self.audiences(job, report).await;
         let endpoint = job.keep.as_ref().and_then(|k| k.listen);

@@ -18,4 +18,4 @@ mod policy;
 pub(crate) use delivery::http_outcome;
 pub use delivery::{Alerter, Deliver, Failure, Retry};
 pub use message::{Message, run_message};
-pub use policy::{AlertKind, decide};
+pub use policy::{AlertKind, decide, too_old};

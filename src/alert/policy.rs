@@ -1,8 +1,10 @@
 //! Who hears about what: the job's `notify` policy applied to a run's verdict
 //! ([`decide`], for each channel with what it last heard: [`audiences`]), to
 //! trend warnings ([`warning`]) and to the freshness watch's news
-//! ([`freshness`]). Decisions on plain values only; rendering and sending are
-//! elsewhere.
+//! ([`freshness`]), and when a dump is too old for the job's
+//! `freshness.max_age` ([`too_old`], which the freshness watch and a run's
+//! healthchecks ping both follow). Decisions on plain values only; rendering
+//! and sending are elsewhere.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -125,6 +127,33 @@ pub fn freshness(when: Notify, stale: bool) -> Option<AlertKind> {
         (false, Notify::Failure) => None,
         (false, _) => Some(AlertKind::Fresh),
     }
+}
+
+/// Why a dump makes its job stale at `now` under `freshness.max_age`, or
+/// `None` if it does not: older than `max_age`, or of an age nobody can tell
+/// (`modified` is `None` when the source tells no time). The freshness watch
+/// judges the newest dump by it between runs; a finished run judges the dump
+/// it verified, so its healthchecks ping says what the watch would.
+pub fn too_old(
+    location: &str,
+    modified: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+    max_age: Duration,
+) -> Option<String> {
+    let Some(modified) = modified else {
+        return Some(format!(
+            "the source tells no time for the newest dump {location}, so its age cannot be checked \
+             against freshness.max_age; make the server send Last-Modified, or drop freshness.max_age"
+        ));
+    };
+    let age = (now - modified).to_std().unwrap_or_default();
+    (age > max_age).then(|| {
+        format!(
+            "the newest dump {location} is {} old, more than freshness.max_age ({})",
+            humantime::format_duration(Duration::from_secs(age.as_secs())),
+            humantime::format_duration(max_age)
+        )
+    })
 }
 
 /// The keeper's news: a kept restore that went down is always told; one
@@ -281,6 +310,30 @@ mod tests {
         assert_eq!(freshness(Notify::Failure, false), None);
         assert_eq!(freshness(Notify::Change, false), Some(AlertKind::Fresh));
         assert_eq!(freshness(Notify::Always, false), Some(AlertKind::Fresh));
+    }
+
+    #[test]
+    fn a_dump_older_than_max_age_or_of_no_known_age_makes_the_job_stale() {
+        let max_age = Duration::from_secs(3600);
+        let three_days = at(NOW) - chrono::Duration::days(3);
+        assert_eq!(
+            too_old("/backups/shop.sql", Some(three_days), at(NOW), max_age).as_deref(),
+            Some(
+                "the newest dump /backups/shop.sql is 3days old, more than freshness.max_age (1h)"
+            )
+        );
+        let recent = at(NOW) - chrono::Duration::minutes(59);
+        assert_eq!(
+            too_old("/backups/shop.sql", Some(recent), at(NOW), max_age),
+            None
+        );
+        let exactly = at(NOW) - chrono::Duration::hours(1);
+        assert_eq!(
+            too_old("/backups/shop.sql", Some(exactly), at(NOW), max_age),
+            None
+        );
+        let unknown = too_old("https://h/shop.sql", None, at(NOW), max_age).unwrap();
+        assert!(unknown.contains("tells no time"), "{unknown}");
     }
 
     #[test]

@@ -11,6 +11,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::Shared;
+use crate::alert;
 use crate::config::Job;
 use crate::pipeline;
 use crate::source::{Dump, SourceError};
@@ -147,15 +148,9 @@ impl Shared {
 
 /// Whether `newest` makes its job stale at `now`, and why in words.
 fn judge(newest: &Dump, now: DateTime<Utc>, max_age: Duration) -> (bool, String) {
-    if !newest.modified_known {
-        return (
-            true,
-            format!(
-                "the source tells no time for the newest dump {}, so its age cannot be checked \
-                 against freshness.max_age; make the server send Last-Modified, or drop freshness.max_age",
-                newest.location
-            ),
-        );
+    let modified = newest.modified_known.then_some(newest.modified);
+    if let Some(reason) = alert::too_old(&newest.location, modified, now, max_age) {
+        return (true, reason);
     }
     if let Some(ahead) = newest.ahead_of(now) {
         return (
@@ -171,21 +166,10 @@ fn judge(newest: &Dump, now: DateTime<Utc>, max_age: Duration) -> (bool, String)
     }
     let age = (now - newest.modified).to_std().unwrap_or_default();
     let age_text = humantime::format_duration(Duration::from_secs(age.as_secs()));
-    if age > max_age {
-        (
-            true,
-            format!(
-                "the newest dump {} is {age_text} old, more than freshness.max_age ({})",
-                newest.location,
-                humantime::format_duration(max_age)
-            ),
-        )
-    } else {
-        (
-            false,
-            format!("a new dump arrived: {} ({age_text} old)", newest.location),
-        )
-    }
+    (
+        false,
+        format!("a new dump arrived: {} ({age_text} old)", newest.location),
+    )
 }
 
 #[cfg(test)]

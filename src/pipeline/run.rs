@@ -131,6 +131,7 @@ impl<'a> Run<'a> {
         let mut found =
             DumpReport::found(dump.location.clone(), dump.size.unwrap_or(0), dump.modified);
         found.version = dump.version.clone();
+        found.modified_known = dump.modified_known;
         self.report.dump = Some(found);
         for w in super::trends::future_dated(&dump, Utc::now()) {
             tracing::warn!("{}", w.message);

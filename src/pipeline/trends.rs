@@ -136,6 +136,7 @@ mod tests {
             path: "/backups/shop.sql".into(),
             size,
             modified_at: chrono::Utc::now(),
+            modified_known: true,
             sha256: None,
             compression: Some(compression),
             format: Some(DumpFormat::PostgresPlain),

@@ -69,6 +69,10 @@ pub struct DumpReport {
     pub path: String,
     pub size: u64,
     pub modified_at: DateTime<Utc>,
+    /// Whether the source told `modified_at` (else it is when the dump was
+    /// found, and its age against `freshness.max_age` cannot be told).
+    #[serde(skip, default = "told")]
+    pub modified_known: bool,
     /// sha256 of the file as stored; `None` if it was not read to the end.
     pub sha256: Option<String>,
     pub compression: Option<Compression>,
@@ -95,6 +99,7 @@ impl DumpReport {
             path,
             size,
             modified_at,
+            modified_known: true,
             sha256: None,
             compression: None,
             format: None,
@@ -105,6 +110,10 @@ impl DumpReport {
             encryption: None,
         }
     }
+}
+
+fn told() -> bool {
+    true
 }
 
 /// How a dump was loaded: on how many connections, and if on one although

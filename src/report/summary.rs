@@ -227,6 +227,7 @@ mod tests {
             path: "/dumps/shop-2026-11-24.dump".into(),
             size: 5 * 1024 * 1024,
             modified_at,
+            modified_known: true,
             sha256: Some("ab12cd34".into()),
             compression: Some(Compression::Gzip),
             format: Some(DumpFormat::PostgresCustom),
