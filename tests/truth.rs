@@ -424,3 +424,59 @@ async fn a_databases_dump_under_another_name_is_checked_as_the_jobs_database() {
     assert_eq!(pg_orders(&pg["kept"]).await, 120);
     assert!(app.candidates(&docker).await.is_empty());
 }
+
+#[tokio::test]
+async fn the_same_dump_is_restored_again_once_the_jobs_checks_changed() {
+    let docker = require_docker().await;
+    let app = App::new("rechecked");
+    let dir = app.path("dumps");
+    place(
+        &fixture("postgres/shop.sql"),
+        &dir,
+        "shop.sql",
+        fixture_day(),
+    );
+    let every = "    schedule: \"*/3 * * * * *\"\n    keep: false\n    database: shop\n";
+    let api = free_port();
+    app.write_daemon_config(api, &job("a", "postgres", &dir, every));
+    let daemon = app.start_daemon().await;
+    let name = app.job_name("a");
+    daemon
+        .wait_for_runs(&name, "unchanged", 1, Duration::from_secs(60))
+        .await;
+    // A tighter assertion: the dump verified before does not hold it.
+    let tighter =
+        format!("{every}    assertions:\n      - row_count: {{ table: orders, min: 1000 }}\n");
+    app.write_daemon_config(api, &job("a", "postgres", &dir, &tighter));
+    daemon.signal("HUP");
+    let failed = daemon
+        .until(
+            "the same dump fails the new assertion",
+            Duration::from_secs(60),
+            || async {
+                daemon
+                    .runs(&name)
+                    .await
+                    .into_iter()
+                    .find(|r| r["verdict"] == "fail")
+            },
+        )
+        .await;
+    assert!(reason(&failed).contains("row_count"), "{}", reason(&failed));
+    // Checked the same way again, the same dump is not restored again: it is
+    // still failing.
+    daemon
+        .until(
+            "the same failing dump found again",
+            Duration::from_secs(60),
+            || async {
+                let runs = daemon.runs(&name).await;
+                runs.iter()
+                    .any(|r| r["verdict"] == "fail" && reason(r).contains("still failing"))
+                    .then_some(())
+            },
+        )
+        .await;
+    drop(daemon);
+    assert!(app.candidates(&docker).await.is_empty());
+}

@@ -146,6 +146,14 @@ pub fn too_old(
              against freshness.max_age; make the server send Last-Modified, or drop freshness.max_age"
         ));
     };
+    if let Some(ahead) = crate::source::newest::ahead_of(modified, now) {
+        return Some(format!(
+            "the newest dump {location} is dated {}, {} ahead of this host's clock: a time in the \
+             future is not counted as fresh (is the backup host's clock wrong?)",
+            modified.format("%Y-%m-%d %H:%M:%S UTC"),
+            humantime::format_duration(Duration::from_secs(ahead.as_secs() / 60 * 60))
+        ));
+    }
     let age = (now - modified).to_std().unwrap_or_default();
     (age > max_age).then(|| {
         format!(
@@ -332,6 +340,9 @@ mod tests {
             too_old("/backups/shop.sql", Some(exactly), at(NOW), max_age),
             None
         );
+        let future = at(NOW) + chrono::Duration::days(365);
+        let ahead = too_old("/backups/shop.sql", Some(future), at(NOW), max_age).unwrap();
+        assert!(ahead.contains("ahead of this host's clock"), "{ahead}");
         let unknown = too_old("https://h/shop.sql", None, at(NOW), max_age).unwrap();
         assert!(unknown.contains("tells no time"), "{unknown}");
     }

@@ -58,6 +58,28 @@ pub struct Config {
 pub const DEFAULT_HTTP_LISTEN: &str = "127.0.0.1:8900";
 
 /// One backup to verify, checked.
+impl Job {
+    /// A hash of everything that decides how a dump of this job is checked:
+    /// engine, image, database, integrity, restore settings, assertions and
+    /// baseline rules (not its schedule, alerts or keep settings). A dump
+    /// verified under another fingerprint is verified again.
+    pub fn checks_fingerprint(&self) -> String {
+        let what = format!(
+            "{:?}|{:?}|{:?}|{}|{:?}|{:?}|{:?}|{:?}",
+            self.engine,
+            self.image,
+            self.database,
+            self.database_named,
+            self.integrity,
+            self.restore,
+            self.assertions,
+            self.baseline
+        );
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(what.as_bytes()))
+    }
+}
+
 /// The database a job restores into when it names none.
 pub const DEFAULT_DATABASE: &str = "restored";
 

@@ -866,3 +866,25 @@ fn source_problems_name_the_key_and_what_the_type_takes() {
         );
     }
 }
+
+#[test]
+fn a_change_of_the_checks_changes_the_fingerprint_and_a_schedule_does_not() {
+    let parse = |extra: &str| {
+        let yaml = format!(
+            "jobs:\n  - name: shop\n    engine: postgres\n    source: {{ type: local, path: /backups }}\n{extra}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.yaml");
+        std::fs::write(&path, yaml).unwrap();
+        crate::config::load(&path).unwrap().jobs[0].checks_fingerprint()
+    };
+    let base = parse("");
+    assert_eq!(base, parse(""), "the same job, the same fingerprint");
+    assert_eq!(base, parse("    schedule: \"0 3 * * *\"\n"));
+    assert_ne!(
+        base,
+        parse("    assertions:\n      - row_count: { table: orders, min: 5 }\n")
+    );
+    assert_ne!(base, parse("    baseline: { allow_empty: true }\n"));
+    assert_ne!(base, parse("    database: shop\n"));
+}

@@ -152,18 +152,6 @@ fn judge(newest: &Dump, now: DateTime<Utc>, max_age: Duration) -> (bool, String)
     if let Some(reason) = alert::too_old(&newest.location, modified, now, max_age) {
         return (true, reason);
     }
-    if let Some(ahead) = newest.ahead_of(now) {
-        return (
-            true,
-            format!(
-                "the newest dump {} is dated {}, {} ahead of this host's clock: a time in the \
-                 future is not counted as fresh (is the backup host's clock wrong?)",
-                newest.location,
-                newest.modified.format("%Y-%m-%d %H:%M:%S UTC"),
-                humantime::format_duration(Duration::from_secs(ahead.as_secs() / 60 * 60))
-            ),
-        );
-    }
     let age = (now - newest.modified).to_std().unwrap_or_default();
     let age_text = humantime::format_duration(Duration::from_secs(age.as_secs()));
     (

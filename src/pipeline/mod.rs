@@ -175,6 +175,8 @@ pub async fn run_once(ctx: &Context, job: &Job, request: &RunRequest) -> RunRepo
         source.describe(),
         started_at,
     );
+    let mut report = report;
+    report.checks_fingerprint = Some(job.checks_fingerprint());
     let mut run = Run {
         ctx,
         job,

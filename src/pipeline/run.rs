@@ -169,7 +169,9 @@ impl<'a> Run<'a> {
         let Some(last) = self.last_verified.clone() else {
             return Ok(None);
         };
-        if !same_place(&last, dump) {
+        // A job that checks differently now (an assertion added or
+        // tightened, another image) could reach another verdict.
+        if !same_place(&last, dump) || last.checks_fingerprint != self.report.checks_fingerprint {
             return Ok(None);
         }
         if Some(last.size) != dump.size && dump.size.is_some() {

@@ -205,6 +205,7 @@ mod tests {
             location: None,
             version: None,
             modified_at: None,
+            checks_fingerprint: None,
             reason: reason.map(String::from),
             accepted,
         }

@@ -55,6 +55,9 @@ pub struct RunReport {
     /// full disk): the verdict stands and was alerted, but nothing shows it.
     #[serde(skip)]
     pub unrecorded: Option<String>,
+    /// How the job checks dumps, as a hash ([`crate::config::Job::checks_fingerprint`]).
+    #[serde(skip)]
+    pub checks_fingerprint: Option<String>,
 }
 
 /// A warning about a run that passed.
@@ -172,6 +175,7 @@ impl RunReport {
             warnings: Vec::new(),
             replaced: None,
             unrecorded: None,
+            checks_fingerprint: None,
         }
     }
 

@@ -323,6 +323,7 @@ impl Store {
         Ok(sqlx::query_as(
             "SELECT id AS run_id, verdict, dump_size AS size, dump_sha256 AS sha256, reason, \
              dump_path AS location, dump_version AS version, dump_modified_at AS modified_at, \
+             checks_fingerprint, \
              id IN (SELECT run_id FROM baseline_accepts) AS accepted FROM runs \
              WHERE job = ? AND verdict IN (?, ?) AND dump_sha256 IS NOT NULL \
              ORDER BY started_at DESC LIMIT 1",
@@ -616,7 +617,7 @@ async fn finish_in(
         "UPDATE runs SET finished_at = ?, verdict = ?, reason = ?, source = ?, image = ?, \
          dump_path = ?, dump_size = ?, dump_modified_at = ?, dump_sha256 = ?, dump_format = ?, \
          dump_compression = ?, dumped_by = ?, tool_output = ?, dump_uncompressed_size = ?, \
-         dump_databases = ?, dump_version = ? WHERE id = ?",
+         dump_databases = ?, dump_version = ?, checks_fingerprint = ? WHERE id = ?",
     )
     .bind(r.finished_at.to_rfc3339())
     .bind(r.verdict)
@@ -634,6 +635,7 @@ async fn finish_in(
     .bind(dump.and_then(|d| d.uncompressed_size).map(|n| n as i64))
     .bind(dump.map(|d| serde_json::to_string(&d.databases).unwrap_or_default()))
     .bind(dump.and_then(|d| d.version.clone()))
+    .bind(&r.checks_fingerprint)
     .bind(&r.run_id)
     .execute(&mut **tx)
     .await?;
@@ -733,6 +735,8 @@ pub struct VerifiedDump {
     pub version: Option<String>,
     /// Its modification time as the source told it.
     pub modified_at: Option<DateTime<Utc>>,
+    /// How the job checked it (`None`: recorded before fingerprints were).
+    pub checks_fingerprint: Option<String>,
     /// Why it failed, if it did.
     pub reason: Option<String>,
     /// Someone accepted that run as the baseline since.
