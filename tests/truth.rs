@@ -135,19 +135,40 @@ async fn a_new_dump_with_the_bytes_of_the_last_is_restored_and_judged_by_daemon_
     daemon.signal("TERM");
     assert!(daemon.wait_exit(Duration::from_secs(30)).is_some());
 
-    // `restoredrill run` on the same files says the same.
+    // Read again by `restoredrill run`, shop-2.sql is the dump the daemon
+    // verified: the same verdicts, and no news of identical bytes.
     let (code, runs, stderr) = app.run_json(&[]);
     assert_eq!(code, 1, "{stderr}");
     let grow_run = by_job(&runs, &grow_job);
     assert_eq!(grow_run["verdict"], "fail", "{grow_run}");
-    assert!(
-        reason(grow_run).contains("identical"),
-        "{}",
-        reason(grow_run)
-    );
+    assert!(reason(grow_run).contains("0 new"), "{}", reason(grow_run));
     let plain_run = by_job(&runs, &plain_job);
     assert_eq!(plain_run["verdict"], "pass", "{plain_run}");
-    assert_eq!(warnings_of(plain_run, "identical_to_previous").len(), 1);
+    assert!(warnings_of(plain_run, "identical_to_previous").is_empty());
+
+    // The same sequence of files through `restoredrill run` alone.
+    let cli = App::new("frozen-cli");
+    let dir = cli.path("dumps");
+    cli.write_config(&job(
+        "grow",
+        "postgres",
+        &dir,
+        "    keep: false\n    database: shop\n    assertions:\n      - growth: { table: orders, min_new_rows: 1 }\n",
+    ));
+    place(&fixture("postgres/shop.sql"), &dir, "shop-1.sql", t0);
+    let (code, _, stderr) = cli.run_json(&[]);
+    assert_eq!(code, 0, "{stderr}");
+    place(
+        &fixture("postgres/shop.sql"),
+        &dir,
+        "shop-2.sql",
+        t0 + hours(24),
+    );
+    let (code, runs, stderr) = cli.run_json(&[]);
+    assert_eq!(code, 1, "{stderr}");
+    let why = reason(&runs[0]);
+    assert!(why.contains("0 new") && why.contains("identical"), "{why}");
+    assert!(cli.containers(&docker).await.is_empty());
     assert!(app.containers(&docker).await.is_empty());
 }
 

@@ -186,7 +186,7 @@ pub async fn run_once(ctx: &Context, job: &Job, request: &RunRequest) -> RunRepo
         report,
         expected_sha256: None,
         decrypter: None,
-        last_verified: None,
+        previous: None,
         identical_to: None,
     };
     async {

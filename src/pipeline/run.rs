@@ -44,8 +44,9 @@ pub(super) struct Run<'a> {
     pub expected_sha256: Option<(String, String)>,
     /// The job's keys for encrypted dumps, prepared for this run.
     pub decrypter: Option<Arc<Decrypter>>,
-    /// The dump the job's last completed verification read.
-    pub last_verified: Option<VerifiedDump>,
+    /// The dump the job's last completed verification read, when it is
+    /// another dump than this run's (another place or time).
+    pub previous: Option<VerifiedDump>,
     /// The run whose dump had the same bytes as this one.
     pub identical_to: Option<RunId>,
 }
@@ -162,11 +163,14 @@ impl<'a> Run<'a> {
     /// is a new backup whose data did not change: it is restored, and its
     /// growth judged.
     async fn skip_if_unchanged(&mut self, dump: &Dump) -> Result<Option<Result<Done, Stop>>, Stop> {
-        self.last_verified = self.ctx.store.last_verified_dump(&self.job.name).await?;
+        let last = self.ctx.store.last_verified_dump(&self.job.name).await?;
+        // Another dump with the same bytes is news; the same one read again
+        // (`trigger`, `run`) is not.
+        self.previous = last.clone().filter(|l| !same_place(l, dump));
         if !self.request.trigger.skips_unchanged() {
             return Ok(None);
         }
-        let Some(last) = self.last_verified.clone() else {
+        let Some(last) = last else {
             return Ok(None);
         };
         // A job that checks differently now (an assertion added or
@@ -611,7 +615,7 @@ impl<'a> Run<'a> {
                 message,
             });
         }
-        if let Some(last) = &self.last_verified
+        if let Some(last) = &self.previous
             && last.sha256.eq_ignore_ascii_case(&loaded.sha256)
         {
             let message = identical_to(last);
@@ -1003,6 +1007,52 @@ fn redacted(lines: &[String], secret: &str) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use crate::vocab::Verdict;
+
+    fn verified(location: &str, modified: &str, version: Option<&str>) -> VerifiedDump {
+        VerifiedDump {
+            run_id: "R1".into(),
+            verdict: Verdict::Pass,
+            size: 10,
+            sha256: "abc".into(),
+            location: Some(location.into()),
+            version: version.map(String::from),
+            modified_at: Some(modified.parse().unwrap()),
+            checks_fingerprint: None,
+            reason: None,
+            accepted: false,
+        }
+    }
+
+    #[test]
+    fn only_the_same_place_and_time_or_version_is_the_same_dump() {
+        let t = "2026-12-06T03:00:00Z";
+        let file = |path: &str, at: &str| Dump::local(path.into(), 10, at.parse().unwrap(), false);
+        let last = verified("/b/shop-1.sql", t, None);
+        assert!(same_place(&last, &file("/b/shop-1.sql", t)));
+        assert!(
+            !same_place(&last, &file("/b/shop-2.sql", t)),
+            "another file"
+        );
+        assert!(
+            !same_place(&last, &file("/b/shop-1.sql", "2026-12-07T03:00:00Z")),
+            "the same file written again"
+        );
+        let remote = Dump {
+            path: None,
+            version: Some("etag-1".into()),
+            ..file("s3://b/shop.sql", t)
+        };
+        let last = verified("s3://b/shop.sql", t, Some("etag-1"));
+        assert!(same_place(&last, &remote));
+        let other = Dump {
+            version: Some("etag-2".into()),
+            ..remote.clone()
+        };
+        assert!(!same_place(&last, &other));
+    }
+
     #[test]
     fn a_tool_quoting_the_password_back_is_redacted() {
         let lines = vec![
