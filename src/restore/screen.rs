@@ -147,6 +147,8 @@ pub struct Screen {
     command: Option<Vec<u8>>,
     /// mysql: the first word of this line may be a client command.
     line_first_word: bool,
+    /// mysql: this line began with `-`, which may begin a `-- ` comment.
+    line_dash: bool,
     /// mysql: the rest of this line is the argument of `DELIMITER` or `USE`.
     command_arg: Option<(&'static str, Vec<u8>)>,
     /// The first bytes of the current line.
@@ -226,6 +228,7 @@ impl Screen {
             at_line_start: true,
             command: None,
             line_first_word: false,
+            line_dash: false,
             command_arg: None,
             line_head: Vec::new(),
             delimiter: b";".to_vec(),
@@ -483,6 +486,8 @@ impl Screen {
         self.note_marker(head.trim());
         self.line += 1;
         self.line_first_word = false;
+        // A line that began with `-` and was no `-- ` comment began a statement.
+        self.stmt.started |= std::mem::take(&mut self.line_dash);
         if self.lex == Lex::LineComment {
             self.lex = Lex::Normal;
         }
@@ -681,11 +686,13 @@ impl Screen {
             }
             Lex::DashDash => {
                 if b <= b' ' {
+                    self.line_dash = false;
                     if b != b'\n' {
                         self.lex = Lex::LineComment;
                     }
                 } else {
                     // `1--1` is arithmetic.
+                    self.stmt.started = true;
                     self.prev = b'-';
                     self.normal_mysql(b, b'-')?;
                 }
@@ -730,12 +737,20 @@ impl Screen {
         }
         let word = std::mem::take(&mut self.word);
         if self.line_first_word {
-            self.line_first_word = false;
-            if !word.is_empty() && self.mysql_command(&word)? {
-                return Ok(());
-            }
-            if !word.is_empty() || !matches!(b, b' ' | b'\t' | b'\r' | b'\n') {
-                self.stmt.started = true;
+            // The client looks for a command name at the start of a line
+            // while its buffer is empty: after white space, and on the line
+            // after one that held only a comment (`-- `, `#`).
+            if !(word.is_empty() && matches!(b, b' ' | b'\t' | b'\r' | b'\n' | b'#')) {
+                self.line_first_word = false;
+                if !word.is_empty() && self.mysql_command(&word)? {
+                    return Ok(());
+                }
+                if word.is_empty() && b == b'-' {
+                    // `-- ` begins a comment; anything else a statement.
+                    self.line_dash = true;
+                } else {
+                    self.stmt.started = true;
+                }
             }
         }
         if !word.is_empty() {
