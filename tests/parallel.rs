@@ -1,14 +1,19 @@
 //! A plain SQL dump loaded on several connections (`restore.parallel: 3`)
 //! gives exactly the database the serial load (`restore.parallel: 1`) gives,
 //! through the real `restoredrill run` on real PostgreSQL 15 and MariaDB
-//! 10.11: every table's rows (counted and hashed whatever their physical
-//! order), columns, views, triggers, routines, sequences, indexes,
-//! constraints, partitions and MariaDB's AUTO_INCREMENT. The dumps are the
-//! bundled shop fixtures and fixtures/parallel/ (made by
-//! fixtures/make-parallel.sh with pg_dump and mariadb-dump: big tables,
-//! triggers that would change the data if they fired during the load,
-//! awkward text). Broken dumps fail the same way on both paths, and a dump
-//! the parallel loader does not understand loads serially and says why.
+//! 10.11: the same verdict, every table's rows (counted and hashed whatever
+//! their physical order), columns, views, triggers, routines, events,
+//! sequences, indexes, constraints, partitions and MariaDB's AUTO_INCREMENT,
+//! in every database the dump made. The dumps are the bundled shop fixtures
+//! and fixtures/parallel/ (made by fixtures/make-parallel.sh with pg_dump and
+//! mariadb-dump: big tables, triggers that would change the data if they
+//! fired during the load, awkward text; two dumps catted into one file;
+//! several databases or schemas with routines, events, DELIMITER blocks and
+//! non-ASCII text), and real dumps edited the way scripts and hands edit
+//! them: settings between tables, and settings the data connections could
+//! not repeat exactly, which must make the rest of the load serial and say
+//! why. Broken dumps fail the same way on both paths, and a dump the parallel
+//! loader does not understand loads serially and says why.
 
 mod common;
 
@@ -62,22 +67,42 @@ fn gunzip(rel: &str) -> Vec<u8> {
     bytes
 }
 
-/// The dumps each engine's equality test loads both ways: (job, file, SQL, big).
-/// `big` dumps have tables large enough to be spread over connections.
-fn equal_cases(engine: &str) -> Vec<(&'static str, &'static str, Vec<u8>, bool)> {
+/// A dump loaded both ways: its job name, file name and bytes, whether its
+/// tables are big enough to be spread over connections, and more of the
+/// job's YAML (indented as a job's keys).
+struct Case {
+    name: &'static str,
+    file: &'static str,
+    bytes: Vec<u8>,
+    big: bool,
+    extra: String,
+}
+
+fn case(name: &'static str, file: &'static str, bytes: Vec<u8>, big: bool) -> Case {
+    Case {
+        name,
+        file,
+        bytes,
+        big,
+        extra: String::new(),
+    }
+}
+
+/// The dumps each engine's equality test loads both ways.
+fn equal_cases(engine: &str) -> Vec<Case> {
     let dir = if engine == "postgres" {
         "postgres"
     } else {
         "mariadb"
     };
     vec![
-        (
+        case(
             "features",
             "features.sql",
             gunzip(&format!("parallel/{engine}-features.sql.gz")),
             true,
         ),
-        (
+        case(
             "shop",
             "shop.sql.gz",
             std::fs::read(fixture(&format!("{dir}/shop.sql.gz"))).unwrap(),
@@ -87,31 +112,30 @@ fn equal_cases(engine: &str) -> Vec<(&'static str, &'static str, Vec<u8>, bool)>
 }
 
 /// Loads every case serially and on 3 connections, keeps each restore and
-/// compares what is in them; the reports of the parallel runs.
-async fn loads_equal(
-    engine: &str,
-    tag: &str,
-    cases: Vec<(&str, &str, Vec<u8>, bool)>,
-) -> Vec<Value> {
+/// compares what is in them: the verdict (pass), every table's row count
+/// and the content of every table and object. The reports of the parallel
+/// runs.
+async fn loads_equal(engine: &str, tag: &str, cases: Vec<Case>) -> Vec<Value> {
     let docker = require_docker().await;
     let app = App::new(&format!("par-{tag}-{engine}"));
     let mut jobs = String::new();
-    for (name, file, bytes, _) in &cases {
-        let dir = alone(&app, name, file, bytes);
+    for c in &cases {
+        let dir = alone(&app, c.name, c.file, &c.bytes);
         for parallel in [1, 3] {
             jobs.push_str(&job(
-                &format!("{name}-p{parallel}"),
+                &format!("{}-p{parallel}", c.name),
                 engine,
                 &dir,
                 parallel,
-                "",
+                &c.extra,
             ));
         }
     }
     app.write_config(&jobs);
     let (_, runs, stderr) = app.run_json(&[]);
     let mut parallel_runs = Vec::new();
-    for (name, _, _, big) in &cases {
+    for c in &cases {
+        let name = c.name;
         let serial = by_job(&runs, &app.job_name(&format!("{name}-p1")));
         let parallel = by_job(&runs, &app.job_name(&format!("{name}-p3")));
         for run in [serial, parallel] {
@@ -119,7 +143,7 @@ async fn loads_equal(
         }
         assert_eq!(serial["load"]["connections"], 1, "{name}: {serial:#}");
         let used = parallel["load"]["connections"].as_u64().unwrap_or(0);
-        if *big {
+        if c.big {
             assert!(
                 used > 1,
                 "{name}: the parallel path did not run (connections {used}, serial_reason {})",
@@ -140,7 +164,7 @@ async fn loads_equal(
             )
         };
         assert_same(name, &a, &b);
-        if *name == "features" {
+        if name == "features" {
             features_as_dumped(serial);
         }
         parallel_runs.push(parallel.clone());
@@ -264,10 +288,20 @@ fn long_row(sql: &[u8]) -> Vec<u8> {
 #[tokio::test]
 async fn many_small_inserts_and_a_very_long_copy_row_load_alike() {
     let rows = one_insert_per_row(&gunzip("parallel/mariadb-features.sql.gz"));
-    let runs = loads_equal("mariadb", "shape", vec![("rows", "rows.sql", rows, true)]).await;
+    let runs = loads_equal(
+        "mariadb",
+        "shape",
+        vec![case("rows", "rows.sql", rows, true)],
+    )
+    .await;
     assert_eq!(runs[0]["tables"].as_object().unwrap().len(), 6);
     let long = long_row(&gunzip("parallel/postgres-features.sql.gz"));
-    let runs = loads_equal("postgres", "shape", vec![("long", "long.sql", long, true)]).await;
+    let runs = loads_equal(
+        "postgres",
+        "shape",
+        vec![case("long", "long.sql", long, true)],
+    )
+    .await;
     let customers = runs[0]["tables"]["public.customers"].as_u64();
     assert_eq!(customers, Some(7001), "{}", runs[0]["tables"]);
 }
@@ -296,7 +330,7 @@ async fn serial_before_data_says_why(engine: &str, dump: Vec<u8>) {
     let runs = loads_equal(
         engine,
         "txn",
-        vec![("features", "features.sql", dump, false)],
+        vec![case("features", "features.sql", dump, false)],
     )
     .await;
     let load = &runs[0]["load"];
@@ -324,7 +358,7 @@ async fn pg_dump_in_a_transaction_loads_alike_and_says_why_serially() {
 
 /// The benchmark's shop dataset at scale 0.01 (~1 MB of SQL), made now by
 /// fixtures/shop/generate.sh with the real dump tools.
-fn shop_dataset(engine: &str) -> Vec<(&'static str, &'static str, Vec<u8>, bool)> {
+fn shop_dataset(engine: &str) -> Vec<Case> {
     let script = fixture("shop/generate.sh");
     assert!(
         script.exists(),
@@ -344,7 +378,7 @@ fn shop_dataset(engine: &str) -> Vec<(&'static str, &'static str, Vec<u8>, bool)
     );
     let dump = out.path().join(format!("shop-{engine}-s0.01.sql.gz"));
     let bytes = std::fs::read(&dump).unwrap_or_else(|e| panic!("{}: {e}", dump.display()));
-    vec![("dataset", "shop.sql.gz", bytes, true)]
+    vec![case("dataset", "shop.sql.gz", bytes, true)]
 }
 
 #[tokio::test]
@@ -352,6 +386,279 @@ async fn the_shop_dataset_loads_alike_on_one_and_three_connections() {
     for engine in ["postgres", "mariadb"] {
         loads_equal(engine, "dataset", shop_dataset(engine)).await;
     }
+}
+
+/// A backup script that wrote `>>` instead of `>`: two complete dumps of
+/// one database in one file, the second taken after the data changed
+/// (`fixtures/parallel/*-twice.sql.gz`). The client loads both, the second
+/// replacing the first (mariadb-dump's DROP TABLE, pg_dump --clean); the
+/// first dump's closing settings, which put back what its opening ones
+/// saved in user variables, must leave every connection as they leave the
+/// one client. Loads wholly on 3 connections, with the second dump's rows.
+#[tokio::test]
+async fn concatenated_dumps_load_alike_on_three_connections() {
+    for engine in ["mariadb", "postgres"] {
+        let twice = gunzip(&format!("parallel/{engine}-twice.sql.gz"));
+        let runs = loads_equal(
+            engine,
+            "twice",
+            vec![case("twice", "twice.sql", twice, true)],
+        )
+        .await;
+        let load = &runs[0]["load"];
+        assert!(load["serial_reason"].is_null(), "{engine}: {load}");
+        assert_eq!(
+            table_rows(&runs[0], "ledger"),
+            Some(5544),
+            "{engine}: {}",
+            runs[0]["tables"]
+        );
+    }
+}
+
+/// The row count the report gives for the table named `t` (in any schema).
+fn table_rows(run: &Value, t: &str) -> Option<u64> {
+    let tables = run["tables"].as_object()?;
+    let mut found = tables.iter().filter(|(k, _)| k.ends_with(&format!(".{t}")));
+    found.next().and_then(|(_, n)| n.as_u64())
+}
+
+/// Real dumps of the shapes a load must carry over exactly, made by
+/// fixtures/make-parallel.sh: `mariadb-dump --databases` of two databases
+/// (utf8mb4 and latin1, the same table name in both, once with a unique
+/// key) with routines, events and triggers in DELIMITER blocks, a sequence,
+/// a view and TIMESTAMP columns under the dump's `SET TIME_ZONE`; pg_dump of
+/// two schemas with SQL-standard function bodies (`;` inside BEGIN ATOMIC),
+/// a rule with two actions, an event trigger and 4-byte UTF-8; and
+/// pg_dumpall's cluster, which loads on one connection by design.
+#[tokio::test]
+async fn several_databases_routines_events_and_non_ascii_text_load_alike() {
+    let mut shapes = case(
+        "shapes",
+        "shapes.sql",
+        gunzip("parallel/mariadb-shapes.sql.gz"),
+        true,
+    );
+    shapes.extra = "    database: shapes\n".into();
+    let runs = loads_equal("mariadb", "shapes", vec![shapes]).await;
+    assert!(
+        runs[0]["load"]["serial_reason"].is_null(),
+        "{}",
+        runs[0]["load"]
+    );
+
+    let shapes = case(
+        "shapes",
+        "shapes.sql",
+        gunzip("parallel/postgres-shapes.sql.gz"),
+        true,
+    );
+    let mut cluster = case(
+        "cluster",
+        "cluster.sql",
+        std::fs::read(fixture("postgres/cluster.sql")).unwrap(),
+        false,
+    );
+    cluster.extra = "    database: shop\n".into();
+    let runs = loads_equal("postgres", "shapes", vec![shapes, cluster]).await;
+    // `;` inside BEGIN ATOMIC ... END no longer reads as a transaction.
+    assert!(
+        runs[0]["load"]["serial_reason"].is_null(),
+        "{}",
+        runs[0]["load"]
+    );
+    assert_eq!(runs[1]["load"]["connections"], 1, "{}", runs[1]["load"]);
+}
+
+/// The first of the two dumps in `{engine}-twice.sql.gz`: a small real dump
+/// of one database, to change in the tests below.
+fn first_of_twice(engine: &str) -> Vec<u8> {
+    let both = gunzip(&format!("parallel/{engine}-twice.sql.gz"));
+    let head: &[u8] = if engine == "postgres" {
+        b"--\n-- PostgreSQL database dump\n--\n"
+    } else {
+        b"/*M!999999"
+    };
+    both[..nth(&both, head, 1)].to_vec()
+}
+
+/// `dump` with `block` put in at the start of the first line that starts
+/// with `line`.
+fn inserted(dump: &[u8], line: &str, block: &str) -> Vec<u8> {
+    let at = nth(dump, format!("\n{line}").as_bytes(), 0) + 1;
+    [&dump[..at], block.as_bytes(), &dump[at..]].concat()
+}
+
+/// A change to a real dump the real client accepts, the words the parallel
+/// run's `serial_reason` must have (`None`: it must stay parallel).
+type Edit = (&'static str, Vec<u8>, Option<&'static str>);
+
+/// Loads each edited dump on 1 and 3 connections: same verdict, rows and
+/// content (see [`loads_equal`]), and the reason it went serial, if it had to.
+async fn edits_load_alike(engine: &str, edits: Vec<Edit>) {
+    let cases = edits
+        .iter()
+        .map(|(name, bytes, _)| case(name, "edited.sql", bytes.clone(), false))
+        .collect();
+    let runs = loads_equal(engine, "edit", cases).await;
+    for ((name, _, words), run) in edits.iter().zip(&runs) {
+        let why = run["load"]["serial_reason"].as_str().unwrap_or("");
+        match words {
+            Some(w) => assert!(
+                why.contains(w),
+                "{name}: the serial reason `{why}` lacks `{w}`: {}",
+                run["load"]
+            ),
+            None => assert!(
+                why.is_empty() && run["load"]["connections"].as_u64() > Some(1),
+                "{name}: went serial: {}",
+                run["load"]
+            ),
+        }
+    }
+}
+
+/// Settings the data connections cannot repeat exactly, put into a real
+/// mariadb-dump right before the rows of `ledger` (a TIMESTAMP column, read
+/// in the session's time zone, so a connection in another zone stores
+/// other values): they load the same on 1 and 3 connections, serially from
+/// there. A setting behind a comment no server runs is repeated, as it runs.
+#[tokio::test]
+async fn mariadb_settings_other_connections_cannot_repeat_load_alike() {
+    let base = first_of_twice("mariadb");
+    let at = |block: &str| inserted(&base, "LOCK TABLES `ledger` WRITE;", block);
+    // Rows of the AUTO_INCREMENT table `entries` without their ids: each
+    // takes the next id as it arrives, so only one connection may load them.
+    let mut in_entries = false;
+    let mut null_ids = Vec::new();
+    for line in base.split_inclusive(|&b| b == b'\n') {
+        if line.starts_with(b"INSERT INTO `") {
+            in_entries = line.starts_with(b"INSERT INTO `entries`");
+        }
+        let digits = line
+            .iter()
+            .skip(1)
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+        if in_entries && line.starts_with(b"(") && line.get(digits + 1) == Some(&b',') {
+            null_ids.extend_from_slice(b"(NULL");
+            null_ids.extend_from_slice(&line[digits + 1..]);
+        } else {
+            null_ids.extend_from_slice(line);
+        }
+    }
+    assert!(null_ids.len() > base.len(), "no rows of entries");
+    let edits: Vec<Edit> = vec![
+        ("between-tables", at("SET time_zone = '+09:00';\n"), None),
+        (
+            "one-line",
+            at("SET time_zone = '+09:00'; DROP TABLE IF EXISTS nothing_here;\n"),
+            Some("one line"),
+        ),
+        (
+            "never-run",
+            at("/*M!999999 no server runs this */ SET time_zone = '+09:00';\n"),
+            None,
+        ),
+        (
+            "maybe-run",
+            at("/*M!120000 MariaDB 12 would run this */ SET time_zone = '+09:00';\n"),
+            Some("version comment"),
+        ),
+        (
+            "from-select",
+            at("SELECT '+09:00' INTO @tz;\nSET time_zone = @tz;\n"),
+            Some("mysqldump does not write"),
+        ),
+        (
+            "set-statement",
+            at(
+                "SET STATEMENT max_statement_time=60 FOR INSERT INTO accounts VALUES (9999, 'XX0', 'probe');\n",
+            ),
+            Some("STATEMENT"),
+        ),
+        (
+            "temporary",
+            at(
+                "CREATE TEMPORARY TABLE ledger (id INT PRIMARY KEY, account_id INT, at TIMESTAMP, amount DECIMAL(10,2), memo VARCHAR(40));\n",
+            ),
+            Some("temporary"),
+        ),
+        (
+            "delimiter",
+            at(
+                "DELIMITER ;;\nINSERT INTO accounts VALUES (9998, 'XX1', 'probe'); SET time_zone = '+09:00';;\nDELIMITER ;\n",
+            ),
+            Some("DELIMITER"),
+        ),
+        ("null-ids", null_ids, None),
+    ];
+    edits_load_alike("mariadb", edits).await;
+}
+
+/// The same for pg_dump: a table of the dump's own with `timestamptz` rows
+/// written without their offset (read in the session's TimeZone), loaded
+/// after a setting the data connections cannot repeat.
+#[tokio::test]
+async fn postgres_settings_other_connections_cannot_repeat_load_alike() {
+    let base = first_of_twice("postgres");
+    let rows = "1\t2026-01-01 00:00:00\n2\t2026-07-01 12:00:00\n3\t2026-10-25 02:30:00\n\\.\n";
+    let probe = |setting: &str| {
+        let block = format!(
+            "CREATE TABLE public.tz_probe (id integer, at timestamp with time zone);\n{setting}\
+             COPY public.tz_probe (id, at) FROM stdin;\n{rows}"
+        );
+        inserted(&base, "COPY public.accounts ", &block)
+    };
+    let temporary = format!(
+        "CREATE TEMP TABLE tz_probe (id integer, at timestamp with time zone);\n\
+         COPY tz_probe (id, at) FROM stdin;\n{rows}"
+    );
+    let edits: Vec<Edit> = vec![
+        (
+            "between-tables",
+            probe("SET TimeZone = 'Asia/Tokyo';\n"),
+            None,
+        ),
+        (
+            "one-line",
+            probe("SET TimeZone = 'Asia/Tokyo'; COMMENT ON TABLE public.tz_probe IS 'probe';\n"),
+            Some("one line"),
+        ),
+        (
+            "set-config",
+            probe("SELECT set_config('TimeZone', 'Asia/Tokyo', false);\n"),
+            Some("set_config"),
+        ),
+        (
+            "set-config-cast",
+            probe("SELECT pg_catalog.set_config('TimeZone', 'Asia/Tokyo'::text, false);\n"),
+            Some("set_config"),
+        ),
+        (
+            "rule",
+            probe(
+                "CREATE RULE probe_rule AS ON INSERT TO public.tz_probe DO ALSO (\n SELECT 1;\nSELECT pg_catalog.set_config('TimeZone', 'Asia/Tokyo', false);\n);\n",
+            ),
+            Some("rule"),
+        ),
+        (
+            "discard",
+            probe("SET TimeZone = 'Asia/Tokyo';\nDISCARD ALL;\n"),
+            Some("pg_dump does not write"),
+        ),
+        (
+            "role-default",
+            probe("ALTER ROLE CURRENT_USER SET TimeZone = 'Asia/Tokyo';\n"),
+            Some("ALTER ROLE"),
+        ),
+        (
+            "temporary",
+            inserted(&base, "COPY public.accounts ", &temporary),
+            Some("temporary"),
+        ),
+    ];
+    edits_load_alike("postgres", edits).await;
 }
 
 /// A kept PostgreSQL restore's fingerprint.
@@ -470,7 +777,10 @@ async fn pg_lines(conn: &mut sqlx::PgConnection, query: &str) -> Vec<String> {
         .collect()
 }
 
-/// A kept MariaDB restore's fingerprint.
+/// Databases of a MariaDB server that are not its own.
+const MY_USER_SCHEMAS: &str = "NOT IN ('mysql', 'information_schema', 'performance_schema', 'sys')";
+
+/// A kept MariaDB restore's fingerprint: every database the dump made.
 async fn my_fingerprint(kept: &Value) -> Fingerprint {
     use mysql_async::prelude::Queryable;
     let opts = mysql_async::OptsBuilder::default()
@@ -483,44 +793,54 @@ async fn my_fingerprint(kept: &Value) -> Fingerprint {
         .await
         .expect("kept restore reachable");
     let mut print = Fingerprint::new();
-    let tables: Vec<(String, String)> = conn
-        .query(
-            "SELECT table_name, table_type FROM information_schema.tables WHERE table_schema = DATABASE()",
-        )
+    let tables: Vec<(String, String, String)> = conn
+        .query(format!(
+            "SELECT table_schema, table_name, table_type FROM information_schema.tables WHERE table_schema {MY_USER_SCHEMAS}"
+        ))
         .await
         .unwrap();
-    for (t, kind) in &tables {
+    for (db, t, kind) in &tables {
+        let name = format!("`{db}`.`{t}`");
         // SHOW CREATE names indexes, constraints, partitions and AUTO_INCREMENT.
         let show = match kind.as_str() {
-            "VIEW" => format!("SHOW CREATE VIEW `{t}`"),
-            "SEQUENCE" => format!("SHOW CREATE SEQUENCE `{t}`"),
-            _ => format!("SHOW CREATE TABLE `{t}`"),
+            "VIEW" => format!("SHOW CREATE VIEW {name}"),
+            "SEQUENCE" => format!("SHOW CREATE SEQUENCE {name}"),
+            _ => format!("SHOW CREATE TABLE {name}"),
         };
-        print.insert(format!("create {t}"), my_lines(&mut conn, &show).await);
+        print.insert(format!("create {db}.{t}"), my_lines(&mut conn, &show).await);
         if kind != "VIEW" {
-            let rows = my_lines(&mut conn, &format!("SELECT * FROM `{t}`")).await;
-            print.insert(format!("rows {t}"), vec![digest(&rows)]);
+            let rows = my_lines(&mut conn, &format!("SELECT * FROM {name}")).await;
+            print.insert(format!("rows {db}.{t}"), vec![digest(&rows)]);
         }
     }
     for (key, q) in [
         (
             "triggers",
-            "SELECT trigger_name, event_manipulation, event_object_table, action_timing, action_order, action_statement, definer, sql_mode FROM information_schema.triggers WHERE trigger_schema = DATABASE()",
+            "SELECT trigger_schema, trigger_name, event_manipulation, event_object_table, action_timing, action_order, action_statement, definer, sql_mode FROM information_schema.triggers WHERE trigger_schema",
         ),
         (
             "routines",
-            "SELECT routine_name, routine_type, dtd_identifier, routine_definition, is_deterministic, sql_data_access, definer, sql_mode FROM information_schema.routines WHERE routine_schema = DATABASE()",
+            "SELECT routine_schema, routine_name, routine_type, dtd_identifier, routine_definition, is_deterministic, sql_data_access, definer, sql_mode FROM information_schema.routines WHERE routine_schema",
+        ),
+        (
+            "events",
+            "SELECT event_schema, event_name, event_definition, interval_value, interval_field, starts, status, sql_mode, time_zone FROM information_schema.events WHERE event_schema",
         ),
         (
             "columns",
-            "SELECT table_name, column_name, column_type, column_default, is_nullable, extra, collation_name FROM information_schema.columns WHERE table_schema = DATABASE()",
+            "SELECT table_schema, table_name, column_name, column_type, column_default, is_nullable, extra, collation_name FROM information_schema.columns WHERE table_schema",
         ),
         (
             "auto_increment",
-            "SELECT table_name, auto_increment FROM information_schema.tables WHERE table_schema = DATABASE()",
+            "SELECT table_schema, table_name, auto_increment FROM information_schema.tables WHERE table_schema",
+        ),
+        (
+            "databases",
+            "SELECT schema_name, default_character_set_name, default_collation_name FROM information_schema.schemata WHERE schema_name",
         ),
     ] {
-        print.insert(key.to_string(), my_lines(&mut conn, q).await);
+        let q = format!("{q} {MY_USER_SCHEMAS}");
+        print.insert(key.to_string(), my_lines(&mut conn, &q).await);
     }
     conn.disconnect().await.unwrap();
     print
@@ -627,6 +947,14 @@ fn broken_pg_dumps() -> Vec<Broken> {
             file: "cut.sql",
             bytes: head.as_bytes().to_vec(),
             words: &["cut off"],
+        },
+        // `pg_dump >> file` twice without --clean: the second dump's
+        // objects exist already.
+        Broken {
+            name: "twice-no-clean",
+            file: "twice.sql",
+            bytes: [sql.as_bytes(), sql.as_bytes()].concat(),
+            words: &["already exists"],
         },
     ]
 }

@@ -28,7 +28,9 @@
 use std::fmt;
 
 mod marks;
+mod session;
 pub use marks::{Mark, MarkKind, StatementKind, Unit};
+use session::{Capture, MysqlSession, Tok};
 
 /// Which client's rules the dump is read by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,6 +126,74 @@ struct Statement {
     scs_value_next: bool,
     /// What the parallel loader needs to know of it.
     traits: marks::Traits,
+    /// Its tokens while it may be a `SET` (see [`session`]).
+    capture: Capture,
+    /// mysql: user variables it names (`@name`), upper case.
+    user_vars: Vec<String>,
+    /// mysql: it names a user variable whose name is not kept (quoted, or too many).
+    all_vars: bool,
+    /// mysql: what the last `@` began.
+    at: At,
+    /// psql: `(` not yet closed; `;` inside does not end the statement.
+    paren_depth: u32,
+    /// psql: `BEGIN` (ATOMIC) or `CASE` not yet ended in `CREATE FUNCTION`
+    /// or `PROCEDURE`; `;` inside does not end the statement.
+    begin_depth: u32,
+    /// psql: which of the first four identifiers were CREATE, OR, REPLACE,
+    /// FUNCTION or PROCEDURE (their first letter), as psql tracks them.
+    idents: [u8; 4],
+    ident_count: usize,
+}
+
+/// mysql: what an `@` outside quotes begins.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum At {
+    #[default]
+    Nothing,
+    /// `@name`: a user variable.
+    User,
+    /// `@@name`: a system variable.
+    System,
+}
+
+/// mysql: whether the server runs what a version comment holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Cond {
+    /// Its version number has not been read yet.
+    Unread,
+    /// Every server restoredrill loads into runs it (MySQL 8+, MariaDB 10+).
+    Always,
+    /// Some do, some do not.
+    Maybe,
+    /// None does (`/*M!999999`, mariadb-dump's sandbox line).
+    Never,
+}
+
+/// mysql: the `/*!NNNNN ... */` or `/*M!NNNNNN ... */` being read.
+#[derive(Debug, Clone, Copy)]
+struct VersionBlock {
+    /// `/*M!`: only MariaDB runs it.
+    mariadb: bool,
+    cond: Cond,
+    id: u32,
+}
+
+/// The server version a version comment names, and whether servers run it.
+fn version_cond(digits: &str, mariadb: bool) -> Cond {
+    if digits.is_empty() {
+        return Cond::Always;
+    }
+    if !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Cond::Maybe;
+    }
+    if digits.starts_with("999999") {
+        return Cond::Never;
+    }
+    match (mariadb, digits.len()) {
+        // MySQL reads five digits; MariaDB runs every five-digit version.
+        (false, 5) if digits < "80000" => Cond::Always,
+        _ => Cond::Maybe,
+    }
 }
 
 /// Longest pg_dumpall globals line held back to look at.
@@ -147,6 +217,8 @@ pub struct Screen {
     command: Option<Vec<u8>>,
     /// mysql: the first word of this line may be a client command.
     line_first_word: bool,
+    /// mysql: this line began with `-`, which may begin a `-- ` comment.
+    line_dash: bool,
     /// mysql: the rest of this line is the argument of `DELIMITER` or `USE`.
     command_arg: Option<(&'static str, Vec<u8>)>,
     /// The first bytes of the current line.
@@ -173,6 +245,14 @@ pub struct Screen {
     marks: Option<Vec<Mark>>,
     /// The statements since the last mark.
     unit: Unit,
+    /// mysql: the version comment the lexer is in.
+    block: Option<VersionBlock>,
+    blocks_seen: u32,
+    /// mysql: what the session settings so far have set.
+    session: MysqlSession,
+    /// The tokens kept of each statement, for tests.
+    #[cfg(test)]
+    captured: Vec<Vec<Tok>>,
 }
 
 fn is_ident(b: u8) -> bool {
@@ -226,6 +306,7 @@ impl Screen {
             at_line_start: true,
             command: None,
             line_first_word: false,
+            line_dash: false,
             command_arg: None,
             line_head: Vec::new(),
             delimiter: b";".to_vec(),
@@ -241,6 +322,11 @@ impl Screen {
             held_line: None,
             marks: None,
             unit: Unit::default(),
+            block: None,
+            blocks_seen: 0,
+            session: MysqlSession::default(),
+            #[cfg(test)]
+            captured: Vec::new(),
         }
     }
 
@@ -483,12 +569,15 @@ impl Screen {
         self.note_marker(head.trim());
         self.line += 1;
         self.line_first_word = false;
+        // A line that began with `-` and was no `-- ` comment began a statement.
+        self.stmt.started |= std::mem::take(&mut self.line_dash);
         if self.lex == Lex::LineComment {
             self.lex = Lex::Normal;
         }
         if self.marks.is_some() && self.idle() {
             let mut unit = std::mem::take(&mut self.unit);
             unit.plain_delimiter = self.delimiter == b";";
+            unit.set_delimiter(&self.delimiter);
             self.mark(out_len, MarkKind::Idle(unit));
         }
         Ok(())
@@ -528,14 +617,21 @@ impl Screen {
                     // This byte is escaped; it escapes nothing itself.
                     self.prev = 0;
                     self.lex = Lex::Single { escapes };
+                    self.stmt.capture.quoted_byte(b);
                 } else if b != b'\'' {
                     self.lex = Lex::Single { escapes };
+                    self.stmt.capture.quoted_byte(b);
+                } else {
+                    // A doubled '' closes and reopens: two strings to the capture.
+                    self.close_quote(false);
                 }
-                // A doubled '' closes and reopens: the same thing.
             }
             Lex::Double => {
                 if b != b'"' {
                     self.lex = Lex::Double;
+                    self.stmt.capture.quoted_byte(b);
+                } else {
+                    self.close_quote(true);
                 }
             }
             Lex::DollarTag(mut tag) => {
@@ -603,26 +699,52 @@ impl Screen {
         }
         let word = std::mem::take(&mut self.word);
         if !word.is_empty() {
-            self.on_word(&word)?;
+            // `E'...'`, `B'...'`: a string's prefix, not an identifier to psql.
+            if !(b == b'\'' && matches!(word.as_slice(), b"E" | b"B" | b"X" | b"N" | b"U")) {
+                self.psql_identifier(&word);
+            }
+            self.on_word(&word, b)?;
         }
         match b {
             b'\'' => {
                 self.lex = Lex::Single {
                     escapes: word == b"E",
                 };
+                self.open_quote();
                 self.on_literal()?;
             }
             b'"' => {
                 self.lex = Lex::Double;
+                self.open_quote();
                 self.stmt.started = true;
             }
-            b'$' => self.lex = Lex::DollarTag(Vec::new()),
-            b'-' if prev == b'-' => self.lex = Lex::LineComment,
+            b'$' => {
+                self.lex = Lex::DollarTag(Vec::new());
+                // A dollar-quoted value is not kept: a `SET` with one is not read.
+                self.stmt.capture.overflow = true;
+            }
+            b'-' if prev == b'-' => {
+                self.lex = Lex::LineComment;
+                self.stmt.capture.push(Tok::Space);
+            }
             b'*' if prev == b'/' => {
                 self.lex = Lex::Block { depth: 1 };
                 self.prev = 0;
+                self.stmt.capture.push(Tok::Space);
             }
-            b';' => self.end_statement(),
+            // psql ends a statement at `;` only outside parentheses and outside
+            // the BEGIN ... END of a SQL-standard function body.
+            b';' if self.stmt.paren_depth == 0 && self.stmt.begin_depth == 0 => {
+                self.end_statement()
+            }
+            b'(' => {
+                self.stmt.paren_depth += 1;
+                self.stmt.started = true;
+            }
+            b')' => {
+                self.stmt.paren_depth = self.stmt.paren_depth.saturating_sub(1);
+                self.stmt.started = true;
+            }
             b'\\' => {
                 return Err(self.refuse(
                     "a psql meta-command after other text on its line (pg_dump never writes one)",
@@ -632,6 +754,56 @@ impl Screen {
             _ => self.stmt.started = true,
         }
         Ok(())
+    }
+
+    /// psql's own reckoning of `BEGIN ... END` in `CREATE [OR REPLACE]
+    /// FUNCTION | PROCEDURE` (psqlscan.l), so the screen ends statements
+    /// where psql does.
+    fn psql_identifier(&mut self, word: &[u8]) {
+        if word[0].is_ascii_digit() {
+            return;
+        }
+        let st = &mut self.stmt;
+        if st.ident_count < st.idents.len()
+            && matches!(
+                word,
+                b"CREATE" | b"FUNCTION" | b"PROCEDURE" | b"OR" | b"REPLACE"
+            )
+        {
+            st.idents[st.ident_count] = word[0].to_ascii_lowercase();
+        }
+        st.ident_count += 1;
+        let i = st.idents;
+        let routine = i[0] == b'c'
+            && (i[1] == b'f'
+                || i[1] == b'p'
+                || (i[1] == b'o' && i[2] == b'r' && matches!(i[3], b'f' | b'p')));
+        if routine && st.paren_depth == 0 {
+            match word {
+                b"BEGIN" => st.begin_depth += 1,
+                b"CASE" if st.begin_depth >= 1 => st.begin_depth += 1,
+                b"END" => st.begin_depth = st.begin_depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+    }
+
+    fn open_quote(&mut self) {
+        if !self.stmt.capture.off {
+            self.stmt.capture.quoted = Some(Vec::new());
+        }
+    }
+
+    /// A quoted string (`'...'`, mysql `"..."`) or identifier ends.
+    fn close_quote(&mut self, identifier: bool) {
+        if let Some(q) = self.stmt.capture.quoted.take() {
+            let tok = if identifier {
+                Tok::Ident(String::from_utf8_lossy(&q).to_uppercase())
+            } else {
+                Tok::Str(q)
+            };
+            self.stmt.capture.push(tok);
+        }
     }
 
     fn step_mysql(&mut self, b: u8) -> Result<(), Refusal> {
@@ -648,13 +820,20 @@ impl Screen {
                 if prev == b'\\' {
                     self.prev = 0;
                     self.lex = state;
+                    self.stmt.capture.quoted_byte(b);
                 } else if b != close {
                     self.lex = state;
+                    self.stmt.capture.quoted_byte(b);
+                } else {
+                    self.close_quote(false);
                 }
             }
             Lex::Backtick => {
                 if b != b'`' {
                     self.lex = Lex::Backtick;
+                    self.stmt.capture.quoted_byte(b);
+                } else {
+                    self.close_quote(true);
                 }
             }
             Lex::LineComment => {
@@ -664,7 +843,7 @@ impl Screen {
             }
             Lex::BlockOpen => match b {
                 // `/*!50003 ...*/` and `/*M!100100 ...*/` are executed, not comments.
-                b'!' => {}
+                b'!' => self.open_version_block(false),
                 b'M' => self.lex = Lex::BlockOpenM,
                 _ => self.lex = Lex::Block { depth: 1 },
             },
@@ -672,6 +851,8 @@ impl Screen {
                 if b != b'!' {
                     self.lex = Lex::Block { depth: 1 };
                     self.prev = b;
+                } else {
+                    self.open_version_block(true);
                 }
             }
             Lex::Block { depth } => {
@@ -681,11 +862,17 @@ impl Screen {
             }
             Lex::DashDash => {
                 if b <= b' ' {
+                    self.line_dash = false;
                     if b != b'\n' {
                         self.lex = Lex::LineComment;
                     }
+                    for _ in 0..2 {
+                        self.stmt.capture.toks.pop_if(|t| *t == Tok::Punct(b'-'));
+                    }
+                    self.stmt.capture.push(Tok::Space);
                 } else {
                     // `1--1` is arithmetic.
+                    self.stmt.started = true;
                     self.prev = b'-';
                     self.normal_mysql(b, b'-')?;
                 }
@@ -695,10 +882,29 @@ impl Screen {
         Ok(())
     }
 
+    fn open_version_block(&mut self, mariadb: bool) {
+        self.blocks_seen += 1;
+        self.block = Some(VersionBlock {
+            mariadb,
+            cond: Cond::Unread,
+            id: self.blocks_seen,
+        });
+    }
+
+    /// The server never runs what the lexer is reading now.
+    fn in_never_block(&self) -> bool {
+        self.block.is_some_and(|b| b.cond == Cond::Never)
+    }
+
     fn normal_mysql(&mut self, b: u8, prev: u8) -> Result<(), Refusal> {
         if std::mem::take(&mut self.pending_backslash) {
             return match b {
-                b'-' | b'N' => Ok(()),
+                b'-' => Ok(()),
+                b'N' => {
+                    // `\N` outside quotes is NULL.
+                    self.stmt.traits.null_value = true;
+                    Ok(())
+                }
                 _ => Err(self.refuse(format!(
                     "the mysql client command `\\{}` (mysqldump writes none)",
                     char::from(b).escape_default()
@@ -711,7 +917,7 @@ impl Screen {
                 self.delim_matched = 0;
                 let word = std::mem::take(&mut self.word);
                 if !word.is_empty() {
-                    self.on_word(&word)?;
+                    self.on_word(&word, b)?;
                 }
                 self.end_statement();
                 return Ok(());
@@ -730,16 +936,31 @@ impl Screen {
         }
         let word = std::mem::take(&mut self.word);
         if self.line_first_word {
-            self.line_first_word = false;
-            if !word.is_empty() && self.mysql_command(&word)? {
-                return Ok(());
-            }
-            if !word.is_empty() || !matches!(b, b' ' | b'\t' | b'\r' | b'\n') {
-                self.stmt.started = true;
+            // The client looks for a command name at the start of a line
+            // while its buffer is empty: after white space, and on the line
+            // after one that held only a comment (`-- `, `#`).
+            if !(word.is_empty() && matches!(b, b' ' | b'\t' | b'\r' | b'\n' | b'#')) {
+                self.line_first_word = false;
+                if !word.is_empty() && self.mysql_command(&word)? {
+                    return Ok(());
+                }
+                if word.is_empty() && b == b'-' {
+                    // `-- ` begins a comment; anything else a statement.
+                    self.line_dash = true;
+                } else {
+                    self.stmt.started = true;
+                }
             }
         }
+        let at = std::mem::take(&mut self.stmt.at);
         if !word.is_empty() {
-            self.on_word(&word)?;
+            if at == At::User && !self.in_never_block() {
+                self.user_variable(String::from_utf8_lossy(&word).into_owned());
+            }
+            self.on_word(&word, b)?;
+        }
+        if self.delim_matched == 0 && !self.in_never_block() {
+            self.capture_mysql(b, prev);
         }
         match b {
             b'\'' | b'"' => {
@@ -748,19 +969,44 @@ impl Screen {
                 } else {
                     Lex::Single { escapes: true }
                 };
+                if at == At::User {
+                    self.user_variable(String::new());
+                }
+                self.open_quote();
                 self.on_literal()?;
             }
             b'`' => {
                 self.lex = Lex::Backtick;
+                if at == At::User {
+                    self.user_variable(String::new());
+                }
+                self.open_quote();
                 self.stmt.started = true;
             }
             b'#' => self.lex = Lex::LineComment,
             b'@' => {
                 self.stmt.traits.variable = true;
                 self.stmt.started = true;
+                // `user`@`host` and `root@localhost` name accounts.
+                self.stmt.at = if at == At::User && prev == b'@' {
+                    At::System
+                } else if matches!(prev, b'`' | b'\'' | b'"') || is_ident(prev) {
+                    At::Nothing
+                } else {
+                    At::User
+                };
             }
             b'-' if prev == b'-' => self.lex = Lex::DashDash,
             b'*' if prev == b'/' => self.lex = Lex::BlockOpen,
+            b'/' if prev == b'*' && self.block.is_some() => self.block = None,
+            b'(' => {
+                self.stmt.started = true;
+                self.stmt.traits.column_list |= !self.stmt.traits.values;
+            }
+            b';' if self.delimiter != b";" => {
+                self.stmt.started = true;
+                self.stmt.traits.semicolon();
+            }
             b'\\' => {
                 // Backslash commands are read anywhere outside quotes, even in `/*! */`.
                 // mariadb-dump's first line `/*M!999999\- enable the sandbox mode */`
@@ -770,7 +1016,44 @@ impl Screen {
             b' ' | b'\t' | b'\n' | b'\r' | b'/' | b'-' => {}
             _ => self.stmt.started = true,
         }
+        let traits = &mut self.stmt.traits;
+        if traits.expect_literal && !matches!(b, b' ' | b'\t' | b'\r' | b'\n') {
+            // An introducer (`_binary`) is followed by a string or a number.
+            traits.expect_literal = false;
+            traits.nonliteral |= !matches!(b, b'\'' | b'"');
+        }
         Ok(())
+    }
+
+    /// The tokens a `SET` is read from: `b` ends a word (already kept) and
+    /// is not an identifier byte.
+    fn capture_mysql(&mut self, b: u8, prev: u8) {
+        let capture = &mut self.stmt.capture;
+        match b {
+            b' ' | b'\t' | b'\r' | b'\n' | b'#' => capture.push(Tok::Space),
+            // Quotes are kept whole when they close; `\` begins `\N`.
+            b'\'' | b'"' | b'`' | b'\\' => {}
+            // `/*` opens a comment and `*/` closes a version comment: space.
+            b'*' if prev == b'/' => {
+                capture.toks.pop_if(|t| *t == Tok::Punct(b'/'));
+                capture.push(Tok::Space);
+            }
+            b'/' if prev == b'*' => {
+                capture.toks.pop_if(|t| *t == Tok::Punct(b'*'));
+                capture.push(Tok::Space);
+            }
+            _ => capture.push(Tok::Punct(b)),
+        }
+    }
+
+    /// mysql: the statement names the user variable `name` (empty: quoted).
+    fn user_variable(&mut self, name: String) {
+        let st = &mut self.stmt;
+        if name.is_empty() || name.len() >= MAX_WORD || st.user_vars.len() >= 64 {
+            st.all_vars = true;
+        } else if !st.user_vars.contains(&name) {
+            st.user_vars.push(name);
+        }
     }
 }
 
@@ -795,7 +1078,7 @@ impl Screen {
                 if !self.databases.contains(&db) {
                     self.databases.push(db);
                 }
-                self.unit.add(StatementKind::Connect);
+                self.unit.add(StatementKind::Connect, None, false);
                 match &self.restrict_key {
                     Some(key) => {
                         let key = key.clone();
@@ -852,7 +1135,7 @@ impl Screen {
                 }
                 self.delimiter = d.as_bytes().to_vec();
                 self.delim_matched = 0;
-                self.unit.add(StatementKind::Other);
+                self.unit.add(StatementKind::Other, None, false);
             }
             _ => {
                 let db = arg
@@ -863,15 +1146,20 @@ impl Screen {
                 if !db.is_empty() && !self.databases.contains(&db) {
                     self.databases.push(db);
                 }
-                self.unit.add(StatementKind::Session);
+                self.unit.add(StatementKind::Session, None, false);
             }
         }
         self.stmt = Statement::default();
         Ok(())
     }
 
-    fn on_word(&mut self, word: &[u8]) -> Result<(), Refusal> {
+    /// A word of the statement ended; `next` is the byte after it.
+    fn on_word(&mut self, word: &[u8], next: u8) -> Result<(), Refusal> {
         let w = String::from_utf8_lossy(word).into_owned();
+        let counts = self.version_word(&w);
+        if counts {
+            self.classification_word(&w, next);
+        }
         // `/*!40101 SET ...*/`: the version is not a word of the statement.
         if self.stmt.words == 0 && w.bytes().all(|b| b.is_ascii_digit()) {
             return Ok(());
@@ -881,8 +1169,6 @@ impl Screen {
         }
         self.stmt.words += 1;
         self.stmt.started = true;
-        self.stmt.traits.postgres = self.dialect == Dialect::Postgres;
-        self.stmt.traits.word(&w);
         let [first, second] = [0, 1].map(|i| self.stmt.first[i].as_str());
         let prev = self.stmt.prev.as_str();
 
@@ -938,6 +1224,43 @@ impl Screen {
         }
         self.stmt.prev = w;
         Ok(())
+    }
+
+    /// mysql: reads the version a `/*!NNNNN` comment opens with. Whether
+    /// `w` counts as a word of the statement for classifying it: not the
+    /// version, nor anything in a comment no server runs (mariadb-dump's
+    /// `/*M!999999\- enable the sandbox mode */`, which the client sends
+    /// to the server with the statement after it).
+    fn version_word(&mut self, w: &str) -> bool {
+        let Some(block) = self.block.as_mut() else {
+            return true;
+        };
+        let mut counts = true;
+        if block.cond == Cond::Unread {
+            let digits = w.bytes().take_while(u8::is_ascii_digit).count();
+            block.cond = if digits == 0 {
+                Cond::Always
+            } else {
+                version_cond(w, block.mariadb)
+            };
+            counts = digits < w.len();
+        }
+        counts && block.cond != Cond::Never
+    }
+
+    /// A word as the parallel loader's classification sees it.
+    fn classification_word(&mut self, w: &str, next: u8) {
+        let st = &mut self.stmt;
+        if st.traits.words == 0 {
+            st.capture.first_word(w);
+        }
+        if w.len() >= MAX_WORD {
+            st.capture.overflow = true;
+        }
+        st.capture.push(Tok::Word(w.to_string()));
+        st.traits.postgres = self.dialect == Dialect::Postgres;
+        let block = self.block.map(|b| (b.id, b.cond));
+        st.traits.word(w, block, next);
     }
 
     /// Whether the statement read so far, with `w` its latest word, makes
@@ -1017,16 +1340,46 @@ impl Screen {
             self.copy_next_line = true;
         }
         if self.stmt.started {
-            let kind = marks::classify(
-                self.dialect == Dialect::Postgres,
-                &self.stmt.first,
-                self.stmt.words,
-                self.stmt.copy_in,
-                &self.stmt.traits,
-            );
-            self.unit.add(kind);
+            let st = &self.stmt;
+            let postgres = self.dialect == Dialect::Postgres;
+            let setting = matches!(st.traits.first[0].as_str(), "SET" | "RESET");
+            let set = match (setting, postgres) {
+                (false, false) => {
+                    self.session.forget(&st.user_vars, st.all_vars);
+                    None
+                }
+                (false, true) => None,
+                (true, false) => Some(self.session.set(&st.capture.toks, st.capture.overflow)),
+                (true, true) if st.capture.overflow => {
+                    Some(Err("a SET too long for restoredrill to read"))
+                }
+                (true, true) => Some(session::postgres_set(&st.capture.toks)),
+            };
+            let semicolon_delimiter = self.delimiter.len() > 1 && self.delimiter[0] == b';';
+            let (kind, why) =
+                marks::classify(postgres, st.copy_in, &st.traits, set, semicolon_delimiter);
+            #[cfg(test)]
+            self.captured.push(st.capture.toks.clone());
+            // mysql: an AUTO_INCREMENT column takes the next value for NULL,
+            // for a column left out, and for 0 unless sql_mode says otherwise.
+            let values_fixed =
+                !st.traits.null_value && !st.traits.column_list && self.session.keeps_zero;
+            self.unit.add(kind, why, values_fixed);
         }
         self.stmt = Statement::default();
+        // The server reads each statement on its own: a version comment
+        // left open ends with it.
+        self.block = None;
+    }
+
+    /// The tokens a setting is read from, of the first statement of `text`.
+    #[cfg(test)]
+    fn capture_of(&mut self, text: &str) -> Vec<Tok> {
+        let mut out = Vec::new();
+        for &b in text.as_bytes() {
+            self.step(b, &mut out).expect("screened");
+        }
+        self.captured.first().cloned().unwrap_or_default()
     }
 }
 

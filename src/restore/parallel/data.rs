@@ -128,9 +128,7 @@ impl Router<'_> {
     pub(super) async fn place_mysql(&mut self, unit: Unit, text: Vec<u8>) -> Result<(), Gone> {
         if unit.trigger {
             match names::trigger_table(&text) {
-                Some(t) => {
-                    self.spread_tables.remove(&names::bare(&t).to_lowercase());
-                }
+                Some(t) => self.not_spread(&t),
                 None => self.go_serial("a trigger whose table restoredrill cannot tell".into()),
             }
             return self.run_on_main(&text).await;
@@ -142,9 +140,13 @@ impl Router<'_> {
         };
         if unit.is_one(StatementKind::PlainInsert) && unit.plain_delimiter && !self.main_locked {
             let table = names::insert_table(&text);
+            // A table with an AUTO_INCREMENT column: only rows that give
+            // it a value of their own, else ids follow the order rows come in.
             let free = table
                 .as_ref()
-                .is_some_and(|t| self.spread_tables.contains(&names::bare(t).to_lowercase()));
+                .and_then(|t| self.spread_key(t))
+                .and_then(|key| self.spread_tables.get(&key))
+                .is_some_and(|auto_increment| !auto_increment || unit.values_fixed);
             if free && (self.lock.is_none() || in_block(self, &table)) {
                 return self.send_statement(text).await;
             }
@@ -202,20 +204,61 @@ impl Router<'_> {
     /// full-text or spatial index. Concurrent inserts into an InnoDB unique
     /// index can deadlock (seen: one-row INSERTs on 3 connections), which
     /// would fail a good backup. A later statement naming such an index
-    /// takes every table off the list.
+    /// takes every table off the list, and so does anything else that
+    /// could change a table the list holds (`ALTER TABLE`, `RENAME`, a
+    /// `CREATE TABLE` restoredrill does not read as a new table).
     fn note_table(&mut self, unit: Unit, text: &[u8]) {
+        let rows_or_locks = [
+            StatementKind::PlainInsert,
+            StatementKind::Keys,
+            StatementKind::LockTables,
+            StatementKind::UnlockTables,
+        ];
+        if rows_or_locks.iter().any(|k| unit.is_all(*k)) {
+            return;
+        }
         let upper = String::from_utf8_lossy(text).to_ascii_uppercase();
         let risky = ["UNIQUE", "FULLTEXT", "SPATIAL"]
             .iter()
             .any(|w| upper.contains(w));
-        match names::create_table(text).filter(|_| unit.statements == 1) {
-            Some(t) if !risky => {
-                self.spread_tables.insert(names::bare(&t).to_lowercase());
+        let single = unit.statements == 1 && unit.first == Some(StatementKind::Other);
+        match names::create_table(text).filter(|_| single) {
+            Some(t) if !risky && !names::if_not_exists(text) => {
+                let auto_increment = names::has_auto_increment_column(text);
+                match self.spread_key(&t) {
+                    Some(key) => {
+                        self.not_spread(&t);
+                        self.spread_tables.insert(key, auto_increment);
+                    }
+                    None => self.not_spread(&t),
+                }
             }
-            Some(t) => {
-                self.spread_tables.remove(&names::bare(&t).to_lowercase());
-            }
-            None if risky => self.spread_tables.clear(),
+            Some(t) => self.not_spread(&t),
+            None if risky || names::changes_tables(text) => self.spread_tables.clear(),
+            None => {}
+        }
+    }
+
+    /// The key of table `t` (`name` or `db.name`) in `spread_tables`.
+    pub(super) fn spread_key(&self, t: &str) -> Option<(String, String)> {
+        match t.split_once('.') {
+            Some((db, name)) => Some((db.to_string(), name.to_string())),
+            None => Some((self.current_db.clone()?, t.to_string())),
+        }
+    }
+
+    /// `t` (in any database, in any case) takes no more spread INSERTs.
+    fn not_spread(&mut self, t: &str) {
+        let bare = names::bare(t);
+        self.spread_tables
+            .retain(|(_, name), _| !name.eq_ignore_ascii_case(bare));
+    }
+
+    /// A session setting ran: follows `USE`, which moves unqualified names.
+    pub(super) fn note_use(&mut self, text: &[u8]) {
+        match names::use_db(text) {
+            Some(Some(db)) => self.current_db = Some(db),
+            Some(None) => self.current_db = None,
             None => {}
         }
     }

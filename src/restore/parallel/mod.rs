@@ -3,44 +3,66 @@
 //!
 //! The dump is read once, as a stream, through the same [`Screen`] as a
 //! serial load; the screen marks where the client would stand between
-//! statements, and the dump is cut only there. What goes where:
+//! statements (it ends statements where psql and mysql do: not at a `;`
+//! inside parentheses or a `BEGIN ATOMIC` body, and it follows `DELIMITER`
+//! as the client does), and the dump is cut only there. What goes where:
 //!
 //! - **pg_dump:** the rows of each `COPY ... FROM stdin` go in chunks of
 //!   whole lines to the data connections in turn, each with its own
 //!   `COPY` of the same table (rows of PostgreSQL's text format are lines).
-//!   Index builds (`CREATE INDEX`, `ADD CONSTRAINT ... PRIMARY KEY/UNIQUE`)
-//!   go out the same way once every row is in. Every other statement runs
-//!   on the main client.
-//! - **mysqldump / mariadb-dump:** each `INSERT INTO t VALUES ...` goes to
-//!   the next connection, where `t` was created in the dump with no unique
-//!   key but its primary key (concurrent inserts into an InnoDB unique index
-//!   can deadlock) and has no trigger; `LOCK TABLES t WRITE` and `ALTER TABLE t
-//!   DISABLE/ENABLE KEYS` around them are left out (they only speed up a
-//!   single client), and taken up again, in order, if anything else turns
-//!   up while they would hold.
+//!   Index builds with a name of their own (`CREATE INDEX name`, `ADD
+//!   CONSTRAINT name PRIMARY KEY/UNIQUE`, no `IF NOT EXISTS`) go out the
+//!   same way once every row is in. Every other statement runs on the main
+//!   client.
+//! - **mysqldump / mariadb-dump:** each `INSERT INTO t VALUES ...` of
+//!   literals only goes to the next connection, where `t` was created in
+//!   the dump (in the database `USE` names) with no unique key but its
+//!   primary key (concurrent inserts into an InnoDB unique index can
+//!   deadlock) and has no trigger; into a table with an AUTO_INCREMENT
+//!   column only rows that give every column a value of their own (no NULL,
+//!   no column list, 0 kept by NO_AUTO_VALUE_ON_ZERO), since a generated id
+//!   would follow the order rows arrive in. `LOCK TABLES t WRITE` and
+//!   `ALTER TABLE t DISABLE/ENABLE KEYS` around them are left out (they only
+//!   speed up a single client), and taken up again, in order, if anything
+//!   else turns up while they would hold.
 //!
 //! Order is kept where it matters: before table data goes out, the main
 //! client is synced (its `CREATE TABLE` has run and committed); before any
 //! other statement runs on it, every data connection is synced (all rows
-//! are in). Session settings (`SET`, `set_config`, `USE`) run on every
-//! connection, in the dump's order. So the loaded database is the one the
-//! single client makes; only the physical order of rows within a table may
-//! differ.
+//! are in). Session settings run on every connection, in the dump's order
+//! (under the `DELIMITER` they were read under), but only those whose effect
+//! another connection repeating them later is sure to reproduce: a value
+//! that is a literal, a session variable of the kind dumps save and restore
+//! (`@@sql_mode`), or a user variable set only by such settings (see
+//! `screen::session`). So the loaded database is the one the single client
+//! makes; only the physical order of rows within a table may differ.
 //!
 //! Whatever this does not fully understand goes on one connection from
-//! there on, with a log line and the reason in the run report: a dump not
-//! written by pg_dump or mysqldump, `\connect`, transactions, a trigger on a
-//! table still to be loaded (MySQL) or any trigger before table data
-//! (PostgreSQL), table locks it cannot leave out, statements too long to
-//! hold. Every rule of the serial load holds: the screen refuses the same
-//! things, every connection stops at its first error, and the dump must
-//! reach its completion line.
+//! there on, with a log line and the reason in the run report
+//! (`load.serial_reason`): a dump not written by pg_dump or mysqldump,
+//! `\connect`, transactions; a setting it cannot repeat exactly (from an
+//! expression, a query, a global, a user variable set otherwise, a variable
+//! for the next statement only, a time limit, an encoding or sql_mode under
+//! which the client reads the dump differently from the screen) or one on a
+//! line with other statements; a temporary table; `set_config` other than
+//! pg_dump's own, a `SELECT`, `DISCARD` or anything else the dump tools do
+//! not write; `ALTER ROLE/DATABASE ... SET`; a statement that starts in a
+//! version comment some servers skip; several statements in one under
+//! `DELIMITER`; a trigger on a table still to be loaded (MySQL) or any
+//! trigger before table data (PostgreSQL); table locks it cannot leave out;
+//! statements too long to hold. Every rule of the serial load holds: the
+//! screen refuses the same things, every connection stops at its first
+//! error, and the dump must reach its completion line.
+//!
+//! What it does not look into: code the dump defines and that runs while
+//! rows load (a function called from a CHECK constraint, a column default
+//! or an index expression) runs on whichever connection loads the rows.
 
 mod data;
 mod names;
 mod pool;
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 use bollard::Docker;
 use tokio::io::{AsyncRead, AsyncReadExt};
@@ -220,9 +242,12 @@ struct Router<'a> {
     rows_out: bool,
     /// The main client holds table locks (`LOCK TABLES` it ran).
     main_locked: bool,
-    /// mysql: tables whose INSERTs may be spread, by bare lower-case name
-    /// (see `note_table`).
-    spread_tables: HashSet<String>,
+    /// mysql: tables whose INSERTs may be spread, by database and name
+    /// (see `note_table`), and whether each has an AUTO_INCREMENT column.
+    spread_tables: HashMap<(String, String), bool>,
+    /// mysql: the database unqualified names are in (`USE`; "" until one),
+    /// `None` after a `USE` restoredrill could not read.
+    current_db: Option<String>,
     /// Everything goes to the main client from here on, for this reason.
     serial: Option<String>,
     /// Table data was loaded on the main client because of `serial`.
@@ -257,7 +282,8 @@ impl<'a> Router<'a> {
             workers_dirty: false,
             rows_out: false,
             main_locked: false,
-            spread_tables: HashSet::new(),
+            spread_tables: HashMap::new(),
+            current_db: Some(String::new()),
             serial: None,
             serial_data: false,
             trigger_seen: false,
@@ -361,11 +387,13 @@ impl<'a> Router<'a> {
         if unit.connect {
             return Some("the dump switches databases (\\connect)".into());
         }
-        if unit.serial {
-            return Some(
-                "the dump runs a transaction or session statement other connections cannot repeat"
-                    .into(),
-            );
+        if let Some(why) = unit.serial {
+            return Some(why.into());
+        }
+        if unit.session && !unit.is_all(StatementKind::Session) {
+            // The unit runs on the main client only: its setting would be
+            // missing on the data connections.
+            return Some("a session setting on one line with other statements".into());
         }
         None
     }
@@ -387,7 +415,7 @@ impl<'a> Router<'a> {
             return self.run_on_main(&text).await;
         }
         if unit.is_all(StatementKind::Session) {
-            return self.session_setting(text).await;
+            return self.session_setting(&unit, text).await;
         }
         if self.dialect == Dialect::Mysql {
             return self.place_mysql(unit, text).await;
@@ -402,15 +430,36 @@ impl<'a> Router<'a> {
         self.run_on_main(&text).await
     }
 
-    async fn session_setting(&mut self, text: Vec<u8>) -> Result<(), Gone> {
+    async fn session_setting(&mut self, unit: &Unit, text: Vec<u8>) -> Result<(), Gone> {
         self.session_bytes += text.len();
         if self.session_bytes > SESSION_LOG {
             self.go_serial("more session settings than restoredrill repeats".into());
             return self.run_on_main(&text).await;
         }
+        // A data connection reads with `;` between the pieces it is sent;
+        // a setting read under another DELIMITER is repeated under it.
+        let wrapped = match (self.dialect, unit.delimiter()) {
+            (Dialect::Postgres, _) => None,
+            (Dialect::Mysql, _) if unit.plain_delimiter => None,
+            (Dialect::Mysql, Some(delimiter)) => {
+                let mut wrapped = b"DELIMITER ".to_vec();
+                wrapped.extend_from_slice(delimiter);
+                wrapped.push(b'\n');
+                wrapped.extend_from_slice(&text);
+                wrapped.extend_from_slice(b"DELIMITER ;\n");
+                Some(wrapped)
+            }
+            (Dialect::Mysql, None) => {
+                self.go_serial("a session setting under a DELIMITER too long to repeat".into());
+                return self.run_on_main(&text).await;
+            }
+        };
+        if self.dialect == Dialect::Mysql {
+            self.note_use(&text);
+        }
         // The main client needs it too; it changes no data, so no sync.
         self.send_main(&text).await?;
-        self.session.push(text);
+        self.session.push(wrapped.unwrap_or(text));
         Ok(())
     }
 

@@ -130,6 +130,65 @@ fn find_word(s: &[u8], word: &[u8]) -> Option<usize> {
     })
 }
 
+/// `CREATE TABLE IF NOT EXISTS ...`: a table that may be there already,
+/// as it was.
+pub fn if_not_exists(unit: &[u8]) -> bool {
+    keyword(body(unit), "CREATE")
+        .and_then(|r| keyword(r, "TABLE"))
+        .and_then(|r| keyword(r, "IF"))
+        .is_some()
+}
+
+/// A `CREATE TABLE` with a column that is AUTO_INCREMENT (not the
+/// `AUTO_INCREMENT=N` table option).
+pub fn has_auto_increment_column(unit: &[u8]) -> bool {
+    let b = body(unit);
+    let mut from = 0;
+    while let Some(at) = find_word(&b[from..], b"AUTO_INCREMENT") {
+        let after = &b[from + at + b"AUTO_INCREMENT".len()..];
+        if after.trim_ascii_start().first() != Some(&b'=') {
+            return true;
+        }
+        from += at + 1;
+    }
+    false
+}
+
+/// Statements that may change a table already made (`ALTER TABLE`,
+/// `RENAME`) or make one not read by [`create_table`] (`CREATE TABLE t
+/// LIKE u`, `CREATE OR REPLACE TABLE`, `... AS SELECT`), anywhere in
+/// `unit` (every piece after a `;` is looked at, strings or not).
+pub fn changes_tables(unit: &[u8]) -> bool {
+    unit.split(|&b| b == b';').any(|piece| {
+        let words: Vec<String> = String::from_utf8_lossy(body(piece))
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .filter(|w| !w.is_empty() && !w.bytes().all(|b| b.is_ascii_digit()))
+            .take(6)
+            .map(|w| w.to_ascii_uppercase())
+            .collect();
+        let table_within = |n: usize| words.iter().skip(1).take(n).any(|w| w == "TABLE");
+        match words.first().map(String::as_str) {
+            Some("ALTER") => table_within(2),
+            Some("RENAME") => true,
+            Some("CREATE") => table_within(4),
+            _ => false,
+        }
+    })
+}
+
+/// A `USE` setting: `Some(Some(db))` for `USE db`, `Some(None)` for text
+/// that has a `USE` restoredrill does not read, `None` for none.
+pub fn use_db(unit: &[u8]) -> Option<Option<String>> {
+    if let Some(rest) = keyword(body(unit), "USE") {
+        let read = table(rest.trim_ascii_start()).and_then(|(name, after)| {
+            let after = after.trim_ascii();
+            (!name.contains('.') && (after.is_empty() || after == b";")).then_some(name)
+        });
+        return Some(read);
+    }
+    find_word(unit, b"USE").map(|_| None)
+}
+
 /// The bare table name of a key (`db.t` → `t`), for matching triggers,
 /// which may name the table with or without its database.
 pub fn bare(key: &str) -> &str {
@@ -175,5 +234,44 @@ mod tests {
         assert_eq!(trigger_table(trigger).as_deref(), Some("orders"));
         assert_eq!(trigger_table(b"CREATE TRIGGER t AFTER FLY ON x"), None);
         assert_eq!(bare("shop.orders"), "orders");
+    }
+
+    #[test]
+    fn what_changes_the_tables_inserts_may_be_spread_over() {
+        let create = b"CREATE TABLE `t` (\n  `id` int(11) NOT NULL AUTO_INCREMENT,\n  PRIMARY KEY (`id`)\n) ENGINE=InnoDB AUTO_INCREMENT=3;\n";
+        assert!(has_auto_increment_column(create));
+        assert!(!has_auto_increment_column(
+            b"CREATE TABLE `t` (`id` int NOT NULL) ENGINE=InnoDB AUTO_INCREMENT=3;"
+        ));
+        assert!(if_not_exists(b"CREATE TABLE IF NOT EXISTS t (a int);"));
+        assert!(!if_not_exists(create));
+        for changes in [
+            &b"ALTER TABLE t ADD COLUMN x int;"[..],
+            b"/*!40000 ALTER IGNORE TABLE t ENGINE=InnoDB */;",
+            b"RENAME TABLE a TO b;",
+            b"CREATE TABLE t LIKE u;",
+            b"CREATE OR REPLACE TABLE t (a int);",
+            b"DROP TABLE x; ALTER TABLE t RENAME u;",
+        ] {
+            assert!(
+                changes_tables(changes),
+                "{}",
+                String::from_utf8_lossy(changes)
+            );
+        }
+        for not in [
+            &b"ALTER DATABASE `a` CHARACTER SET latin1 ;"[..],
+            b"DROP TABLE IF EXISTS `t`;",
+            b"/*!50001 CREATE VIEW `v` AS SELECT 1 AS `table` */;",
+        ] {
+            assert!(!changes_tables(not), "{}", String::from_utf8_lossy(not));
+        }
+        assert_eq!(
+            use_db(b"\n--\n-- Current Database: `a`\n--\n\nUSE `a`;\n"),
+            Some(Some("a".into()))
+        );
+        assert_eq!(use_db(b"USE shop\n"), Some(Some("shop".into())));
+        assert_eq!(use_db(b"SET NAMES utf8; USE b;\n"), Some(None));
+        assert_eq!(use_db(b"/*!40101 SET NAMES utf8mb4 */;\n"), None);
     }
 }

@@ -8,6 +8,8 @@
 //! them. The marks come from the screen's own lexer: there is no second
 //! reading of the dump that could disagree with it.
 
+use super::Cond;
+
 /// What a finished statement is, as far as loading it on several
 /// connections is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,29 +53,64 @@ pub struct Unit {
     pub first: Option<StatementKind>,
     /// Every statement was of the first one's kind.
     pub uniform: bool,
-    /// Some statement was a [`StatementKind::Serial`].
-    pub serial: bool,
+    /// Why some statement was a [`StatementKind::Serial`].
+    pub serial: Option<&'static str>,
+    /// Some statement was a [`StatementKind::Session`].
+    pub session: bool,
     /// Some statement was a [`StatementKind::Trigger`].
     pub trigger: bool,
     /// Some statement was a [`StatementKind::Connect`].
     pub connect: bool,
     /// mysql: the statement delimiter is `;` at the mark.
     pub plain_delimiter: bool,
+    /// mysql: the delimiter at the mark, when it is short enough to keep
+    /// (`delimiter_len` 0: longer than [`Unit::DELIMITER_MAX`]).
+    pub delimiter: [u8; Unit::DELIMITER_MAX],
+    pub delimiter_len: u8,
+    /// mysql: every INSERT gives every column a value of its own: no NULL,
+    /// no column list, and 0 stays 0 (NO_AUTO_VALUE_ON_ZERO), so an
+    /// AUTO_INCREMENT column takes no value from the order rows arrive in.
+    pub values_fixed: bool,
 }
 
 impl Unit {
-    pub(super) fn add(&mut self, kind: StatementKind) {
+    pub const DELIMITER_MAX: usize = 16;
+
+    pub(super) fn add(&mut self, kind: StatementKind, why: Option<&'static str>, fixed: bool) {
         match self.first {
             None => {
                 self.first = Some(kind);
                 self.uniform = true;
+                self.values_fixed = fixed;
             }
-            Some(first) => self.uniform &= first == kind,
+            Some(first) => {
+                self.uniform &= first == kind;
+                self.values_fixed &= fixed;
+            }
         }
         self.statements += 1;
-        self.serial |= kind == StatementKind::Serial;
+        if kind == StatementKind::Serial {
+            self.serial = self
+                .serial
+                .or(why)
+                .or(Some("a statement restoredrill cannot repeat"));
+        }
+        self.session |= kind == StatementKind::Session;
         self.trigger |= kind == StatementKind::Trigger;
         self.connect |= kind == StatementKind::Connect;
+    }
+
+    pub(super) fn set_delimiter(&mut self, delimiter: &[u8]) {
+        let n = delimiter.len();
+        if n <= Self::DELIMITER_MAX {
+            self.delimiter[..n].copy_from_slice(delimiter);
+            self.delimiter_len = n as u8;
+        }
+    }
+
+    /// The delimiter at the mark, if kept.
+    pub fn delimiter(&self) -> Option<&[u8]> {
+        (self.delimiter_len > 0).then(|| &self.delimiter[..usize::from(self.delimiter_len)])
     }
 
     /// Exactly one statement, of this kind.
@@ -108,7 +145,9 @@ pub enum MarkKind {
     CopyEnd,
 }
 
-/// What the screen noticed of a statement while reading it.
+/// What the screen noticed of a statement while reading it, for
+/// classifying it. Its words leave out what the server skips: the version
+/// of a `/*!NNNNN ... */` comment, and mysql comments no server runs.
 #[derive(Debug, Default)]
 pub(super) struct Traits {
     pub select: bool,
@@ -122,15 +161,55 @@ pub(super) struct Traits {
     /// A word that makes a constraint depend on more than its table's rows
     /// (`FOREIGN`, `REFERENCES`, `CHECK`, `EXCLUDE`, `USING INDEX`).
     pub depends: bool,
+    /// `CONSTRAINT` (a constraint with a name of its own).
+    pub constraint: bool,
+    /// `IF` (`IF NOT EXISTS`: what it does depends on what exists already).
+    pub if_word: bool,
+    /// `SET` or `RESET` after the second word (`ALTER ROLE ... SET`).
+    pub set_word: bool,
+    /// `SET_CONFIG` named anywhere.
+    pub set_config: bool,
+    /// The first four words.
+    pub first: [String; 4],
     /// The last two words.
     pub last: [String; 2],
     /// Words before this one.
     pub words: usize,
+    /// Index of the last word that is not a number, TRUE or FALSE.
+    pub last_nonnumeric: usize,
     pub postgres: bool,
+    /// mysql, after VALUES: a word that is not a literal (a function, a
+    /// column, DEFAULT, a clause such as RETURNING).
+    pub nonliteral: bool,
+    /// mysql: an introducer (`_binary`) waits for its literal.
+    pub expect_literal: bool,
+    /// mysql: NULL (or `\N`) among the values.
+    pub null_value: bool,
+    /// mysql: a parenthesis before VALUES (a column list, a partition).
+    pub column_list: bool,
+    /// mysql: the first word lies in a version comment that some servers
+    /// skip, and more words follow outside it: which statement runs is not
+    /// known.
+    pub uncertain_head: bool,
+    /// mysql: the version comment of the first word (its id), if the
+    /// server may skip it.
+    head_block: Option<u32>,
+    /// mysql, under a DELIMITER other than `;`: a `;` inside the statement,
+    /// and up to three words after the last one.
+    pub semicolons: bool,
+    pub after_semicolon: Vec<String>,
+    /// The words after the `;` before the last one.
+    before_last_semicolon: Vec<String>,
 }
 
 impl Traits {
-    pub fn word(&mut self, w: &str) {
+    /// A word of the statement; `block` is the version comment it is in
+    /// (id, whether servers run it), `next` the byte after it.
+    pub fn word(&mut self, w: &str, block: Option<(u32, Cond)>, next: u8) {
+        let number = w.starts_with(|c: char| c.is_ascii_digit()) || matches!(w, "TRUE" | "FALSE");
+        if self.values && !self.postgres && w != "VALUES" && w != "VALUE" {
+            self.value_word(w, next);
+        }
         match w {
             "SELECT" => self.select = true,
             "DUPLICATE" => self.duplicate = true,
@@ -146,70 +225,237 @@ impl Traits {
             "FOREIGN" | "REFERENCES" | "CHECK" | "EXCLUDE" | "USING" | "NOT" | "DEFERRABLE" => {
                 self.depends = true
             }
+            "CONSTRAINT" => self.constraint = true,
+            "IF" => self.if_word = true,
+            "SET" | "RESET" if self.words >= 2 => self.set_word = true,
+            "SET_CONFIG" => self.set_config = true,
             _ => {}
+        }
+        match block {
+            _ if self.words == 0 => {
+                self.head_block = block.filter(|(_, c)| *c == Cond::Maybe).map(|(id, _)| id);
+            }
+            Some((id, _)) if self.head_block == Some(id) => {}
+            _ => self.uncertain_head |= self.head_block.is_some(),
+        }
+        if self.semicolons && self.after_semicolon.len() < 3 {
+            self.after_semicolon.push(w.to_string());
+        }
+        if self.words < 4 {
+            self.first[self.words] = w.to_string();
+        }
+        if !number {
+            self.last_nonnumeric = self.words;
         }
         self.last[0] = std::mem::replace(&mut self.last[1], w.to_string());
         self.words += 1;
     }
+
+    /// mysql: a word among an INSERT's values.
+    fn value_word(&mut self, w: &str, next: u8) {
+        let literal = match w {
+            _ if w.starts_with(|c: char| c.is_ascii_digit()) => true,
+            "TRUE" | "FALSE" => true,
+            "NULL" => {
+                self.null_value = true;
+                true
+            }
+            // `X'..'`, `B'..'`, `N'..'`
+            "X" | "B" | "N" => next == b'\'',
+            // `_binary '..'`: a literal must follow.
+            _ if w.starts_with('_') && w.len() > 1 => {
+                self.expect_literal = true;
+                return;
+            }
+            _ => false,
+        };
+        if std::mem::take(&mut self.expect_literal) && !w.starts_with(|c: char| c.is_ascii_digit())
+        {
+            self.nonliteral = true;
+        }
+        self.nonliteral |= !literal;
+    }
+
+    /// mysql: a `;` that does not end the statement (DELIMITER is not `;`).
+    pub fn semicolon(&mut self) {
+        self.semicolons = true;
+        self.before_last_semicolon = std::mem::take(&mut self.after_semicolon);
+    }
+
+    /// Under a DELIMITER other than `;`, `;` belongs in a routine, trigger
+    /// or event body (`BEGIN ...; ...; END`); after the last one comes only
+    /// `END` (and its label). Anything else is another statement the client
+    /// sends with this one, which the screen would not classify. With a
+    /// delimiter that begins with `;` (`;;`), the last `;` was the
+    /// delimiter's own.
+    fn hides_statements(&self, semicolon_delimiter: bool) -> bool {
+        let after = if semicolon_delimiter {
+            &self.before_last_semicolon
+        } else {
+            &self.after_semicolon
+        };
+        self.semicolons && !after.is_empty() && !(after[0] == "END" && after.len() <= 2)
+    }
+
+    /// `CREATE TEMP[ORARY] ...`, `CREATE OR REPLACE TEMPORARY ...`, PostgreSQL's
+    /// `CREATE LOCAL|GLOBAL TEMP ...`: seen by its own connection only.
+    fn temporary(&self) -> bool {
+        let temp = |w: &str| matches!(w, "TEMP" | "TEMPORARY");
+        let [a, b, _, d] = self.first.each_ref().map(String::as_str);
+        a == "CREATE" && (temp(b) || matches!(b, "LOCAL" | "GLOBAL") || (b == "OR" && temp(d)))
+    }
 }
 
-/// The kind of a finished statement from its first words and traits.
+/// The kind of a finished statement, and why it ends parallel loading if
+/// it does. `set`: what reading a `SET` found (see [`super::session`]).
 pub(super) fn classify(
     postgres: bool,
-    first: &[String; 3],
-    words: usize,
     copy_in: bool,
     t: &Traits,
-) -> StatementKind {
+    set: Option<Result<(), &'static str>>,
+    semicolon_delimiter: bool,
+) -> (StatementKind, Option<&'static str>) {
     use StatementKind::*;
-    let [a, b, c] = [0, 1, 2].map(|i| first[i].as_str());
+    let serial = |why: &'static str| (Serial, Some(why));
+    let [a, b, ..] = t.first.each_ref().map(String::as_str);
     if copy_in {
-        return Copy;
+        return (Copy, None);
+    }
+    if t.uncertain_head {
+        return serial(
+            "a statement that begins inside a version comment (`/*!NNNNN`, `/*M!NNNNNN`) \
+             some servers skip, so which statement runs is not known",
+        );
+    }
+    if t.hides_statements(semicolon_delimiter) {
+        return serial("several statements in one under DELIMITER");
     }
     if a == "CREATE" && t.trigger {
-        return Trigger;
+        return (Trigger, None);
     }
     match a {
         "BEGIN" | "START" | "COMMIT" | "ROLLBACK" | "SAVEPOINT" | "RELEASE" | "END" | "ABORT"
-        | "XA" => return Serial,
-        "LOCK" if postgres => return Serial,
-        "PREPARE" if b == "TRANSACTION" => return Serial,
-        "SET" | "RESET" if t.transaction_word || t.select => return Serial,
-        "SET" | "RESET" => return Session,
-        // pg_dump's `SELECT pg_catalog.set_config('search_path', '', false);`
-        "SELECT"
-            if postgres
-                && b == "PG_CATALOG"
-                && c == "SET_CONFIG"
-                && words == 4
-                && t.last[1] == "FALSE" =>
-        {
-            return Session;
+        | "XA" => {
+            return serial(
+                "a transaction (BEGIN, COMMIT, ...), which other connections cannot share",
+            );
+        }
+        "LOCK" if postgres => return serial("LOCK TABLE, which holds only in its transaction"),
+        "PREPARE" if b == "TRANSACTION" => return serial("PREPARE TRANSACTION"),
+        // mysql's RESET (QUERY CACHE, MASTER, ...) is no session setting.
+        "RESET" if !postgres => return serial("a statement mysqldump does not write"),
+        "SET" | "RESET" if t.transaction_word => {
+            return serial("a transaction setting (SET TRANSACTION, SET autocommit)");
+        }
+        "SET" | "RESET" if t.select => return serial("a setting taken from a query"),
+        "SET" | "RESET" => {
+            return match set {
+                Some(Err(why)) => serial(why),
+                _ => (Session, None),
+            };
         }
         _ => {}
     }
-    if postgres {
-        let index = a == "CREATE" && (b == "INDEX" || (b == "UNIQUE" && c == "INDEX"));
-        let key = a == "ALTER" && b == "TABLE" && t.key && !t.depends;
-        return if (index || key) && !t.select {
-            IndexBuild
-        } else {
-            Other
-        };
+    if t.temporary() {
+        return serial("a temporary table, which other connections do not see");
     }
-    match (a, b) {
-        ("INSERT", "INTO") if t.values && !t.select && !t.duplicate && !t.variable => PlainInsert,
+    if postgres {
+        classify_postgres(t)
+    } else {
+        classify_mysql(t)
+    }
+}
+
+fn classify_postgres(t: &Traits) -> (StatementKind, Option<&'static str>) {
+    use StatementKind::*;
+    let [a, b, c, d] = t.first.each_ref().map(String::as_str);
+    // pg_dump's `SELECT pg_catalog.f(literals)`: no word after the
+    // function's name but numbers, TRUE and FALSE.
+    let catalog_call = a == "SELECT" && b == "PG_CATALOG" && t.last_nonnumeric == 2;
+    if catalog_call && c == "SET_CONFIG" && t.last[1] == "FALSE" {
+        return (Session, None);
+    }
+    if t.set_config {
+        return (
+            Serial,
+            Some("set_config() other than pg_dump's own `SELECT pg_catalog.set_config(...)`"),
+        );
+    }
+    match a {
+        "SELECT"
+            if catalog_call
+                && matches!(
+                    c,
+                    "SETVAL" | "LO_CREATE" | "LO_OPEN" | "LOWRITE" | "LO_CLOSE" | "LO_UNLINK"
+                ) =>
+        {
+            return (Other, None);
+        }
+        "SELECT" => {
+            return (
+                Serial,
+                Some(
+                    "a SELECT other than pg_dump's setval and large object calls, which could change the session",
+                ),
+            );
+        }
+        "ALTER" if matches!(b, "ROLE" | "USER" | "DATABASE") && t.set_word => {
+            return (
+                Serial,
+                Some(
+                    "ALTER ROLE/DATABASE ... SET, which connections started later would start with",
+                ),
+            );
+        }
+        "" | "CREATE" | "ALTER" | "DROP" | "COMMENT" | "GRANT" | "REVOKE" | "INSERT" | "UPDATE"
+        | "DELETE" | "TRUNCATE" | "REFRESH" | "SECURITY" | "VACUUM" | "ANALYZE" | "CLUSTER"
+        | "REINDEX" | "IMPORT" | "COPY" => {}
+        _ => return (Serial, Some("a statement pg_dump does not write")),
+    }
+    // Named, so two built at once cannot take the same name; no IF NOT
+    // EXISTS, whose outcome depends on which one runs first.
+    let named = |w: &str| !matches!(w, "ON" | "IF" | "CONCURRENTLY" | "");
+    let index = a == "CREATE"
+        && ((b == "INDEX" && named(c)) || (b == "UNIQUE" && c == "INDEX" && named(d)));
+    let key = a == "ALTER" && b == "TABLE" && t.key && t.constraint && !t.depends;
+    if (index || key) && !t.select && !t.if_word {
+        (IndexBuild, None)
+    } else {
+        (Other, None)
+    }
+}
+
+fn classify_mysql(t: &Traits) -> (StatementKind, Option<&'static str>) {
+    use StatementKind::*;
+    let [a, b, ..] = t.first.each_ref().map(String::as_str);
+    let kind = match (a, b) {
+        // `USE db` sent to the server (not as the client's command).
+        ("USE", _) => Session,
+        ("INSERT", "INTO")
+            if t.values && !t.select && !t.duplicate && !t.variable && !t.nonliteral =>
+        {
+            PlainInsert
+        }
         ("LOCK", "TABLES" | "TABLE") => LockTables,
-        ("UNLOCK", "TABLES" | "TABLE") if words == 2 => UnlockTables,
+        ("UNLOCK", "TABLES" | "TABLE") if t.words == 2 => UnlockTables,
         ("ALTER", "TABLE")
-            if words <= 5
+            if t.words <= 5
                 && t.last[1] == "KEYS"
                 && matches!(t.last[0].as_str(), "DISABLE" | "ENABLE") =>
         {
             Keys
         }
-        _ => Other,
-    }
+        // mariadb-dump's `DO SETVAL(`seq`, 1001, 0)` for a sequence.
+        ("DO" | "SELECT", "SETVAL") if t.last_nonnumeric == 1 => Other,
+        ("FLUSH", "PRIVILEGES") if t.words == 2 => Other,
+        (
+            "" | "CREATE" | "DROP" | "ALTER" | "INSERT" | "REPLACE" | "UPDATE" | "DELETE"
+            | "TRUNCATE" | "RENAME" | "LOCK" | "UNLOCK" | "GRANT" | "REVOKE" | "CHANGE",
+            _,
+        ) => Other,
+        _ => return (Serial, Some("a statement mysqldump does not write")),
+    };
+    (kind, None)
 }
 
 #[cfg(test)]
@@ -285,7 +531,7 @@ BEGIN;\nSET LOCAL x = 1; SET y = 2;\n\\connect other\n\
                 "{found:#?}"
             );
             assert!(idle(of(&found, "CREATE TRIGGER")).trigger);
-            assert!(idle(of(&found, "BEGIN;")).serial);
+            assert!(idle(of(&found, "BEGIN;")).serial.is_some());
             assert!(idle(of(&found, "CREATE INDEX")).is_one(StatementKind::IndexBuild));
             assert!(idle(of(&found, "PRIMARY KEY (a)")).is_one(StatementKind::IndexBuild));
             let fk = idle(of(&found, "FOREIGN KEY"));
@@ -333,7 +579,200 @@ SET autocommit=0;\n\
             assert!(idle(of(&found, "UNLOCK TABLES")).is_one(StatementKind::UnlockTables));
             let trigger = idle(of(&found, "TRIGGER `tr`"));
             assert!(trigger.trigger && !trigger.plain_delimiter);
-            assert!(idle(of(&found, "autocommit")).serial);
+            assert!(idle(of(&found, "autocommit")).serial.is_some());
+        }
+    }
+
+    /// The unit holding `text`, read in pieces of 1 and 4096 bytes (both
+    /// must agree).
+    fn unit_of(dialect: Dialect, dump: &str, text: &str) -> Unit {
+        let one = idle(of(&units(dialect, dump, 1), text));
+        assert_eq!(one, idle(of(&units(dialect, dump, 4096), text)), "{text}");
+        one
+    }
+
+    #[test]
+    fn mariadb_dump_s_sandbox_line_leaves_the_first_setting_a_setting() {
+        // The client sends the line with the statement after it; no server
+        // runs `/*M!999999 ... */`, so what runs is the SET.
+        let dump = "/*M!999999\\- enable the sandbox mode */ \n-- MariaDB dump 10.19\n--\n\n\
+/*!40101 SET @OLD_CHARACTER_SET_CLIENT=@@CHARACTER_SET_CLIENT */;\n\
+/*!40101 SET CHARACTER_SET_CLIENT=@OLD_CHARACTER_SET_CLIENT */;\n\
+/*M!120000 a MariaDB 12 comment */ SET time_zone = '+09:00';\n\
+/*!40101 SET NAMES utf8mb4 */ /*M!100616 SET NOTE_VERBOSITY=0 */;\n\
+-- Dump completed\n";
+        let first = unit_of(Dialect::Mysql, dump, "OLD_CHARACTER_SET_CLIENT=@@");
+        assert!(first.is_all(StatementKind::Session), "{first:?}");
+        let restore = unit_of(Dialect::Mysql, dump, "=@OLD_CHARACTER_SET_CLIENT");
+        assert!(restore.is_all(StatementKind::Session), "{restore:?}");
+        // MariaDB 10.11 skips the comment and runs the SET; 12 would not.
+        let maybe = unit_of(Dialect::Mysql, dump, "MariaDB 12");
+        assert!(
+            maybe.serial.is_some_and(|w| w.contains("version comment")),
+            "{maybe:?}"
+        );
+        let both = unit_of(Dialect::Mysql, dump, "NOTE_VERBOSITY=0");
+        assert!(both.serial.is_some(), "{both:?}");
+    }
+
+    #[test]
+    fn mysql_statements_the_data_connections_cannot_repeat_are_serial() {
+        let dump = "SET time_zone = @never_set;\n\
+SELECT '+09:00' INTO @tz;\n\
+DO SETVAL(`seq`, 1001, 0);\n\
+FLUSH TABLES WITH READ LOCK;\n\
+RESET QUERY CACHE;\n\
+CREATE TEMPORARY TABLE t (a int);\n\
+CREATE OR REPLACE TEMPORARY TABLE u (a int);\n\
+SET GLOBAL sql_mode = '';\n\
+SET STATEMENT max_statement_time=1 FOR INSERT INTO t VALUES (1);\n\
+SET time_zone = '+09:00'; DROP TABLE IF EXISTS x;\n\
+-- a comment line, after which the client still reads DELIMITER\n\
+DELIMITER ;;\n\
+/*!50003 SET @saved_sql_mode = @@sql_mode */ ;;\n\
+CREATE PROCEDURE p() BEGIN SELECT 1; SELECT 2; END;;\n\
+INSERT INTO t VALUES (1); SET time_zone = '+09:00';;\n\
+  DELIMITER //\n\
+CREATE PROCEDURE q() BEGIN SELECT 1; END//\n\
+INSERT INTO t VALUES (1); SET NAMES latin1//\n\
+DELIMITER ;\n\
+-- Dump completed\n";
+        for (text, why) in [
+            ("@never_set", "user variable"),
+            ("INTO @tz", "does not write"),
+            ("FLUSH TABLES", "does not write"),
+            ("RESET QUERY", "does not write"),
+            ("TEMPORARY TABLE t", "temporary"),
+            ("TEMPORARY TABLE u", "temporary"),
+            ("GLOBAL", "global"),
+            ("SET STATEMENT", "STATEMENT"),
+            ("'+09:00';;", "several statements"),
+            ("SET NAMES latin1//", "several statements"),
+        ] {
+            let u = unit_of(Dialect::Mysql, dump, text);
+            assert!(u.serial.is_some_and(|w| w.contains(why)), "{text}: {u:?}");
+        }
+        assert!(unit_of(Dialect::Mysql, dump, "SETVAL").is_one(StatementKind::Other));
+        // A setting with another statement on its line: the loader goes serial.
+        let mixed = unit_of(Dialect::Mysql, dump, "DROP TABLE IF EXISTS x");
+        assert!(
+            mixed.session && !mixed.is_all(StatementKind::Session),
+            "{mixed:?}"
+        );
+        // Settings and bodies under `;;` are what mariadb-dump writes.
+        let saved = unit_of(Dialect::Mysql, dump, "@saved_sql_mode");
+        assert!(saved.is_all(StatementKind::Session) && !saved.plain_delimiter);
+        assert_eq!(saved.delimiter(), Some(&b";;"[..]));
+        let body = unit_of(Dialect::Mysql, dump, "PROCEDURE p()");
+        assert!(body.is_one(StatementKind::Other), "{body:?}");
+        let body = unit_of(Dialect::Mysql, dump, "PROCEDURE q()");
+        assert!(body.is_one(StatementKind::Other), "{body:?}");
+    }
+
+    #[test]
+    fn only_inserts_of_literals_go_to_other_connections() {
+        let dump = "/*!40101 SET @OLD_SQL_MODE=@@SQL_MODE, SQL_MODE='NO_AUTO_VALUE_ON_ZERO' */;\n\
+INSERT INTO `t` VALUES (1,-2.5e-3,'a',_binary 'b\\0',X'00ff',0x1F,b'101',TRUE);\n\
+INSERT INTO `t` VALUES (2,NULL,'a');\n\
+INSERT INTO `t` (`a`, `b`) VALUES (3,'a');\n\
+INSERT INTO `t` VALUES (4,LAST_INSERT_ID());\n\
+INSERT INTO `t` VALUES (5,CONNECTION_ID());\n\
+INSERT INTO `t` VALUES (6,DEFAULT);\n\
+INSERT INTO `t` VALUES (7,_utf8mb4(1));\n\
+INSERT INTO `t` VALUES (8,'a') RETURNING a;\n\
+/*!40101 SET SQL_MODE=@OLD_SQL_MODE */;\n\
+INSERT INTO `t` VALUES (9,'a');\n\
+-- Dump completed\n";
+        let literal = unit_of(Dialect::Mysql, dump, "(1,");
+        assert!(
+            literal.is_one(StatementKind::PlainInsert) && literal.values_fixed,
+            "{literal:?}"
+        );
+        for text in ["(2,", "(3,"] {
+            let u = unit_of(Dialect::Mysql, dump, text);
+            assert!(
+                u.is_one(StatementKind::PlainInsert) && !u.values_fixed,
+                "{text}: {u:?}"
+            );
+        }
+        for text in ["(4,", "(5,", "(6,", "(7,", "(8,"] {
+            let u = unit_of(Dialect::Mysql, dump, text);
+            assert!(u.is_one(StatementKind::Other), "{text}: {u:?}");
+        }
+        // Without NO_AUTO_VALUE_ON_ZERO a 0 would take the next id.
+        let after = unit_of(Dialect::Mysql, dump, "(9,");
+        assert!(
+            after.is_one(StatementKind::PlainInsert) && !after.values_fixed,
+            "{after:?}"
+        );
+    }
+
+    #[test]
+    fn psql_statements_end_where_psql_ends_them() {
+        // pg_dump 15's own output: `;` inside parentheses and inside a
+        // SQL-standard body does not end the statement for psql.
+        let dump = "CREATE FUNCTION public.two(i integer) RETURNS integer\n    LANGUAGE sql\n    BEGIN ATOMIC\n SELECT\n         CASE\n             WHEN (i > 0) THEN 1\n             ELSE 2\n         END AS \"case\";\n SELECT 3;\nEND;\n\
+CREATE RULE r AS\n    ON INSERT TO public.rt DO ( SELECT 1 AS \"?column?\";\n SELECT pg_catalog.set_config('TimeZone', 'Asia/Tokyo', false);\n);\n\
+BEGIN;\n";
+        let function = unit_of(Dialect::Postgres, dump, "SELECT 3;");
+        assert!(function.is_one(StatementKind::Other), "{function:?}");
+        assert!(unit_of(Dialect::Postgres, dump, "CREATE FUNCTION").is_one(StatementKind::Other));
+        let rule = unit_of(Dialect::Postgres, dump, "set_config");
+        assert!(rule.is_one(StatementKind::Trigger), "{rule:?}");
+        assert!(unit_of(Dialect::Postgres, dump, "BEGIN;").serial.is_some());
+    }
+
+    #[test]
+    fn pg_statements_the_data_connections_cannot_repeat_are_serial() {
+        let dump = "SELECT set_config('TimeZone', 'Asia/Tokyo', false);\n\
+SELECT pg_catalog.set_config('TimeZone', 'Asia/Tokyo'::text, false);\n\
+SELECT public.f();\n\
+DISCARD ALL;\n\
+CREATE TEMP TABLE t (a int);\n\
+CREATE OR REPLACE TEMPORARY VIEW v AS SELECT 1;\n\
+ALTER ROLE CURRENT_USER SET TimeZone = 'Asia/Tokyo';\n\
+ALTER DATABASE d SET search_path = x;\n\
+SET client_encoding = 'SJIS';\n\
+SET statement_timeout = '1s';\n\
+SELECT pg_catalog.setval('public.s', 42, true);\n\
+SELECT pg_catalog.lo_open('16476', 131072);\n\
+ALTER DATABASE d RENAME TO e;\n\
+CREATE INDEX i ON public.t USING btree (a);\n\
+CREATE UNIQUE INDEX u ON public.t USING btree (a);\n\
+CREATE INDEX ON public.t (a);\n\
+CREATE INDEX IF NOT EXISTS j ON public.t (a);\n\
+ALTER TABLE ONLY public.t ADD CONSTRAINT t_pkey PRIMARY KEY (a);\n\
+ALTER TABLE ONLY public.t ADD UNIQUE (a);\n\
+-- PostgreSQL database dump complete\n";
+        for (text, why) in [
+            ("set_config('TimeZone', 'Asia/Tokyo', false)", "set_config"),
+            ("::text", "set_config"),
+            ("public.f()", "SELECT"),
+            ("DISCARD", "does not write"),
+            ("TEMP TABLE", "temporary"),
+            ("TEMPORARY VIEW", "temporary"),
+            ("CURRENT_USER", "ALTER ROLE"),
+            ("search_path = x", "ALTER ROLE"),
+            ("SJIS", "encoding"),
+            ("'1s'", "time limit"),
+        ] {
+            let u = unit_of(Dialect::Postgres, dump, text);
+            assert!(u.serial.is_some_and(|w| w.contains(why)), "{text}: {u:?}");
+        }
+        for text in [
+            "setval",
+            "lo_open",
+            "RENAME TO",
+            "ON public.t (a)",
+            "IF NOT EXISTS",
+            "ADD UNIQUE",
+        ] {
+            let u = unit_of(Dialect::Postgres, dump, text);
+            assert!(u.is_one(StatementKind::Other), "{text}: {u:?}");
+        }
+        for text in ["INDEX i", "INDEX u", "t_pkey"] {
+            let u = unit_of(Dialect::Postgres, dump, text);
+            assert!(u.is_one(StatementKind::IndexBuild), "{text}: {u:?}");
         }
     }
 }

@@ -208,6 +208,17 @@ fn mysql_client_commands_are_refused() {
         assert!(r.what.contains(name), "{cmd}: {r}");
         assert_eq!(r.line, 4, "{cmd}: {r}");
     }
+    // The client reads a command name after white space, and on a line
+    // after one that held only a comment: so does the screen.
+    for (cmd, name, line) in [
+        ("  system id", "system", 4),
+        ("-- a comment\nsystem id", "system", 5),
+        ("# a comment\n\tsource /etc/passwd", "source", 5),
+    ] {
+        let r = refused(screen(Dialect::Mysql, &my(&format!("{cmd}\n")), None));
+        assert!(r.what.contains(name), "{cmd}: {r}");
+        assert_eq!(r.line, line, "{cmd}: {r}");
+    }
     for sql in [
         "CREATE USER 'x'@'%' IDENTIFIED BY 'y';",
         "GRANT ALL ON *.* TO 'x'@'%';",
