@@ -76,11 +76,15 @@ async fn a_paused_candidate_is_the_checkers_error() {
     let docker = require_docker().await;
     let app = App::new("paused");
     slow_dump(&app, 60);
-    config(&app, "15s");
+    // The default restore.timeout (2 h): the pause itself must end the run.
+    config(&app, "2h");
     let run = spawn_run(&app);
     let name = loading_candidate(&app, &docker).await;
     docker.pause_container(&name).await.expect("pause");
-    let (code, runs, stderr) = run.await.unwrap();
+    let (code, runs, stderr) = tokio::time::timeout(Duration::from_secs(120), run)
+        .await
+        .expect("a verdict soon after the pause, not at restore.timeout")
+        .unwrap();
     assert_eq!(code, 3, "{stderr}");
     assert_eq!(runs[0]["verdict"], "error");
     assert!(reason(&runs[0]).contains("paused"), "{}", reason(&runs[0]));

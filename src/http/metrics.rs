@@ -196,7 +196,9 @@ impl Metrics {
                 .get_or_create(&only_job)
                 .set(r.finished_at.unwrap_or(r.started_at).timestamp() as f64);
         }
-        if let Some(t) = last_success_at(recent) {
+        if let Some(t) =
+            last_success_at(recent.iter().map(|r| (r.verdict.verdict(), r.finished_at)))
+        {
             self.last_success
                 .get_or_create(&only_job)
                 .set(t.timestamp() as f64);
@@ -345,31 +347,44 @@ impl RunGauges {
     }
 }
 
-/// The latest pass, or a later run of an unchanged dump while the latest verdict was a pass.
-fn last_success_at(newest_first: &[StoredRun]) -> Option<DateTime<Utc>> {
-    // Unchanged runs newer than the latest completed verdict count only if that verdict is a pass.
-    let mut unchanged = None;
-    let mut before_any_verdict = true;
-    for r in newest_first {
-        match r.verdict.verdict() {
-            Some(Verdict::Unchanged) if before_any_verdict && unchanged.is_none() => {
-                unchanged = r.finished_at
-            }
-            Some(Verdict::Pass) => return unchanged.or(r.finished_at),
-            Some(Verdict::Fail | Verdict::Error) => {
-                before_any_verdict = false;
-                unchanged = None;
-            }
-            _ => {}
-        }
-    }
-    None
+/// When the latest pass or unchanged run of the runs (verdict and finish,
+/// newest first) finished. A run is `unchanged` only when the dump the last
+/// verification read passed and is found again (the same dump that failed is
+/// a failure again), so it is a success whatever errors came between: the
+/// time never goes back.
+fn last_success_at(
+    newest_first: impl IntoIterator<Item = (Option<Verdict>, Option<DateTime<Utc>>)>,
+) -> Option<DateTime<Utc>> {
+    newest_first
+        .into_iter()
+        .find(|(v, at)| matches!(v, Some(Verdict::Pass | Verdict::Unchanged)) && at.is_some())
+        .and_then(|(_, at)| at)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::vocab::RunState;
+
+    #[test]
+    fn the_last_success_never_goes_back_past_an_error() {
+        use Verdict::*;
+        let t = |h: i64| Some(DateTime::<Utc>::UNIX_EPOCH + chrono::Duration::hours(h));
+        // pass, unchanged, error, unchanged: newest first.
+        let runs = [
+            (Some(Unchanged), t(4)),
+            (Some(Error), t(3)),
+            (Some(Unchanged), t(2)),
+            (Some(Pass), t(1)),
+        ];
+        assert_eq!(last_success_at(runs), t(4));
+        assert_eq!(last_success_at(runs[1..].to_vec()), t(2));
+        assert_eq!(
+            last_success_at([(Some(Fail), t(2)), (Some(Pass), t(1))]),
+            t(1)
+        );
+        assert_eq!(last_success_at([(None, None), (Some(Fail), t(1))]), None);
+    }
 
     #[test]
     fn a_scrape_tells_the_version() {

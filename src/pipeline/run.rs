@@ -505,10 +505,18 @@ impl<'a> Run<'a> {
             save_startup_files: job.keep.is_some(),
         };
         let started = Instant::now();
-        let loading = tokio::time::timeout(job.restore.timeout, load::load(request, opened));
-        let outcome = self.timed(Phase::Load, loading).await;
-        let took = started.elapsed();
         let id = &l.candidate.id;
+        let loading = tokio::time::timeout(job.restore.timeout, load::load(request, opened));
+        // A candidate paused from outside would hold the load, and the
+        // restore slot, until restore.timeout: it is looked at meanwhile.
+        let watched = async {
+            tokio::select! {
+                outcome = loading => Ok(outcome),
+                paused = container::watch_paused(&ctx.docker, id, PAUSE_CHECK) => Err(paused),
+            }
+        };
+        let outcome = self.timed(Phase::Load, watched).await?;
+        let took = started.elapsed();
         match outcome {
             Err(_) => {
                 // A paused or stopped candidate is the checker's trouble, not the dump's.
@@ -829,6 +837,9 @@ fn identical_to(last: &VerifiedDump) -> String {
         last.verdict
     )
 }
+
+/// How often the candidate is looked at during the load, for a pause from outside.
+const PAUSE_CHECK: Duration = Duration::from_secs(5);
 
 /// How long removing the candidate may hold up a stopping run: with Docker
 /// hung, restoredrill still stops promptly, and the next start removes what

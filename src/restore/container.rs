@@ -537,6 +537,25 @@ pub async fn still_running(docker: &Docker, id: &str) -> Result<(), RestoreError
     })
 }
 
+/// Looks at the container every `every` and returns once it is paused
+/// (`docker pause` from outside): a paused server never fails the load,
+/// it only holds it. Other states are left to the load, whose tool ends
+/// when the server stops; a Docker call that fails is tried again next time.
+pub async fn watch_paused(docker: &Docker, id: &str, every: std::time::Duration) -> RestoreError {
+    loop {
+        tokio::time::sleep(every).await;
+        if let Ok(info) = docker.inspect_container(id, None).await
+            && info.state.and_then(|s| s.paused) == Some(true)
+        {
+            return RestoreError::Interfered(
+                "the candidate container was paused from outside restoredrill (docker pause); \
+                 the load stopped making progress and was not judged"
+                    .into(),
+            );
+        }
+    }
+}
+
 /// [`still_running`], for after a tool in the container died of a signal:
 /// when the container itself was killed, Docker records that a moment after
 /// the tool's exec ends, so this waits up to 3 s for the container to stop.
