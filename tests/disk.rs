@@ -177,6 +177,12 @@ async fn a_verdict_met_by_a_full_state_disk_is_alerted_held_and_recorded_when_sp
             .contains("disk is full"),
         "{status}"
     );
+    // `run` beside the daemon ends as `run` without it would: the failed
+    // backup's exit 1, saying that its verdict was not recorded.
+    let out = app.run(&["run", "--job", &job]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("could not be recorded"), "{stderr}");
     let (code, why) = get_text(&format!("{}/healthz", daemon.api)).await;
     assert_eq!(code, 503, "{why}");
     assert!(
@@ -244,7 +250,8 @@ async fn a_verdict_met_by_a_full_state_disk_is_alerted_held_and_recorded_when_sp
             .await
             .unwrap();
     conn.close().await.unwrap();
-    assert_eq!(verdicts.len(), 2, "{verdicts:?}");
+    // The pass, the held failure, and the one `run` asked for beside the daemon.
+    assert_eq!(verdicts.len(), 3, "{verdicts:?}");
     assert_eq!(verdicts[1], (held_id.clone(), "fail".to_string()));
     assert!(app.containers(&docker).await.is_empty());
     drop(disk);

@@ -232,6 +232,17 @@ async fn a_fifo_is_refused_and_a_dangling_symlink_is_skipped() {
         .status()
         .expect("mkfifo");
     assert!(status.success());
+    // A FIFO, and a link to /dev/zero, as the dump file itself: both read as 0 bytes long.
+    let fifo_file = app.path("fifo-file");
+    std::fs::create_dir_all(&fifo_file).unwrap();
+    let status = std::process::Command::new("mkfifo")
+        .arg(fifo_file.join("shop.sql"))
+        .status()
+        .expect("mkfifo");
+    assert!(status.success());
+    let zero = app.path("zero");
+    std::fs::create_dir_all(&zero).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", zero.join("shop.sql")).unwrap();
     // A good dump beside a dangling symlink.
     let link_dir = app.path("link");
     place(
@@ -247,7 +258,10 @@ async fn a_fifo_is_refused_and_a_dangling_symlink_is_skipped() {
             dir.display()
         )
     };
-    let jobs = job("fifo", &app.path("fifo")) + &job("link", &link_dir);
+    let jobs = job("fifo", &app.path("fifo"))
+        + &job("link", &link_dir)
+        + &job("fifo-file", &fifo_file)
+        + &job("zero", &zero);
     app.write_config(&jobs);
     let started = std::time::Instant::now();
     let (_, runs, stderr) = app.run_json(&[]);
@@ -255,6 +269,11 @@ async fn a_fifo_is_refused_and_a_dangling_symlink_is_skipped() {
     let fifo = by_job(&runs, &app.job_name("fifo"));
     assert_eq!(fifo["verdict"], "fail", "{}", reason(fifo));
     assert!(reason(fifo).contains("a FIFO"), "{}", reason(fifo));
+    for (name, kind) in [("fifo-file", "a FIFO"), ("zero", "a device")] {
+        let run = by_job(&runs, &app.job_name(name));
+        assert_eq!(run["verdict"], "fail", "{name}: {}", reason(run));
+        assert!(reason(run).contains(kind), "{name}: {}", reason(run));
+    }
     let link = by_job(&runs, &app.job_name("link"));
     assert_eq!(link["verdict"], "pass", "{}\n{stderr}", reason(link));
     assert!(stderr.contains("dangling symlink"), "{stderr}");

@@ -174,3 +174,41 @@ async fn a_candidate_removed_from_outside_is_the_checkers_error() {
     let left = app.containers(&docker).await;
     assert!(left.is_empty(), "{left:?}");
 }
+
+#[tokio::test]
+async fn a_run_interrupted_during_the_load_records_the_load_as_far_as_it_got() {
+    let docker = require_docker().await;
+    let app = App::new("sigint-load");
+    slow_dump(&app, 60);
+    config(&app, "2m");
+    let child = Command::new(env!("CARGO_BIN_EXE_restoredrill"))
+        .args(["run", "--json", "--no-alerts", "--config"])
+        .arg(app.path("config.yaml"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start restoredrill");
+    loading_candidate(&app, &docker).await;
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    let report: Value = serde_json::from_slice(&out.stdout).expect("a JSON report");
+    let run = &report["runs"][0];
+    assert_eq!(run["verdict"], "error", "{run}");
+    let phases: Vec<&str> = run["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    assert_eq!(phases.last(), Some(&"load"), "{phases:?}");
+    let left = app.containers(&docker).await;
+    assert!(left.is_empty(), "{left:?}");
+}

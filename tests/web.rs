@@ -73,6 +73,29 @@ async fn the_api_metrics_and_evidence_report_tell_the_history() {
 
     let run = daemon.get(&format!("/api/runs/{passed}")).await;
     assert_eq!(run["verdict"], "pass");
+
+    // Every API error is JSON, whoever made it.
+    for (path, status, says) in [
+        (format!("/api/jobs/{job}/runs?limit=abc"), 400, "limit"),
+        (
+            "/api/no-such-route".to_string(),
+            404,
+            "no API route `/api/no-such-route`",
+        ),
+        ("/api/reload".to_string(), 405, "does not take this method"),
+        (
+            "/api/runs/no-such-run".to_string(),
+            404,
+            "no run `no-such-run`",
+        ),
+    ] {
+        let (code, body) = daemon.get_text(&path).await;
+        assert_eq!(code, status, "{path}: {body}");
+        let json: serde_json::Value = serde_json::from_str(&body)
+            .unwrap_or_else(|e| panic!("{path}: not JSON ({e}): {body}"));
+        let error = json["error"].as_str().unwrap_or_default();
+        assert!(error.contains(says), "{path}: {body}");
+    }
     assert_eq!(run["tables"]["public.orders"], 120);
     let sha = run["dump"]["sha256"].as_str().unwrap().to_string();
     assert_eq!(sha.len(), 64);

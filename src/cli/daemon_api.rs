@@ -98,6 +98,7 @@ pub(super) async fn run_through_daemon(
         config.state_dir.display()
     );
     let mut verdicts = Vec::new();
+    let mut unrecorded = false;
     for job in chosen {
         let Some(run_id) = queue(&client, job, cancel).await? else {
             break;
@@ -106,9 +107,24 @@ pub(super) async fn run_through_daemon(
             break;
         };
         print_evidence(config, &ended).await;
+        if ended.unrecorded {
+            // As without the daemon: a verdict the history lost is exit 3.
+            unrecorded = true;
+            eprintln!(
+                "error: the {} verdict of job `{}` (run {}) could not be recorded in the daemon's \
+                 history; the daemon holds it in memory and records it once it can. Free space in \
+                 `state_dir`",
+                ended.state.as_str().to_uppercase(),
+                ended.job,
+                ended.run_id
+            );
+        }
         verdicts.push(ended.state.verdict().unwrap_or(Verdict::Error));
     }
-    Ok(Some(outcome(&verdicts, cancel.is_cancelled())))
+    Ok(Some(outcome(
+        &verdicts,
+        cancel.is_cancelled() || unrecorded,
+    )))
 }
 
 /// Queues a run of `job`, first waiting for the one the daemon is busy with.
@@ -160,6 +176,8 @@ pub(super) struct Ended {
     pub job: String,
     pub state: RunState,
     pub reason: Option<String>,
+    /// The daemon holds the verdict in memory: its history could not record it.
+    pub unrecorded: bool,
 }
 
 impl Ended {
@@ -175,8 +193,13 @@ impl Ended {
         }
     }
 
+    /// As for `run` without a daemon: a verdict the history could not
+    /// record is exit 3, unless it is a failed backup (exit 1).
     pub fn outcome(&self) -> Outcome {
-        outcome_of(self.state)
+        match (self.unrecorded, self.state.verdict()) {
+            (true, Some(v)) => super::run::outcome(&[v], true),
+            _ => outcome_of(self.state),
+        }
     }
 }
 
@@ -254,6 +277,7 @@ fn ended(run: &Value, run_id: &str, job: &str) -> Option<Ended> {
         job: job.to_string(),
         state,
         reason: run["reason"].as_str().map(str::to_string),
+        unrecorded: run["not_yet_recorded"].as_bool().unwrap_or(false),
     })
 }
 
@@ -281,6 +305,13 @@ mod tests {
         );
         let pass = ended(&json!({ "verdict": "unchanged" }), "r2", "shop").expect("ended");
         assert_eq!(pass.outcome(), Outcome::Passed);
+        let held = json!({ "verdict": "pass", "not_yet_recorded": true });
+        let held = ended(&held, "r3", "shop").expect("ended");
+        assert_eq!(
+            held.outcome(),
+            Outcome::CheckerFailed,
+            "not recorded: exit 3"
+        );
         assert_eq!(pass.line(), "run r2 of job `shop`: UNCHANGED");
     }
 

@@ -80,6 +80,13 @@ impl Job {
     }
 }
 
+/// The largest config file read (1 MiB holds thousands of jobs).
+const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
+
+/// The longest job name: it names containers, volumes and networks
+/// (`restoredrill-JOB-RUN-data`), whose names the file system bounds.
+const MAX_JOB_NAME: usize = 64;
+
 /// The database a job restores into when it names none.
 pub const DEFAULT_DATABASE: &str = "restored";
 
@@ -204,14 +211,31 @@ pub fn load_with_env(
     path: &Path,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Config, ConfigErrors> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let whole = |message: String| {
         ConfigErrors(vec![ConfigError {
             file: path.to_path_buf(),
             line: 0,
             column: 0,
-            message: format!("cannot read the config file: {e}"),
+            message,
         }])
-    })?;
+    };
+    // Read no more than a config can sensibly be: checking a huge one
+    // would take the memory the restores need.
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .and_then(|f| {
+            std::io::Read::read_to_string(
+                &mut std::io::Read::take(f, MAX_CONFIG_BYTES + 1),
+                &mut text,
+            )
+        })
+        .map_err(|e| whole(format!("cannot read the config file: {e}")))?;
+    if text.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(whole(format!(
+            "the config file is larger than {} KiB; a config that large is not one restoredrill can check",
+            MAX_CONFIG_BYTES / 1024
+        )));
+    }
     parse(path, &text, env)
 }
 
@@ -314,12 +338,20 @@ impl Validator<'_> {
             if let Some(j) = self.job(job.value, &alerts) {
                 if let Some(addr) = j.keep.as_ref().and_then(|k| k.listen) {
                     let what = format!("keep.listen of job `{}`", j.name);
-                    if let Some(other) = listeners.insert(addr, what) {
+                    // 0.0.0.0:P (or [::]:P) takes port P on every address.
+                    let taken = listeners.iter().find(|(a, _)| {
+                        a.port() == addr.port()
+                            && (a.ip() == addr.ip()
+                                || a.ip().is_unspecified()
+                                || addr.ip().is_unspecified())
+                    });
+                    if let Some((a, other)) = taken {
                         self.problems.at(
                             listen_at.unwrap_or(Location::UNKNOWN),
-                            format!("{addr} is already used by {other}"),
+                            format!("{addr} cannot be listened on: {other} listens on {a}"),
                         );
                     }
+                    listeners.insert(addr, what);
                 }
                 jobs.push(j);
             }
@@ -580,6 +612,15 @@ impl Validator<'_> {
             self.problems.at(
                 raw.referenced,
                 format!("job name `{name}` may only contain letters, digits, `-` and `_`"),
+            );
+        } else if name.len() > MAX_JOB_NAME {
+            self.problems.at(
+                raw.referenced,
+                format!(
+                    "job name `{}…` is {} characters long; at most {MAX_JOB_NAME} (it names the job's containers and volumes)",
+                    &name[..20],
+                    name.len()
+                ),
             );
         }
         name

@@ -430,7 +430,20 @@ impl Validator<'_> {
     }
 
     fn pattern(&mut self, raw: Option<&Spanned<String>>, at: Location) -> Option<glob::Pattern> {
+        /// Longer than any file name a pattern could be meant to match.
+        const MAX_PATTERN: usize = 1024;
         let text = raw.map_or_else(|| "*".to_string(), |p| self.text(p));
+        if text.len() > MAX_PATTERN {
+            let at = raw.map_or(at, |p| p.referenced);
+            self.problems.at(
+                at,
+                format!(
+                    "the pattern is {} characters long; at most {MAX_PATTERN} (it matches file names)",
+                    text.len()
+                ),
+            );
+            return None;
+        }
         match glob::Pattern::new(&text) {
             Ok(p) => Some(p),
             Err(e) => {

@@ -232,9 +232,52 @@ fn two_endpoints_cannot_share_a_port() {
     );
     let errs = check(&text).unwrap_err().0;
     assert!(
-        errs.iter().any(|e| e
-            .message
-            .contains("127.0.0.1:8900 is already used by http.listen")),
+        errs.iter().any(|e| e.message.contains(
+            "127.0.0.1:8900 cannot be listened on: http.listen listens on 127.0.0.1:8900"
+        )),
+        "{errs:#?}"
+    );
+    // 0.0.0.0:P takes port P on 127.0.0.1 too.
+    let text = format!(
+        "{GOOD}    keep: {{ listen: 0.0.0.0:18433 }}\n{second}    keep: {{ listen: 127.0.0.1:18433 }}\n"
+    );
+    let errs = check(&text).unwrap_err().0;
+    assert!(
+        errs.iter().any(|e| e.message.contains(
+            "127.0.0.1:18433 cannot be listened on: keep.listen of job `shop` listens on 0.0.0.0:18433"
+        )),
+        "{errs:#?}"
+    );
+}
+
+#[test]
+fn a_job_name_too_long_for_docker_names_and_a_huge_pattern_are_refused() {
+    let long = "j".repeat(300);
+    let text = GOOD.replace("name: shop", &format!("name: {long}"));
+    let errs = check(&text).unwrap_err().0;
+    assert!(
+        errs.iter()
+            .any(|e| e.message.contains("is 300 characters long; at most 64")),
+        "{errs:#?}"
+    );
+    let text = GOOD.replace("shop-*.sql.gz", &"a".repeat(5000));
+    let errs = check(&text).unwrap_err().0;
+    assert!(
+        errs.iter()
+            .any(|e| e.message.contains("is 5000 characters long; at most 1024")),
+        "{errs:#?}"
+    );
+}
+
+#[test]
+fn a_config_file_larger_than_a_mebibyte_is_not_read_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.yaml");
+    let filler = format!("# {}\n", "x".repeat(1000));
+    std::fs::write(&path, format!("{GOOD}{}", filler.repeat(1100))).unwrap();
+    let errs = crate::config::load(&path).unwrap_err().0;
+    assert!(
+        errs[0].message.contains("larger than 1024 KiB"),
         "{errs:#?}"
     );
 }

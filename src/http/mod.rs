@@ -84,7 +84,45 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route(routes::HEALTHZ, get(healthz))
         .merge(protected)
+        .layer(middleware::from_fn(json_errors))
         .with_state(state)
+}
+
+/// Whatever answered an API request with an error (a path no route has, a
+/// query that does not parse, a method the route lacks, the guard), the
+/// client gets it as JSON, `{"error": "..."}`, with the same status and
+/// headers.
+async fn json_errors(req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_string();
+    let resp = next.run(req).await;
+    let failed = resp.status().is_client_error() || resp.status().is_server_error();
+    let json = resp
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|t| t.as_bytes().starts_with(b"application/json"));
+    if !path.starts_with("/api/") || !failed || json {
+        return resp;
+    }
+    let (mut parts, body) = resp.into_parts();
+    let text = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+        .unwrap_or_default();
+    let message = match (text.is_empty(), parts.status) {
+        (false, _) => text,
+        (true, StatusCode::NOT_FOUND) => format!("no API route `{path}`"),
+        (true, StatusCode::METHOD_NOT_ALLOWED) => {
+            format!("`{path}` does not take this method")
+        }
+        (true, status) => status.canonical_reason().unwrap_or("error").to_string(),
+    };
+    let body = serde_json::json!({ "error": message }).to_string();
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    parts.headers.insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/json"),
+    );
+    Response::from_parts(parts, axum::body::Body::from(body))
 }
 
 /// Serves on `listener` until `cancel` fires.

@@ -187,6 +187,7 @@ pub async fn run_once(ctx: &Context, job: &Job, request: &RunRequest) -> RunRepo
         expected_sha256: None,
         decrypter: None,
         previous: None,
+        current: None,
         identical_to: None,
     };
     async {

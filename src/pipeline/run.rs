@@ -49,6 +49,9 @@ pub(super) struct Run<'a> {
     pub previous: Option<VerifiedDump>,
     /// The run whose dump had the same bytes as this one.
     pub identical_to: Option<RunId>,
+    /// The phase going on and when it began: a run stopped in it records
+    /// it as far as it got.
+    pub current: Option<(Phase, chrono::DateTime<Utc>)>,
 }
 
 /// The candidate container, how it was made and how to log in.
@@ -82,6 +85,13 @@ impl<'a> Run<'a> {
             // The restore is kept in the database that holds the dump.
             Ok(creds) => self.keep(launched, creds).await,
             Err(stop) => {
+                if let Some((name, started_at)) = self.current.take() {
+                    self.report.phases.push(PhaseTime {
+                        name,
+                        started_at,
+                        finished_at: Utc::now(),
+                    });
+                }
                 let name = launched.candidate.name.clone();
                 if self.interrupted() {
                     within_cleanup_limit(&name, launched.candidate.remove()).await;
@@ -106,7 +116,9 @@ impl<'a> Run<'a> {
     /// Times `fut` as `phase` of the report.
     async fn timed<T>(&mut self, phase: Phase, fut: impl Future<Output = T>) -> T {
         let started_at = Utc::now();
+        self.current = Some((phase, started_at));
         let out = fut.await;
+        self.current = None;
         self.report.phases.push(PhaseTime {
             name: phase,
             started_at,

@@ -53,10 +53,12 @@ pub async fn open(
     max_size: Option<u64>,
     decrypter: Option<&Decrypter>,
 ) -> Result<Opened, OpenError> {
+    // Opened first: a FIFO, socket or device where the dump should be
+    // (whose size reads 0) is refused for what it is, not as empty.
+    let raw = source.open(dump).await?;
     if dump.size == Some(0) {
         return Err(NotLoadable::Empty(" (0 bytes)").into());
     }
-    let raw = source.open(dump).await?;
     let (mut raw, digest) = reader::digested(raw, max_size);
     let (magic, error) = read_head(&mut raw, MAGIC_BYTES).await;
     let error = gone_is_not_the_dumps_fault(error)?;

@@ -76,6 +76,10 @@ pub struct Store {
 /// commits: later writes would report success and vanish. A connection
 /// given back while sqlx counts a transaction open is therefore closed,
 /// never reused.
+/// A pool of `max` connections; the store's write transactions begin
+/// `IMMEDIATE`, taking the write lock first, since a transaction that reads
+/// and then writes fails at once ("database is locked") when another
+/// connection wrote in between, whatever the busy timeout.
 fn writers(max: u32) -> SqlitePoolOptions {
     SqlitePoolOptions::new()
         .max_connections(max)
@@ -113,6 +117,9 @@ impl Store {
         ))?
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
+        // Writers wait for each other (a prune of a large history takes a
+        // while) instead of failing with "database is locked".
+        .busy_timeout(std::time::Duration::from_secs(30))
         .foreign_keys(true);
         let pool = writers(4).connect_with(opts).await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
@@ -169,7 +176,7 @@ impl Store {
 
     /// Records a finished run with its phases, assertions and table counts.
     pub async fn finish_run(&self, r: &RunReport) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         finish_in(&mut tx, r).await?;
         tx.commit().await?;
         Ok(())
@@ -179,7 +186,7 @@ impl Store {
     /// start may have met a full disk): the run's row is made if missing,
     /// then finished as [`Store::finish_run`] does, in one transaction.
     pub async fn record_run(&self, r: &RunReport, trigger: Trigger) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query(
             "INSERT OR IGNORE INTO runs (id, job, started_at, verdict, trigger) VALUES (?, ?, ?, ?, ?)",
         )

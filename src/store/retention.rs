@@ -81,7 +81,7 @@ impl Store {
     /// pages back to the file system.
     pub async fn prune(&self, retention: Retention) -> Result<Pruned, StoreError> {
         let cutoff = retention.before.to_rfc3339();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let runs = prune_runs(&mut tx, retention.keep_last, &cutoff).await?;
         let alerts = prune_alerts(&mut tx, &cutoff).await?;
         let freshness_events = sqlx::query(
@@ -116,9 +116,12 @@ impl Store {
             .execute(&mut *conn)
             .await?;
         // Best effort: a reader on another connection may hold the log.
-        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
             .execute(&mut *conn)
-            .await?;
+            .await
+        {
+            tracing::debug!(error = %e, "the write-ahead log could not be folded in now");
+        }
         let after: i64 = sqlx::query_scalar("PRAGMA page_count")
             .fetch_one(&mut *conn)
             .await?;
