@@ -125,16 +125,77 @@ async fn json_errors(req: Request, next: Next) -> Response {
     Response::from_parts(parts, axum::body::Body::from(body))
 }
 
-/// Serves on `listener` until `cancel` fires.
+/// The most connections served at once; one more is closed as soon as it
+/// is accepted. Anyone who can reach `http.listen` may connect (the token
+/// is asked for only in the request), so this bounds the file descriptors
+/// strangers can hold, far below the unit's `LimitNOFILE`.
+pub const MAX_CONNECTIONS: usize = 256;
+
+/// How long a connection may take to send a request's headers, and may sit
+/// idle between requests: a client that connects and sends nothing, or
+/// sends a byte at a time (slowloris), is cut off then.
+pub const HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Serves on `listener` until `cancel` fires; connections still open then
+/// finish the request they are in.
 pub async fn serve(
     listener: TcpListener,
     daemon: Arc<Daemon>,
     token: Option<Secret>,
     cancel: CancellationToken,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(AppState::new(daemon, token)))
-        .with_graceful_shutdown(async move { cancel.cancelled().await })
-        .await
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::service::TowerToHyperService;
+
+    let app = router(AppState::new(daemon, token));
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let connections = tokio_util::task::TaskTracker::new();
+    let mut refused_since_served = 0u64;
+    loop {
+        let stream = tokio::select! {
+            _ = cancel.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of file descriptors, most likely: wait for some back.
+                    tracing::warn!(error = %e, "the HTTP API could not accept a connection");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            if refused_since_served == 0 {
+                tracing::warn!(
+                    "the HTTP API has {MAX_CONNECTIONS} connections open; closing new ones until some end"
+                );
+            }
+            refused_since_served += 1;
+            drop(stream);
+            continue;
+        };
+        refused_since_served = 0;
+        let service = TowerToHyperService::new(app.clone());
+        let cancel = cancel.clone();
+        connections.spawn(async move {
+            let mut http = hyper::server::conn::http1::Builder::new();
+            http.timer(TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT);
+            let conn = http.serve_connection(TokioIo::new(stream), service);
+            let mut conn = std::pin::pin!(conn);
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                _ = cancel.cancelled() => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.await;
+                }
+            }
+            drop(slot);
+        });
+    }
+    connections.close();
+    connections.wait().await;
+    Ok(())
 }
 
 async fn healthz(State(s): State<AppState>) -> Response {
