@@ -66,13 +66,28 @@ impl Schedule {
                 "bad cron expression `{expr}`: expected 5 fields (minute hour day-of-month month day-of-week), or 6 with seconds first, or `{ON_ARRIVAL}`"
             ));
         }
-        let cron =
-            Cron::from_str(expr).map_err(|e| format!("bad cron expression `{expr}`: {e}"))?;
-        Ok(Self::Cron {
+        let cron = Cron::from_str(expr).map_err(|e| {
+            let e = e.to_string();
+            let why = if e.contains("out of bounds") {
+                "a number is out of range (minute 0-59, hour 0-23, day of month 1-31, month 1-12, \
+                 day of week 0-7)"
+                    .to_string()
+            } else {
+                e
+            };
+            format!("bad cron expression `{expr}`: {why}")
+        })?;
+        let schedule = Self::Cron {
             expr: expr.to_string(),
             cron: Box::new(cron),
             tz,
-        })
+        };
+        if schedule.next_after(Utc::now()).is_none() {
+            return Err(format!(
+                "the cron expression `{expr}` matches no date (such as 30 February): the job would never run"
+            ));
+        }
+        Ok(schedule)
     }
 
     /// The first cron run strictly after `t`; `None` for `on-arrival`.
@@ -113,6 +128,21 @@ mod tests {
 
     fn at(s: &str) -> DateTime<Utc> {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_date_that_never_comes_and_a_number_out_of_range_are_told_in_words() {
+        let never = Schedule::parse("0 3 30 2 *", None).unwrap_err();
+        assert!(never.contains("matches no date"), "{never}");
+        let range = Schedule::parse("0 25 * * *", None).unwrap_err();
+        assert!(
+            range.contains("out of range (minute 0-59, hour 0-23"),
+            "{range}"
+        );
+        assert!(
+            Schedule::parse("0 3 29 2 *", None).is_ok(),
+            "29 February comes"
+        );
     }
 
     #[test]
