@@ -9,7 +9,7 @@
 #   python3-aiosmtpd  the tests' real SMTP receiver (Debian's python3)
 #   chromium, chromium-driver  load the status pages in a real browser
 #   openssl           makes the SMTP receiver's TLS certificate
-#   iproute2, util-linux  `ip` and `nsenter`: the engine test runs a second
+#   iproute2, util-linux  `ip`, `nsenter` and `prlimit`: the engine test runs a second
 #                     Docker engine in a network namespace of its own; the
 #                     sandbox test finds this machine's own addresses
 #   openssh-server, openssh-client  a real sshd on loopback for the sftp source

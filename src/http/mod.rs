@@ -131,9 +131,10 @@ async fn json_errors(req: Request, next: Next) -> Response {
 /// strangers can hold, far below the unit's `LimitNOFILE`.
 pub const MAX_CONNECTIONS: usize = 256;
 
-/// How long a connection may take to send a request's headers, and may sit
-/// idle between requests: a client that connects and sends nothing, or
-/// sends a byte at a time (slowloris), is cut off then.
+/// How long a connection may take to send its request's headers: a client
+/// that connects and sends nothing, or a byte at a time (slowloris), is cut
+/// off then. Each connection serves one request (no keep-alive): a client
+/// that kept an idle connection would race the timeout when it reused it.
 pub const HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Serves on `listener` until `cancel` fires; connections still open then
@@ -180,7 +181,8 @@ pub async fn serve(
         connections.spawn(async move {
             let mut http = hyper::server::conn::http1::Builder::new();
             http.timer(TokioTimer::new())
-                .header_read_timeout(HEADER_TIMEOUT);
+                .header_read_timeout(HEADER_TIMEOUT)
+                .keep_alive(false);
             let conn = http.serve_connection(TokioIo::new(stream), service);
             let mut conn = std::pin::pin!(conn);
             tokio::select! {
