@@ -35,15 +35,20 @@ fn config(app: &App, timeout: &str) {
     ));
 }
 
-/// Starts `run --json` in the background; the handle gives (exit code, reports, stderr).
-fn spawn_run(app: &App) -> tokio::task::JoinHandle<(i32, Vec<Value>, String)> {
-    let child = Command::new(env!("CARGO_BIN_EXE_restoredrill"))
+/// `run --json` on the app's config, started.
+fn start_run(app: &App) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_restoredrill"))
         .args(["run", "--json", "--no-alerts", "--config"])
         .arg(app.path("config.yaml"))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("start restoredrill");
+        .expect("start restoredrill")
+}
+
+/// Starts `run --json` in the background; the handle gives (exit code, reports, stderr).
+fn spawn_run(app: &App) -> tokio::task::JoinHandle<(i32, Vec<Value>, String)> {
+    let child = start_run(app);
     tokio::task::spawn_blocking(move || {
         let out = child.wait_with_output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
@@ -181,13 +186,7 @@ async fn a_run_interrupted_during_the_load_records_the_load_as_far_as_it_got() {
     let app = App::new("sigint-load");
     slow_dump(&app, 60);
     config(&app, "2m");
-    let child = Command::new(env!("CARGO_BIN_EXE_restoredrill"))
-        .args(["run", "--json", "--no-alerts", "--config"])
-        .arg(app.path("config.yaml"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start restoredrill");
+    let child = start_run(&app);
     loading_candidate(&app, &docker).await;
     let status = Command::new("kill")
         .args(["-INT", &child.id().to_string()])

@@ -11,7 +11,8 @@
 #   openssl           makes the SMTP receiver's TLS certificate
 #   iproute2, util-linux  `ip`, `nsenter` and `prlimit`: the engine test runs a second
 #                     Docker engine in a network namespace of its own; the
-#                     sandbox test finds this machine's own addresses
+#                     sandbox test finds this machine's own addresses; the
+#                     limits test holds the daemon to 1024 open files
 #   openssh-server, openssh-client  a real sshd on loopback for the sftp source
 #   age, gnupg        encrypt the dumps the decryption tests restore
 #   s3s-fs            a real S3 server on loopback for the s3 source; a Rust
