@@ -6,6 +6,7 @@ mod alerts;
 mod errors;
 mod history;
 mod interpolate;
+mod physical;
 mod raw;
 mod recover;
 mod schedule;
@@ -25,6 +26,7 @@ pub use alerts::{
 };
 pub use errors::{ConfigError, ConfigErrors};
 pub use history::{DEFAULT_HISTORY_KEEP, DEFAULT_HISTORY_KEEP_LAST, HistorySettings};
+pub use physical::{Physical, PhysicalKind, RecoveryTarget};
 pub use schedule::{ON_ARRIVAL, Schedule};
 pub use source::{CommandSpec, DecryptSpec, HttpSpec, Integrity, S3Spec, SftpSpec, SourceSpec};
 
@@ -65,7 +67,7 @@ impl Job {
     /// verified under another fingerprint is verified again.
     pub fn checks_fingerprint(&self) -> String {
         let what = format!(
-            "{:?}|{:?}|{:?}|{}|{:?}|{:?}|{:?}|{:?}",
+            "{:?}|{:?}|{:?}|{}|{:?}|{:?}|{:?}|{:?}|{:?}",
             self.engine,
             self.image,
             self.database,
@@ -73,7 +75,8 @@ impl Job {
             self.integrity,
             self.restore,
             self.assertions,
-            self.baseline
+            self.baseline,
+            self.physical
         );
         use sha2::Digest;
         hex::encode(sha2::Sha256::digest(what.as_bytes()))
@@ -118,6 +121,8 @@ pub struct Job {
     pub trend: Trend,
     /// How every table and object is compared with the baseline run.
     pub baseline: BaselineRules,
+    /// `Some`: the backups are base backups recovered with their WAL.
+    pub physical: Option<Physical>,
 }
 
 /// How the last passing restore is kept and served.
@@ -564,6 +569,14 @@ impl Validator<'_> {
                  check the data's age with a `freshness` assertion instead",
             );
         }
+        let physical = self.physical(raw.physical.as_ref(), engine);
+        if physical.is_some() && !matches!(source, Some(SourceSpec::Local { .. }) | None) {
+            self.problems.at(
+                raw.source.referenced,
+                "a physical backup is read from a local folder (`source.path`); copy or mount the \
+                 base backups and the WAL archive on this host",
+            );
+        }
         let assertions = self.assertions(&name, raw.assertions);
         if self.problems.list.len() > before {
             return None;
@@ -588,6 +601,7 @@ impl Validator<'_> {
             healthchecks,
             trend,
             baseline,
+            physical,
         })
     }
 

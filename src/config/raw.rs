@@ -244,6 +244,10 @@ pub(crate) struct RawJob {
     /// restore (or the run accepted with `restoredrill accept`).
     #[serde(default)]
     pub baseline: Option<RawBaseline>,
+    /// The backup is a physical one (a base backup and its archived WAL),
+    /// recovered rather than loaded; `source` finds the base backups.
+    #[serde(default)]
+    pub physical: Option<super::physical::RawPhysical>,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]

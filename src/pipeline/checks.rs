@@ -295,6 +295,32 @@ fn failure(
 
 type Inventory = (BTreeMap<String, i64>, BTreeSet<SchemaObject>);
 
+/// What the server says when the restored data itself cannot be read (a
+/// page that fails its checksum, a torn tuple, a lost TOAST chunk): the
+/// backup's fault, not the checker's.
+const CORRUPT_DATA: &[&str] = &[
+    "invalid page in block",
+    "page verification failed",
+    "could not read block",
+    "unexpected zero page",
+    "missing chunk number",
+    "invalid memory alloc request size",
+    "could not access status of transaction",
+    "found xmin",
+    "Incorrect information in file",
+    "is marked as crashed",
+];
+
+/// A failed query of the inventory: a `fail` when the data is corrupt,
+/// else the checker's error.
+fn unreadable(what: &str, e: crate::assert::QueryError) -> Stop {
+    if CORRUPT_DATA.iter().any(|k| e.0.contains(k)) {
+        Stop::fail(format!("{what}: the restored data is corrupt: {e}"))
+    } else {
+        Stop::error(format!("{what}: {e}"))
+    }
+}
+
 /// Row counts and schema objects of the checked database, and of the
 /// dump's other databases (pg_dumpall) as `database.schema.table`.
 async fn inventory_of(
@@ -305,11 +331,11 @@ async fn inventory_of(
     let mut tables = session
         .table_row_counts()
         .await
-        .map_err(|e| Stop::error(format!("cannot count the restored tables: {e}")))?;
+        .map_err(|e| unreadable("cannot count the restored tables", e))?;
     let mut objects = session
         .schema_objects()
         .await
-        .map_err(|e| Stop::error(format!("cannot list the restored schema objects: {e}")))?;
+        .map_err(|e| unreadable("cannot list the restored schema objects", e))?;
     for other in input.dump_databases.iter().filter(|d| {
         !engine.sees_all_databases()
             && **d != creds.database

@@ -33,6 +33,8 @@ use crate::source::{Dump, Source, reader};
 use crate::store::VerifiedDump;
 use crate::vocab::{Phase, RunId, Secret, WarningKind};
 
+mod recover;
+
 pub(super) struct Run<'a> {
     pub ctx: &'a Context,
     pub job: &'a Job,
@@ -70,16 +72,28 @@ impl<'a> Run<'a> {
         if let Some(done) = self.skip_if_unchanged(&dump).await? {
             return done;
         }
-        let inspection = self.inspect(&dump).await?;
+        let job = self.job;
+        // A physical backup is no dump to inspect: it is recovered.
+        let inspection = match &job.physical {
+            None => Some(self.inspect(&dump).await?),
+            Some(_) => None,
+        };
         // Not raced with cancellation: a container Docker is still creating
         // would outlive its removal. Each Docker call is bounded instead.
-        let launched = self.launch(&inspection).await?;
+        let launched = self.launch(inspection.as_ref()).await?;
         let (ctx, request) = (self.ctx, self.request);
+        let restored = async {
+            match (&job.physical, &inspection) {
+                (Some(physical), _) => self.recover_and_check(&launched, &dump, physical).await,
+                (None, Some(i)) => self.restore_and_check(&launched, &dump, i).await,
+                (None, None) => Err(Stop::error("a dump was not inspected before its load")),
+            }
+        };
         let checked = tokio::select! {
             biased;
             _ = ctx.cancel.cancelled() => Err(Stop::shutdown()),
             _ = request.cancel.cancelled() => Err(Stop::cancelled()),
-            r = self.restore_and_check(&launched, &dump, &inspection) => r,
+            r = restored => r,
         };
         match checked {
             // The restore is kept in the database that holds the dump.
@@ -179,7 +193,9 @@ impl<'a> Run<'a> {
         // Another dump with the same bytes is news; the same one read again
         // (`trigger`, `run`) is not.
         self.previous = last.clone().filter(|l| !same_place(l, dump));
-        if !self.request.trigger.skips_unchanged() {
+        // A physical backup's recovery reaches further as WAL is archived,
+        // whether or not the base backup changed: it is always recovered.
+        if !self.request.trigger.skips_unchanged() || self.job.physical.is_some() {
             return Ok(None);
         }
         let Some(last) = last else {
@@ -251,8 +267,9 @@ impl<'a> Run<'a> {
         Ok(inspection)
     }
 
-    /// Makes sure of the image and starts the candidate container.
-    async fn launch(&mut self, inspection: &Inspection) -> Result<Launched, Stop> {
+    /// Makes sure of the image and starts the candidate container (held
+    /// until its physical backup is in place, for a physical job).
+    async fn launch(&mut self, inspection: Option<&Inspection>) -> Result<Launched, Stop> {
         let (ctx, job, engine) = (self.ctx, self.job, self.engine);
         self.timed(
             Phase::Image,
@@ -269,7 +286,7 @@ impl<'a> Run<'a> {
                     .collect::<String>(),
             ),
             // A dump that creates its database(s) is run from the server's own.
-            database: if inspection.creates_databases {
+            database: if inspection.is_some_and(|i| i.creates_databases) {
                 "postgres".to_string()
             } else {
                 job.database.clone()
@@ -281,7 +298,10 @@ impl<'a> Run<'a> {
             name,
             image: job.image.clone(),
             env: engine.container_env(&creds),
-            cmd: engine.server_args(job.restore.tuning),
+            cmd: match &job.physical {
+                Some(p) => crate::restore::physical::server_args(&p.target, job.restore.tuning),
+                None => engine.server_args(job.restore.tuning),
+            },
             job: job.name.clone(),
             run_id: self.report.run_id.to_string(),
             instance: ctx.instance.clone(),
@@ -291,10 +311,12 @@ impl<'a> Run<'a> {
             memory: job.restore.memory,
             cpus: job.restore.cpus,
             template: None,
+            held: job.physical.is_some(),
         };
         let request = self.request;
         let create = async {
-            let template = match job.restore.template {
+            // A recovered cluster brings its own data directory.
+            let template = match job.restore.template && job.physical.is_none() {
                 true => {
                     let timeout = job.restore.ready_timeout;
                     let cancelled = async {

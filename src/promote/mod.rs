@@ -50,8 +50,10 @@ pub async fn promote(p: Promotion<'_>, candidate: Candidate) -> Result<KeptResto
     let spec = ContainerSpec {
         name: format!("{}-kept", p.spec.name),
         role: Role::Kept,
-        // The data is the candidate's: nothing is unpacked over it.
+        // The data is the candidate's: nothing is unpacked over it, and
+        // a recovered backup's server starts at once.
         template: None,
+        held: false,
         ..p.spec.clone()
     };
     let kept = match container::launch_restoring(p.docker, &spec, &startup_files).await {

@@ -34,6 +34,8 @@ pub struct RunReport {
     pub dump: Option<DumpReport>,
     /// How the dump was loaded; `None` when nothing was loaded.
     pub load: Option<LoadReport>,
+    /// How a physical backup was recovered; `None` for a dump.
+    pub recovery: Option<RecoveryReport>,
     pub phases: Vec<PhaseTime>,
     pub assertions: Vec<AssertionResult>,
     /// Exact row count of every restored table.
@@ -58,6 +60,39 @@ pub struct RunReport {
     /// How the job checks dumps, as a hash ([`crate::config::Job::checks_fingerprint`]).
     #[serde(skip)]
     pub checks_fingerprint: Option<String>,
+}
+
+/// How a physical backup was recovered: what it started from, the WAL it
+/// replayed, how far it got and what the engine's checks found.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RecoveryReport {
+    /// The tool that made the backup (`pg_basebackup`).
+    pub kind: String,
+    /// How far the job recovers (`latest`, `immediate`, a time, a name, an LSN).
+    pub target: String,
+    /// The base backup's `LABEL` and `START TIME`, and where its WAL starts.
+    pub backup_label: Option<String>,
+    pub backup_started: Option<String>,
+    pub start_lsn: Option<String>,
+    /// The archive's segments from the backup's start on: the first, the newest, how many.
+    pub wal_first: Option<String>,
+    pub wal_newest: Option<String>,
+    pub wal_segments: u64,
+    /// What `pg_verifybackup` said, or why it did not run.
+    pub manifest: Option<String>,
+    /// The last segment the archive handed to the server.
+    pub last_segment_replayed: Option<String>,
+    /// The last WAL location replayed.
+    pub reached_lsn: Option<String>,
+    /// The commit time of the last transaction recovered: the recovery
+    /// point a recovery now would give.
+    pub recovery_point: Option<DateTime<Utc>>,
+    /// How old that was at the run's start, in seconds.
+    pub recovery_point_age_seconds: Option<i64>,
+    /// What `pg_amcheck` found, or why it did not run.
+    pub amcheck: Option<String>,
+    /// Whether the cluster has data page checksums.
+    pub data_checksums: Option<bool>,
 }
 
 /// A warning about a run that passed.
@@ -166,6 +201,7 @@ impl RunReport {
             source,
             dump: None,
             load: None,
+            recovery: None,
             phases: Vec::new(),
             assertions: Vec::new(),
             tables: BTreeMap::new(),

@@ -71,6 +71,9 @@ pub struct ContainerSpec {
     /// A ready data directory to start from, unpacked into `data_mount`
     /// before the image's entrypoint runs (see [`super::template`]).
     pub template: Option<std::path::PathBuf>,
+    /// The server waits to start until restoredrill has put a physical
+    /// backup in place (see [`super::physical`]).
+    pub held: bool,
 }
 
 /// A running container that is removed, with its relay, network and volume,
@@ -355,6 +358,8 @@ async fn start_database(
     let mut body = container_body(spec, labels);
     if spec.template.is_some() {
         body.entrypoint = Some(super::template::unpacking_entrypoint(docker, spec).await?);
+    } else if spec.held {
+        body.entrypoint = Some(super::physical::holding_entrypoint(docker, &spec.image).await?);
     }
     let created = docker
         .create_container(Some(opts), body)
@@ -631,6 +636,28 @@ pub async fn exec(
         output_tail,
         input_error,
     })
+}
+
+/// Runs `cmd` in the container and returns its exit code and what it
+/// printed (stdout and stderr, the first `limit` bytes).
+pub async fn exec_output(
+    docker: &Docker,
+    id: &str,
+    cmd: Vec<String>,
+    limit: usize,
+) -> Result<(i64, String), RestoreError> {
+    let (exec_id, mut output, mut input) = start_attached(docker, id, cmd, vec![], false).await?;
+    let _ = input.shutdown().await;
+    let mut out = Vec::new();
+    while let Some(item) = output.next().await {
+        if let Ok(chunk) = item {
+            let bytes = chunk.into_bytes();
+            let room = limit.saturating_sub(out.len());
+            out.extend_from_slice(&bytes[..bytes.len().min(room)]);
+        }
+    }
+    let code = exit_code(docker, &exec_id).await?;
+    Ok((code, String::from_utf8_lossy(&out).into_owned()))
 }
 
 /// The output of a command started with [`start_attached`].

@@ -18,6 +18,7 @@ mod engine;
 pub mod load;
 pub mod mysql;
 mod parallel;
+pub mod physical;
 pub mod postgres;
 mod progress;
 pub mod sandbox;

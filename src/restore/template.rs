@@ -274,6 +274,7 @@ async fn make(
         role: Role::Template,
         volume: Some(format!("{}-template-data", base.name)),
         template: None,
+        held: false,
         ..base.clone()
     };
     let io = |what: &str, e: std::io::Error| {

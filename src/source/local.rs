@@ -127,8 +127,9 @@ impl LocalSource {
     }
 }
 
-/// A dump at `path` as it is now: a file, or a folder with a `toc.dat`
-/// (`None`: a folder that is no pg_dump directory-format dump).
+/// A dump at `path` as it is now: a file, or a folder with a `toc.dat`, or
+/// a base backup's folder (a `backup_label`, `backup_manifest`, `PG_VERSION` or
+/// `base.tar*`) (`None`: a folder that is neither).
 pub fn stat(path: &std::path::Path) -> std::io::Result<Option<Dump>> {
     let meta = std::fs::metadata(path)?;
     if !meta.is_dir() {
@@ -140,10 +141,14 @@ pub fn stat(path: &std::path::Path) -> std::io::Result<Option<Dump>> {
         )));
     }
     // A directory-format dump is as new as its newest file.
-    let toc = path.join("toc.dat");
-    if std::fs::symlink_metadata(&toc).is_err() {
+    let toc = ["toc.dat", "backup_label", "backup_manifest", "PG_VERSION"]
+        .into_iter()
+        .chain(BASE_TARS.iter().copied())
+        .map(|n| path.join(n))
+        .find(|p| std::fs::symlink_metadata(p).is_ok());
+    let Some(toc) = toc else {
         return Ok(None);
-    }
+    };
     let mut size = 0;
     let mut newest = modified(&std::fs::metadata(&toc)?);
     for entry in std::fs::read_dir(path)? {
@@ -155,6 +160,9 @@ pub fn stat(path: &std::path::Path) -> std::io::Result<Option<Dump>> {
     }
     Ok(Some(Dump::local(path.to_path_buf(), size, newest, true)))
 }
+
+/// The names a `pg_basebackup -Ft` base backup's main archive has.
+pub const BASE_TARS: &[&str] = &["base.tar", "base.tar.gz", "base.tar.zst", "base.tar.lz4"];
 
 /// A sidecar file, refused when it is no regular file or larger than [`SIDECAR_LIMIT`].
 fn read_small(path: &std::path::Path) -> std::io::Result<Vec<u8>> {

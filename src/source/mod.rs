@@ -19,6 +19,7 @@ pub mod reader;
 pub mod s3;
 pub mod sftp;
 pub mod tar_end;
+pub mod wal;
 
 use std::path::PathBuf;
 use std::pin::Pin;

@@ -298,10 +298,18 @@ pub enum Phase {
     Start,
     /// Loading the dump with the engine's own tool.
     Load,
+    /// Copying a base backup and its WAL into the candidate.
+    Copy,
+    /// Checking a base backup against its manifest (`pg_verifybackup`).
+    VerifyBackup,
+    /// Replaying the WAL until the recovery target, then promotion.
+    Recover,
     /// Locking the logins the dump brought.
     LockLogins,
     /// Running the assertions and the baseline comparison.
     Check,
+    /// The engine's own check of every table and index (`pg_amcheck`).
+    Amcheck,
     /// The job's `after_restore` SQL on a passing restore.
     AfterRestore,
     /// Creating the read-only user of the kept restore.
@@ -318,8 +326,12 @@ text_enum!(Phase {
     Create => "create",
     Start => "start",
     Load => "load",
+    Copy => "copy",
+    VerifyBackup => "verify_backup",
+    Recover => "recover",
     LockLogins => "lock_logins",
     Check => "check",
+    Amcheck => "amcheck",
     AfterRestore => "after_restore",
     ReadonlyUser => "readonly_user",
     Promote => "promote",
@@ -348,6 +360,9 @@ pub enum WarningKind {
     /// The database the dump names is not the one the last good restore's
     /// dump named; both were checked as the same database.
     DumpDatabaseChanged,
+    /// The WAL archive lacks a segment after the base backup's start (a
+    /// recovery to a chosen target that lies before the gap still passes).
+    WalGap,
 }
 
 text_enum!(WarningKind {
@@ -360,6 +375,7 @@ text_enum!(WarningKind {
     EmptyTable => "empty_table",
     FutureDated => "future_dated",
     DumpDatabaseChanged => "dump_database_changed",
+    WalGap => "wal_gap",
 });
 
 /// The database server a job's dumps come from.

@@ -1,0 +1,271 @@
+//! A job's `physical:` settings: the backup is a copy of the server's files
+//! (a base backup) recovered by replaying its write-ahead log, not a dump
+//! loaded statement by statement.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+
+use super::Validator;
+use crate::vocab::EngineKind;
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawPhysical {
+    /// `pg_basebackup`: the newest entry of `source` is a base backup made by
+    /// `pg_basebackup` (a folder, plain or `-Ft` tar with gzip or zstd),
+    /// recovered with the archived WAL in `wal`.
+    #[schemars(with = "String")]
+    pub kind: Spanned<String>,
+    /// The folder of archived WAL segments (what `archive_command = 'cp %p
+    /// /archive/%f'` writes; files may be gzip-compressed, `.gz`). Relative
+    /// to the config file.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub wal: Option<Spanned<String>>,
+    /// How far to recover: `latest` (default: every archived segment, which
+    /// must follow on from the base backup without a gap) or `immediate`
+    /// (the base backup's consistency point).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub target: Option<Spanned<String>>,
+    /// Recover up to this time (RFC 3339, e.g. `2026-12-07T03:00:00Z`); the
+    /// archive must reach past it.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub target_time: Option<Spanned<String>>,
+    /// Recover up to this restore point (`pg_create_restore_point`).
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub target_name: Option<Spanned<String>>,
+    /// Recover up to this WAL location, e.g. `0/3000028`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub target_lsn: Option<Spanned<String>>,
+    /// Fail when the last transaction the recovery reached is older than
+    /// this at the run's start: the data a recovery now would lose. Default:
+    /// reported, not judged.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub max_recovery_point_age: Option<Spanned<String>>,
+    /// Check every table and index with `pg_amcheck --heapallindexed` after
+    /// the recovery (a base backup copies pages, not rows). Default true.
+    #[serde(default)]
+    pub amcheck: Option<bool>,
+}
+
+/// Which tool made the physical backup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PhysicalKind {
+    PgBaseBackup,
+}
+
+impl PhysicalKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PgBaseBackup => "pg_basebackup",
+        }
+    }
+}
+
+/// How far a recovery replays the log.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RecoveryTarget {
+    /// Every archived segment.
+    Latest,
+    /// The base backup's consistency point.
+    Immediate,
+    Time(DateTime<Utc>),
+    Name(String),
+    Lsn(String),
+}
+
+impl std::fmt::Display for RecoveryTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Latest => f.write_str("latest"),
+            Self::Immediate => f.write_str("immediate"),
+            Self::Time(t) => write!(f, "time {}", t.to_rfc3339()),
+            Self::Name(n) => write!(f, "restore point `{n}`"),
+            Self::Lsn(l) => write!(f, "WAL location {l}"),
+        }
+    }
+}
+
+/// A job's physical backup settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Physical {
+    pub kind: PhysicalKind,
+    /// The folder of archived WAL segments.
+    pub wal: PathBuf,
+    pub target: RecoveryTarget,
+    pub max_recovery_point_age: Option<Duration>,
+    pub amcheck: bool,
+}
+
+impl Validator<'_> {
+    /// The `physical:` settings, checked against the job's engine.
+    pub(super) fn physical(
+        &mut self,
+        raw: Option<&RawPhysical>,
+        engine: Option<EngineKind>,
+    ) -> Option<Physical> {
+        let raw = raw?;
+        let kind = match raw.kind.value.as_str() {
+            "pg_basebackup" => Some(PhysicalKind::PgBaseBackup),
+            other => {
+                self.problems.at(
+                    raw.kind.referenced,
+                    format!(
+                        "unknown physical backup kind `{other}`; restoredrill recovers `pg_basebackup` \
+                         base backups with their WAL archive"
+                    ),
+                );
+                None
+            }
+        };
+        if kind == Some(PhysicalKind::PgBaseBackup)
+            && let Some(e) = engine
+            && e != EngineKind::Postgres
+        {
+            self.problems.at(
+                raw.kind.referenced,
+                format!("a pg_basebackup backup is recovered by PostgreSQL; set `engine: postgres` (not {e})"),
+            );
+        }
+        let wal = match &raw.wal {
+            Some(w) => Some(self.path(w)),
+            None => {
+                self.problems.at(
+                    raw.kind.referenced,
+                    "physical backups need `wal:`, the folder of archived WAL segments the base backup is recovered with",
+                );
+                None
+            }
+        };
+        let target = self.recovery_target(raw);
+        let max_recovery_point_age = raw
+            .max_recovery_point_age
+            .as_ref()
+            .and_then(|m| self.positive_duration(m, "physical.max_recovery_point_age"));
+        Some(Physical {
+            kind: kind?,
+            wal: wal?,
+            target: target?,
+            max_recovery_point_age,
+            amcheck: raw.amcheck.unwrap_or(true),
+        })
+    }
+
+    fn recovery_target(&mut self, raw: &RawPhysical) -> Option<RecoveryTarget> {
+        let named: Vec<(&str, &Spanned<String>)> = [
+            ("target_time", &raw.target_time),
+            ("target_name", &raw.target_name),
+            ("target_lsn", &raw.target_lsn),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.as_ref().map(|v| (k, v)))
+        .collect();
+        if let [_, (second, at), ..] = named.as_slice() {
+            self.problems.at(
+                at.referenced,
+                format!(
+                    "`{second}` is a second recovery target; give one of target_time, target_name, target_lsn"
+                ),
+            );
+            return None;
+        }
+        if let (Some(t), Some((key, _))) = (&raw.target, named.first())
+            && t.value != "latest"
+        {
+            self.problems.at(
+                t.referenced,
+                format!(
+                    "`target: {}` and `{key}` cannot both be set; give one",
+                    t.value
+                ),
+            );
+            return None;
+        }
+        if let Some((key, at)) = named.first() {
+            let text = self.text(at);
+            return match *key {
+                "target_time" => match DateTime::parse_from_rfc3339(text.trim()) {
+                    Ok(t) => Some(RecoveryTarget::Time(t.with_timezone(&Utc))),
+                    Err(e) => {
+                        self.problems.at(
+                            at.referenced,
+                            format!(
+                                "target_time `{text}` is not an RFC 3339 time with its offset ({e}); write e.g. `2026-12-07T03:00:00Z`"
+                            ),
+                        );
+                        None
+                    }
+                },
+                "target_name" => {
+                    if text.is_empty() || text.len() > 63 || text.contains(['\'', '\0', '\n']) {
+                        self.problems.at(
+                            at.referenced,
+                            format!("`{text}` is not a restore point name (1 to 63 characters, no quotes)"),
+                        );
+                        return None;
+                    }
+                    Some(RecoveryTarget::Name(text))
+                }
+                _ => {
+                    if !is_lsn(&text) {
+                        self.problems.at(
+                            at.referenced,
+                            format!("target_lsn `{text}` is not a WAL location; write it as PostgreSQL prints one, e.g. `0/3000028`"),
+                        );
+                        return None;
+                    }
+                    Some(RecoveryTarget::Lsn(text))
+                }
+            };
+        }
+        match raw
+            .target
+            .as_ref()
+            .map(|t| (t.value.as_str(), t.referenced))
+        {
+            None | Some(("latest", _)) => Some(RecoveryTarget::Latest),
+            Some(("immediate", _)) => Some(RecoveryTarget::Immediate),
+            Some((other, at)) => {
+                self.problems.at(
+                    at,
+                    format!(
+                        "unknown recovery target `{other}`; use `latest`, `immediate`, or one of \
+                         target_time, target_name, target_lsn"
+                    ),
+                );
+                None
+            }
+        }
+    }
+}
+
+/// `X/Y` with 1 to 8 hex digits on each side.
+fn is_lsn(s: &str) -> bool {
+    let hex = |p: &str| !p.is_empty() && p.len() <= 8 && p.chars().all(|c| c.is_ascii_hexdigit());
+    s.split_once('/').is_some_and(|(a, b)| hex(a) && hex(b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_lsn;
+
+    #[test]
+    fn a_wal_location_is_two_hex_numbers() {
+        assert!(is_lsn("0/3000028"));
+        assert!(is_lsn("16/B374D848"));
+        assert!(!is_lsn("0/"));
+        assert!(!is_lsn("x/1"));
+        assert!(!is_lsn("0/3000028'; drop"));
+        assert!(!is_lsn("123456789/0"));
+    }
+}

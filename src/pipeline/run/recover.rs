@@ -1,0 +1,434 @@
+//! The stages of a physical backup's run, between launch and keep: copy
+//! the base backup and its WAL into the held candidate, verify it against
+//! its manifest, recover it to the job's target, then check it as a loaded
+//! dump is checked, plus the engine's own integrity check.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use super::{Launched, Run};
+use crate::config::{Physical, RecoveryTarget};
+use crate::pipeline::stop::Stop;
+use crate::report::{RecoveryReport, Warning};
+use crate::restore::Credentials;
+use crate::restore::container::exec_output;
+use crate::restore::physical::{self, CopyFailure, DataDirectory, Plan, Progress, Reached};
+use crate::source::Dump;
+use crate::source::wal::{self, Continuity};
+use crate::vocab::{Phase, WarningKind};
+
+/// How often a recovering server is looked at.
+const RECOVERY_POLL: Duration = Duration::from_millis(250);
+
+/// PostgreSQL's own databases, never the job's.
+const SYSTEM_DATABASES: &[&str] = &["postgres", "template0", "template1"];
+
+impl Run<'_> {
+    /// Copy, verify, recover, then lock logins and check; the credentials
+    /// of the database checked.
+    pub(super) async fn recover_and_check(
+        &mut self,
+        l: &Launched,
+        dump: &Dump,
+        p: &Physical,
+    ) -> Result<Credentials, Stop> {
+        let Some(dir) = dump.path.clone() else {
+            return Err(Stop::error(
+                "a physical backup is read from a local folder, and this one has no path",
+            ));
+        };
+        self.report.recovery = Some(RecoveryReport {
+            kind: p.kind.as_str().to_string(),
+            target: p.target.to_string(),
+            ..Default::default()
+        });
+        let (data, plan) = self.copy(l, &dir, &p.wal).await?;
+        self.judge_continuity(&plan, &p.target)?;
+        self.verify_manifest(l, &data, &plan).await?;
+        let started = Instant::now();
+        let reached = self.recover(l, &plan, &p.target).await?;
+        let took = started.elapsed();
+        self.confirm_unchanged(dump).await?;
+        self.record_recovery_point(&reached, &data);
+        self.lock_logins(l).await?;
+        let database = self.recovered_database(l).await?;
+        let creds = Credentials {
+            database,
+            ..l.creds.clone()
+        };
+        // Pages are checked before rows are counted: a corrupt page then
+        // fails with what amcheck found, not with the count that tripped on it.
+        if p.amcheck {
+            self.amcheck(l).await?;
+        }
+        self.check(l, &creds, dump, took, (None, None)).await?;
+        self.judge_recovery_point(p)?;
+        if let Some(keep) = &self.job.keep {
+            self.make_servable(keep, l, &creds).await?;
+        }
+        Ok(creds)
+    }
+
+    fn recovery(&mut self) -> &mut RecoveryReport {
+        self.report.recovery.get_or_insert_with(Default::default)
+    }
+
+    /// Puts the base backup, restoredrill's start-up files and the WAL the
+    /// recovery needs into the held candidate.
+    async fn copy(
+        &mut self,
+        l: &Launched,
+        dir: &Path,
+        wal_dir: &Path,
+    ) -> Result<(DataDirectory, Plan), Stop> {
+        let docker = &self.ctx.docker;
+        let id = l.candidate.id.as_str();
+        let layout = physical::layout(dir).map_err(Stop::fail)?;
+        let copying = async {
+            physical::prepare(docker, id).await?;
+            physical::copy_base_backup(docker, id, dir, &layout)
+                .await
+                .map_err(copy_stop)?;
+            let data = physical::read_data_directory(docker, id)
+                .await?
+                .map_err(Stop::fail)?;
+            let wal_dir = wal_dir.to_path_buf();
+            let listed = data.clone();
+            let plan = tokio::task::spawn_blocking(move || physical::plan_wal(&wal_dir, &listed))
+                .await
+                .map_err(|e| Stop::error(format!("listing the WAL archive panicked: {e}")))?
+                .map_err(copy_stop)?;
+            physical::copy_wal(docker, id, &wal_dir_of(self.job), &plan.files)
+                .await
+                .map_err(copy_stop)?;
+            physical::own(docker, id).await?;
+            Ok::<_, Stop>((data, plan))
+        };
+        let bounded = self.bounded("copying the base backup and its WAL", copying);
+        let (data, plan) = self.timed(Phase::Copy, bounded).await??;
+        let r = self.recovery();
+        r.backup_label = data.label.label.clone();
+        r.backup_started = data.label.start_time.clone();
+        r.start_lsn = Some(data.label.start_lsn.to_string());
+        r.data_checksums = Some(data.checksums);
+        Ok((data, plan))
+    }
+
+    /// A gap fails a recovery to the latest point, which PostgreSQL would
+    /// end at the gap without a word; for another target it is told, and
+    /// the recovery shows whether the target lies before it.
+    fn judge_continuity(&mut self, plan: &Plan, target: &RecoveryTarget) -> Result<(), Stop> {
+        match &plan.continuity {
+            Continuity::Whole {
+                first,
+                newest,
+                count,
+            } => {
+                let r = self.recovery();
+                r.wal_first = Some(first.clone());
+                r.wal_newest = Some(newest.name.clone());
+                r.wal_segments = *count;
+                Ok(())
+            }
+            Continuity::Empty { first_needed } => Err(Stop::fail(format!(
+                "the WAL archive holds no segment from {first_needed} on, and the base backup carries \
+                 none of its own: the base backup cannot be recovered (is archive_command archiving, \
+                 and to this folder?)"
+            ))),
+            Continuity::Gap {
+                missing,
+                last_before,
+                newest,
+            } => {
+                let message = format!(
+                    "the WAL archive lacks segment {missing}{}, though it holds segments up to {newest}: \
+                     a recovery replays no further than the gap",
+                    last_before
+                        .as_ref()
+                        .map(|b| format!(" (the one before it, {b}, is there)"))
+                        .unwrap_or_default()
+                );
+                if *target == RecoveryTarget::Latest {
+                    return Err(Stop::fail(message));
+                }
+                tracing::warn!("{message}");
+                self.report.warnings.push(Warning {
+                    kind: WarningKind::WalGap,
+                    message,
+                });
+                Ok(())
+            }
+        }
+    }
+
+    /// Checks the copied base backup against its `backup_manifest`.
+    async fn verify_manifest(
+        &mut self,
+        l: &Launched,
+        data: &DataDirectory,
+        plan: &Plan,
+    ) -> Result<(), Stop> {
+        if !data.has_manifest {
+            self.recovery().manifest =
+                Some("no backup_manifest: the files were not checked with pg_verifybackup".into());
+            return Ok(());
+        }
+        let docker = &self.ctx.docker;
+        let verifying = physical::verify_backup(docker, &l.candidate.id, data, plan);
+        let bounded = self.bounded("pg_verifybackup", verifying);
+        let verdict = self.timed(Phase::VerifyBackup, bounded).await??;
+        match verdict {
+            Ok(said) => {
+                self.recovery().manifest = Some(said);
+                Ok(())
+            }
+            Err(found) => {
+                self.recovery().manifest = Some(found.clone());
+                Err(Stop::fail(found))
+            }
+        }
+    }
+
+    /// Starts the server, waits for its promotion within `restore.timeout`,
+    /// and proves the target was reached.
+    async fn recover(
+        &mut self,
+        l: &Launched,
+        plan: &Plan,
+        target: &RecoveryTarget,
+    ) -> Result<Reached, Stop> {
+        let (docker, job) = (&self.ctx.docker, self.job);
+        let id = l.candidate.id.as_str();
+        let waiting = async {
+            physical::release(docker, id).await?;
+            loop {
+                match physical::look(docker, id).await? {
+                    Progress::Recovering => tokio::time::sleep(RECOVERY_POLL).await,
+                    Progress::Promoted(reached) => return Ok(Ok(reached)),
+                    Progress::Exited(e) => return Ok(Err(e)),
+                }
+            }
+        };
+        let timeout = job.restore.timeout;
+        let bounded = async {
+            match tokio::time::timeout(timeout, waiting).await {
+                Ok(r) => r,
+                Err(_) => Err(Stop::fail(format!(
+                    "the recovery did not finish within the job's restore.timeout of {}",
+                    crate::restore::load::describe_timeout(timeout)
+                ))),
+            }
+        };
+        let outcome = self.timed(Phase::Recover, bounded).await?;
+        let log = physical::read_replay_log(&physical::server_log(docker, id).await);
+        self.recovery().last_segment_replayed = log.last_restored.clone();
+        let story = || {
+            let mut s = log.notable.join(" | ");
+            if let Some(last) = &log.last_restored {
+                s.push_str(&format!(
+                    " | the last segment the archive handed over was {last}"
+                ));
+            }
+            s
+        };
+        let reached = match outcome {
+            Ok(reached) => reached,
+            Err(exited) => {
+                // A server killed by the kernel or from outside is the checker's trouble.
+                crate::restore::container::still_running(docker, id)
+                    .await
+                    .or_else(|e| match e {
+                        crate::restore::RestoreError::ServerExited { .. } => Ok(()),
+                        other => Err(other),
+                    })?;
+                tracing::debug!("{exited}");
+                return Err(Stop::fail(format!(
+                    "the recovery to {target} failed: PostgreSQL stopped while replaying the WAL: {}",
+                    story()
+                )));
+            }
+        };
+        self.recovery().reached_lsn = reached.lsn.map(|l| l.to_string());
+        match target {
+            RecoveryTarget::Latest => {
+                if let (Continuity::Whole { newest, .. }, Some(lsn)) =
+                    (&plan.continuity, reached.lsn)
+                {
+                    let newest_start = wal::segment_start(newest.number, plan.segment_size);
+                    if lsn < newest_start {
+                        return Err(Stop::fail(format!(
+                            "the recovery stopped at {lsn}, before the archive's newest segment {} \
+                             (which starts at {newest_start}): a segment from there on could not be \
+                             replayed (corrupt, cut, or from another cluster): {}",
+                            newest.name,
+                            story()
+                        )));
+                    }
+                }
+            }
+            _ => {
+                if log.stopped_at_target.is_none() {
+                    return Err(Stop::fail(format!(
+                        "the recovery ended without reaching its target, {target}: {}",
+                        story()
+                    )));
+                }
+            }
+        }
+        Ok(reached)
+    }
+
+    /// The recovery point: the last transaction replayed, else (nothing
+    /// replayed past the consistency point) the base backup's start.
+    fn record_recovery_point(&mut self, reached: &Reached, data: &DataDirectory) {
+        let point = reached.last_transaction.or_else(|| {
+            data.label
+                .start_time
+                .as_deref()
+                .and_then(|t| {
+                    chrono::NaiveDateTime::parse_from_str(
+                        t.trim_end_matches(" UTC"),
+                        "%Y-%m-%d %H:%M:%S",
+                    )
+                    .ok()
+                })
+                .filter(|_| {
+                    data.label
+                        .start_time
+                        .as_deref()
+                        .is_some_and(|t| t.ends_with(" UTC"))
+                })
+                .map(|n| n.and_utc())
+        });
+        let started = self.report.started_at;
+        let r = self.recovery();
+        r.recovery_point = point;
+        r.recovery_point_age_seconds = point.map(|p| (started - p).num_seconds());
+    }
+
+    /// Fails a recovery point older than `max_recovery_point_age`.
+    fn judge_recovery_point(&mut self, p: &Physical) -> Result<(), Stop> {
+        let Some(max) = p.max_recovery_point_age else {
+            return Ok(());
+        };
+        let r = self.recovery();
+        match (r.recovery_point, r.recovery_point_age_seconds) {
+            (Some(point), Some(age)) if age > max.as_secs() as i64 => Err(Stop::fail(format!(
+                "the recovery point is {} old (the last transaction recovered committed at {}), more than \
+                 the job's max_recovery_point_age of {}: a recovery now would lose everything since",
+                humantime::format_duration(Duration::from_secs(age as u64)),
+                point.to_rfc3339(),
+                humantime::format_duration(max)
+            ))),
+            (None, _) => Err(Stop::fail(
+                "the recovery point cannot be told (no transaction was replayed and the base backup's \
+                 start time is unreadable), so max_recovery_point_age cannot be judged"
+                    .to_string(),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// The database the job checks: its `database`, which the recovered
+    /// cluster must hold, or the cluster's only own database.
+    async fn recovered_database(&mut self, l: &Launched) -> Result<String, Stop> {
+        let sql = "select datname from pg_database where datallowconn order by 1";
+        let (code, out) = exec_output(
+            &self.ctx.docker,
+            &l.candidate.id,
+            [
+                "psql",
+                "-X",
+                "-A",
+                "-t",
+                "-h",
+                "/var/run/postgresql",
+                "-U",
+                "postgres",
+                "-d",
+                "template1",
+                "-c",
+                sql,
+            ]
+            .map(String::from)
+            .to_vec(),
+            64 * 1024,
+        )
+        .await?;
+        if code != 0 {
+            return Err(Stop::error(format!(
+                "cannot list the recovered cluster's databases (exit {code}): {}",
+                out.trim()
+            )));
+        }
+        let databases: Vec<String> = out
+            .lines()
+            .map(|l| l.trim().to_string())
+            .filter(|l| !l.is_empty())
+            .collect();
+        if let Some(d) = self.report.dump.as_mut() {
+            d.databases = databases.clone();
+        }
+        let own: Vec<&String> = databases
+            .iter()
+            .filter(|d| !SYSTEM_DATABASES.contains(&d.as_str()))
+            .collect();
+        let job = self.job;
+        if job.database_named {
+            if databases.contains(&job.database) {
+                return Ok(job.database.clone());
+            }
+            return Err(Stop::fail(format!(
+                "the recovered cluster has no database `{}`; it holds: {}. Was the wrong cluster \
+                 backed up, or is the job's `database` wrong?",
+                job.database,
+                databases.join(", ")
+            )));
+        }
+        match own.as_slice() {
+            [one] => Ok((*one).clone()),
+            _ => Err(Stop::error(format!(
+                "the recovered cluster holds {} databases of its own ({}); name the one to check \
+                 with the job's `database`",
+                own.len(),
+                own.iter()
+                    .map(|d| d.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))),
+        }
+    }
+
+    /// `pg_amcheck` over the recovered cluster, within `restore.timeout`.
+    async fn amcheck(&mut self, l: &Launched) -> Result<(), Stop> {
+        let checking = physical::amcheck(&self.ctx.docker, &l.candidate.id);
+        let bounded = self.bounded("pg_amcheck", checking);
+        let verdict = self.timed(Phase::Amcheck, bounded).await??;
+        match verdict {
+            Ok(said) => {
+                self.recovery().amcheck = Some(said);
+                Ok(())
+            }
+            Err(found) => {
+                self.recovery().amcheck = Some(found.clone());
+                Err(Stop::fail(found))
+            }
+        }
+    }
+}
+
+/// The job's WAL folder.
+fn wal_dir_of(job: &crate::config::Job) -> std::path::PathBuf {
+    job.physical
+        .as_ref()
+        .map(|p| p.wal.clone())
+        .unwrap_or_default()
+}
+
+/// A failed copy: the backup's fault, or the checker's.
+fn copy_stop(f: CopyFailure) -> Stop {
+    match f {
+        CopyFailure::Backup(why) => Stop::fail(why),
+        CopyFailure::Checker(e) => e.into(),
+    }
+}

@@ -1,0 +1,1027 @@
+//! Physical backups: a PostgreSQL base backup (`pg_basebackup`, plain or
+//! `-Ft`) and the archived WAL it needs are copied into a held candidate,
+//! checked against the backup's manifest, and recovered by the candidate's
+//! own server to the job's target; the server then promotes and is checked
+//! like a loaded dump.
+//!
+//! The candidate is *held*: its entrypoint waits until restoredrill has put
+//! everything in place. Nothing of the user's backup is opened for writing:
+//! files are read on this host and streamed into the candidate, whose
+//! sandbox is the same as for a dump (no network). The server's start-up
+//! files (config, `pg_hba.conf`, the command that fetches WAL) are
+//! restoredrill's own, outside the data directory, so a backup's
+//! `postgresql.conf` or `pg_hba.conf` decides neither who may log in nor
+//! where WAL comes from; the settings that matter are given on the command
+//! line, which outranks `postgresql.auto.conf`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use bollard::Docker;
+use bollard::query_parameters::UploadToContainerOptionsBuilder;
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+
+use super::RestoreError;
+use super::container::{self, exec_output};
+use crate::config::RecoveryTarget;
+use crate::source::wal::{self, BackupLabel, Continuity, Listing, Lsn};
+
+/// The data directory inside the candidate (the image's `$PGDATA`).
+pub const PGDATA: &str = "/var/lib/postgresql/data";
+/// Where the archived WAL is copied, beside the data directory.
+pub const WAL_DIR: &str = "/var/lib/postgresql/restoredrill-wal";
+/// restoredrill's own start-up files for the server.
+pub const CONF_DIR: &str = "/var/lib/postgresql/restoredrill-conf";
+/// Created once everything is in place: the held entrypoint goes on.
+const GO: &str = "/tmp/restoredrill-go";
+/// The most bytes of a command's output read back.
+const OUTPUT_LIMIT: usize = 256 * 1024;
+/// The size of the pieces a folder is streamed into the candidate in.
+const CHUNK: usize = 256 * 1024;
+
+/// The entrypoint of a held candidate: wait for [`GO`], then run the
+/// image's own entrypoint with the container's arguments.
+pub async fn holding_entrypoint(docker: &Docker, image: &str) -> Result<Vec<String>, RestoreError> {
+    let inspected = docker
+        .inspect_image(image)
+        .await
+        .map_err(RestoreError::Docker)?;
+    let own = inspected
+        .config
+        .and_then(|c| c.entrypoint)
+        .unwrap_or_default();
+    let script = format!("while [ ! -e {GO} ]; do sleep 0.1; done\nexec \"$@\"");
+    let mut entrypoint = vec![
+        "/bin/sh".to_string(),
+        "-c".to_string(),
+        script,
+        "restoredrill-hold".to_string(),
+    ];
+    entrypoint.extend(own);
+    Ok(entrypoint)
+}
+
+/// The server's command line for a recovery to `target`. These settings
+/// outrank any the backup's `postgresql.auto.conf` holds.
+pub fn server_args(target: &RecoveryTarget, tuning: bool) -> Vec<String> {
+    let mut settings: Vec<String> = vec![
+        format!("config_file={CONF_DIR}/postgresql.conf"),
+        format!("hba_file={CONF_DIR}/pg_hba.conf"),
+        format!("ident_file={CONF_DIR}/pg_ident.conf"),
+        "listen_addresses=*".into(),
+        "port=5432".into(),
+        "unix_socket_directories=/var/run/postgresql".into(),
+        "password_encryption=scram-sha-256".into(),
+        "ssl=off".into(),
+        // Logs on stderr, where restoredrill reads how far the replay got.
+        "logging_collector=off".into(),
+        "log_destination=stderr".into(),
+        // The source's libraries may not be in this image; no check needs them.
+        "shared_preload_libraries=".into(),
+        // No connection before promotion: the source's connection limits
+        // then need not fit this server.
+        "hot_standby=off".into(),
+        "archive_mode=off".into(),
+        "primary_conninfo=".into(),
+        format!("restore_command=/bin/sh {CONF_DIR}/restore-wal.sh %f %p"),
+        "recovery_target_timeline=latest".into(),
+        "recovery_target_action=promote".into(),
+    ];
+    match target {
+        RecoveryTarget::Latest => {}
+        RecoveryTarget::Immediate => settings.push("recovery_target=immediate".into()),
+        RecoveryTarget::Time(t) => settings.push(format!(
+            "recovery_target_time={}",
+            t.format("%Y-%m-%d %H:%M:%S%.6f+00")
+        )),
+        RecoveryTarget::Name(n) => settings.push(format!("recovery_target_name={n}")),
+        RecoveryTarget::Lsn(l) => settings.push(format!("recovery_target_lsn={l}")),
+    }
+    if tuning {
+        settings.extend(
+            ["fsync=off", "synchronous_commit=off", "autovacuum=off"]
+                .into_iter()
+                .map(String::from),
+        );
+    }
+    let mut args = vec!["postgres".to_string()];
+    for s in settings {
+        args.push("-c".into());
+        args.push(s);
+    }
+    args
+}
+
+/// The start-up files restoredrill gives the server: an empty
+/// `postgresql.conf` (the command line says what matters), logins by
+/// password over TCP and trusted on the local socket (only restoredrill
+/// reaches it, through `docker exec`), and the command that fetches WAL,
+/// which tells the log each segment it handed over.
+fn conf_files() -> Vec<(&'static str, &'static str, u32)> {
+    vec![
+        (
+            "postgresql.conf",
+            "# restoredrill: the settings are on the server's command line\n",
+            0o644,
+        ),
+        (
+            "pg_hba.conf",
+            "local all all trust\nhost all all all scram-sha-256\n",
+            0o644,
+        ),
+        ("pg_ident.conf", "", 0o644),
+        ("restore-wal.sh", RESTORE_WAL, 0o755),
+    ]
+}
+
+/// The server's `restore_command`: a segment from the copied archive, as
+/// is or gzip-compressed; none there ends the replay (exit 1).
+const RESTORE_WAL: &str = r#"#!/bin/sh
+a=/var/lib/postgresql/restoredrill-wal
+if [ -f "$a/$1" ]; then
+  cp "$a/$1" "$2" || exit 1
+elif [ -f "$a/$1.gz" ]; then
+  gzip -dc "$a/$1.gz" >"$2" || { rm -f "$2"; exit 1; }
+else
+  exit 1
+fi
+echo "restoredrill: restored $1 from the archive" >&2
+"#;
+
+/// The base backup's layout on this host.
+#[derive(Debug, Clone)]
+pub enum Layout {
+    /// A copy of the data directory.
+    Plain,
+    /// `pg_basebackup -Ft`: `base.tar` and, with `-X stream`, `pg_wal.tar`,
+    /// each possibly compressed.
+    Tar { base: PathBuf, wal: Option<PathBuf> },
+}
+
+/// Tells the layout of the base backup in `dir`; an error names what is
+/// wrong with it (it is the backup's fault).
+pub fn layout(dir: &Path) -> Result<Layout, String> {
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| format!("cannot read the base backup {}: {e}", dir.display()))?;
+    let mut names = Vec::new();
+    for e in entries {
+        let e = e.map_err(|e| format!("cannot read the base backup {}: {e}", dir.display()))?;
+        names.push(e.file_name().to_string_lossy().into_owned());
+    }
+    let tar_of = |stem: &str| {
+        ["", ".gz", ".zst", ".lz4"]
+            .iter()
+            .map(|ext| format!("{stem}.tar{ext}"))
+            .find(|n| names.contains(n))
+    };
+    if let Some(base) = tar_of("base") {
+        if base.ends_with(".lz4") {
+            return Err(format!(
+                "{base} is lz4-compressed, which restoredrill cannot read yet; make the base backup \
+                 with `pg_basebackup -Ft -Z gzip` or `-Z zstd`, or plain"
+            ));
+        }
+        if let Some(other) = names.iter().find(|n| {
+            n.contains(".tar") && !n.starts_with("base.tar") && !n.starts_with("pg_wal.tar")
+        }) {
+            return Err(format!(
+                "the base backup holds {other}, a tablespace's archive; restoredrill recovers base backups \
+                 without tablespaces only"
+            ));
+        }
+        return Ok(Layout::Tar {
+            base: dir.join(base),
+            wal: tar_of("pg_wal").map(|w| dir.join(w)),
+        });
+    }
+    if names.iter().any(|n| n == "PG_VERSION") {
+        return Ok(Layout::Plain);
+    }
+    Err(format!(
+        "{} is no base backup: it has neither PG_VERSION (a plain `pg_basebackup`) nor base.tar \
+         (`pg_basebackup -Ft`)",
+        dir.display()
+    ))
+}
+
+/// Why copying into the candidate failed.
+#[derive(Debug)]
+pub enum CopyFailure {
+    /// The backup could not be read or unpacked: the backup's fault.
+    Backup(String),
+    /// The checker's trouble (Docker, the candidate).
+    Checker(RestoreError),
+}
+
+/// Creates the folders the copies go to, and restoredrill's start-up files.
+pub async fn prepare(docker: &Docker, id: &str) -> Result<(), RestoreError> {
+    let (code, out) = exec_output(
+        docker,
+        id,
+        vec![
+            "mkdir".into(),
+            "-p".into(),
+            PGDATA.into(),
+            WAL_DIR.into(),
+            CONF_DIR.into(),
+        ],
+        OUTPUT_LIMIT,
+    )
+    .await?;
+    if code != 0 {
+        return Err(RestoreError::Unexpected(format!(
+            "cannot make the candidate's folders (exit {code}): {out}"
+        )));
+    }
+    let mut b = tar::Builder::new(Vec::new());
+    for (name, text, mode) in conf_files() {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(text.len() as u64);
+        h.set_mode(mode);
+        h.set_mtime(0);
+        h.set_cksum();
+        b.append_data(&mut h, name, text.as_bytes()).map_err(|e| {
+            RestoreError::Unexpected(format!("cannot pack the start-up files: {e}"))
+        })?;
+    }
+    let archive = b
+        .into_inner()
+        .map_err(|e| RestoreError::Unexpected(format!("cannot pack the start-up files: {e}")))?;
+    let body = futures_util::stream::once(async { Ok(Bytes::from(archive)) });
+    upload(docker, id, CONF_DIR, body)
+        .await
+        .map_err(RestoreError::Docker)
+}
+
+async fn upload(
+    docker: &Docker,
+    id: &str,
+    dest: &str,
+    body: impl Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static,
+) -> Result<(), bollard::errors::Error> {
+    let opts = UploadToContainerOptionsBuilder::default()
+        .path(dest)
+        .build();
+    docker
+        .upload_to_container(id, Some(opts), bollard::body_try_stream(body))
+        .await
+}
+
+/// Copies the base backup in `dir` into the candidate's data directory.
+pub async fn copy_base_backup(
+    docker: &Docker,
+    id: &str,
+    dir: &Path,
+    layout: &Layout,
+) -> Result<(), CopyFailure> {
+    match layout {
+        Layout::Plain => {
+            let dir = dir.to_path_buf();
+            let (body, failed) = tar_stream(move |b| b.append_dir_all(".", &dir));
+            upload_checked(docker, id, PGDATA, body, failed, "the base backup").await
+        }
+        Layout::Tar { base, wal } => {
+            upload_file(docker, id, PGDATA, base).await?;
+            if let Some(w) = wal {
+                upload_file(docker, id, &format!("{PGDATA}/pg_wal"), w).await?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Streams one (compressed) tar file of the backup into `dest`.
+async fn upload_file(docker: &Docker, id: &str, dest: &str, tar: &Path) -> Result<(), CopyFailure> {
+    let name = tar.display().to_string();
+    let file = crate::source::reader::open_regular(tar)
+        .await
+        .map_err(|e| CopyFailure::Backup(format!("cannot read {name}: {e}")))?;
+    let reader = tokio::io::BufReader::new(file);
+    let ext = tar.extension().and_then(|e| e.to_str()).unwrap_or("");
+    let decoded: std::pin::Pin<Box<dyn tokio::io::AsyncRead + Send>> = match ext {
+        "gz" => {
+            let mut d = async_compression::tokio::bufread::GzipDecoder::new(reader);
+            d.multiple_members(true);
+            Box::pin(d)
+        }
+        "zst" => Box::pin(async_compression::tokio::bufread::ZstdDecoder::new(reader)),
+        _ => Box::pin(reader),
+    };
+    let failed = Arc::new(Mutex::new(None));
+    let seen = failed.clone();
+    let stream = tokio_util::io::ReaderStream::with_capacity(decoded, CHUNK).inspect(move |r| {
+        if let Err(e) = r {
+            let mut slot = seen.lock().expect("copy error slot");
+            slot.get_or_insert_with(|| e.to_string());
+        }
+    });
+    upload_checked(docker, id, dest, stream, failed, &name).await
+}
+
+/// Uploads `body`; a failure is the backup's when reading it failed or
+/// Docker could not unpack it while the candidate still runs.
+async fn upload_checked(
+    docker: &Docker,
+    id: &str,
+    dest: &str,
+    body: impl Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static,
+    failed: Arc<Mutex<Option<String>>>,
+    what: &str,
+) -> Result<(), CopyFailure> {
+    let outcome = upload(docker, id, dest, body).await;
+    let read_error = failed.lock().expect("copy error slot").take();
+    if let Some(e) = read_error {
+        return Err(CopyFailure::Backup(format!("cannot read {what}: {e}")));
+    }
+    match outcome {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            container::still_running(docker, id)
+                .await
+                .map_err(CopyFailure::Checker)?;
+            Err(CopyFailure::Backup(format!(
+                "{what} could not be unpacked into the candidate: {e}"
+            )))
+        }
+    }
+}
+
+/// A tar made on a blocking thread by `build`, as a stream of chunks, and
+/// where the first error reading the files is put.
+fn tar_stream<F>(
+    build: F,
+) -> (
+    impl Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static,
+    Arc<Mutex<Option<String>>>,
+)
+where
+    F: FnOnce(&mut tar::Builder<ChunkWriter>) -> std::io::Result<()> + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(8);
+    let failed = Arc::new(Mutex::new(None));
+    let slot = failed.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut b = tar::Builder::new(ChunkWriter {
+            tx: tx.clone(),
+            buf: Vec::with_capacity(CHUNK),
+        });
+        // Links are copied as links: nothing outside the backup is read.
+        b.follow_symlinks(false);
+        let built = build(&mut b)
+            .and_then(|()| b.into_inner())
+            .and_then(|mut w| w.flush());
+        if let Err(e) = built {
+            slot.lock()
+                .expect("copy error slot")
+                .get_or_insert_with(|| e.to_string());
+            let _ = tx.blocking_send(Err(e));
+        }
+    });
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
+    (stream, failed)
+}
+
+/// Hands a tar's bytes to the upload in chunks.
+struct ChunkWriter {
+    tx: tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
+    buf: Vec<u8>,
+}
+
+impl Write for ChunkWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= CHUNK {
+            self.flush()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk = Bytes::from(std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK)));
+        self.tx
+            .blocking_send(Ok(chunk))
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the upload stopped"))
+    }
+}
+
+/// What the copied data directory says of itself.
+#[derive(Debug, Clone)]
+pub struct DataDirectory {
+    pub label: BackupLabel,
+    /// The major version it was made by (`PG_VERSION`).
+    pub version: String,
+    pub segment_size: u64,
+    pub checksums: bool,
+    pub has_manifest: bool,
+    /// WAL segment names the backup carries in its own `pg_wal`.
+    pub own_wal: Vec<String>,
+}
+
+/// Reads the copied data directory's `PG_VERSION`, `backup_label` and
+/// control file; an `Err(String)` is the backup's fault.
+pub async fn read_data_directory(
+    docker: &Docker,
+    id: &str,
+) -> Result<Result<DataDirectory, String>, RestoreError> {
+    let script = format!(
+        "cd {PGDATA} || exit 3\n\
+         echo '== PG_VERSION'; cat PG_VERSION 2>/dev/null\n\
+         echo '== backup_label'; cat backup_label 2>/dev/null\n\
+         echo '== manifest'; [ -f backup_manifest ] && echo yes\n\
+         echo '== pg_wal'; ls pg_wal 2>/dev/null\n\
+         echo '== server'; postgres --version\n\
+         echo '== control'; LANG=C pg_controldata -D {PGDATA} 2>&1\n"
+    );
+    let (_, out) = exec_output(
+        docker,
+        id,
+        vec!["/bin/sh".into(), "-c".into(), script],
+        OUTPUT_LIMIT,
+    )
+    .await?;
+    Ok(parse_data_directory(&out))
+}
+
+/// Splits the output of [`read_data_directory`]'s script into its parts.
+fn parse_data_directory(out: &str) -> Result<DataDirectory, String> {
+    let mut parts: std::collections::HashMap<&str, Vec<&str>> = Default::default();
+    let mut current = "";
+    for line in out.lines() {
+        if let Some(name) = line.strip_prefix("== ") {
+            current = name;
+            parts.entry(current).or_default();
+        } else {
+            parts.entry(current).or_default().push(line);
+        }
+    }
+    let part = |n: &str| parts.get(n).cloned().unwrap_or_default();
+    let version = part("PG_VERSION").first().map(|v| v.trim().to_string());
+    let Some(version) = version.filter(|v| !v.is_empty()) else {
+        return Err(
+            "the base backup has no PG_VERSION: it is not a PostgreSQL data directory".into(),
+        );
+    };
+    let label_text = part("backup_label").join("\n");
+    if label_text.trim().is_empty() {
+        return Err(
+            "the base backup has no backup_label: without it a copy taken from a running server \
+             cannot be recovered safely (was the label lost, or is this no `pg_basebackup`?)"
+                .into(),
+        );
+    }
+    let label = wal::parse_backup_label(&label_text)
+        .map_err(|e| format!("the base backup's backup_label is unreadable: {e}"))?;
+    let server = part("server").join(" ");
+    let server_major = server
+        .split_whitespace()
+        .find_map(|w| {
+            w.split('.')
+                .next()
+                .filter(|m| m.chars().all(|c| c.is_ascii_digit()) && !m.is_empty())
+        })
+        .unwrap_or("?")
+        .to_string();
+    if server_major != version {
+        return Err(format!(
+            "the base backup was made by PostgreSQL {version}, but the job's image runs PostgreSQL \
+             {server_major}; a base backup is recovered only by its own major version: set the job's \
+             `image:` to a PostgreSQL {version} image (e.g. `postgres:{version}`)"
+        ));
+    }
+    let control = part("control");
+    let field = |name: &str| {
+        control.iter().find_map(|l| {
+            l.strip_prefix(name)
+                .map(|v| v.trim_start_matches(':').trim().to_string())
+        })
+    };
+    let segment_size = field("Bytes per WAL segment")
+        .and_then(|v| v.parse::<u64>().ok())
+        .ok_or_else(|| {
+            format!(
+                "pg_controldata cannot read the base backup's control file: {}",
+                control.join(" ")
+            )
+        })?;
+    let checksums = field("Data page checksum version").is_some_and(|v| v != "0");
+    Ok(DataDirectory {
+        label,
+        version,
+        segment_size,
+        checksums,
+        has_manifest: part("manifest").iter().any(|l| l.trim() == "yes"),
+        own_wal: part("pg_wal")
+            .iter()
+            .map(|s| s.trim().to_string())
+            .collect(),
+    })
+}
+
+/// The archive's segments the recovery may need (from the backup's start
+/// segment on, and every timeline history file), and their continuity.
+pub struct Plan {
+    pub files: Vec<String>,
+    pub continuity: Continuity,
+    pub compressed: bool,
+    pub segment_size: u64,
+}
+
+/// Lists the WAL archive in `dir` for a backup that starts as `data` says.
+pub fn plan_wal(dir: &Path, data: &DataDirectory) -> Result<Plan, CopyFailure> {
+    let archive = match wal::list_dir(dir, data.segment_size) {
+        Ok(a) => a,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(CopyFailure::Backup(format!(
+                "the WAL archive {} does not exist; a base backup is recovered with the WAL archived after it",
+                dir.display()
+            )));
+        }
+        Err(e) => {
+            return Err(CopyFailure::Checker(RestoreError::Unexpected(format!(
+                "cannot read the WAL archive: {e}"
+            ))));
+        }
+    };
+    let start = wal::segment_of(data.label.start_lsn, data.segment_size);
+    let mut files: Vec<String> = archive
+        .segments
+        .iter()
+        .filter(|s| s.number >= start && s.timeline >= data.label.timeline)
+        .map(|s| s.name.clone())
+        .collect();
+    if let Some(odd) = files
+        .iter()
+        .find(|f| f.contains('.') && !f.ends_with(".gz"))
+    {
+        return Err(CopyFailure::Backup(format!(
+            "the WAL archive holds {odd}, compressed in a way restoredrill cannot read yet; \
+             archive segments as they are or gzip-compressed (.gz)"
+        )));
+    }
+    files.extend(archive.histories.iter().map(|t| format!("{t:08X}.history")));
+    let compressed = files.iter().any(|f| f.ends_with(".gz"));
+    // The backup's own WAL counts as present: it is replayed from pg_wal.
+    let names = archive
+        .segments
+        .iter()
+        .map(|s| s.name.clone())
+        .chain(data.own_wal.iter().cloned());
+    let together: Listing = wal::list(names, data.segment_size);
+    let continuity = wal::continuity(&together, &data.label, data.segment_size).map_err(|e| {
+        CopyFailure::Backup(format!("the base backup's WAL cannot be followed: {e}"))
+    })?;
+    Ok(Plan {
+        files,
+        continuity,
+        compressed,
+        segment_size: data.segment_size,
+    })
+}
+
+/// Copies the planned archive files into [`WAL_DIR`].
+pub async fn copy_wal(
+    docker: &Docker,
+    id: &str,
+    dir: &Path,
+    files: &[String],
+) -> Result<(), CopyFailure> {
+    let dir = dir.to_path_buf();
+    let files = files.to_vec();
+    let (body, failed) = tar_stream(move |b| {
+        for f in &files {
+            let path = dir.join(f);
+            let file = crate::source::reader::open_regular_blocking(&path)?;
+            b.append_file(f, &mut { file })?;
+        }
+        Ok(())
+    });
+    upload_checked(docker, id, WAL_DIR, body, failed, "the WAL archive").await
+}
+
+/// Gives the copies to the server's user, as the image's entrypoint does
+/// for the data directory.
+pub async fn own(docker: &Docker, id: &str) -> Result<(), RestoreError> {
+    let (code, out) = exec_output(
+        docker,
+        id,
+        vec![
+            "chown".into(),
+            "-R".into(),
+            "postgres:postgres".into(),
+            PGDATA.into(),
+            WAL_DIR.into(),
+            CONF_DIR.into(),
+        ],
+        OUTPUT_LIMIT,
+    )
+    .await?;
+    if code != 0 {
+        return Err(RestoreError::Unexpected(format!(
+            "cannot give the copied backup to the server's user (exit {code}): {out}"
+        )));
+    }
+    Ok(())
+}
+
+/// Runs `pg_verifybackup` on the copied data directory; `Err` holds what
+/// it found (the backup's fault). WAL is parsed from the backup's own
+/// `pg_wal`, else from the copied archive when it is not compressed.
+pub async fn verify_backup(
+    docker: &Docker,
+    id: &str,
+    data: &DataDirectory,
+    plan: &Plan,
+) -> Result<Result<String, String>, RestoreError> {
+    let mut cmd = vec!["pg_verifybackup".to_string()];
+    let parsing = if data
+        .own_wal
+        .iter()
+        .any(|n| wal::parse_segment(n, data.segment_size).is_some())
+    {
+        "with the WAL in the backup's pg_wal"
+    } else if !plan.compressed {
+        cmd.extend(["-w".into(), WAL_DIR.into()]);
+        "with the WAL in the archive"
+    } else {
+        cmd.push("-n".into());
+        "without parsing WAL (the archive is compressed)"
+    };
+    cmd.push(PGDATA.into());
+    let as_postgres = vec![
+        "setpriv".into(),
+        "--reuid=postgres".into(),
+        "--regid=postgres".into(),
+        "--init-groups".into(),
+    ];
+    let (code, out) = exec_output(
+        docker,
+        id,
+        as_postgres.into_iter().chain(cmd).collect(),
+        OUTPUT_LIMIT,
+    )
+    .await?;
+    let out = out.trim().to_string();
+    Ok(match code {
+        0 => Ok(format!(
+            "pg_verifybackup: every file matches backup_manifest, {parsing}"
+        )),
+        _ => Err(format!(
+            "pg_verifybackup (exit {code}) found the base backup does not match its backup_manifest: {}",
+            last_lines(&out, 8)
+        )),
+    })
+}
+
+/// Lets the held server start, recovering.
+pub async fn release(docker: &Docker, id: &str) -> Result<(), RestoreError> {
+    let (code, out) = exec_output(
+        docker,
+        id,
+        vec![
+            "/bin/sh".into(),
+            "-c".into(),
+            format!(
+                "touch {PGDATA}/recovery.signal && chown postgres:postgres {PGDATA}/recovery.signal && touch {GO}"
+            ),
+        ],
+        OUTPUT_LIMIT,
+    )
+    .await?;
+    if code != 0 {
+        return Err(RestoreError::Unexpected(format!(
+            "cannot start the recovery (exit {code}): {out}"
+        )));
+    }
+    Ok(())
+}
+
+/// Where a finished recovery stands.
+#[derive(Debug, Clone, Default)]
+pub struct Reached {
+    /// The last WAL location replayed.
+    pub lsn: Option<Lsn>,
+    /// The commit time of the last transaction replayed.
+    pub last_transaction: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// How one look at a recovering server went.
+pub enum Progress {
+    Recovering,
+    Promoted(Reached),
+    /// The server exited: its log's last lines.
+    Exited(RestoreError),
+}
+
+/// Looks once whether the server has finished its recovery and promoted.
+pub async fn look(docker: &Docker, id: &str) -> Result<Progress, RestoreError> {
+    if let Err(e) = container::still_running(docker, id).await {
+        return match e {
+            RestoreError::ServerExited { .. } => Ok(Progress::Exited(e)),
+            other => Err(other),
+        };
+    }
+    let sql = "select pg_is_in_recovery(), coalesce(pg_last_wal_replay_lsn()::text, ''), \
+               coalesce(to_char(pg_last_xact_replay_timestamp() at time zone 'UTC', \
+               'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), '')";
+    let (code, out) = exec_output(
+        docker,
+        id,
+        vec![
+            "psql".into(),
+            "-X".into(),
+            "-A".into(),
+            "-t".into(),
+            "-F".into(),
+            "|".into(),
+            "-h".into(),
+            "/var/run/postgresql".into(),
+            "-U".into(),
+            "postgres".into(),
+            "-d".into(),
+            "template1".into(),
+            "-c".into(),
+            sql.into(),
+        ],
+        OUTPUT_LIMIT,
+    )
+    .await?;
+    if code != 0 {
+        if out.contains("role \"postgres\" does not exist") {
+            return Err(RestoreError::Unexpected(
+                "the recovered cluster has no role `postgres`, which restoredrill logs in as to check it; \
+                 a cluster made by the official images with another POSTGRES_USER cannot be checked yet"
+                    .into(),
+            ));
+        }
+        return Ok(Progress::Recovering);
+    }
+    let fields: Vec<&str> = out.trim().split('|').collect();
+    match fields.as_slice() {
+        ["f", lsn, time] => Ok(Progress::Promoted(Reached {
+            lsn: lsn.parse().ok(),
+            last_transaction: chrono::DateTime::parse_from_rfc3339(time)
+                .ok()
+                .map(|t| t.with_timezone(&chrono::Utc)),
+        })),
+        _ => Ok(Progress::Recovering),
+    }
+}
+
+/// What the server's log says of the replay: the lines a person needs to
+/// see why it stopped, and the last segment the archive handed over.
+#[derive(Debug, Default, Clone)]
+pub struct ReplayLog {
+    pub last_restored: Option<String>,
+    /// `recovery stopping ...`: the target was met.
+    pub stopped_at_target: Option<String>,
+    pub consistent: bool,
+    /// FATAL, PANIC and the replay's summary lines.
+    pub notable: Vec<String>,
+}
+
+/// Reads the replay's story from the server's log.
+pub fn read_replay_log(log: &str) -> ReplayLog {
+    let mut r = ReplayLog::default();
+    for line in log.lines() {
+        if let Some(rest) = line.split("restoredrill: restored ").nth(1) {
+            r.last_restored = rest.split_whitespace().next().map(String::from);
+        } else if line.contains("recovery stopping") {
+            r.stopped_at_target = Some(after_level(line));
+            r.notable.push(after_level(line));
+        } else if line.contains("consistent recovery state reached") {
+            r.consistent = true;
+        } else if [
+            "FATAL:",
+            "PANIC:",
+            "redo done at",
+            "last completed transaction",
+            "invalid record length",
+            "invalid magic number",
+            "incorrect resource manager",
+            "unexpected pageaddr",
+            "record with incorrect prev-link",
+            "WAL file is from different database system",
+            "checksum",
+        ]
+        .iter()
+        .any(|k| line.contains(k))
+        {
+            r.notable.push(after_level(line));
+        }
+    }
+    let keep = r.notable.len().saturating_sub(12);
+    r.notable.drain(..keep);
+    r
+}
+
+/// The message of a log line, without the timestamp and pid before it.
+fn after_level(line: &str) -> String {
+    for level in [
+        "LOG:", "FATAL:", "PANIC:", "WARNING:", "ERROR:", "DETAIL:", "HINT:",
+    ] {
+        if let Some(i) = line.find(level) {
+            return line[i..].split_whitespace().collect::<Vec<_>>().join(" ");
+        }
+    }
+    line.trim().to_string()
+}
+
+/// The last `n` lines of `text`, joined.
+fn last_lines(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    lines[lines.len().saturating_sub(n)..].join(" | ")
+}
+
+/// The server's log, enough of it to read the replay's story.
+pub async fn server_log(docker: &Docker, id: &str) -> String {
+    container::logs_tail(docker, id, 400).await
+}
+
+/// Runs `pg_amcheck` over every database that allows connections,
+/// installing the `amcheck` extension where it is missing and removing it
+/// again; `Err` lists the corruption found.
+pub async fn amcheck(docker: &Docker, id: &str) -> Result<Result<String, String>, RestoreError> {
+    let script = r#"set -u
+psql_() { psql -X -A -t -q -h /var/run/postgresql -U postgres "$@"; }
+dbs=$(psql_ -d template1 -c "select datname from pg_database where datallowconn and datname <> 'template0' order by 1") || exit 10
+installed=""
+for db in $dbs; do
+  has=$(psql_ -d "$db" -c "select count(*) from pg_extension where extname = 'amcheck'") || exit 10
+  if [ "$has" = 0 ]; then
+    psql_ -d "$db" -c "create extension amcheck" >/dev/null || exit 10
+    installed="$installed $db"
+  fi
+done
+pg_amcheck -h /var/run/postgresql -U postgres --all --heapallindexed --no-strict-names 2>&1
+code=$?
+for db in $installed; do psql_ -d "$db" -c "drop extension amcheck" >/dev/null; done
+failures=$(psql_ -d template1 -c "select coalesce(sum(checksum_failures), 0) from pg_stat_database")
+echo "restoredrill: checksum failures $failures"
+echo "restoredrill: databases $(echo $dbs | wc -w)"
+exit $code
+"#;
+    let (code, out) = exec_output(
+        docker,
+        id,
+        vec!["/bin/sh".into(), "-c".into(), script.into()],
+        OUTPUT_LIMIT,
+    )
+    .await?;
+    Ok(judge_amcheck(code, &out))
+}
+
+/// Reads what [`amcheck`]'s script printed.
+fn judge_amcheck(code: i64, out: &str) -> Result<String, String> {
+    let failures: u64 = out
+        .lines()
+        .find_map(|l| l.strip_prefix("restoredrill: checksum failures "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0);
+    let databases = out
+        .lines()
+        .find_map(|l| l.strip_prefix("restoredrill: databases "))
+        .map(|n| n.trim().to_string())
+        .unwrap_or_else(|| "?".into());
+    let findings: Vec<&str> = out
+        .lines()
+        .filter(|l| !l.starts_with("restoredrill: ") && !l.trim().is_empty())
+        .collect();
+    if code == 10 {
+        return Err(format!(
+            "pg_amcheck could not be prepared (the amcheck extension): {}",
+            findings.join(" | ")
+        ));
+    }
+    if code != 0 || failures > 0 || !findings.is_empty() {
+        let shown: Vec<&str> = findings.iter().take(10).copied().collect();
+        let more = findings.len().saturating_sub(shown.len());
+        return Err(format!(
+            "pg_amcheck found corruption in the recovered cluster (exit {code}, {failures} data page \
+             checksum failure(s)): {}{}",
+            shown.join(" | "),
+            if more > 0 {
+                format!(" | … and {more} more line(s)")
+            } else {
+                String::new()
+            }
+        ));
+    }
+    Ok(format!(
+        "pg_amcheck --heapallindexed: no corruption in {databases} database(s), no checksum failure"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CONTROL: &str = "== PG_VERSION\n15\n== backup_label\nSTART WAL LOCATION: 0/2000028 (file 000000010000000000000002)\nCHECKPOINT LOCATION: 0/2000060\nBACKUP METHOD: streamed\nBACKUP FROM: primary\nSTART TIME: 2026-12-07 03:30:01 UTC\nLABEL: pg_basebackup base backup\nSTART TIMELINE: 1\n== manifest\nyes\n== pg_wal\n000000010000000000000002\narchive_status\n== server\npostgres (PostgreSQL) 15.14 (Debian 15.14-0+deb12u1)\n== control\npg_control version number:            1300\nBytes per WAL segment:                16777216\nData page checksum version:           1\n";
+
+    #[test]
+    fn the_data_directory_is_read_from_its_files() {
+        let d = parse_data_directory(CONTROL).unwrap();
+        assert_eq!(d.version, "15");
+        assert_eq!(d.segment_size, 16 * 1024 * 1024);
+        assert!(d.checksums);
+        assert!(d.has_manifest);
+        assert_eq!(d.label.timeline, 1);
+        assert!(d.own_wal.contains(&"000000010000000000000002".to_string()));
+    }
+
+    #[test]
+    fn a_backup_of_another_major_version_names_both_and_the_image_to_use() {
+        let other = CONTROL.replace("== PG_VERSION\n15", "== PG_VERSION\n16");
+        let e = parse_data_directory(&other).unwrap_err();
+        assert!(
+            e.contains("PostgreSQL 16") && e.contains("PostgreSQL 15"),
+            "{e}"
+        );
+        assert!(e.contains("postgres:16"), "{e}");
+    }
+
+    #[test]
+    fn a_copy_without_backup_label_or_pg_version_is_refused() {
+        let no_label = CONTROL
+            .replace("START WAL LOCATION", "X")
+            .replace("LABEL:", "Y");
+        let cut: String = no_label
+            .split("== manifest")
+            .next()
+            .unwrap()
+            .split("== backup_label")
+            .next()
+            .unwrap()
+            .to_string()
+            + "== backup_label\n== manifest\n";
+        assert!(
+            parse_data_directory(&cut)
+                .unwrap_err()
+                .contains("no backup_label")
+        );
+        let none = CONTROL.replace("== PG_VERSION\n15\n", "== PG_VERSION\n");
+        assert!(
+            parse_data_directory(&none)
+                .unwrap_err()
+                .contains("no PG_VERSION")
+        );
+    }
+
+    #[test]
+    fn the_replay_log_tells_the_last_segment_and_why_it_stopped() {
+        let log = "2026-12-07 03:31:00.1 UTC [30] LOG:  starting archive recovery\n\
+                   restoredrill: restored 000000010000000000000003 from the archive\n\
+                   2026-12-07 03:31:00.2 UTC [30] LOG:  consistent recovery state reached at 0/3000100\n\
+                   restoredrill: restored 000000010000000000000004 from the archive\n\
+                   2026-12-07 03:31:00.3 UTC [30] LOG:  redo done at 0/4000060 system usage: CPU\n\
+                   2026-12-07 03:31:00.3 UTC [30] LOG:  last completed transaction was at log time 2026-12-07 03:20:00+00\n\
+                   2026-12-07 03:31:00.4 UTC [30] FATAL:  recovery ended before configured recovery target was reached\n";
+        let r = read_replay_log(log);
+        assert_eq!(r.last_restored.as_deref(), Some("000000010000000000000004"));
+        assert!(r.consistent);
+        assert!(r.stopped_at_target.is_none());
+        assert_eq!(r.notable.len(), 3);
+        assert!(r.notable[2].starts_with("FATAL: recovery ended before"));
+    }
+
+    #[test]
+    fn amcheck_findings_and_checksum_failures_fail() {
+        let clean = "restoredrill: checksum failures 0\nrestoredrill: databases 3\n";
+        assert!(judge_amcheck(0, clean).unwrap().contains("3 database(s)"));
+        let corrupt = "heap table \"shop.public.orders\", block 0, offset 3:\n    invalid line pointer\nrestoredrill: checksum failures 0\nrestoredrill: databases 3\n";
+        let e = judge_amcheck(2, corrupt).unwrap_err();
+        assert!(e.contains("shop.public.orders"), "{e}");
+        let checksum = "restoredrill: checksum failures 2\nrestoredrill: databases 3\n";
+        assert!(
+            judge_amcheck(0, checksum)
+                .unwrap_err()
+                .contains("2 data page")
+        );
+        assert!(
+            judge_amcheck(10, "ERROR: no amcheck")
+                .unwrap_err()
+                .contains("could not be prepared")
+        );
+    }
+
+    #[test]
+    fn the_recovery_target_is_on_the_command_line() {
+        let t = chrono::DateTime::parse_from_rfc3339("2026-12-07T03:20:00.5Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        let args = server_args(&RecoveryTarget::Time(t), false).join(" ");
+        assert!(
+            args.contains("recovery_target_time=2026-12-07 03:20:00.500000+00"),
+            "{args}"
+        );
+        assert!(args.contains("hot_standby=off"));
+        let args = server_args(&RecoveryTarget::Latest, false).join(" ");
+        assert!(!args.contains("recovery_target_time=") && !args.contains("recovery_target="));
+    }
+}

@@ -1,0 +1,353 @@
+//! Physical backups are recovered, and the recovery proves how far it got.
+//! A real PostgreSQL 15 source archives its WAL and is backed up with the
+//! real `pg_basebackup` (plain, `-Ft -z`, and without WAL), with rows
+//! committed at known times between the backups (fixtures/make-physical.sh,
+//! run once per test binary). Each job recovers a copy, so tampering with
+//! one does not touch the others.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use common::*;
+use serde_json::Value;
+
+/// The backups the fixture script made, and what it measured.
+struct Backups {
+    dir: PathBuf,
+    facts: Value,
+}
+
+/// Makes the backups once for every test of this file.
+fn backups() -> &'static Backups {
+    static MADE: OnceLock<Backups> = OnceLock::new();
+    MADE.get_or_init(|| {
+        let dir = tempfile::Builder::new()
+            .prefix("restoredrill-physical-")
+            .tempdir()
+            .expect("tempdir")
+            .keep();
+        let out = Command::new(repo().join("fixtures/make-physical.sh"))
+            .arg(&dir)
+            .output()
+            .expect("run fixtures/make-physical.sh");
+        assert!(
+            out.status.success(),
+            "fixtures/make-physical.sh failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let facts = std::fs::read(dir.join("facts.json")).expect("facts.json");
+        Backups {
+            dir,
+            facts: serde_json::from_slice(&facts).expect("facts.json is JSON"),
+        }
+    })
+}
+
+/// Copies base backup `which` into `app`'s folder for job `job`, and the
+/// WAL archive; returns (the folder of base backups, the WAL folder).
+fn copy_for(app: &App, job: &str, which: &str) -> (PathBuf, PathBuf) {
+    let b = backups();
+    let base = app.path(&format!("{job}/base"));
+    let wal = app.path(&format!("{job}/wal"));
+    std::fs::create_dir_all(&base).unwrap();
+    copy_tree(&b.dir.join("base").join(which), &base.join(which));
+    copy_tree(&b.dir.join("wal"), &wal);
+    (base, wal)
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    let status = Command::new("cp")
+        .arg("-a")
+        .arg(from)
+        .arg(to)
+        .status()
+        .expect("cp");
+    assert!(
+        status.success(),
+        "cp -a {} {}",
+        from.display(),
+        to.display()
+    );
+}
+
+/// A physical job recovering the base backups in `base` with the WAL in `wal`.
+fn job(name: &str, base: &Path, wal: &Path, physical_extra: &str, extra: &str) -> String {
+    format!(
+        "  - name: JOB({name})\n    engine: postgres\n    image: {PG_IMAGE}\n    database: shop\n    \
+         source: {{ type: local, settle: 0s, path: {} }}\n    physical:\n      kind: pg_basebackup\n      \
+         wal: {}\n{physical_extra}{extra}",
+        base.display(),
+        wal.display()
+    )
+}
+
+fn orders(run: &Value) -> i64 {
+    run["tables"]["public.orders"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("no orders count in {run:#}"))
+}
+
+fn fact_i64(key: &str) -> i64 {
+    backups().facts[key].as_i64().expect(key)
+}
+
+fn fact_str(key: &str) -> String {
+    backups().facts[key].as_str().expect(key).to_string()
+}
+
+/// sha256 of every file under `dir`, with its path: what a run must not change.
+fn fingerprint(dir: &Path) -> String {
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg("find . -type f -print0 | sort -z | xargs -0 sha256sum")
+        .current_dir(dir)
+        .output()
+        .expect("sha256sum");
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+#[tokio::test]
+async fn base_backups_recover_to_the_latest_point_a_time_a_restore_point_and_their_consistency_point()
+ {
+    let docker = require_docker().await;
+    let app = App::new("phys-targets");
+    let (plain, wal1) = copy_for(&app, "plain", "plain");
+    let (tar, wal2) = copy_for(&app, "tar", "tar");
+    let (mid, wal3) = copy_for(&app, "mid", "plain-nowal");
+    let (named, wal4) = copy_for(&app, "named", "plain-nowal");
+    let (first, wal5) = copy_for(&app, "first", "plain-nowal");
+    let before = fingerprint(&app.path("tar"));
+    app.write_config(
+        &[
+            job("plain", &plain, &wal1, "", "    keep: true\n"),
+            job("tar", &tar, &wal2, "", "    keep: false\n"),
+            job(
+                "mid",
+                &mid,
+                &wal3,
+                &format!("      target_time: \"{}\"\n", fact_str("time_mid")),
+                "    keep: false\n",
+            ),
+            job(
+                "named",
+                &named,
+                &wal4,
+                &format!("      target_name: {}\n", fact_str("restore_point")),
+                "    keep: false\n",
+            ),
+            job(
+                "first",
+                &first,
+                &wal5,
+                "      target: immediate\n",
+                "    keep: false\n",
+            ),
+        ]
+        .concat(),
+    );
+    let (code, runs, stderr) = app.run_json(&[]);
+    assert_eq!(code, 0, "every recovery passes: {runs:#?}\n{stderr}");
+    let by = |j: &str| by_job(&runs, &app.job_name(j)).clone();
+    assert_eq!(orders(&by("plain")), fact_i64("rows_latest"));
+    assert_eq!(orders(&by("tar")), fact_i64("rows_latest"));
+    assert_eq!(orders(&by("mid")), fact_i64("rows_at_mid"));
+    assert_eq!(orders(&by("named")), fact_i64("rows_at_restore_point"));
+    assert_eq!(orders(&by("first")), fact_i64("rows_at_backup"));
+
+    // The recovery point is the last commit replayed.
+    let latest = by("plain");
+    let r = &latest["recovery"];
+    let point =
+        chrono::DateTime::parse_from_rfc3339(r["recovery_point"].as_str().unwrap()).unwrap();
+    let last = chrono::DateTime::parse_from_rfc3339(&fact_str("last_commit_time")).unwrap();
+    assert!(
+        point >= last && point - last < chrono::Duration::seconds(10),
+        "recovery point {point} is the last commit ({last}) or the one just after: {r:#}"
+    );
+    assert!(
+        r["manifest"].as_str().unwrap().contains("pg_verifybackup"),
+        "{r:#}"
+    );
+    assert!(
+        r["amcheck"].as_str().unwrap().contains("no corruption"),
+        "{r:#}"
+    );
+    assert_eq!(r["data_checksums"], true);
+    assert!(r["wal_newest"].is_string(), "{r:#}");
+
+    // The kept restore serves the recovered data.
+    let kept = &latest["kept"];
+    assert_eq!(pg_orders(kept).await, fact_i64("rows_latest"));
+    // Only the kept restore is left; the user's backup was only read.
+    let left = app.containers(&docker).await;
+    assert!(
+        left.iter().all(|(_, role)| role == "kept") && left.len() == 1,
+        "only the kept restore remains: {left:?}"
+    );
+    assert_eq!(
+        before,
+        fingerprint(&app.path("tar")),
+        "the backup was changed"
+    );
+}
+
+#[tokio::test]
+async fn a_gap_in_the_archive_fails_a_recovery_to_the_latest_point_and_names_the_missing_segment() {
+    let docker = require_docker().await;
+    let app = App::new("phys-gap");
+    let (latest, wal1) = copy_for(&app, "latest", "plain-nowal");
+    let (named, wal2) = copy_for(&app, "named", "plain-nowal");
+    let (late, wal3) = copy_for(&app, "late", "plain");
+    // The segment after the restore point's: the latest point lies beyond
+    // the gap, the restore point before it.
+    let archived: Vec<String> = backups().facts["archived"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().to_string())
+        .collect();
+    let gone = &archived[archived.len() - 2];
+    for wal in [&wal1, &wal2] {
+        std::fs::remove_file(wal.join(gone)).unwrap();
+    }
+    let after_everything = chrono::DateTime::parse_from_rfc3339(&fact_str("last_commit_time"))
+        .unwrap()
+        + chrono::Duration::hours(1);
+    app.write_config(
+        &[
+            job("latest", &latest, &wal1, "", "    keep: false\n"),
+            job(
+                "named",
+                &named,
+                &wal2,
+                &format!("      target_name: {}\n", fact_str("restore_point")),
+                "    keep: false\n",
+            ),
+            job(
+                "late",
+                &late,
+                &wal3,
+                &format!("      target_time: \"{}\"\n", after_everything.to_rfc3339()),
+                "    keep: false\n",
+            ),
+        ]
+        .concat(),
+    );
+    let (code, runs, stderr) = app.run_json(&[]);
+    assert_ne!(code, 0, "{stderr}");
+    let by = |j: &str| by_job(&runs, &app.job_name(j)).clone();
+
+    let latest = by("latest");
+    assert_eq!(latest["verdict"], "fail", "{latest:#}");
+    let why = reason(&latest);
+    assert!(
+        why.contains(gone.as_str()) && why.contains("lacks"),
+        "names the gap: {why}"
+    );
+
+    // A restore point before the gap is still reached, and the gap told.
+    let named = by("named");
+    assert_eq!(named["verdict"], "pass", "{named:#}");
+    assert_eq!(orders(&named), fact_i64("rows_at_restore_point"));
+    assert!(
+        named["warnings"].to_string().contains("wal_gap"),
+        "the gap is a warning: {named:#}"
+    );
+
+    // A time after the archive's end is never reached: how far it got is told.
+    let late = by("late");
+    assert_eq!(late["verdict"], "fail", "{late:#}");
+    let why = reason(&late);
+    assert!(
+        why.contains("recovery ended before configured recovery target was reached")
+            && why.contains("last completed transaction"),
+        "{why}"
+    );
+    assert!(
+        app.containers(&docker).await.is_empty(),
+        "nothing is left behind"
+    );
+}
+
+#[tokio::test]
+async fn a_tampered_base_backup_fails_its_manifest_its_label_or_amcheck() {
+    let docker = require_docker().await;
+    let app = App::new("phys-tamper");
+    let (manifest, wal1) = copy_for(&app, "manifest", "plain");
+    let (label, wal2) = copy_for(&app, "label", "plain");
+    let (page, wal3) = copy_for(&app, "page", "plain-nowal");
+    let (counted, wal4) = copy_for(&app, "counted", "plain-nowal");
+    // A file changed after the backup was taken: the manifest disagrees.
+    let conf = manifest.join("plain/postgresql.conf");
+    let mut text = std::fs::read_to_string(&conf).unwrap();
+    text.push_str("\n# changed after the backup\n");
+    std::fs::write(&conf, text).unwrap();
+    // A copy without its backup_label (and its manifest, so that the label's
+    // absence is what is judged).
+    std::fs::remove_file(label.join("plain/backup_label")).unwrap();
+    std::fs::remove_file(label.join("plain/backup_manifest")).unwrap();
+    // A heap page of `orders` flipped in the middle, with no manifest to
+    // catch it first: the recovery to the backup's consistency point does
+    // not overwrite it, and the page checksum or amcheck must notice.
+    for copy in [&page, &counted] {
+        let rel = copy.join("plain-nowal").join(fact_str("orders_relfile"));
+        let mut bytes = std::fs::read(&rel).unwrap();
+        for b in &mut bytes[4000..4100] {
+            *b ^= 0xff;
+        }
+        std::fs::write(&rel, bytes).unwrap();
+        std::fs::remove_file(copy.join("plain-nowal/backup_manifest")).unwrap();
+    }
+    app.write_config(
+        &[
+            job("manifest", &manifest, &wal1, "", "    keep: false\n"),
+            job("label", &label, &wal2, "", "    keep: false\n"),
+            job(
+                "page",
+                &page,
+                &wal3,
+                "      target: immediate\n",
+                "    keep: false\n",
+            ),
+            // Without amcheck, counting the rows trips on the page.
+            job(
+                "counted",
+                &counted,
+                &wal4,
+                "      target: immediate\n      amcheck: false\n",
+                "    keep: false\n",
+            ),
+        ]
+        .concat(),
+    );
+    let (code, runs, stderr) = app.run_json(&[]);
+    assert_ne!(code, 0, "{stderr}");
+    let by = |j: &str| by_job(&runs, &app.job_name(j)).clone();
+    let m = by("manifest");
+    assert_eq!(m["verdict"], "fail", "{m:#}");
+    assert!(reason(&m).contains("pg_verifybackup"), "{}", reason(&m));
+    let l = by("label");
+    assert_eq!(l["verdict"], "fail", "{l:#}");
+    assert!(reason(&l).contains("backup_label"), "{}", reason(&l));
+    let p = by("page");
+    assert_eq!(p["verdict"], "fail", "{p:#}");
+    let why = reason(&p);
+    assert!(
+        why.contains("pg_amcheck found corruption") && why.contains("orders"),
+        "amcheck finds the corrupted page: {why}"
+    );
+    let c = by("counted");
+    assert_eq!(c["verdict"], "fail", "{c:#}");
+    let why = reason(&c);
+    assert!(
+        why.contains("corrupt") && why.contains("invalid page"),
+        "the count that trips on the page fails the backup: {why}"
+    );
+    assert!(
+        app.containers(&docker).await.is_empty(),
+        "nothing is left behind"
+    );
+}
