@@ -351,3 +351,117 @@ async fn a_tampered_base_backup_fails_its_manifest_its_label_or_amcheck() {
         "nothing is left behind"
     );
 }
+
+#[tokio::test]
+async fn a_cut_or_flipped_segment_or_base_archive_fails_the_recovery() {
+    let docker = require_docker().await;
+    let app = App::new("phys-cut");
+    let (cut, wal1) = copy_for(&app, "cut", "plain-nowal");
+    let (flipped, wal2) = copy_for(&app, "flipped", "plain-nowal");
+    let (tar, wal3) = copy_for(&app, "tar", "tar");
+    let archived: Vec<String> = backups().facts["archived"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().to_string())
+        .collect();
+    // A segment in the middle, cut short (an archive copy that ran out of space).
+    let middle = &archived[archived.len() - 3];
+    let seg = wal1.join(middle);
+    let bytes = std::fs::read(&seg).unwrap();
+    std::fs::write(&seg, &bytes[..bytes.len() / 2]).unwrap();
+    // The same segment with bytes flipped among its first records: the
+    // replay ends there quietly, as at the end of an archive.
+    let seg = wal2.join(middle);
+    let mut bytes = std::fs::read(&seg).unwrap();
+    for b in &mut bytes[200..300] {
+        *b ^= 0x5a;
+    }
+    std::fs::write(&seg, bytes).unwrap();
+    // A base.tar.gz cut in the middle.
+    let base = tar.join("tar/base.tar.gz");
+    let bytes = std::fs::read(&base).unwrap();
+    std::fs::write(&base, &bytes[..bytes.len() / 2]).unwrap();
+    app.write_config(
+        &[
+            job("cut", &cut, &wal1, "", "    keep: false\n"),
+            job("flipped", &flipped, &wal2, "", "    keep: false\n"),
+            job("tar", &tar, &wal3, "", "    keep: false\n"),
+        ]
+        .concat(),
+    );
+    let (code, runs, stderr) = app.run_json(&[]);
+    assert_ne!(code, 0, "{stderr}");
+    let by = |j: &str| by_job(&runs, &app.job_name(j)).clone();
+    let c = by("cut");
+    assert_eq!(c["verdict"], "fail", "{c:#}");
+    assert!(reason(&c).contains("wrong size"), "{}", reason(&c));
+    let f = by("flipped");
+    assert_eq!(f["verdict"], "fail", "{f:#}");
+    let why = reason(&f);
+    assert!(
+        why.contains("before the archive's newest segment")
+            && why.contains(archived.last().unwrap()),
+        "a replay that stopped early fails, naming the newest segment: {why}"
+    );
+    let t = by("tar");
+    assert_eq!(t["verdict"], "fail", "{t:#}");
+    assert!(reason(&t).contains("base.tar.gz"), "{}", reason(&t));
+    assert!(
+        app.containers(&docker).await.is_empty(),
+        "nothing is left behind"
+    );
+}
+
+#[tokio::test]
+async fn the_daemon_shows_a_physical_jobs_recovery_point_on_its_page_in_metrics_and_evidence() {
+    let docker = require_docker().await;
+    let app = App::new("phys-daemon");
+    let (base, wal) = copy_for(&app, "nightly", "tar");
+    app.write_daemon_config(
+        free_port(),
+        &job(
+            "nightly",
+            &base,
+            &wal,
+            "      max_recovery_point_age: 30d\n",
+            "    schedule: \"0 3 * * *\"\n    keep: true\n",
+        ),
+    );
+    let daemon = app.start_daemon().await;
+    let name = app.job_name("nightly");
+    let (status, _) = daemon.post(&format!("/api/jobs/{name}/run")).await;
+    assert!(status < 300, "the run was accepted: {status}");
+    let runs = daemon
+        .wait_for_runs(&name, "pass", 1, std::time::Duration::from_secs(180))
+        .await;
+    let run_id = runs[0]["run_id"].as_str().unwrap().to_string();
+
+    let (_, metrics) = daemon.get_text("/metrics").await;
+    let line = metrics
+        .lines()
+        .find(|l| {
+            l.starts_with("restoredrill_job_recovery_point_age_seconds")
+                && l.contains(&format!("job_name=\"{name}\""))
+        })
+        .unwrap_or_else(|| panic!("no recovery point age for {name} in:\n{metrics}"));
+    let age: f64 = line.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!((0.0..3600.0).contains(&age), "{line}");
+
+    let (code, page) = daemon.get_text(&format!("/jobs/{name}")).await;
+    assert_eq!(code, 200);
+    assert!(
+        page.contains("Recovery point") && page.contains(&run_id),
+        "{page}"
+    );
+
+    let (code, evidence) = daemon.get_text(&format!("/runs/{run_id}/report")).await;
+    assert_eq!(code, 200, "{evidence}");
+    assert!(
+        evidence.contains("Recovery point") && evidence.contains("pg_amcheck"),
+        "{evidence}"
+    );
+    let kept = app.containers(&docker).await;
+    assert_eq!(kept.len(), 1, "the kept restore alone: {kept:?}");
+    drop(daemon);
+}

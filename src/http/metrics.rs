@@ -76,6 +76,8 @@ struct Metrics {
     duration: Family<Labels, FloatGauge>,
     size: Family<Labels, FloatGauge>,
     age: Family<Labels, FloatGauge>,
+    recovery_point: Family<Labels, FloatGauge>,
+    recovery_point_age: Family<Labels, FloatGauge>,
     rows: Family<Labels, FloatGauge>,
     runs: Family<Labels, Counter>,
     deliveries: Family<Labels, Counter>,
@@ -125,6 +127,14 @@ impl Metrics {
             "restoredrill_job_dump_age_seconds",
             "Age now of the dump the latest run read",
         );
+        let recovery_point = gauge(
+            "restoredrill_job_recovery_point_timestamp_seconds",
+            "Physical backups: commit time of the last transaction the latest recovery reached",
+        );
+        let recovery_point_age = gauge(
+            "restoredrill_job_recovery_point_age_seconds",
+            "Physical backups: how old that recovery point is now (what a recovery now would lose)",
+        );
         let rows = gauge(
             "restoredrill_job_table_rows",
             "Rows of each table the job's assertions name, at the latest completed run",
@@ -155,6 +165,8 @@ impl Metrics {
             duration,
             size,
             age,
+            recovery_point,
+            recovery_point_age,
             rows,
             runs,
             deliveries,
@@ -202,6 +214,14 @@ impl Metrics {
             self.last_success
                 .get_or_create(&only_job)
                 .set(t.timestamp() as f64);
+        }
+        if let Some(point) = recent.iter().find_map(StoredRun::recovery_point) {
+            self.recovery_point
+                .get_or_create(&only_job)
+                .set(point.timestamp() as f64);
+            self.recovery_point_age
+                .get_or_create(&only_job)
+                .set((now - point).num_seconds().max(0) as f64);
         }
         if let Some(d) = recent.iter().find_map(|r| r.dump.as_ref()) {
             if let Some(sz) = d.size {

@@ -29,6 +29,8 @@ pub struct Evidence {
     pub assertions: Vec<AssertionResult>,
     /// Row count of every restored table.
     pub tables: std::collections::BTreeMap<String, i64>,
+    /// How a physical backup was recovered; `None` for a dump.
+    pub recovery: Option<crate::report::RecoveryReport>,
     pub generated_at: DateTime<Utc>,
     pub generated_by: String,
 }
@@ -49,6 +51,7 @@ impl Evidence {
             phases: run.phases.clone(),
             assertions: run.assertions.clone(),
             tables: run.tables.clone(),
+            recovery: run.recovery.clone(),
             generated_at: Utc::now(),
             generated_by: format!("restoredrill {}", env!("CARGO_PKG_VERSION")),
         }
@@ -60,6 +63,9 @@ impl Evidence {
         self.write_run(&mut o);
         if let Some(d) = &self.dump {
             write_dump(&mut o, d);
+        }
+        if let Some(r) = &self.recovery {
+            write_recovery(&mut o, r);
         }
         self.write_phases(&mut o);
         self.write_assertions(&mut o);
@@ -160,6 +166,34 @@ fn write_dump(o: &mut String, d: &StoredDump) {
     }
 }
 
+/// A physical backup's recovery, field by field.
+fn write_recovery(o: &mut String, r: &crate::report::RecoveryReport) {
+    let _ = writeln!(o, "\nRecovery ({})", r.kind);
+    let rows: [(&str, Option<String>); 12] = [
+        ("target", Some(r.target.clone())),
+        ("backup label", r.backup_label.clone()),
+        ("backup started", r.backup_started.clone()),
+        ("WAL starts at", r.start_lsn.clone()),
+        ("first segment", r.wal_first.clone()),
+        ("newest segment", r.wal_newest.clone()),
+        ("last replayed", r.last_segment_replayed.clone()),
+        ("reached", r.reached_lsn.clone()),
+        ("recovery point", r.recovery_point.map(|p| p.to_rfc3339())),
+        (
+            "point's age",
+            r.recovery_point_age_seconds
+                .map(|s| format!("{s} s at the run's start")),
+        ),
+        ("manifest", r.manifest.clone()),
+        ("amcheck", r.amcheck.clone()),
+    ];
+    for (name, value) in rows {
+        if let Some(v) = value {
+            let _ = writeln!(o, "  {name:<15} {v}");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -184,6 +218,7 @@ mod tests {
             phases: Vec::new(),
             assertions: Vec::new(),
             tables: Default::default(),
+            recovery: None,
             generated_at: at("2026-11-25T08:00:00Z"),
             generated_by: "restoredrill 1.2.3".into(),
         }

@@ -30,6 +30,8 @@ pub struct StoredRun {
     pub tool_output: Vec<String>,
     pub warnings: Vec<Warning>,
     pub alerts: Vec<StoredAlert>,
+    /// How a physical backup was recovered; `None` for a dump.
+    pub recovery: Option<super::RecoveryReport>,
 }
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
@@ -94,15 +96,22 @@ impl StoredRun {
             tool_output: r.tool_output.clone(),
             warnings: r.warnings.clone(),
             alerts: Vec::new(),
+            recovery: r.recovery.clone(),
         }
     }
 
     /// Seconds the load took, if the run got that far.
+    /// How long the load (or a physical backup's recovery) took.
     pub fn load_seconds(&self) -> Option<f64> {
         self.phases
             .iter()
-            .find(|p| p.name == Phase::Load)
+            .find(|p| matches!(p.name, Phase::Load | Phase::Recover))
             .map(PhaseTime::seconds)
+    }
+
+    /// The recovery point of a physical backup's run.
+    pub fn recovery_point(&self) -> Option<DateTime<Utc>> {
+        self.recovery.as_ref().and_then(|r| r.recovery_point)
     }
 
     pub fn seconds(&self) -> f64 {

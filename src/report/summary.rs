@@ -19,6 +19,9 @@ pub fn render(r: &RunReport) -> String {
             let _ = writeln!(out, "  source   {}", r.source);
         }
     }
+    if let Some(rec) = &r.recovery {
+        recovery(&mut out, rec);
+    }
     restore(&mut out, r);
     assertions(&mut out, &r.assertions);
     tool_output(&mut out, r);
@@ -74,6 +77,46 @@ fn dump(out: &mut String, d: &DumpReport) {
     );
     if let Some(sha) = &d.sha256 {
         let _ = writeln!(out, "  sha256   {sha}");
+    }
+}
+
+/// A physical backup's recovery: the base backup, the WAL, how far it got.
+fn recovery(out: &mut String, rec: &super::RecoveryReport) {
+    let started = rec.backup_started.as_deref().unwrap_or("?");
+    let _ = writeln!(
+        out,
+        "  backup   {} base backup started {started}, recovered to {}",
+        rec.kind, rec.target
+    );
+    if let (Some(first), Some(newest)) = (&rec.wal_first, &rec.wal_newest) {
+        let _ = writeln!(
+            out,
+            "  wal      {first} .. {newest} ({} segments, no gap)",
+            rec.wal_segments
+        );
+    }
+    if let Some(seg) = &rec.last_segment_replayed {
+        let lsn = rec.reached_lsn.as_deref().unwrap_or("?");
+        let _ = writeln!(out, "           replayed to {lsn}, last segment {seg}");
+    }
+    if let Some(point) = rec.recovery_point {
+        let age = rec
+            .recovery_point_age_seconds
+            .map(|s| {
+                format!(
+                    " ({} before the run)",
+                    human_age(chrono::Duration::seconds(s))
+                )
+            })
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  recovery point {}{age}",
+            point.format("%Y-%m-%d %H:%M:%S UTC")
+        );
+    }
+    for said in [&rec.manifest, &rec.amcheck].into_iter().flatten() {
+        let _ = writeln!(out, "  check    {said}");
     }
 }
 

@@ -26,7 +26,7 @@ impl Store {
         let Some(head) = sqlx::query_as::<_, RunHead>(
             "SELECT id AS run_id, job, trigger, started_at, finished_at, verdict, reason, source, image, \
              dump_path, dump_size, dump_modified_at, dump_sha256, dump_format, dump_compression, dumped_by, \
-             tool_output FROM runs WHERE id = ?",
+             tool_output, recovery FROM runs WHERE id = ?",
         )
         .bind(run_id)
         .fetch_optional(&self.pool)
@@ -73,6 +73,10 @@ impl Store {
             compression: head.dump_compression.clone(),
             dumped_by: head.dumped_by.clone(),
         });
+        let recovery = head
+            .recovery
+            .as_deref()
+            .and_then(|t| serde_json::from_str(t).ok());
         Ok(Some(StoredRun {
             run_id: head.run_id,
             job: head.job,
@@ -90,6 +94,7 @@ impl Store {
             tool_output,
             warnings,
             alerts,
+            recovery,
         }))
     }
 
@@ -201,4 +206,5 @@ struct RunHead {
     dump_compression: Option<String>,
     dumped_by: Option<String>,
     tool_output: Option<String>,
+    recovery: Option<String>,
 }

@@ -624,7 +624,7 @@ async fn finish_in(
         "UPDATE runs SET finished_at = ?, verdict = ?, reason = ?, source = ?, image = ?, \
          dump_path = ?, dump_size = ?, dump_modified_at = ?, dump_sha256 = ?, dump_format = ?, \
          dump_compression = ?, dumped_by = ?, tool_output = ?, dump_uncompressed_size = ?, \
-         dump_databases = ?, dump_version = ?, checks_fingerprint = ? WHERE id = ?",
+         dump_databases = ?, dump_version = ?, checks_fingerprint = ?, recovery = ? WHERE id = ?",
     )
     .bind(r.finished_at.to_rfc3339())
     .bind(r.verdict)
@@ -643,6 +643,11 @@ async fn finish_in(
     .bind(dump.map(|d| serde_json::to_string(&d.databases).unwrap_or_default()))
     .bind(dump.and_then(|d| d.version.clone()))
     .bind(&r.checks_fingerprint)
+    .bind(
+        r.recovery
+            .as_ref()
+            .map(|rec| serde_json::to_string(rec).unwrap_or_default()),
+    )
     .bind(&r.run_id)
     .execute(&mut **tx)
     .await?;

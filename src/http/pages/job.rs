@@ -37,6 +37,7 @@ pub async fn job(State(s): State<AppState>, Path(name): Path<String>) -> Respons
     let body = html! {
         (history_banner(&s.daemon.history()))
         (summary(&s, &name, &status, now))
+        (recovery_point(&runs, now))
         (trends(&runs))
         (history(&runs, &held, now))
     };
@@ -71,6 +72,30 @@ fn summary(s: &AppState, name: &str, status: &JobStatus, now: DateTime<Utc>) -> 
                     @if !k.up {
                         div.reason { "DOWN: " (k.down_reason.as_deref().unwrap_or("not running")) }
                     }
+                }
+            }
+        }
+    }
+}
+
+/// A physical backup job's measured recovery point: the last transaction
+/// its latest recovery reached, and how old that is now.
+fn recovery_point(runs: &[StoredRun], now: DateTime<Utc>) -> Markup {
+    let Some((run, rec, point)) = runs.iter().find_map(|r| {
+        let rec = r.recovery.as_ref()?;
+        Some((r, rec, rec.recovery_point?))
+    }) else {
+        return html! {};
+    };
+    html! {
+        dl #recovery-point {
+            dt { "Recovery point" }
+            dd {
+                (point.format("%Y-%m-%d %H:%M:%S UTC").to_string()) " (" (since(point, now)) ")"
+                span.muted {
+                    " recovered to " (rec.target) " by run "
+                    a href={ "/runs/" (run.run_id.as_str()) } { (run.run_id.as_str()) }
+                    @if let Some(seg) = &rec.last_segment_replayed { ", last WAL segment " code { (seg) } }
                 }
             }
         }

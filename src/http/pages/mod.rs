@@ -205,6 +205,7 @@ fn test_run(id: &str, started_at: DateTime<Utc>, verdict: Verdict) -> crate::sto
         tool_output: Vec::new(),
         warnings: Vec::new(),
         alerts: Vec::new(),
+        recovery: None,
     }
 }
 

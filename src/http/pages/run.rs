@@ -188,6 +188,18 @@ fn evidence(e: &Evidence) -> Markup {
             @if let Some(sha) = &d.sha256 { (entry("SHA-256", html! { code { (sha) } })) }
             @if let Some(m) = d.modified_at { (entry("Dump modified", stamp(m))) }
         }
+        @if let Some(r) = &e.recovery {
+            (entry("Recovered", format!("{} to {}", r.kind, r.target)))
+            @if let Some(t) = &r.backup_started { (entry("Base backup started", t)) }
+            @if let (Some(a), Some(b)) = (&r.wal_first, &r.wal_newest) {
+                (entry("WAL", format!("{a} .. {b}, {} segments", r.wal_segments)))
+            }
+            @if let Some(seg) = &r.last_segment_replayed { (entry("Last segment replayed", seg)) }
+            @if let Some(l) = &r.reached_lsn { (entry("Reached", l)) }
+            @if let Some(p) = r.recovery_point { (entry("Recovery point", stamp(p))) }
+            @if let Some(m) = &r.manifest { (entry("Manifest", m)) }
+            @if let Some(a) = &r.amcheck { (entry("Amcheck", a)) }
+        }
         (entry("Generated", format!("{} by {}", stamp(e.generated_at), e.generated_by)))
     }
 }
