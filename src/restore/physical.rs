@@ -279,7 +279,7 @@ pub async fn copy_base_backup(
     match layout {
         Layout::Plain => {
             let dir = dir.to_path_buf();
-            let (body, failed) = tar_stream(move |b| b.append_dir_all(".", &dir));
+            let (body, failed) = tar_stream(move |b| append_tree(b, &dir, Path::new("")));
             upload_checked(docker, id, PGDATA, body, failed, "the base backup").await
         }
         Layout::Tar { base, wal } => {
@@ -383,6 +383,28 @@ where
         rx.recv().await.map(|item| (item, rx))
     });
     (stream, failed)
+}
+
+/// Appends the folder `root`/`rel` to the tar: folders, regular files and
+/// links (as links). A FIFO, socket or device node has no place in a base
+/// backup and is left out, so none is ever made in the candidate.
+fn append_tree<W: Write>(b: &mut tar::Builder<W>, root: &Path, rel: &Path) -> std::io::Result<()> {
+    let mut entries: Vec<_> = std::fs::read_dir(root.join(rel))?.collect::<Result<_, _>>()?;
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let name = rel.join(e.file_name());
+        let path = e.path();
+        let kind = e.file_type()?;
+        if kind.is_dir() {
+            b.append_dir(&name, &path)?;
+            append_tree(b, root, &name)?;
+        } else if kind.is_file() || kind.is_symlink() {
+            b.append_path_with_name(&path, &name)?;
+        } else {
+            tracing::warn!(path = %path.display(), "left out of the copy: not a file, folder or link");
+        }
+    }
+    Ok(())
 }
 
 /// Hands a tar's bytes to the upload in chunks.
@@ -923,6 +945,39 @@ mod tests {
     use super::*;
 
     const CONTROL: &str = "== PG_VERSION\n15\n== backup_label\nSTART WAL LOCATION: 0/2000028 (file 000000010000000000000002)\nCHECKPOINT LOCATION: 0/2000060\nBACKUP METHOD: streamed\nBACKUP FROM: primary\nSTART TIME: 2026-12-07 03:30:01 UTC\nLABEL: pg_basebackup base backup\nSTART TIMELINE: 1\n== manifest\nyes\n== pg_wal\n000000010000000000000002\narchive_status\n== server\npostgres (PostgreSQL) 15.14 (Debian 15.14-0+deb12u1)\n== control\npg_control version number:            1300\nBytes per WAL segment:                16777216\nData page checksum version:           1\n";
+
+    #[test]
+    fn a_fifo_in_a_base_backup_is_left_out_and_links_stay_links() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("base")).unwrap();
+        std::fs::write(dir.path().join("base/1259"), b"page").unwrap();
+        std::fs::write(dir.path().join("PG_VERSION"), b"15\n").unwrap();
+        std::os::unix::fs::symlink("/etc/shadow", dir.path().join("pg_tblspc")).unwrap();
+        let made = std::process::Command::new("mkfifo")
+            .arg(dir.path().join("base/fifo"))
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let mut b = tar::Builder::new(Vec::new());
+        b.follow_symlinks(false);
+        append_tree(&mut b, dir.path(), Path::new("")).unwrap();
+        let bytes = b.into_inner().unwrap();
+        let mut archive = tar::Archive::new(bytes.as_slice());
+        let entries: Vec<(String, tar::EntryType)> = archive
+            .entries()
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                (
+                    e.path().unwrap().display().to_string(),
+                    e.header().entry_type(),
+                )
+            })
+            .collect();
+        let names: Vec<&str> = entries.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["PG_VERSION", "base", "base/1259", "pg_tblspc"]);
+        assert_eq!(entries[3].1, tar::EntryType::Symlink);
+    }
 
     #[test]
     fn the_data_directory_is_read_from_its_files() {
