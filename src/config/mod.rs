@@ -570,6 +570,27 @@ impl Validator<'_> {
             );
         }
         let physical = self.physical(raw.physical.as_ref(), engine);
+        if physical.is_some() {
+            let unread: Vec<&str> = [
+                (integrity.checksum, "checksum"),
+                (integrity.decrypt.is_some(), "decrypt"),
+                (integrity.min_size.is_some(), "min_size"),
+                (integrity.max_size.is_some(), "max_size"),
+            ]
+            .into_iter()
+            .filter_map(|(set, key)| set.then_some(key))
+            .collect();
+            if !unread.is_empty() {
+                self.problems.at(
+                    raw.source.referenced,
+                    format!(
+                        "source.{} applies to dump files, not to a physical backup's folder; \
+                         pg_verifybackup checks a base backup against its backup_manifest",
+                        unread.join(", source.")
+                    ),
+                );
+            }
+        }
         if physical.is_some() && !matches!(source, Some(SourceSpec::Local { .. }) | None) {
             self.problems.at(
                 raw.source.referenced,

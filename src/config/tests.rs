@@ -931,3 +931,99 @@ fn a_change_of_the_checks_changes_the_fingerprint_and_a_schedule_does_not() {
     assert_ne!(base, parse("    baseline: { allow_empty: true }\n"));
     assert_ne!(base, parse("    database: shop\n"));
 }
+
+const PHYSICAL: &str = r#"
+state_dir: state
+jobs:
+  - name: shop-physical
+    engine: postgres
+    image: postgres:15
+    database: shop
+    source: { type: local, path: /backups/base }
+    physical:
+      kind: pg_basebackup
+      wal: wal
+      max_recovery_point_age: 26h
+"#;
+
+#[test]
+fn a_physical_job_recovers_to_the_latest_point_by_default_with_amcheck() {
+    let c = check(PHYSICAL).unwrap();
+    let p = c.jobs[0].physical.as_ref().unwrap();
+    assert_eq!(p.kind, PhysicalKind::PgBaseBackup);
+    assert_eq!(p.wal, Path::new("/etc/restoredrill/wal"));
+    assert_eq!(p.target, RecoveryTarget::Latest);
+    assert!(p.amcheck);
+    assert_eq!(
+        p.max_recovery_point_age,
+        Some(Duration::from_secs(26 * 3600))
+    );
+    let timed = PHYSICAL.replace(
+        "      max_recovery_point_age: 26h\n",
+        "      target_time: \"2026-12-07T03:00:00+01:00\"\n",
+    );
+    let c = check(&timed).unwrap();
+    assert_eq!(
+        c.jobs[0].physical.as_ref().unwrap().target,
+        RecoveryTarget::Time("2026-12-07T02:00:00Z".parse().unwrap())
+    );
+}
+
+#[test]
+fn a_physical_job_is_told_each_mistake_with_its_line() {
+    let cases = [
+        (
+            "      wal: wal\n",
+            "      wal: wal\n      target: earliest\n",
+            "unknown recovery target `earliest`",
+        ),
+        ("      wal: wal\n", "", "need `wal:`"),
+        (
+            "kind: pg_basebackup",
+            "kind: pgbackrest2",
+            "unknown physical backup kind",
+        ),
+        (
+            "engine: postgres",
+            "engine: mariadb",
+            "set `engine: postgres`",
+        ),
+        (
+            "      wal: wal\n",
+            "      wal: wal\n      target_time: \"2026-12-07T03:00:00Z\"\n      target_name: x\n",
+            "second recovery target",
+        ),
+        (
+            "      wal: wal\n",
+            "      wal: wal\n      target_time: yesterday\n",
+            "RFC 3339",
+        ),
+        (
+            "      wal: wal\n",
+            "      wal: wal\n      target_lsn: \"0/3'\"\n",
+            "not a WAL location",
+        ),
+        (
+            "      wal: wal\n",
+            "      wal: wal\n      target: immediate\n      target_name: x\n",
+            "cannot both be set",
+        ),
+        (
+            "path: /backups/base }",
+            "path: /backups/base, checksum: sha256 }",
+            "source.checksum applies to dump files",
+        ),
+        (
+            "source: { type: local, path: /backups/base }",
+            "source: { type: http, url: \"https://backups.example/base.tar\" }",
+            "read from a local folder",
+        ),
+    ];
+    for (from, to, told) in cases {
+        let text = PHYSICAL.replace(from, to);
+        assert_ne!(text, PHYSICAL, "{from}");
+        let e = check(&text).expect_err(told).to_string();
+        assert!(e.contains(told), "`{told}` in: {e}");
+        assert!(e.contains("config.yaml:"), "with its place: {e}");
+    }
+}
