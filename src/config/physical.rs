@@ -18,9 +18,21 @@ use crate::vocab::EngineKind;
 pub(crate) struct RawPhysical {
     /// `pg_basebackup`: the newest entry of `source` is a base backup made by
     /// `pg_basebackup` (a folder, plain or `-Ft` tar with gzip or zstd),
-    /// recovered with the archived WAL in `wal`.
+    /// recovered with the archived WAL in `wal`. `pgbackrest`: `source.path`
+    /// is a pgBackRest repository (`repo1-path`) on a local path.
     #[schemars(with = "String")]
     pub kind: Spanned<String>,
+    /// pgbackrest: the stanza to restore.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub stanza: Option<Spanned<String>>,
+    /// pgbackrest: the backup set to restore (a label such as
+    /// `20261207-034851F_20261207-034857D`). Default: the newest, or for a
+    /// `target_time` the one pgBackRest picks for that time. Required with
+    /// `target_name`: the set taken before the restore point.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub set: Option<Spanned<String>>,
     /// The folder of archived WAL segments (what `archive_command = 'cp %p
     /// /archive/%f'` writes; files may be gzip-compressed, `.gz`). Relative
     /// to the config file.
@@ -59,15 +71,21 @@ pub(crate) struct RawPhysical {
 }
 
 /// Which tool made the physical backup.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PhysicalKind {
     PgBaseBackup,
+    /// A pgBackRest repository on a path: its stanza and, if pinned, the set.
+    PgBackRest {
+        stanza: String,
+        set: Option<String>,
+    },
 }
 
 impl PhysicalKind {
-    pub fn as_str(self) -> &'static str {
+    pub fn as_str(&self) -> &'static str {
         match self {
             Self::PgBaseBackup => "pg_basebackup",
+            Self::PgBackRest { .. } => "pgbackrest",
         }
     }
 }
@@ -100,7 +118,8 @@ impl std::fmt::Display for RecoveryTarget {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Physical {
     pub kind: PhysicalKind,
-    /// The folder of archived WAL segments.
+    /// The folder of archived WAL segments (pg_basebackup; a pgBackRest
+    /// repository holds its own).
     pub wal: PathBuf,
     pub target: RecoveryTarget,
     pub max_recovery_point_age: Option<Duration>,
@@ -117,29 +136,53 @@ impl Validator<'_> {
         let raw = raw?;
         let kind = match raw.kind.value.as_str() {
             "pg_basebackup" => Some(PhysicalKind::PgBaseBackup),
+            "pgbackrest" => self.pgbackrest(raw),
             other => {
                 self.problems.at(
                     raw.kind.referenced,
                     format!(
                         "unknown physical backup kind `{other}`; restoredrill recovers `pg_basebackup` \
-                         base backups with their WAL archive"
+                         base backups with their WAL archive and `pgbackrest` repositories"
                     ),
                 );
                 None
             }
         };
-        if kind == Some(PhysicalKind::PgBaseBackup)
-            && let Some(e) = engine
+        if let Some(e) = engine
             && e != EngineKind::Postgres
+            && kind.is_some()
         {
             self.problems.at(
                 raw.kind.referenced,
-                format!("a pg_basebackup backup is recovered by PostgreSQL; set `engine: postgres` (not {e})"),
+                format!(
+                    "a {} backup is recovered by PostgreSQL; set `engine: postgres` (not {e})",
+                    raw.kind.value
+                ),
             );
         }
-        let wal = match &raw.wal {
-            Some(w) => Some(self.path(w)),
-            None => {
+        let pgbackrest = matches!(kind, Some(PhysicalKind::PgBackRest { .. }));
+        if !pgbackrest && (raw.stanza.is_some() || raw.set.is_some()) {
+            let at = raw
+                .stanza
+                .as_ref()
+                .or(raw.set.as_ref())
+                .map(|s| s.referenced);
+            self.problems.at(
+                at.unwrap_or(raw.kind.referenced),
+                "`stanza` and `set` belong to `kind: pgbackrest`",
+            );
+        }
+        let wal = match (&raw.wal, pgbackrest) {
+            (Some(w), false) => Some(self.path(w)),
+            (None, true) => Some(PathBuf::new()),
+            (Some(w), true) => {
+                self.problems.at(
+                    w.referenced,
+                    "a pgBackRest repository holds its own WAL archive; leave `wal:` out",
+                );
+                None
+            }
+            (None, false) => {
                 self.problems.at(
                     raw.kind.referenced,
                     "physical backups need `wal:`, the folder of archived WAL segments the base backup is recovered with",
@@ -148,6 +191,18 @@ impl Validator<'_> {
             }
         };
         let target = self.recovery_target(raw);
+        if let (Some(RecoveryTarget::Name(_)), Some(PhysicalKind::PgBackRest { set: None, .. })) =
+            (&target, &kind)
+        {
+            self.problems.at(
+                raw.target_name
+                    .as_ref()
+                    .map_or(raw.kind.referenced, |t| t.referenced),
+                "a restore point target needs `set:`, the pgBackRest backup set taken before the \
+                 restore point: pgBackRest cannot tell it from the name, and from a later set the \
+                 recovery never reaches the point",
+            );
+        }
         let max_recovery_point_age = raw
             .max_recovery_point_age
             .as_ref()
@@ -159,6 +214,46 @@ impl Validator<'_> {
             max_recovery_point_age,
             amcheck: raw.amcheck.unwrap_or(true),
         })
+    }
+
+    /// `kind: pgbackrest`: its stanza (required) and pinned set.
+    fn pgbackrest(&mut self, raw: &RawPhysical) -> Option<PhysicalKind> {
+        let plain = |t: &str| {
+            !t.is_empty()
+                && t.len() <= 64
+                && t.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        };
+        let Some(stanza) = &raw.stanza else {
+            self.problems.at(
+                raw.kind.referenced,
+                "kind: pgbackrest needs `stanza:`, the stanza of the repository to restore",
+            );
+            return None;
+        };
+        let name = self.text(stanza);
+        if !plain(&name) {
+            self.problems.at(
+                stanza.referenced,
+                format!("`{name}` is not a stanza name (letters, digits, `-`, `_`, `.`)"),
+            );
+            return None;
+        }
+        let set = match &raw.set {
+            Some(s) => {
+                let label = self.text(s);
+                if !plain(&label) {
+                    self.problems.at(
+                        s.referenced,
+                        format!("`{label}` is not a backup set label, e.g. `20261207-034851F`"),
+                    );
+                    return None;
+                }
+                Some(label)
+            }
+            None => None,
+        };
+        Some(PhysicalKind::PgBackRest { stanza: name, set })
     }
 
     fn recovery_target(&mut self, raw: &RawPhysical) -> Option<RecoveryTarget> {

@@ -1027,3 +1027,63 @@ fn a_physical_job_is_told_each_mistake_with_its_line() {
         assert!(e.contains("config.yaml:"), "with its place: {e}");
     }
 }
+
+#[test]
+fn a_pgbackrest_job_needs_its_stanza_and_a_set_for_a_restore_point() {
+    let repo = PHYSICAL
+        .replace(
+            "kind: pg_basebackup",
+            "kind: pgbackrest\n      stanza: shop",
+        )
+        .replace("      wal: wal\n", "");
+    let c = check(&repo).unwrap();
+    let p = c.jobs[0].physical.as_ref().unwrap();
+    assert_eq!(
+        p.kind,
+        PhysicalKind::PgBackRest {
+            stanza: "shop".into(),
+            set: None
+        }
+    );
+    let cases = [
+        ("      stanza: shop\n", "", "needs `stanza:`"),
+        (
+            "      stanza: shop\n",
+            "      stanza: shop\n      wal: wal\n",
+            "leave `wal:` out",
+        ),
+        (
+            "      stanza: shop\n",
+            "      stanza: shop\n      target_name: x\n",
+            "needs `set:`",
+        ),
+        (
+            "      stanza: shop\n",
+            "      stanza: \"a b\"\n",
+            "not a stanza name",
+        ),
+        (
+            "      stanza: shop\n",
+            "      stanza: shop\n      set: \"../x\"\n",
+            "not a backup set label",
+        ),
+    ];
+    for (from, to, told) in cases {
+        let text = repo.replace(from, to);
+        assert_ne!(text, repo, "{from}");
+        let e = check(&text).expect_err(told).to_string();
+        assert!(e.contains(told), "`{told}` in: {e}");
+    }
+    let pinned = repo.replace(
+        "      stanza: shop\n",
+        "      stanza: shop\n      set: 20261207-034851F\n      target_name: x\n",
+    );
+    assert!(check(&pinned).is_ok());
+    let stray = PHYSICAL.replace("      wal: wal\n", "      wal: wal\n      stanza: shop\n");
+    assert!(
+        check(&stray)
+            .unwrap_err()
+            .to_string()
+            .contains("belong to `kind: pgbackrest`")
+    );
+}

@@ -282,6 +282,20 @@ fn log_verdict(report: &RunReport) {
 
 /// Where `job`'s dumps come from.
 pub fn source_for(job: &Job) -> Box<dyn Source> {
+    // A pgBackRest job's source is the repository: the newest backup set
+    // (or the pinned one) of its stanza is the "dump".
+    if let (SourceSpec::Local { path, .. }, Some(p)) = (&job.source, &job.physical)
+        && let crate::config::PhysicalKind::PgBackRest { stanza, set } = &p.kind
+    {
+        let pattern = match set {
+            Some(label) => glob::Pattern::new(&glob::Pattern::escape(label)),
+            None => glob::Pattern::new("[0-9]*[FDI]"),
+        };
+        return Box::new(LocalSource {
+            dir: path.join("backup").join(stanza),
+            pattern: pattern.expect("a backup set pattern"),
+        });
+    }
     match &job.source {
         SourceSpec::Local { path, pattern } => Box::new(LocalSource {
             dir: path.clone(),

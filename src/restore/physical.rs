@@ -25,7 +25,7 @@ use futures_util::{Stream, StreamExt};
 
 use super::RestoreError;
 use super::container::{self, exec_output};
-use crate::config::RecoveryTarget;
+use crate::config::{PhysicalKind, RecoveryTarget};
 use crate::source::wal::{self, BackupLabel, Continuity, Listing, Lsn};
 
 /// The data directory inside the candidate (the image's `$PGDATA`).
@@ -34,6 +34,8 @@ pub const PGDATA: &str = "/var/lib/postgresql/data";
 pub const WAL_DIR: &str = "/var/lib/postgresql/restoredrill-wal";
 /// restoredrill's own start-up files for the server.
 pub const CONF_DIR: &str = "/var/lib/postgresql/restoredrill-conf";
+/// Where a pgBackRest repository's stanza is copied.
+pub const REPO_DIR: &str = "/var/lib/postgresql/restoredrill-repo";
 /// Created once everything is in place: the held entrypoint goes on.
 const GO: &str = "/tmp/restoredrill-go";
 /// The most bytes of a command's output read back.
@@ -119,8 +121,15 @@ pub fn server_args(target: &RecoveryTarget, tuning: bool) -> Vec<String> {
 /// password over TCP and trusted on the local socket (only restoredrill
 /// reaches it, through `docker exec`), and the command that fetches WAL,
 /// which tells the log each segment it handed over.
-fn conf_files() -> Vec<(&'static str, &'static str, u32)> {
-    vec![
+fn conf_files(kind: &PhysicalKind) -> Vec<(&'static str, String, u32)> {
+    let fetch = match kind {
+        PhysicalKind::PgBaseBackup => RESTORE_WAL.to_string(),
+        PhysicalKind::PgBackRest { stanza, .. } => RESTORE_WAL_PGBACKREST
+            .replace("REPO", REPO_DIR)
+            .replace("PGDATA", PGDATA)
+            .replace("STANZA", stanza),
+    };
+    let files: Vec<(&'static str, &'static str, u32)> = vec![
         (
             "postgresql.conf",
             "# restoredrill: the settings are on the server's command line\n",
@@ -132,9 +141,21 @@ fn conf_files() -> Vec<(&'static str, &'static str, u32)> {
             0o644,
         ),
         ("pg_ident.conf", "", 0o644),
-        ("restore-wal.sh", RESTORE_WAL, 0o755),
-    ]
+    ];
+    let mut files: Vec<(&'static str, String, u32)> = files
+        .into_iter()
+        .map(|(n, t, m)| (n, t.to_string(), m))
+        .collect();
+    files.push(("restore-wal.sh", fetch, 0o755));
+    files
 }
+
+/// The `restore_command` of a pgBackRest job: `archive-get` from the
+/// repository's copy (the stanza is letters, digits, `-`, `_`, `.`).
+const RESTORE_WAL_PGBACKREST: &str = r#"#!/bin/sh
+pgbackrest --stanza=STANZA --repo1-path=REPO --pg1-path=PGDATA --log-level-console=off --log-level-stderr=error --log-level-file=off archive-get "$1" "$2" || exit 1
+echo "restoredrill: restored $1 from the archive" >&2
+"#;
 
 /// The server's `restore_command`: a segment from the copied archive, as
 /// is or gzip-compressed; none there ends the replay (exit 1).
@@ -216,7 +237,7 @@ pub enum CopyFailure {
 }
 
 /// Creates the folders the copies go to, and restoredrill's start-up files.
-pub async fn prepare(docker: &Docker, id: &str) -> Result<(), RestoreError> {
+pub async fn prepare(docker: &Docker, id: &str, kind: &PhysicalKind) -> Result<(), RestoreError> {
     let (code, out) = exec_output(
         docker,
         id,
@@ -226,6 +247,7 @@ pub async fn prepare(docker: &Docker, id: &str) -> Result<(), RestoreError> {
             PGDATA.into(),
             WAL_DIR.into(),
             CONF_DIR.into(),
+            REPO_DIR.into(),
         ],
         OUTPUT_LIMIT,
     )
@@ -236,7 +258,7 @@ pub async fn prepare(docker: &Docker, id: &str) -> Result<(), RestoreError> {
         )));
     }
     let mut b = tar::Builder::new(Vec::new());
-    for (name, text, mode) in conf_files() {
+    for (name, text, mode) in conf_files(kind) {
         let mut h = tar::Header::new_gnu();
         h.set_size(text.len() as u64);
         h.set_mode(mode);
@@ -431,6 +453,215 @@ impl Write for ChunkWriter {
             .blocking_send(Ok(chunk))
             .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the upload stopped"))
     }
+}
+
+/// Copies a pgBackRest repository's stanza (its backups and WAL archive
+/// with their info files) into [`REPO_DIR`].
+pub async fn copy_repo(
+    docker: &Docker,
+    id: &str,
+    root: &Path,
+    stanza: &str,
+) -> Result<(), CopyFailure> {
+    let root = root.to_path_buf();
+    let stanza = stanza.to_string();
+    let (body, failed) = tar_stream(move |b| {
+        for part in ["backup", "archive"] {
+            let rel = Path::new(part).join(&stanza);
+            b.append_dir(part, root.join(part))?;
+            b.append_dir(&rel, root.join(&rel))?;
+            append_tree(b, &root, &rel)?;
+        }
+        Ok(())
+    });
+    upload_checked(
+        docker,
+        id,
+        REPO_DIR,
+        body,
+        failed,
+        "the pgBackRest repository",
+    )
+    .await
+}
+
+/// Runs a pgBackRest command as the server's user on the repository's copy.
+async fn pgbackrest(
+    docker: &Docker,
+    id: &str,
+    stanza: &str,
+    args: &[String],
+) -> Result<(i64, String), RestoreError> {
+    let cmd = [
+        "setpriv",
+        "--reuid=postgres",
+        "--regid=postgres",
+        "--init-groups",
+        "pgbackrest",
+    ]
+    .map(String::from)
+    .into_iter()
+    .chain([
+        format!("--stanza={stanza}"),
+        format!("--repo1-path={REPO_DIR}"),
+        "--log-level-file=off".to_string(),
+    ])
+    .chain(args.iter().cloned())
+    .collect();
+    exec_output(docker, id, cmd, OUTPUT_LIMIT).await
+}
+
+/// `pgbackrest verify`, judged by what it prints (it exits 0 whatever it
+/// finds): `Err` lists the invalid and missing files.
+pub async fn pgbackrest_verify(
+    docker: &Docker,
+    id: &str,
+    stanza: &str,
+) -> Result<Result<String, String>, RestoreError> {
+    let args = ["--output=text", "--log-level-console=detail", "verify"].map(String::from);
+    let (code, out) = pgbackrest(docker, id, stanza, &args).await?;
+    Ok(judge_verify(code, &out))
+}
+
+/// Reads `pgbackrest verify --output=text --log-level-console=detail`.
+fn judge_verify(code: i64, out: &str) -> Result<String, String> {
+    let counted_bad = |line: &str| {
+        let words: Vec<&str> = line.split([',', ' ']).filter(|w| !w.is_empty()).collect();
+        words.windows(2).any(|w| {
+            w[0].ends_with(':')
+                && ["missing:", "invalid:", "other:"]
+                    .iter()
+                    .any(|k| w[0] == *k)
+                && w[1].parse::<u64>().is_ok_and(|n| n > 0)
+        })
+    };
+    let bad: Vec<&str> = out
+        .lines()
+        .map(str::trim)
+        .filter(|l| {
+            l.starts_with("status: error")
+                || l.contains("status: invalid")
+                || l.contains("invalid checksum")
+                || counted_bad(l)
+        })
+        .collect();
+    if code != 0 || !bad.is_empty() {
+        return Err(format!(
+            "pgbackrest verify (exit {code}) found the repository damaged: {}",
+            if bad.is_empty() {
+                last_lines(out, 8)
+            } else {
+                bad.join(" | ")
+            }
+        ));
+    }
+    let sets = out
+        .lines()
+        .filter(|l| l.trim_start().starts_with("backup:"))
+        .count();
+    Ok(format!(
+        "pgbackrest verify: status ok, {sets} backup set(s) and the WAL archive checked"
+    ))
+}
+
+/// `pgbackrest restore` into the empty data directory: `Ok` names the set
+/// it restored, `Err` what it said (the backup's fault).
+pub async fn pgbackrest_restore(
+    docker: &Docker,
+    id: &str,
+    stanza: &str,
+    set: Option<&str>,
+    target: &RecoveryTarget,
+    process_max: u32,
+) -> Result<Result<String, String>, RestoreError> {
+    let mut args: Vec<String> = vec![
+        format!("--pg1-path={PGDATA}"),
+        "--log-level-console=info".into(),
+        "--archive-mode=off".into(),
+        format!("--process-max={}", process_max.max(1)),
+    ];
+    if let Some(set) = set {
+        args.push(format!("--set={set}"));
+    }
+    match target {
+        RecoveryTarget::Latest => {}
+        RecoveryTarget::Immediate => args.push("--type=immediate".into()),
+        // pgBackRest picks the set for a time only in this format.
+        RecoveryTarget::Time(t) => args.extend([
+            "--type=time".into(),
+            format!("--target={}", t.format("%Y-%m-%d %H:%M:%S%.6f+00")),
+        ]),
+        RecoveryTarget::Name(n) => args.extend(["--type=name".into(), format!("--target={n}")]),
+        RecoveryTarget::Lsn(l) => args.extend(["--type=lsn".into(), format!("--target={l}")]),
+    }
+    if *target != RecoveryTarget::Latest {
+        args.push("--target-action=promote".into());
+    }
+    args.push("restore".into());
+    let (code, out) = pgbackrest(docker, id, stanza, &args).await?;
+    if code != 0 {
+        return Ok(Err(format!(
+            "pgbackrest restore (exit {code}) failed: {}",
+            last_lines(&out, 6)
+        )));
+    }
+    let restored = out
+        .lines()
+        .find_map(|l| l.split("restore backup set ").nth(1))
+        .and_then(|rest| rest.split([',', ' ']).next())
+        .map(String::from);
+    Ok(restored.ok_or_else(|| {
+        format!(
+            "pgbackrest restore did not say which backup set it restored: {}",
+            last_lines(&out, 6)
+        )
+    }))
+}
+
+/// The segment names of a pgBackRest repository's WAL archive for the
+/// stanza and major `version` (`archive/STANZA/VERSION-N/PREFIX/SEGMENT-SHA1.gz`):
+/// the newest archive id's segments and its timeline history files.
+pub fn pgbackrest_archive_names(
+    root: &Path,
+    stanza: &str,
+    version: &str,
+) -> std::io::Result<Vec<String>> {
+    let dir = root.join("archive").join(stanza);
+    let mut ids: Vec<(u32, PathBuf)> = std::fs::read_dir(&dir)?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let (major, n) = name.split_once('-')?;
+            (major == version).then_some((n.parse().ok()?, e.path()))
+        })
+        .collect();
+    ids.sort();
+    let Some((_, id_dir)) = ids.pop() else {
+        return Ok(Vec::new());
+    };
+    let mut names = Vec::new();
+    for e in std::fs::read_dir(&id_dir)? {
+        let e = e?;
+        let name = e.file_name().to_string_lossy().into_owned();
+        let kind = e.file_type()?;
+        if kind.is_file() && name.ends_with(".history") {
+            names.push(name);
+        } else if kind.is_dir() {
+            for f in std::fs::read_dir(e.path())? {
+                let f = f?;
+                let file = f.file_name().to_string_lossy().into_owned();
+                if f.file_type()?.is_file()
+                    && let Some(segment) = file.get(..24)
+                    && file.as_bytes().get(24) == Some(&b'-')
+                    && !file.contains(".partial")
+                {
+                    names.push(segment.to_string());
+                }
+            }
+        }
+    }
+    Ok(names)
 }
 
 /// What the copied data directory says of itself.
@@ -640,6 +871,7 @@ pub async fn own(docker: &Docker, id: &str) -> Result<(), RestoreError> {
             PGDATA.into(),
             WAL_DIR.into(),
             CONF_DIR.into(),
+            REPO_DIR.into(),
         ],
         OUTPUT_LIMIT,
     )
@@ -977,6 +1209,51 @@ mod tests {
         let names: Vec<&str> = entries.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(names, ["PG_VERSION", "base", "base/1259", "pg_tblspc"]);
         assert_eq!(entries[3].1, tar::EntryType::Symlink);
+    }
+
+    /// What pgbackrest verify 2.45 printed here for a good repository, and
+    /// for one with a flipped file; it exited 0 both times.
+    #[test]
+    fn pgbackrest_verify_is_judged_by_what_it_prints() {
+        let good = "stanza: shop\nstatus: ok\n  archiveId: 15-1, total WAL checked: 10, total valid WAL: 10\n    missing: 0, checksum invalid: 0, size invalid: 0, other: 0\n  backup: 20261207-034352F, status: valid, total files checked: 1273, total valid files: 1273\n    missing: 0, checksum invalid: 0, size invalid: 0, other: 0\n";
+        assert!(judge_verify(0, good).unwrap().contains("1 backup set"));
+        let flipped = "P01 INFO: invalid checksum '20261207-034352F/pg_data/base/16384/16386.gz'\nstanza: shop\nstatus: error\n  backup: 20261207-034352F, status: invalid, total files checked: 1273, total valid files: 1272\n    checksum invalid: 1\n";
+        let e = judge_verify(0, flipped).unwrap_err();
+        assert!(e.contains("16386.gz") && e.contains("status: error"), "{e}");
+        let missing = good.replace("missing: 0, checksum", "missing: 2, checksum");
+        assert!(judge_verify(0, &missing).is_err());
+        assert!(judge_verify(1, "ERROR: [055]: unable to load info file").is_err());
+    }
+
+    #[test]
+    fn a_pgbackrest_archive_is_listed_by_segment_and_its_backup_files_left_out() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("archive/shop/15-1/0000000100000000");
+        std::fs::create_dir_all(&dir).unwrap();
+        for f in [
+            "000000010000000000000001-c8edf23699105493a65d62a28bd314f77a4a8887.gz",
+            "000000010000000000000002.00000028.backup",
+            "000000010000000000000003-e2a659137eb82aadad8d78f06d710f727772c5e6",
+        ] {
+            std::fs::write(dir.join(f), b"x").unwrap();
+        }
+        std::fs::create_dir_all(root.path().join("archive/shop/14-1/0000000100000000")).unwrap();
+        std::fs::write(root.path().join("archive/shop/15-1/00000002.history"), b"x").unwrap();
+        let mut names = pgbackrest_archive_names(root.path(), "shop", "15").unwrap();
+        names.sort();
+        assert_eq!(
+            names,
+            [
+                "000000010000000000000001",
+                "000000010000000000000003",
+                "00000002.history"
+            ]
+        );
+        assert!(
+            pgbackrest_archive_names(root.path(), "shop", "16")
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]

@@ -302,6 +302,8 @@ pub enum Phase {
     Copy,
     /// Checking a base backup against its manifest (`pg_verifybackup`).
     VerifyBackup,
+    /// Restoring a backup set's files from a repository (`pgbackrest restore`).
+    RestoreFiles,
     /// Replaying the WAL until the recovery target, then promotion.
     Recover,
     /// Locking the logins the dump brought.
@@ -328,6 +330,7 @@ text_enum!(Phase {
     Load => "load",
     Copy => "copy",
     VerifyBackup => "verify_backup",
+    RestoreFiles => "restore_files",
     Recover => "recover",
     LockLogins => "lock_logins",
     Check => "check",

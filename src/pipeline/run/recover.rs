@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use super::{Launched, Run};
-use crate::config::{Physical, RecoveryTarget};
+use crate::config::{Physical, PhysicalKind, RecoveryTarget};
 use crate::pipeline::stop::Stop;
 use crate::report::{RecoveryReport, Warning};
 use crate::restore::Credentials;
@@ -42,9 +42,17 @@ impl Run<'_> {
             target: p.target.to_string(),
             ..Default::default()
         });
-        let (data, plan) = self.copy(l, &dir, &p.wal).await?;
+        let (data, plan) = match &p.kind {
+            PhysicalKind::PgBaseBackup => self.copy(l, &dir, &p.wal).await?,
+            PhysicalKind::PgBackRest { stanza, set } => {
+                self.restore_from_repository(l, &dir, stanza, set.as_deref(), &p.target)
+                    .await?
+            }
+        };
         self.judge_continuity(&plan, &p.target)?;
-        self.verify_manifest(l, &data, &plan).await?;
+        if p.kind == PhysicalKind::PgBaseBackup {
+            self.verify_manifest(l, &data, &plan).await?;
+        }
         let started = Instant::now();
         let reached = self.recover(l, &plan, &p.target).await?;
         let took = started.elapsed();
@@ -85,7 +93,7 @@ impl Run<'_> {
         let id = l.candidate.id.as_str();
         let layout = physical::layout(dir).map_err(Stop::fail)?;
         let copying = async {
-            physical::prepare(docker, id).await?;
+            physical::prepare(docker, id, &PhysicalKind::PgBaseBackup).await?;
             physical::copy_base_backup(docker, id, dir, &layout)
                 .await
                 .map_err(copy_stop)?;
@@ -106,11 +114,108 @@ impl Run<'_> {
         };
         let bounded = self.bounded("copying the base backup and its WAL", copying);
         let (data, plan) = self.timed(Phase::Copy, bounded).await??;
+        self.record_label(&data);
+        Ok((data, plan))
+    }
+
+    fn record_label(&mut self, data: &DataDirectory) {
         let r = self.recovery();
         r.backup_label = data.label.label.clone();
         r.backup_started = data.label.start_time.clone();
         r.start_lsn = Some(data.label.start_lsn.to_string());
         r.data_checksums = Some(data.checksums);
+    }
+
+    /// A pgBackRest repository: its stanza is copied into the held
+    /// candidate, checked with `pgbackrest verify` (read, not its exit
+    /// code), and the set restored by `pgbackrest restore`; `set` is the
+    /// newest backup set `source` found, or the one the job pins.
+    async fn restore_from_repository(
+        &mut self,
+        l: &Launched,
+        set_dir: &Path,
+        stanza: &str,
+        pinned: Option<&str>,
+        target: &RecoveryTarget,
+    ) -> Result<(DataDirectory, Plan), Stop> {
+        let docker = &self.ctx.docker;
+        let id = l.candidate.id.as_str();
+        let Some(root) = set_dir.ancestors().nth(3).map(Path::to_path_buf) else {
+            return Err(Stop::error(format!(
+                "{} is not a set in a pgBackRest repository (REPO/backup/STANZA/SET)",
+                set_dir.display()
+            )));
+        };
+        let kind = PhysicalKind::PgBackRest {
+            stanza: stanza.to_string(),
+            set: pinned.map(String::from),
+        };
+        let copying = async {
+            physical::prepare(docker, id, &kind).await?;
+            physical::copy_repo(docker, id, &root, stanza)
+                .await
+                .map_err(copy_stop)?;
+            physical::own(docker, id).await?;
+            Ok::<_, Stop>(())
+        };
+        let bounded = self.bounded("copying the pgBackRest repository", copying);
+        self.timed(Phase::Copy, bounded).await??;
+
+        let verifying = physical::pgbackrest_verify(docker, id, stanza);
+        let bounded = self.bounded("pgbackrest verify", verifying);
+        let verdict = self.timed(Phase::VerifyBackup, bounded).await??;
+        let said = verdict.clone().unwrap_or_else(|e| e);
+        self.recovery().manifest = Some(said);
+        verdict.map_err(Stop::fail)?;
+
+        // A time target lets pgBackRest pick the set for that time; else
+        // the newest set, or the pinned one.
+        let newest = set_dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned());
+        let (set, why) = match (pinned, target) {
+            (Some(s), _) => (Some(s.to_string()), "the job's `set`"),
+            (None, RecoveryTarget::Time(_)) => (None, "chosen by pgBackRest for the target time"),
+            (None, _) => (newest, "the newest set"),
+        };
+        let cpus = self
+            .job
+            .restore
+            .cpus
+            .map_or(1, |c| c.floor().max(1.0) as u32);
+        let restoring =
+            physical::pgbackrest_restore(docker, id, stanza, set.as_deref(), target, cpus);
+        let bounded = self.bounded("pgbackrest restore", restoring);
+        let restored = self
+            .timed(Phase::RestoreFiles, bounded)
+            .await??
+            .map_err(Stop::fail)?;
+        self.recovery().backup_set = Some(format!("{restored} ({why})"));
+
+        let data = physical::read_data_directory(docker, id)
+            .await?
+            .map_err(Stop::fail)?;
+        let root_for_listing = root.clone();
+        let (stanza_owned, version) = (stanza.to_string(), data.version.clone());
+        let names = tokio::task::spawn_blocking(move || {
+            physical::pgbackrest_archive_names(&root_for_listing, &stanza_owned, &version)
+        })
+        .await
+        .map_err(|e| Stop::error(format!("listing the WAL archive panicked: {e}")))?
+        .map_err(|e| Stop::error(format!("cannot read the repository's WAL archive: {e}")))?;
+        let listing = wal::list(
+            names.into_iter().chain(data.own_wal.iter().cloned()),
+            data.segment_size,
+        );
+        let continuity = wal::continuity(&listing, &data.label, data.segment_size)
+            .map_err(|e| Stop::fail(format!("the backup set's WAL cannot be followed: {e}")))?;
+        self.record_label(&data);
+        let plan = Plan {
+            files: Vec::new(),
+            continuity,
+            compressed: true,
+            segment_size: data.segment_size,
+        };
         Ok((data, plan))
     }
 

@@ -1,0 +1,216 @@
+//! pgBackRest repositories are verified and restored inside the candidate,
+//! then recovered and checked like any physical backup. The repository is a
+//! real one (fixtures/make-pgbackrest.sh: a PostgreSQL 15 source archiving
+//! with `archive-push`, full, diff and incr sets, rows committed at known
+//! times), made once per test binary; each job restores its own copy.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use common::*;
+use serde_json::Value;
+
+struct Repository {
+    dir: PathBuf,
+    facts: Value,
+}
+
+fn repository() -> &'static Repository {
+    static MADE: OnceLock<Repository> = OnceLock::new();
+    MADE.get_or_init(|| {
+        let dir = tempfile::Builder::new()
+            .prefix("restoredrill-pgbackrest-")
+            .tempdir()
+            .expect("tempdir")
+            .keep();
+        let out = Command::new(repo().join("fixtures/make-pgbackrest.sh"))
+            .arg(&dir)
+            .output()
+            .expect("run fixtures/make-pgbackrest.sh");
+        assert!(
+            out.status.success(),
+            "fixtures/make-pgbackrest.sh failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let facts = std::fs::read(dir.join("facts.json")).expect("facts.json");
+        Repository {
+            dir,
+            facts: serde_json::from_slice(&facts).expect("facts.json is JSON"),
+        }
+    })
+}
+
+fn fact(path: &[&str]) -> Value {
+    let mut v = &repository().facts;
+    for p in path {
+        v = &v[*p];
+    }
+    assert!(!v.is_null(), "facts.json has no {path:?}");
+    v.clone()
+}
+
+fn label(set: &str) -> String {
+    fact(&[set, "label"]).as_str().unwrap().to_string()
+}
+
+/// A copy of the repository for job `job`.
+fn copy_for(app: &App, job: &str) -> PathBuf {
+    let to = app.path(&format!("{job}-repo"));
+    let status = Command::new("cp")
+        .arg("-a")
+        .arg(repository().dir.join("repo"))
+        .arg(&to)
+        .status()
+        .expect("cp");
+    assert!(status.success());
+    to
+}
+
+fn job(name: &str, repo: &Path, physical_extra: &str) -> String {
+    format!(
+        "  - name: JOB({name})\n    engine: postgres\n    image: {PG_IMAGE}\n    database: shop\n    \
+         keep: false\n    source: {{ type: local, settle: 0s, path: {} }}\n    physical:\n      \
+         kind: pgbackrest\n      stanza: shop\n{physical_extra}",
+        repo.display()
+    )
+}
+
+fn orders(run: &Value) -> i64 {
+    run["tables"]["public.orders"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("no orders count in {run:#}"))
+}
+
+fn fingerprint(dir: &Path) -> String {
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg("find . -type f -print0 | sort -z | xargs -0 sha256sum")
+        .current_dir(dir)
+        .output()
+        .expect("sha256sum");
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+#[tokio::test]
+async fn a_repository_restores_to_the_latest_point_a_sets_consistency_point_a_time_and_a_restore_point()
+ {
+    let docker = require_docker().await;
+    let app = App::new("pgbr-targets");
+    let latest = copy_for(&app, "latest");
+    let before = fingerprint(&latest);
+    let first = copy_for(&app, "first");
+    let mid = copy_for(&app, "mid");
+    let named = copy_for(&app, "named");
+    let time_mid = fact(&["time_mid"]).as_str().unwrap().to_string();
+    app.write_config(
+        &[
+            job("latest", &latest, "      max_recovery_point_age: 1h\n"),
+            job(
+                "first",
+                &first,
+                &format!("      set: {}\n      target: immediate\n", label("full")),
+            ),
+            job("mid", &mid, &format!("      target_time: \"{time_mid}\"\n")),
+            job(
+                "named",
+                &named,
+                &format!(
+                    "      set: {}\n      target_name: {}\n",
+                    label("diff"),
+                    fact(&["restore_point"]).as_str().unwrap()
+                ),
+            ),
+        ]
+        .concat(),
+    );
+    let (code, runs, stderr) = app.run_json(&[]);
+    assert_eq!(code, 0, "every restore passes: {runs:#?}\n{stderr}");
+    let by = |j: &str| by_job(&runs, &app.job_name(j)).clone();
+    let n = |k: &str| fact(&[k]).as_i64().unwrap();
+    assert_eq!(orders(&by("latest")), n("rows_latest"));
+    assert_eq!(orders(&by("first")), n("rows_at_full"));
+    assert_eq!(orders(&by("mid")), n("rows_at_mid"));
+    assert_eq!(orders(&by("named")), n("rows_at_restore_point"));
+
+    let r = &by("latest")["recovery"];
+    assert_eq!(r["kind"], "pgbackrest");
+    let set = r["backup_set"].as_str().unwrap();
+    assert!(
+        set.starts_with(&label("incr")) && set.contains("newest"),
+        "the newest set, and why: {r:#}"
+    );
+    assert!(
+        r["manifest"]
+            .as_str()
+            .unwrap()
+            .contains("pgbackrest verify"),
+        "{r:#}"
+    );
+    assert!(
+        r["amcheck"].as_str().unwrap().contains("no corruption"),
+        "{r:#}"
+    );
+    let mid_set = by("mid")["recovery"]["backup_set"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        mid_set.starts_with(&label("diff")) && mid_set.contains("target time"),
+        "pgBackRest picks the set before the time: {mid_set}"
+    );
+    assert!(
+        app.containers(&docker).await.is_empty(),
+        "nothing is left behind"
+    );
+    assert_eq!(before, fingerprint(&latest), "the repository was changed");
+}
+
+#[tokio::test]
+async fn a_damaged_repository_or_a_gap_in_its_archive_fails() {
+    let docker = require_docker().await;
+    let app = App::new("pgbr-damaged");
+    let flipped = copy_for(&app, "flipped");
+    let gap = copy_for(&app, "gap");
+    // One byte of a data file of the full set (which every set needs).
+    let file = flipped
+        .join("backup/shop")
+        .join(label("full"))
+        .join("pg_data")
+        .join(format!(
+            "{}.gz",
+            fact(&["orders_relfile"]).as_str().unwrap()
+        ));
+    let mut bytes = std::fs::read(&file).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0xff;
+    std::fs::write(&file, bytes).unwrap();
+    // The segment before the newest: pgbackrest verify still says `ok`, and
+    // a recovery to the latest point alone would stop there quietly.
+    let files = fact(&["archive_files"]);
+    let files = files.as_array().unwrap();
+    let gone = files[files.len() - 2].as_str().unwrap();
+    std::fs::remove_file(gap.join(gone)).unwrap();
+    let gone_segment = &Path::new(gone).file_name().unwrap().to_string_lossy()[..24];
+    app.write_config(&[job("flipped", &flipped, ""), job("gap", &gap, "")].concat());
+    let (code, runs, stderr) = app.run_json(&[]);
+    assert_ne!(code, 0, "{stderr}");
+    let by = |j: &str| by_job(&runs, &app.job_name(j)).clone();
+    let f = by("flipped");
+    assert_eq!(f["verdict"], "fail", "{f:#}");
+    let why = reason(&f);
+    assert!(
+        why.contains("pgbackrest verify") && why.contains("checksum"),
+        "verify's findings, not its exit code: {why}"
+    );
+    let g = by("gap");
+    assert_eq!(g["verdict"], "fail", "{g:#}");
+    let why = reason(&g);
+    assert!(why.contains(gone_segment) && why.contains("lacks"), "{why}");
+    assert!(
+        app.containers(&docker).await.is_empty(),
+        "nothing is left behind"
+    );
+}
