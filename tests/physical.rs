@@ -178,9 +178,23 @@ async fn base_backups_recover_to_the_latest_point_a_time_a_restore_point_and_the
     assert_eq!(r["data_checksums"], true);
     assert!(r["wal_newest"].is_string(), "{r:#}");
 
-    // The kept restore serves the recovered data.
+    // The kept restore serves the recovered data, without the WAL copy.
     let kept = &latest["kept"];
     assert_eq!(pg_orders(kept).await, fact_i64("rows_latest"));
+    let listed = Command::new("docker")
+        .args([
+            "exec",
+            kept["container"].as_str().unwrap(),
+            "ls",
+            "/var/lib/postgresql",
+        ])
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        listed.contains("data") && !listed.contains("restoredrill-wal"),
+        "the kept volume holds no copy of the WAL: {listed}"
+    );
     // Only the kept restore is left; the user's backup was only read.
     let left = app.containers(&docker).await;
     assert!(

@@ -956,6 +956,18 @@ pub async fn release(docker: &Docker, id: &str) -> Result<(), RestoreError> {
     Ok(())
 }
 
+/// Removes the copies of the WAL archive and the repository once the
+/// server has promoted: it never reads them again, and a kept restore
+/// would carry them on its volume.
+pub async fn discard_copies(docker: &Docker, id: &str) {
+    let cmd = ["rm", "-rf", WAL_DIR, REPO_DIR].map(String::from).to_vec();
+    match exec_output(docker, id, cmd, OUTPUT_LIMIT).await {
+        Ok((0, _)) => {}
+        Ok((code, out)) => tracing::warn!("could not remove the WAL copies (exit {code}): {out}"),
+        Err(e) => tracing::warn!("could not remove the WAL copies: {e}"),
+    }
+}
+
 /// Where a finished recovery stands.
 #[derive(Debug, Clone, Default)]
 pub struct Reached {

@@ -56,6 +56,7 @@ impl Run<'_> {
         let started = Instant::now();
         let reached = self.recover(l, &plan, &p.target).await?;
         let took = started.elapsed();
+        physical::discard_copies(&self.ctx.docker, &l.candidate.id).await;
         self.confirm_unchanged(dump).await?;
         self.record_recovery_point(&reached, &data);
         self.lock_logins(l).await?;
