@@ -479,3 +479,47 @@ async fn the_daemon_shows_a_physical_jobs_recovery_point_on_its_page_in_metrics_
     assert_eq!(kept.len(), 1, "the kept restore alone: {kept:?}");
     drop(daemon);
 }
+
+#[tokio::test]
+async fn a_backups_own_settings_neither_run_commands_nor_steer_its_recovery() {
+    let docker = require_docker().await;
+    let app = App::new("phys-settings");
+    let (base, wal) = copy_for(&app, "steered", "plain-nowal");
+    // Settings a hostile postgresql.auto.conf could bring: a command run at
+    // the end of the recovery, a WAL source that gives nothing, a library
+    // this image lacks, and a login rule that lets anyone in.
+    let dir = base.join("plain-nowal");
+    let mut conf = std::fs::read_to_string(dir.join("postgresql.auto.conf")).unwrap();
+    conf.push_str(
+        "recovery_end_command = 'touch /var/lib/postgresql/data/pwned'\n\
+         restore_command = 'false'\n\
+         shared_preload_libraries = 'no_such_library'\n\
+         recovery_target_action = 'shutdown'\n",
+    );
+    std::fs::write(dir.join("postgresql.auto.conf"), conf).unwrap();
+    std::fs::write(dir.join("pg_hba.conf"), "host all all all trust\n").unwrap();
+    std::fs::remove_file(dir.join("backup_manifest")).unwrap();
+    app.write_config(&job("steered", &base, &wal, "", "    keep: true\n"));
+    let (code, runs, stderr) = app.run_json(&[]);
+    let run = by_job(&runs, &app.job_name("steered")).clone();
+    assert_eq!(code, 0, "{run:#}\n{stderr}");
+    assert_eq!(orders(&run), fact_i64("rows_latest"));
+    let kept = run["kept"]["container"].as_str().unwrap().to_string();
+    let listed = Command::new("docker")
+        .args(["exec", &kept, "ls", "/var/lib/postgresql/data"])
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        listed.contains("PG_VERSION") && !listed.contains("pwned"),
+        "the backup's recovery_end_command did not run: {listed}"
+    );
+    // The backup's pg_hba.conf (trust for all) is not the kept restore's.
+    use sqlx::Connection;
+    let port = run["kept"]["port"].as_u64().unwrap();
+    let trusted =
+        sqlx::PgConnection::connect(&format!("postgres://postgres:wrong@127.0.0.1:{port}/shop"))
+            .await;
+    assert!(trusted.is_err(), "a wrong password is refused");
+    drop(docker);
+}

@@ -82,6 +82,13 @@ pub fn server_args(target: &RecoveryTarget, tuning: bool) -> Vec<String> {
         "log_destination=stderr".into(),
         // The source's libraries may not be in this image; no check needs them.
         "shared_preload_libraries=".into(),
+        "session_preload_libraries=".into(),
+        "local_preload_libraries=".into(),
+        // Commands a backup's postgresql.auto.conf could set to run in the
+        // candidate while or after it recovers.
+        "recovery_end_command=".into(),
+        "archive_cleanup_command=".into(),
+        "archive_command=".into(),
         // No connection before promotion: the source's connection limits
         // then need not fit this server.
         "hot_standby=off".into(),
@@ -1367,5 +1374,17 @@ mod tests {
         assert!(args.contains("hot_standby=off"));
         let args = server_args(&RecoveryTarget::Latest, false).join(" ");
         assert!(!args.contains("recovery_target_time=") && !args.contains("recovery_target="));
+        // What a backup's postgresql.auto.conf could make the server run is
+        // emptied on the command line, which outranks it.
+        for emptied in [
+            "recovery_end_command=",
+            "archive_cleanup_command=",
+            "archive_command=",
+        ] {
+            assert!(
+                args.contains(&format!("-c {emptied} ")),
+                "{emptied}: {args}"
+            );
+        }
     }
 }
