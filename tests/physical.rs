@@ -373,6 +373,7 @@ async fn a_cut_or_flipped_segment_or_base_archive_fails_the_recovery() {
     let (cut, wal1) = copy_for(&app, "cut", "plain-nowal");
     let (flipped, wal2) = copy_for(&app, "flipped", "plain-nowal");
     let (tar, wal3) = copy_for(&app, "tar", "tar");
+    let (stale, wal4) = copy_for(&app, "stale", "plain");
     let archived: Vec<String> = backups().facts["archived"]
         .as_array()
         .unwrap()
@@ -401,12 +402,32 @@ async fn a_cut_or_flipped_segment_or_base_archive_fails_the_recovery() {
             job("cut", &cut, &wal1, "", "    keep: false\n"),
             job("flipped", &flipped, &wal2, "", "    keep: false\n"),
             job("tar", &tar, &wal3, "", "    keep: false\n"),
+            // A whole recovery whose last transaction is older than allowed.
+            job(
+                "stale",
+                &stale,
+                &wal4,
+                "      max_recovery_point_age: 1s\n",
+                "    keep: false\n",
+            ),
         ]
         .concat(),
     );
     let (code, runs, stderr) = app.run_json(&[]);
     assert_ne!(code, 0, "{stderr}");
     let by = |j: &str| by_job(&runs, &app.job_name(j)).clone();
+    let s = by("stale");
+    assert_eq!(s["verdict"], "fail", "{s:#}");
+    let why = reason(&s);
+    assert!(
+        why.contains("max_recovery_point_age") && why.contains("recovery point is"),
+        "{why}"
+    );
+    assert_eq!(
+        orders(&s),
+        fact_i64("rows_latest"),
+        "it recovered everything"
+    );
     let c = by("cut");
     assert_eq!(c["verdict"], "fail", "{c:#}");
     assert!(reason(&c).contains("wrong size"), "{}", reason(&c));
