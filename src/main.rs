@@ -119,6 +119,13 @@ enum Command {
         #[command(flatten)]
         config: ConfigFile,
     },
+    /// Removes this installation's kept restores, the containers interrupted
+    /// runs left, their networks and volumes, and its ready data directories
+    /// (other installations on the host keep theirs). Stop the daemon first.
+    Clean {
+        #[command(flatten)]
+        config: ConfigFile,
+    },
 }
 
 fn main() -> ExitCode {
@@ -167,6 +174,7 @@ async fn execute(command: Command) -> Result<Outcome, CliError> {
         Command::Daemon { config } => cli::daemon(&config.path).await,
         Command::Trigger { job, wait, config } => cli::trigger(&config.path, &job, wait).await,
         Command::Reload { config } => cli::reload(&config.path).await,
+        Command::Clean { config } => cli::clean(&config.path).await,
     }
 }
 

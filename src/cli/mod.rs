@@ -13,6 +13,7 @@
 
 mod accept;
 mod alert_test;
+mod clean;
 mod daemon;
 mod daemon_api;
 mod report;
@@ -21,6 +22,7 @@ mod validate;
 
 pub use accept::accept;
 pub use alert_test::alert_test;
+pub use clean::clean;
 pub use daemon::daemon;
 pub use daemon_api::{reload, trigger};
 pub use report::report;
@@ -116,6 +118,9 @@ pub enum CliError {
     },
     #[error("cannot install signal handlers")]
     Signals,
+    /// `clean` could not remove what it should.
+    #[error("{0}")]
+    Cleaning(String),
     #[error("the daemon cannot start: {0}")]
     Daemon(DaemonError),
     /// The running daemon could not be reached or refused the request.
@@ -160,6 +165,7 @@ impl CliError {
             | Self::DaemonApi(_)
             | Self::RunLost { .. }
             | Self::BesideDaemon { .. }
+            | Self::Cleaning(_)
             | Self::Runtime(_) => EXIT_CHECKER,
         }
     }
