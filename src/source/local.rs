@@ -129,7 +129,8 @@ impl LocalSource {
 
 /// A dump at `path` as it is now: a file, or a folder with a `toc.dat`, or
 /// a base backup's folder (a `backup_label`, `backup_manifest`, `PG_VERSION` or
-/// `base.tar*`) (`None`: a folder that is neither).
+/// `base.tar*`), or a mariadb-backup folder (`xtrabackup_checkpoints`)
+/// (`None`: a folder that is neither).
 pub fn stat(path: &std::path::Path) -> std::io::Result<Option<Dump>> {
     let meta = std::fs::metadata(path)?;
     if !meta.is_dir() {
@@ -141,11 +142,17 @@ pub fn stat(path: &std::path::Path) -> std::io::Result<Option<Dump>> {
         )));
     }
     // A directory-format dump is as new as its newest file.
-    let toc = ["toc.dat", "backup_label", "backup_manifest", "PG_VERSION"]
-        .into_iter()
-        .chain(BASE_TARS.iter().copied())
-        .map(|n| path.join(n))
-        .find(|p| std::fs::symlink_metadata(p).is_ok());
+    let toc = [
+        "toc.dat",
+        "backup_label",
+        "backup_manifest",
+        "PG_VERSION",
+        "xtrabackup_checkpoints",
+    ]
+    .into_iter()
+    .chain(BASE_TARS.iter().copied())
+    .map(|n| path.join(n))
+    .find(|p| std::fs::symlink_metadata(p).is_ok());
     let Some(toc) = toc else {
         return Ok(None);
     };

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use super::{Launched, Run};
-use crate::config::{Physical, RecoveryTarget};
+use crate::config::{Physical, PhysicalKind, RecoveryTarget};
 use crate::pipeline::stop::Stop;
 use crate::report::{RecoveryReport, Warning};
 use crate::restore::Credentials;
@@ -32,6 +32,9 @@ impl Run<'_> {
         dump: &Dump,
         p: &Physical,
     ) -> Result<Credentials, Stop> {
+        if p.kind == PhysicalKind::Mariabackup {
+            return self.recover_mariabackup(l, dump, p).await;
+        }
         let Some(dir) = dump.path.clone() else {
             return Err(Stop::error(
                 "a physical backup is read from a local folder, and this one has no path",
@@ -307,7 +310,7 @@ impl Run<'_> {
     }
 
     /// Fails a recovery point older than `max_recovery_point_age`.
-    fn judge_recovery_point(&mut self, p: &Physical) -> Result<(), Stop> {
+    pub(super) fn judge_recovery_point(&mut self, p: &Physical) -> Result<(), Stop> {
         let Some(max) = p.max_recovery_point_age else {
             return Ok(());
         };
