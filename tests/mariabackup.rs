@@ -265,6 +265,18 @@ async fn missing_backups_missing_binary_logs_an_unreached_time_and_a_corrupt_pag
     // A binary log gone from the middle: the replay alone would stop there.
     let (gap, binlog_gap) = copy_for(&app, "gap", &["full", "inc1"]);
     std::fs::remove_file(binlog_gap.join("binlog.000004")).unwrap();
+    // The same, its line taken out of the index too: the Gtid list events tell.
+    let (cut, binlog_cut) = copy_for(&app, "cut", &["full", "inc1"]);
+    std::fs::remove_file(binlog_cut.join("binlog.000004")).unwrap();
+    let index = binlog_cut.join("binlog.index");
+    let kept: String = std::fs::read_to_string(&index)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.ends_with("/binlog.000004"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert!(!kept.contains("binlog.000004") && kept.contains("binlog.000005"));
+    std::fs::write(&index, kept).unwrap();
     // A time after the last event.
     let (late, binlog_late) = copy_for(&app, "late", &["full", "inc1"]);
     let after_everything = chrono::DateTime::parse_from_rfc3339(&fact_str("last_commit_time"))
@@ -294,6 +306,7 @@ async fn missing_backups_missing_binary_logs_an_unreached_time_and_a_corrupt_pag
                 "    keep: false\n",
             ),
             job("gap", &gap, &binlog_of(&binlog_gap), "    keep: false\n"),
+            job("cut", &cut, &binlog_of(&binlog_cut), "    keep: false\n"),
             job(
                 "late",
                 &late,
@@ -336,6 +349,11 @@ async fn missing_backups_missing_binary_logs_an_unreached_time_and_a_corrupt_pag
     assert!(
         why.contains("binlog.000004"),
         "names the missing binary log: {why}"
+    );
+    let why = failed("cut");
+    assert!(
+        why.contains("binlog.000005") && why.contains("binlog.000003") && why.contains("missing"),
+        "names the binary logs on either side of the gap: {why}"
     );
     let why = failed("late");
     assert!(
