@@ -1083,6 +1083,11 @@ fn a_mariabackup_job_is_told_each_mistake_with_its_line() {
             "`wal:` is a pg_basebackup's",
         ),
         (
+            "path: /backups/mariadb }",
+            "path: /backups/mariadb, checksum: sha256 }",
+            "mariadb-backup --prepare and CHECK TABLE",
+        ),
+        (
             "      binlog: binlog\n",
             "      target_time: \"2026-12-07T03:00:00Z\"\n",
             "give `binlog:`",
