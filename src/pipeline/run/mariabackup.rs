@@ -6,12 +6,12 @@
 
 use std::time::Instant;
 
+use super::recover::copy_stop;
 use super::{Launched, Run};
 use crate::config::{Physical, RecoveryTarget};
 use crate::pipeline::stop::Stop;
 use crate::report::RecoveryReport;
 use crate::restore::mariabackup::{self, Folder, Replayed};
-use crate::restore::physical::CopyFailure;
 use crate::restore::{Credentials, RestoreError, container};
 use crate::source::Dump;
 use crate::vocab::Phase;
@@ -52,7 +52,7 @@ impl Run<'_> {
             .map_err(|e| Stop::error(format!("reading the backup folders panicked: {e}")))?
             .map_err(Stop::fail)?;
         let last = chain.last().expect("a chain has its newest folder").clone();
-        let r = self.recovery_mb();
+        let r = self.recovery();
         r.backup_label = Some(
             chain
                 .iter()
@@ -66,7 +66,7 @@ impl Run<'_> {
             false => None,
         };
         let end = mariabackup::end_time(&last.path);
-        self.recovery_mb().backup_started = end.map(|t| t.to_rfc3339());
+        self.recovery().backup_started = end.map(|t| t.to_rfc3339());
 
         let files = self.copy_chain(l, &chain, p, start.as_ref()).await?;
         let started = Instant::now();
@@ -77,7 +77,7 @@ impl Run<'_> {
         self.confirm_unchanged(dump).await?;
         let point = replayed.last_event.or(end);
         let run_started = self.report.started_at;
-        let r = self.recovery_mb();
+        let r = self.recovery();
         r.reached_lsn = replayed.last_gtid.map(|g| format!("GTID {g}"));
         r.recovery_point = point;
         r.recovery_point_age_seconds = point.map(|p| (run_started - p).num_seconds());
@@ -98,10 +98,6 @@ impl Run<'_> {
             self.make_servable(keep, l, &creds).await?;
         }
         Ok(creds)
-    }
-
-    fn recovery_mb(&mut self) -> &mut RecoveryReport {
-        self.report.recovery.get_or_insert_with(Default::default)
     }
 
     /// Copies the chain's folders and the binary logs the replay needs
@@ -138,7 +134,7 @@ impl Run<'_> {
         };
         let bounded = self.bounded("copying the backup folders and binary logs", copying);
         let files = self.timed(Phase::Copy, bounded).await??;
-        let r = self.recovery_mb();
+        let r = self.recovery();
         r.wal_first = files.first().cloned();
         r.wal_newest = files.last().cloned();
         r.wal_segments = files.len() as u64;
@@ -214,7 +210,7 @@ impl Run<'_> {
         let replayed = self.timed(Phase::Recover, bounded).await?;
         // Every file is replayed only to the latest point.
         if start.is_some() && p.target == RecoveryTarget::Latest {
-            self.recovery_mb().last_segment_replayed = files.last().cloned();
+            self.recovery().last_segment_replayed = files.last().cloned();
         }
         Ok(replayed)
     }
@@ -226,11 +222,11 @@ impl Run<'_> {
         let verdict = self.timed(Phase::Amcheck, bounded).await??;
         match verdict {
             Ok(said) => {
-                self.recovery_mb().amcheck = Some(said);
+                self.recovery().amcheck = Some(said);
                 Ok(())
             }
             Err(found) => {
-                self.recovery_mb().amcheck = Some(found.clone());
+                self.recovery().amcheck = Some(found.clone());
                 Err(Stop::fail(found))
             }
         }
@@ -273,13 +269,5 @@ impl Run<'_> {
                     .join(", ")
             ))),
         }
-    }
-}
-
-/// A failed copy: the backup's fault, or the checker's.
-fn copy_stop(f: CopyFailure) -> Stop {
-    match f {
-        CopyFailure::Backup(why) => Stop::fail(why),
-        CopyFailure::Checker(e) => e.into(),
     }
 }

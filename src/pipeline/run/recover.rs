@@ -72,7 +72,7 @@ impl Run<'_> {
         Ok(creds)
     }
 
-    fn recovery(&mut self) -> &mut RecoveryReport {
+    pub(super) fn recovery(&mut self) -> &mut RecoveryReport {
         self.report.recovery.get_or_insert_with(Default::default)
     }
 
@@ -429,7 +429,7 @@ fn wal_dir_of(job: &crate::config::Job) -> std::path::PathBuf {
 }
 
 /// A failed copy: the backup's fault, or the checker's.
-fn copy_stop(f: CopyFailure) -> Stop {
+pub(super) fn copy_stop(f: CopyFailure) -> Stop {
     match f {
         CopyFailure::Backup(why) => Stop::fail(why),
         CopyFailure::Checker(e) => e.into(),
