@@ -570,7 +570,7 @@ impl Validator<'_> {
             );
         }
         let physical = self.physical(raw.physical.as_ref(), engine);
-        if physical.is_some() {
+        if let Some(p) = &physical {
             let unread: Vec<&str> = [
                 (integrity.checksum, "checksum"),
                 (integrity.decrypt.is_some(), "decrypt"),
@@ -584,9 +584,19 @@ impl Validator<'_> {
                 self.problems.at(
                     raw.source.referenced,
                     format!(
-                        "source.{} applies to dump files, not to a physical backup's folder; \
-                         pg_verifybackup checks a base backup against its backup_manifest",
-                        unread.join(", source.")
+                        "source.{} applies to dump files, not to a physical backup's folder; {}",
+                        unread.join(", source."),
+                        match p.kind {
+                            PhysicalKind::PgBaseBackup => {
+                                "pg_verifybackup checks a base backup against its backup_manifest"
+                            }
+                            PhysicalKind::PgBackRest { .. } => {
+                                "pgbackrest verify checks a repository's files"
+                            }
+                            PhysicalKind::Mariabackup => {
+                                "mariadb-backup --prepare and CHECK TABLE check a mariabackup backup"
+                            }
+                        }
                     ),
                 );
             }

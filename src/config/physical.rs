@@ -20,6 +20,10 @@ pub(crate) struct RawPhysical {
     /// `pg_basebackup` (a folder, plain or `-Ft` tar with gzip or zstd),
     /// recovered with the archived WAL in `wal`. `pgbackrest`: `source.path`
     /// is a pgBackRest repository (`repo1-path`) on a local path.
+    /// `mariabackup` (engine `mariadb`): `source.path` holds folders made by
+    /// `mariadb-backup --backup`, the newest full one and the incremental
+    /// ones after it, prepared in order and rolled forward with the binary
+    /// logs in `binlog`.
     #[schemars(with = "String")]
     pub kind: Spanned<String>,
     /// pgbackrest: the stanza to restore.
@@ -39,6 +43,12 @@ pub(crate) struct RawPhysical {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub wal: Option<Spanned<String>>,
+    /// mariabackup: the folder of binary logs (`binlog.NNNNNN` and
+    /// `binlog.index`) replayed after the backup. Without it the backup
+    /// itself is recovered. Relative to the config file.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub binlog: Option<Spanned<String>>,
     /// How far to recover: `latest` (default: every archived segment, which
     /// must follow on from the base backup without a gap) or `immediate`
     /// (the base backup's consistency point).
@@ -64,8 +74,9 @@ pub(crate) struct RawPhysical {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub max_recovery_point_age: Option<Spanned<String>>,
-    /// Check every table and index with `pg_amcheck --heapallindexed` after
-    /// the recovery (a base backup copies pages, not rows). Default true.
+    /// Check every table and index after the recovery (a base backup copies
+    /// pages, not rows): `pg_amcheck --heapallindexed` on PostgreSQL, `CHECK
+    /// TABLE` over every table on MariaDB. Default true.
     #[serde(default)]
     pub amcheck: Option<bool>,
 }
@@ -79,6 +90,8 @@ pub enum PhysicalKind {
         stanza: String,
         set: Option<String>,
     },
+    /// MariaDB's `mariadb-backup` (full and incremental folders).
+    Mariabackup,
 }
 
 impl PhysicalKind {
@@ -86,6 +99,7 @@ impl PhysicalKind {
         match self {
             Self::PgBaseBackup => "pg_basebackup",
             Self::PgBackRest { .. } => "pgbackrest",
+            Self::Mariabackup => "mariabackup",
         }
     }
 }
@@ -119,8 +133,10 @@ impl std::fmt::Display for RecoveryTarget {
 pub struct Physical {
     pub kind: PhysicalKind,
     /// The folder of archived WAL segments (pg_basebackup; a pgBackRest
-    /// repository holds its own).
+    /// repository holds its own; empty for mariabackup).
     pub wal: PathBuf,
+    /// The folder of binary logs replayed after the backup (mariabackup).
+    pub binlog: Option<PathBuf>,
     pub target: RecoveryTarget,
     pub max_recovery_point_age: Option<Duration>,
     pub amcheck: bool,
@@ -137,20 +153,31 @@ impl Validator<'_> {
         let kind = match raw.kind.value.as_str() {
             "pg_basebackup" => Some(PhysicalKind::PgBaseBackup),
             "pgbackrest" => self.pgbackrest(raw),
+            "mariabackup" => Some(PhysicalKind::Mariabackup),
             other => {
                 self.problems.at(
                     raw.kind.referenced,
                     format!(
                         "unknown physical backup kind `{other}`; restoredrill recovers `pg_basebackup` \
-                         base backups with their WAL archive and `pgbackrest` repositories"
+                         base backups with their WAL archive, `pgbackrest` repositories and \
+                         `mariabackup` backups with their binary logs"
                     ),
                 );
                 None
             }
         };
-        if let Some(e) = engine
+        if kind == Some(PhysicalKind::Mariabackup) {
+            return self.mariabackup(raw, engine);
+        }
+        if let Some(b) = &raw.binlog {
+            self.problems.at(
+                b.referenced,
+                "`binlog:` is the binary logs of a `mariabackup` backup; a pg_basebackup is recovered with `wal:`",
+            );
+        }
+        if kind.is_some()
+            && let Some(e) = engine
             && e != EngineKind::Postgres
-            && kind.is_some()
         {
             self.problems.at(
                 raw.kind.referenced,
@@ -210,6 +237,74 @@ impl Validator<'_> {
         Some(Physical {
             kind: kind?,
             wal: wal?,
+            binlog: None,
+            target: target?,
+            max_recovery_point_age,
+            amcheck: raw.amcheck.unwrap_or(true),
+        })
+    }
+
+    /// The settings of a `mariabackup` job: binary logs instead of WAL, and
+    /// no restore point or WAL location to recover to.
+    fn mariabackup(&mut self, raw: &RawPhysical, engine: Option<EngineKind>) -> Option<Physical> {
+        let mut ok = true;
+        if let Some(e) = engine
+            && e != EngineKind::Mariadb
+        {
+            self.problems.at(
+                raw.kind.referenced,
+                format!(
+                    "a mariabackup backup is recovered by MariaDB; set `engine: mariadb` (not {e})"
+                ),
+            );
+            ok = false;
+        }
+        if let Some(w) = &raw.wal {
+            self.problems.at(
+                w.referenced,
+                "`wal:` is a pg_basebackup's WAL archive; a mariabackup backup is rolled forward with `binlog:`, the folder of its binary logs",
+            );
+            ok = false;
+        }
+        if let Some(v) = raw.stanza.as_ref().or(raw.set.as_ref()) {
+            self.problems.at(
+                v.referenced,
+                "`stanza` and `set` belong to `kind: pgbackrest`",
+            );
+            ok = false;
+        }
+        for (key, v) in [
+            ("target_name", &raw.target_name),
+            ("target_lsn", &raw.target_lsn),
+        ] {
+            if let Some(v) = v {
+                self.problems.at(
+                    v.referenced,
+                    format!(
+                        "`{key}` is a PostgreSQL recovery target; a mariabackup backup is recovered to \
+                         `target: latest`, `target: immediate` or a `target_time`"
+                    ),
+                );
+                ok = false;
+            }
+        }
+        let binlog = raw.binlog.as_ref().map(|b| self.path(b));
+        let target = if ok { self.recovery_target(raw) } else { None };
+        let max_recovery_point_age = raw
+            .max_recovery_point_age
+            .as_ref()
+            .and_then(|m| self.positive_duration(m, "physical.max_recovery_point_age"));
+        if let (Some(RecoveryTarget::Time(_)), None) = (&target, &binlog) {
+            self.problems.at(
+                raw.kind.referenced,
+                "a `target_time` is reached by replaying binary logs; give `binlog:`, their folder",
+            );
+            return None;
+        }
+        Some(Physical {
+            kind: PhysicalKind::Mariabackup,
+            wal: PathBuf::new(),
+            binlog,
             target: target?,
             max_recovery_point_age,
             amcheck: raw.amcheck.unwrap_or(true),

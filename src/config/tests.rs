@@ -1087,3 +1087,80 @@ fn a_pgbackrest_job_needs_its_stanza_and_a_set_for_a_restore_point() {
             .contains("belong to `kind: pgbackrest`")
     );
 }
+
+const MARIABACKUP: &str = r#"
+state_dir: state
+jobs:
+  - name: shop-mariabackup
+    engine: mariadb
+    image: restoredrill/mariadb:10.11
+    database: shop
+    source: { type: local, path: /backups/mariadb }
+    physical:
+      kind: mariabackup
+      binlog: binlog
+      max_recovery_point_age: 26h
+"#;
+
+#[test]
+fn a_mariabackup_job_replays_its_binary_logs_to_the_latest_point_by_default() {
+    let c = check(MARIABACKUP).unwrap();
+    let p = c.jobs[0].physical.as_ref().unwrap();
+    assert_eq!(p.kind, PhysicalKind::Mariabackup);
+    assert_eq!(
+        p.binlog.as_deref(),
+        Some(Path::new("/etc/restoredrill/binlog"))
+    );
+    assert_eq!(p.target, RecoveryTarget::Latest);
+    assert!(p.amcheck);
+    // Without binary logs the backup itself is recovered.
+    let bare = MARIABACKUP.replace("      binlog: binlog\n", "");
+    let c = check(&bare).unwrap();
+    assert_eq!(c.jobs[0].physical.as_ref().unwrap().binlog, None);
+}
+
+#[test]
+fn a_mariabackup_job_is_told_each_mistake_with_its_line() {
+    let cases = [
+        (
+            "engine: mariadb",
+            "engine: postgres",
+            "set `engine: mariadb`",
+        ),
+        (
+            "      binlog: binlog\n",
+            "      binlog: binlog\n      target_name: x\n",
+            "`target_name` is a PostgreSQL recovery target",
+        ),
+        (
+            "      binlog: binlog\n",
+            "      binlog: binlog\n      target_lsn: \"0/3000028\"\n",
+            "`target_lsn` is a PostgreSQL recovery target",
+        ),
+        (
+            "      binlog: binlog\n",
+            "      wal: wal\n",
+            "`wal:` is a pg_basebackup's",
+        ),
+        (
+            "path: /backups/mariadb }",
+            "path: /backups/mariadb, checksum: sha256 }",
+            "mariadb-backup --prepare and CHECK TABLE",
+        ),
+        (
+            "      binlog: binlog\n",
+            "      target_time: \"2026-12-07T03:00:00Z\"\n",
+            "give `binlog:`",
+        ),
+    ];
+    for (from, to, told) in cases {
+        let text = MARIABACKUP.replace(from, to);
+        assert_ne!(text, MARIABACKUP, "{from}");
+        let e = check(&text).expect_err(told).to_string();
+        assert!(e.contains(told), "`{told}` in: {e}");
+        assert!(e.contains("config.yaml:"), "with its place: {e}");
+    }
+    let pg = PHYSICAL.replace("      wal: wal\n", "      wal: wal\n      binlog: b\n");
+    let e = check(&pg).expect_err("binlog on pg").to_string();
+    assert!(e.contains("`binlog:` is the binary logs"), "{e}");
+}

@@ -33,6 +33,7 @@ use crate::source::{Dump, Source, reader};
 use crate::store::VerifiedDump;
 use crate::vocab::{Phase, RunId, Secret, WarningKind};
 
+mod mariabackup;
 mod recover;
 
 pub(super) struct Run<'a> {
@@ -299,6 +300,9 @@ impl<'a> Run<'a> {
             image: job.image.clone(),
             env: engine.container_env(&creds),
             cmd: match &job.physical {
+                Some(p) if p.kind == crate::config::PhysicalKind::Mariabackup => {
+                    crate::restore::mariabackup::server_args(engine.server_args(job.restore.tuning))
+                }
                 Some(p) => crate::restore::physical::server_args(&p.target, job.restore.tuning),
                 None => engine.server_args(job.restore.tuning),
             },

@@ -66,7 +66,11 @@ pub struct RunReport {
 /// replayed, how far it got and what the engine's checks found.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct RecoveryReport {
-    /// The tool that made the backup (`pg_basebackup`).
+    /// The tool that made the backup (`pg_basebackup`, `mariabackup`). For
+    /// mariabackup the fields say: `backup_label` the chain's folders,
+    /// `backup_started` the last backup's end, `start_lsn` its to_lsn,
+    /// `wal_*` the binary logs replayed, `reached_lsn` the last GTID replayed,
+    /// `amcheck` what CHECK TABLE found.
     pub kind: String,
     /// How far the job recovers (`latest`, `immediate`, a time, a name, an LSN).
     pub target: String,

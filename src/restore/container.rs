@@ -646,7 +646,19 @@ pub async fn exec_output(
     cmd: Vec<String>,
     limit: usize,
 ) -> Result<(i64, String), RestoreError> {
-    let (exec_id, mut output, mut input) = start_attached(docker, id, cmd, vec![], false).await?;
+    exec_output_env(docker, id, cmd, vec![], limit).await
+}
+
+/// [`exec_output`] with environment variables (a password kept off the
+/// command line).
+pub async fn exec_output_env(
+    docker: &Docker,
+    id: &str,
+    cmd: Vec<String>,
+    env: Vec<String>,
+    limit: usize,
+) -> Result<(i64, String), RestoreError> {
+    let (exec_id, mut output, mut input) = start_attached(docker, id, cmd, env, false).await?;
     let _ = input.shutdown().await;
     let mut out = Vec::new();
     while let Some(item) = output.next().await {

@@ -16,6 +16,7 @@ pub mod container;
 pub mod docker;
 mod engine;
 pub mod load;
+pub mod mariabackup;
 pub mod mysql;
 mod parallel;
 pub mod physical;

@@ -37,7 +37,7 @@ pub const CONF_DIR: &str = "/var/lib/postgresql/restoredrill-conf";
 /// Where a pgBackRest repository's stanza is copied.
 pub const REPO_DIR: &str = "/var/lib/postgresql/restoredrill-repo";
 /// Created once everything is in place: the held entrypoint goes on.
-const GO: &str = "/tmp/restoredrill-go";
+pub(crate) const GO: &str = "/tmp/restoredrill-go";
 /// The most bytes of a command's output read back.
 const OUTPUT_LIMIT: usize = 256 * 1024;
 /// The size of the pieces a folder is streamed into the candidate in.
@@ -130,7 +130,7 @@ pub fn server_args(target: &RecoveryTarget, tuning: bool) -> Vec<String> {
 /// which tells the log each segment it handed over.
 fn conf_files(kind: &PhysicalKind) -> Vec<(&'static str, String, u32)> {
     let fetch = match kind {
-        PhysicalKind::PgBaseBackup => RESTORE_WAL.to_string(),
+        PhysicalKind::PgBaseBackup | PhysicalKind::Mariabackup => RESTORE_WAL.to_string(),
         PhysicalKind::PgBackRest { stanza, .. } => RESTORE_WAL_PGBACKREST
             .replace("REPO", REPO_DIR)
             .replace("PGDATA", PGDATA)
@@ -351,7 +351,7 @@ async fn upload_file(docker: &Docker, id: &str, dest: &str, tar: &Path) -> Resul
 
 /// Uploads `body`; a failure is the backup's when reading it failed or
 /// Docker could not unpack it while the candidate still runs.
-async fn upload_checked(
+pub(crate) async fn upload_checked(
     docker: &Docker,
     id: &str,
     dest: &str,
@@ -379,7 +379,7 @@ async fn upload_checked(
 
 /// A tar made on a blocking thread by `build`, as a stream of chunks, and
 /// where the first error reading the files is put.
-fn tar_stream<F>(
+pub(crate) fn tar_stream<F>(
     build: F,
 ) -> (
     impl Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static,
@@ -417,7 +417,11 @@ where
 /// Appends the folder `root`/`rel` to the tar: folders, regular files and
 /// links (as links). A FIFO, socket or device node has no place in a base
 /// backup and is left out, so none is ever made in the candidate.
-fn append_tree<W: Write>(b: &mut tar::Builder<W>, root: &Path, rel: &Path) -> std::io::Result<()> {
+pub(crate) fn append_tree<W: Write>(
+    b: &mut tar::Builder<W>,
+    root: &Path,
+    rel: &Path,
+) -> std::io::Result<()> {
     let mut entries: Vec<_> = std::fs::read_dir(root.join(rel))?.collect::<Result<_, _>>()?;
     entries.sort_by_key(|e| e.file_name());
     for e in entries {
@@ -437,7 +441,7 @@ fn append_tree<W: Write>(b: &mut tar::Builder<W>, root: &Path, rel: &Path) -> st
 }
 
 /// Hands a tar's bytes to the upload in chunks.
-struct ChunkWriter {
+pub(crate) struct ChunkWriter {
     tx: tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
     buf: Vec<u8>,
 }
@@ -1107,7 +1111,7 @@ fn after_level(line: &str) -> String {
 }
 
 /// The last `n` lines of `text`, joined.
-fn last_lines(text: &str, n: usize) -> String {
+pub(crate) fn last_lines(text: &str, n: usize) -> String {
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
     lines[lines.len().saturating_sub(n)..].join(" | ")
 }

@@ -32,6 +32,9 @@ impl Run<'_> {
         dump: &Dump,
         p: &Physical,
     ) -> Result<Credentials, Stop> {
+        if p.kind == PhysicalKind::Mariabackup {
+            return self.recover_mariabackup(l, dump, p).await;
+        }
         let Some(dir) = dump.path.clone() else {
             return Err(Stop::error(
                 "a physical backup is read from a local folder, and this one has no path",
@@ -47,6 +50,9 @@ impl Run<'_> {
             PhysicalKind::PgBackRest { stanza, set } => {
                 self.restore_from_repository(l, &dir, stanza, set.as_deref(), &p.target)
                     .await?
+            }
+            PhysicalKind::Mariabackup => {
+                return Err(Stop::error("a mariabackup backup took the PostgreSQL path"));
             }
         };
         self.judge_continuity(&plan, &p.target)?;
@@ -78,7 +84,7 @@ impl Run<'_> {
         Ok(creds)
     }
 
-    fn recovery(&mut self) -> &mut RecoveryReport {
+    pub(super) fn recovery(&mut self) -> &mut RecoveryReport {
         self.report.recovery.get_or_insert_with(Default::default)
     }
 
@@ -413,7 +419,7 @@ impl Run<'_> {
     }
 
     /// Fails a recovery point older than `max_recovery_point_age`.
-    fn judge_recovery_point(&mut self, p: &Physical) -> Result<(), Stop> {
+    pub(super) fn judge_recovery_point(&mut self, p: &Physical) -> Result<(), Stop> {
         let Some(max) = p.max_recovery_point_age else {
             return Ok(());
         };
@@ -532,7 +538,7 @@ fn wal_dir_of(job: &crate::config::Job) -> std::path::PathBuf {
 }
 
 /// A failed copy: the backup's fault, or the checker's.
-fn copy_stop(f: CopyFailure) -> Stop {
+pub(super) fn copy_stop(f: CopyFailure) -> Stop {
     match f {
         CopyFailure::Backup(why) => Stop::fail(why),
         CopyFailure::Checker(e) => e.into(),

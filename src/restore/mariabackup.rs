@@ -1,0 +1,1080 @@
+//! MariaDB physical backups made by `mariadb-backup --backup`: the chain of
+//! a full backup and the incremental ones after it is copied into a held
+//! candidate, prepared there by the image's own `mariadb-backup`, moved into
+//! the empty data directory, started with an init file that lets restoredrill
+//! in, and rolled forward with the binary logs by `mariadb-binlog` piped into
+//! the client.
+//!
+//! Nothing of the user's backup is written: folders are read on this host
+//! and streamed into the candidate (no network), and `--prepare`, which
+//! rewrites the backup it prepares, only ever runs on the copies. The chain
+//! and the binary logs' continuity are told here; what a step found wrong
+//! with the backup is an `Err(String)` (a verdict), the checker's trouble a
+//! [`RestoreError`].
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use bollard::Docker;
+use chrono::{DateTime, NaiveDateTime, Utc};
+
+use super::RestoreError;
+use super::container::{self, exec_output, exec_output_env};
+use super::engine::Credentials;
+use super::physical::{self, CopyFailure};
+
+/// The data directory the server starts from (the engine's data mount).
+pub const DATADIR: &str = "/var/lib/mysql";
+/// Where the chain's folders are copied and prepared: `WORK/0` the full
+/// backup, `WORK/1`... the incremental ones. Not the data mount.
+pub const WORK: &str = "/var/lib/restoredrill-work";
+/// Where the binary logs are copied.
+const BINLOG_DIR: &str = "/var/lib/restoredrill-work/binlog";
+/// The server's init file, on the data volume so a kept restore has it too.
+pub const INIT_FILE: &str = "/var/lib/mysql/restoredrill-init.sql";
+/// What `mariadb-binlog` writes for the client.
+const REPLAY: &str = "/tmp/restoredrill-replay.sql";
+/// The most bytes of a command's output read back.
+const OUTPUT_LIMIT: usize = 256 * 1024;
+/// The most bytes of a small metadata file read on the host.
+const SMALL: u64 = 64 * 1024;
+/// The longest line of a tool's output a report keeps (the client can
+/// print a whole base64 `BINLOG` statement).
+const LINE_LIMIT: usize = 300;
+/// The databases that are the server's own, not checked with CHECK TABLE.
+const SYSTEM_DATABASES: &[&str] = &["mysql", "information_schema", "performance_schema", "sys"];
+
+/// The server's command line: the engine's, with the init file that lets
+/// restoredrill in and no binary log written.
+pub fn server_args(engine_args: Vec<String>) -> Vec<String> {
+    let mut args = engine_args;
+    args.push(format!("--init-file={INIT_FILE}"));
+    args.push("--skip-log-bin".into());
+    args
+}
+
+/// One folder made by `mariadb-backup --backup`, as its
+/// `xtrabackup_checkpoints` describes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Folder {
+    pub path: PathBuf,
+    pub name: String,
+    /// `backup_type = full-backuped` (else `incremental`).
+    pub full: bool,
+    pub from_lsn: u64,
+    pub to_lsn: u64,
+    pub last_lsn: u64,
+}
+
+/// Reads a small file of a backup folder, bounded.
+fn read_small(path: &Path) -> std::io::Result<String> {
+    let file = crate::source::reader::open_regular_blocking(path)?;
+    let mut bytes = Vec::new();
+    file.take(SMALL + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > SMALL {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("{} is larger than {SMALL} bytes", path.display()),
+        ));
+    }
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// `key = value` lines.
+fn fields(text: &str) -> BTreeMap<&str, &str> {
+    text.lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.trim(), v.trim()))
+        .collect()
+}
+
+/// Parses `xtrabackup_checkpoints`: (full, from_lsn, to_lsn, last_lsn).
+fn parse_checkpoints(text: &str) -> Result<(bool, u64, u64, u64), String> {
+    let f = fields(text);
+    let full = match f.get("backup_type").copied() {
+        Some("full-backuped") => true,
+        Some("incremental") => false,
+        Some("full-prepared") | Some("log-applied") => {
+            return Err(
+                "it was already prepared (`backup_type` is not `full-backuped`); restoredrill \
+                 prepares the backup as mariadb-backup --backup left it"
+                    .into(),
+            );
+        }
+        other => {
+            return Err(format!(
+                "`backup_type` is {}, neither `full-backuped` nor `incremental`",
+                other.unwrap_or("missing")
+            ));
+        }
+    };
+    let lsn = |k: &str| {
+        f.get(k)
+            .and_then(|v| v.parse::<u64>().ok())
+            .ok_or_else(|| format!("`{k}` is missing or not a number"))
+    };
+    Ok((full, lsn("from_lsn")?, lsn("to_lsn")?, lsn("last_lsn")?))
+}
+
+/// The folder at `path`, if it is a mariadb-backup folder.
+fn read_folder(path: &Path) -> Result<Option<Folder>, String> {
+    let file = path.join("xtrabackup_checkpoints");
+    if std::fs::symlink_metadata(&file).is_err() {
+        return Ok(None);
+    }
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let text = read_small(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    let (full, from_lsn, to_lsn, last_lsn) = parse_checkpoints(&text)
+        .map_err(|e| format!("{name}/xtrabackup_checkpoints is unreadable: {e}"))?;
+    Ok(Some(Folder {
+        path: path.to_path_buf(),
+        name,
+        full,
+        from_lsn,
+        to_lsn,
+        last_lsn,
+    }))
+}
+
+/// The chain that ends with the source's newest entry `newest`: the full
+/// backup and the incremental ones after it, in the order they are
+/// prepared. An `Err` says what is missing (the backup's fault).
+pub fn chain(newest: &Path) -> Result<Vec<Folder>, String> {
+    let Some(last) = read_folder(newest)? else {
+        return Err(format!(
+            "{} is no mariadb-backup folder: it has no xtrabackup_checkpoints",
+            newest.display()
+        ));
+    };
+    let parent = newest.parent().unwrap_or(Path::new("."));
+    let mut folders = Vec::new();
+    let entries =
+        std::fs::read_dir(parent).map_err(|e| format!("cannot read {}: {e}", parent.display()))?;
+    for e in entries {
+        let e = e.map_err(|e| format!("cannot read {}: {e}", parent.display()))?;
+        if e.path() == newest || !e.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        if let Some(f) = read_folder(&e.path())? {
+            folders.push(f);
+        }
+    }
+    chain_of(folders, last)
+}
+
+/// Walks back from `last`: each incremental continues the folder before
+/// it whose `to_lsn` is its `from_lsn` (the newest such), until a full one.
+fn chain_of(mut others: Vec<Folder>, last: Folder) -> Result<Vec<Folder>, String> {
+    others.sort_by_key(|f| (f.last_lsn, f.name.clone()));
+    let mut chain = vec![last];
+    loop {
+        let head = chain.last().expect("the chain has its newest folder");
+        if head.full {
+            break;
+        }
+        let older: Vec<&Folder> = others
+            .iter()
+            .filter(|f| f.last_lsn < head.last_lsn)
+            .collect();
+        if let Some(base) = older.iter().rev().find(|f| f.to_lsn == head.from_lsn) {
+            let base = (*base).clone();
+            chain.push(base);
+            continue;
+        }
+        return Err(match older.last() {
+            None => format!(
+                "the incremental backup {} continues from LSN {}, but no full backup lies beside it \
+                 in the source's folder: the full backup it needs is missing",
+                head.name, head.from_lsn
+            ),
+            Some(before) => format!(
+                "the incremental backup {} continues from LSN {}, but the backup before it, {} ({}), \
+                 ends at LSN {}: an incremental backup in between is missing",
+                head.name,
+                head.from_lsn,
+                before.name,
+                if before.full { "full" } else { "incremental" },
+                before.to_lsn
+            ),
+        });
+    }
+    chain.reverse();
+    Ok(chain)
+}
+
+/// Where a backup says the binary logs continue: its
+/// `xtrabackup_binlog_info` (`mariadb_backup_binlog_info` in later releases).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BinlogInfo {
+    pub file: String,
+    pub position: u64,
+    pub gtid: String,
+}
+
+/// Reads the binary log position a backup folder recorded.
+pub fn binlog_info(dir: &Path) -> Result<BinlogInfo, String> {
+    let path = ["mariadb_backup_binlog_info", "xtrabackup_binlog_info"]
+        .iter()
+        .map(|n| dir.join(n))
+        .find(|p| p.exists())
+        .ok_or_else(|| {
+            format!(
+                "{} has no xtrabackup_binlog_info: the backup does not say where the binary logs \
+                 continue (was the server writing binary logs?)",
+                dir.display()
+            )
+        })?;
+    let text = read_small(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    parse_binlog_info(&text).ok_or_else(|| {
+        format!(
+            "{} is not `FILE<TAB>POSITION<TAB>GTID`: {}",
+            path.display(),
+            text.trim()
+        )
+    })
+}
+
+fn parse_binlog_info(text: &str) -> Option<BinlogInfo> {
+    let line = text.lines().next()?;
+    let mut parts = line.split('\t');
+    let file = parts.next()?.trim().to_string();
+    let position = parts.next()?.trim().parse().ok()?;
+    let gtid = parts.next()?.trim().to_string();
+    let valid = !gtid.is_empty() && gtid.split(',').all(|g| parse_gtid(g).is_some());
+    (!file.is_empty() && !file.contains('/') && valid).then_some(BinlogInfo {
+        file,
+        position,
+        gtid,
+    })
+}
+
+/// The backup's end (`xtrabackup_info` `end_time`, the backing-up host's
+/// clock, read as UTC).
+pub fn end_time(dir: &Path) -> Option<DateTime<Utc>> {
+    let text = read_small(&dir.join("xtrabackup_info")).ok()?;
+    let f = fields(&text);
+    NaiveDateTime::parse_from_str(f.get("end_time")?, "%Y-%m-%d %H:%M:%S")
+        .ok()
+        .map(|n| n.and_utc())
+}
+
+/// Runs a shell script in the candidate as root, keeping its output.
+async fn sh(docker: &Docker, id: &str, script: String) -> Result<(i64, String), RestoreError> {
+    exec_output(
+        docker,
+        id,
+        vec!["/bin/sh".into(), "-c".into(), script],
+        OUTPUT_LIMIT,
+    )
+    .await
+}
+
+/// Single-quotes `s` for the shell.
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+/// Makes the work folders and checks that the data directory is empty (a
+/// held candidate's is; what the image put there is removed).
+pub async fn make_room(docker: &Docker, id: &str, folders: usize) -> Result<(), RestoreError> {
+    let mut dirs: Vec<String> = (0..folders).map(|i| format!("{WORK}/{i}")).collect();
+    dirs.push(BINLOG_DIR.into());
+    let script = format!(
+        "set -e\nmkdir -p {DATADIR} {}\nfind {DATADIR} -mindepth 1 -delete\n[ -z \"$(ls -A {DATADIR})\" ]",
+        dirs.join(" ")
+    );
+    let (code, out) = sh(docker, id, script).await?;
+    if code != 0 {
+        return Err(RestoreError::Unexpected(format!(
+            "cannot make the candidate's folders or empty its data directory (exit {code}): {}",
+            out.trim()
+        )));
+    }
+    Ok(())
+}
+
+/// Copies each folder of the chain into `WORK/<n>`. FIFOs and devices are
+/// left out, links stay links.
+pub async fn copy_chain(docker: &Docker, id: &str, chain: &[Folder]) -> Result<(), CopyFailure> {
+    for (i, f) in chain.iter().enumerate() {
+        let dir = f.path.clone();
+        let (body, failed) =
+            physical::tar_stream(move |b| physical::append_tree(b, &dir, Path::new("")));
+        let what = format!("the backup folder {}", f.name);
+        physical::upload_checked(docker, id, &format!("{WORK}/{i}"), body, failed, &what).await?;
+    }
+    Ok(())
+}
+
+/// Trims each line of a tool's output to [`LINE_LIMIT`] and keeps the last `n`.
+fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<String> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            if l.len() > LINE_LIMIT {
+                let mut end = LINE_LIMIT;
+                while !l.is_char_boundary(end) {
+                    end -= 1;
+                }
+                format!("{}…", &l[..end])
+            } else {
+                l.to_string()
+            }
+        })
+        .collect();
+    lines[lines.len().saturating_sub(n)..].join(" | ")
+}
+
+/// `--prepare` of the full backup, then of each incremental one into it,
+/// then `--move-back` into the empty data directory, owned by `mysql`.
+/// `Err` names the step that failed and the tool's last lines.
+pub async fn prepare(
+    docker: &Docker,
+    id: &str,
+    chain: &[Folder],
+) -> Result<Result<(), String>, RestoreError> {
+    let base = format!("--target-dir={WORK}/0");
+    let mut steps: Vec<(String, Vec<String>)> = vec![(
+        format!(
+            "mariadb-backup --prepare of the full backup {}",
+            chain[0].name
+        ),
+        vec!["--prepare".into(), base.clone()],
+    )];
+    for (i, f) in chain.iter().enumerate().skip(1) {
+        steps.push((
+            format!(
+                "mariadb-backup --prepare with the incremental backup {}",
+                f.name
+            ),
+            vec![
+                "--prepare".into(),
+                base.clone(),
+                format!("--incremental-dir={WORK}/{i}"),
+            ],
+        ));
+    }
+    steps.push((
+        "mariadb-backup --move-back".into(),
+        vec!["--move-back".into(), base.clone()],
+    ));
+    for (what, args) in steps {
+        let cmd = std::iter::once("mariadb-backup".to_string())
+            .chain(args)
+            .collect();
+        let (code, out) = exec_output(docker, id, cmd, OUTPUT_LIMIT).await?;
+        if code != 0 {
+            return Ok(Err(format!(
+                "{what} failed (exit {code}): {}",
+                tail(&out, 8)
+            )));
+        }
+    }
+    let (code, out) = sh(docker, id, format!("chown -R mysql:mysql {DATADIR}")).await?;
+    if code != 0 {
+        return Err(RestoreError::Unexpected(format!(
+            "cannot give the data directory to the server's user (exit {code}): {}",
+            out.trim()
+        )));
+    }
+    Ok(Ok(()))
+}
+
+/// SQL single-quoted string literal.
+fn literal(s: &str) -> String {
+    format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
+}
+
+/// The init file: restoredrill's login with the run's password, whatever
+/// accounts the backup brought. One statement a line, as the server reads it.
+fn init_sql(c: &Credentials) -> String {
+    let (user, password) = (literal(&c.user), literal(c.password.expose()));
+    let mut sql = format!(
+        "CREATE USER IF NOT EXISTS {user}@'%' IDENTIFIED BY {password};\n\
+         ALTER USER {user}@'%' IDENTIFIED BY {password} ACCOUNT UNLOCK;\n\
+         GRANT ALL PRIVILEGES ON *.* TO {user}@'%' WITH GRANT OPTION;\n"
+    );
+    // A more specific account would be chosen over '%' for a login from
+    // inside the container.
+    for host in ["localhost", "127.0.0.1", "::1"] {
+        sql.push_str(&format!(
+            "ALTER USER IF EXISTS {user}@'{host}' IDENTIFIED BY {password} ACCOUNT UNLOCK;\n"
+        ));
+    }
+    sql
+}
+
+/// Writes the init file into the data directory, readable by the server only.
+pub async fn write_init(docker: &Docker, id: &str, c: &Credentials) -> Result<(), RestoreError> {
+    let mut b = tar::Builder::new(Vec::new());
+    let text = init_sql(c);
+    let mut h = tar::Header::new_gnu();
+    h.set_size(text.len() as u64);
+    h.set_mode(0o600);
+    h.set_uid(0);
+    h.set_mtime(0);
+    h.set_cksum();
+    let name = Path::new(INIT_FILE)
+        .file_name()
+        .expect("the init file has a name");
+    b.append_data(&mut h, name, text.as_bytes())
+        .map_err(|e| RestoreError::Unexpected(format!("cannot pack the init file: {e}")))?;
+    let archive = b
+        .into_inner()
+        .map_err(|e| RestoreError::Unexpected(format!("cannot pack the init file: {e}")))?;
+    let body = futures_util::stream::once(async { Ok(bytes::Bytes::from(archive)) });
+    let failed = std::sync::Arc::new(std::sync::Mutex::new(None));
+    physical::upload_checked(docker, id, DATADIR, body, failed, "the init file")
+        .await
+        .map_err(|e| match e {
+            CopyFailure::Checker(e) => e,
+            CopyFailure::Backup(why) => RestoreError::Unexpected(why),
+        })?;
+    let (code, out) = sh(
+        docker,
+        id,
+        format!("chown mysql:mysql {INIT_FILE} && chmod 600 {INIT_FILE}"),
+    )
+    .await?;
+    if code != 0 {
+        return Err(RestoreError::Unexpected(format!(
+            "cannot give the init file to the server's user (exit {code}): {}",
+            out.trim()
+        )));
+    }
+    Ok(())
+}
+
+/// Lets the held server start.
+pub async fn release(docker: &Docker, id: &str) -> Result<(), RestoreError> {
+    let (code, out) = sh(docker, id, format!("touch {}", physical::GO)).await?;
+    if code != 0 {
+        return Err(RestoreError::Unexpected(format!(
+            "cannot start the server (exit {code}): {}",
+            out.trim()
+        )));
+    }
+    Ok(())
+}
+
+/// The binary logs a replay from `first` on reads, in order, from the
+/// folder's `binlog.index` (else its `NAME.NNNNNN` files). A file the
+/// index names from `first` on that is absent is the backup's fault.
+pub fn plan_binlogs(dir: &Path, first: &str) -> Result<Vec<String>, CopyFailure> {
+    let stem = first.rsplit_once('.').map(|(s, _)| s).unwrap_or(first);
+    let index = dir.join(format!("{stem}.index"));
+    let names: Vec<String> = match read_small(&index) {
+        Ok(text) => text
+            .lines()
+            .map(|l| l.trim())
+            .filter(|l| !l.is_empty())
+            .map(|l| l.rsplit('/').next().unwrap_or(l).to_string())
+            .collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let entries = std::fs::read_dir(dir).map_err(|e| {
+                CopyFailure::Backup(format!(
+                    "cannot read the binary logs' folder {}: {e}",
+                    dir.display()
+                ))
+            })?;
+            let mut names: Vec<String> = entries
+                .filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| {
+                    n.strip_prefix(stem)
+                        .and_then(|r| r.strip_prefix('.'))
+                        .is_some_and(|r| !r.is_empty() && r.chars().all(|c| c.is_ascii_digit()))
+                })
+                .collect();
+            names.sort();
+            names
+        }
+        Err(e) => {
+            return Err(CopyFailure::Backup(format!(
+                "cannot read {}: {e}",
+                index.display()
+            )));
+        }
+    };
+    let Some(start) = names.iter().position(|n| n == first) else {
+        return Err(CopyFailure::Backup(format!(
+            "the binary logs in {} do not reach back to {first}, where the backup says they continue \
+             (they hold {})",
+            dir.display(),
+            if names.is_empty() {
+                "none".to_string()
+            } else {
+                format!("{} to {}", names[0], names[names.len() - 1])
+            }
+        )));
+    };
+    let files = names[start..].to_vec();
+    for f in &files {
+        if f.contains(['/', '\\']) || f.starts_with('.') {
+            return Err(CopyFailure::Backup(format!(
+                "the binary log index names `{f}`, not a file of its folder"
+            )));
+        }
+        if !dir.join(f).exists() {
+            return Err(CopyFailure::Backup(format!(
+                "the binary log {f} is missing from {}, though its index names it: a replay would \
+                 stop before it without a word",
+                dir.display()
+            )));
+        }
+    }
+    Ok(files)
+}
+
+/// Copies the planned binary logs into the candidate.
+pub async fn copy_binlogs(
+    docker: &Docker,
+    id: &str,
+    dir: &Path,
+    files: &[String],
+) -> Result<(), CopyFailure> {
+    let dir = dir.to_path_buf();
+    let files = files.to_vec();
+    let (body, failed) = physical::tar_stream(move |b| {
+        for f in &files {
+            let file = crate::source::reader::open_regular_blocking(&dir.join(f))?;
+            b.append_file(f, &mut { file })?;
+        }
+        Ok(())
+    });
+    physical::upload_checked(docker, id, BINLOG_DIR, body, failed, "the binary logs").await
+}
+
+/// A GTID's (domain, server) and sequence number.
+fn parse_gtid(g: &str) -> Option<((u32, u32), u64)> {
+    let mut p = g.trim().split('-');
+    let d = p.next()?.parse().ok()?;
+    let s = p.next()?.parse().ok()?;
+    let n = p.next()?.parse().ok()?;
+    p.next().is_none().then_some(((d, s), n))
+}
+
+/// A binary log state: the last sequence number of each (domain, server).
+type GtidState = BTreeMap<(u32, u32), u64>;
+
+fn parse_state(list: &str) -> Option<GtidState> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|g| !g.is_empty())
+        .map(parse_gtid)
+        .collect()
+}
+
+fn show_state(s: &GtidState) -> String {
+    if s.is_empty() {
+        return "[]".into();
+    }
+    let gtids: Vec<String> = s
+        .iter()
+        .map(|((d, sv), n)| format!("{d}-{sv}-{n}"))
+        .collect();
+    format!("[{}]", gtids.join(","))
+}
+
+/// What one binary log says of itself: the state it starts from (its
+/// `Gtid list` event) and the state at its end.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Head {
+    pub file: String,
+    pub list: GtidState,
+    pub end: GtidState,
+}
+
+/// The awk program that reads `mariadb-binlog`'s event headers: the first
+/// `Gtid list`, and the last GTID of each domain and server.
+const HEAD_AWK: &str = r#"/^#[0-9][0-9][0-9][0-9][0-9][0-9] / {
+  if (!seen && match($0, /Gtid list \[[^]]*\]/)) { l = substr($0, RSTART + 11, RLENGTH - 12); seen = 1 }
+  else if (match($0, /	GTID [0-9]+-[0-9]+-[0-9]+/)) { g = substr($0, RSTART + 6, RLENGTH - 6); split(g, p, "-"); last[p[1] "-" p[2]] = p[3] }
+}
+END { print "list " (seen ? l : "none"); for (k in last) print "last " k "-" last[k] }"#;
+
+/// Reads each copied binary log's `Gtid list` and last GTIDs with
+/// `mariadb-binlog`. `Err`: a file it cannot read (the backup's fault).
+pub async fn read_heads(
+    docker: &Docker,
+    id: &str,
+    files: &[String],
+) -> Result<Result<Vec<Head>, String>, RestoreError> {
+    let mut heads = Vec::new();
+    for f in files {
+        let script = format!(
+            "set -o pipefail\nmariadb-binlog --base64-output=decode-rows {BINLOG_DIR}/{f} | awk {}",
+            shell_quote(HEAD_AWK)
+        );
+        let (code, out) = exec_output(
+            docker,
+            id,
+            vec!["bash".into(), "-c".into(), script],
+            OUTPUT_LIMIT,
+        )
+        .await?;
+        if code != 0 {
+            return Ok(Err(format!(
+                "mariadb-binlog cannot read the binary log {f} (exit {code}): {}",
+                tail(&out, 5)
+            )));
+        }
+        match parse_head(f, &out) {
+            Some(h) => heads.push(h),
+            None => {
+                return Ok(Err(format!(
+                    "the binary log {f} has no Gtid list event: it is not a MariaDB binary log, or \
+                     it is cut ({})",
+                    tail(&out, 3)
+                )));
+            }
+        }
+    }
+    Ok(Ok(heads))
+}
+
+fn parse_head(file: &str, out: &str) -> Option<Head> {
+    let mut list = None;
+    let mut lasts = GtidState::new();
+    for line in out.lines() {
+        if let Some(l) = line.strip_prefix("list ") {
+            if l.trim() != "none" {
+                list = parse_state(l);
+            }
+        } else if let Some(g) = line.strip_prefix("last ") {
+            let (k, n) = parse_gtid(g)?;
+            lasts.insert(k, n);
+        }
+    }
+    let list = list?;
+    let mut end = list.clone();
+    end.extend(lasts);
+    Some(Head {
+        file: file.to_string(),
+        list,
+        end,
+    })
+}
+
+/// The binary logs follow on from each other and from the backup's GTID
+/// position: each file's `Gtid list` is the state the one before it ended
+/// with, and the first holds the backup's position.
+pub fn judge_heads(heads: &[Head], start: &str) -> Result<(), String> {
+    let start_state = parse_state(start).unwrap_or_default();
+    if let Some(first) = heads.first() {
+        for (k, n) in &start_state {
+            let from = first.list.get(k).copied().unwrap_or(0);
+            let to = first.end.get(k).copied().unwrap_or(0);
+            if *n < from || *n > to {
+                return Err(format!(
+                    "the backup's GTID position {start} is not in the binary log {} (it runs from {} to {})",
+                    first.file,
+                    show_state(&first.list),
+                    show_state(&first.end)
+                ));
+            }
+        }
+    }
+    for pair in heads.windows(2) {
+        let (before, after) = (&pair[0], &pair[1]);
+        if after.list != before.end {
+            return Err(format!(
+                "the binary log {} starts from GTID {}, but the one before it, {}, ends at {}: a binary \
+                 log in between is missing",
+                after.file,
+                show_state(&after.list),
+                before.file,
+                show_state(&before.end)
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// What a replay reached.
+#[derive(Debug, Clone, Default)]
+pub struct Replayed {
+    /// The time of the last transaction replayed (whole seconds).
+    pub last_event: Option<DateTime<Utc>>,
+    /// The last GTID replayed.
+    pub last_gtid: Option<String>,
+}
+
+/// The awk program that finds the last transaction `mariadb-binlog` wrote.
+const LAST_AWK: &str = r#"/^#[0-9][0-9][0-9][0-9][0-9][0-9] / && /	(GTID [0-9]+-[0-9]+-[0-9]+|Xid = )/ {
+  l = $0; if (match($0, /	GTID [0-9]+-[0-9]+-[0-9]+/)) g = substr($0, RSTART + 6, RLENGTH - 6)
+}
+END { print "last " l; print "gtid " g }"#;
+
+/// The time of a `mariadb-binlog` event header, `#YYMMDD HH:MM:SS ...`,
+/// in UTC (the candidate's clock).
+fn header_time(line: &str) -> Option<DateTime<Utc>> {
+    let rest = line.strip_prefix('#')?;
+    let mut words = rest.split_whitespace();
+    let (date, time) = (words.next()?, words.next()?);
+    NaiveDateTime::parse_from_str(&format!("{date} {time}"), "%y%m%d %H:%M:%S")
+        .ok()
+        .map(|n| n.and_utc())
+}
+
+/// Replays the binary logs from the backup's GTID position, up to `stop`
+/// if given: `mariadb-binlog` into a file, then the client reads it, each
+/// with its own exit code. `Err` says why the replay failed or fell short.
+pub async fn replay(
+    docker: &Docker,
+    id: &str,
+    c: &Credentials,
+    start: &str,
+    files: &[String],
+    stop: Option<DateTime<Utc>>,
+) -> Result<Result<Replayed, String>, RestoreError> {
+    let mut cmd = vec![
+        "mariadb-binlog".to_string(),
+        format!("--start-position={start}"),
+    ];
+    if let Some(t) = stop {
+        cmd.push(format!(
+            "--stop-datetime={}",
+            t.format("%Y-%m-%d %H:%M:%S%.6f")
+        ));
+    }
+    cmd.extend(files.iter().map(|f| format!("{BINLOG_DIR}/{f}")));
+    let quoted: Vec<String> = cmd.iter().map(|a| shell_quote(a)).collect();
+    let script = format!("{} >{REPLAY}", quoted.join(" "));
+    let (code, out) = sh(docker, id, script).await?;
+    if code != 0 {
+        return Ok(Err(format!(
+            "mariadb-binlog could not read the binary logs (exit {code}): {}",
+            tail(&out, 5)
+        )));
+    }
+    let (_, last) = sh(
+        docker,
+        id,
+        format!("awk {} {REPLAY}", shell_quote(LAST_AWK)),
+    )
+    .await?;
+    let line = |p: &str| {
+        last.lines()
+            .find_map(|l| l.strip_prefix(p))
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(String::from)
+    };
+    let replayed = Replayed {
+        last_event: line("last ").and_then(|l| header_time(&l)),
+        last_gtid: line("gtid "),
+    };
+    if let Some(t) = stop
+        && out.contains("Did not reach stop datetime")
+    {
+        return Ok(Err(format!(
+            "the binary logs end before the target time {}: the last transaction in them is {}",
+            t.to_rfc3339(),
+            describe_last(&replayed)
+        )));
+    }
+    let client = format!(
+        "exec mariadb --protocol=TCP -h127.0.0.1 -u{} --max-allowed-packet=1073741824 <{REPLAY}",
+        shell_quote(&c.user)
+    );
+    let (code, out) = exec_output_env(
+        docker,
+        id,
+        vec!["/bin/sh".into(), "-c".into(), client],
+        vec![format!("MYSQL_PWD={}", c.password.expose())],
+        OUTPUT_LIMIT,
+    )
+    .await?;
+    if code != 0 {
+        container::still_running(docker, id).await?;
+        return Ok(Err(format!(
+            "replaying the binary logs failed (the client's exit {code}): {}",
+            tail(&out, 5)
+        )));
+    }
+    Ok(Ok(replayed))
+}
+
+fn describe_last(r: &Replayed) -> String {
+    match (&r.last_gtid, r.last_event) {
+        (Some(g), Some(t)) => format!("GTID {g} at {}", t.to_rfc3339()),
+        (None, Some(t)) => format!("at {}", t.to_rfc3339()),
+        (Some(g), None) => format!("GTID {g}"),
+        (None, None) => "none after the backup".into(),
+    }
+}
+
+/// `CHECK TABLE` over every base table outside the server's own databases.
+/// `Ok` says how many were checked; `Err` names each table found corrupt.
+pub async fn check_tables(
+    docker: &Docker,
+    id: &str,
+    c: &Credentials,
+) -> Result<Result<String, String>, RestoreError> {
+    let system: Vec<String> = SYSTEM_DATABASES.iter().map(|d| format!("'{d}'")).collect();
+    let list = format!(
+        "SELECT CONCAT('`', REPLACE(table_schema, '`', '``'), '`.`', REPLACE(table_name, '`', '``'), '`') \
+         FROM information_schema.tables WHERE table_type = 'BASE TABLE' \
+         AND table_schema NOT IN ({}) ORDER BY 1",
+        system.join(", ")
+    );
+    let (code, out) = query(docker, id, c, &list).await?;
+    if code != 0 {
+        return Err(RestoreError::Unexpected(format!(
+            "cannot list the recovered tables (exit {code}): {}",
+            tail(&out, 5)
+        )));
+    }
+    let tables: Vec<&str> = out.lines().filter(|l| !l.trim().is_empty()).collect();
+    if tables.is_empty() {
+        return Ok(Ok("CHECK TABLE: no table to check".into()));
+    }
+    let mut found = Vec::new();
+    for chunk in tables.chunks(100) {
+        let (code, out) =
+            query(docker, id, c, &format!("CHECK TABLE {}", chunk.join(", "))).await?;
+        if code != 0 {
+            container::still_running(docker, id).await?;
+            return Ok(Err(format!(
+                "CHECK TABLE failed (exit {code}): {}",
+                tail(&out, 5)
+            )));
+        }
+        found.extend(check_findings(&out));
+    }
+    if found.is_empty() {
+        Ok(Ok(format!(
+            "CHECK TABLE: {} tables, no corruption found",
+            tables.len()
+        )))
+    } else {
+        Ok(Err(format!(
+            "CHECK TABLE found corruption: {}",
+            found.join("; ")
+        )))
+    }
+}
+
+/// The rows of CHECK TABLE's result (`Table Op Msg_type Msg_text`) that say
+/// a table is damaged: an `error`, or a text that says corrupt.
+fn check_findings(out: &str) -> Vec<String> {
+    let mut found: Vec<String> = Vec::new();
+    for line in out.lines() {
+        let cols: Vec<&str> = line.splitn(4, '\t').collect();
+        let [table, _, kind, text] = cols.as_slice() else {
+            continue;
+        };
+        let lower = text.to_ascii_lowercase();
+        if kind.eq_ignore_ascii_case("error") || lower.contains("corrupt") {
+            let entry = format!("{table}: {}", tail(text, 1));
+            if !found.contains(&entry) {
+                found.push(entry);
+            }
+        }
+    }
+    found
+}
+
+/// The recovered server's databases.
+pub async fn databases(
+    docker: &Docker,
+    id: &str,
+    c: &Credentials,
+) -> Result<Result<Vec<String>, String>, RestoreError> {
+    let (code, out) = query(docker, id, c, "SHOW DATABASES").await?;
+    if code != 0 {
+        return Ok(Err(format!(
+            "cannot list the recovered server's databases (exit {code}): {}",
+            tail(&out, 5)
+        )));
+    }
+    Ok(Ok(out
+        .lines()
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty())
+        .collect()))
+}
+
+/// Runs one statement with the client, tab-separated without headers.
+async fn query(
+    docker: &Docker,
+    id: &str,
+    c: &Credentials,
+    sql: &str,
+) -> Result<(i64, String), RestoreError> {
+    exec_output_env(
+        docker,
+        id,
+        vec![
+            "mariadb".into(),
+            "--protocol=TCP".into(),
+            "-h127.0.0.1".into(),
+            format!("-u{}", c.user),
+            "-N".into(),
+            "-B".into(),
+            "-e".into(),
+            sql.into(),
+        ],
+        vec![format!("MYSQL_PWD={}", c.password.expose())],
+        OUTPUT_LIMIT,
+    )
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn folder(name: &str, full: bool, from: u64, to: u64, last: u64) -> Folder {
+        Folder {
+            path: PathBuf::from(name),
+            name: name.into(),
+            full,
+            from_lsn: from,
+            to_lsn: to,
+            last_lsn: last,
+        }
+    }
+
+    #[test]
+    fn checkpoints_are_read_as_mariadb_backup_writes_them() {
+        let full = "backup_type = full-backuped\nfrom_lsn = 0\nto_lsn = 178388\nlast_lsn = 179109\nrecover_binlog_info = 0\n";
+        assert_eq!(parse_checkpoints(full), Ok((true, 0, 178388, 179109)));
+        let inc =
+            "backup_type = incremental\nfrom_lsn = 178388\nto_lsn = 178388\nlast_lsn = 200516\n";
+        assert_eq!(parse_checkpoints(inc), Ok((false, 178388, 178388, 200516)));
+        assert!(
+            parse_checkpoints("backup_type = full-prepared\n")
+                .unwrap_err()
+                .contains("already prepared")
+        );
+        assert!(parse_checkpoints("backup_type = full-backuped\nfrom_lsn = x\n").is_err());
+    }
+
+    #[test]
+    fn the_chain_runs_from_the_full_backup_through_each_incremental() {
+        let full = folder("full", true, 0, 100, 110);
+        let inc1 = folder("inc1", false, 100, 200, 210);
+        let inc2 = folder("inc2", false, 200, 300, 310);
+        let old = folder("old", true, 0, 50, 60);
+        let c = chain_of(vec![old.clone(), inc1.clone(), full.clone()], inc2.clone()).unwrap();
+        let names: Vec<&str> = c.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["full", "inc1", "inc2"]);
+        // The newest being a full backup, it is the chain.
+        let alone = chain_of(vec![old, inc1.clone()], full.clone()).unwrap();
+        assert_eq!(alone.len(), 1);
+        assert_eq!(alone[0], full);
+        // An incremental whose to_lsn did not move continues the same LSN.
+        let same = folder("inc1", false, 100, 100, 210);
+        let next = folder("inc2", false, 100, 100, 310);
+        let c = chain_of(vec![full.clone(), same], next).unwrap();
+        assert_eq!(c.len(), 3);
+    }
+
+    #[test]
+    fn a_missing_full_or_incremental_backup_is_named() {
+        let inc1 = folder("inc1", false, 100, 200, 210);
+        let e = chain_of(vec![], inc1.clone()).unwrap_err();
+        assert!(
+            e.contains("inc1") && e.contains("100") && e.contains("full backup"),
+            "{e}"
+        );
+        let full = folder("full", true, 0, 100, 110);
+        let inc3 = folder("inc3", false, 300, 400, 410);
+        let e = chain_of(vec![full, inc1], inc3).unwrap_err();
+        assert!(
+            e.contains("inc3") && e.contains("300") && e.contains("inc1") && e.contains("200"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn the_binlog_position_is_file_position_and_gtid() {
+        let i = parse_binlog_info("binlog.000003\t6406\t0-1-12\n").unwrap();
+        assert_eq!(
+            i,
+            BinlogInfo {
+                file: "binlog.000003".into(),
+                position: 6406,
+                gtid: "0-1-12".into()
+            }
+        );
+        assert!(parse_binlog_info("binlog.000003\t6406\t0-1-12,1-2-3").is_some());
+        assert!(parse_binlog_info("binlog.000003\t6406\t").is_none());
+        assert!(parse_binlog_info("../x\t1\t0-1-1").is_none());
+    }
+
+    fn head(file: &str, list: &str, end: &str) -> Head {
+        Head {
+            file: file.into(),
+            list: parse_state(list).unwrap(),
+            end: parse_state(end).unwrap(),
+        }
+    }
+
+    #[test]
+    fn binary_logs_follow_on_from_one_another() {
+        let out = "list 0-1-11\nlast 0-1-12\n";
+        assert_eq!(
+            parse_head("binlog.000003", out).unwrap(),
+            head("binlog.000003", "0-1-11", "0-1-12")
+        );
+        let empty = parse_head("binlog.000006", "list 0-1-14\n").unwrap();
+        assert_eq!(empty.end, empty.list);
+        assert!(parse_head("x", "list none\n").is_none());
+        let whole = [
+            head("binlog.000003", "0-1-11", "0-1-12"),
+            head("binlog.000004", "0-1-12", "0-1-13"),
+            head("binlog.000005", "0-1-13", "0-1-13"),
+            head("binlog.000006", "0-1-13", "0-1-15"),
+        ];
+        assert_eq!(judge_heads(&whole, "0-1-12"), Ok(()));
+        let gap = [whole[0].clone(), whole[2].clone()];
+        let e = judge_heads(&gap, "0-1-12").unwrap_err();
+        assert!(
+            e.contains("binlog.000005") && e.contains("binlog.000003"),
+            "{e}"
+        );
+        let e = judge_heads(&whole[1..], "0-1-5").unwrap_err();
+        assert!(e.contains("0-1-5") && e.contains("binlog.000004"), "{e}");
+    }
+
+    #[test]
+    fn event_headers_tell_the_time_in_utc() {
+        let t = header_time(
+            "#261207  3:50:45 server id 1  end_log_pos 421 CRC32 0xd725bc9c \tGTID 0-1-14 trans",
+        );
+        assert_eq!(t.unwrap().to_rfc3339(), "2026-12-07T03:50:45+00:00");
+        assert!(header_time("# at 4").is_none());
+    }
+
+    #[test]
+    fn check_table_errors_and_corrupt_texts_are_findings() {
+        let out = "shop.orders\tcheck\tWarning\tInnoDB: The B-tree of index PRIMARY is corrupted.\n\
+                   shop.orders\tcheck\terror\tCorrupt\n\
+                   shop.customers\tcheck\tstatus\tOK\n";
+        let f = check_findings(out);
+        assert_eq!(f.len(), 2, "{f:?}");
+        assert!(f.iter().all(|x| x.starts_with("shop.orders:")));
+        assert!(check_findings("shop.a\tcheck\tstatus\tOK\n").is_empty());
+    }
+
+    #[test]
+    fn the_init_file_lets_restoredrill_in_with_the_runs_password() {
+        let c = Credentials {
+            user: "root".into(),
+            password: crate::vocab::Secret::from("p'w".to_string()),
+            database: "shop".into(),
+        };
+        let sql = init_sql(&c);
+        assert!(sql.contains("GRANT ALL PRIVILEGES ON *.* TO 'root'@'%' WITH GRANT OPTION;"));
+        assert!(sql.contains("IDENTIFIED BY 'p\\'w'"));
+        assert!(sql.lines().all(|l| l.ends_with(';')));
+    }
+}

@@ -1,0 +1,370 @@
+//! MariaDB physical backups are prepared, rolled forward with their binary
+//! logs, and checked page by page. A real MariaDB 10.11 server is backed up
+//! with the real `mariadb-backup` (a full and an incremental backup) and its
+//! binary logs kept, with rows committed at known times between
+//! (fixtures/make-mariabackup.sh, run once per test binary). Each job
+//! recovers its own copy, so tampering with one does not touch the others.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use common::*;
+use serde_json::Value;
+
+/// The backups the fixture script made, and what it measured.
+struct Backups {
+    dir: PathBuf,
+    facts: Value,
+}
+
+/// Makes the backups once for every test of this file.
+fn backups() -> &'static Backups {
+    static MADE: OnceLock<Backups> = OnceLock::new();
+    MADE.get_or_init(|| {
+        let dir = tempfile::Builder::new()
+            .prefix("restoredrill-mariabackup-")
+            .tempdir()
+            .expect("tempdir")
+            .keep();
+        let out = Command::new(repo().join("fixtures/make-mariabackup.sh"))
+            .arg(&dir)
+            .output()
+            .expect("run fixtures/make-mariabackup.sh");
+        assert!(
+            out.status.success(),
+            "fixtures/make-mariabackup.sh failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let facts = std::fs::read(dir.join("facts.json")).expect("facts.json");
+        Backups {
+            dir,
+            facts: serde_json::from_slice(&facts).expect("facts.json is JSON"),
+        }
+    })
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    let status = Command::new("cp")
+        .arg("-a")
+        .arg(from)
+        .arg(to)
+        .status()
+        .expect("cp");
+    assert!(
+        status.success(),
+        "cp -a {} {}",
+        from.display(),
+        to.display()
+    );
+}
+
+/// Copies the backup folders `which` into `app`'s folder for job `job`,
+/// and the binary logs; returns (the folder of backups, the binlog folder).
+fn copy_for(app: &App, job: &str, which: &[&str]) -> (PathBuf, PathBuf) {
+    let b = backups();
+    let base = app.path(&format!("{job}/backups"));
+    let binlog = app.path(&format!("{job}/binlog"));
+    std::fs::create_dir_all(&base).unwrap();
+    for w in which {
+        copy_tree(&b.dir.join(w), &base.join(w));
+    }
+    copy_tree(&b.dir.join("binlog"), &binlog);
+    (base, binlog)
+}
+
+/// A mariabackup job recovering the backups in `base`, with `physical_extra`
+/// under `physical:` (the binlog folder, a target).
+fn job(name: &str, base: &Path, physical_extra: &str, extra: &str) -> String {
+    format!(
+        "  - name: JOB({name})\n    engine: mariadb\n    image: {MARIADB_IMAGE}\n    database: shop\n    \
+         source: {{ type: local, settle: 0s, path: {} }}\n    physical:\n      kind: mariabackup\n\
+         {physical_extra}{extra}",
+        base.display(),
+    )
+}
+
+fn binlog_of(dir: &Path) -> String {
+    format!("      binlog: {}\n", dir.display())
+}
+
+fn orders(run: &Value) -> i64 {
+    run["tables"]["shop.orders"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("no orders count in {run:#}"))
+}
+
+fn fact_i64(key: &str) -> i64 {
+    backups().facts[key].as_i64().expect(key)
+}
+
+fn fact_str(key: &str) -> String {
+    backups().facts[key].as_str().expect(key).to_string()
+}
+
+/// sha256 of every file under `dir`, with its path: what a run must not change.
+fn fingerprint(dir: &Path) -> String {
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg("find . -type f -print0 | sort -z | xargs -0 sha256sum")
+        .current_dir(dir)
+        .output()
+        .expect("sha256sum");
+    assert!(out.status.success(), "sha256sum in {}", dir.display());
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// `SELECT count(*) FROM orders` in a kept MariaDB restore.
+async fn kept_orders(kept: &Value) -> i64 {
+    use mysql_async::prelude::Queryable;
+    let opts = mysql_async::OptsBuilder::default()
+        .ip_or_hostname("127.0.0.1")
+        .tcp_port(kept["port"].as_u64().expect("a kept restore") as u16)
+        .user(kept["user"].as_str())
+        .pass(kept["password"].as_str())
+        .db_name(kept["database"].as_str());
+    let mut conn = mysql_async::Conn::new(opts)
+        .await
+        .expect("kept restore reachable");
+    let n: Option<i64> = conn
+        .query_first("SELECT count(*) FROM orders")
+        .await
+        .unwrap();
+    conn.disconnect().await.unwrap();
+    n.unwrap()
+}
+
+#[tokio::test]
+async fn backups_are_prepared_with_their_incrementals_and_rolled_forward_to_the_latest_point_or_a_time()
+ {
+    let docker = require_docker().await;
+    let app = App::new("mb-targets");
+    let (full, _) = copy_for(&app, "full", &["full"]);
+    let (inc, _) = copy_for(&app, "inc", &["full", "inc1"]);
+    let (latest, binlog_latest) = copy_for(&app, "latest", &["full", "inc1"]);
+    let (mid, binlog_mid) = copy_for(&app, "mid", &["full", "inc1"]);
+    let before = fingerprint(&app.path("latest"));
+    assert!(
+        before.contains("inc1/shop/orders.ibd.delta"),
+        "the incremental backup has its .delta files: {before}"
+    );
+    app.write_config(
+        &[
+            job(
+                "full",
+                &full,
+                "      target: immediate\n",
+                "    keep: false\n",
+            ),
+            job(
+                "inc",
+                &inc,
+                "      target: immediate\n",
+                "    keep: false\n",
+            ),
+            job(
+                "latest",
+                &latest,
+                &binlog_of(&binlog_latest),
+                "    keep: true\n",
+            ),
+            job(
+                "mid",
+                &mid,
+                &format!(
+                    "{}      target_time: \"{}\"\n",
+                    binlog_of(&binlog_mid),
+                    fact_str("time_mid")
+                ),
+                "    keep: false\n",
+            ),
+        ]
+        .concat(),
+    );
+    let (code, runs, stderr) = app.run_json(&[]);
+    assert_eq!(code, 0, "every recovery passes: {runs:#?}\n{stderr}");
+    let by = |j: &str| by_job(&runs, &app.job_name(j)).clone();
+    assert_eq!(orders(&by("full")), fact_i64("rows_at_full"));
+    assert_eq!(orders(&by("inc")), fact_i64("rows_at_inc1"));
+    assert_eq!(orders(&by("latest")), fact_i64("rows_latest"));
+    assert_eq!(orders(&by("mid")), fact_i64("rows_at_mid"));
+
+    let latest = by("latest");
+    let r = &latest["recovery"];
+    assert_eq!(r["kind"], "mariabackup", "{r:#}");
+    assert_eq!(r["backup_label"], "full + inc1", "{r:#}");
+    // The replay starts at inc1's binary log and runs to the last one.
+    let files = backups().facts["binlog_files"].as_array().unwrap().clone();
+    assert_eq!(
+        r["wal_first"],
+        backups().facts["binlog_info"]["inc1"]["file"]
+    );
+    assert_eq!(&r["wal_newest"], files.last().unwrap(), "{r:#}");
+    assert!(
+        r["amcheck"].as_str().unwrap().contains("no corruption"),
+        "{r:#}"
+    );
+    // The recovery point is the last commit replayed (whole seconds).
+    let point =
+        chrono::DateTime::parse_from_rfc3339(r["recovery_point"].as_str().unwrap()).unwrap();
+    let last = chrono::DateTime::parse_from_rfc3339(&fact_str("last_commit_time")).unwrap();
+    assert!(
+        point > last - chrono::Duration::seconds(5) && point < last + chrono::Duration::seconds(5),
+        "recovery point {point} is near the last commit ({last}): {r:#}"
+    );
+    // Immediate: the backup's own end, nothing replayed.
+    let inc_r = &by("inc")["recovery"];
+    assert!(inc_r["wal_newest"].is_null(), "{inc_r:#}");
+
+    // The kept restore serves the recovered data.
+    assert_eq!(kept_orders(&latest["kept"]).await, fact_i64("rows_latest"));
+    // Only the kept restore is left; the user's backup was only read.
+    let left = app.containers(&docker).await;
+    assert!(
+        left.iter().all(|(_, role)| role == "kept") && left.len() == 1,
+        "only the kept restore remains: {left:?}"
+    );
+    assert_eq!(
+        before,
+        fingerprint(&app.path("latest")),
+        "the backup was changed"
+    );
+}
+
+#[tokio::test]
+async fn missing_backups_missing_binary_logs_an_unreached_time_and_a_corrupt_page_fail() {
+    let docker = require_docker().await;
+    let app = App::new("mb-broken");
+    // An incremental backup without its full one.
+    let (lone, _) = copy_for(&app, "lone", &["inc1"]);
+    // A second incremental backup that continues from an LSN nothing ends at.
+    let (broken, _) = copy_for(&app, "broken", &["full", "inc1"]);
+    let inc2 = broken.join("inc2");
+    copy_tree(&broken.join("inc1"), &inc2);
+    let checkpoints = inc2.join("xtrabackup_checkpoints");
+    let text: String = std::fs::read_to_string(&checkpoints)
+        .unwrap()
+        .lines()
+        .map(|l| match l.split_once(" = ").map(|(k, _)| k) {
+            Some("from_lsn") => "from_lsn = 999999999\n".to_string(),
+            Some("to_lsn") => "to_lsn = 1000000500\n".to_string(),
+            Some("last_lsn") => "last_lsn = 1000000999\n".to_string(),
+            _ => format!("{l}\n"),
+        })
+        .collect();
+    assert!(text.contains("backup_type = incremental"), "{text}");
+    std::fs::write(&checkpoints, text).unwrap();
+    // Made now: the newest entry of the source.
+    Command::new("touch")
+        .arg(&inc2)
+        .arg(&checkpoints)
+        .status()
+        .unwrap();
+    // A binary log gone from the middle: the replay alone would stop there.
+    let (gap, binlog_gap) = copy_for(&app, "gap", &["full", "inc1"]);
+    std::fs::remove_file(binlog_gap.join("binlog.000004")).unwrap();
+    // The same, its line taken out of the index too: the Gtid list events tell.
+    let (cut, binlog_cut) = copy_for(&app, "cut", &["full", "inc1"]);
+    std::fs::remove_file(binlog_cut.join("binlog.000004")).unwrap();
+    let index = binlog_cut.join("binlog.index");
+    let kept: String = std::fs::read_to_string(&index)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.ends_with("/binlog.000004"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert!(!kept.contains("binlog.000004") && kept.contains("binlog.000005"));
+    std::fs::write(&index, kept).unwrap();
+    // A time after the last event.
+    let (late, binlog_late) = copy_for(&app, "late", &["full", "inc1"]);
+    let after_everything = chrono::DateTime::parse_from_rfc3339(&fact_str("last_commit_time"))
+        .unwrap()
+        + chrono::Duration::hours(1);
+    // 64 bytes flipped in page 6, orders' PRIMARY leaf.
+    let (corrupt, _) = copy_for(&app, "corrupt", &["full"]);
+    let ibd = corrupt.join("full").join(fact_str("orders_ibd"));
+    {
+        use std::io::{Seek, SeekFrom, Write};
+        let mut f = std::fs::OpenOptions::new().write(true).open(&ibd).unwrap();
+        f.seek(SeekFrom::Start(106304)).unwrap();
+        f.write_all(&[0xAA; 64]).unwrap();
+    }
+    app.write_config(
+        &[
+            job(
+                "lone",
+                &lone,
+                "      target: immediate\n",
+                "    keep: false\n",
+            ),
+            job(
+                "broken",
+                &broken,
+                "      target: immediate\n",
+                "    keep: false\n",
+            ),
+            job("gap", &gap, &binlog_of(&binlog_gap), "    keep: false\n"),
+            job("cut", &cut, &binlog_of(&binlog_cut), "    keep: false\n"),
+            job(
+                "late",
+                &late,
+                &format!(
+                    "{}      target_time: \"{}\"\n",
+                    binlog_of(&binlog_late),
+                    after_everything.to_rfc3339()
+                ),
+                "    keep: false\n",
+            ),
+            job(
+                "corrupt",
+                &corrupt,
+                "      target: immediate\n",
+                "    keep: false\n",
+            ),
+        ]
+        .concat(),
+    );
+    let (code, runs, stderr) = app.run_json(&[]);
+    assert_ne!(code, 0, "{stderr}");
+    let by = |j: &str| by_job(&runs, &app.job_name(j)).clone();
+    let failed = |j: &str| {
+        let run = by(j);
+        assert_eq!(run["verdict"], "fail", "{j}: {run:#}");
+        reason(&run)
+    };
+
+    let why = failed("lone");
+    assert!(
+        why.contains("inc1") && why.contains("full backup") && why.contains("missing"),
+        "names the missing full backup: {why}"
+    );
+    let why = failed("broken");
+    assert!(
+        why.contains("inc2") && why.contains("999999999") && why.contains("inc1"),
+        "names both backups and LSNs: {why}"
+    );
+    let why = failed("gap");
+    assert!(
+        why.contains("binlog.000004"),
+        "names the missing binary log: {why}"
+    );
+    let why = failed("cut");
+    assert!(
+        why.contains("binlog.000005") && why.contains("binlog.000003") && why.contains("missing"),
+        "names the binary logs on either side of the gap: {why}"
+    );
+    let why = failed("late");
+    assert!(
+        why.contains("end before the target time"),
+        "the target was not reached: {why}"
+    );
+    let why = failed("corrupt");
+    assert!(
+        why.contains("CHECK TABLE") && why.contains("shop.orders"),
+        "CHECK TABLE names the corrupt table: {why}"
+    );
+    let left = app.containers(&docker).await;
+    assert!(left.is_empty(), "nothing is left behind: {left:?}");
+}
