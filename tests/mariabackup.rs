@@ -11,54 +11,15 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
+use common::made::{Made, copy_tree, fingerprint, made_once};
 use common::*;
 use serde_json::Value;
 
 /// The backups the fixture script made, and what it measured.
-struct Backups {
-    dir: PathBuf,
-    facts: Value,
-}
-
-/// Makes the backups once for every test of this file.
-fn backups() -> &'static Backups {
-    static MADE: OnceLock<Backups> = OnceLock::new();
-    MADE.get_or_init(|| {
-        let dir = tempfile::Builder::new()
-            .prefix("restoredrill-mariabackup-")
-            .tempdir()
-            .expect("tempdir")
-            .keep();
-        let out = Command::new(repo().join("fixtures/make-mariabackup.sh"))
-            .arg(&dir)
-            .output()
-            .expect("run fixtures/make-mariabackup.sh");
-        assert!(
-            out.status.success(),
-            "fixtures/make-mariabackup.sh failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let facts = std::fs::read(dir.join("facts.json")).expect("facts.json");
-        Backups {
-            dir,
-            facts: serde_json::from_slice(&facts).expect("facts.json is JSON"),
-        }
-    })
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    let status = Command::new("cp")
-        .arg("-a")
-        .arg(from)
-        .arg(to)
-        .status()
-        .expect("cp");
-    assert!(
-        status.success(),
-        "cp -a {} {}",
-        from.display(),
-        to.display()
-    );
+/// The backups fixtures/make-mariabackup.sh made, and what it measured.
+fn backups() -> &'static Made {
+    static MADE: OnceLock<Made> = OnceLock::new();
+    made_once(&MADE, "make-mariabackup.sh")
 }
 
 /// Copies the backup folders `which` into `app`'s folder for job `job`,
@@ -102,18 +63,6 @@ fn fact_i64(key: &str) -> i64 {
 
 fn fact_str(key: &str) -> String {
     backups().facts[key].as_str().expect(key).to_string()
-}
-
-/// sha256 of every file under `dir`, with its path: what a run must not change.
-fn fingerprint(dir: &Path) -> String {
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg("find . -type f -print0 | sort -z | xargs -0 sha256sum")
-        .current_dir(dir)
-        .output()
-        .expect("sha256sum");
-    assert!(out.status.success(), "sha256sum in {}", dir.display());
-    String::from_utf8_lossy(&out.stdout).to_string()
 }
 
 /// `SELECT count(*) FROM orders` in a kept MariaDB restore.

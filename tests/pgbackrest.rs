@@ -7,49 +7,20 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::OnceLock;
 
+use common::made::{Made, copy_tree, fingerprint, made_once};
 use common::*;
 use serde_json::Value;
 
-struct Repository {
-    dir: PathBuf,
-    facts: Value,
-}
-
-fn repository() -> &'static Repository {
-    static MADE: OnceLock<Repository> = OnceLock::new();
-    MADE.get_or_init(|| {
-        let dir = tempfile::Builder::new()
-            .prefix("restoredrill-pgbackrest-")
-            .tempdir()
-            .expect("tempdir")
-            .keep();
-        let out = Command::new(repo().join("fixtures/make-pgbackrest.sh"))
-            .arg(&dir)
-            .output()
-            .expect("run fixtures/make-pgbackrest.sh");
-        assert!(
-            out.status.success(),
-            "fixtures/make-pgbackrest.sh failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let facts = std::fs::read(dir.join("facts.json")).expect("facts.json");
-        Repository {
-            dir,
-            facts: serde_json::from_slice(&facts).expect("facts.json is JSON"),
-        }
-    })
+/// The repository fixtures/make-pgbackrest.sh made, and what it measured.
+fn repository() -> &'static Made {
+    static MADE: OnceLock<Made> = OnceLock::new();
+    made_once(&MADE, "make-pgbackrest.sh")
 }
 
 fn fact(path: &[&str]) -> Value {
-    let mut v = &repository().facts;
-    for p in path {
-        v = &v[*p];
-    }
-    assert!(!v.is_null(), "facts.json has no {path:?}");
-    v.clone()
+    repository().fact(path)
 }
 
 fn label(set: &str) -> String {
@@ -59,13 +30,7 @@ fn label(set: &str) -> String {
 /// A copy of the repository for job `job`.
 fn copy_for(app: &App, job: &str) -> PathBuf {
     let to = app.path(&format!("{job}-repo"));
-    let status = Command::new("cp")
-        .arg("-a")
-        .arg(repository().dir.join("repo"))
-        .arg(&to)
-        .status()
-        .expect("cp");
-    assert!(status.success());
+    copy_tree(&repository().dir.join("repo"), &to);
     to
 }
 
@@ -82,16 +47,6 @@ fn orders(run: &Value) -> i64 {
     run["tables"]["public.orders"]
         .as_i64()
         .unwrap_or_else(|| panic!("no orders count in {run:#}"))
-}
-
-fn fingerprint(dir: &Path) -> String {
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg("find . -type f -print0 | sort -z | xargs -0 sha256sum")
-        .current_dir(dir)
-        .output()
-        .expect("sha256sum");
-    String::from_utf8_lossy(&out.stdout).to_string()
 }
 
 #[tokio::test]

@@ -11,39 +11,14 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
+use common::made::{Made, copy_tree, fingerprint, made_once};
 use common::*;
 use serde_json::Value;
 
-/// The backups the fixture script made, and what it measured.
-struct Backups {
-    dir: PathBuf,
-    facts: Value,
-}
-
-/// Makes the backups once for every test of this file.
-fn backups() -> &'static Backups {
-    static MADE: OnceLock<Backups> = OnceLock::new();
-    MADE.get_or_init(|| {
-        let dir = tempfile::Builder::new()
-            .prefix("restoredrill-physical-")
-            .tempdir()
-            .expect("tempdir")
-            .keep();
-        let out = Command::new(repo().join("fixtures/make-physical.sh"))
-            .arg(&dir)
-            .output()
-            .expect("run fixtures/make-physical.sh");
-        assert!(
-            out.status.success(),
-            "fixtures/make-physical.sh failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let facts = std::fs::read(dir.join("facts.json")).expect("facts.json");
-        Backups {
-            dir,
-            facts: serde_json::from_slice(&facts).expect("facts.json is JSON"),
-        }
-    })
+/// The backups fixtures/make-physical.sh made, and what it measured.
+fn backups() -> &'static Made {
+    static MADE: OnceLock<Made> = OnceLock::new();
+    made_once(&MADE, "make-physical.sh")
 }
 
 /// Copies base backup `which` into `app`'s folder for job `job`, and the
@@ -56,21 +31,6 @@ fn copy_for(app: &App, job: &str, which: &str) -> (PathBuf, PathBuf) {
     copy_tree(&b.dir.join("base").join(which), &base.join(which));
     copy_tree(&b.dir.join("wal"), &wal);
     (base, wal)
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    let status = Command::new("cp")
-        .arg("-a")
-        .arg(from)
-        .arg(to)
-        .status()
-        .expect("cp");
-    assert!(
-        status.success(),
-        "cp -a {} {}",
-        from.display(),
-        to.display()
-    );
 }
 
 /// A physical job recovering the base backups in `base` with the WAL in `wal`.
@@ -91,22 +51,11 @@ fn orders(run: &Value) -> i64 {
 }
 
 fn fact_i64(key: &str) -> i64 {
-    backups().facts[key].as_i64().expect(key)
+    backups().fact(&[key]).as_i64().expect(key)
 }
 
 fn fact_str(key: &str) -> String {
-    backups().facts[key].as_str().expect(key).to_string()
-}
-
-/// sha256 of every file under `dir`, with its path: what a run must not change.
-fn fingerprint(dir: &Path) -> String {
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg("find . -type f -print0 | sort -z | xargs -0 sha256sum")
-        .current_dir(dir)
-        .output()
-        .expect("sha256sum");
-    String::from_utf8_lossy(&out.stdout).to_string()
+    backups().fact(&[key]).as_str().expect(key).to_string()
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@
 
 pub mod dockerd;
 pub mod http_server;
+pub mod made;
 pub mod s3;
 pub mod sshd;
 

@@ -82,22 +82,7 @@ impl Run<'_> {
         r.recovery_point = point;
         r.recovery_point_age_seconds = point.map(|p| (run_started - p).num_seconds());
 
-        self.lock_logins(l).await?;
-        let creds = Credentials {
-            database: self.recovered_schema(l).await?,
-            ..l.creds.clone()
-        };
-        // Pages are checked before rows are counted: a corrupt PRIMARY
-        // still answers count(*) from a secondary index.
-        if p.amcheck {
-            self.check_tables(l).await?;
-        }
-        self.check(l, &creds, dump, took, (None, None)).await?;
-        self.judge_recovery_point(p)?;
-        if let Some(keep) = &self.job.keep {
-            self.make_servable(keep, l, &creds).await?;
-        }
-        Ok(creds)
+        self.check_recovered(l, dump, p, took).await
     }
 
     /// Copies the chain's folders and the binary logs the replay needs
@@ -216,7 +201,7 @@ impl Run<'_> {
     }
 
     /// CHECK TABLE over every table, within `restore.timeout`.
-    async fn check_tables(&mut self, l: &Launched) -> Result<(), Stop> {
+    pub(super) async fn check_tables(&mut self, l: &Launched) -> Result<(), Stop> {
         let checking = mariabackup::check_tables(&self.ctx.docker, &l.candidate.id, &l.creds);
         let bounded = self.bounded("CHECK TABLE", checking);
         let verdict = self.timed(Phase::Amcheck, bounded).await??;
@@ -234,7 +219,7 @@ impl Run<'_> {
 
     /// The database the job checks: its `database`, which the recovered
     /// server must hold, or the server's only own database.
-    async fn recovered_schema(&mut self, l: &Launched) -> Result<String, Stop> {
+    pub(super) async fn recovered_schema(&mut self, l: &Launched) -> Result<String, Stop> {
         let databases = mariabackup::databases(&self.ctx.docker, &l.candidate.id, &l.creds)
             .await?
             .map_err(Stop::error)?;

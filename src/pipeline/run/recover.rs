@@ -65,16 +65,38 @@ impl Run<'_> {
         physical::discard_copies(&self.ctx.docker, &l.candidate.id).await;
         self.confirm_unchanged(dump).await?;
         self.record_recovery_point(&reached, &data);
+        self.check_recovered(l, dump, p, took).await
+    }
+
+    /// What every recovered server goes through, whatever made its
+    /// backup: logins locked, the engine's own integrity check, the
+    /// assertions and baseline, the recovery point judged, then readied
+    /// for keeping. `took` is how long the recovery took.
+    pub(super) async fn check_recovered(
+        &mut self,
+        l: &Launched,
+        dump: &Dump,
+        p: &Physical,
+        took: std::time::Duration,
+    ) -> Result<Credentials, Stop> {
         self.lock_logins(l).await?;
-        let database = self.recovered_database(l).await?;
+        let database = match p.kind {
+            PhysicalKind::Mariabackup => self.recovered_schema(l).await?,
+            _ => self.recovered_database(l).await?,
+        };
         let creds = Credentials {
             database,
             ..l.creds.clone()
         };
         // Pages are checked before rows are counted: a corrupt page then
-        // fails with what amcheck found, not with the count that tripped on it.
+        // fails with what the engine's check found, not with the count that
+        // tripped on it (and a corrupt MariaDB PRIMARY still answers
+        // count(*) from a secondary index).
         if p.amcheck {
-            self.amcheck(l).await?;
+            match p.kind {
+                PhysicalKind::Mariabackup => self.check_tables(l).await?,
+                _ => self.amcheck(l).await?,
+            }
         }
         self.check(l, &creds, dump, took, (None, None)).await?;
         self.judge_recovery_point(p)?;
