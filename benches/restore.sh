@@ -44,6 +44,8 @@
 # physical arm's throughput (data directory bytes / whole time) is put.
 #
 # Usage: benches/restore.sh   (31 minutes at the defaults on 2 busy shared cores; SCALE=1 is ~3× quicker)
+#        KINDS=pg-physical benches/restore.sh   (11 minutes at SCALE=3, 4 at SCALE=1 with
+#        the dump already made; results in BENCHMARKS.md, "Physical restores")
 # Env:   SCALE=3     dataset scale (1 ≈ 100 MB of SQL); REPS=3 repetitions;
 #        JOBS=nproc  pg_restore --jobs of arm (b);
 #        KINDS="pg-plain pg-custom mariadb"  the dumps to run, a subset of these
