@@ -190,13 +190,6 @@ impl Run<'_> {
         let bounded = self.bounded("copying the pgBackRest repository", copying);
         self.timed(Phase::Copy, bounded).await??;
 
-        let verifying = physical::pgbackrest_verify(docker, id, stanza);
-        let bounded = self.bounded("pgbackrest verify", verifying);
-        let verdict = self.timed(Phase::VerifyBackup, bounded).await??;
-        let said = verdict.clone().unwrap_or_else(|e| e);
-        self.recovery().manifest = Some(said);
-        verdict.map_err(Stop::fail)?;
-
         // A time target lets pgBackRest pick the set for that time; else
         // the newest set, or the pinned one.
         let newest = set_dir
@@ -207,6 +200,13 @@ impl Run<'_> {
             (None, RecoveryTarget::Time(_)) => (None, "chosen by pgBackRest for the target time"),
             (None, _) => (newest, "the newest set"),
         };
+        let verifying = physical::pgbackrest_verify(docker, id, stanza, set.as_deref());
+        let bounded = self.bounded("pgbackrest verify", verifying);
+        let verdict = self.timed(Phase::VerifyBackup, bounded).await??;
+        let said = verdict.clone().unwrap_or_else(|e| e);
+        self.recovery().manifest = Some(said);
+        verdict.map_err(Stop::fail)?;
+
         let cpus = self
             .job
             .restore
