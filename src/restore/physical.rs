@@ -43,7 +43,7 @@ const OUTPUT_LIMIT: usize = 256 * 1024;
 /// The size of the pieces a folder is streamed into the candidate in.
 const CHUNK: usize = 256 * 1024;
 
-/// The entrypoint of a held candidate: wait for [`GO`], then run the
+/// The entrypoint of a held candidate: wait for the go file, then run the
 /// image's own entrypoint with the container's arguments.
 pub async fn holding_entrypoint(docker: &Docker, image: &str) -> Result<Vec<String>, RestoreError> {
     let inspected = docker
