@@ -119,6 +119,18 @@ enum Command {
         #[command(flatten)]
         config: ConfigFile,
     },
+    /// Prints how to reach a job's kept restore: its connection URL and a
+    /// client command line (works beside a running daemon).
+    Connect {
+        /// The job whose kept restore to reach.
+        job: String,
+        /// Put the password into the URL (it is in the history, which only
+        /// this installation's user can read).
+        #[arg(long)]
+        show_password: bool,
+        #[command(flatten)]
+        config: ConfigFile,
+    },
     /// Removes this installation's kept restores, the containers interrupted
     /// runs left, their networks and volumes, and its ready data directories
     /// (other installations on the host keep theirs). Stop the daemon first.
@@ -175,6 +187,11 @@ async fn execute(command: Command) -> Result<Outcome, CliError> {
         Command::Trigger { job, wait, config } => cli::trigger(&config.path, &job, wait).await,
         Command::Reload { config } => cli::reload(&config.path).await,
         Command::Clean { config } => cli::clean(&config.path).await,
+        Command::Connect {
+            job,
+            show_password,
+            config,
+        } => cli::connect(&config.path, &job, show_password).await,
     }
 }
 

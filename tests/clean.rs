@@ -1,3 +1,4 @@
+//! `restoredrill connect` tells how to reach a kept restore;
 //! `restoredrill clean` removes this installation's kept restores and
 //! leftovers, and nothing of another installation on the same host; it is
 //! refused while the daemon serves them.
@@ -36,6 +37,36 @@ async fn clean_removes_this_installations_restores_and_spares_another_ones() {
         assert_eq!(app.containers(&docker).await.len(), 1, "a kept restore");
     }
 
+    // `connect` prints the URL; the password only when asked for.
+    let job = mine.job_name("shop");
+    let quiet = mine.run(&["connect", &job]);
+    let quiet = String::from_utf8_lossy(&quiet.stdout).to_string();
+    let loud = mine.run(&["connect", &job, "--show-password"]);
+    assert!(loud.status.success());
+    let loud = String::from_utf8_lossy(&loud.stdout).to_string();
+    let url = loud
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("url"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("a url line: {loud}"))
+        .to_string();
+    let password = url.split(':').nth(2).unwrap().split('@').next().unwrap();
+    assert!(password.len() >= 16, "{url}");
+    assert!(
+        !quiet.contains(password) && quiet.contains("--show-password"),
+        "{quiet}"
+    );
+    use sqlx::Connection;
+    let mut conn = sqlx::PgConnection::connect(&url)
+        .await
+        .expect("the url connects");
+    let orders: i64 = sqlx::query_scalar("SELECT count(*) FROM orders")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert!(orders > 0);
+    conn.close().await.unwrap();
+
     let out = mine.run(&["clean"]);
     let said = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -55,6 +86,9 @@ async fn clean_removes_this_installations_restores_and_spares_another_ones() {
     // The history no longer names a kept restore: nothing more to remove.
     let again = mine.run(&["clean"]);
     assert!(String::from_utf8_lossy(&again.stdout).contains("removed 0 kept restore"));
+    let none = mine.run(&["connect", &job]);
+    assert_eq!(none.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&none.stderr).contains("has no kept restore"));
 
     // While the other's daemon serves its restore, clean is refused.
     let daemon = other.start_daemon().await;

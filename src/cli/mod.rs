@@ -14,6 +14,7 @@
 mod accept;
 mod alert_test;
 mod clean;
+mod connect;
 mod daemon;
 mod daemon_api;
 mod report;
@@ -23,6 +24,7 @@ mod validate;
 pub use accept::accept;
 pub use alert_test::alert_test;
 pub use clean::clean;
+pub use connect::connect;
 pub use daemon::daemon;
 pub use daemon_api::{reload, trigger};
 pub use report::report;
@@ -118,6 +120,11 @@ pub enum CliError {
     },
     #[error("cannot install signal handlers")]
     Signals,
+    #[error(
+        "job `{job}` has no kept restore{}",
+        if *.keeps { ": no run of it has passed and been kept yet (or `clean` removed it)" } else { ": it has `keep: false`" }
+    )]
+    NothingKept { job: String, keeps: bool },
     /// `clean` could not remove what it should.
     #[error("{0}")]
     Cleaning(String),
@@ -155,7 +162,8 @@ impl CliError {
             | Self::UnknownChannel { .. }
             | Self::NoChannels(_)
             | Self::NoSuchRun { .. }
-            | Self::NothingRestored { .. } => EXIT_CONFIG,
+            | Self::NothingRestored { .. }
+            | Self::NothingKept { .. } => EXIT_CONFIG,
             Self::DaemonApi(e) if e.is_rejected_request() => EXIT_CONFIG,
             Self::History(_)
             | Self::Setup(_)

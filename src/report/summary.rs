@@ -172,7 +172,7 @@ fn kept(out: &mut String, r: &RunReport) {
         Some(k) if k.run_id == r.run_id => {
             let _ = writeln!(
                 out,
-                "  kept     {}  (container {}; password: `--json` output, kept.password)",
+                "  kept     {}  (container {}; password: `restoredrill connect JOB --show-password`)",
                 k.url(),
                 k.container
             );
@@ -330,7 +330,7 @@ mod tests {
                  \x20 ok   row_count public.orders: expected at least 100 rows, observed 120 rows\n\
                  \x20 ok   baseline run R1: expected at least 100 rows, observed 120 rows\n\
                  \x20      (baseline accepted)\n\
-                 \x20 kept     postgresql://postgres@127.0.0.1:49153/shop  (container restoredrill-shop; password: `--json` output, kept.password)\n"
+                 \x20 kept     postgresql://postgres@127.0.0.1:49153/shop  (container restoredrill-shop; password: `restoredrill connect JOB --show-password`)\n"
             )
         );
     }
