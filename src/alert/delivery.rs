@@ -358,7 +358,12 @@ impl Alerter {
         if channels.is_empty() {
             return;
         }
-        tracing::info!(job = ?msg.job, kind = msg.kind.as_str(), channels = ?channels, "sending alert");
+        tracing::info!(
+            job = msg.job.as_deref().unwrap_or("-"),
+            kind = msg.kind.as_str(),
+            channels = %channels.join(","),
+            "sending alert"
+        );
         let channels = channels.to_vec();
         let this = self.clone_for_task();
         self.tracker.spawn(async move {

@@ -175,12 +175,14 @@ pub(super) fn same_dump(last: VerifiedDump, sha: &str) -> Option<Result<Done, St
         return None;
     }
     if last.verdict == Verdict::Fail {
+        // The cause first; a reason that already says "still failing" is
+        // not wrapped again.
         let why = last.reason.unwrap_or_default();
         let why = why
             .split_once(STILL_FAILING)
-            .map_or(why.as_str(), |(_, w)| w);
+            .map_or(why.as_str(), |(w, _)| w);
         return Some(Err(Stop::fail(format!(
-            "the same dump (sha256) as run {}, which failed{STILL_FAILING}{why}",
+            "{why}{STILL_FAILING}the same dump (sha256) as run {}, which failed)",
             last.run_id
         ))));
     }
@@ -190,7 +192,7 @@ pub(super) fn same_dump(last: VerifiedDump, sha: &str) -> Option<Result<Done, St
     }))
 }
 
-const STILL_FAILING: &str = " — still failing: ";
+const STILL_FAILING: &str = " (still failing: ";
 
 #[cfg(test)]
 mod tests {
@@ -245,7 +247,7 @@ mod tests {
         };
         assert_eq!(
             stop.reason,
-            "the same dump (sha256) as run R1, which failed — still failing: the dump is cut"
+            "the dump is cut (still failing: the same dump (sha256) as run R1, which failed)"
         );
     }
 
