@@ -201,6 +201,26 @@ pub const DEFAULT_ARRIVAL_CHECK: Duration = Duration::from_secs(60);
 pub fn json_schema() -> String {
     let mut schema = schemars::schema_for!(RawConfig);
     schema.insert("title".into(), "restoredrill config".into());
+    // `engine` and `source` are optional to serde only, so that a job
+    // without them is still checked in full; every job needs them.
+    if let Some(job) = schema
+        .get_mut("$defs")
+        .and_then(|d| d.get_mut("RawJob"))
+        .and_then(|j| j.as_object_mut())
+    {
+        for key in ["engine", "source"] {
+            if let Some(p) = job
+                .get_mut("properties")
+                .and_then(|p| p.get_mut(key))
+                .and_then(|p| p.as_object_mut())
+            {
+                p.remove("default");
+            }
+        }
+        if let Some(required) = job.get_mut("required").and_then(|r| r.as_array_mut()) {
+            required.extend(["engine".into(), "source".into()]);
+        }
+    }
     let mut text = serde_json::to_string_pretty(&schema).expect("a schema is plain JSON");
     text.push('\n');
     text
@@ -340,7 +360,7 @@ impl Validator<'_> {
                 }) => k.listen.as_ref().map(|l| l.referenced),
                 _ => None,
             };
-            if let Some(j) = self.job(job.value, &alerts) {
+            if let Some(j) = self.job(job.value, &alerts, job.referenced) {
                 if let Some(addr) = j.keep.as_ref().and_then(|k| k.listen) {
                     let what = format!("keep.listen of job `{}`", j.name);
                     // 0.0.0.0:P (or [::]:P) takes port P on every address.
@@ -529,15 +549,34 @@ impl Validator<'_> {
         Some(d)
     }
 
-    fn job(&mut self, raw: RawJob, alerts: &AlertSettings) -> Option<Job> {
+    fn job(&mut self, raw: RawJob, alerts: &AlertSettings, at: Location) -> Option<Job> {
         let before = self.problems.list.len();
         let name = self.job_name(&raw.name);
-        let engine = self.engine(&raw.engine);
+        let engine = match &raw.engine {
+            Some(e) => self.engine(e),
+            None => {
+                self.needed_key(at, &raw.name.value, "engine");
+                None
+            }
+        };
         let image = raw.image.as_ref().map(|i| self.image(i));
         let schedule = self.schedule(raw.schedule.as_ref(), raw.timezone.as_ref());
-        let source = self.source(&raw.source);
-        let settle = self.settle(raw.source.value.settle.as_ref());
-        let integrity = self.integrity(&raw.source.value);
+        let source = match &raw.source {
+            Some(s) => self.source(s),
+            None => {
+                self.needed_key(at, &raw.name.value, "source");
+                None
+            }
+        };
+        let source_at = raw.source.as_ref().map_or(at, |s| s.referenced);
+        let settle = match &raw.source {
+            Some(s) => self.settle(s.value.settle.as_ref()),
+            None => DEFAULT_SETTLE,
+        };
+        let integrity = match &raw.source {
+            Some(s) => self.integrity(&s.value),
+            None => Integrity::default(),
+        };
         let database = self.database(raw.database.as_ref());
         let notify = self.notify(&raw, alerts);
         let healthchecks = self.healthchecks(&raw);
@@ -582,7 +621,7 @@ impl Validator<'_> {
             .collect();
             if !unread.is_empty() {
                 self.problems.at(
-                    raw.source.referenced,
+                    source_at,
                     format!(
                         "source.{} applies to dump files, not to a physical backup's folder; {}",
                         unread.join(", source."),
@@ -603,7 +642,7 @@ impl Validator<'_> {
         }
         if physical.is_some() && !matches!(source, Some(SourceSpec::Local { .. }) | None) {
             self.problems.at(
-                raw.source.referenced,
+                source_at,
                 "a physical backup is read from a local folder (`source.path`); copy or mount the \
                  base backups and the WAL archive on this host",
             );
@@ -634,6 +673,15 @@ impl Validator<'_> {
             baseline,
             physical,
         })
+    }
+
+    /// A key every job needs is missing: told where the job starts, and
+    /// the rest of the job is still checked.
+    fn needed_key(&mut self, at: Location, name: &str, key: &str) {
+        self.problems.at(
+            at,
+            format!("job `{name}` has no `{key}:`, which every job needs"),
+        );
     }
 
     fn image(&mut self, raw: &Spanned<String>) -> String {

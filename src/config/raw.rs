@@ -176,8 +176,11 @@ pub(crate) struct RawJob {
     #[schemars(with = "String")]
     pub name: Spanned<String>,
     /// `postgres`, `mysql` or `mariadb`.
+    // Optional to serde only, so that a job without it is still checked:
+    // the validator requires it, and the schema says so (`json_schema`).
+    #[serde(default)]
     #[schemars(with = "String")]
-    pub engine: Spanned<String>,
+    pub engine: Option<Spanned<String>>,
     /// Image to restore into; match your production server's major version.
     #[serde(default)]
     #[schemars(with = "Option<String>")]
@@ -192,8 +195,10 @@ pub(crate) struct RawJob {
     #[schemars(with = "Option<String>")]
     pub timezone: Option<Spanned<String>>,
     /// Where the dumps are.
-    #[schemars(with = "RawSource")]
-    pub source: Spanned<RawSource>,
+    // Required, as `engine` is.
+    #[serde(default)]
+    #[schemars(schema_with = "source_schema")]
+    pub source: Option<Spanned<RawSource>>,
     /// Database to restore into (created empty before loading) and check.
     /// A dump that creates and connects to its own database (`pg_dump
     /// --create`, `mysqldump --databases`, pg_dumpall) is checked in the
@@ -305,6 +310,11 @@ pub(crate) struct RawTrend {
     #[serde(default)]
     #[schemars(with = "Option<f64>")]
     pub size_shrink_percent: Option<Spanned<f64>>,
+}
+
+/// A job's `source:` in the schema: a reference to `RawSource`.
+fn source_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    generator.subschema_for::<RawSource>()
 }
 
 /// `keep: true`, `keep: false`, or `keep: { listen: ..., ... }` (which keeps).

@@ -1164,3 +1164,19 @@ fn a_mariabackup_job_is_told_each_mistake_with_its_line() {
     let e = check(&pg).expect_err("binlog on pg").to_string();
     assert!(e.contains("`binlog:` is the binary logs"), "{e}");
 }
+
+#[test]
+fn a_job_without_a_needed_key_is_still_checked_in_full() {
+    let text = "state_dir: s\njobs:\n  - name: blog\n    engine: postgress\n    schedule: \"0 99 * * *\"\n";
+    let e = check(text).unwrap_err().to_string();
+    for told in [
+        "job `blog` has no `source:`",
+        "unknown engine `postgress`",
+        "a number is out of range",
+    ] {
+        assert!(e.contains(told), "`{told}` in: {e}");
+    }
+    let no_engine = "state_dir: s\njobs:\n  - name: blog\n    source: { type: local, path: /b }\n";
+    let e = check(no_engine).unwrap_err().to_string();
+    assert!(e.contains("job `blog` has no `engine:`"), "{e}");
+}
