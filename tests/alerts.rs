@@ -819,3 +819,48 @@ async fn email_goes_over_starttls_to_a_server_whose_ca_is_given() {
         mail[0]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_that_changes_the_heartbeat_pings_the_new_url_at_once() {
+    let app = App::new("heartbeatreload");
+    let rx = Receiver::start().await;
+    let text = config(&app, &rx, None, "");
+    let api = free_port();
+    let with_heartbeat = |path: &str| {
+        text.replacen(
+            "\njobs:\n",
+            &format!(
+                "\nhttp: {{ listen: 127.0.0.1:{api} }}\nheartbeat: {{ url: \"{}/{path}\", every: 1h }}\njobs:\n",
+                rx.url
+            ),
+            1,
+        )
+    };
+    std::fs::write(app.path("config.yaml"), with_heartbeat("first")).unwrap();
+    let daemon = app.start_daemon().await;
+    daemon
+        .until("the first heartbeat", Duration::from_secs(20), || async {
+            (!rx.hits_under("/first").is_empty()).then_some(())
+        })
+        .await;
+    std::fs::write(app.path("config.yaml"), with_heartbeat("second")).unwrap();
+    let out = app.run(&["reload"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Not an hour later: at once.
+    daemon
+        .until(
+            "the new heartbeat URL pinged",
+            Duration::from_secs(20),
+            || async { (!rx.hits_under("/second").is_empty()).then_some(()) },
+        )
+        .await;
+    assert_eq!(
+        rx.hits_under("/first").len(),
+        1,
+        "the old URL is pinged no more"
+    );
+}

@@ -93,6 +93,8 @@ struct Shared {
     held: Mutex<history::Held>,
     /// Whether the Docker engine answered the latest ping (`engine_watch`).
     docker_up: AtomicBool,
+    /// Wakes the heartbeat: a reload changed it.
+    heartbeat_changed: Notify,
 }
 
 /// What the daemon runs beside the schedule for one job.
@@ -137,6 +139,7 @@ impl Daemon {
             state_dir: config.state_dir.clone(),
             held: Mutex::new(history::Held::default()),
             docker_up: AtomicBool::new(true),
+            heartbeat_changed: Notify::new(),
         });
         shared.tracker.spawn(shared.clone().watch_history());
         shared.forget_removed_jobs(&config.jobs).await;
@@ -153,18 +156,12 @@ impl Daemon {
         shared.spawn_pruning();
         let watch = shared.clone().watch_engine(shared.ctx.cancel.clone());
         shared.tracker.spawn(watch);
-        if let Some(hb) = config.alerts.heartbeat.clone() {
+        {
             let shared = shared.clone();
-            shared.tracker.clone().spawn(async move {
-                tracing::info!(every = %humantime::format_duration(hb.every), "heartbeat pings on");
-                loop {
-                    shared.ctx.alerter().heartbeat(&hb.url).await;
-                    tokio::select! {
-                        _ = tokio::time::sleep(hb.every) => {}
-                        _ = shared.ctx.cancel.cancelled() => return,
-                    }
-                }
-            });
+            shared
+                .tracker
+                .clone()
+                .spawn(async move { shared.heartbeat().await });
         }
         for job in &config.jobs {
             match (&job.schedule, scheduler.next_run(&job.name)) {
@@ -218,9 +215,7 @@ impl Daemon {
                 "state_dir, cache_dir, docker, http.listen and max_concurrent_restores take effect only after a restart"
             );
         }
-        if new.alerts.heartbeat != old.alerts.heartbeat {
-            tracing::warn!("heartbeat changes take effect only after a restart");
-        }
+        let heartbeat_changed = new.alerts.heartbeat != old.alerts.heartbeat;
         self.shared
             .ctx
             .set_alerter(Alerter::new(&new.alerts, self.shared.ctx.store.clone()));
@@ -249,6 +244,10 @@ impl Daemon {
         *self.shared.config.lock().expect("config lock") = new;
         for name in &changes.changed {
             self.shared.wake(name);
+        }
+        if heartbeat_changed {
+            // The new heartbeat pings at once, then on its own period.
+            self.shared.heartbeat_changed.notify_one();
         }
         tracing::info!(
             added = ?changes.added,
@@ -377,6 +376,35 @@ impl Runner for RunnerHandle {
 }
 
 impl Shared {
+    /// Pings the config's heartbeat URL on its period, as the config says
+    /// now: a reload that changes or removes it takes effect at once.
+    async fn heartbeat(&self) {
+        /// How long to wait while no heartbeat is configured (a reload wakes it).
+        const IDLE: std::time::Duration = std::time::Duration::from_secs(3600);
+        loop {
+            let hb = self
+                .config
+                .lock()
+                .expect("config lock")
+                .alerts
+                .heartbeat
+                .clone();
+            let wait = match hb {
+                Some(hb) => {
+                    tracing::debug!(every = %humantime::format_duration(hb.every), "heartbeat ping");
+                    self.ctx.alerter().heartbeat(&hb.url).await;
+                    hb.every
+                }
+                None => IDLE,
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = self.heartbeat_changed.notified() => {}
+                _ = self.ctx.cancel.cancelled() => return,
+            }
+        }
+    }
+
     fn job(&self, name: &str) -> Option<Job> {
         let config = self.config.lock().expect("config lock");
         config.jobs.iter().find(|j| j.name == name).cloned()
