@@ -245,25 +245,7 @@ pub enum CopyFailure {
 
 /// Creates the folders the copies go to, and restoredrill's start-up files.
 pub async fn prepare(docker: &Docker, id: &str, kind: &PhysicalKind) -> Result<(), RestoreError> {
-    let (code, out) = exec_output(
-        docker,
-        id,
-        vec![
-            "mkdir".into(),
-            "-p".into(),
-            PGDATA.into(),
-            WAL_DIR.into(),
-            CONF_DIR.into(),
-            REPO_DIR.into(),
-        ],
-        OUTPUT_LIMIT,
-    )
-    .await?;
-    if code != 0 {
-        return Err(RestoreError::Unexpected(format!(
-            "cannot make the candidate's folders (exit {code}): {out}"
-        )));
-    }
+    run_on_folders(docker, id, &["mkdir", "-p"], "make the candidate's folders").await?;
     let mut b = tar::Builder::new(Vec::new());
     for (name, text, mode) in conf_files(kind) {
         let mut h = tar::Header::new_gnu();
@@ -882,24 +864,32 @@ pub async fn copy_wal(
 /// Gives the copies to the server's user, as the image's entrypoint does
 /// for the data directory.
 pub async fn own(docker: &Docker, id: &str) -> Result<(), RestoreError> {
-    let (code, out) = exec_output(
+    run_on_folders(
         docker,
         id,
-        vec![
-            "chown".into(),
-            "-R".into(),
-            "postgres:postgres".into(),
-            PGDATA.into(),
-            WAL_DIR.into(),
-            CONF_DIR.into(),
-            REPO_DIR.into(),
-        ],
-        OUTPUT_LIMIT,
+        &["chown", "-R", "postgres:postgres"],
+        "give the copied backup to the server's user",
     )
-    .await?;
+    .await
+}
+
+/// Runs `cmd` with restoredrill's folders in the candidate as its last
+/// arguments; a non-zero exit is the checker's trouble, named by `what`.
+async fn run_on_folders(
+    docker: &Docker,
+    id: &str,
+    cmd: &[&str],
+    what: &str,
+) -> Result<(), RestoreError> {
+    let args = cmd
+        .iter()
+        .chain(&[PGDATA, WAL_DIR, CONF_DIR, REPO_DIR])
+        .map(|a| a.to_string())
+        .collect();
+    let (code, out) = exec_output(docker, id, args, OUTPUT_LIMIT).await?;
     if code != 0 {
         return Err(RestoreError::Unexpected(format!(
-            "cannot give the copied backup to the server's user (exit {code}): {out}"
+            "cannot {what} (exit {code}): {out}"
         )));
     }
     Ok(())

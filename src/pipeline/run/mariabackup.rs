@@ -182,16 +182,11 @@ impl Run<'_> {
                 .await?
                 .map_err(Stop::fail)
         };
-        let timeout = job.restore.timeout;
-        let bounded = async {
-            match tokio::time::timeout(timeout, recovering).await {
-                Ok(r) => r,
-                Err(_) => Err(Stop::fail(format!(
-                    "the prepare, start and replay did not finish within the job's restore.timeout of {}",
-                    crate::restore::load::describe_timeout(timeout)
-                ))),
-            }
-        };
+        let bounded = super::recover::within_restore_timeout(
+            job,
+            "the prepare, start and replay",
+            recovering,
+        );
         let replayed = self.timed(Phase::Recover, bounded).await?;
         // Every file is replayed only to the latest point.
         if start.is_some() && p.target == RecoveryTarget::Latest {

@@ -343,16 +343,7 @@ impl Run<'_> {
                 }
             }
         };
-        let timeout = job.restore.timeout;
-        let bounded = async {
-            match tokio::time::timeout(timeout, waiting).await {
-                Ok(r) => r,
-                Err(_) => Err(Stop::fail(format!(
-                    "the recovery did not finish within the job's restore.timeout of {}",
-                    crate::restore::load::describe_timeout(timeout)
-                ))),
-            }
-        };
+        let bounded = within_restore_timeout(job, "the recovery", waiting);
         let outcome = self.timed(Phase::Recover, bounded).await?;
         let log = physical::read_replay_log(&physical::server_log(docker, id).await);
         self.recovery().last_segment_replayed = log.last_restored.clone();
@@ -548,6 +539,23 @@ impl Run<'_> {
                 Err(Stop::fail(found))
             }
         }
+    }
+}
+
+/// `work` bounded by the job's `restore.timeout`: a recovery that takes
+/// longer fails the run, as a load that does.
+pub(super) async fn within_restore_timeout<T>(
+    job: &crate::config::Job,
+    what: &str,
+    work: impl std::future::Future<Output = Result<T, Stop>>,
+) -> Result<T, Stop> {
+    let timeout = job.restore.timeout;
+    match tokio::time::timeout(timeout, work).await {
+        Ok(r) => r,
+        Err(_) => Err(Stop::fail(format!(
+            "{what} did not finish within the job's restore.timeout of {}",
+            crate::restore::load::describe_timeout(timeout)
+        ))),
     }
 }
 
