@@ -169,3 +169,131 @@ async fn a_damaged_repository_or_a_gap_in_its_archive_fails() {
         "nothing is left behind"
     );
 }
+
+/// A job whose repository is in S3, behind `server`, under `prefix`.
+fn s3_job(
+    name: &str,
+    server: &common::s3_tls::S3TlsServer,
+    prefix: &str,
+    ca: bool,
+    extra: &str,
+) -> String {
+    format!(
+        "  - name: JOB({name})\n    engine: postgres\n    image: {PG_IMAGE}\n    database: shop\n    \
+         keep: false\n    source:\n      type: s3\n      settle: 0s\n      bucket: pgbr\n      \
+         prefix: {prefix}\n      endpoint: {}\n      path_style: true\n      region: us-east-1\n      \
+         access_key_id: {}\n      secret_access_key: {}\n    physical:\n      kind: pgbackrest\n      \
+         stanza: shop\n      fetch_network: {}\n{}{extra}",
+        common::s3_tls::S3TlsServer::endpoint(),
+        common::s3::ACCESS_KEY,
+        common::s3::SECRET_KEY,
+        server.network,
+        if ca {
+            format!("      ca_file: {}\n", server.ca_file().display())
+        } else {
+            String::new()
+        }
+    )
+}
+
+#[tokio::test]
+async fn a_repository_in_s3_is_read_by_pgbackrest_in_a_container_of_its_own() {
+    let docker = require_docker().await;
+    let app = App::new("pgbr-s3");
+    let server = common::s3_tls::S3TlsServer::start(&app.tag);
+    let bucket = server.bucket_dir("pgbr");
+    copy_tree(&repository().dir.join("repo"), &bucket.join("good"));
+    copy_tree(&repository().dir.join("repo"), &bucket.join("flipped"));
+    copy_tree(&repository().dir.join("repo"), &bucket.join("gap"));
+    let before = fingerprint(&bucket.join("good"));
+    // The segment before the newest, gone from the bucket: pgBackRest's
+    // archive-get is asked for each segment, and the one it lacks is named.
+    let files = fact(&["archive_files"]);
+    let files = files.as_array().unwrap();
+    let gone = files[files.len() - 2].as_str().unwrap();
+    std::fs::remove_file(bucket.join("gap").join(gone)).unwrap();
+    let gone_segment = Path::new(gone).file_name().unwrap().to_string_lossy()[..24].to_string();
+    let file = bucket
+        .join("flipped/backup/shop")
+        .join(label("full"))
+        .join("pg_data")
+        .join(format!(
+            "{}.gz",
+            fact(&["orders_relfile"]).as_str().unwrap()
+        ));
+    let mut bytes = std::fs::read(&file).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0xff;
+    std::fs::write(&file, bytes).unwrap();
+    let time_mid = fact(&["time_mid"]).as_str().unwrap().to_string();
+    app.write_config(
+        &[
+            s3_job("latest", &server, "good", true, ""),
+            s3_job(
+                "mid",
+                &server,
+                "good",
+                true,
+                &format!("      target_time: \"{time_mid}\"\n"),
+            ),
+            s3_job("flipped", &server, "flipped", true, ""),
+            s3_job("gap", &server, "gap", true, ""),
+            // Without the CA the endpoint's certificate is not trusted.
+            s3_job("untrusted", &server, "good", false, ""),
+        ]
+        .concat(),
+    );
+    let (code, runs, stderr) = app.run_json(&[]);
+    assert_ne!(code, 0, "{stderr}");
+    let by = |j: &str| by_job(&runs, &app.job_name(j)).clone();
+    let n = |k: &str| fact(&[k]).as_i64().unwrap();
+    let latest = by("latest");
+    assert_eq!(latest["verdict"], "pass", "{latest:#}\n{}", server.log());
+    assert_eq!(orders(&latest), n("rows_latest"));
+    let r = &latest["recovery"];
+    assert!(
+        r["backup_set"]
+            .as_str()
+            .unwrap()
+            .starts_with(&label("incr")),
+        "the newest set, told by pgbackrest info: {r:#}"
+    );
+    assert!(
+        r["manifest"].as_str().unwrap().contains("status ok"),
+        "{r:#}"
+    );
+    let mid = by("mid");
+    assert_eq!(mid["verdict"], "pass", "{mid:#}");
+    assert_eq!(orders(&mid), n("rows_at_mid"));
+
+    let f = by("flipped");
+    assert_eq!(f["verdict"], "fail", "{f:#}");
+    let why = reason(&f);
+    assert!(
+        why.contains("pgbackrest verify") && why.contains("checksum"),
+        "{why}"
+    );
+    let g = by("gap");
+    assert_eq!(g["verdict"], "fail", "{g:#}");
+    let why = reason(&g);
+    assert!(
+        why.contains(&gone_segment) && why.contains("lacks"),
+        "{why}"
+    );
+    let u = by("untrusted");
+    assert_eq!(
+        u["verdict"], "error",
+        "an endpoint restoredrill cannot reach is no verdict on the backup: {u:#}"
+    );
+    assert!(reason(&u).contains("cannot reach"), "{u:#}");
+
+    assert!(
+        app.containers(&docker).await.is_empty(),
+        "nothing is left behind, the fetch containers included"
+    );
+    assert_eq!(
+        before,
+        fingerprint(&bucket.join("good")),
+        "the repository was changed"
+    );
+}

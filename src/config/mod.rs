@@ -26,7 +26,7 @@ pub use alerts::{
 };
 pub use errors::{ConfigError, ConfigErrors};
 pub use history::{DEFAULT_HISTORY_KEEP, DEFAULT_HISTORY_KEEP_LAST, HistorySettings};
-pub use physical::{Physical, PhysicalKind, RecoveryTarget};
+pub use physical::{Fetch, Physical, PhysicalKind, RecoveryTarget};
 pub use schedule::{ON_ARRIVAL, Schedule};
 pub use source::{CommandSpec, DecryptSpec, HttpSpec, Integrity, S3Spec, SftpSpec, SourceSpec};
 
@@ -640,13 +640,11 @@ impl Validator<'_> {
                 );
             }
         }
-        if physical.is_some() && !matches!(source, Some(SourceSpec::Local { .. }) | None) {
-            self.problems.at(
-                source_at,
-                "a physical backup is read from a local folder (`source.path`); copy or mount the \
-                 base backups and the WAL archive on this host",
-            );
-        }
+        let tmpfs = restore.as_ref().is_some_and(|r| r.tmpfs);
+        let physical = match (physical, &raw.physical) {
+            (Some(p), Some(rp)) => self.fetch_from(p, rp, source.as_ref(), source_at, tmpfs),
+            _ => None,
+        };
         let assertions = self.assertions(&name, raw.assertions);
         if self.problems.list.len() > before {
             return None;

@@ -8,9 +8,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::Deserialize;
-use serde_saphyr::Spanned;
+use serde_saphyr::{Location, Spanned};
 
-use super::Validator;
+use super::{SourceSpec, Validator};
 use crate::vocab::EngineKind;
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -37,6 +37,18 @@ pub(crate) struct RawPhysical {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub set: Option<Spanned<String>>,
+    /// pgbackrest with an `s3` source: a CA certificate (PEM file) the S3
+    /// endpoint's certificate is checked against, for a server whose
+    /// certificate a private CA signed. Relative to the config file.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub ca_file: Option<Spanned<String>>,
+    /// pgbackrest with an `s3` source: the Docker network of the container
+    /// that reads the repository (the only step with a network; the
+    /// candidate never has one). Default `bridge`, Docker's default.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub fetch_network: Option<Spanned<String>>,
     /// The folder of archived WAL segments (what `archive_command = 'cp %p
     /// /archive/%f'` writes; files may be gzip-compressed, `.gz`). Relative
     /// to the config file.
@@ -140,6 +152,17 @@ pub struct Physical {
     pub target: RecoveryTarget,
     pub max_recovery_point_age: Option<Duration>,
     pub amcheck: bool,
+    /// A pgBackRest repository in S3: how its container reaches it.
+    pub fetch: Option<Fetch>,
+}
+
+/// How the container that reads a pgBackRest repository in S3 reaches it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fetch {
+    /// A CA certificate (PEM) for the S3 endpoint.
+    pub ca_file: Option<PathBuf>,
+    /// The Docker network it is started on.
+    pub network: String,
 }
 
 impl Validator<'_> {
@@ -188,15 +211,14 @@ impl Validator<'_> {
             );
         }
         let pgbackrest = matches!(kind, Some(PhysicalKind::PgBackRest { .. }));
-        if !pgbackrest && (raw.stanza.is_some() || raw.set.is_some()) {
-            let at = raw
-                .stanza
-                .as_ref()
-                .or(raw.set.as_ref())
-                .map(|s| s.referenced);
+        if !pgbackrest
+            && let Some(v) = [&raw.stanza, &raw.set, &raw.ca_file, &raw.fetch_network]
+                .into_iter()
+                .find_map(Option::as_ref)
+        {
             self.problems.at(
-                at.unwrap_or(raw.kind.referenced),
-                "`stanza` and `set` belong to `kind: pgbackrest`",
+                v.referenced,
+                "`stanza`, `set`, `ca_file` and `fetch_network` belong to `kind: pgbackrest`",
             );
         }
         let wal = match (&raw.wal, pgbackrest) {
@@ -234,6 +256,7 @@ impl Validator<'_> {
             .max_recovery_point_age
             .as_ref()
             .and_then(|m| self.positive_duration(m, "physical.max_recovery_point_age"));
+        let fetch = self.fetch(raw);
         Some(Physical {
             kind: kind?,
             wal: wal?,
@@ -241,6 +264,7 @@ impl Validator<'_> {
             target: target?,
             max_recovery_point_age,
             amcheck: raw.amcheck.unwrap_or(true),
+            fetch,
         })
     }
 
@@ -266,10 +290,13 @@ impl Validator<'_> {
             );
             ok = false;
         }
-        if let Some(v) = raw.stanza.as_ref().or(raw.set.as_ref()) {
+        if let Some(v) = [&raw.stanza, &raw.set, &raw.ca_file, &raw.fetch_network]
+            .into_iter()
+            .find_map(Option::as_ref)
+        {
             self.problems.at(
                 v.referenced,
-                "`stanza` and `set` belong to `kind: pgbackrest`",
+                "`stanza`, `set`, `ca_file` and `fetch_network` belong to `kind: pgbackrest`",
             );
             ok = false;
         }
@@ -308,7 +335,114 @@ impl Validator<'_> {
             target: target?,
             max_recovery_point_age,
             amcheck: raw.amcheck.unwrap_or(true),
+            fetch: None,
         })
+    }
+
+    /// `ca_file` and `fetch_network`; whether the repository is in S3 is
+    /// the source's business (checked with the source).
+    fn fetch(&mut self, raw: &RawPhysical) -> Option<Fetch> {
+        let network = match &raw.fetch_network {
+            Some(n) => {
+                let name = self.text(n);
+                let fits = !name.is_empty()
+                    && name.len() <= 128
+                    && name
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+                if !fits {
+                    self.problems.at(
+                        n.referenced,
+                        format!(
+                            "`{name}` is not a Docker network name (letters, digits, `-`, `_`, `.`)"
+                        ),
+                    );
+                    return None;
+                }
+                name
+            }
+            None => "bridge".to_string(),
+        };
+        Some(Fetch {
+            ca_file: raw.ca_file.as_ref().map(|c| self.path(c)),
+            network,
+        })
+    }
+
+    /// Where a physical backup is read from: a local folder, or for a
+    /// pgBackRest repository also S3, through pgBackRest's own client in a
+    /// container of its own (`fetch` is kept only then).
+    pub(super) fn fetch_from(
+        &mut self,
+        mut p: Physical,
+        raw: &RawPhysical,
+        source: Option<&SourceSpec>,
+        source_at: Location,
+        tmpfs: bool,
+    ) -> Option<Physical> {
+        let s3 = match source {
+            Some(SourceSpec::S3(s3)) => s3,
+            Some(SourceSpec::Local { .. }) | None => {
+                if let Some(v) = raw.ca_file.as_ref().or(raw.fetch_network.as_ref()) {
+                    self.problems.at(
+                        v.referenced,
+                        "`ca_file` and `fetch_network` are for a pgBackRest repository in S3 (an `s3` source)",
+                    );
+                }
+                p.fetch = None;
+                return Some(p);
+            }
+            Some(_) => {
+                self.problems.at(
+                    source_at,
+                    "a physical backup is read from a local folder (`source.path`), or for \
+                     `kind: pgbackrest` also from S3 (an `s3` source); copy or mount the base backups \
+                     and the WAL archive on this host",
+                );
+                return None;
+            }
+        };
+        if !matches!(p.kind, PhysicalKind::PgBackRest { .. }) {
+            self.problems.at(
+                source_at,
+                format!(
+                    "a {} backup is read from a local folder (`source.path`); only `kind: pgbackrest` \
+                     reads a repository in S3",
+                    p.kind.as_str()
+                ),
+            );
+            return None;
+        }
+        let mut ok = true;
+        if let Some(e) = &s3.endpoint
+            && !e.starts_with("https://")
+        {
+            self.problems.at(
+                source_at,
+                format!(
+                    "pgBackRest reaches S3 over HTTPS only, and `{e}` is not an https:// endpoint; \
+                     serve the S3 endpoint over TLS (`ca_file:` takes a private CA's certificate)"
+                ),
+            );
+            ok = false;
+        }
+        if s3.profile.is_some() {
+            self.problems.at(
+                source_at,
+                "pgBackRest does not read AWS profiles; give `access_key_id` and \
+                 `secret_access_key` (or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)",
+            );
+            ok = false;
+        }
+        if tmpfs {
+            self.problems.at(
+                source_at,
+                "a pgBackRest repository in S3 is restored into the candidate's data volume by a \
+                 container of its own, which cannot reach a tmpfs; set `restore.tmpfs: false`",
+            );
+            ok = false;
+        }
+        ok.then_some(p)
     }
 
     /// `kind: pgbackrest`: its stanza (required) and pinned set.

@@ -296,6 +296,14 @@ pub fn source_for(job: &Job) -> Box<dyn Source> {
             pattern: pattern.expect("a backup set pattern"),
         });
     }
+    // A pgBackRest repository in S3 is read by pgBackRest itself.
+    if let (SourceSpec::S3(spec), Some(p)) = (&job.source, &job.physical)
+        && let crate::config::PhysicalKind::PgBackRest { stanza, .. } = &p.kind
+    {
+        return Box::new(crate::source::repository::RepositorySource::new(
+            spec, stanza,
+        ));
+    }
     match &job.source {
         SourceSpec::Local { path, pattern } => Box::new(LocalSource {
             dir: path.clone(),

@@ -154,9 +154,11 @@ pub async fn remove(docker: &Docker, container: &str, volume: Option<&str>) {
 /// container to die), then the network they were on and the volume, at once.
 async fn remove_named(docker: &Docker, name: &str, volume: Option<&str>) {
     let relay = sandbox::relay_name(name);
+    let fetch = fetch_name(name);
     tokio::join!(
         remove_container(docker, &relay),
-        remove_container(docker, name)
+        remove_container(docker, name),
+        remove_container(docker, &fetch)
     );
     let volume = async {
         if let Some(v) = volume {
@@ -164,6 +166,12 @@ async fn remove_named(docker: &Docker, name: &str, volume: Option<&str>) {
         }
     };
     tokio::join!(sandbox::remove_network(docker, name), volume);
+}
+
+/// The name of the container that fetches a repository into the
+/// candidate `name`'s volume (see [`super::fetch`]).
+pub fn fetch_name(name: &str) -> String {
+    format!("{name}-fetch")
 }
 
 pub async fn remove_container(docker: &Docker, id: &str) {

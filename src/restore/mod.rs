@@ -15,6 +15,7 @@ mod client;
 pub mod container;
 pub mod docker;
 mod engine;
+pub mod fetch;
 pub mod load;
 pub mod mariabackup;
 pub mod mysql;

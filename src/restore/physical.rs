@@ -478,30 +478,352 @@ pub async fn copy_repo(
     .await
 }
 
-/// Runs a pgBackRest command as the server's user on the repository's copy.
+/// Where pgBackRest reads the repository from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Repo {
+    /// The stanza's copy in the candidate ([`REPO_DIR`]), read as the
+    /// server's user.
+    Copy,
+    /// The repository in S3, read from the fetch container (whose user is
+    /// the server's) with the settings [`pgbackrest_s3_conf`] wrote.
+    S3,
+}
+
+/// The settings file of a fetch container, in its own file system.
+const S3_CONF: &str = "/tmp/restoredrill-fetch/pgbackrest.conf";
+/// The S3 endpoint's CA certificate, beside it.
+const S3_CA: &str = "/tmp/restoredrill-fetch/ca.pem";
+
+/// Runs a pgBackRest command on the repository, as the server's user.
 async fn pgbackrest(
     docker: &Docker,
     id: &str,
+    repo: Repo,
     stanza: &str,
     args: &[String],
 ) -> Result<(i64, String), RestoreError> {
-    let cmd = [
-        "setpriv",
-        "--reuid=postgres",
-        "--regid=postgres",
-        "--init-groups",
-        "pgbackrest",
-    ]
-    .map(String::from)
-    .into_iter()
-    .chain([
-        format!("--stanza={stanza}"),
-        format!("--repo1-path={REPO_DIR}"),
-        "--log-level-file=off".to_string(),
-    ])
-    .chain(args.iter().cloned())
-    .collect();
+    let head: Vec<String> = match repo {
+        Repo::Copy => vec![
+            "setpriv".into(),
+            "--reuid=postgres".into(),
+            "--regid=postgres".into(),
+            "--init-groups".into(),
+            "pgbackrest".into(),
+            format!("--repo1-path={REPO_DIR}"),
+        ],
+        Repo::S3 => vec!["pgbackrest".into(), format!("--config={S3_CONF}")],
+    };
+    let cmd = head
+        .into_iter()
+        .chain([
+            format!("--stanza={stanza}"),
+            "--log-level-file=off".to_string(),
+        ])
+        .chain(args.iter().cloned())
+        .collect();
     exec_output(docker, id, cmd, OUTPUT_LIMIT).await
+}
+
+/// pgBackRest's settings for a repository in S3 (`repo1-type=s3`), and
+/// whether they name a CA file ([`S3_CA`], which the caller puts beside
+/// them). Keys not in the job are taken from `AWS_ACCESS_KEY_ID`,
+/// `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`; the region from
+/// `AWS_REGION` / `AWS_DEFAULT_REGION`, else `us-east-1`, as the `s3`
+/// source does. `Err` says what is missing (the job's setup).
+pub fn pgbackrest_s3_conf(
+    s3: &crate::config::S3Spec,
+    stanza: &str,
+    ca: bool,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<String, String> {
+    let from_env = |k: &str| env(k).filter(|v| !v.is_empty());
+    let key = s3
+        .access_key_id
+        .as_ref()
+        .map(|k| k.expose().to_string())
+        .or_else(|| from_env("AWS_ACCESS_KEY_ID"));
+    let secret = s3
+        .secret_access_key
+        .as_ref()
+        .map(|k| k.expose().to_string())
+        .or_else(|| from_env("AWS_SECRET_ACCESS_KEY"));
+    let token = s3
+        .session_token
+        .as_ref()
+        .map(|k| k.expose().to_string())
+        .or_else(|| from_env("AWS_SESSION_TOKEN"));
+    let (Some(key), Some(secret)) = (key, secret) else {
+        return Err(
+            "pgBackRest needs the S3 keys: give the s3 source's `access_key_id` and \
+             `secret_access_key`, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+                .into(),
+        );
+    };
+    let region = s3
+        .region
+        .clone()
+        .or_else(|| from_env("AWS_REGION"))
+        .or_else(|| from_env("AWS_DEFAULT_REGION"))
+        .unwrap_or_else(|| "us-east-1".into());
+    let (host, port) = match &s3.endpoint {
+        Some(url) => {
+            let rest = url.strip_prefix("https://").ok_or_else(|| {
+                format!(
+                    "pgBackRest reaches S3 over HTTPS only, and `{url}` is not an https:// endpoint"
+                )
+            })?;
+            let authority = rest.split('/').next().unwrap_or(rest);
+            match authority.rsplit_once(':') {
+                Some((h, p)) if !h.ends_with(']') && p.parse::<u16>().is_ok() => {
+                    (h.to_string(), Some(p.to_string()))
+                }
+                _ => (authority.to_string(), None),
+            }
+        }
+        None => (format!("s3.{region}.amazonaws.com"), None),
+    };
+    let path = format!("/{}", s3.prefix.trim_end_matches('/'));
+    let mut lines = vec![
+        "[global]".to_string(),
+        "repo1-type=s3".into(),
+        format!("repo1-path={path}"),
+        format!("repo1-s3-bucket={}", s3.bucket),
+        format!("repo1-s3-endpoint={host}"),
+        format!("repo1-s3-region={region}"),
+        format!("repo1-s3-key={key}"),
+        format!("repo1-s3-key-secret={secret}"),
+        format!(
+            "repo1-s3-uri-style={}",
+            if s3.path_style { "path" } else { "host" }
+        ),
+        "lock-path=/tmp/restoredrill-fetch/lock".into(),
+        "log-level-file=off".into(),
+    ];
+    if let Some(p) = port {
+        lines.push(format!("repo1-storage-port={p}"));
+    }
+    if let Some(t) = token {
+        lines.push(format!("repo1-s3-token={t}"));
+    }
+    if ca {
+        lines.push(format!("repo1-storage-ca-file={S3_CA}"));
+    }
+    lines.push(format!("[{stanza}]"));
+    lines.push(format!("pg1-path={PGDATA}"));
+    // A value with a line break would add settings of its own.
+    if lines.iter().any(|l| l.contains(['\n', '\r', '\0'])) {
+        return Err("an S3 setting of the job holds a line break; pgBackRest's settings file cannot carry it".into());
+    }
+    Ok(lines.join("\n") + "\n")
+}
+
+/// The S3 settings file and, with `ca_pem`, the CA certificate, as the
+/// fetch container takes them.
+pub fn s3_files(conf: String, ca_pem: Option<String>) -> Vec<(&'static str, String)> {
+    let name = |p: &'static str| p.rsplit('/').next().unwrap_or(p);
+    let mut files = vec![(name(S3_CONF), conf)];
+    if let Some(pem) = ca_pem {
+        files.push((name(S3_CA), pem));
+    }
+    files
+}
+
+/// What pgBackRest printed when it could not reach or enter the
+/// repository (network, TLS, credentials): the checker's trouble, not the
+/// backup's.
+pub fn unreachable(out: &str) -> bool {
+    const SIGNS: [&str; 15] = [
+        "HostConnectError",
+        "unable to connect",
+        "unable to get address",
+        "HostInvalidError",
+        "ServiceError",
+        "unable to verify certificate presented by",
+        "in certificate common name or subject alternative names",
+        "TLS error",
+        "certificate verify failed",
+        "AccessDenied",
+        "SignatureDoesNotMatch",
+        "InvalidAccessKeyId",
+        // `HTTP request failed with N`: the keys (401, 403) or the server (5xx).
+        "request failed with 401",
+        "request failed with 403",
+        "request failed with 5",
+    ];
+    SIGNS.iter().any(|s| out.contains(s))
+}
+
+/// What `pgbackrest info` tells of a stanza.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RepoInfo {
+    /// The newest backup set's label.
+    pub newest_set: String,
+    /// Each WAL archive id (`15-1`) with its oldest and newest segment.
+    pub archives: Vec<(String, String, String)>,
+}
+
+impl RepoInfo {
+    /// The newest segment of the newest archive id of major `version`.
+    pub fn newest_segment(&self, version: &str) -> Option<&str> {
+        self.archives
+            .iter()
+            .filter_map(|(id, _, max)| {
+                let (major, n) = id.split_once('-')?;
+                (major == version).then_some((n.parse::<u32>().ok()?, max.as_str()))
+            })
+            .max()
+            .map(|(_, max)| max)
+    }
+}
+
+/// `pgbackrest info` of `stanza`; `Err` what pgBackRest said (no stanza,
+/// no set: the backup's fault unless it could not reach the repository,
+/// see [`unreachable`]).
+pub async fn pgbackrest_info(
+    docker: &Docker,
+    id: &str,
+    repo: Repo,
+    stanza: &str,
+) -> Result<Result<RepoInfo, String>, RestoreError> {
+    let args = ["--output=json".to_string(), "info".to_string()];
+    let (code, out) = pgbackrest(docker, id, repo, stanza, &args).await?;
+    if code != 0 {
+        return Ok(Err(format!(
+            "pgbackrest info (exit {code}) failed: {}",
+            last_lines(&out, 6)
+        )));
+    }
+    Ok(info_in(&out, stanza))
+}
+
+/// Reads `pgbackrest info --output=json`.
+fn info_in(json: &str, stanza: &str) -> Result<RepoInfo, String> {
+    let parsed: serde_json::Value = serde_json::from_str(json.trim()).map_err(|e| {
+        format!(
+            "pgbackrest info printed no JSON ({e}): {}",
+            last_lines(json, 4)
+        )
+    })?;
+    let entry = parsed
+        .as_array()
+        .and_then(|a| a.iter().find(|s| s["name"] == stanza))
+        .ok_or_else(|| format!("the repository has no stanza `{stanza}`"))?;
+    if entry["status"]["code"].as_i64().unwrap_or(0) != 0 {
+        // The stanza's status is a summary (`other`); each repository's
+        // own says why (`[CryptoError] unable to verify certificate ...`).
+        let repos: Vec<&str> = entry["repo"]
+            .as_array()
+            .map(|r| {
+                r.iter()
+                    .filter(|r| r["status"]["code"].as_i64().unwrap_or(0) != 0)
+                    .filter_map(|r| r["status"]["message"].as_str())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut why = entry["status"]["message"]
+            .as_str()
+            .unwrap_or("no message")
+            .to_string();
+        if !repos.is_empty() {
+            why = format!("{why}: {}", repos.join("; "));
+        }
+        return Err(format!(
+            "pgbackrest info says stanza `{stanza}` is not usable: {why}"
+        ));
+    }
+    let newest_set = entry["backup"]
+        .as_array()
+        .and_then(|b| b.last())
+        .and_then(|b| b["label"].as_str())
+        .map(String::from)
+        .ok_or_else(|| format!("the repository holds no backup set of stanza `{stanza}`"))?;
+    let text = |v: &serde_json::Value| v.as_str().map(String::from);
+    let archives = entry["archive"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| Some((text(&x["id"])?, text(&x["min"])?, text(&x["max"])?)))
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(RepoInfo {
+        newest_set,
+        archives,
+    })
+}
+
+/// The names to ask the archive for, in order: the history files of the
+/// timelines after the backup's, then for every segment number from the
+/// backup's start segment to `newest`, its name on each timeline from the
+/// newest down to the backup's (replay takes the newest it is given).
+pub fn wal_to_probe(label: &wal::BackupLabel, newest: &str, segment_size: u64) -> Vec<String> {
+    let (Some(first), Some(last)) = (
+        wal::parse_segment(&label.start_file, segment_size),
+        wal::parse_segment(newest, segment_size),
+    ) else {
+        return Vec::new();
+    };
+    let timelines: Vec<u32> = (first.timeline..=last.timeline.max(first.timeline))
+        .rev()
+        .collect();
+    let mut names: Vec<String> = timelines
+        .iter()
+        .filter(|t| **t > first.timeline)
+        .rev()
+        .map(|t| format!("{t:08X}.history"))
+        .collect();
+    for number in first.number..=last.number {
+        for t in &timelines {
+            names.push(wal::segment_name(*t, number, segment_size));
+        }
+    }
+    names
+}
+
+/// Asks the repository in S3 for each of `names` in turn with
+/// `pgbackrest archive-get` into [`WAL_DIR`]; `Ok` lists those it had
+/// (pgBackRest exits 1 for one it has not). `Err` is what it said when it
+/// failed otherwise; those before are in place.
+pub async fn pgbackrest_fetch_wal(
+    docker: &Docker,
+    id: &str,
+    stanza: &str,
+    names: &[String],
+) -> Result<Result<Vec<String>, String>, RestoreError> {
+    let script = format!(
+        "for s do\n\
+           said=$(pgbackrest --config={S3_CONF} --stanza=\"$0\" --log-level-file=off \
+             --log-level-console=warn archive-get \"$s\" {WAL_DIR}/\"$s\" 2>&1)\n\
+           case $? in\n\
+             0) echo \"restoredrill: got $s\" ;;\n\
+             1) rm -f {WAL_DIR}/\"$s\" ;;\n\
+             *) echo \"$said\"; echo \"restoredrill: archive-get $s failed\"; exit 2 ;;\n\
+           esac\n\
+         done\n"
+    );
+    let mut got = Vec::new();
+    // In batches, so that no answer outgrows what is read of it.
+    for batch in names.chunks(2000) {
+        let cmd = [
+            "sh".to_string(),
+            "-c".to_string(),
+            script.clone(),
+            stanza.to_string(),
+        ]
+        .into_iter()
+        .chain(batch.iter().cloned())
+        .collect();
+        let (code, out) = exec_output(docker, id, cmd, OUTPUT_LIMIT).await?;
+        if code != 0 {
+            return Ok(Err(last_lines(&out, 6)));
+        }
+        got.extend(
+            out.lines()
+                .filter_map(|l| l.strip_prefix("restoredrill: got "))
+                .map(|n| n.trim().to_string()),
+        );
+    }
+    Ok(Ok(got))
 }
 
 /// `pgbackrest verify`, judged by what it prints (it exits 0 whatever it
@@ -512,6 +834,7 @@ async fn pgbackrest(
 pub async fn pgbackrest_verify(
     docker: &Docker,
     id: &str,
+    repo: Repo,
     stanza: &str,
     set: Option<&str>,
 ) -> Result<Result<String, String>, RestoreError> {
@@ -522,7 +845,7 @@ pub async fn pgbackrest_verify(
         args.push(format!("--set={set}"));
     }
     args.push("verify".into());
-    let (code, out) = pgbackrest(docker, id, stanza, &args).await?;
+    let (code, out) = pgbackrest(docker, id, repo, stanza, &args).await?;
     Ok(judge_verify(code, &out))
 }
 
@@ -572,6 +895,7 @@ fn judge_verify(code: i64, out: &str) -> Result<String, String> {
 pub async fn pgbackrest_restore(
     docker: &Docker,
     id: &str,
+    repo: Repo,
     stanza: &str,
     set: Option<&str>,
     target: &RecoveryTarget,
@@ -601,7 +925,7 @@ pub async fn pgbackrest_restore(
         args.push("--target-action=promote".into());
     }
     args.push("restore".into());
-    let (code, out) = pgbackrest(docker, id, stanza, &args).await?;
+    let (code, out) = pgbackrest(docker, id, repo, stanza, &args).await?;
     if code != 0 {
         return Ok(Err(format!(
             "pgbackrest restore (exit {code}) failed: {}",
@@ -630,41 +954,63 @@ pub fn pgbackrest_archive_names(
     version: &str,
 ) -> std::io::Result<Vec<String>> {
     let dir = root.join("archive").join(stanza);
-    let mut ids: Vec<(u32, PathBuf)> = std::fs::read_dir(&dir)?
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-        .filter_map(|e| {
+    let mut paths = Vec::new();
+    for id in std::fs::read_dir(&dir)? {
+        let id = id?;
+        if !id.file_type()?.is_dir() {
+            continue;
+        }
+        let id_name = id.file_name().to_string_lossy().into_owned();
+        for e in std::fs::read_dir(id.path())? {
+            let e = e?;
             let name = e.file_name().to_string_lossy().into_owned();
-            let (major, n) = name.split_once('-')?;
-            (major == version).then_some((n.parse().ok()?, e.path()))
-        })
-        .collect();
-    ids.sort();
-    let Some((_, id_dir)) = ids.pop() else {
-        return Ok(Vec::new());
+            let kind = e.file_type()?;
+            if kind.is_file() {
+                paths.push(format!("{id_name}/{name}"));
+            } else if kind.is_dir() {
+                for f in std::fs::read_dir(e.path())? {
+                    let f = f?;
+                    if f.file_type()?.is_file() {
+                        let file = f.file_name().to_string_lossy().into_owned();
+                        paths.push(format!("{id_name}/{name}/{file}"));
+                    }
+                }
+            }
+        }
+    }
+    Ok(archive_names_in(&paths, version))
+}
+
+/// [`pgbackrest_archive_names`] from the archive's file paths relative to
+/// `archive/STANZA` (as `pgbackrest repo-ls --recurse` prints them).
+pub fn archive_names_in(paths: &[String], version: &str) -> Vec<String> {
+    let archive_id = |p: &str| {
+        let id = p.split('/').next()?;
+        let (major, n) = id.split_once('-')?;
+        (major == version).then_some(n.parse::<u32>().ok()?)
+    };
+    let Some(newest) = paths.iter().filter_map(|p| archive_id(p)).max() else {
+        return Vec::new();
     };
     let mut names = Vec::new();
-    for e in std::fs::read_dir(&id_dir)? {
-        let e = e?;
-        let name = e.file_name().to_string_lossy().into_owned();
-        let kind = e.file_type()?;
-        if kind.is_file() && name.ends_with(".history") {
-            names.push(name);
-        } else if kind.is_dir() {
-            for f in std::fs::read_dir(e.path())? {
-                let f = f?;
-                let file = f.file_name().to_string_lossy().into_owned();
-                if f.file_type()?.is_file()
-                    && let Some(segment) = file.get(..24)
+    for p in paths {
+        if archive_id(p) != Some(newest) {
+            continue;
+        }
+        match p.split('/').collect::<Vec<_>>().as_slice() {
+            [_, file] if file.ends_with(".history") => names.push(file.to_string()),
+            [_, _, file] => {
+                if let Some(segment) = file.get(..24)
                     && file.as_bytes().get(24) == Some(&b'-')
                     && !file.contains(".partial")
                 {
                     names.push(segment.to_string());
                 }
             }
+            _ => {}
         }
     }
-    Ok(names)
+    names
 }
 
 /// What the copied data directory says of itself.
@@ -1390,5 +1736,144 @@ mod tests {
                 "{emptied}: {args}"
             );
         }
+    }
+
+    fn s3_spec(endpoint: Option<&str>) -> crate::config::S3Spec {
+        crate::config::S3Spec {
+            bucket: "backups".into(),
+            prefix: "pgbackrest/".into(),
+            pattern: glob::Pattern::new("*").unwrap(),
+            region: None,
+            endpoint: endpoint.map(String::from),
+            path_style: true,
+            access_key_id: Some(crate::vocab::Secret::new("AKID")),
+            secret_access_key: None,
+            session_token: None,
+            profile: None,
+        }
+    }
+
+    #[test]
+    fn the_s3_settings_name_the_repository_and_take_missing_keys_from_the_environment() {
+        let env = |k: &str| match k {
+            "AWS_SECRET_ACCESS_KEY" => Some("from-env".to_string()),
+            "AWS_REGION" => Some("eu-west-1".to_string()),
+            _ => None,
+        };
+        let conf = pgbackrest_s3_conf(
+            &s3_spec(Some("https://s3.example.test:8443/")),
+            "shop",
+            true,
+            env,
+        )
+        .unwrap();
+        for line in [
+            "repo1-type=s3",
+            "repo1-path=/pgbackrest",
+            "repo1-s3-bucket=backups",
+            "repo1-s3-endpoint=s3.example.test",
+            "repo1-storage-port=8443",
+            "repo1-s3-region=eu-west-1",
+            "repo1-s3-key=AKID",
+            "repo1-s3-key-secret=from-env",
+            "repo1-s3-uri-style=path",
+            "repo1-storage-ca-file=/tmp/restoredrill-fetch/ca.pem",
+            "[shop]",
+        ] {
+            assert!(conf.lines().any(|l| l == line), "{line} in\n{conf}");
+        }
+        // AWS itself, without an endpoint: the region's host, no port.
+        let conf = pgbackrest_s3_conf(&s3_spec(None), "shop", false, env).unwrap();
+        assert!(conf.contains("repo1-s3-endpoint=s3.eu-west-1.amazonaws.com\n"));
+        assert!(!conf.contains("repo1-storage-port") && !conf.contains("ca-file"));
+        // No secret anywhere: told, not guessed.
+        let e = pgbackrest_s3_conf(&s3_spec(None), "shop", false, |_| None).unwrap_err();
+        assert!(e.contains("AWS_SECRET_ACCESS_KEY"), "{e}");
+        // A key with a line break would smuggle in settings of its own.
+        let mut spec = s3_spec(None);
+        spec.access_key_id = Some(crate::vocab::Secret::new("AKID\nrepo1-path=/elsewhere"));
+        let e = pgbackrest_s3_conf(&spec, "shop", false, env).unwrap_err();
+        assert!(e.contains("line break"), "{e}");
+        // Plain HTTP is refused (pgBackRest speaks only HTTPS to S3).
+        assert!(pgbackrest_s3_conf(&s3_spec(Some("http://s3:9000")), "shop", false, env).is_err());
+    }
+
+    #[test]
+    fn what_pgbackrest_says_tells_an_unreachable_repository_from_a_broken_backup() {
+        for checker in [
+            "ERROR: [049]: unable to get address for 's3.example.test': [-2] Name or service not known",
+            "ERROR: [095]: unable to verify certificate presented by 's3.example.test:8443': [18] self-signed certificate",
+            "ERROR: [039]: HTTP request failed with 403 (Forbidden):\n<Code>AccessDenied</Code>",
+            "ERROR: [039]: HTTP request failed with 503 (Service Unavailable)",
+        ] {
+            assert!(unreachable(checker), "{checker}");
+        }
+        for backup in [
+            "P01 INFO: invalid checksum '20261207-034352F/pg_data/base/16384/16386.gz'\nstatus: error",
+            "ERROR: [055]: unable to load info file '/pgbackrest/backup/shop/backup.info' or '/pgbackrest/backup/shop/backup.info.copy'",
+            "ERROR: [039]: HTTP request failed with 404 (Not Found)",
+        ] {
+            assert!(!unreachable(backup), "{backup}");
+        }
+    }
+
+    #[test]
+    fn pgbackrest_info_gives_the_newest_set_and_the_archive_of_the_server_version() {
+        let json = r#"[{"name":"shop","status":{"code":0,"message":"ok"},
+            "backup":[{"label":"20261207-034352F"},{"label":"20261207-034352F_20261207-034420I"}],
+            "archive":[{"id":"14-1","min":"000000010000000000000001","max":"000000010000000000000009"},
+                       {"id":"15-2","min":"000000010000000000000002","max":"00000002000000000000000B"}]}]"#;
+        let info = info_in(json, "shop").unwrap();
+        assert_eq!(info.newest_set, "20261207-034352F_20261207-034420I");
+        assert_eq!(info.newest_segment("15"), Some("00000002000000000000000B"));
+        assert_eq!(info.newest_segment("16"), None);
+        let e = info_in(json, "other").unwrap_err();
+        assert!(e.contains("no stanza `other`"), "{e}");
+        let empty = r#"[{"name":"shop","status":{"code":2,"message":"no valid backups"},"backup":[],"archive":[]}]"#;
+        assert!(
+            info_in(empty, "shop")
+                .unwrap_err()
+                .contains("no valid backups")
+        );
+        // The repository's own status says why; an untrusted certificate
+        // is the checker's trouble.
+        let untrusted = r#"[{"name":"shop","status":{"code":99,"message":"other"},"backup":[],"archive":[],
+            "repo":[{"key":1,"status":{"code":99,"message":"[CryptoError] unable to verify certificate presented by 's3.restoredrill.test:8443 (172.18.0.2)': [18] self-signed certificate"}}]}]"#;
+        let e = info_in(untrusted, "shop").unwrap_err();
+        assert!(e.contains("other: [CryptoError]") && unreachable(&e), "{e}");
+        assert!(info_in("ERROR: [055]: oops", "shop").is_err());
+    }
+
+    #[test]
+    fn the_wal_probed_runs_from_the_backups_start_to_the_newest_on_every_timeline() {
+        let label = wal::parse_backup_label(
+            "START WAL LOCATION: 0/3000028 (file 000000010000000000000003)\nCHECKPOINT LOCATION: 0/3000060\nSTART TIMELINE: 1\n",
+        )
+        .unwrap();
+        let size = 16 * 1024 * 1024;
+        assert_eq!(
+            wal_to_probe(&label, "000000010000000000000005", size),
+            [
+                "000000010000000000000003",
+                "000000010000000000000004",
+                "000000010000000000000005"
+            ]
+        );
+        let probed = wal_to_probe(&label, "000000020000000000000004", size);
+        assert_eq!(
+            probed,
+            [
+                "00000002.history",
+                "000000020000000000000003",
+                "000000010000000000000003",
+                "000000020000000000000004",
+                "000000010000000000000004"
+            ]
+        );
+        // Past a log id's last segment (0xFF with 16 MiB segments).
+        let probed = wal_to_probe(&label, "000000010000000100000001", size);
+        assert!(probed.contains(&"0000000100000000000000FF".to_string()));
+        assert_eq!(probed.last().unwrap(), "000000010000000100000001");
+        assert!(wal_to_probe(&label, "garbage", size).is_empty());
     }
 }

@@ -16,6 +16,7 @@ pub mod local;
 pub mod newest;
 pub mod open;
 pub mod reader;
+pub mod repository;
 pub mod s3;
 pub mod sftp;
 pub mod tar_end;

@@ -7,6 +7,7 @@ pub mod dockerd;
 pub mod http_server;
 pub mod made;
 pub mod s3;
+pub mod s3_tls;
 pub mod sshd;
 
 use std::path::{Path, PathBuf};

@@ -7,12 +7,13 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use super::{Launched, Run};
-use crate::config::{Physical, PhysicalKind, RecoveryTarget};
+use crate::config::{Fetch, Physical, PhysicalKind, RecoveryTarget, S3Spec, SourceSpec};
 use crate::pipeline::stop::Stop;
 use crate::report::{RecoveryReport, Warning};
 use crate::restore::Credentials;
 use crate::restore::container::exec_output;
-use crate::restore::physical::{self, CopyFailure, DataDirectory, Plan, Progress, Reached};
+use crate::restore::fetch::FetchContainer;
+use crate::restore::physical::{self, CopyFailure, DataDirectory, Plan, Progress, Reached, Repo};
 use crate::source::Dump;
 use crate::source::wal::{self, Continuity};
 use crate::vocab::{Phase, WarningKind};
@@ -35,16 +36,25 @@ impl Run<'_> {
         if p.kind == PhysicalKind::Mariabackup {
             return self.recover_mariabackup(l, dump, p).await;
         }
-        let Some(dir) = dump.path.clone() else {
-            return Err(Stop::error(
-                "a physical backup is read from a local folder, and this one has no path",
-            ));
-        };
         self.report.recovery = Some(RecoveryReport {
             kind: p.kind.as_str().to_string(),
             target: p.target.to_string(),
             ..Default::default()
         });
+        let dir = match (&dump.path, &p.kind, &self.job.source, &p.fetch) {
+            (Some(dir), ..) => dir.clone(),
+            (None, PhysicalKind::PgBackRest { stanza, set }, SourceSpec::S3(s3), Some(fetch)) => {
+                let (data, plan) = self
+                    .restore_from_s3(l, s3, fetch, stanza, set.as_deref(), &p.target)
+                    .await?;
+                return self.finish_recovery(l, dump, p, data, plan).await;
+            }
+            _ => {
+                return Err(Stop::error(
+                    "a physical backup is read from a local folder, and this one has no path",
+                ));
+            }
+        };
         let (data, plan) = match &p.kind {
             PhysicalKind::PgBaseBackup => self.copy(l, &dir, &p.wal).await?,
             PhysicalKind::PgBackRest { stanza, set } => {
@@ -59,6 +69,18 @@ impl Run<'_> {
         if p.kind == PhysicalKind::PgBaseBackup {
             self.verify_manifest(l, &data, &plan).await?;
         }
+        self.finish_recovery(l, dump, p, data, plan).await
+    }
+
+    /// Recovers the base backup in place with its WAL, then checks it.
+    async fn finish_recovery(
+        &mut self,
+        l: &Launched,
+        dump: &Dump,
+        p: &Physical,
+        data: DataDirectory,
+        plan: Plan,
+    ) -> Result<Credentials, Stop> {
         let started = Instant::now();
         let reached = self.recover(l, &plan, &p.target).await?;
         let took = started.elapsed();
@@ -190,37 +212,11 @@ impl Run<'_> {
         let bounded = self.bounded("copying the pgBackRest repository", copying);
         self.timed(Phase::Copy, bounded).await??;
 
-        // A time target lets pgBackRest pick the set for that time; else
-        // the newest set, or the pinned one.
         let newest = set_dir
             .file_name()
             .map(|n| n.to_string_lossy().into_owned());
-        let (set, why) = match (pinned, target) {
-            (Some(s), _) => (Some(s.to_string()), "the job's `set`"),
-            (None, RecoveryTarget::Time(_)) => (None, "chosen by pgBackRest for the target time"),
-            (None, _) => (newest, "the newest set"),
-        };
-        let verifying = physical::pgbackrest_verify(docker, id, stanza, set.as_deref());
-        let bounded = self.bounded("pgbackrest verify", verifying);
-        let verdict = self.timed(Phase::VerifyBackup, bounded).await??;
-        let said = verdict.clone().unwrap_or_else(|e| e);
-        self.recovery().manifest = Some(said);
-        verdict.map_err(Stop::fail)?;
-
-        let cpus = self
-            .job
-            .restore
-            .cpus
-            .map_or(1, |c| c.floor().max(1.0) as u32);
-        let restoring =
-            physical::pgbackrest_restore(docker, id, stanza, set.as_deref(), target, cpus);
-        let bounded = self.bounded("pgbackrest restore", restoring);
-        let restored = self
-            .timed(Phase::RestoreFiles, bounded)
-            .await??
-            .map_err(Stop::fail)?;
-        self.recovery().backup_set = Some(format!("{restored} ({why})"));
-
+        self.verify_and_restore(id, Repo::Copy, stanza, pinned, newest, target)
+            .await?;
         let data = physical::read_data_directory(docker, id)
             .await?
             .map_err(Stop::fail)?;
@@ -232,19 +228,171 @@ impl Run<'_> {
         .await
         .map_err(|e| Stop::error(format!("listing the WAL archive panicked: {e}")))?
         .map_err(|e| Stop::error(format!("cannot read the repository's WAL archive: {e}")))?;
+        let plan = self.plan_from_archive(names, &data, true)?;
+        Ok((data, plan))
+    }
+
+    /// `pgbackrest verify` (its outcome recorded, judged by what it
+    /// printed), then `pgbackrest restore` of the set: the pinned one, else
+    /// for a time target the one pgBackRest picks, else `newest`.
+    async fn verify_and_restore(
+        &mut self,
+        id: &str,
+        repo: Repo,
+        stanza: &str,
+        pinned: Option<&str>,
+        newest: Option<String>,
+        target: &RecoveryTarget,
+    ) -> Result<(), Stop> {
+        let docker = &self.ctx.docker;
+        let (set, why) = match (pinned, target) {
+            (Some(s), _) => (Some(s.to_string()), "the job's `set`"),
+            (None, RecoveryTarget::Time(_)) => (None, "chosen by pgBackRest for the target time"),
+            (None, _) => (newest, "the newest set"),
+        };
+        let verifying = physical::pgbackrest_verify(docker, id, repo, stanza, set.as_deref());
+        let bounded = self.bounded("pgbackrest verify", verifying);
+        let verdict = self.timed(Phase::VerifyBackup, bounded).await??;
+        let said = verdict.clone().unwrap_or_else(|e| e);
+        self.recovery().manifest = Some(said);
+        verdict.map_err(repo_said)?;
+
+        let cpus = self
+            .job
+            .restore
+            .cpus
+            .map_or(1, |c| c.floor().max(1.0) as u32);
+        let restoring =
+            physical::pgbackrest_restore(docker, id, repo, stanza, set.as_deref(), target, cpus);
+        let bounded = self.bounded("pgbackrest restore", restoring);
+        let restored = self
+            .timed(Phase::RestoreFiles, bounded)
+            .await??
+            .map_err(repo_said)?;
+        self.recovery().backup_set = Some(format!("{restored} ({why})"));
+        Ok(())
+    }
+
+    /// The recovery's plan from the archive's segment `names` and the
+    /// restored data directory's own `pg_wal`.
+    fn plan_from_archive(
+        &mut self,
+        names: Vec<String>,
+        data: &DataDirectory,
+        compressed: bool,
+    ) -> Result<Plan, Stop> {
         let listing = wal::list(
             names.into_iter().chain(data.own_wal.iter().cloned()),
             data.segment_size,
         );
         let continuity = wal::continuity(&listing, &data.label, data.segment_size)
             .map_err(|e| Stop::fail(format!("the backup set's WAL cannot be followed: {e}")))?;
-        self.record_label(&data);
-        let plan = Plan {
+        self.record_label(data);
+        Ok(Plan {
             files: Vec::new(),
             continuity,
-            compressed: true,
+            compressed,
             segment_size: data.segment_size,
+        })
+    }
+
+    /// A pgBackRest repository in S3: pgBackRest's own client, in a
+    /// container of its own with the job's `fetch_network`, verifies the
+    /// set, restores it into the held candidate's data volume and fetches
+    /// the WAL from the backup's start on into the WAL folder the
+    /// candidate replays from; the candidate itself never has a network.
+    async fn restore_from_s3(
+        &mut self,
+        l: &Launched,
+        s3: &S3Spec,
+        fetch: &Fetch,
+        stanza: &str,
+        pinned: Option<&str>,
+        target: &RecoveryTarget,
+    ) -> Result<(DataDirectory, Plan), Stop> {
+        let docker = &self.ctx.docker;
+        let id = l.candidate.id.as_str();
+        let ca_pem = match &fetch.ca_file {
+            Some(path) => Some(tokio::fs::read_to_string(path).await.map_err(|e| {
+                Stop::error(format!(
+                    "cannot read physical.ca_file {}: {e}",
+                    path.display()
+                ))
+            })?),
+            None => None,
         };
+        let conf =
+            physical::pgbackrest_s3_conf(s3, stanza, ca_pem.is_some(), |k| std::env::var(k).ok())
+                .map_err(Stop::error)?;
+        let files = physical::s3_files(conf, ca_pem);
+        let starting = async {
+            // The WAL is fetched as is, for the copy's restore_command.
+            physical::prepare(docker, id, &PhysicalKind::PgBaseBackup).await?;
+            physical::own(docker, id).await?;
+            let fetcher = FetchContainer::start(docker, &l.spec, &fetch.network, &files).await?;
+            Ok::<_, Stop>(fetcher)
+        };
+        let bounded = self.bounded("starting the container that reads the repository", starting);
+        let fetcher = self.timed(Phase::Copy, bounded).await??;
+        let fetched = self
+            .through_fetcher(id, &fetcher.id, stanza, pinned, target)
+            .await;
+        fetcher.remove().await;
+        let (data, plan) = fetched?;
+        physical::own(docker, id).await?;
+        Ok((data, plan))
+    }
+
+    /// [`Self::restore_from_s3`]'s steps in the running `fetcher`.
+    async fn through_fetcher(
+        &mut self,
+        id: &str,
+        fetcher: &str,
+        stanza: &str,
+        pinned: Option<&str>,
+        target: &RecoveryTarget,
+    ) -> Result<(DataDirectory, Plan), Stop> {
+        let docker = &self.ctx.docker;
+        let asking = physical::pgbackrest_info(docker, fetcher, Repo::S3, stanza);
+        let bounded = self.bounded("pgbackrest info", asking);
+        let info = self
+            .timed(Phase::VerifyBackup, bounded)
+            .await??
+            .map_err(repo_said)?;
+        self.verify_and_restore(
+            fetcher,
+            Repo::S3,
+            stanza,
+            pinned,
+            Some(info.newest_set.clone()),
+            target,
+        )
+        .await?;
+        let data = physical::read_data_directory(docker, id)
+            .await?
+            .map_err(Stop::fail)?;
+        // The archive is read the way a recovery reads it, segment by
+        // segment from the backup's start to the newest pgBackRest lists;
+        // one it does not have is a gap, judged as a folder's would be.
+        let newest = info.newest_segment(&data.version).unwrap_or_default();
+        let probe = physical::wal_to_probe(&data.label, newest, data.segment_size);
+        let fetching = physical::pgbackrest_fetch_wal(docker, fetcher, stanza, &probe);
+        let bounded = self.bounded("fetching the WAL archive", fetching);
+        let got = match self.timed(Phase::Copy, bounded).await?? {
+            Ok(got) => got,
+            Err(said) if physical::unreachable(&said) => {
+                return Err(Stop::error(format!(
+                    "cannot reach the pgBackRest repository in S3: {said}"
+                )));
+            }
+            Err(said) => {
+                return Err(Stop::fail(format!(
+                    "pgbackrest archive-get could not give a WAL segment the recovery needs: {said}"
+                )));
+            }
+        };
+        let plan = self.plan_from_archive(got, &data, false)?;
+        self.judge_continuity(&plan, target)?;
         Ok((data, plan))
     }
 
@@ -572,5 +720,15 @@ pub(super) fn copy_stop(f: CopyFailure) -> Stop {
     match f {
         CopyFailure::Backup(why) => Stop::fail(why),
         CopyFailure::Checker(e) => e.into(),
+    }
+}
+
+/// What pgBackRest said when it would not verify, list or restore: the
+/// backup's fault, unless it could not reach or enter the repository.
+fn repo_said(said: String) -> Stop {
+    if physical::unreachable(&said) {
+        Stop::error(format!("cannot reach the pgBackRest repository: {said}"))
+    } else {
+        Stop::fail(said)
     }
 }
