@@ -123,7 +123,7 @@ impl Run<'_> {
         let layout = physical::layout(dir).map_err(Stop::fail)?;
         let copying = async {
             physical::prepare(docker, id, &PhysicalKind::PgBaseBackup).await?;
-            physical::copy_base_backup(docker, id, dir, &layout)
+            physical::copy_base_backup(docker, id, &layout)
                 .await
                 .map_err(copy_stop)?;
             let data = physical::read_data_directory(docker, id)
