@@ -77,6 +77,12 @@ async fn a_barman_backup_recovers_to_the_latest_point_and_a_missing_segment_fail
     assert_eq!(orders(&whole), fact_i64("rows_latest"));
     let r = &whole["recovery"];
     // The newest backup id was recovered: the replay starts in its segment.
+    let ids = barman().fact(&["backup_ids"]);
+    let newest_id = ids[1].as_str().unwrap();
+    assert!(
+        r["backup_set"].as_str().unwrap_or("").contains(newest_id),
+        "the newest backup id is named: {r:#}"
+    );
     let newest_begin = barman().fact(&["newest_begin_wal"]);
     assert_eq!(r["wal_first"], newest_begin, "{r:#}");
     assert_eq!(

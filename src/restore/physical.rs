@@ -195,10 +195,13 @@ pub enum Layout {
 /// backup in `data/`) is read from its `data/` folder, once `backup.info`
 /// says the backup is `DONE`.
 pub fn layout(dir: &Path) -> Result<Layout, String> {
-    let info = dir.join("backup.info");
-    let data = dir.join("data");
-    if info.is_file() && data.is_dir() {
-        let text = std::fs::read(&info)
+    if barman_backup_id(dir).is_some() {
+        let (info, data) = (dir.join("backup.info"), dir.join("data"));
+        let mut text = Vec::new();
+        crate::source::reader::open_regular_blocking(&info)
+            .and_then(|f| {
+                std::io::Read::read_to_end(&mut std::io::Read::take(f, 1 << 20), &mut text)
+            })
             .map_err(|e| format!("cannot read the Barman backup's {}: {e}", info.display()))?;
         barman_done(&String::from_utf8_lossy(&text))
             .map_err(|e| format!("{}: {e}", info.display()))?;
@@ -241,6 +244,15 @@ pub fn layout(dir: &Path) -> Result<Layout, String> {
          (`pg_basebackup -Ft`)",
         dir.display()
     ))
+}
+
+/// The backup id of a Barman backup folder (`base/<backup_id>/`, with
+/// `backup.info` and `data/`); `None` for any other folder.
+pub fn barman_backup_id(dir: &Path) -> Option<String> {
+    let barman = dir.join("backup.info").is_file() && dir.join("data").is_dir();
+    barman
+        .then(|| dir.file_name())?
+        .map(|n| n.to_string_lossy().into_owned())
 }
 
 /// Whether a Barman `backup.info` says its backup is whole (`status=DONE`);
@@ -1600,6 +1612,11 @@ mod tests {
             Layout::Plain { root } => assert_eq!(root, backup.join("data")),
             other => panic!("{other:?}"),
         }
+        assert_eq!(
+            barman_backup_id(&backup).as_deref(),
+            Some("20261207T120000")
+        );
+        assert_eq!(barman_backup_id(&backup.join("data")), None);
         std::fs::write(backup.join("backup.info"), "status=FAILED\n").unwrap();
         let e = layout(&backup).unwrap_err();
         assert!(
