@@ -2,6 +2,8 @@
 # Builds the images restoredrill's example config and tests use, locally:
 #   restoredrill/postgres:15     PostgreSQL 15 from Debian bookworm
 #   restoredrill/mariadb:10.11   MariaDB 10.11 from Debian bookworm
+#   restoredrill/barman:3.4      the postgres image plus Debian's Barman 3.4, for
+#                                fixtures/make-barman.sh only (tests/barman.rs)
 # Both honour the official postgres / mariadb images' contract (environment
 # variables, ports, first-start initialisation), so a config can switch to
 # `postgres:15` or `mariadb:10.11` wherever a registry is reachable.
@@ -63,4 +65,6 @@ echo "== building restoredrill/postgres:15"
 docker build -q -t restoredrill/postgres:15 "$here/postgres"
 echo "== building restoredrill/mariadb:10.11"
 docker build -q -t restoredrill/mariadb:10.11 "$here/mariadb"
+echo "== building restoredrill/barman:3.4"
+docker build -q -t restoredrill/barman:3.4 "$here/barman"
 echo "== images ready"

@@ -1,6 +1,6 @@
 //! Physical backups are recovered, and the recovery proves how far it got.
 //! A real PostgreSQL 15 source archives its WAL and is backed up with the
-//! real `pg_basebackup` (plain, `-Ft -z`, and without WAL), with rows
+//! real `pg_basebackup` (plain, `-Ft -z`, `-Ft -Z lz4`, and without WAL), with rows
 //! committed at known times between the backups (fixtures/make-physical.sh,
 //! run once per test binary). Each job recovers a copy, so tampering with
 //! one does not touch the others.
@@ -394,6 +394,99 @@ async fn a_cut_or_flipped_segment_or_base_archive_fails_the_recovery() {
     assert!(
         app.containers(&docker).await.is_empty(),
         "nothing is left behind"
+    );
+}
+
+/// Replaces each archived segment in `wal` with its lz4 frame (`NAME.lz4`),
+/// as an `archive_command` piping through `lz4` writes it.
+fn lz4_archive(wal: &Path) {
+    use std::io::Write;
+    for e in std::fs::read_dir(wal).unwrap() {
+        let path = e.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name.len() != 24 {
+            continue;
+        }
+        let mut enc = lz4::EncoderBuilder::new()
+            .build(std::fs::File::create(wal.join(format!("{name}.lz4"))).unwrap())
+            .unwrap();
+        enc.write_all(&std::fs::read(&path).unwrap()).unwrap();
+        let (_, done) = enc.finish();
+        done.unwrap();
+        std::fs::remove_file(&path).unwrap();
+    }
+}
+
+#[tokio::test]
+async fn an_lz4_tar_base_backup_with_lz4_wal_recovers_and_a_cut_one_fails() {
+    let docker = require_docker().await;
+    let app = App::new("phys-lz4");
+    let (lz4, wal1) = copy_for(&app, "lz4", "tar-lz4");
+    let (cut, wal2) = copy_for(&app, "cut", "tar-lz4");
+    let (cut_wal, wal3) = copy_for(&app, "cutwal", "plain-nowal");
+    lz4_archive(&wal1);
+    lz4_archive(&wal3);
+    let before = fingerprint(&app.path("lz4"));
+    // A base.tar.lz4 cut in the middle (a copy that ran out of space).
+    let base = cut.join("tar-lz4/base.tar.lz4");
+    let bytes = std::fs::read(&base).unwrap();
+    std::fs::write(&base, &bytes[..bytes.len() / 2]).unwrap();
+    // An lz4 segment in the middle of the archive, cut short.
+    let archived: Vec<String> = backups().facts["archived"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().to_string())
+        .collect();
+    let middle = &archived[archived.len() - 3];
+    let seg = wal3.join(format!("{middle}.lz4"));
+    let bytes = std::fs::read(&seg).unwrap();
+    std::fs::write(&seg, &bytes[..bytes.len() / 2]).unwrap();
+    app.write_config(
+        &[
+            job("lz4", &lz4, &wal1, "", "    keep: false\n"),
+            job("cut", &cut, &wal2, "", "    keep: false\n"),
+            job("cutwal", &cut_wal, &wal3, "", "    keep: false\n"),
+        ]
+        .concat(),
+    );
+    let (code, runs, stderr) = app.run_json(&[]);
+    assert_ne!(code, 0, "{stderr}");
+    let by = |j: &str| by_job(&runs, &app.job_name(j)).clone();
+
+    let whole = by("lz4");
+    assert_eq!(whole["verdict"], "pass", "{whole:#}");
+    assert_eq!(orders(&whole), fact_i64("rows_latest"));
+    let r = &whole["recovery"];
+    assert!(
+        r["manifest"].as_str().unwrap().contains("pg_verifybackup"),
+        "the manifest is still checked after the tar is unpacked: {r:#}"
+    );
+    assert_eq!(
+        r["wal_newest"].as_str(),
+        Some(format!("{}.lz4", archived.last().unwrap()).as_str()),
+        "{r:#}"
+    );
+
+    let c = by("cut");
+    assert_eq!(c["verdict"], "fail", "{c:#}");
+    assert!(reason(&c).contains("base.tar.lz4"), "{}", reason(&c));
+
+    let w = by("cutwal");
+    assert_eq!(w["verdict"], "fail", "{w:#}");
+    let why = reason(&w);
+    assert!(
+        why.contains(&format!("{middle}.lz4")) && why.contains("decompresses to"),
+        "{why}"
+    );
+    assert!(
+        app.containers(&docker).await.is_empty(),
+        "nothing is left behind"
+    );
+    assert_eq!(
+        before,
+        fingerprint(&app.path("lz4")),
+        "the backup was changed"
     );
 }
 

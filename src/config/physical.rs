@@ -17,7 +17,8 @@ use crate::vocab::EngineKind;
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawPhysical {
     /// `pg_basebackup`: the newest entry of `source` is a base backup made by
-    /// `pg_basebackup` (a folder, plain or `-Ft` tar with gzip or zstd),
+    /// `pg_basebackup` (a folder, plain or `-Ft` tar with gzip, zstd or lz4,
+    /// or a Barman backup folder `base/<backup_id>/`),
     /// recovered with the archived WAL in `wal`. `pgbackrest`: `source.path`
     /// is a pgBackRest repository (`repo1-path`) on a local path.
     /// `mariabackup` (engine `mariadb`): `source.path` holds folders made by
@@ -50,7 +51,8 @@ pub(crate) struct RawPhysical {
     #[schemars(with = "Option<String>")]
     pub fetch_network: Option<Spanned<String>>,
     /// The folder of archived WAL segments (what `archive_command = 'cp %p
-    /// /archive/%f'` writes; files may be gzip-compressed, `.gz`). Relative
+    /// /archive/%f'` writes; files may be gzip- or lz4-compressed, `.gz`,
+    /// `.lz4`; Barman's `wals/` with its `<timeline+log>/` folders). Relative
     /// to the config file.
     #[serde(default)]
     #[schemars(with = "Option<String>")]

@@ -77,7 +77,8 @@ pub struct RecoveryReport {
     /// The base backup's `LABEL` and `START TIME`, and where its WAL starts.
     pub backup_label: Option<String>,
     pub backup_started: Option<String>,
-    /// pgbackrest: the backup set restored, and why that one.
+    /// pgbackrest: the backup set restored, and why that one; a Barman
+    /// backup: its backup id.
     pub backup_set: Option<String>,
     pub start_lsn: Option<String>,
     /// The archive's segments from the backup's start on: the first, the newest, how many.

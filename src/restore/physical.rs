@@ -181,16 +181,32 @@ echo "restoredrill: restored $1 from the archive" >&2
 /// The base backup's layout on this host.
 #[derive(Debug, Clone)]
 pub enum Layout {
-    /// A copy of the data directory.
-    Plain,
+    /// A copy of the data directory: this folder.
+    Plain { root: PathBuf },
     /// `pg_basebackup -Ft`: `base.tar` and, with `-X stream`, `pg_wal.tar`,
-    /// each possibly compressed.
+    /// each possibly compressed (gzip, zstd or lz4).
     Tar { base: PathBuf, wal: Option<PathBuf> },
 }
 
 /// Tells the layout of the base backup in `dir`; an error names what is
 /// wrong with it (it is the backup's fault).
+///
+/// A Barman backup (`base/<backup_id>/`, with `backup.info` and the base
+/// backup in `data/`) is read from its `data/` folder, once `backup.info`
+/// says the backup is `DONE`.
 pub fn layout(dir: &Path) -> Result<Layout, String> {
+    if barman_backup_id(dir).is_some() {
+        let (info, data) = (dir.join("backup.info"), dir.join("data"));
+        let mut text = Vec::new();
+        crate::source::reader::open_regular_blocking(&info)
+            .and_then(|f| {
+                std::io::Read::read_to_end(&mut std::io::Read::take(f, 1 << 20), &mut text)
+            })
+            .map_err(|e| format!("cannot read the Barman backup's {}: {e}", info.display()))?;
+        barman_done(&String::from_utf8_lossy(&text))
+            .map_err(|e| format!("{}: {e}", info.display()))?;
+        return layout(&data);
+    }
     let entries = std::fs::read_dir(dir)
         .map_err(|e| format!("cannot read the base backup {}: {e}", dir.display()))?;
     let mut names = Vec::new();
@@ -205,12 +221,6 @@ pub fn layout(dir: &Path) -> Result<Layout, String> {
             .find(|n| names.contains(n))
     };
     if let Some(base) = tar_of("base") {
-        if base.ends_with(".lz4") {
-            return Err(format!(
-                "{base} is lz4-compressed, which restoredrill cannot read yet; make the base backup \
-                 with `pg_basebackup -Ft -Z gzip` or `-Z zstd`, or plain"
-            ));
-        }
         if let Some(other) = names.iter().find(|n| {
             n.contains(".tar") && !n.starts_with("base.tar") && !n.starts_with("pg_wal.tar")
         }) {
@@ -225,13 +235,41 @@ pub fn layout(dir: &Path) -> Result<Layout, String> {
         });
     }
     if names.iter().any(|n| n == "PG_VERSION") {
-        return Ok(Layout::Plain);
+        return Ok(Layout::Plain {
+            root: dir.to_path_buf(),
+        });
     }
     Err(format!(
         "{} is no base backup: it has neither PG_VERSION (a plain `pg_basebackup`) nor base.tar \
          (`pg_basebackup -Ft`)",
         dir.display()
     ))
+}
+
+/// The backup id of a Barman backup folder (`base/<backup_id>/`, with
+/// `backup.info` and `data/`); `None` for any other folder.
+pub fn barman_backup_id(dir: &Path) -> Option<String> {
+    let barman = dir.join("backup.info").is_file() && dir.join("data").is_dir();
+    barman
+        .then(|| dir.file_name())?
+        .map(|n| n.to_string_lossy().into_owned())
+}
+
+/// Whether a Barman `backup.info` says its backup is whole (`status=DONE`);
+/// `Err` tells the status it has instead (`STARTED` while Barman still
+/// copies, `FAILED`, `WAITING_FOR_WALS`...).
+fn barman_done(info: &str) -> Result<(), String> {
+    let status = info
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("status="))
+        .map(str::trim);
+    match status {
+        Some("DONE") => Ok(()),
+        Some(other) => Err(format!(
+            "Barman's backup has status {other}, not DONE: it is not a whole backup (yet)"
+        )),
+        None => Err("Barman's backup.info has no status line".into()),
+    }
 }
 
 /// Why copying into the candidate failed.
@@ -284,12 +322,11 @@ async fn upload(
 pub async fn copy_base_backup(
     docker: &Docker,
     id: &str,
-    dir: &Path,
     layout: &Layout,
 ) -> Result<(), CopyFailure> {
     match layout {
-        Layout::Plain => {
-            let dir = dir.to_path_buf();
+        Layout::Plain { root } => {
+            let dir = root.clone();
             let (body, failed) = tar_stream(move |b| append_tree(b, &dir, Path::new("")));
             upload_checked(docker, id, PGDATA, body, failed, "the base backup").await
         }
@@ -318,6 +355,9 @@ async fn upload_file(docker: &Docker, id: &str, dest: &str, tar: &Path) -> Resul
             Box::pin(d)
         }
         "zst" => Box::pin(async_compression::tokio::bufread::ZstdDecoder::new(reader)),
+        // A frame cut short is an error ("lz4 stream did not finish"), not
+        // a quiet end: a tar cut between two entries would unpack.
+        "lz4" => Box::pin(async_compression::tokio::bufread::Lz4Decoder::new(reader)),
         _ => Box::pin(reader),
     };
     let failed = Arc::new(Mutex::new(None));
@@ -1129,15 +1169,100 @@ fn parse_data_directory(out: &str) -> Result<DataDirectory, String> {
 /// The archive's segments the recovery may need (from the backup's start
 /// segment on, and every timeline history file), and their continuity.
 pub struct Plan {
-    pub files: Vec<String>,
+    pub files: Vec<WalFile>,
     pub continuity: Continuity,
+    /// Some copied file is gzip-compressed (`pg_verifybackup` cannot parse it).
     pub compressed: bool,
     pub segment_size: u64,
 }
 
+/// One archived file the recovery may need, and how it is copied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WalFile {
+    /// Where it is, relative to the archive folder.
+    pub from: PathBuf,
+    /// Its name in the candidate's copy, where the replay's
+    /// `restore_command` asks for it (as is, or `NAME.gz`).
+    pub name: String,
+    pub copying: Copying,
+}
+
+/// How an archived file reaches the candidate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Copying {
+    /// Byte for byte (plain, or gzip that the `restore_command` unpacks).
+    AsIs,
+    /// An lz4 frame, decompressed on this host into exactly this many
+    /// bytes: a segment. The image need not have the lz4 tool.
+    Lz4Segment(u64),
+    /// An lz4-compressed timeline history file, decompressed on this host.
+    Lz4History,
+}
+
+/// The most bytes a timeline history file may decompress to.
+const HISTORY_LIMIT: u64 = 1 << 20;
+
+/// How the archived file `name` (its first bytes `head`) is copied, and
+/// its name in the candidate. A suffix says how it is compressed; a bare
+/// name may still be compressed (Barman keeps segments under their own name
+/// whatever its `compression`), which its first bytes tell.
+fn copying(name: &str, head: &[u8], segment_size: u64) -> Result<(String, Copying), String> {
+    let lz4 = |bare: &str| {
+        let how = if wal::is_history(bare) {
+            Copying::Lz4History
+        } else {
+            Copying::Lz4Segment(segment_size)
+        };
+        (bare.to_string(), how)
+    };
+    if name.ends_with(".gz") {
+        return Ok((name.to_string(), Copying::AsIs));
+    }
+    if let Some(bare) = name.strip_suffix(".lz4") {
+        return Ok(lz4(bare));
+    }
+    let unreadable = |how: &str| {
+        format!(
+            "the WAL archive holds {name}, {how}, which restoredrill cannot read yet; archive \
+             segments as they are, gzip- or lz4-compressed"
+        )
+    };
+    if let Some((_, suffix)) = name.rsplit_once('.')
+        && !name.ends_with(".history")
+    {
+        return Err(unreadable(&format!("compressed as .{suffix}")));
+    }
+    if head.starts_with(&[0x1f, 0x8b]) {
+        return Ok((format!("{name}.gz"), Copying::AsIs));
+    }
+    if head.starts_with(&[0x04, 0x22, 0x4d, 0x18]) {
+        return Ok(lz4(name));
+    }
+    let others: [(&[u8], &str); 4] = [
+        (b"BZh", "bzip2-compressed (Barman's `compression = bzip2`?)"),
+        (&[0x28, 0xb5, 0x2f, 0xfd], "zstd-compressed"),
+        (&[0xfd, b'7', b'z', b'X', b'Z', 0], "xz-compressed"),
+        (b"\xff\x06\x00\x00sNaPpY", "snappy-compressed"),
+    ];
+    if let Some((_, how)) = others.iter().find(|(m, _)| head.starts_with(m)) {
+        return Err(unreadable(how));
+    }
+    Ok((name.to_string(), Copying::AsIs))
+}
+
+/// The first bytes of the file at `path`, which tell its compression.
+fn head_of(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut head = Vec::with_capacity(16);
+    crate::source::reader::open_regular_blocking(path)?
+        .take(16)
+        .read_to_end(&mut head)?;
+    Ok(head)
+}
+
 /// Lists the WAL archive in `dir` for a backup that starts as `data` says.
 pub fn plan_wal(dir: &Path, data: &DataDirectory) -> Result<Plan, CopyFailure> {
-    let archive = match wal::list_dir(dir, data.segment_size) {
+    let (found, _) = match wal::archive_files(dir) {
         Ok(a) => a,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(CopyFailure::Backup(format!(
@@ -1151,24 +1276,28 @@ pub fn plan_wal(dir: &Path, data: &DataDirectory) -> Result<Plan, CopyFailure> {
             ))));
         }
     };
+    let archive = wal::list(found.iter().map(|(n, _)| n.clone()), data.segment_size);
     let start = wal::segment_of(data.label.start_lsn, data.segment_size);
-    let mut files: Vec<String> = archive
-        .segments
-        .iter()
-        .filter(|s| s.number >= start && s.timeline >= data.label.timeline)
-        .map(|s| s.name.clone())
-        .collect();
-    if let Some(odd) = files
-        .iter()
-        .find(|f| f.contains('.') && !f.ends_with(".gz"))
-    {
-        return Err(CopyFailure::Backup(format!(
-            "the WAL archive holds {odd}, compressed in a way restoredrill cannot read yet; \
-             archive segments as they are or gzip-compressed (.gz)"
-        )));
+    let needed = |name: &str| {
+        wal::is_history(name)
+            || wal::parse_segment(name, data.segment_size)
+                .is_some_and(|s| s.number >= start && s.timeline >= data.label.timeline)
+    };
+    let mut files = Vec::new();
+    for (name, from) in found.iter().filter(|(n, _)| needed(n)) {
+        let head = head_of(&dir.join(from)).map_err(|e| {
+            CopyFailure::Backup(format!("cannot read {}: {e}", dir.join(from).display()))
+        })?;
+        let (name, copying) =
+            copying(name, &head, data.segment_size).map_err(CopyFailure::Backup)?;
+        files.push(WalFile {
+            from: from.clone(),
+            name,
+            copying,
+        });
     }
-    files.extend(archive.histories.iter().map(|t| format!("{t:08X}.history")));
-    let compressed = files.iter().any(|f| f.ends_with(".gz"));
+    files.sort_by(|a, b| a.name.cmp(&b.name));
+    let compressed = files.iter().any(|f| f.name.ends_with(".gz"));
     // The backup's own WAL counts as present: it is replayed from pg_wal.
     let names = archive
         .segments
@@ -1192,19 +1321,118 @@ pub async fn copy_wal(
     docker: &Docker,
     id: &str,
     dir: &Path,
-    files: &[String],
+    files: &[WalFile],
 ) -> Result<(), CopyFailure> {
     let dir = dir.to_path_buf();
     let files = files.to_vec();
     let (body, failed) = tar_stream(move |b| {
         for f in &files {
-            let path = dir.join(f);
+            let path = dir.join(&f.from);
             let file = crate::source::reader::open_regular_blocking(&path)?;
-            b.append_file(f, &mut { file })?;
+            match f.copying {
+                Copying::AsIs => b.append_file(&f.name, &mut { file })?,
+                Copying::Lz4Segment(size) => append_lz4_segment(b, &f.name, &path, file, size)?,
+                Copying::Lz4History => append_lz4_history(b, &f.name, &path, file)?,
+            }
         }
         Ok(())
     });
     upload_checked(docker, id, WAL_DIR, body, failed, "the WAL archive").await
+}
+
+/// A tar header for a file of `size` bytes the server's user may read.
+fn wal_header(size: u64) -> tar::Header {
+    let mut h = tar::Header::new_gnu();
+    h.set_size(size);
+    h.set_mode(0o600);
+    h.set_mtime(0);
+    h.set_cksum();
+    h
+}
+
+/// Appends the lz4-compressed segment `path` decompressed, streamed: it
+/// must decompress into exactly `size` bytes, a whole segment.
+fn append_lz4_segment<W: Write>(
+    b: &mut tar::Builder<W>,
+    name: &str,
+    path: &Path,
+    file: std::fs::File,
+    size: u64,
+) -> std::io::Result<()> {
+    use std::io::Read;
+    let bad = |what: String| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("{}: {what}", path.display()),
+        )
+    };
+    let mut decoder = lz4::Decoder::new(std::io::BufReader::new(file))
+        .map_err(|e| bad(format!("not an lz4 frame: {e}")))?;
+    let mut counted = Counted {
+        inner: (&mut decoder).take(size),
+        count: 0,
+    };
+    let mut h = wal_header(size);
+    b.append_data(&mut h, name, &mut counted)
+        .map_err(|e| bad(format!("cannot decompress it: {e}")))?;
+    let count = counted.count;
+    let mut more = [0u8; 1];
+    let extra = decoder
+        .read(&mut more)
+        .map_err(|e| bad(format!("cannot decompress it: {e}")))?;
+    if count != size || extra != 0 {
+        return Err(bad(format!(
+            "it decompresses to {} bytes, but a WAL segment is {size} bytes (cut short or not a segment)",
+            if extra != 0 {
+                format!("more than {size}")
+            } else {
+                count.to_string()
+            }
+        )));
+    }
+    let (_, finished) = decoder.finish();
+    finished.map_err(|e| bad(format!("its lz4 frame does not end: {e}")))
+}
+
+/// Appends the lz4-compressed history file `path` decompressed.
+fn append_lz4_history<W: Write>(
+    b: &mut tar::Builder<W>,
+    name: &str,
+    path: &Path,
+    file: std::fs::File,
+) -> std::io::Result<()> {
+    use std::io::Read;
+    let bad = |what: String| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("{}: {what}", path.display()),
+        )
+    };
+    let mut text = Vec::new();
+    lz4::Decoder::new(std::io::BufReader::new(file))
+        .and_then(|d| d.take(HISTORY_LIMIT + 1).read_to_end(&mut text))
+        .map_err(|e| bad(format!("cannot decompress it: {e}")))?;
+    if text.len() as u64 > HISTORY_LIMIT {
+        return Err(bad(format!(
+            "it decompresses to more than {HISTORY_LIMIT} bytes; a history file is a few lines"
+        )));
+    }
+    let mut h = wal_header(text.len() as u64);
+    b.append_data(&mut h, name, text.as_slice())
+}
+
+/// A reader that counts the bytes read through it.
+struct Counted<R> {
+    inner: R,
+    count: u64,
+}
+
+impl<R: std::io::Read> std::io::Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count += n as u64;
+        Ok(n)
+    }
 }
 
 /// Gives the copies to the server's user, as the image's entrypoint does
@@ -1623,6 +1851,139 @@ mod tests {
                 .unwrap()
                 .is_empty()
         );
+    }
+
+    const SEG: u64 = 16 * 1024 * 1024;
+
+    fn lz4(bytes: &[u8]) -> Vec<u8> {
+        let mut e = lz4::EncoderBuilder::new().build(Vec::new()).unwrap();
+        e.write_all(bytes).unwrap();
+        let (out, done) = e.finish();
+        done.unwrap();
+        out
+    }
+
+    #[test]
+    fn an_archived_file_is_copied_by_its_suffix_or_else_its_first_bytes() {
+        let seg = "000000010000000000000003";
+        let wal_page = [0x10, 0xd1, 0x06, 0x00];
+        assert_eq!(
+            copying(seg, &wal_page, SEG).unwrap(),
+            (seg.into(), Copying::AsIs)
+        );
+        assert_eq!(
+            copying(&format!("{seg}.gz"), &[0x1f, 0x8b], SEG).unwrap(),
+            (format!("{seg}.gz"), Copying::AsIs)
+        );
+        assert_eq!(
+            copying(&format!("{seg}.lz4"), &[0x04, 0x22], SEG).unwrap(),
+            (seg.into(), Copying::Lz4Segment(SEG))
+        );
+        // Barman keeps a compressed segment under its bare name.
+        assert_eq!(
+            copying(seg, &[0x1f, 0x8b, 8, 0], SEG).unwrap(),
+            (format!("{seg}.gz"), Copying::AsIs)
+        );
+        assert_eq!(
+            copying(seg, &[0x04, 0x22, 0x4d, 0x18, 0x64], SEG).unwrap(),
+            (seg.into(), Copying::Lz4Segment(SEG))
+        );
+        assert_eq!(
+            copying("00000002.history.lz4", &[0x04, 0x22, 0x4d, 0x18], SEG).unwrap(),
+            ("00000002.history".into(), Copying::Lz4History)
+        );
+        assert_eq!(
+            copying("00000002.history", b"1\t0/3000000\tno recovery target", SEG).unwrap(),
+            ("00000002.history".into(), Copying::AsIs)
+        );
+        let bz = copying(seg, b"BZh91AY&SY", SEG).unwrap_err();
+        assert!(bz.contains(seg) && bz.contains("bzip2"), "{bz}");
+        let zst = copying(&format!("{seg}.zst"), &[0x28, 0xb5, 0x2f, 0xfd], SEG).unwrap_err();
+        assert!(zst.contains(".zst") && zst.contains("cannot read"), "{zst}");
+    }
+
+    fn lz4_segment_tar(compressed: &[u8], size: u64) -> std::io::Result<Vec<u8>> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("000000010000000000000003.lz4");
+        std::fs::write(&path, compressed).unwrap();
+        let mut b = tar::Builder::new(Vec::new());
+        let file = std::fs::File::open(&path).unwrap();
+        append_lz4_segment(&mut b, "000000010000000000000003", &path, file, size)?;
+        b.into_inner()
+    }
+
+    #[test]
+    fn an_lz4_segment_is_decompressed_whole_or_refused() {
+        let segment: Vec<u8> = (0..1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+        let packed = lz4(&segment);
+        let tar = lz4_segment_tar(&packed, segment.len() as u64).unwrap();
+        let mut archive = tar::Archive::new(tar.as_slice());
+        let mut entry = archive.entries().unwrap().next().unwrap().unwrap();
+        let mut read = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut read).unwrap();
+        assert!(read == segment, "the segment comes out as it went in");
+
+        let cut = lz4_segment_tar(&packed[..packed.len() / 2], segment.len() as u64).unwrap_err();
+        assert!(cut.to_string().contains(".lz4"), "{cut}");
+        let short = lz4(&segment[..1000]);
+        let e = lz4_segment_tar(&short, segment.len() as u64).unwrap_err();
+        assert!(e.to_string().contains("decompresses to 1000 bytes"), "{e}");
+        let long = lz4_segment_tar(&packed, 1000).unwrap_err();
+        assert!(long.to_string().contains("more than 1000"), "{long}");
+    }
+
+    #[tokio::test]
+    async fn a_cut_lz4_base_tar_is_an_error_not_a_short_tar() {
+        use tokio::io::AsyncReadExt;
+        let packed = lz4(&vec![7u8; 300_000]);
+        let cut = &packed[..packed.len() / 2];
+        let mut d = async_compression::tokio::bufread::Lz4Decoder::new(cut);
+        let mut out = Vec::new();
+        let e = d.read_to_end(&mut out).await.unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::UnexpectedEof, "{e}");
+    }
+
+    #[test]
+    fn a_barman_backup_is_read_from_its_data_folder_once_done() {
+        let dir = tempfile::tempdir().unwrap();
+        let backup = dir.path().join("20261207T120000");
+        std::fs::create_dir_all(backup.join("data")).unwrap();
+        std::fs::write(backup.join("data/PG_VERSION"), "15\n").unwrap();
+        std::fs::write(
+            backup.join("backup.info"),
+            "backup_id=20261207T120000\nstatus=DONE\n",
+        )
+        .unwrap();
+        match layout(&backup).unwrap() {
+            Layout::Plain { root } => assert_eq!(root, backup.join("data")),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            barman_backup_id(&backup).as_deref(),
+            Some("20261207T120000")
+        );
+        assert_eq!(barman_backup_id(&backup.join("data")), None);
+        std::fs::write(backup.join("backup.info"), "status=FAILED\n").unwrap();
+        let e = layout(&backup).unwrap_err();
+        assert!(
+            e.contains("status FAILED") && e.contains("backup.info"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn an_lz4_tar_base_backup_is_a_tar() {
+        let dir = tempfile::tempdir().unwrap();
+        for f in ["base.tar.lz4", "pg_wal.tar.lz4", "backup_manifest"] {
+            std::fs::write(dir.path().join(f), b"x").unwrap();
+        }
+        match layout(dir.path()).unwrap() {
+            Layout::Tar { base, wal } => {
+                assert!(base.ends_with("base.tar.lz4"));
+                assert!(wal.unwrap().ends_with("pg_wal.tar.lz4"));
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

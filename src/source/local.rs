@@ -129,9 +129,9 @@ impl LocalSource {
 
 /// A dump at `path` as it is now: a file, or a folder with a `toc.dat`, or
 /// a base backup's folder (a `backup_label`, `backup_manifest`, `PG_VERSION` or
-/// `base.tar*`), a pgBackRest backup set (`backup.manifest`), or a
-/// mariadb-backup folder (`xtrabackup_checkpoints`) (`None`: a folder that
-/// is none of these).
+/// `base.tar*`), a pgBackRest backup set (`backup.manifest`), a Barman
+/// backup (`backup.info`, its base backup in `data/`), or a mariadb-backup
+/// folder (`xtrabackup_checkpoints`) (`None`: a folder that is none of these).
 pub fn stat(path: &std::path::Path) -> std::io::Result<Option<Dump>> {
     let meta = std::fs::metadata(path)?;
     if !meta.is_dir() {
@@ -149,6 +149,7 @@ pub fn stat(path: &std::path::Path) -> std::io::Result<Option<Dump>> {
         "backup_manifest",
         "PG_VERSION",
         "backup.manifest",
+        "backup.info",
         "xtrabackup_checkpoints",
     ]
     .into_iter()

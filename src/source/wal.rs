@@ -11,7 +11,7 @@
 //! A `.partial` segment does not count as present: recovery never asks for it.
 
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 /// The WAL segment size of a cluster built with default settings: 16 MiB.
@@ -230,24 +230,61 @@ pub fn list(names: impl IntoIterator<Item = String>, segment_size: u64) -> Listi
     listing
 }
 
-/// Lists the regular files of a directory. Symlinks, subdirectories and
-/// names that are not UTF-8 are counted in `other`, not followed.
+/// Lists the regular files of an archive folder: see [`archive_files`].
 pub fn list_dir(dir: &Path, segment_size: u64) -> std::io::Result<Listing> {
-    let named =
-        |e: std::io::Error| std::io::Error::new(e.kind(), format!("{}: {e}", dir.display()));
-    let mut names = Vec::new();
-    let mut strangers = 0;
-    for entry in std::fs::read_dir(dir).map_err(named)? {
-        let entry = entry.map_err(named)?;
-        let regular = entry.file_type().map_err(named)?.is_file();
-        match entry.file_name().into_string() {
-            Ok(name) if regular => names.push(name),
-            _ => strangers += 1,
-        }
-    }
-    let mut listing = list(names, segment_size);
+    let (files, strangers) = archive_files(dir)?;
+    let mut listing = list(files.into_iter().map(|(name, _)| name), segment_size);
     listing.other += strangers;
     Ok(listing)
+}
+
+/// The regular files of a WAL archive folder, each by name with its path
+/// relative to the folder, and how many entries were none of them.
+///
+/// Files in the folder itself count, and so do those in its subfolders
+/// named like a segment's first 16 characters (`0000000100000000`, its
+/// timeline and log): Barman keeps segments in `wals/<timeline+log>/`.
+/// Symlinks, other subfolders and names that are not UTF-8 are strangers,
+/// not followed.
+pub fn archive_files(dir: &Path) -> std::io::Result<(Vec<(String, PathBuf)>, usize)> {
+    let named = |at: &Path| {
+        let at = at.to_path_buf();
+        move |e: std::io::Error| std::io::Error::new(e.kind(), format!("{}: {e}", at.display()))
+    };
+    let mut files = Vec::new();
+    let mut strangers = 0;
+    for entry in std::fs::read_dir(dir).map_err(named(dir))? {
+        let entry = entry.map_err(named(dir))?;
+        let kind = entry.file_type().map_err(named(dir))?;
+        let Ok(name) = entry.file_name().into_string() else {
+            strangers += 1;
+            continue;
+        };
+        if kind.is_file() {
+            files.push((name.clone(), PathBuf::from(name)));
+        } else if kind.is_dir() && is_upper_hex(&name, 16) {
+            let sub = entry.path();
+            for inner in std::fs::read_dir(&sub).map_err(named(&sub))? {
+                let inner = inner.map_err(named(&sub))?;
+                let regular = inner.file_type().map_err(named(&sub))?.is_file();
+                match inner.file_name().into_string() {
+                    Ok(file) if regular => files.push((file.clone(), Path::new(&name).join(file))),
+                    _ => strangers += 1,
+                }
+            }
+        } else {
+            strangers += 1;
+        }
+    }
+    Ok((files, strangers))
+}
+
+/// Whether `name` is a timeline history file, like `00000002.history`,
+/// possibly with a compression suffix.
+pub fn is_history(name: &str) -> bool {
+    strip_compression(name)
+        .strip_suffix(".history")
+        .is_some_and(|t| is_upper_hex(t, 8))
 }
 
 /// The archive's continuity from the backup's start segment on.
@@ -493,6 +530,37 @@ START TIMELINE: 1
             err.to_string().contains(&dir.display().to_string()),
             "{err}"
         );
+    }
+
+    #[test]
+    fn barmans_timeline_and_log_folders_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let sub = dir.path().join("0000000100000000");
+        std::fs::create_dir_all(&sub).unwrap();
+        std::fs::create_dir_all(dir.path().join("streaming")).unwrap();
+        for f in [
+            "000000010000000000000002",
+            "000000010000000000000003",
+            "000000010000000000000002.00000028.backup",
+        ] {
+            std::fs::write(sub.join(f), b"").unwrap();
+        }
+        std::fs::write(dir.path().join("00000002.history"), b"").unwrap();
+        std::fs::write(dir.path().join("xlog.db"), b"").unwrap();
+        let (mut files, strangers) = archive_files(dir.path()).unwrap();
+        files.sort();
+        assert_eq!(strangers, 1, "the streaming folder");
+        assert_eq!(
+            files[0],
+            (
+                "000000010000000000000002".to_string(),
+                Path::new("0000000100000000/000000010000000000000002").to_path_buf()
+            )
+        );
+        let listing = list_dir(dir.path(), 16 * MIB).unwrap();
+        assert_eq!(listing.segments.len(), 2);
+        assert_eq!(listing.histories, [2]);
+        assert!(is_history("00000002.history.gz") && !is_history("xlog.db"));
     }
 
     #[test]

@@ -143,9 +143,12 @@ impl Run<'_> {
         let docker = &self.ctx.docker;
         let id = l.candidate.id.as_str();
         let layout = physical::layout(dir).map_err(Stop::fail)?;
+        if let Some(id) = physical::barman_backup_id(dir) {
+            self.recovery().backup_set = Some(format!("Barman backup {id} (the newest)"));
+        }
         let copying = async {
             physical::prepare(docker, id, &PhysicalKind::PgBaseBackup).await?;
-            physical::copy_base_backup(docker, id, dir, &layout)
+            physical::copy_base_backup(docker, id, &layout)
                 .await
                 .map_err(copy_stop)?;
             let data = physical::read_data_directory(docker, id)
