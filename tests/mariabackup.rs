@@ -451,3 +451,75 @@ async fn a_cut_or_garbled_stream_fails_with_what_mbstream_said_and_is_left_as_it
     let left = app.containers(&docker).await;
     assert!(left.is_empty(), "nothing is left behind: {left:?}");
 }
+
+#[tokio::test]
+async fn a_binary_log_position_target_recovers_the_rows_committed_before_it_and_one_out_of_reach_fails()
+ {
+    let docker = require_docker().await;
+    let app = App::new("mb-position");
+    let (at, binlog_at) = copy_for(&app, "at", &["full", "inc1"]);
+    let (beyond, binlog_beyond) = copy_for(&app, "beyond", &["full", "inc1"]);
+    let (absent, binlog_absent) = copy_for(&app, "absent", &["full", "inc1"]);
+    let position = fact_str("position_mid");
+    let (file, _) = position.split_once(':').unwrap();
+    let size = std::fs::metadata(binlog_beyond.join(file)).unwrap().len();
+    let files = backups().facts["binlog_files"].as_array().unwrap().clone();
+    let newest = files.last().unwrap().as_str().unwrap().to_string();
+    let target =
+        |p: &str, dir: &Path| format!("{}      target_position: \"{p}\"\n", binlog_of(dir));
+    app.write_config(
+        &[
+            job(
+                "at",
+                &at,
+                &target(&position, &binlog_at),
+                "    keep: false\n",
+            ),
+            job(
+                "beyond",
+                &beyond,
+                &target(&format!("{file}:{}", size + 1000), &binlog_beyond),
+                "    keep: false\n",
+            ),
+            job(
+                "absent",
+                &absent,
+                &target("binlog.000099:4", &binlog_absent),
+                "    keep: false\n",
+            ),
+        ]
+        .concat(),
+    );
+    let (code, runs, stderr) = app.run_json(&[]);
+    assert_ne!(code, 0, "{stderr}");
+    let by = |j: &str| by_job(&runs, &app.job_name(j)).clone();
+    let run = by("at");
+    assert_eq!(run["verdict"], "pass", "{run:#}\n{stderr}");
+    assert_eq!(orders(&run), fact_i64("rows_at_position"));
+    let r = &run["recovery"];
+    assert_eq!(
+        r["target"],
+        format!("binary log position {position}"),
+        "{r:#}"
+    );
+    assert_eq!(r["last_segment_replayed"], file, "{r:#}");
+
+    let run = by("beyond");
+    assert_eq!(run["verdict"], "fail", "{run:#}");
+    let why = reason(&run);
+    eprintln!("beyond: {why}");
+    assert!(
+        why.contains(&format!("{file}:{size}")) && why.contains(&(size + 1000).to_string()),
+        "names how far the replay got and the target: {why}"
+    );
+    let run = by("absent");
+    assert_eq!(run["verdict"], "fail", "{run:#}");
+    let why = reason(&run);
+    eprintln!("absent: {why}");
+    assert!(
+        why.contains("binlog.000099") && why.contains(&newest),
+        "names the missing file and the last one there: {why}"
+    );
+    let left = app.containers(&docker).await;
+    assert!(left.is_empty(), "nothing is left behind: {left:?}");
+}

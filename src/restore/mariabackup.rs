@@ -28,6 +28,7 @@ use super::RestoreError;
 use super::container::{self, exec_output, exec_output_env};
 use super::engine::Credentials;
 use super::physical::{self, CopyFailure};
+use crate::config::BinlogPosition;
 
 /// The data directory the server starts from (the engine's data mount).
 pub const DATADIR: &str = "/var/lib/mysql";
@@ -1095,9 +1096,55 @@ fn header_time(line: &str) -> Option<DateTime<Utc>> {
         .map(|n| n.and_utc())
 }
 
+/// The binary logs a replay to the position `to` reads: those from the
+/// backup's on, up to `to`'s file. `Err`: the file is not among them, or
+/// the position lies before the backup's own.
+pub fn files_up_to<'a>(
+    files: &'a [String],
+    to: &BinlogPosition,
+    start: &BinlogInfo,
+) -> Result<&'a [String], String> {
+    let Some(i) = files.iter().position(|f| *f == to.file) else {
+        return Err(match (files.first(), files.last()) {
+            (Some(first), Some(last)) => format!(
+                "the binary log {} of the target position {to} is not among the binary logs the \
+                 replay reads ({first} to {last}, from where the backup says they continue): the \
+                 replay would end at the end of {last}, short of the target",
+                to.file
+            ),
+            _ => format!(
+                "the binary log {} of the target position {to} is not in the binlog folder",
+                to.file
+            ),
+        });
+    };
+    if to.file == start.file && to.position < start.position {
+        return Err(format!(
+            "the target position {to} lies before the backup's own position {}:{}: the backup \
+             already holds what came after it",
+            start.file, start.position
+        ));
+    }
+    Ok(&files[..=i])
+}
+
+/// The size of a copied binary log.
+async fn binlog_size(docker: &Docker, id: &str, file: &str) -> Result<u64, RestoreError> {
+    let path = format!("{BINLOG_DIR}/{file}");
+    let (code, out) = sh(docker, id, format!("stat -c %s {}", shell_quote(&path))).await?;
+    match (code, out.trim().parse()) {
+        (0, Ok(n)) => Ok(n),
+        _ => Err(RestoreError::Unexpected(format!(
+            "cannot tell the size of {path} in the candidate (exit {code}): {}",
+            out.trim()
+        ))),
+    }
+}
+
 /// Replays the binary logs from the backup's GTID position, up to `stop`
-/// if given: `mariadb-binlog` into a file, then the client reads it, each
-/// with its own exit code. `Err` says why the replay failed or fell short.
+/// or `stop_position` (in the last file) if given: `mariadb-binlog` into a
+/// file, then the client reads it, each with its own exit code. `Err` says
+/// why the replay failed or fell short.
 pub async fn replay(
     docker: &Docker,
     id: &str,
@@ -1105,6 +1152,7 @@ pub async fn replay(
     start: &str,
     files: &[String],
     stop: Option<DateTime<Utc>>,
+    stop_position: Option<&BinlogPosition>,
 ) -> Result<Result<Replayed, String>, RestoreError> {
     let mut cmd = vec![
         "mariadb-binlog".to_string(),
@@ -1115,6 +1163,9 @@ pub async fn replay(
             "--stop-datetime={}",
             t.format("%Y-%m-%d %H:%M:%S%.6f")
         ));
+    }
+    if let Some(p) = stop_position {
+        cmd.push(format!("--stop-position={}", p.position));
     }
     cmd.extend(files.iter().map(|f| format!("{BINLOG_DIR}/{f}")));
     let quoted: Vec<String> = cmd.iter().map(|a| shell_quote(a)).collect();
@@ -1151,6 +1202,18 @@ pub async fn replay(
             t.to_rfc3339(),
             describe_last(&replayed)
         )));
+    }
+    if let Some(p) = stop_position {
+        let size = binlog_size(docker, id, &p.file).await?;
+        if p.position > size || out.contains("Did not reach stop position") {
+            return Ok(Err(format!(
+                "the binary logs end before the target position {p}: {} ends at byte {size}, so \
+                 the replay reached {}:{size}; the last transaction in them is {}",
+                p.file,
+                p.file,
+                describe_last(&replayed)
+            )));
+        }
     }
     let client = format!(
         "exec mariadb --protocol=TCP -h127.0.0.1 -u{} --max-allowed-packet=1073741824 <{REPLAY}",
@@ -1466,6 +1529,29 @@ mod tests {
         );
         let e = judge_heads(&whole[1..], "0-1-5").unwrap_err();
         assert!(e.contains("0-1-5") && e.contains("binlog.000004"), "{e}");
+    }
+
+    #[test]
+    fn a_position_target_replays_the_files_up_to_its_own() {
+        let files: Vec<String> = (3..=6).map(|n| format!("binlog.00000{n}")).collect();
+        let start = parse_binlog_info("binlog.000003\t6406\t0-1-12").unwrap();
+        let to = |s: &str| s.parse::<BinlogPosition>().unwrap();
+        let up_to = files_up_to(&files, &to("binlog.000004:3546"), &start).unwrap();
+        assert_eq!(up_to, &files[..2]);
+        assert_eq!(
+            files_up_to(&files, &to("binlog.000003:7000"), &start).unwrap(),
+            &files[..1]
+        );
+        let e = files_up_to(&files, &to("binlog.000099:4"), &start).unwrap_err();
+        assert!(
+            e.contains("binlog.000099") && e.contains("end of binlog.000006"),
+            "{e}"
+        );
+        let e = files_up_to(&files, &to("binlog.000003:100"), &start).unwrap_err();
+        assert!(
+            e.contains("before the backup's own position binlog.000003:6406"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -50,7 +50,10 @@ impl Run<'_> {
             (RecoveryTarget::Latest, false) => {
                 "latest (no binlog folder: the backup itself)".to_string()
             }
-            (RecoveryTarget::Latest, true) => "latest (every binary log)".to_string(),
+            (RecoveryTarget::Latest, true) => match &p.stop_position {
+                Some(pos) => format!("binary log position {pos}"),
+                None => "latest (every binary log)".to_string(),
+            },
             (t, _) => t.to_string(),
         };
         self.report.recovery = Some(RecoveryReport {
@@ -170,6 +173,12 @@ impl Run<'_> {
             RecoveryTarget::Time(t) => Some(*t),
             _ => None,
         };
+        let files = match (&p.stop_position, start) {
+            (Some(to), Some(start)) => {
+                mariabackup::files_up_to(files, to, start).map_err(Stop::fail)?
+            }
+            _ => files,
+        };
         let recovering = async {
             mariabackup::prepare(docker, id, chain)
                 .await?
@@ -206,9 +215,18 @@ impl Run<'_> {
                 .await?
                 .map_err(Stop::fail)?;
             mariabackup::judge_heads(&heads, &start.gtid).map_err(Stop::fail)?;
-            mariabackup::replay(docker, id, &l.creds, &start.gtid, files, stop_at)
-                .await?
-                .map_err(Stop::fail)
+            let stop_position = p.stop_position.as_ref();
+            mariabackup::replay(
+                docker,
+                id,
+                &l.creds,
+                &start.gtid,
+                files,
+                stop_at,
+                stop_position,
+            )
+            .await?
+            .map_err(Stop::fail)
         };
         let bounded = super::recover::within_restore_timeout(
             job,
@@ -216,7 +234,8 @@ impl Run<'_> {
             recovering,
         );
         let replayed = self.timed(Phase::Recover, bounded).await?;
-        // Every file is replayed only to the latest point.
+        // Every file is replayed only to the latest point; to a position,
+        // up to its file.
         if start.is_some() && p.target == RecoveryTarget::Latest {
             self.recovery().last_segment_replayed = files.last().cloned();
         }
