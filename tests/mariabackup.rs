@@ -406,6 +406,21 @@ async fn a_cut_or_garbled_stream_fails_with_what_mbstream_said_and_is_left_as_it
     };
     let (cut, _) = copy_files_for(&app, "cut", &[("full.xb", "full.xb")]);
     cut_in_half(&cut.join("full.xb"));
+    // Cut where a chunk starts, past the middle: mbstream reads a whole
+    // stream of fewer files and exits 0.
+    let (boundary, _) = copy_files_for(&app, "boundary", &[("full.xb", "full.xb")]);
+    {
+        let path = boundary.join("full.xb");
+        let bytes = std::fs::read(&path).unwrap();
+        let half = bytes.len() / 2;
+        let at = half
+            + bytes[half..]
+                .windows(8)
+                .position(|w| w == b"XBSTCK01")
+                .expect("a chunk after the middle");
+        let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        f.set_len(at as u64).unwrap();
+    }
     let (cut_gz, _) = copy_files_for(&app, "cutgz", &[("full.xb.gz", "full.xb.gz")]);
     cut_in_half(&cut_gz.join("full.xb.gz"));
     // 64 bytes flipped a third of the way in: a chunk's header or its data.
@@ -418,7 +433,7 @@ async fn a_cut_or_garbled_stream_fails_with_what_mbstream_said_and_is_left_as_it
         f.seek(SeekFrom::Start(len / 3)).unwrap();
         f.write_all(&[0xAA; 64]).unwrap();
     }
-    let before: Vec<String> = ["cut", "cutgz", "garbled"]
+    let before: Vec<String> = ["cut", "boundary", "cutgz", "garbled"]
         .iter()
         .map(|j| fingerprint(&app.path(j)))
         .collect();
@@ -426,6 +441,7 @@ async fn a_cut_or_garbled_stream_fails_with_what_mbstream_said_and_is_left_as_it
     app.write_config(
         &[
             job("cut", &cut, immediate, "    keep: false\n"),
+            job("boundary", &boundary, immediate, "    keep: false\n"),
             job("cutgz", &cut_gz, immediate, "    keep: false\n"),
             job("garbled", &garbled, immediate, "    keep: false\n"),
         ]
@@ -434,7 +450,7 @@ async fn a_cut_or_garbled_stream_fails_with_what_mbstream_said_and_is_left_as_it
     let (code, runs, stderr) = app.run_json(&[]);
     assert_ne!(code, 0, "{stderr}");
     let by = |j: &str| by_job(&runs, &app.job_name(j)).clone();
-    for j in ["cut", "cutgz", "garbled"] {
+    for j in ["cut", "boundary", "cutgz", "garbled"] {
         let run = by(j);
         assert_eq!(run["verdict"], "fail", "{j}: {run:#}\n{stderr}");
         let why = reason(&run);
@@ -443,7 +459,12 @@ async fn a_cut_or_garbled_stream_fails_with_what_mbstream_said_and_is_left_as_it
     }
     let why = reason(&by("cut"));
     assert!(why.contains("mbstream"), "what mbstream said: {why}");
-    let after: Vec<String> = ["cut", "cutgz", "garbled"]
+    let why = reason(&by("boundary"));
+    assert!(
+        why.contains("no xtrabackup_checkpoints") && why.contains("exit 0"),
+        "mbstream's silence is not taken for a whole stream: {why}"
+    );
+    let after: Vec<String> = ["cut", "boundary", "cutgz", "garbled"]
         .iter()
         .map(|j| fingerprint(&app.path(j)))
         .collect();

@@ -621,11 +621,22 @@ async fn unpack(
     else {
         return Ok(Err(format!(
             "the stream {} holds no xtrabackup_checkpoints though mbstream -x unpacked it (exit 0): \
-             it is cut before its end (mariadb-backup streams that file last) or is no \
+             it is cut before its end (mariadb-backup streams that file among its last) or is no \
              mariadb-backup --backup --stream",
             s.name
         )));
     };
+    // mbstream reads a stream cut between two chunks as a whole one.
+    if read_copied(docker, id, &format!("{dest}/xtrabackup_info"))
+        .await?
+        .is_none()
+    {
+        return Ok(Err(format!(
+            "the stream {} holds no xtrabackup_info though mbstream -x unpacked it (exit 0): it is \
+             cut before its end (mariadb-backup streams that file last)",
+            s.name
+        )));
+    }
     let (full, from_lsn, to_lsn, last_lsn) = match parse_checkpoints(&text) {
         Ok(c) => c,
         Err(e) => {
