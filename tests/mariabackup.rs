@@ -310,6 +310,9 @@ async fn missing_backups_missing_binary_logs_an_unreached_time_and_a_corrupt_pag
         why.contains("binlog.000004"),
         "names the missing binary log: {why}"
     );
+    // The chain was found before the binary logs failed it.
+    let gap = &by("gap")["recovery"];
+    assert_eq!(gap["backup_label"], "full + inc1", "{gap:#}");
     let why = failed("cut");
     assert!(
         why.contains("binlog.000005") && why.contains("binlog.000003") && why.contains("missing"),

@@ -93,64 +93,73 @@ impl Run<'_> {
         let docker = &self.ctx.docker;
         let id = l.candidate.id.as_str();
         let binlog_dir = p.binlog.clone();
+        // The chain found is reported even when the copy fails after it.
         let copying = async {
-            mariabackup::make_room(docker, id).await?;
-            let chain = mariabackup::chain(docker, id, entries)
-                .await?
-                .map_err(Stop::fail)?;
-            mariabackup::place_chain(docker, id, &chain)
-                .await
-                .map_err(copy_stop)?;
-            let last = chain.last().expect("a chain has its newest backup");
-            let dir = format!("{}/{}", mariabackup::WORK, chain.len() - 1);
-            let end = mariabackup::end_time(docker, id, &dir).await?;
-            let start = match (replays, binlog_dir) {
-                (true, Some(binlog_dir)) => {
-                    let info = mariabackup::binlog_info(docker, id, &dir, &last.name)
-                        .await?
-                        .map_err(Stop::fail)?;
-                    Some((info, binlog_dir))
-                }
-                _ => None,
-            };
-            let Some((info, binlog_dir)) = start else {
-                return Ok::<_, Stop>(Copied {
-                    chain,
-                    start: None,
-                    end,
-                    binlogs: Vec::new(),
-                });
-            };
-            let (listed, first) = (binlog_dir.clone(), info.file.clone());
-            let files =
-                tokio::task::spawn_blocking(move || mariabackup::plan_binlogs(&listed, &first))
+            let mut found = None;
+            let copied = async {
+                mariabackup::make_room(docker, id).await?;
+                let chain = mariabackup::chain(docker, id, entries)
+                    .await?
+                    .map_err(Stop::fail)?;
+                mariabackup::place_chain(docker, id, &chain)
                     .await
-                    .map_err(|e| Stop::error(format!("listing the binary logs panicked: {e}")))?
                     .map_err(copy_stop)?;
-            mariabackup::copy_binlogs(docker, id, &binlog_dir, &files)
-                .await
-                .map_err(copy_stop)?;
-            Ok(Copied {
-                chain,
-                start: Some(info),
-                end,
-                binlogs: files,
-            })
+                let last = chain.last().expect("a chain has its newest backup");
+                let dir = format!("{}/{}", mariabackup::WORK, chain.len() - 1);
+                let end = mariabackup::end_time(docker, id, &dir).await?;
+                found = Some((chain.clone(), end));
+                let start = match (replays, binlog_dir) {
+                    (true, Some(binlog_dir)) => {
+                        let info = mariabackup::binlog_info(docker, id, &dir, &last.name)
+                            .await?
+                            .map_err(Stop::fail)?;
+                        Some((info, binlog_dir))
+                    }
+                    _ => None,
+                };
+                let Some((info, binlog_dir)) = start else {
+                    return Ok::<_, Stop>(Copied {
+                        chain,
+                        start: None,
+                        end,
+                        binlogs: Vec::new(),
+                    });
+                };
+                let (listed, first) = (binlog_dir.clone(), info.file.clone());
+                let files =
+                    tokio::task::spawn_blocking(move || mariabackup::plan_binlogs(&listed, &first))
+                        .await
+                        .map_err(|e| Stop::error(format!("listing the binary logs panicked: {e}")))?
+                        .map_err(copy_stop)?;
+                mariabackup::copy_binlogs(docker, id, &binlog_dir, &files)
+                    .await
+                    .map_err(copy_stop)?;
+                Ok(Copied {
+                    chain,
+                    start: Some(info),
+                    end,
+                    binlogs: files,
+                })
+            }
+            .await;
+            (found, copied)
         };
         let bounded = self.bounded("copying the backups and binary logs", copying);
-        let copied = self.timed(Phase::Copy, bounded).await??;
-        let last = copied.chain.last().expect("a chain has its newest backup");
-        let label = copied
-            .chain
-            .iter()
-            .map(|f| f.name.as_str())
-            .collect::<Vec<_>>()
-            .join(" + ");
-        let (to_lsn, end) = (last.to_lsn, copied.end);
+        let (found, copied) = self.timed(Phase::Copy, bounded).await?;
+        if let Some((chain, end)) = found {
+            let last = chain.last().expect("a chain has its newest backup");
+            let label = chain
+                .iter()
+                .map(|f| f.name.as_str())
+                .collect::<Vec<_>>()
+                .join(" + ");
+            let r = self.recovery();
+            r.backup_label = Some(label);
+            r.start_lsn = Some(last.to_lsn.to_string());
+            r.backup_started = end.map(|t| t.to_rfc3339());
+        }
+        let copied = copied?;
         let r = self.recovery();
-        r.backup_label = Some(label);
-        r.start_lsn = Some(to_lsn.to_string());
-        r.backup_started = end.map(|t| t.to_rfc3339());
         r.wal_first = copied.binlogs.first().cloned();
         r.wal_newest = copied.binlogs.last().cloned();
         r.wal_segments = copied.binlogs.len() as u64;
