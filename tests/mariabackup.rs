@@ -484,8 +484,11 @@ async fn a_binary_log_position_target_recovers_the_rows_committed_before_it_and_
     let (at, binlog_at) = copy_for(&app, "at", &["full", "inc1"]);
     let (beyond, binlog_beyond) = copy_for(&app, "beyond", &["full", "inc1"]);
     let (absent, binlog_absent) = copy_for(&app, "absent", &["full", "inc1"]);
+    let (inside, binlog_inside) = copy_for(&app, "inside", &["full", "inc1"]);
     let position = fact_str("position_mid");
-    let (file, _) = position.split_once(':').unwrap();
+    let (file, at_byte) = position.split_once(':').unwrap();
+    // 100 bytes into the transaction that follows position_mid.
+    let inside_position = format!("{file}:{}", at_byte.parse::<u64>().unwrap() + 100);
     let size = std::fs::metadata(binlog_beyond.join(file)).unwrap().len();
     let files = backups().facts["binlog_files"].as_array().unwrap().clone();
     let newest = files.last().unwrap().as_str().unwrap().to_string();
@@ -503,6 +506,12 @@ async fn a_binary_log_position_target_recovers_the_rows_committed_before_it_and_
                 "beyond",
                 &beyond,
                 &target(&format!("{file}:{}", size + 1000), &binlog_beyond),
+                "    keep: false\n",
+            ),
+            job(
+                "inside",
+                &inside,
+                &target(&inside_position, &binlog_inside),
                 "    keep: false\n",
             ),
             job(
@@ -527,6 +536,10 @@ async fn a_binary_log_position_target_recovers_the_rows_committed_before_it_and_
         "{r:#}"
     );
     assert_eq!(r["last_segment_replayed"], file, "{r:#}");
+    // A position inside a transaction stops before it.
+    let run = by("inside");
+    assert_eq!(run["verdict"], "pass", "{run:#}\n{stderr}");
+    assert_eq!(orders(&run), fact_i64("rows_at_position"));
 
     let run = by("beyond");
     assert_eq!(run["verdict"], "fail", "{run:#}");
