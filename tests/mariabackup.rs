@@ -1,7 +1,7 @@
 //! MariaDB physical backups are prepared, rolled forward with their binary
 //! logs, and checked page by page. A real MariaDB 10.11 server is backed up
-//! with the real `mariadb-backup` (a full and an incremental backup) and its
-//! binary logs kept, with rows committed at known times between
+//! with the real `mariadb-backup` (a full and an incremental backup, as
+//! folders and as `--stream=xbstream` files) and its binary logs kept, with rows committed at known times between
 //! (fixtures/make-mariabackup.sh, run once per test binary). Each job
 //! recovers its own copy, so tampering with one does not touch the others.
 
@@ -33,6 +33,17 @@ fn copy_for(app: &App, job: &str, which: &[&str]) -> (PathBuf, PathBuf) {
         copy_tree(&b.dir.join(w), &base.join(w));
     }
     copy_tree(&b.dir.join("binlog"), &binlog);
+    (base, binlog)
+}
+
+/// Copies the backup files `which` of the fixture into `app`'s folder for
+/// job `job` under the names `as_`, and the binary logs; returns (the
+/// folder of backups, the binlog folder).
+fn copy_files_for(app: &App, job: &str, which: &[(&str, &str)]) -> (PathBuf, PathBuf) {
+    let (base, binlog) = copy_for(app, job, &[]);
+    for (from, to) in which {
+        copy_tree(&backups().dir.join(from), &base.join(to));
+    }
     (base, binlog)
 }
 
@@ -299,6 +310,9 @@ async fn missing_backups_missing_binary_logs_an_unreached_time_and_a_corrupt_pag
         why.contains("binlog.000004"),
         "names the missing binary log: {why}"
     );
+    // The chain was found before the binary logs failed it.
+    let gap = &by("gap")["recovery"];
+    assert_eq!(gap["backup_label"], "full + inc1", "{gap:#}");
     let why = failed("cut");
     assert!(
         why.contains("binlog.000005") && why.contains("binlog.000003") && why.contains("missing"),
@@ -313,6 +327,235 @@ async fn missing_backups_missing_binary_logs_an_unreached_time_and_a_corrupt_pag
     assert!(
         why.contains("CHECK TABLE") && why.contains("shop.orders"),
         "CHECK TABLE names the corrupt table: {why}"
+    );
+    let left = app.containers(&docker).await;
+    assert!(left.is_empty(), "nothing is left behind: {left:?}");
+}
+
+#[tokio::test]
+async fn stream_backups_plain_gzip_and_zstd_are_unpacked_in_the_candidate_and_recovered() {
+    let docker = require_docker().await;
+    let app = App::new("mb-streams");
+    let (chain, binlog_chain) = copy_files_for(
+        &app,
+        "chain",
+        &[("full.xb", "full.xb"), ("inc1.xb", "inc1.xb")],
+    );
+    let (inc, _) = copy_files_for(
+        &app,
+        "inc",
+        &[("full.xb", "full.xb"), ("inc1.xb", "inc1.xb")],
+    );
+    let (gz, _) = copy_files_for(&app, "gz", &[("full.xb.gz", "full.xb.gz")]);
+    // Told by its bytes, not its name.
+    let (zst, _) = copy_files_for(&app, "zst", &[("full.xb.zst", "monday.backup")]);
+    let before: Vec<String> = ["chain", "inc", "gz", "zst"]
+        .iter()
+        .map(|j| fingerprint(&app.path(j)))
+        .collect();
+    let immediate = "      target: immediate\n";
+    app.write_config(
+        &[
+            job(
+                "chain",
+                &chain,
+                &binlog_of(&binlog_chain),
+                "    keep: false\n",
+            ),
+            job("inc", &inc, immediate, "    keep: false\n"),
+            job("gz", &gz, immediate, "    keep: false\n"),
+            job("zst", &zst, immediate, "    keep: false\n"),
+        ]
+        .concat(),
+    );
+    let (code, runs, stderr) = app.run_json(&[]);
+    let by = |j: &str| by_job(&runs, &app.job_name(j)).clone();
+    for j in ["chain", "inc", "gz", "zst"] {
+        assert_eq!(by(j)["verdict"], "pass", "{j}: {:#}\n{stderr}", by(j));
+    }
+    assert_eq!(orders(&by("chain")), fact_i64("rows_latest"));
+    assert_eq!(orders(&by("inc")), fact_i64("rows_at_inc1_stream"));
+    assert_eq!(orders(&by("gz")), fact_i64("rows_at_stream"));
+    assert_eq!(orders(&by("zst")), fact_i64("rows_at_stream"));
+    let r = &by("chain")["recovery"];
+    assert_eq!(r["backup_label"], "full.xb + inc1.xb", "{r:#}");
+    assert_eq!(
+        &r["wal_newest"],
+        backups().facts["binlog_files"]
+            .as_array()
+            .unwrap()
+            .last()
+            .unwrap()
+    );
+    assert_eq!(by("zst")["recovery"]["backup_label"], "monday.backup");
+    assert_eq!(code, 0, "{stderr}");
+    let after: Vec<String> = ["chain", "inc", "gz", "zst"]
+        .iter()
+        .map(|j| fingerprint(&app.path(j)))
+        .collect();
+    assert_eq!(before[..], after[..], "the streams were only read");
+    let left = app.containers(&docker).await;
+    assert!(left.is_empty(), "nothing is left behind: {left:?}");
+}
+
+#[tokio::test]
+async fn a_cut_or_garbled_stream_fails_with_what_mbstream_said_and_is_left_as_it_was() {
+    let docker = require_docker().await;
+    let app = App::new("mb-cut");
+    let cut_in_half = |path: &Path| {
+        let len = std::fs::metadata(path).unwrap().len();
+        let f = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+        f.set_len(len / 2).unwrap();
+    };
+    let (cut, _) = copy_files_for(&app, "cut", &[("full.xb", "full.xb")]);
+    cut_in_half(&cut.join("full.xb"));
+    // Cut where a chunk starts, past the middle: mbstream reads a whole
+    // stream of fewer files and exits 0.
+    let (boundary, _) = copy_files_for(&app, "boundary", &[("full.xb", "full.xb")]);
+    {
+        let path = boundary.join("full.xb");
+        let bytes = std::fs::read(&path).unwrap();
+        let half = bytes.len() / 2;
+        let at = half
+            + bytes[half..]
+                .windows(8)
+                .position(|w| w == b"XBSTCK01")
+                .expect("a chunk after the middle");
+        let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        f.set_len(at as u64).unwrap();
+    }
+    let (cut_gz, _) = copy_files_for(&app, "cutgz", &[("full.xb.gz", "full.xb.gz")]);
+    cut_in_half(&cut_gz.join("full.xb.gz"));
+    // 64 bytes flipped a third of the way in: a chunk's header or its data.
+    let (garbled, _) = copy_files_for(&app, "garbled", &[("full.xb", "full.xb")]);
+    {
+        use std::io::{Seek, SeekFrom, Write};
+        let path = garbled.join("full.xb");
+        let len = std::fs::metadata(&path).unwrap().len();
+        let mut f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        f.seek(SeekFrom::Start(len / 3)).unwrap();
+        f.write_all(&[0xAA; 64]).unwrap();
+    }
+    let before: Vec<String> = ["cut", "boundary", "cutgz", "garbled"]
+        .iter()
+        .map(|j| fingerprint(&app.path(j)))
+        .collect();
+    let immediate = "      target: immediate\n";
+    app.write_config(
+        &[
+            job("cut", &cut, immediate, "    keep: false\n"),
+            job("boundary", &boundary, immediate, "    keep: false\n"),
+            job("cutgz", &cut_gz, immediate, "    keep: false\n"),
+            job("garbled", &garbled, immediate, "    keep: false\n"),
+        ]
+        .concat(),
+    );
+    let (code, runs, stderr) = app.run_json(&[]);
+    assert_ne!(code, 0, "{stderr}");
+    let by = |j: &str| by_job(&runs, &app.job_name(j)).clone();
+    for j in ["cut", "boundary", "cutgz", "garbled"] {
+        let run = by(j);
+        assert_eq!(run["verdict"], "fail", "{j}: {run:#}\n{stderr}");
+        let why = reason(&run);
+        assert!(why.contains("full.xb"), "{j} names the stream: {why}");
+        eprintln!("{j}: {why}");
+    }
+    let why = reason(&by("cut"));
+    assert!(why.contains("mbstream"), "what mbstream said: {why}");
+    let why = reason(&by("boundary"));
+    assert!(
+        why.contains("no xtrabackup_checkpoints") && why.contains("exit 0"),
+        "mbstream's silence is not taken for a whole stream: {why}"
+    );
+    let after: Vec<String> = ["cut", "boundary", "cutgz", "garbled"]
+        .iter()
+        .map(|j| fingerprint(&app.path(j)))
+        .collect();
+    assert_eq!(before[..], after[..], "the streams were only read");
+    let left = app.containers(&docker).await;
+    assert!(left.is_empty(), "nothing is left behind: {left:?}");
+}
+
+#[tokio::test]
+async fn a_binary_log_position_target_recovers_the_rows_committed_before_it_and_one_out_of_reach_fails()
+ {
+    let docker = require_docker().await;
+    let app = App::new("mb-position");
+    let (at, binlog_at) = copy_for(&app, "at", &["full", "inc1"]);
+    let (beyond, binlog_beyond) = copy_for(&app, "beyond", &["full", "inc1"]);
+    let (absent, binlog_absent) = copy_for(&app, "absent", &["full", "inc1"]);
+    let (inside, binlog_inside) = copy_for(&app, "inside", &["full", "inc1"]);
+    let position = fact_str("position_mid");
+    let (file, at_byte) = position.split_once(':').unwrap();
+    // 100 bytes into the transaction that follows position_mid.
+    let inside_position = format!("{file}:{}", at_byte.parse::<u64>().unwrap() + 100);
+    let size = std::fs::metadata(binlog_beyond.join(file)).unwrap().len();
+    let files = backups().facts["binlog_files"].as_array().unwrap().clone();
+    let newest = files.last().unwrap().as_str().unwrap().to_string();
+    let target =
+        |p: &str, dir: &Path| format!("{}      target_position: \"{p}\"\n", binlog_of(dir));
+    app.write_config(
+        &[
+            job(
+                "at",
+                &at,
+                &target(&position, &binlog_at),
+                "    keep: false\n",
+            ),
+            job(
+                "beyond",
+                &beyond,
+                &target(&format!("{file}:{}", size + 1000), &binlog_beyond),
+                "    keep: false\n",
+            ),
+            job(
+                "inside",
+                &inside,
+                &target(&inside_position, &binlog_inside),
+                "    keep: false\n",
+            ),
+            job(
+                "absent",
+                &absent,
+                &target("binlog.000099:4", &binlog_absent),
+                "    keep: false\n",
+            ),
+        ]
+        .concat(),
+    );
+    let (code, runs, stderr) = app.run_json(&[]);
+    assert_ne!(code, 0, "{stderr}");
+    let by = |j: &str| by_job(&runs, &app.job_name(j)).clone();
+    let run = by("at");
+    assert_eq!(run["verdict"], "pass", "{run:#}\n{stderr}");
+    assert_eq!(orders(&run), fact_i64("rows_at_position"));
+    let r = &run["recovery"];
+    assert_eq!(
+        r["target"],
+        format!("binary log position {position}"),
+        "{r:#}"
+    );
+    assert_eq!(r["last_segment_replayed"], file, "{r:#}");
+    // A position inside a transaction stops before it.
+    let run = by("inside");
+    assert_eq!(run["verdict"], "pass", "{run:#}\n{stderr}");
+    assert_eq!(orders(&run), fact_i64("rows_at_position"));
+
+    let run = by("beyond");
+    assert_eq!(run["verdict"], "fail", "{run:#}");
+    let why = reason(&run);
+    eprintln!("beyond: {why}");
+    assert!(
+        why.contains(&format!("{file}:{size}")) && why.contains(&(size + 1000).to_string()),
+        "names how far the replay got and the target: {why}"
+    );
+    let run = by("absent");
+    assert_eq!(run["verdict"], "fail", "{run:#}");
+    let why = reason(&run);
+    eprintln!("absent: {why}");
+    assert!(
+        why.contains("binlog.000099") && why.contains(&newest),
+        "names the missing file and the last one there: {why}"
     );
     let left = app.containers(&docker).await;
     assert!(left.is_empty(), "nothing is left behind: {left:?}");

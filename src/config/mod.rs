@@ -26,7 +26,7 @@ pub use alerts::{
 };
 pub use errors::{ConfigError, ConfigErrors};
 pub use history::{DEFAULT_HISTORY_KEEP, DEFAULT_HISTORY_KEEP_LAST, HistorySettings};
-pub use physical::{Fetch, Physical, PhysicalKind, RecoveryTarget};
+pub use physical::{BinlogPosition, Fetch, Physical, PhysicalKind, RecoveryTarget};
 pub use schedule::{ON_ARRIVAL, Schedule};
 pub use source::{CommandSpec, DecryptSpec, HttpSpec, Integrity, S3Spec, SftpSpec, SourceSpec};
 

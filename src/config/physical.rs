@@ -22,9 +22,10 @@ pub(crate) struct RawPhysical {
     /// recovered with the archived WAL in `wal`. `pgbackrest`: `source.path`
     /// is a pgBackRest repository (`repo1-path`) on a local path.
     /// `mariabackup` (engine `mariadb`): `source.path` holds folders made by
-    /// `mariadb-backup --backup`, the newest full one and the incremental
-    /// ones after it, prepared in order and rolled forward with the binary
-    /// logs in `binlog`.
+    /// `mariadb-backup --backup` or its `--stream=xbstream` files (plain,
+    /// gzip or zstd), the newest full one and the incremental ones after
+    /// it, prepared in order and rolled forward with the binary logs in
+    /// `binlog`.
     #[schemars(with = "String")]
     pub kind: Spanned<String>,
     /// pgbackrest: the stanza to restore.
@@ -82,6 +83,12 @@ pub(crate) struct RawPhysical {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub target_lsn: Option<Spanned<String>>,
+    /// mariabackup: recover up to this binary log position, `FILE:POSITION`
+    /// as `SHOW MASTER STATUS` prints it (e.g. `binlog.000003:1234`): the
+    /// binary logs before FILE whole, FILE up to POSITION. Needs `binlog:`.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub target_position: Option<Spanned<String>>,
     /// Fail when the last transaction the recovery reached is older than
     /// this at the run's start: the data a recovery now would lose. Default:
     /// reported, not judged.
@@ -142,6 +149,56 @@ impl std::fmt::Display for RecoveryTarget {
     }
 }
 
+/// A place in the binary logs: a file of the binlog folder and a byte
+/// position in it (mariabackup's `target_position`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BinlogPosition {
+    pub file: String,
+    pub position: u64,
+}
+
+impl std::fmt::Display for BinlogPosition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.file, self.position)
+    }
+}
+
+impl std::str::FromStr for BinlogPosition {
+    type Err = String;
+
+    /// `FILE:POSITION`: a file name of the binlog folder (no path) and a
+    /// byte position of at least 4, the first event's.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (file, position) = s
+            .trim()
+            .rsplit_once(':')
+            .ok_or_else(|| "it has no `:` between the file and the position".to_string())?;
+        let plain = !file.is_empty()
+            && file.len() <= 255
+            && !file.starts_with('.')
+            && file
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        if !plain {
+            return Err(format!(
+                "`{file}` is not a binary log's file name (letters, digits, `-`, `_`, `.`; no folder)"
+            ));
+        }
+        let position: u64 = position
+            .parse()
+            .map_err(|_| format!("`{position}` is not a byte position"))?;
+        if position < 4 {
+            return Err(format!(
+                "position {position} lies before the binary log's first event (at 4)"
+            ));
+        }
+        Ok(Self {
+            file: file.to_string(),
+            position,
+        })
+    }
+}
+
 /// A job's physical backup settings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Physical {
@@ -152,6 +209,10 @@ pub struct Physical {
     /// The folder of binary logs replayed after the backup (mariabackup).
     pub binlog: Option<PathBuf>,
     pub target: RecoveryTarget,
+    /// mariabackup's `target_position`: the replay stops there (`target`
+    /// is then `latest`). Kept beside [`RecoveryTarget`], whose every kind
+    /// the PostgreSQL recoveries handle.
+    pub stop_position: Option<BinlogPosition>,
     pub max_recovery_point_age: Option<Duration>,
     pub amcheck: bool,
     /// A pgBackRest repository in S3: how its container reaches it.
@@ -198,6 +259,13 @@ impl Validator<'_> {
             self.problems.at(
                 b.referenced,
                 "`binlog:` is the binary logs of a `mariabackup` backup; a pg_basebackup is recovered with `wal:`",
+            );
+        }
+        if let Some(t) = &raw.target_position {
+            self.problems.at(
+                t.referenced,
+                "`target_position` is a binary log position of a `mariabackup` backup; PostgreSQL is \
+                 recovered to a `target_lsn`",
             );
         }
         if kind.is_some()
@@ -264,6 +332,7 @@ impl Validator<'_> {
             wal: wal?,
             binlog: None,
             target: target?,
+            stop_position: None,
             max_recovery_point_age,
             amcheck: raw.amcheck.unwrap_or(true),
             fetch,
@@ -311,13 +380,17 @@ impl Validator<'_> {
                     v.referenced,
                     format!(
                         "`{key}` is a PostgreSQL recovery target; a mariabackup backup is recovered to \
-                         `target: latest`, `target: immediate` or a `target_time`"
+                         `target: latest`, `target: immediate`, a `target_time` or a `target_position`"
                     ),
                 );
                 ok = false;
             }
         }
         let binlog = raw.binlog.as_ref().map(|b| self.path(b));
+        let stop_position = match &raw.target_position {
+            Some(at) if ok => Some(self.binlog_position(raw, at)),
+            _ => None,
+        };
         let target = if ok { self.recovery_target(raw) } else { None };
         let max_recovery_point_age = raw
             .max_recovery_point_age
@@ -330,11 +403,24 @@ impl Validator<'_> {
             );
             return None;
         }
+        if let (Some(at), None) = (&raw.target_position, &binlog) {
+            self.problems.at(
+                at.referenced,
+                "a `target_position` is reached by replaying binary logs; give `binlog:`, their folder",
+            );
+            return None;
+        }
+        let stop_position = match stop_position {
+            Some(None) => return None,
+            Some(Some(p)) => Some(p),
+            None => None,
+        };
         Some(Physical {
             kind: PhysicalKind::Mariabackup,
             wal: PathBuf::new(),
             binlog,
             target: target?,
+            stop_position,
             max_recovery_point_age,
             amcheck: raw.amcheck.unwrap_or(true),
             fetch: None,
@@ -445,6 +531,47 @@ impl Validator<'_> {
             ok = false;
         }
         ok.then_some(p)
+    }
+
+    /// mariabackup's `target_position`, the only target given.
+    fn binlog_position(
+        &mut self,
+        raw: &RawPhysical,
+        at: &Spanned<String>,
+    ) -> Option<BinlogPosition> {
+        let other = [
+            ("target_time", raw.target_time.is_some()),
+            (
+                "target",
+                raw.target.as_ref().is_some_and(|t| t.value != "latest"),
+            ),
+        ]
+        .into_iter()
+        .find(|(_, set)| *set);
+        if let Some((key, _)) = other {
+            self.problems.at(
+                at.referenced,
+                format!(
+                    "`target_position` and `{key}` cannot both be set; a mariabackup backup is \
+                     recovered to one target"
+                ),
+            );
+            return None;
+        }
+        let text = self.text(at);
+        match text.parse::<BinlogPosition>() {
+            Ok(p) => Some(p),
+            Err(why) => {
+                self.problems.at(
+                    at.referenced,
+                    format!(
+                        "target_position `{text}` is not FILE:POSITION ({why}); write it as SHOW \
+                         MASTER STATUS prints it, e.g. `binlog.000003:1234`"
+                    ),
+                );
+                None
+            }
+        }
     }
 
     /// `kind: pgbackrest`: its stanza (required) and pinned set.
@@ -583,7 +710,31 @@ fn is_lsn(s: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::is_lsn;
+    use super::{BinlogPosition, is_lsn};
+
+    #[test]
+    fn a_binlog_position_is_a_file_and_a_byte_position() {
+        let p: BinlogPosition = "mariadb-bin.000003:1234".parse().unwrap();
+        assert_eq!(p.file, "mariadb-bin.000003");
+        assert_eq!(p.position, 1234);
+        assert_eq!(p.to_string(), "mariadb-bin.000003:1234");
+        for (bad, why) in [
+            ("binlog.000003", "no `:`"),
+            ("binlog.000003:", "not a byte position"),
+            ("binlog.000003:-5", "not a byte position"),
+            ("binlog.000003:0x10", "not a byte position"),
+            ("binlog.000003:3", "before the binary log's first event"),
+            (":1234", "not a binary log's file name"),
+            ("../binlog.000003:1234", "not a binary log's file name"),
+            (
+                "/var/lib/mysql/binlog.000003:1234",
+                "not a binary log's file name",
+            ),
+        ] {
+            let e = bad.parse::<BinlogPosition>().unwrap_err();
+            assert!(e.contains(why), "{bad}: {e}");
+        }
+    }
 
     #[test]
     fn a_wal_location_is_two_hex_numbers() {

@@ -1152,6 +1152,26 @@ fn a_mariabackup_job_is_told_each_mistake_with_its_line() {
             "      target_time: \"2026-12-07T03:00:00Z\"\n",
             "give `binlog:`",
         ),
+        (
+            "      binlog: binlog\n",
+            "      target_position: binlog.000003:1234\n",
+            "give `binlog:`",
+        ),
+        (
+            "      binlog: binlog\n",
+            "      binlog: binlog\n      target_position: binlog.000003\n",
+            "is not FILE:POSITION",
+        ),
+        (
+            "      binlog: binlog\n",
+            "      binlog: binlog\n      target_position: binlog.000003:1234\n      target_time: \"2026-12-07T03:00:00Z\"\n",
+            "`target_position` and `target_time` cannot both be set",
+        ),
+        (
+            "      binlog: binlog\n",
+            "      binlog: binlog\n      target: immediate\n      target_position: binlog.000003:1234\n",
+            "`target_position` and `target` cannot both be set",
+        ),
     ];
     for (from, to, told) in cases {
         let text = MARIABACKUP.replace(from, to);
@@ -1163,6 +1183,39 @@ fn a_mariabackup_job_is_told_each_mistake_with_its_line() {
     let pg = PHYSICAL.replace("      wal: wal\n", "      wal: wal\n      binlog: b\n");
     let e = check(&pg).expect_err("binlog on pg").to_string();
     assert!(e.contains("`binlog:` is the binary logs"), "{e}");
+    let pg = PHYSICAL.replace(
+        "      wal: wal\n",
+        "      wal: wal\n      target_position: binlog.000003:1234\n",
+    );
+    let e = check(&pg).expect_err("target_position on pg").to_string();
+    assert!(
+        e.contains("`target_position` is a binary log position"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_mariabackup_job_stops_its_replay_at_a_binary_log_position() {
+    let text = MARIABACKUP.replace(
+        "      binlog: binlog\n",
+        "      binlog: binlog\n      target_position: \"mariadb-bin.000003:1234\"\n",
+    );
+    let c = check(&text).unwrap();
+    let p = c.jobs[0].physical.as_ref().unwrap();
+    assert_eq!(p.target, RecoveryTarget::Latest);
+    let stop = p.stop_position.as_ref().unwrap();
+    assert_eq!(
+        (stop.file.as_str(), stop.position),
+        ("mariadb-bin.000003", 1234)
+    );
+    assert_eq!(
+        check(MARIABACKUP).unwrap().jobs[0]
+            .physical
+            .as_ref()
+            .unwrap()
+            .stop_position,
+        None
+    );
 }
 
 #[test]

@@ -5,9 +5,14 @@
 //! in, and rolled forward with the binary logs by `mariadb-binlog` piped into
 //! the client.
 //!
-//! Nothing of the user's backup is written: folders are read on this host
-//! and streamed into the candidate (no network), and `--prepare`, which
-//! rewrites the backup it prepares, only ever runs on the copies. The chain
+//! An entry of the chain may also be an mbstream file (`mariadb-backup
+//! --backup --stream=xbstream`, plain or compressed with gzip or zstd), told
+//! by its bytes: it is decompressed on this host and streamed into the
+//! image's own `mbstream -x` in the candidate, then read as a folder.
+//!
+//! Nothing of the user's backup is written: folders and streams are read on
+//! this host and streamed into the candidate (no network), and `--prepare`,
+//! which rewrites the backup it prepares, only ever runs on the copies. The chain
 //! and the binary logs' continuity are told here; what a step found wrong
 //! with the backup is an `Err(String)` (a verdict), the checker's trouble a
 //! [`RestoreError`].
@@ -23,12 +28,17 @@ use super::RestoreError;
 use super::container::{self, exec_output, exec_output_env};
 use super::engine::Credentials;
 use super::physical::{self, CopyFailure};
+use crate::config::BinlogPosition;
 
 /// The data directory the server starts from (the engine's data mount).
 pub const DATADIR: &str = "/var/lib/mysql";
 /// Where the chain's folders are copied and prepared: `WORK/0` the full
 /// backup, `WORK/1`... the incremental ones. Not the data mount.
 pub const WORK: &str = "/var/lib/restoredrill-work";
+/// Where a stream is unpacked before the chain is known: `STAGING<n>`.
+const STAGING: &str = "/var/lib/restoredrill-work/stream-";
+/// The bytes every chunk of an xbstream starts with.
+const XBSTREAM_MAGIC: &[u8; 8] = b"XBSTCK01";
 /// Where the binary logs are copied.
 const BINLOG_DIR: &str = "/var/lib/restoredrill-work/binlog";
 /// The server's init file, on the data volume so a kept restore has it too.
@@ -65,6 +75,209 @@ pub struct Folder {
     pub from_lsn: u64,
     pub to_lsn: u64,
     pub last_lsn: u64,
+    /// For an mbstream file: where it was unpacked in the candidate.
+    pub unpacked: Option<String>,
+}
+
+/// How an mbstream file is compressed, told by its first bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    Plain,
+    Gzip,
+    Zstd,
+}
+
+fn compression_of(head: &[u8]) -> Compression {
+    if head.starts_with(&[0x1f, 0x8b]) {
+        Compression::Gzip
+    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Compression::Zstd
+    } else {
+        Compression::Plain
+    }
+}
+
+/// An mbstream file of the source's folder, not yet unpacked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StreamFile {
+    pub path: PathBuf,
+    pub name: String,
+    pub compression: Compression,
+    pub modified: std::time::SystemTime,
+}
+
+/// The source's newest entry: a folder or a stream.
+#[derive(Debug, Clone)]
+pub enum Newest {
+    Folder(Folder),
+    Stream(StreamFile),
+}
+
+/// What the source's folder holds: the newest entry, the other backup
+/// folders, and the other streams, oldest first.
+#[derive(Debug, Clone)]
+pub struct Entries {
+    pub newest: Newest,
+    pub folders: Vec<Folder>,
+    pub streams: Vec<StreamFile>,
+}
+
+/// `file` decompressed as its first bytes say.
+fn decoded(
+    file: tokio::fs::File,
+    compression: Compression,
+) -> std::pin::Pin<Box<dyn tokio::io::AsyncRead + Send>> {
+    let reader = tokio::io::BufReader::with_capacity(256 * 1024, file);
+    match compression {
+        Compression::Plain => Box::pin(reader),
+        Compression::Gzip => {
+            let mut d = async_compression::tokio::bufread::GzipDecoder::new(reader);
+            d.multiple_members(true);
+            Box::pin(d)
+        }
+        Compression::Zstd => Box::pin(async_compression::tokio::bufread::ZstdDecoder::new(reader)),
+    }
+}
+
+/// The compression of the file at `path` if, decompressed, it starts with
+/// the xbstream magic; `None` for any other file.
+pub async fn sniff_stream(path: &Path) -> std::io::Result<Option<Compression>> {
+    use tokio::io::AsyncReadExt;
+    let mut file = crate::source::reader::open_regular(path).await?;
+    let mut head = [0u8; 4];
+    let n = read_up_to(&mut file, &mut head).await?;
+    let compression = compression_of(&head[..n]);
+    let file = crate::source::reader::open_regular(path).await?;
+    let mut magic = [0u8; 8];
+    // Bytes that do not decompress are no stream.
+    let Ok(n) = read_up_to(&mut decoded(file, compression).take(8), &mut magic).await else {
+        return Ok(None);
+    };
+    Ok((n == 8 && &magic == XBSTREAM_MAGIC).then_some(compression))
+}
+
+/// Fills `buf` as far as the reader goes.
+async fn read_up_to(
+    r: &mut (impl tokio::io::AsyncRead + Unpin),
+    buf: &mut [u8],
+) -> std::io::Result<usize> {
+    use tokio::io::AsyncReadExt;
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]).await? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
+}
+
+/// The entries of the folder `newest` lies in: backup folders (read here)
+/// and mbstream files (told by their bytes). `Err`: the newest is neither.
+pub async fn entries(newest: &Path) -> Result<Entries, String> {
+    let parent = newest.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let at = newest.to_path_buf();
+    let listed = tokio::task::spawn_blocking(move || list_entries(&parent, &at))
+        .await
+        .map_err(|e| format!("reading the backup folder panicked: {e}"))??;
+    let (newest_folder, folders, files) = listed;
+    let mut streams = Vec::new();
+    for (path, modified) in files {
+        match sniff_stream(&path).await {
+            Ok(Some(compression)) => streams.push(StreamFile {
+                name: file_name(&path),
+                path,
+                compression,
+                modified,
+            }),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "left out of the chain: unreadable")
+            }
+        }
+    }
+    streams.sort_by_key(|s| (s.modified, s.name.clone()));
+    let newest_entry = match newest_folder {
+        Some(f) => Newest::Folder(f),
+        None => {
+            let compression = sniff_stream(newest)
+                .await
+                .map_err(|e| format!("cannot read {}: {e}", newest.display()))?
+                .ok_or_else(|| {
+                    format!(
+                        "{} is neither a mariadb-backup folder (it has no xtrabackup_checkpoints) \
+                         nor an mbstream file (its bytes, plain or gzip or zstd compressed, do not \
+                         start with XBSTCK01)",
+                        newest.display()
+                    )
+                })?;
+            let modified = std::fs::metadata(newest)
+                .and_then(|m| m.modified())
+                .unwrap_or(std::time::UNIX_EPOCH);
+            Newest::Stream(StreamFile {
+                path: newest.to_path_buf(),
+                name: file_name(newest),
+                compression,
+                modified,
+            })
+        }
+    };
+    Ok(Entries {
+        newest: newest_entry,
+        folders,
+        streams,
+    })
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// The newest entry as a folder (if it is one), the other backup folders,
+/// and the other regular files with their modification times.
+type Listed = (
+    Option<Folder>,
+    Vec<Folder>,
+    Vec<(PathBuf, std::time::SystemTime)>,
+);
+
+fn list_entries(parent: &Path, newest: &Path) -> Result<Listed, String> {
+    let newest_folder = if newest.is_dir() {
+        Some(read_folder(newest)?.ok_or_else(|| {
+            format!(
+                "{} is no mariadb-backup folder: it has no xtrabackup_checkpoints",
+                newest.display()
+            )
+        })?)
+    } else {
+        None
+    };
+    let mut folders = Vec::new();
+    let mut files = Vec::new();
+    let entries =
+        std::fs::read_dir(parent).map_err(|e| format!("cannot read {}: {e}", parent.display()))?;
+    for e in entries {
+        let e = e.map_err(|e| format!("cannot read {}: {e}", parent.display()))?;
+        let name = e.file_name().to_string_lossy().into_owned();
+        if e.path() == newest || name.starts_with('.') {
+            continue;
+        }
+        let Ok(kind) = e.file_type() else { continue };
+        if kind.is_dir() {
+            if let Some(f) = read_folder(&e.path())? {
+                folders.push(f);
+            }
+        } else if kind.is_file() && !crate::source::is_sidecar_name(&name) {
+            let modified = e
+                .metadata()
+                .and_then(|m| m.modified())
+                .unwrap_or(std::time::UNIX_EPOCH);
+            files.push((e.path(), modified));
+        }
+    }
+    Ok((newest_folder, folders, files))
 }
 
 /// Reads a small file of a backup folder, bounded.
@@ -137,33 +350,8 @@ fn read_folder(path: &Path) -> Result<Option<Folder>, String> {
         from_lsn,
         to_lsn,
         last_lsn,
+        unpacked: None,
     }))
-}
-
-/// The chain that ends with the source's newest entry `newest`: the full
-/// backup and the incremental ones after it, in the order they are
-/// prepared. An `Err` says what is missing (the backup's fault).
-pub fn chain(newest: &Path) -> Result<Vec<Folder>, String> {
-    let Some(last) = read_folder(newest)? else {
-        return Err(format!(
-            "{} is no mariadb-backup folder: it has no xtrabackup_checkpoints",
-            newest.display()
-        ));
-    };
-    let parent = newest.parent().unwrap_or(Path::new("."));
-    let mut folders = Vec::new();
-    let entries =
-        std::fs::read_dir(parent).map_err(|e| format!("cannot read {}: {e}", parent.display()))?;
-    for e in entries {
-        let e = e.map_err(|e| format!("cannot read {}: {e}", parent.display()))?;
-        if e.path() == newest || !e.file_type().is_ok_and(|t| t.is_dir()) {
-            continue;
-        }
-        if let Some(f) = read_folder(&e.path())? {
-            folders.push(f);
-        }
-    }
-    chain_of(folders, last)
 }
 
 /// Walks back from `last`: each incremental continues the folder before
@@ -215,27 +403,33 @@ pub struct BinlogInfo {
     pub gtid: String,
 }
 
-/// Reads the binary log position a backup folder recorded.
-pub fn binlog_info(dir: &Path) -> Result<BinlogInfo, String> {
-    let path = ["mariadb_backup_binlog_info", "xtrabackup_binlog_info"]
-        .iter()
-        .map(|n| dir.join(n))
-        .find(|p| p.exists())
-        .ok_or_else(|| {
-            format!(
-                "{} has no xtrabackup_binlog_info: the backup does not say where the binary logs \
-                 continue (was the server writing binary logs?)",
-                dir.display()
-            )
-        })?;
-    let text = read_small(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    parse_binlog_info(&text).ok_or_else(|| {
+/// The binary log position the chain's last backup recorded, read from
+/// its copy `dir` in the candidate (`name` for the report).
+pub async fn binlog_info(
+    docker: &Docker,
+    id: &str,
+    dir: &str,
+    name: &str,
+) -> Result<Result<BinlogInfo, String>, RestoreError> {
+    let mut found = None;
+    for file in ["mariadb_backup_binlog_info", "xtrabackup_binlog_info"] {
+        if let Some(text) = read_copied(docker, id, &format!("{dir}/{file}")).await? {
+            found = Some((file, text));
+            break;
+        }
+    }
+    let Some((file, text)) = found else {
+        return Ok(Err(format!(
+            "{name} has no xtrabackup_binlog_info: the backup does not say where the binary logs \
+             continue (was the server writing binary logs?)"
+        )));
+    };
+    Ok(parse_binlog_info(&text).ok_or_else(|| {
         format!(
-            "{} is not `FILE<TAB>POSITION<TAB>GTID`: {}",
-            path.display(),
+            "{name}/{file} is not `FILE<TAB>POSITION<TAB>GTID`: {}",
             text.trim()
         )
-    })
+    }))
 }
 
 fn parse_binlog_info(text: &str) -> Option<BinlogInfo> {
@@ -253,13 +447,45 @@ fn parse_binlog_info(text: &str) -> Option<BinlogInfo> {
 }
 
 /// The backup's end (`xtrabackup_info` `end_time`, the backing-up host's
-/// clock, read as UTC).
-pub fn end_time(dir: &Path) -> Option<DateTime<Utc>> {
-    let text = read_small(&dir.join("xtrabackup_info")).ok()?;
-    let f = fields(&text);
+/// clock, read as UTC), from its copy `dir` in the candidate.
+pub async fn end_time(
+    docker: &Docker,
+    id: &str,
+    dir: &str,
+) -> Result<Option<DateTime<Utc>>, RestoreError> {
+    let text = read_copied(docker, id, &format!("{dir}/xtrabackup_info")).await?;
+    Ok(text.as_deref().and_then(parse_end_time))
+}
+
+fn parse_end_time(text: &str) -> Option<DateTime<Utc>> {
+    let f = fields(text);
     NaiveDateTime::parse_from_str(f.get("end_time")?, "%Y-%m-%d %H:%M:%S")
         .ok()
         .map(|n| n.and_utc())
+}
+
+/// A small file of a copy in the candidate (its first [`SMALL`] bytes);
+/// `None` when it is not there.
+async fn read_copied(
+    docker: &Docker,
+    id: &str,
+    path: &str,
+) -> Result<Option<String>, RestoreError> {
+    let p = shell_quote(path);
+    let (code, out) = sh(
+        docker,
+        id,
+        format!("[ -f {p} ] || exit 3\nhead -c {SMALL} {p}"),
+    )
+    .await?;
+    match code {
+        0 => Ok(Some(out)),
+        3 => Ok(None),
+        _ => Err(RestoreError::Unexpected(format!(
+            "cannot read {path} in the candidate (exit {code}): {}",
+            out.trim()
+        ))),
+    }
 }
 
 /// Runs a shell script in the candidate as root, keeping its output.
@@ -280,12 +506,9 @@ fn shell_quote(s: &str) -> String {
 
 /// Makes the work folders and checks that the data directory is empty (a
 /// held candidate's is; what the image put there is removed).
-pub async fn make_room(docker: &Docker, id: &str, folders: usize) -> Result<(), RestoreError> {
-    let mut dirs: Vec<String> = (0..folders).map(|i| format!("{WORK}/{i}")).collect();
-    dirs.push(BINLOG_DIR.into());
+pub async fn make_room(docker: &Docker, id: &str) -> Result<(), RestoreError> {
     let script = format!(
-        "set -e\nmkdir -p {DATADIR} {}\nfind {DATADIR} -mindepth 1 -delete\n[ -z \"$(ls -A {DATADIR})\" ]",
-        dirs.join(" ")
+        "set -e\nmkdir -p {DATADIR} {WORK} {BINLOG_DIR}\nfind {DATADIR} -mindepth 1 -delete\n[ -z \"$(ls -A {DATADIR})\" ]"
     );
     let (code, out) = sh(docker, id, script).await?;
     if code != 0 {
@@ -297,15 +520,177 @@ pub async fn make_room(docker: &Docker, id: &str, folders: usize) -> Result<(), 
     Ok(())
 }
 
-/// Copies each folder of the chain into `WORK/<n>`. FIFOs and devices are
-/// left out, links stay links.
-pub async fn copy_chain(docker: &Docker, id: &str, chain: &[Folder]) -> Result<(), CopyFailure> {
+/// The chain that ends with the source's newest entry: the full backup and
+/// the incremental ones after it, in the order they are prepared. Streams
+/// are unpacked in the candidate as the walk back needs them, newest
+/// first, since only their unpacked `xtrabackup_checkpoints` tells where
+/// they belong. An `Err` says what is missing or broken (the backup's fault).
+pub async fn chain(
+    docker: &Docker,
+    id: &str,
+    entries: Entries,
+) -> Result<Result<Vec<Folder>, String>, RestoreError> {
+    let Entries {
+        newest,
+        folders: mut known,
+        streams: mut pending,
+    } = entries;
+    let mut unpacked = 0;
+    let last = match newest {
+        Newest::Folder(f) => f,
+        Newest::Stream(s) => match unpack(docker, id, &s, &format!("{STAGING}{unpacked}")).await? {
+            Ok(f) => f,
+            Err(why) => return Ok(Err(why)),
+        },
+    };
+    let mut broken = Vec::new();
+    loop {
+        let why = match chain_of(known.clone(), last.clone()) {
+            Ok(chain) => return Ok(Ok(chain)),
+            Err(why) => why,
+        };
+        let Some(s) = pending.pop() else {
+            if !broken.is_empty() {
+                return Ok(Err(format!("{why} (and {})", broken.join("; "))));
+            }
+            return Ok(Err(why));
+        };
+        unpacked += 1;
+        match unpack(docker, id, &s, &format!("{STAGING}{unpacked}")).await? {
+            Ok(f) => known.push(f),
+            Err(e) => broken.push(e),
+        }
+    }
+}
+
+/// Unpacks the stream `s` into `dest` with the image's `mbstream -x`, the
+/// file decompressed here on the way, and reads its checkpoints there.
+/// `Err`: the stream is cut or garbled (mbstream's exit and words).
+async fn unpack(
+    docker: &Docker,
+    id: &str,
+    s: &StreamFile,
+    dest: &str,
+) -> Result<Result<Folder, String>, RestoreError> {
+    let (code, out) = sh(docker, id, format!("mkdir -p {}", shell_quote(dest))).await?;
+    if code != 0 {
+        return Err(RestoreError::Unexpected(format!(
+            "cannot make {dest} in the candidate (exit {code}): {}",
+            out.trim()
+        )));
+    }
+    let file = match crate::source::reader::open_regular(&s.path).await {
+        Ok(f) => f,
+        Err(e) => return Ok(Err(format!("cannot read the stream {}: {e}", s.name))),
+    };
+    let mut input = decoded(file, s.compression);
+    let cmd = vec![
+        "mbstream".into(),
+        "-x".into(),
+        "-C".into(),
+        dest.to_string(),
+    ];
+    let outcome = container::exec(docker, id, cmd, vec![], Some(&mut input)).await?;
+    let said = tail(&outcome.output_tail.join("\n"), 5);
+    if let Some(e) = outcome.input_error {
+        return Ok(Err(format!(
+            "the stream {} cannot be read to its end: {e} (mbstream -x exit {}{})",
+            s.name,
+            outcome.exit_code,
+            if said.is_empty() {
+                String::new()
+            } else {
+                format!(": {said}")
+            }
+        )));
+    }
+    if outcome.exit_code != 0 {
+        container::still_running(docker, id).await?;
+        return Ok(Err(format!(
+            "mbstream -x could not unpack the stream {} (exit {}): {}; it is cut or garbled",
+            s.name,
+            outcome.exit_code,
+            if said.is_empty() {
+                "it said nothing"
+            } else {
+                said.as_str()
+            }
+        )));
+    }
+    let Some(text) = read_copied(docker, id, &format!("{dest}/xtrabackup_checkpoints")).await?
+    else {
+        return Ok(Err(format!(
+            "the stream {} holds no xtrabackup_checkpoints though mbstream -x unpacked it (exit 0): \
+             it is cut before its end (mariadb-backup streams that file among its last) or is no \
+             mariadb-backup --backup --stream",
+            s.name
+        )));
+    };
+    // mbstream reads a stream cut between two chunks as a whole one.
+    if read_copied(docker, id, &format!("{dest}/xtrabackup_info"))
+        .await?
+        .is_none()
+    {
+        return Ok(Err(format!(
+            "the stream {} holds no xtrabackup_info though mbstream -x unpacked it (exit 0): it is \
+             cut before its end (mariadb-backup streams that file last)",
+            s.name
+        )));
+    }
+    let (full, from_lsn, to_lsn, last_lsn) = match parse_checkpoints(&text) {
+        Ok(c) => c,
+        Err(e) => {
+            return Ok(Err(format!(
+                "{}'s xtrabackup_checkpoints is unreadable: {e}",
+                s.name
+            )));
+        }
+    };
+    Ok(Ok(Folder {
+        path: s.path.clone(),
+        name: s.name.clone(),
+        full,
+        from_lsn,
+        to_lsn,
+        last_lsn,
+        unpacked: Some(dest.to_string()),
+    }))
+}
+
+/// Puts each backup of the chain at `WORK/<n>`: a folder is copied (FIFOs
+/// and devices left out, links stay links), an unpacked stream moved; the
+/// streams unpacked that are not in the chain are removed.
+pub async fn place_chain(docker: &Docker, id: &str, chain: &[Folder]) -> Result<(), CopyFailure> {
     for (i, f) in chain.iter().enumerate() {
-        let dir = f.path.clone();
-        let (body, failed) =
-            physical::tar_stream(move |b| physical::append_tree(b, &dir, Path::new("")));
-        let what = format!("the backup folder {}", f.name);
-        physical::upload_checked(docker, id, &format!("{WORK}/{i}"), body, failed, &what).await?;
+        let dest = format!("{WORK}/{i}");
+        let script = match &f.unpacked {
+            Some(dir) => format!("mv {} {dest}", shell_quote(dir)),
+            None => format!("mkdir -p {dest}"),
+        };
+        let (code, out) = sh(docker, id, script).await.map_err(CopyFailure::Checker)?;
+        if code != 0 {
+            return Err(CopyFailure::Checker(RestoreError::Unexpected(format!(
+                "cannot place {} at {dest} in the candidate (exit {code}): {}",
+                f.name,
+                out.trim()
+            ))));
+        }
+        if f.unpacked.is_none() {
+            let dir = f.path.clone();
+            let (body, failed) =
+                physical::tar_stream(move |b| physical::append_tree(b, &dir, Path::new("")));
+            let what = format!("the backup folder {}", f.name);
+            physical::upload_checked(docker, id, &dest, body, failed, &what).await?;
+        }
+    }
+    let (code, out) = sh(docker, id, format!("rm -rf {STAGING}*"))
+        .await
+        .map_err(CopyFailure::Checker)?;
+    if code != 0 {
+        return Err(CopyFailure::Checker(RestoreError::Unexpected(format!(
+            "cannot remove the unpacked streams left out of the chain (exit {code}): {}",
+            out.trim()
+        ))));
     }
     Ok(())
 }
@@ -722,9 +1107,55 @@ fn header_time(line: &str) -> Option<DateTime<Utc>> {
         .map(|n| n.and_utc())
 }
 
+/// The binary logs a replay to the position `to` reads: those from the
+/// backup's on, up to `to`'s file. `Err`: the file is not among them, or
+/// the position lies before the backup's own.
+pub fn files_up_to<'a>(
+    files: &'a [String],
+    to: &BinlogPosition,
+    start: &BinlogInfo,
+) -> Result<&'a [String], String> {
+    let Some(i) = files.iter().position(|f| *f == to.file) else {
+        return Err(match (files.first(), files.last()) {
+            (Some(first), Some(last)) => format!(
+                "the binary log {} of the target position {to} is not among the binary logs the \
+                 replay reads ({first} to {last}, from where the backup says they continue): the \
+                 replay would end at the end of {last}, short of the target",
+                to.file
+            ),
+            _ => format!(
+                "the binary log {} of the target position {to} is not in the binlog folder",
+                to.file
+            ),
+        });
+    };
+    if to.file == start.file && to.position < start.position {
+        return Err(format!(
+            "the target position {to} lies before the backup's own position {}:{}: the backup \
+             already holds what came after it",
+            start.file, start.position
+        ));
+    }
+    Ok(&files[..=i])
+}
+
+/// The size of a copied binary log.
+async fn binlog_size(docker: &Docker, id: &str, file: &str) -> Result<u64, RestoreError> {
+    let path = format!("{BINLOG_DIR}/{file}");
+    let (code, out) = sh(docker, id, format!("stat -c %s {}", shell_quote(&path))).await?;
+    match (code, out.trim().parse()) {
+        (0, Ok(n)) => Ok(n),
+        _ => Err(RestoreError::Unexpected(format!(
+            "cannot tell the size of {path} in the candidate (exit {code}): {}",
+            out.trim()
+        ))),
+    }
+}
+
 /// Replays the binary logs from the backup's GTID position, up to `stop`
-/// if given: `mariadb-binlog` into a file, then the client reads it, each
-/// with its own exit code. `Err` says why the replay failed or fell short.
+/// or `stop_position` (in the last file) if given: `mariadb-binlog` into a
+/// file, then the client reads it, each with its own exit code. `Err` says
+/// why the replay failed or fell short.
 pub async fn replay(
     docker: &Docker,
     id: &str,
@@ -732,6 +1163,7 @@ pub async fn replay(
     start: &str,
     files: &[String],
     stop: Option<DateTime<Utc>>,
+    stop_position: Option<&BinlogPosition>,
 ) -> Result<Result<Replayed, String>, RestoreError> {
     let mut cmd = vec![
         "mariadb-binlog".to_string(),
@@ -742,6 +1174,9 @@ pub async fn replay(
             "--stop-datetime={}",
             t.format("%Y-%m-%d %H:%M:%S%.6f")
         ));
+    }
+    if let Some(p) = stop_position {
+        cmd.push(format!("--stop-position={}", p.position));
     }
     cmd.extend(files.iter().map(|f| format!("{BINLOG_DIR}/{f}")));
     let quoted: Vec<String> = cmd.iter().map(|a| shell_quote(a)).collect();
@@ -778,6 +1213,18 @@ pub async fn replay(
             t.to_rfc3339(),
             describe_last(&replayed)
         )));
+    }
+    if let Some(p) = stop_position {
+        let size = binlog_size(docker, id, &p.file).await?;
+        if p.position > size || out.contains("Did not reach stop position") {
+            return Ok(Err(format!(
+                "the binary logs end before the target position {p}: {} ends at byte {size}, so \
+                 the replay reached {}:{size}; the last transaction in them is {}",
+                p.file,
+                p.file,
+                describe_last(&replayed)
+            )));
+        }
     }
     let client = format!(
         "exec mariadb --protocol=TCP -h127.0.0.1 -u{} --max-allowed-packet=1073741824 <{REPLAY}",
@@ -939,7 +1386,57 @@ mod tests {
             from_lsn: from,
             to_lsn: to,
             last_lsn: last,
+            unpacked: None,
         }
+    }
+
+    #[test]
+    fn compression_is_told_by_the_first_bytes() {
+        assert_eq!(compression_of(&[0x1f, 0x8b, 8, 0]), Compression::Gzip);
+        assert_eq!(compression_of(&[0x28, 0xb5, 0x2f, 0xfd]), Compression::Zstd);
+        assert_eq!(compression_of(b"XBSTCK01"), Compression::Plain);
+        assert_eq!(compression_of(&[0x1f]), Compression::Plain);
+    }
+
+    #[tokio::test]
+    async fn a_stream_is_told_by_its_magic_after_decompression_not_by_its_name() {
+        use tokio::io::AsyncWriteExt;
+        let dir = tempfile::tempdir().unwrap();
+        let chunk = b"XBSTCK01\0P\x0c\0\0\0backup-my.cnf";
+        let write = |name: &str, bytes: &[u8]| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, bytes).unwrap();
+            p
+        };
+        let plain = write("monday.bak", chunk);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gz, chunk).unwrap();
+        let gzip = write("full.xb", &gz.finish().unwrap());
+        let mut zs = async_compression::tokio::write::ZstdEncoder::new(Vec::new());
+        zs.write_all(chunk).await.unwrap();
+        zs.shutdown().await.unwrap();
+        let zstd = write("x", &zs.into_inner());
+        assert_eq!(
+            sniff_stream(&plain).await.unwrap(),
+            Some(Compression::Plain)
+        );
+        assert_eq!(sniff_stream(&gzip).await.unwrap(), Some(Compression::Gzip));
+        assert_eq!(sniff_stream(&zstd).await.unwrap(), Some(Compression::Zstd));
+        // A name is not enough, nor a magic cut short, nor a broken gzip.
+        let dump = write("full.xb.gz", b"-- MariaDB dump 10.19\n");
+        assert_eq!(sniff_stream(&dump).await.unwrap(), None);
+        let short = write("short.xb", b"XBSTCK0");
+        assert_eq!(sniff_stream(&short).await.unwrap(), None);
+        let broken = write("broken.xb.gz", &[0x1f, 0x8b, 0xff, 0xff, 0xff]);
+        assert_eq!(sniff_stream(&broken).await.unwrap(), None);
+    }
+
+    #[test]
+    fn the_end_time_is_read_as_utc() {
+        let t =
+            parse_end_time("start_time = 2026-12-07 03:50:40\nend_time = 2026-12-07 03:50:45\n");
+        assert_eq!(t.unwrap().to_rfc3339(), "2026-12-07T03:50:45+00:00");
+        assert!(parse_end_time("end_time = soon\n").is_none());
     }
 
     #[test]
@@ -1043,6 +1540,29 @@ mod tests {
         );
         let e = judge_heads(&whole[1..], "0-1-5").unwrap_err();
         assert!(e.contains("0-1-5") && e.contains("binlog.000004"), "{e}");
+    }
+
+    #[test]
+    fn a_position_target_replays_the_files_up_to_its_own() {
+        let files: Vec<String> = (3..=6).map(|n| format!("binlog.00000{n}")).collect();
+        let start = parse_binlog_info("binlog.000003\t6406\t0-1-12").unwrap();
+        let to = |s: &str| s.parse::<BinlogPosition>().unwrap();
+        let up_to = files_up_to(&files, &to("binlog.000004:3546"), &start).unwrap();
+        assert_eq!(up_to, &files[..2]);
+        assert_eq!(
+            files_up_to(&files, &to("binlog.000003:7000"), &start).unwrap(),
+            &files[..1]
+        );
+        let e = files_up_to(&files, &to("binlog.000099:4"), &start).unwrap_err();
+        assert!(
+            e.contains("binlog.000099") && e.contains("end of binlog.000006"),
+            "{e}"
+        );
+        let e = files_up_to(&files, &to("binlog.000003:100"), &start).unwrap_err();
+        assert!(
+            e.contains("before the backup's own position binlog.000003:6406"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -19,6 +19,17 @@ use crate::vocab::Phase;
 /// How many of the server's last log lines a failed start reports.
 const LOG_LINES: usize = 15;
 
+/// What the copy put in the candidate and read there.
+struct Copied {
+    chain: Vec<Folder>,
+    /// Where the binary logs continue, when they are replayed.
+    start: Option<mariabackup::BinlogInfo>,
+    /// The last backup's end.
+    end: Option<chrono::DateTime<chrono::Utc>>,
+    /// The binary logs copied, in order.
+    binlogs: Vec<String>,
+}
+
 impl Run<'_> {
     /// Chain, copy, prepare, start, replay, then lock logins and check;
     /// the credentials of the database checked.
@@ -39,7 +50,10 @@ impl Run<'_> {
             (RecoveryTarget::Latest, false) => {
                 "latest (no binlog folder: the backup itself)".to_string()
             }
-            (RecoveryTarget::Latest, true) => "latest (every binary log)".to_string(),
+            (RecoveryTarget::Latest, true) => match &p.stop_position {
+                Some(pos) => format!("binary log position {pos}"),
+                None => "latest (every binary log)".to_string(),
+            },
             (t, _) => t.to_string(),
         };
         self.report.recovery = Some(RecoveryReport {
@@ -47,28 +61,9 @@ impl Run<'_> {
             target,
             ..Default::default()
         });
-        let chain = tokio::task::spawn_blocking(move || mariabackup::chain(&newest))
-            .await
-            .map_err(|e| Stop::error(format!("reading the backup folders panicked: {e}")))?
-            .map_err(Stop::fail)?;
-        let last = chain.last().expect("a chain has its newest folder").clone();
-        let r = self.recovery();
-        r.backup_label = Some(
-            chain
-                .iter()
-                .map(|f| f.name.as_str())
-                .collect::<Vec<_>>()
-                .join(" + "),
-        );
-        r.start_lsn = Some(last.to_lsn.to_string());
-        let start = match replays {
-            true => Some(mariabackup::binlog_info(&last.path).map_err(Stop::fail)?),
-            false => None,
-        };
-        let end = mariabackup::end_time(&last.path);
-        self.recovery().backup_started = end.map(|t| t.to_rfc3339());
-
-        let files = self.copy_chain(l, &chain, p, start.as_ref()).await?;
+        let entries = mariabackup::entries(&newest).await.map_err(Stop::fail)?;
+        let copied = self.copy_chain(l, entries, p, replays).await?;
+        let (chain, start, end, files) = (copied.chain, copied.start, copied.end, copied.binlogs);
         let started = Instant::now();
         let replayed = self
             .prepare_start_replay(l, &chain, p, start.as_ref(), &files)
@@ -85,45 +80,90 @@ impl Run<'_> {
         self.check_recovered(l, dump, p, took).await
     }
 
-    /// Copies the chain's folders and the binary logs the replay needs
-    /// into the candidate; the binary logs, in order.
+    /// Finds the chain (unpacking streams as it needs them), puts it in the
+    /// candidate with the binary logs the replay needs, and reads where the
+    /// last backup says they continue.
     async fn copy_chain(
         &mut self,
         l: &Launched,
-        chain: &[Folder],
+        entries: mariabackup::Entries,
         p: &Physical,
-        start: Option<&mariabackup::BinlogInfo>,
-    ) -> Result<Vec<String>, Stop> {
+        replays: bool,
+    ) -> Result<Copied, Stop> {
         let docker = &self.ctx.docker;
         let id = l.candidate.id.as_str();
         let binlog_dir = p.binlog.clone();
-        let first = start.map(|s| s.file.clone());
+        // The chain found is reported even when the copy fails after it.
         let copying = async {
-            mariabackup::make_room(docker, id, chain.len()).await?;
-            mariabackup::copy_chain(docker, id, chain)
-                .await
-                .map_err(copy_stop)?;
-            let (Some(dir), Some(first)) = (binlog_dir, first) else {
-                return Ok::<_, Stop>(Vec::new());
-            };
-            let listed = dir.clone();
-            let files =
-                tokio::task::spawn_blocking(move || mariabackup::plan_binlogs(&listed, &first))
+            let mut found = None;
+            let copied = async {
+                mariabackup::make_room(docker, id).await?;
+                let chain = mariabackup::chain(docker, id, entries)
+                    .await?
+                    .map_err(Stop::fail)?;
+                mariabackup::place_chain(docker, id, &chain)
                     .await
-                    .map_err(|e| Stop::error(format!("listing the binary logs panicked: {e}")))?
                     .map_err(copy_stop)?;
-            mariabackup::copy_binlogs(docker, id, &dir, &files)
-                .await
-                .map_err(copy_stop)?;
-            Ok(files)
+                let last = chain.last().expect("a chain has its newest backup");
+                let dir = format!("{}/{}", mariabackup::WORK, chain.len() - 1);
+                let end = mariabackup::end_time(docker, id, &dir).await?;
+                found = Some((chain.clone(), end));
+                let start = match (replays, binlog_dir) {
+                    (true, Some(binlog_dir)) => {
+                        let info = mariabackup::binlog_info(docker, id, &dir, &last.name)
+                            .await?
+                            .map_err(Stop::fail)?;
+                        Some((info, binlog_dir))
+                    }
+                    _ => None,
+                };
+                let Some((info, binlog_dir)) = start else {
+                    return Ok::<_, Stop>(Copied {
+                        chain,
+                        start: None,
+                        end,
+                        binlogs: Vec::new(),
+                    });
+                };
+                let (listed, first) = (binlog_dir.clone(), info.file.clone());
+                let files =
+                    tokio::task::spawn_blocking(move || mariabackup::plan_binlogs(&listed, &first))
+                        .await
+                        .map_err(|e| Stop::error(format!("listing the binary logs panicked: {e}")))?
+                        .map_err(copy_stop)?;
+                mariabackup::copy_binlogs(docker, id, &binlog_dir, &files)
+                    .await
+                    .map_err(copy_stop)?;
+                Ok(Copied {
+                    chain,
+                    start: Some(info),
+                    end,
+                    binlogs: files,
+                })
+            }
+            .await;
+            (found, copied)
         };
-        let bounded = self.bounded("copying the backup folders and binary logs", copying);
-        let files = self.timed(Phase::Copy, bounded).await??;
+        let bounded = self.bounded("copying the backups and binary logs", copying);
+        let (found, copied) = self.timed(Phase::Copy, bounded).await?;
+        if let Some((chain, end)) = found {
+            let last = chain.last().expect("a chain has its newest backup");
+            let label = chain
+                .iter()
+                .map(|f| f.name.as_str())
+                .collect::<Vec<_>>()
+                .join(" + ");
+            let r = self.recovery();
+            r.backup_label = Some(label);
+            r.start_lsn = Some(last.to_lsn.to_string());
+            r.backup_started = end.map(|t| t.to_rfc3339());
+        }
+        let copied = copied?;
         let r = self.recovery();
-        r.wal_first = files.first().cloned();
-        r.wal_newest = files.last().cloned();
-        r.wal_segments = files.len() as u64;
-        Ok(files)
+        r.wal_first = copied.binlogs.first().cloned();
+        r.wal_newest = copied.binlogs.last().cloned();
+        r.wal_segments = copied.binlogs.len() as u64;
+        Ok(copied)
     }
 
     /// Prepares the chain, moves it into the data directory, starts the
@@ -141,6 +181,12 @@ impl Run<'_> {
         let stop_at = match &p.target {
             RecoveryTarget::Time(t) => Some(*t),
             _ => None,
+        };
+        let files = match (&p.stop_position, start) {
+            (Some(to), Some(start)) => {
+                mariabackup::files_up_to(files, to, start).map_err(Stop::fail)?
+            }
+            _ => files,
         };
         let recovering = async {
             mariabackup::prepare(docker, id, chain)
@@ -178,9 +224,18 @@ impl Run<'_> {
                 .await?
                 .map_err(Stop::fail)?;
             mariabackup::judge_heads(&heads, &start.gtid).map_err(Stop::fail)?;
-            mariabackup::replay(docker, id, &l.creds, &start.gtid, files, stop_at)
-                .await?
-                .map_err(Stop::fail)
+            let stop_position = p.stop_position.as_ref();
+            mariabackup::replay(
+                docker,
+                id,
+                &l.creds,
+                &start.gtid,
+                files,
+                stop_at,
+                stop_position,
+            )
+            .await?
+            .map_err(Stop::fail)
         };
         let bounded = super::recover::within_restore_timeout(
             job,
@@ -188,7 +243,8 @@ impl Run<'_> {
             recovering,
         );
         let replayed = self.timed(Phase::Recover, bounded).await?;
-        // Every file is replayed only to the latest point.
+        // Every file is replayed only to the latest point; to a position,
+        // up to its file.
         if start.is_some() && p.target == RecoveryTarget::Latest {
             self.recovery().last_segment_replayed = files.last().cloned();
         }
