@@ -564,9 +564,9 @@ async fn pgbackrest(
     exec_output(docker, id, cmd, OUTPUT_LIMIT).await
 }
 
-/// pgBackRest's settings for a repository in S3 (`repo1-type=s3`), and
-/// whether they name a CA file ([`S3_CA`], which the caller puts beside
-/// them). Keys not in the job are taken from `AWS_ACCESS_KEY_ID`,
+/// pgBackRest's settings for a repository in S3 (`repo1-type=s3`); with
+/// `ca` they name the CA file the caller puts beside them (see
+/// [`s3_files`]). Keys not in the job are taken from `AWS_ACCESS_KEY_ID`,
 /// `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`; the region from
 /// `AWS_REGION` / `AWS_DEFAULT_REGION`, else `us-east-1`, as the `s3`
 /// source does. `Err` says what is missing (the job's setup).
@@ -718,7 +718,7 @@ impl RepoInfo {
 
 /// `pgbackrest info` of `stanza`; `Err` what pgBackRest said (no stanza,
 /// no set: the backup's fault unless it could not reach the repository,
-/// see [`unreachable`]).
+/// see [`unreachable()`]).
 pub async fn pgbackrest_info(
     docker: &Docker,
     id: &str,
