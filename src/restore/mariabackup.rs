@@ -465,7 +465,8 @@ fn parse_end_time(text: &str) -> Option<DateTime<Utc>> {
 }
 
 /// A small file of a copy in the candidate (its first [`SMALL`] bytes);
-/// `None` when it is not there.
+/// `None` when it is not there, or is a link: a backup's link could point
+/// at the run's init file, and what is read may be quoted in a reason.
 async fn read_copied(
     docker: &Docker,
     id: &str,
@@ -475,7 +476,7 @@ async fn read_copied(
     let (code, out) = sh(
         docker,
         id,
-        format!("[ -f {p} ] || exit 3\nhead -c {SMALL} {p}"),
+        format!("[ -f {p} ] && [ ! -L {p} ] || exit 3\nhead -c {SMALL} {p}"),
     )
     .await?;
     match code {
