@@ -9,6 +9,7 @@ mod common;
 use std::time::{Duration, SystemTime};
 
 use common::*;
+use serde_json::Value;
 use sqlx::{Connection, PgConnection};
 
 const SLOW: Duration = Duration::from_secs(60);
@@ -130,9 +131,69 @@ async fn runs_on_schedule_then_records_an_unchanged_dump_and_runs_when_triggered
         )
         .await;
     assert!(!runs.is_empty());
+
     let out = app.run(&["trigger", "no-such-job"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no job named `no-such-job`"));
+
+    daemon.signal("TERM");
+    let status = daemon.wait_exit(Duration::from_secs(30));
+    assert_eq!(status.and_then(|s| s.code()), Some(0), "{}", daemon.log());
+    assert!(app.containers(&docker).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_trigger_while_the_jobs_run_goes_queues_a_run_of_its_own_after_it() {
+    let docker = require_docker().await;
+    let app = App::new("follow");
+    // Written just now, with `settle: 6s`: the first run waits about 6 s for
+    // the dump to settle, a window in which it is going for certain.
+    place(
+        &fixture("postgres/shop.sql.gz"),
+        &app.path("dumps-a"),
+        "shop.sql.gz",
+        SystemTime::now(),
+    );
+    let job_yaml = pg_job(&app, "a", "    schedule: \"0 3 * * *\"\n    keep: false\n")
+        .replace("settle: 0s", "settle: 6s");
+    app.write_daemon_config(0, &job_yaml);
+    let mut daemon = app.start_daemon().await;
+    let job = app.job_name("a");
+    let answer = |out: &std::process::Output| -> Value {
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        serde_json::from_slice(&out.stdout).expect("trigger answers JSON")
+    };
+    let first = answer(&app.run(&["trigger", &job]));
+    assert_eq!(first["after_running"], false, "{first}");
+    daemon
+        .until("the first run going", Duration::from_secs(20), || async {
+            (daemon.job(&job).await["activity"] == "running").then_some(())
+        })
+        .await;
+    // The backup script's trigger: the run going may have read its dump
+    // before the script wrote a new one, so it gets a run of its own.
+    let out = app.run(&["trigger", &job]);
+    let second = answer(&out);
+    assert_eq!(second["after_running"], true, "{second}");
+    assert_ne!(second["run_id"], first["run_id"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("queued to start when it ends"),
+        "{out:?}"
+    );
+    // Asked again, with --wait: the same follow-up run, and its verdict.
+    let out = app.run(&["trigger", &job, "--wait"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let said = String::from_utf8_lossy(&out.stdout);
+    let id = second["run_id"].as_str().unwrap();
+    assert!(said.contains(id) && said.contains("PASS"), "{said}");
+    let runs = daemon.runs(&job).await;
+    let manual: Vec<&Value> = runs.iter().filter(|r| r["trigger"] == "manual").collect();
+    assert_eq!(
+        manual.len(),
+        2,
+        "the first run and one follow-up: {runs:#?}"
+    );
+    assert!(manual.iter().all(|r| r["verdict"] == "pass"), "{runs:#?}");
 
     daemon.signal("TERM");
     let status = daemon.wait_exit(Duration::from_secs(30));

@@ -30,10 +30,16 @@ pub async fn trigger(path: &Path, job: &str, wait: bool) -> Result<Outcome, CliE
     let config = load(path)?;
     let client = Client::of(&config)?;
     let answer = client.trigger(job).await?;
+    let run_id = queued_run_id(&answer)?;
+    if answer["after_running"] == true {
+        eprintln!(
+            "job `{job}` has a run going, which may have read an older dump; run {run_id} is \
+             queued to start when it ends"
+        );
+    }
     if !wait {
         return print_answer(&answer);
     }
-    let run_id = queued_run_id(&answer)?;
     eprintln!("run {run_id} of job `{job}` is queued in the daemon; waiting for its verdict");
     let cancel = cancel_on_signal();
     match wait_for_run(&client, job, &run_id, &cancel).await? {

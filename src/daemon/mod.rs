@@ -44,7 +44,7 @@ use crate::config::{self, Config, ConfigErrors, Job};
 use crate::pipeline::{self, Context, RunRequest, SetupError};
 use crate::restore::{container, engine_for};
 use crate::schedule::arrival::{DumpSeen, Look};
-use crate::schedule::scheduler::{Clock, JobChanges, Runner, Scheduler, TriggerError};
+use crate::schedule::scheduler::{Clock, JobChanges, Runner, Scheduler, TriggerError, Triggered};
 use crate::source::SourceError;
 use crate::store::FreshnessEvent;
 use crate::vocab::{KeptRestore, RunId, Trigger, Verdict};
@@ -191,11 +191,12 @@ impl Daemon {
         self.scheduler.alive()
     }
 
-    /// Queues a run of `job` now; the id it will be recorded under.
-    pub fn trigger(&self, job: &str) -> Result<RunId, TriggerError> {
-        let run_id = self.scheduler.trigger(job)?;
-        tracing::info!(job, %run_id, "run requested");
-        Ok(run_id)
+    /// Queues a run of `job` now (or once its run going ends); the id it
+    /// will be recorded under.
+    pub fn trigger(&self, job: &str) -> Result<Triggered, TriggerError> {
+        let t = self.scheduler.trigger(job)?;
+        tracing::info!(job, run_id = %t.run_id, after_running = t.after_running, "run requested");
+        Ok(t)
     }
 
     /// Re-reads the config file. An invalid one is rejected and the running

@@ -88,9 +88,14 @@ pub async fn report(State(s): State<AppState>, Path(id): Path<String>) -> Respon
 
 pub async fn run(State(s): State<AppState>, Path(name): Path<String>) -> Response {
     match s.daemon.trigger(&name) {
-        Ok(run_id) => (
+        Ok(t) => (
             StatusCode::ACCEPTED,
-            Json(json!({ "job": name, "queued": true, "run_id": run_id })),
+            Json(json!({
+                "job": name,
+                "queued": true,
+                "run_id": t.run_id,
+                "after_running": t.after_running,
+            })),
         )
             .into_response(),
         Err(e @ TriggerError::UnknownJob(_)) => error(StatusCode::NOT_FOUND, e.to_string()),

@@ -144,6 +144,17 @@ struct Slot {
     next: Option<DateTime<Utc>>,
     /// What started the run queued or going, and its id if it has one yet.
     run: Option<(Trigger, Option<RunId>)>,
+    /// A run asked for while the job's run was going: queued, under this
+    /// id, when that run ends.
+    follow_up: Option<RunId>,
+}
+
+/// The run a [`Scheduler::trigger`] is answered with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Triggered {
+    pub run_id: RunId,
+    /// It starts once the job's run going now ends.
+    pub after_running: bool,
 }
 
 struct Queued {
@@ -216,6 +227,7 @@ impl Scheduler {
                             activity: Activity::Idle,
                             next: next_after(job, now),
                             run: None,
+                            follow_up: None,
                         },
                     );
                     self.inner.tracker.spawn(timer(
@@ -238,27 +250,39 @@ impl Scheduler {
         changes
     }
 
-    /// Queues a run of `name` now, unless one is already queued or going;
-    /// the id the run will be recorded under. A run queued or going because
-    /// a new dump arrived is the one asked for: a backup script that ends
-    /// with `restoredrill trigger` after the arrival watch saw its dump gets
-    /// that run, not a refusal.
-    pub fn trigger(&self, name: &str) -> Result<RunId, TriggerError> {
+    /// Queues a run of `name` now; the id the run will be recorded under.
+    ///
+    /// A job never runs beside itself, so when its run is already queued or
+    /// going the answer is the run that will read the newest dump: a run
+    /// queued but not started (it finds its dump when it starts), an arrival
+    /// run (queued because a new dump arrived: a backup script that ends with
+    /// `restoredrill trigger` after the arrival watch saw its dump gets that
+    /// run), else a run queued to start when the one going ends, which may
+    /// have read its dump before the script wrote a new one. Asked again
+    /// meanwhile, the answer is that same follow-up run.
+    pub fn trigger(&self, name: &str) -> Result<Triggered, TriggerError> {
         let now = self.inner.clock.now();
-        let run_id = RunId::new(now);
-        match self
-            .inner
-            .dispatch(name, Trigger::Manual, Some(run_id.clone()), now)
-        {
-            Ok(()) => Ok(run_id),
-            Err(TriggerError::Busy(busy)) => {
-                let slots = self.inner.jobs.lock().expect("scheduler lock");
-                match slots.get(name).and_then(|s| s.run.clone()) {
-                    Some((Trigger::Arrival, Some(id))) => Ok(id),
-                    _ => Err(TriggerError::Busy(busy)),
-                }
+        let mut slots = self.inner.jobs.lock().expect("scheduler lock");
+        let slot = slots
+            .get_mut(name)
+            .ok_or_else(|| TriggerError::UnknownJob(name.to_string()))?;
+        let answer = |run_id: &RunId, after_running| Triggered {
+            run_id: run_id.clone(),
+            after_running,
+        };
+        if slot.activity == Activity::Idle {
+            let run_id = RunId::new(now);
+            self.inner
+                .queue_in(slot, name, Trigger::Manual, Some(run_id.clone()));
+            return Ok(answer(&run_id, false));
+        }
+        match (&slot.run, slot.activity) {
+            (Some((Trigger::Arrival, Some(id))), _) => Ok(answer(id, false)),
+            (Some((_, Some(id))), Activity::Queued) => Ok(answer(id, false)),
+            _ => {
+                let id = slot.follow_up.get_or_insert_with(|| RunId::new(now));
+                Ok(answer(id, true))
             }
-            Err(e) => Err(e),
         }
     }
 
@@ -311,6 +335,12 @@ impl Inner {
             }
             return Err(TriggerError::Busy(name.to_string()));
         }
+        self.queue_in(slot, name, trigger, run_id);
+        Ok(())
+    }
+
+    /// Queues a run of the idle job `name` whose `slot` is held.
+    fn queue_in(&self, slot: &mut Slot, name: &str, trigger: Trigger, run_id: Option<RunId>) {
         slot.activity = Activity::Queued;
         slot.run = Some((trigger, run_id.clone()));
         let queued = Queued {
@@ -321,7 +351,6 @@ impl Inner {
         };
         // The receiver lives as long as the workers; after shutdown nothing runs anyway.
         let _ = self.queue.send(queued);
-        Ok(())
     }
 
     /// One look at an on-arrival job's source: a dump that no run looked at
@@ -357,12 +386,19 @@ impl Inner {
         }
     }
 
+    /// Marks where the job `name` is; a run that ends queues the follow-up
+    /// asked for while it went, if any (see [`Scheduler::trigger`]).
     fn set_activity(&self, name: &str, activity: Activity) -> Option<Arc<Job>> {
         let mut slots = self.jobs.lock().expect("scheduler lock");
         let slot = slots.get_mut(name)?;
         slot.activity = activity;
         if activity == Activity::Idle {
             slot.run = None;
+            if let Some(id) = slot.follow_up.take()
+                && !slot.cancel.is_cancelled()
+            {
+                self.queue_in(slot, name, Trigger::Manual, Some(id));
+            }
         }
         Some(slot.job.borrow().clone())
     }
