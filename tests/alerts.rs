@@ -620,6 +620,23 @@ async fn the_daemon_pings_its_heartbeat_and_alerts_a_stale_backup() {
         1,
         "healthchecks hears of it too"
     );
+    // The webhook's body has the keys every alert has, the job's page as
+    // its link, and the freshness event.
+    let hook = daemon
+        .until("the stale webhook", Duration::from_secs(10), || async {
+            rx.hits_under("/hook").first().map(|h| json(&h.body))
+        })
+        .await;
+    assert_eq!(hook["event"], "stale", "{hook:#}");
+    assert_eq!(hook["job"], app.job_name("a").as_str());
+    assert!(hook["title"].as_str().unwrap().starts_with("STALE "));
+    assert!(hook["text"].as_str().unwrap().contains("freshness.max_age"));
+    assert_eq!(
+        hook["link"],
+        format!("https://drill.example.com/jobs/{}", app.job_name("a")).as_str(),
+        "{hook:#}"
+    );
+    assert_eq!(hook["freshness"]["stale"], true);
     let heartbeats = history(
         &app,
         "SELECT channel, attempt, ok FROM alert_deliveries WHERE channel = 'heartbeat'",

@@ -154,6 +154,11 @@ impl Alerter {
             .map(|u| format!("{u}/runs/{run_id}"))
     }
 
+    /// The link to a job's page on the status page, when `public_url` is set.
+    fn job_link(&self, job: &str) -> Option<String> {
+        self.public_url.as_ref().map(|u| format!("{u}/jobs/{job}"))
+    }
+
     /// A run started: the job's healthchecks `/start` ping, with the run's `rid`.
     pub fn run_started(&self, job: &Job, run_id: &RunId) {
         if let Some(url) = &job.healthchecks {
@@ -236,7 +241,7 @@ impl Alerter {
         }
         self.send(
             &job.notify.channels,
-            freshness_message(kind, &job.name, event),
+            freshness_message(kind, &job.name, event, self.job_link(&job.name)),
         );
     }
 
@@ -250,7 +255,7 @@ impl Alerter {
         };
         self.send(
             &job.notify.channels,
-            kept_message(kind, &job.name, container, reason),
+            kept_message(kind, &job.name, container, reason, self.job_link(&job.name)),
         );
     }
 

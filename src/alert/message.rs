@@ -65,8 +65,14 @@ pub fn run_message(
     }
 }
 
-/// The freshness watch's news: the job's backups became stale, or fresh again.
-pub fn freshness_message(kind: AlertKind, job: &str, event: &FreshnessEvent) -> Message {
+/// The freshness watch's news: the job's backups became stale, or fresh
+/// again; `link` is the job's page (with `public_url`).
+pub fn freshness_message(
+    kind: AlertKind,
+    job: &str,
+    event: &FreshnessEvent,
+    link: Option<String>,
+) -> Message {
     let title = if event.stale {
         format!("STALE {job}: no new backup")
     } else {
@@ -78,13 +84,25 @@ pub fn freshness_message(kind: AlertKind, job: &str, event: &FreshnessEvent) -> 
         run_id: None,
         verdict: None,
         title,
-        text: event.reason.clone(),
-        payload: serde_json::json!({ "event": kind.as_str(), "freshness": event }),
+        text: with_link(&event.reason, &link),
+        payload: serde_json::json!({
+            "event": kind.as_str(),
+            "job": job,
+            "link": link,
+            "freshness": event,
+        }),
     }
 }
 
-/// The keeper's news: the job's kept restore is down (and why), or back.
-pub fn kept_message(kind: AlertKind, job: &str, container: &str, reason: &str) -> Message {
+/// The keeper's news: the job's kept restore is down (and why), or back;
+/// `link` is the job's page (with `public_url`).
+pub fn kept_message(
+    kind: AlertKind,
+    job: &str,
+    container: &str,
+    reason: &str,
+    link: Option<String>,
+) -> Message {
     let up = kind != AlertKind::KeptDown;
     let title = if up {
         format!("KEPT RESTORE BACK {job}")
@@ -97,11 +115,21 @@ pub fn kept_message(kind: AlertKind, job: &str, container: &str, reason: &str) -
         run_id: None,
         verdict: None,
         title,
-        text: reason.to_string(),
+        text: with_link(reason, &link),
         payload: serde_json::json!({
             "event": kind.as_str(),
+            "job": job,
+            "link": link,
             "kept": { "job": job, "container": container, "up": up, "reason": reason },
         }),
+    }
+}
+
+/// `text`, and the link on a line of its own (as a run's message has it).
+fn with_link(text: &str, link: &Option<String>) -> String {
+    match link {
+        Some(l) => format!("{text}\n{l}"),
+        None => text.to_string(),
     }
 }
 
@@ -348,15 +376,24 @@ mod tests {
             dump_path: None,
             dump_modified_at: None,
         };
-        let msg = freshness_message(AlertKind::Stale, "shop", &event);
+        let msg = freshness_message(AlertKind::Stale, "shop", &event, None);
         assert_eq!(msg.title, "STALE shop: no new backup");
         assert_eq!(msg.text, "newest dump is 2d 1h old (limit 1d)");
         assert_eq!(msg.payload["event"], "stale");
+        assert_eq!(msg.payload["job"], "shop");
+        assert_eq!(msg.payload["link"], serde_json::Value::Null);
         assert_eq!(msg.payload["freshness"]["stale"], true);
         assert!(msg.run_id.is_none());
 
         event.stale = false;
-        let msg = freshness_message(AlertKind::Fresh, "shop", &event);
+        let link = Some("https://drill.example.com/jobs/shop".to_string());
+        let msg = freshness_message(AlertKind::Fresh, "shop", &event, link);
+        assert_eq!(msg.payload["link"], "https://drill.example.com/jobs/shop");
+        assert!(
+            msg.text.ends_with("\nhttps://drill.example.com/jobs/shop"),
+            "{}",
+            msg.text
+        );
         assert_eq!(msg.title, "FRESH shop: backups arrive again");
         assert_eq!(msg.payload["event"], "fresh");
     }
@@ -364,13 +401,23 @@ mod tests {
     #[test]
     fn kept_messages_say_down_or_back_and_carry_the_reason() {
         let why = "the kept restore's container was removed from outside restoredrill";
-        let msg = kept_message(AlertKind::KeptDown, "shop", "restoredrill-shop-kept", why);
+        let msg = kept_message(
+            AlertKind::KeptDown,
+            "shop",
+            "restoredrill-shop-kept",
+            why,
+            Some("https://drill.example.com/jobs/shop".into()),
+        );
         assert_eq!(msg.title, "KEPT RESTORE DOWN shop");
-        assert_eq!(msg.text, why);
+        assert_eq!(
+            msg.text,
+            format!("{why}\nhttps://drill.example.com/jobs/shop")
+        );
         assert_eq!(msg.payload["event"], "kept_down");
+        assert_eq!(msg.payload["link"], "https://drill.example.com/jobs/shop");
         assert_eq!(msg.payload["kept"]["up"], false);
         assert_eq!(msg.payload["kept"]["container"], "restoredrill-shop-kept");
-        let msg = kept_message(AlertKind::KeptBack, "shop", "c", "started again");
+        let msg = kept_message(AlertKind::KeptBack, "shop", "c", "started again", None);
         assert_eq!(msg.title, "KEPT RESTORE BACK shop");
         assert_eq!(msg.payload["event"], "kept_back");
         assert_eq!(msg.payload["kept"]["up"], true);
