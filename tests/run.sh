@@ -17,6 +17,8 @@
 #   age, gnupg        encrypt the dumps the decryption tests restore
 #   s3s-fs            a real S3 server on loopback for the s3 source; a Rust
 #                     program, installed with `cargo install` (a few minutes, once)
+#   promtool          checks /metrics; taken out of Debian's prometheus package
+#                     into target/tools (no Prometheus server is installed or started)
 # They are installed with apt-get when this is a Debian/Ubuntu machine and we
 # are root or may sudo without a password; otherwise the missing ones are named
 # and the script stops before running any test.
@@ -63,6 +65,30 @@ if ! command -v s3s-fs >/dev/null && [ -z "${S3S_FS:-}" ]; then
   echo "== installing s3s-fs (the tests' S3 server) with cargo install"
   cargo install s3s-fs --version 0.14.1 --features binary
 fi
+
+if [ -z "${PROMTOOL:-}" ]; then
+  PROMTOOL=$(command -v promtool || true)
+fi
+if [ -z "$PROMTOOL" ]; then
+  PROMTOOL=$PWD/target/tools/promtool
+  if [ ! -x "$PROMTOOL" ]; then
+    echo "== taking promtool out of Debian's prometheus package"
+    tmp=$(mktemp -d)
+    if ! (cd "$tmp" && apt-get download prometheus >/dev/null 2>&1); then
+      # No package lists yet: fetch them (as root or with sudo), then again.
+      if [ "$(id -u)" -eq 0 ]; then apt-get update -qq; else sudo -n apt-get update -qq; fi
+      (cd "$tmp" && apt-get download prometheus >/dev/null 2>&1) || {
+        echo "error: cannot download Debian's prometheus package for promtool; install promtool or set PROMTOOL and run tests/run.sh again" >&2
+        exit 1
+      }
+    fi
+    dpkg-deb -x "$tmp"/prometheus_*.deb "$tmp/x"
+    mkdir -p target/tools
+    cp "$tmp/x/usr/bin/promtool" "$PROMTOOL"
+    rm -rf "$tmp"
+  fi
+fi
+export PROMTOOL
 
 docker/build-images.sh
 exec cargo test "$@"

@@ -160,6 +160,38 @@ async fn the_api_metrics_and_evidence_report_tell_the_history() {
     ] {
         assert!(metrics.contains(&needle), "no `{needle}` in:\n{metrics}");
     }
+    // Without an Accept header, the classic text format, which promtool
+    // passes; Prometheus asks for OpenMetrics and gets it.
+    let promtool = common::promtool();
+    let mut check = std::process::Command::new(&promtool)
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", promtool.display()));
+    std::io::Write::write_all(&mut check.stdin.take().unwrap(), metrics.as_bytes()).unwrap();
+    let checked = check.wait_with_output().unwrap();
+    assert!(
+        checked.status.success(),
+        "promtool check metrics: {}{}\n{metrics}",
+        String::from_utf8_lossy(&checked.stdout),
+        String::from_utf8_lossy(&checked.stderr)
+    );
+    let open = reqwest::Client::new()
+        .get(format!("{}/metrics", daemon.api))
+        .header(
+            "Accept",
+            "application/openmetrics-text;version=1.0.0;q=0.5,text/plain;version=0.0.4;q=0.4",
+        )
+        .send()
+        .await
+        .unwrap();
+    let kind = open.headers()["content-type"].to_str().unwrap().to_string();
+    assert!(kind.starts_with("application/openmetrics-text"), "{kind}");
+    let open = open.text().await.unwrap();
+    assert!(open.ends_with("# EOF\n"), "{open}");
+    assert!(!metrics.contains("# EOF"), "{metrics}");
     let health = reqwest::get(format!("{}/healthz", daemon.api))
         .await
         .unwrap();

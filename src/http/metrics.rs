@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::sync::atomic::AtomicU64;
 
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use prometheus_client::encoding::text::encode;
@@ -33,9 +33,18 @@ fn labels(pairs: &[(&str, &str)]) -> Labels {
         .collect()
 }
 
-pub async fn metrics(State(s): State<AppState>) -> Response {
+/// OpenMetrics to a scraper that asks for it (Prometheus does, by its
+/// `Accept` header), else the classic text format (`text/plain;
+/// version=0.0.4`) that `promtool check metrics`, curl and older scrapers
+/// read.
+pub async fn metrics(State(s): State<AppState>, headers: HeaderMap) -> Response {
+    let openmetrics = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("application/openmetrics-text"));
     match render(&s).await {
-        Ok(text) => (
+        Ok(text) if openmetrics => (
             [(
                 header::CONTENT_TYPE,
                 "application/openmetrics-text; version=1.0.0; charset=utf-8",
@@ -43,8 +52,59 @@ pub async fn metrics(State(s): State<AppState>) -> Response {
             text,
         )
             .into_response(),
+        Ok(text) => (
+            [(
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
+            classic(&text),
+        )
+            .into_response(),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("{e}\n")).into_response(),
     }
+}
+
+/// The classic text format of an OpenMetrics exposition: a counter's
+/// `TYPE` and `HELP` name its `_total` samples, an info family is a gauge
+/// named `_info`, and `UNIT` and `# EOF` go.
+fn classic(openmetrics: &str) -> String {
+    let mut kinds = std::collections::HashMap::new();
+    for line in openmetrics.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ")
+            && let Some((name, kind)) = rest.split_once(' ')
+        {
+            kinds.insert(name.to_string(), kind.to_string());
+        }
+    }
+    let renamed = |name: &str| match kinds.get(name).map(String::as_str) {
+        Some("counter") => format!("{name}_total"),
+        Some("info") => format!("{name}_info"),
+        _ => name.to_string(),
+    };
+    let mut out = String::with_capacity(openmetrics.len());
+    for line in openmetrics.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("# TYPE ")
+            && let Some((name, kind)) = rest.split_once(' ')
+        {
+            let kind = match kind {
+                "info" | "stateset" => "gauge",
+                "gaugehistogram" => "histogram",
+                k => k,
+            };
+            out.push_str(&format!("# TYPE {} {kind}\n", renamed(name)));
+        } else if let Some(rest) = line.strip_prefix("# HELP ")
+            && let Some((name, help)) = rest.split_once(' ')
+        {
+            out.push_str(&format!("# HELP {} {help}\n", renamed(name)));
+        } else {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
 }
 
 async fn render(s: &AppState) -> Result<String, StoreError> {
@@ -404,6 +464,44 @@ mod tests {
             t(1)
         );
         assert_eq!(last_success_at([(None, None), (Some(Fail), t(1))]), None);
+    }
+
+    #[test]
+    fn the_classic_format_names_counters_by_their_samples_and_has_no_eof() {
+        let metrics = Metrics::register();
+        let counts = Counts {
+            runs: Default::default(),
+            deliveries: [(("ops".into(), true), 2)].into(),
+            pruned_runs: 40,
+        };
+        metrics.record_counts(&counts, &[]);
+        let open = metrics.encode();
+        assert!(open.contains("# TYPE restoredrill_history_pruned_runs counter"));
+        let text = classic(&open);
+        for needle in [
+            "# TYPE restoredrill_history_pruned_runs_total counter\n",
+            "# HELP restoredrill_history_pruned_runs_total ",
+            "restoredrill_history_pruned_runs_total 40\n",
+            "# TYPE restoredrill_alert_deliveries_total counter\n",
+            "# TYPE restoredrill_build_info gauge\n",
+        ] {
+            assert!(text.contains(needle), "no `{needle}` in:\n{text}");
+        }
+        assert!(
+            !text.contains("# EOF") && !text.contains("# UNIT"),
+            "{text}"
+        );
+        // Every sample's family has its TYPE, under the sample's own name
+        // or the name without a histogram's suffix.
+        let typed: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# TYPE "))
+            .filter_map(|l| l.split(' ').next())
+            .collect();
+        for sample in text.lines().filter(|l| !l.starts_with('#')) {
+            let name = sample.split(['{', ' ']).next().unwrap();
+            assert!(typed.contains(&name), "{name} has no TYPE in:\n{text}");
+        }
     }
 
     #[test]

@@ -859,3 +859,23 @@ pub fn check_proof_cases(app: &App, runs: &[Value], cases: &[ProofCase], stderr:
         }
     }
 }
+
+/// promtool, which checks the metrics: `PROMTOOL` (tests/run.sh takes it
+/// out of Debian's prometheus package) or the one on the PATH.
+pub fn promtool() -> PathBuf {
+    if let Some(p) = std::env::var_os("PROMTOOL") {
+        return PathBuf::from(p);
+    }
+    let found = std::process::Command::new("sh")
+        .args(["-c", "command -v promtool"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success());
+    match found {
+        Some(o) => PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()),
+        None => panic!(
+            "promtool is missing: run the tests with tests/run.sh, which takes it out of Debian's \
+             prometheus package, or set PROMTOOL to a promtool binary"
+        ),
+    }
+}
