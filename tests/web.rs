@@ -10,6 +10,23 @@ use common::*;
 use serde_json::{Value, json};
 
 /// A daemon whose job `a` has passed once and then failed (120 orders, 1000 expected).
+/// The alert rules shipped for the metrics load in Prometheus.
+#[test]
+fn the_shipped_prometheus_alert_rules_pass_promtool() {
+    let out = std::process::Command::new(common::promtool())
+        .args(["check", "rules"])
+        .arg(common::repo().join("docs/prometheus-alerts.yaml"))
+        .output()
+        .expect("run promtool");
+    assert!(
+        out.status.success(),
+        "promtool check rules: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("SUCCESS"));
+}
+
 async fn daemon_with_history(app: &App) -> (DaemonProc, String, String, String) {
     // Port 0: the daemon announces the address it got.
     let api = 0;
