@@ -50,6 +50,15 @@ enum Command {
     },
     /// Prints the JSON Schema of the config file, for editor completion.
     Schema,
+    /// Prints the shell completion script for SHELL (e.g. `restoredrill
+    /// completions bash > /etc/bash_completion.d/restoredrill`).
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// Prints the man page in roff (e.g. `restoredrill man >
+    /// /usr/local/share/man/man1/restoredrill.1`).
+    Man,
     /// Verifies the newest dump of each job (or the named ones) once.
     Run {
         #[command(flatten)]
@@ -142,6 +151,21 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Made from the CLI's own definition, so they never fall behind it.
+    let mut made = Vec::new();
+    match &cli.command {
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(*shell, &mut cmd, "restoredrill", &mut made);
+            return print_made(&made);
+        }
+        Command::Man => {
+            let page = clap_mangen::Man::new(<Cli as clap::CommandFactory>::command());
+            page.render(&mut made).expect("rendering into memory");
+            return print_made(&made);
+        }
+        _ => {}
+    }
     // One TLS crypto provider for every client (alerts over HTTPS and SMTP).
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     telemetry::init(matches!(cli.log_format, LogFormat::Json), cli.verbose);
@@ -157,10 +181,26 @@ fn main() -> ExitCode {
     }
 }
 
+/// Writes what `completions` or `man` made to stdout; a closed pipe
+/// (`| head`) is no failure of ours.
+fn print_made(made: &[u8]) -> ExitCode {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(made).and_then(|()| out.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: cannot write to stdout: {e}");
+            ExitCode::from(3)
+        }
+    }
+}
+
 async fn execute(command: Command) -> Result<Outcome, CliError> {
     match command {
         Command::Validate { config } => cli::validate(&config.path),
         Command::Schema => cli::schema(),
+        Command::Completions { .. } | Command::Man => Ok(Outcome::Passed),
         Command::Run {
             config,
             job,
@@ -202,10 +242,11 @@ mod tests {
 
     #[test]
     fn every_command_takes_its_config_from_the_flag_or_the_environment() {
-        // `schema` describes config files and reads none.
+        // `schema`, `completions` and `man` describe the CLI and its
+        // config files and read none.
         for sub in Cli::command()
             .get_subcommands()
-            .filter(|s| s.get_name() != "schema")
+            .filter(|s| !["schema", "completions", "man"].contains(&s.get_name()))
         {
             let arg = sub
                 .get_arguments()

@@ -106,3 +106,65 @@ fn schema_prints_the_committed_json_schema() {
     );
     assert!(schema["properties"]["jobs"].is_object(), "{schema:#}");
 }
+
+/// `completions` and `man` are made from the CLI's definition, and like
+/// `schema` they end quietly, exit 0, when the reader closes the pipe.
+#[test]
+fn completions_and_the_man_page_name_every_command_and_a_closed_pipe_is_no_panic() {
+    let bin = env!("CARGO_BIN_EXE_restoredrill");
+    let commands = [
+        "validate",
+        "schema",
+        "run",
+        "report",
+        "accept",
+        "alert-test",
+        "daemon",
+        "trigger",
+        "reload",
+        "connect",
+        "clean",
+    ];
+    for args in [
+        &["completions", "bash"][..],
+        &["completions", "zsh"],
+        &["man"],
+    ] {
+        let out = Command::new(bin)
+            .args(args)
+            .output()
+            .expect("run restoredrill");
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {out:?}");
+        // roff writes a hyphen as `\-`.
+        let text = String::from_utf8_lossy(&out.stdout).replace("\\-", "-");
+        for c in commands {
+            assert!(text.contains(c), "{args:?} does not name `{c}`");
+        }
+    }
+    let out = Command::new(bin)
+        .args(["completions", "fishy"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "an unknown shell is a usage error"
+    );
+    for args in [&["schema"][..], &["man"], &["completions", "bash"]] {
+        // `restoredrill ARGS | head -c 1`: the reader goes after one byte.
+        let mut child = Command::new(bin)
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdout = child.stdout.take().unwrap();
+        let mut one = [0u8; 1];
+        std::io::Read::read_exact(&mut stdout, &mut one).unwrap();
+        drop(stdout);
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+    }
+}
