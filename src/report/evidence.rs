@@ -15,6 +15,8 @@ use crate::vocab::{RunId, RunState, Trigger};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Evidence {
+    /// [`SCHEMA_VERSION`]: changes when a field changes meaning or goes away.
+    pub schema_version: u32,
     pub run_id: RunId,
     pub job: String,
     pub verdict: RunState,
@@ -35,9 +37,15 @@ pub struct Evidence {
     pub generated_by: String,
 }
 
+/// The version of the `Evidence` schema in `docs/openapi.yaml` the JSON
+/// follows (`report --json`, `GET /api/runs/{id}/report`); new fields may
+/// appear without it.
+pub const SCHEMA_VERSION: u32 = 1;
+
 impl Evidence {
     pub fn of(run: &StoredRun) -> Self {
         Self {
+            schema_version: SCHEMA_VERSION,
             run_id: run.run_id.clone(),
             job: run.job.clone(),
             verdict: run.verdict,
@@ -205,6 +213,7 @@ mod tests {
 
     fn evidence(verdict: RunState) -> Evidence {
         Evidence {
+            schema_version: SCHEMA_VERSION,
             run_id: "20261124T120000Z-3f2a".into(),
             job: "shop".into(),
             verdict,
@@ -330,5 +339,41 @@ mod tests {
              \n\
              Generated 2026-11-25T08:00:00+00:00 by restoredrill 1.2.3\n"
         );
+    }
+
+    /// The JSON the API and `report --json` print is what the `Evidence`
+    /// schema of docs/openapi.yaml says.
+    #[test]
+    fn the_json_follows_the_evidence_schema_of_the_openapi_document() {
+        let yaml = include_str!("../../docs/openapi.yaml");
+        let mut doc: serde_json::Value = serde_saphyr::from_str(yaml).expect("openapi.yaml");
+        doc["$ref"] = "#/components/schemas/Evidence".into();
+        let validator = jsonschema::validator_for(&doc).expect("a JSON Schema");
+        let mut e = evidence(RunState::Finished(Verdict::Pass));
+        e.finished_at = Some(at("2026-11-24T12:01:00Z"));
+        e.dump = Some(StoredDump {
+            path: "/dumps/shop.dump".into(),
+            size: Some(5242880),
+            modified_at: Some(at("2026-11-24T03:00:00Z")),
+            sha256: Some("ab".repeat(32)),
+            format: Some("postgres_custom".into()),
+            compression: None,
+            dumped_by: Some("pg_dump 16.4".into()),
+        });
+        e.assertions = vec![assertion("row_count", "public.orders", true)];
+        e.tables = [("public.orders".to_string(), 42)].into_iter().collect();
+        for e in [e, evidence(RunState::Running)] {
+            let json = serde_json::to_value(&e).unwrap();
+            assert_eq!(json["schema_version"], SCHEMA_VERSION);
+            let errors: Vec<String> = validator
+                .iter_errors(&json)
+                .map(|x| x.to_string())
+                .collect();
+            assert!(errors.is_empty(), "{errors:#?}\n{json:#}");
+        }
+        // And it is strict enough to tell a wrong one.
+        let mut wrong = serde_json::to_value(evidence(RunState::Running)).unwrap();
+        wrong["schema_version"] = 2.into();
+        assert!(!validator.is_valid(&wrong));
     }
 }
