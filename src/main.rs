@@ -120,11 +120,17 @@ enum Command {
         /// Wait for the run's verdict, print it, and exit with its code (0 pass, 1 fail, 3 error).
         #[arg(long)]
         wait: bool,
+        /// Print the daemon's answer as JSON (without --wait).
+        #[arg(long, conflicts_with = "wait")]
+        json: bool,
         #[command(flatten)]
         config: ConfigFile,
     },
     /// Asks the running daemon to re-read its config (as SIGHUP does).
     Reload {
+        /// Print the daemon's answer as JSON.
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         config: ConfigFile,
     },
@@ -224,8 +230,13 @@ async fn execute(command: Command) -> Result<Outcome, CliError> {
             cli::alert_test(&config.path, channel.as_deref()).await
         }
         Command::Daemon { config } => cli::daemon(&config.path).await,
-        Command::Trigger { job, wait, config } => cli::trigger(&config.path, &job, wait).await,
-        Command::Reload { config } => cli::reload(&config.path).await,
+        Command::Trigger {
+            job,
+            wait,
+            json,
+            config,
+        } => cli::trigger(&config.path, &job, wait, json).await,
+        Command::Reload { json, config } => cli::reload(&config.path, json).await,
         Command::Clean { config } => cli::clean(&config.path).await,
         Command::Connect {
             job,

@@ -163,8 +163,15 @@ async fn a_trigger_while_the_jobs_run_goes_queues_a_run_of_its_own_after_it() {
         assert_eq!(out.status.code(), Some(0), "{out:?}");
         serde_json::from_slice(&out.stdout).expect("trigger answers JSON")
     };
-    let first = answer(&app.run(&["trigger", &job]));
-    assert_eq!(first["after_running"], false, "{first}");
+    // In words for people; `--json` below for machines.
+    let out = app.run(&["trigger", &job]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    let first_id = said
+        .strip_prefix("queued run ")
+        .and_then(|r| r.strip_suffix(&format!(" of job `{job}`\n")))
+        .unwrap_or_else(|| panic!("{said}"))
+        .to_string();
     daemon
         .until("the first run going", Duration::from_secs(20), || async {
             (daemon.job(&job).await["activity"] == "running").then_some(())
@@ -172,10 +179,10 @@ async fn a_trigger_while_the_jobs_run_goes_queues_a_run_of_its_own_after_it() {
         .await;
     // The backup script's trigger: the run going may have read its dump
     // before the script wrote a new one, so it gets a run of its own.
-    let out = app.run(&["trigger", &job]);
+    let out = app.run(&["trigger", &job, "--json"]);
     let second = answer(&out);
     assert_eq!(second["after_running"], true, "{second}");
-    assert_ne!(second["run_id"], first["run_id"]);
+    assert_ne!(second["run_id"], first_id.as_str());
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("queued to start when it ends"),
         "{out:?}"
@@ -730,7 +737,7 @@ async fn a_freshness_limit_added_by_reload_applies_at_once() {
             "    keep: false\n    freshness: { max_age: 2h }\n",
         ),
     );
-    let out = app.run(&["reload"]);
+    let out = app.run(&["reload", "--json"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     let answer: serde_json::Value = serde_json::from_str(&stdout).expect("JSON answer");

@@ -26,19 +26,24 @@ const POLL: Duration = Duration::from_secs(1);
 /// moment before the run is readable).
 const IDLE_WITHOUT_RECORD: u32 = 5;
 
-pub async fn trigger(path: &Path, job: &str, wait: bool) -> Result<Outcome, CliError> {
+pub async fn trigger(path: &Path, job: &str, wait: bool, json: bool) -> Result<Outcome, CliError> {
     let config = load(path)?;
     let client = Client::of(&config)?;
     let answer = client.trigger(job).await?;
     let run_id = queued_run_id(&answer)?;
-    if answer["after_running"] == true {
+    let after_running = answer["after_running"] == true;
+    if after_running {
         eprintln!(
             "job `{job}` has a run going, which may have read an older dump; run {run_id} is \
              queued to start when it ends"
         );
     }
+    if json {
+        return print_json(&answer);
+    }
     if !wait {
-        return print_answer(&answer);
+        println!("queued run {run_id} of job `{job}`");
+        return Ok(Outcome::Passed);
     }
     eprintln!("run {run_id} of job `{job}` is queued in the daemon; waiting for its verdict");
     let cancel = cancel_on_signal();
@@ -56,12 +61,38 @@ pub async fn trigger(path: &Path, job: &str, wait: bool) -> Result<Outcome, CliE
     }
 }
 
-pub async fn reload(path: &Path) -> Result<Outcome, CliError> {
+pub async fn reload(path: &Path, json: bool) -> Result<Outcome, CliError> {
     let client = Client::of(&load(path)?)?;
-    print_answer(&client.reload().await?)
+    let answer = client.reload().await?;
+    if json {
+        return print_json(&answer);
+    }
+    print!("{}", reload_lines(&answer));
+    Ok(Outcome::Passed)
 }
 
-fn print_answer(answer: &Value) -> Result<Outcome, CliError> {
+/// What a reload changed, a line per kind of change.
+fn reload_lines(answer: &Value) -> String {
+    let names = |k: &str| {
+        let list: Vec<&str> = answer[k]
+            .as_array()
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        if list.is_empty() {
+            "none".to_string()
+        } else {
+            list.join(", ")
+        }
+    };
+    format!(
+        "reloaded the config\n  added:   {}\n  removed: {}\n  changed: {}\n",
+        names("added"),
+        names("removed"),
+        names("changed")
+    )
+}
+
+fn print_json(answer: &Value) -> Result<Outcome, CliError> {
     println!(
         "{}",
         serde_json::to_string_pretty(answer).unwrap_or_default()
@@ -292,6 +323,15 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn a_reload_says_what_it_changed_in_words() {
+        let answer = json!({ "added": ["b", "c"], "removed": [], "changed": ["a"] });
+        assert_eq!(
+            reload_lines(&answer),
+            "reloaded the config\n  added:   b, c\n  removed: none\n  changed: a\n"
+        );
+    }
 
     #[test]
     fn a_run_still_going_has_not_ended() {
