@@ -126,6 +126,15 @@ enum Command {
         #[command(flatten)]
         config: ConfigFile,
     },
+    /// Prints the running daemon's jobs: state, last run, next run, kept
+    /// restore, and why a job that is not passing is not.
+    Status {
+        /// Print the daemon's answer as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        config: ConfigFile,
+    },
     /// Asks the running daemon to re-read its config (as SIGHUP does).
     Reload {
         /// Print the daemon's answer as JSON.
@@ -237,6 +246,7 @@ async fn execute(command: Command) -> Result<Outcome, CliError> {
             config,
         } => cli::trigger(&config.path, &job, wait, json).await,
         Command::Reload { json, config } => cli::reload(&config.path, json).await,
+        Command::Status { json, config } => cli::status(&config.path, json).await,
         Command::Clean { config } => cli::clean(&config.path).await,
         Command::Connect {
             job,

@@ -201,6 +201,18 @@ async fn a_trigger_while_the_jobs_run_goes_queues_a_run_of_its_own_after_it() {
         "the first run and one follow-up: {runs:#?}"
     );
     assert!(manual.iter().all(|r| r["verdict"] == "pass"), "{runs:#?}");
+    // `status` shows the job as the status page does.
+    let out = app.run(&["status"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let table = String::from_utf8_lossy(&out.stdout);
+    let line = table
+        .lines()
+        .find(|l| l.starts_with(&job))
+        .unwrap_or_else(|| panic!("{table}"));
+    assert!(
+        line.contains("passing") && line.contains("pass, "),
+        "{table}"
+    );
 
     daemon.signal("TERM");
     let status = daemon.wait_exit(Duration::from_secs(30));

@@ -122,6 +122,7 @@ fn completions_and_the_man_page_name_every_command_and_a_closed_pipe_is_no_panic
         "daemon",
         "trigger",
         "reload",
+        "status",
         "connect",
         "clean",
     ];

@@ -71,6 +71,107 @@ pub async fn reload(path: &Path, json: bool) -> Result<Outcome, CliError> {
     Ok(Outcome::Passed)
 }
 
+/// `status`: the jobs table of the status page, from the running daemon.
+pub async fn status(path: &Path, json: bool) -> Result<Outcome, CliError> {
+    let client = Client::of(&load(path)?)?;
+    let answer = client.jobs().await?;
+    if json {
+        return print_json(&answer);
+    }
+    print!("{}", status_table(&answer, chrono::Utc::now()));
+    Ok(Outcome::Passed)
+}
+
+/// One line per job: its state, its last run's verdict and age, its next
+/// run, its kept restore; then why each job that is not passing is not.
+fn status_table(answer: &Value, now: chrono::DateTime<chrono::Utc>) -> String {
+    let when = |v: &Value| {
+        v.as_str()
+            .and_then(|t| t.parse::<chrono::DateTime<chrono::Utc>>().ok())
+    };
+    let ago = |t: chrono::DateTime<chrono::Utc>| {
+        let d = (now - t).to_std().unwrap_or_default();
+        format!("{} ago", crate::units::short_age(d))
+    };
+    let mut rows = vec![[
+        "JOB".to_string(),
+        "STATE".into(),
+        "LAST RUN".into(),
+        "NEXT RUN".into(),
+        "KEPT RESTORE".into(),
+    ]];
+    let mut why = Vec::new();
+    let jobs = answer["jobs"].as_array().cloned().unwrap_or_default();
+    for j in &jobs {
+        let name = j["name"].as_str().unwrap_or("?").to_string();
+        let last = &j["last_run"];
+        let last_run = match (last["verdict"].as_str(), when(&last["finished_at"])) {
+            (Some(v), Some(t)) => format!("{v}, {}", ago(t)),
+            (Some(v), None) => v.to_string(),
+            _ => "never".into(),
+        };
+        let next = match when(&j["next_run"]) {
+            Some(t) if t > now => {
+                let d = (t - now).to_std().unwrap_or_default();
+                format!("in {}", crate::units::short_age(d))
+            }
+            Some(_) => "due".into(),
+            None => j["schedule"].as_str().unwrap_or("on trigger").to_string(),
+        };
+        let kept = match (&j["kept"], j["endpoint"].as_str()) {
+            (k, _) if k.is_null() => "none".to_string(),
+            (k, endpoint) => {
+                let at = endpoint.map_or_else(
+                    || k["url"].as_str().unwrap_or("?").to_string(),
+                    str::to_string,
+                );
+                if k["up"] == false {
+                    format!("DOWN ({at})")
+                } else {
+                    at
+                }
+            }
+        };
+        let state = j["state"].as_str().unwrap_or("?").to_string();
+        if !matches!(
+            state.as_str(),
+            "passing" | "running" | "queued" | "never run"
+        ) && let Some(reason) = j["stale"]["reason"].as_str().or(last["reason"].as_str())
+        {
+            why.push(format!("{name}: {reason}"));
+        }
+        rows.push([name, state, last_run, next, kept]);
+    }
+    let widths: Vec<usize> = (0..5)
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for r in &rows {
+        let line: Vec<String> = r
+            .iter()
+            .zip(&widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
+        out.push_str(line.join("  ").trim_end());
+        out.push('\n');
+    }
+    if jobs.is_empty() {
+        out.push_str("(no jobs)\n");
+    }
+    for w in why {
+        out.push_str(&format!("\n{w}"));
+    }
+    if !out.ends_with('\n') {
+        out.push('\n');
+    }
+    if answer["history_writable"] == false {
+        out.push_str(
+            "\nthe history cannot be written (a full state disk?): runs are held in memory\n",
+        );
+    }
+    out
+}
+
 /// What a reload changed, a line per kind of change.
 fn reload_lines(answer: &Value) -> String {
     let names = |k: &str| {
@@ -323,6 +424,56 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn the_status_table_has_a_line_per_job_and_says_why_one_is_not_passing() {
+        let now: chrono::DateTime<chrono::Utc> = "2026-12-07T12:00:00Z".parse().unwrap();
+        let answer = json!({
+            "history_writable": true,
+            "jobs": [
+                {
+                    "name": "shop", "state": "passing", "schedule": "0 3 * * *",
+                    "next_run": "2026-12-08T03:00:00Z", "endpoint": "127.0.0.1:5433",
+                    "kept": { "url": "postgresql://postgres@127.0.0.1:49153/shop", "up": true },
+                    "last_run": { "verdict": "pass", "finished_at": "2026-12-07T09:00:00Z", "reason": null },
+                    "stale": null
+                },
+                {
+                    "name": "crm", "state": "failing", "schedule": null, "next_run": null,
+                    "endpoint": null, "kept": null,
+                    "last_run": { "verdict": "fail", "finished_at": "2026-12-07T11:30:00Z",
+                                  "reason": "row_count orders: expected at least 100, observed 0" },
+                    "stale": null
+                }
+            ]
+        });
+        let table = status_table(&answer, now);
+        let lines: Vec<&str> = table.lines().collect();
+        assert!(
+            lines[0].starts_with("JOB ") && lines[0].contains("KEPT RESTORE"),
+            "{table}"
+        );
+        assert!(
+            lines[1].starts_with("shop ")
+                && lines[1].contains("passing")
+                && lines[1].contains("pass, 3h 0m ago")
+                && lines[1].contains("in 15h 0m")
+                && lines[1].ends_with("127.0.0.1:5433"),
+            "{table}"
+        );
+        assert!(
+            lines[2].contains("fail, 30m ago") && lines[2].contains("on trigger"),
+            "{table}"
+        );
+        assert!(
+            table.contains("\ncrm: row_count orders: expected at least 100, observed 0\n"),
+            "{table}"
+        );
+        assert!(
+            !table.contains("shop: "),
+            "a passing job needs no reason: {table}"
+        );
+    }
 
     #[test]
     fn a_reload_says_what_it_changed_in_words() {

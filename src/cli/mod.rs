@@ -26,7 +26,7 @@ pub use alert_test::alert_test;
 pub use clean::clean;
 pub use connect::connect;
 pub use daemon::daemon;
-pub use daemon_api::{reload, trigger};
+pub use daemon_api::{reload, status, trigger};
 pub use report::report;
 pub use run::{RunArgs, run};
 pub use validate::{schema, validate};

@@ -88,6 +88,11 @@ impl Client {
         self.send(Method::POST, routes::API_RELOAD).await
     }
 
+    /// Every job's status, as the status page shows it (`{jobs, history_writable, history}`).
+    pub async fn jobs(&self) -> Result<Value, ClientError> {
+        self.send(Method::GET, routes::API_JOBS).await
+    }
+
     /// `job`'s status (its `activity`: idle, queued or running) and newest runs.
     pub async fn job(&self, job: &str) -> Result<Value, ClientError> {
         self.send(Method::GET, &routes::api_job(job)).await
