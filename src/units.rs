@@ -62,6 +62,26 @@ pub fn short_age(d: std::time::Duration) -> String {
     }
 }
 
+/// An HTTP `Retry-After` value: seconds, or an HTTP date (measured from
+/// `now`; one gone by is zero); at most `limit`. `None` for anything else.
+pub fn retry_after(
+    value: &str,
+    now: chrono::DateTime<chrono::Utc>,
+    limit: std::time::Duration,
+) -> Option<std::time::Duration> {
+    let value = value.trim();
+    let wait = match value.parse::<u64>() {
+        Ok(secs) => std::time::Duration::from_secs(secs),
+        Err(_) => {
+            let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+            (at.with_timezone(&chrono::Utc) - now)
+                .to_std()
+                .unwrap_or_default()
+        }
+    };
+    Some(wait.min(limit))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

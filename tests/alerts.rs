@@ -648,6 +648,47 @@ async fn the_daemon_pings_its_heartbeat_and_alerts_a_stale_backup() {
     );
 }
 
+/// A channel that answers 429 with `Retry-After` is tried again no sooner
+/// than it asked (the backoff alone would try after half a second).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_throttled_channel_is_retried_after_the_time_it_asked_for() {
+    let _docker = require_docker().await;
+    let app = App::new("alertthrottle");
+    let rx = Receiver::start().await;
+    config(&app, &rx, None, "    keep: false\n    notify: always\n");
+    place(
+        &fixture("postgres/shop.sql"),
+        &app.path("dumps"),
+        "a.sql",
+        fixture_day(),
+    );
+    rx.throttle_next(1);
+    let (code, runs, stderr) = app.run_json(&[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(runs[0]["verdict"], "pass");
+    let hits = rx.hits();
+    let first = &hits[0];
+    let again = hits[1..]
+        .iter()
+        .find(|h| h.path == first.path)
+        .unwrap_or_else(|| panic!("{} was not tried again", first.path));
+    let waited = again.at - first.at;
+    assert!(
+        waited >= Duration::from_secs(THROTTLE_SECONDS),
+        "{} was tried again after {waited:?}, before the {THROTTLE_SECONDS} s it asked for",
+        first.path
+    );
+    let deliveries = history(
+        &app,
+        "SELECT channel, attempt, ok FROM alert_deliveries ORDER BY channel, attempt",
+    )
+    .await;
+    assert!(
+        deliveries.iter().any(|d| d.1 == 2 && d.2),
+        "delivered on the second attempt: {deliveries:?}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_triggered_pass_of_a_dump_still_too_old_pings_fail_not_success() {
     let _docker = require_docker().await;

@@ -224,6 +224,27 @@ async fn transient_5xx_is_retried_and_head_405_falls_back_to_get() {
     assert!(dump.version.is_some());
 }
 
+/// A 429 with `Retry-After: 2` is tried again no sooner than asked (the
+/// source's own delay here is 50 ms).
+#[tokio::test]
+async fn a_throttled_source_is_asked_again_after_the_time_it_said() {
+    let server = HttpServer::start(1);
+    server.put("shop.sql.gz", b"after a while", ago(60));
+    let source = http(server.url("/throttled/shop.sql.gz"), None, &[]);
+    let started = std::time::Instant::now();
+    let dump = source.newest().await.expect("served on the second attempt");
+    assert_eq!(dump.size, Some(13));
+    assert_eq!(
+        server.flaky_hits.load(std::sync::atomic::Ordering::SeqCst),
+        2
+    );
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "asked again after {:?}",
+        started.elapsed()
+    );
+}
+
 #[tokio::test]
 async fn sidecars_are_read_whole_and_missing_ones_are_none() {
     let server = HttpServer::start(0);

@@ -23,11 +23,22 @@ use crate::report::RunReport;
 use crate::store::{FreshnessEvent, Store};
 use crate::vocab::{RunId, Secret};
 
-/// A delivery that did not work; `retry` when trying again may help.
+/// A delivery that did not work; `retry` when trying again may help, not
+/// before `retry_after` when the server said so (429 or 503 `Retry-After`).
 #[derive(Debug, Clone)]
 pub struct Failure {
     pub retry: bool,
     pub detail: String,
+    pub retry_after: Option<Duration>,
+}
+
+/// The longest `Retry-After` honoured; a longer one (or a date further
+/// ahead) waits this long: an alert must not wait for hours.
+const RETRY_AFTER_LIMIT: Duration = Duration::from_secs(300);
+
+/// A `Retry-After` value as long as an alert may wait.
+fn retry_after(value: &str, now: chrono::DateTime<chrono::Utc>) -> Option<Duration> {
+    crate::units::retry_after(value, now, RETRY_AFTER_LIMIT)
 }
 
 /// One way of telling people.
@@ -49,6 +60,11 @@ pub(crate) async fn http_outcome(
         Ok(r) if r.status().is_success() => Ok(()),
         Ok(r) => {
             let status = r.status();
+            let after = matches!(status.as_u16(), 429 | 503)
+                .then(|| r.headers().get(reqwest::header::RETRY_AFTER))
+                .flatten()
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| retry_after(v, chrono::Utc::now()));
             let body: String = r
                 .text()
                 .await
@@ -58,7 +74,11 @@ pub(crate) async fn http_outcome(
                 .collect();
             Err(Failure {
                 retry: status.is_server_error() || status.as_u16() == 408 || status.as_u16() == 429,
-                detail: format!("HTTP {status}: {body}"),
+                detail: match after {
+                    Some(a) => format!("HTTP {status} (retry after {}s): {body}", a.as_secs()),
+                    None => format!("HTTP {status}: {body}"),
+                },
+                retry_after: after,
             })
         }
         Err(e) => {
@@ -73,6 +93,7 @@ pub(crate) async fn http_outcome(
             Err(Failure {
                 retry: true,
                 detail,
+                retry_after: None,
             })
         }
     }
@@ -92,8 +113,24 @@ fn stale_dump(job: &Job, report: &RunReport) -> Option<String> {
 #[derive(Debug, Clone, Copy)]
 pub struct Retry {
     pub attempts: u32,
-    /// Wait before the second attempt; each later wait is four times longer.
+    /// Wait before the second attempt; each later wait is four times longer,
+    /// each with a random part as long again at most (jitter, so that
+    /// deliveries that failed together do not retry together).
     pub first_backoff: Duration,
+}
+
+impl Retry {
+    /// The waits between attempts (backon's exponential backoff, jittered).
+    fn waits(&self) -> impl Iterator<Item = Duration> {
+        use backon::BackoffBuilder;
+        backon::ExponentialBuilder::new()
+            .with_min_delay(self.first_backoff)
+            .with_factor(4.0)
+            .with_max_delay(RETRY_AFTER_LIMIT)
+            .with_max_times(self.attempts.saturating_sub(1) as usize)
+            .with_jitter()
+            .build()
+    }
 }
 
 impl Default for Retry {
@@ -451,7 +488,7 @@ impl Alerter {
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<(), Failure>>,
     {
-        let mut wait = self.retry.first_backoff;
+        let mut waits = self.retry.waits();
         let mut last = String::new();
         for n in 1..=self.retry.attempts {
             let outcome = attempt().await;
@@ -466,14 +503,17 @@ impl Alerter {
             {
                 tracing::error!(error = %e, "could not record the delivery attempt");
             }
-            match outcome {
+            let asked = match outcome {
                 Ok(()) => return Ok(()),
                 Err(f) if !f.retry => return Err(f.detail),
-                Err(f) => last = f.detail,
-            }
+                Err(f) => {
+                    last = f.detail;
+                    f.retry_after
+                }
+            };
             if n < self.retry.attempts {
-                tokio::time::sleep(wait).await;
-                wait *= 4;
+                let wait = waits.next().unwrap_or(self.retry.first_backoff);
+                tokio::time::sleep(wait.max(asked.unwrap_or_default())).await;
             }
         }
         Err(format!(
@@ -492,5 +532,44 @@ impl Alerter {
             tracker: self.tracker.clone(),
             enabled: self.enabled,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_is_seconds_or_a_date_and_bounded() {
+        let now: chrono::DateTime<chrono::Utc> = "2026-12-07T12:00:00Z".parse().unwrap();
+        assert_eq!(retry_after("2", now), Some(Duration::from_secs(2)));
+        assert_eq!(
+            retry_after("Mon, 07 Dec 2026 12:00:30 GMT", now),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(
+            retry_after("Mon, 07 Dec 2026 11:00:00 GMT", now),
+            Some(Duration::ZERO),
+            "a date gone by: at once"
+        );
+        assert_eq!(retry_after("86400", now), Some(RETRY_AFTER_LIMIT));
+        assert_eq!(retry_after("soon", now), None);
+    }
+
+    #[test]
+    fn the_waits_grow_fourfold_with_jitter_and_stop_with_the_attempts() {
+        let retry = Retry {
+            attempts: 4,
+            first_backoff: Duration::from_millis(500),
+        };
+        let waits: Vec<Duration> = retry.waits().collect();
+        assert_eq!(waits.len(), 3, "{waits:?}");
+        for (w, base) in waits.iter().zip([500u64, 2000, 8000]) {
+            let base = Duration::from_millis(base);
+            assert!(*w >= base && *w <= base * 2, "{w:?} for {base:?}");
+        }
+        // Jitter: two schedules are not the same, at least once in 20 tries.
+        let first: Vec<Duration> = retry.waits().collect();
+        assert!((0..20).any(|_| retry.waits().collect::<Vec<_>>() != first));
     }
 }

@@ -43,6 +43,9 @@ const SIDECAR_CAP: usize = SIDECAR_LIMIT as usize;
 /// Candidates looked at on an index page; a listing with more keeps the names sorting last.
 const MAX_CANDIDATES: usize = 1000;
 const HEADS_AT_ONCE: usize = 8;
+/// The longest `Retry-After` a source's request waits for (a run waits on
+/// it, within `restore.timeout`).
+const RETRY_AFTER_LIMIT: Duration = Duration::from_secs(60);
 const RETRY_DELAYS: [Duration; 3] = [
     Duration::from_secs(1),
     Duration::from_secs(2),
@@ -365,7 +368,19 @@ impl HttpSource {
                 Err(e) => e.is_connect() || e.is_timeout() || e.is_request(),
             };
             if transient && attempt < self.retry_delays.len() {
-                tokio::time::sleep(self.retry_delays[attempt]).await;
+                // A 429 or 503 may say how long to wait (`Retry-After`).
+                let asked = match &outcome {
+                    Ok(r) if matches!(r.status().as_u16(), 429 | 503) => r
+                        .headers()
+                        .get(reqwest::header::RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| {
+                            crate::units::retry_after(v, chrono::Utc::now(), RETRY_AFTER_LIMIT)
+                        }),
+                    _ => None,
+                };
+                let wait = self.retry_delays[attempt].max(asked.unwrap_or_default());
+                tokio::time::sleep(wait).await;
                 attempt += 1;
                 continue;
             }

@@ -11,6 +11,7 @@
 //! - `/private/PATH`: the file, only with `Authorization: Bearer TOKEN`, else 401.
 //! - `/nohead/PATH`: the file by GET; HEAD is 405.
 //! - `/flaky/PATH`: 503 for the first `flaky_failures` requests, then the file.
+//! - `/throttled/PATH`: the same with 429 and `Retry-After: 2` (one count for both).
 //! - `/drop/PATH`: the headers and half the body, then the connection is dropped.
 
 #![allow(dead_code)]
@@ -125,6 +126,7 @@ fn router(served: Served) -> Router {
             get(file).head(|| async { StatusCode::METHOD_NOT_ALLOWED }),
         )
         .route("/flaky/{name}", get(flaky))
+        .route("/throttled/{name}", get(throttled))
         .route("/drop/{name}", get(dropped))
         .with_state(served)
 }
@@ -182,6 +184,18 @@ async fn private(
 async fn flaky(State(s): State<Served>, UrlPath(name): UrlPath<String>) -> Response {
     if s.hits.fetch_add(1, Ordering::SeqCst) < s.flaky_failures {
         return (StatusCode::SERVICE_UNAVAILABLE, "try later").into_response();
+    }
+    serve_file(&s.dir.join(name), false).await
+}
+
+async fn throttled(State(s): State<Served>, UrlPath(name): UrlPath<String>) -> Response {
+    if s.hits.fetch_add(1, Ordering::SeqCst) < s.flaky_failures {
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(header::RETRY_AFTER, "2")],
+            "slow down",
+        )
+            .into_response();
     }
     serve_file(&s.dir.join(name), false).await
 }

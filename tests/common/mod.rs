@@ -524,6 +524,8 @@ impl Drop for DaemonProc {
 /// One request a [`Receiver`] got.
 #[derive(Debug, Clone)]
 pub struct Hit {
+    /// When it came in.
+    pub at: std::time::Instant,
     pub method: String,
     pub path: String,
     pub query: Option<String>,
@@ -534,10 +536,14 @@ pub struct Hit {
 /// A real HTTP server on loopback standing in for Slack, Telegram, a webhook
 /// receiver or healthchecks.io: records every request and answers 200, or
 /// 500 for as many requests as [`Receiver::fail_next`] says.
+/// The `Retry-After` of [`Receiver::throttle_next`]'s answers.
+pub const THROTTLE_SECONDS: u64 = 3;
+
 pub struct Receiver {
     pub url: String,
     hits: std::sync::Arc<std::sync::Mutex<Vec<Hit>>>,
     fail: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    throttle: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     _server: tokio::task::JoinHandle<()>,
 }
 
@@ -546,15 +552,17 @@ impl Receiver {
         use std::sync::atomic::Ordering;
         let hits = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let fail = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let (h, f) = (hits.clone(), fail.clone());
+        let throttle = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (h, f, t) = (hits.clone(), fail.clone(), throttle.clone());
         let app = axum::Router::new().fallback(
             move |method: axum::http::Method,
                   uri: axum::http::Uri,
                   headers: axum::http::HeaderMap,
                   body: String| {
-                let (h, f) = (h.clone(), f.clone());
+                let (h, f, t) = (h.clone(), f.clone(), t.clone());
                 async move {
                     h.lock().unwrap().push(Hit {
+                        at: std::time::Instant::now(),
                         method: method.to_string(),
                         path: uri.path().to_string(),
                         query: uri.query().map(String::from),
@@ -564,16 +572,29 @@ impl Receiver {
                             .collect(),
                         body,
                     });
-                    let failing = f
-                        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-                        .is_ok();
-                    if failing {
+                    let take = |n: &std::sync::atomic::AtomicUsize| {
+                        n.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                            .is_ok()
+                    };
+                    use axum::response::IntoResponse;
+                    if take(&t) {
+                        (
+                            axum::http::StatusCode::TOO_MANY_REQUESTS,
+                            [(
+                                axum::http::header::RETRY_AFTER,
+                                THROTTLE_SECONDS.to_string(),
+                            )],
+                            "slow down",
+                        )
+                            .into_response()
+                    } else if take(&f) {
                         (
                             axum::http::StatusCode::INTERNAL_SERVER_ERROR,
                             "down for a moment",
                         )
+                            .into_response()
                     } else {
-                        (axum::http::StatusCode::OK, r#"{"ok":true}"#)
+                        (axum::http::StatusCode::OK, r#"{"ok":true}"#).into_response()
                     }
                 }
             },
@@ -587,8 +608,14 @@ impl Receiver {
             url,
             hits,
             fail,
+            throttle,
             _server: server,
         }
+    }
+
+    /// The next `n` requests get a 429 with `Retry-After: THROTTLE_SECONDS`.
+    pub fn throttle_next(&self, n: usize) {
+        self.throttle.store(n, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// The next `n` requests get a 500.

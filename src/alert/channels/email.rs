@@ -32,6 +32,7 @@ impl Email {
         .map_err(|e| Failure {
             retry: false,
             detail: format!("SMTP setup: {e}"),
+            retry_after: None,
         })?;
         let mut builder = builder
             .port(c.port)
@@ -42,6 +43,7 @@ impl Email {
             let setup = |e: String| Failure {
                 retry: false,
                 detail: format!("SMTP TLS setup with ca_file {}: {e}", ca.display()),
+                retry_after: None,
             };
             let pem = std::fs::read(ca).map_err(|e| setup(e.to_string()))?;
             let cert = Certificate::from_pem(&pem).map_err(|e| setup(e.to_string()))?;
@@ -75,6 +77,7 @@ impl Deliver for Email {
         let bad = |e: String| Failure {
             retry: false,
             detail: e,
+            retry_after: None,
         };
         let mut builder = lettre::Message::builder()
             .from(
@@ -99,6 +102,7 @@ impl Deliver for Email {
                 // A refused certificate or a 5xx answer will not change on a retry.
                 retry: !e.is_permanent() && !e.is_tls() && !certificate_refused(&e),
                 detail: format!("SMTP: {e}"),
+                retry_after: None,
             }),
         }
     }
