@@ -34,6 +34,34 @@ fn copy_for(app: &App, job: &str) -> PathBuf {
     to
 }
 
+/// Flips one byte of a data file of the full set (which every set needs)
+/// in the repository at `repo`.
+fn flip_a_full_set_byte(repo: &Path) {
+    let file = repo
+        .join("backup/shop")
+        .join(label("full"))
+        .join("pg_data")
+        .join(format!(
+            "{}.gz",
+            fact(&["orders_relfile"]).as_str().unwrap()
+        ));
+    let mut bytes = std::fs::read(&file).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0xff;
+    std::fs::write(&file, bytes).unwrap();
+}
+
+/// Removes the segment before the newest from the repository at `repo`
+/// (`pgbackrest verify` still says `ok`, and a recovery to the latest point
+/// alone would stop there quietly); the segment's name.
+fn remove_the_segment_before_the_newest(repo: &Path) -> String {
+    let files = fact(&["archive_files"]);
+    let files = files.as_array().unwrap();
+    let gone = files[files.len() - 2].as_str().unwrap();
+    std::fs::remove_file(repo.join(gone)).unwrap();
+    Path::new(gone).file_name().unwrap().to_string_lossy()[..24].to_string()
+}
+
 fn job(name: &str, repo: &Path, physical_extra: &str) -> String {
     format!(
         "  - name: JOB({name})\n    engine: postgres\n    image: {PG_IMAGE}\n    database: shop\n    \
@@ -129,26 +157,8 @@ async fn a_damaged_repository_or_a_gap_in_its_archive_fails() {
     let app = App::new("pgbr-damaged");
     let flipped = copy_for(&app, "flipped");
     let gap = copy_for(&app, "gap");
-    // One byte of a data file of the full set (which every set needs).
-    let file = flipped
-        .join("backup/shop")
-        .join(label("full"))
-        .join("pg_data")
-        .join(format!(
-            "{}.gz",
-            fact(&["orders_relfile"]).as_str().unwrap()
-        ));
-    let mut bytes = std::fs::read(&file).unwrap();
-    let at = bytes.len() / 2;
-    bytes[at] ^= 0xff;
-    std::fs::write(&file, bytes).unwrap();
-    // The segment before the newest: pgbackrest verify still says `ok`, and
-    // a recovery to the latest point alone would stop there quietly.
-    let files = fact(&["archive_files"]);
-    let files = files.as_array().unwrap();
-    let gone = files[files.len() - 2].as_str().unwrap();
-    std::fs::remove_file(gap.join(gone)).unwrap();
-    let gone_segment = &Path::new(gone).file_name().unwrap().to_string_lossy()[..24];
+    flip_a_full_set_byte(&flipped);
+    let gone_segment = remove_the_segment_before_the_newest(&gap);
     app.write_config(&[job("flipped", &flipped, ""), job("gap", &gap, "")].concat());
     let (code, runs, stderr) = app.run_json(&[]);
     assert_ne!(code, 0, "{stderr}");
@@ -163,7 +173,10 @@ async fn a_damaged_repository_or_a_gap_in_its_archive_fails() {
     let g = by("gap");
     assert_eq!(g["verdict"], "fail", "{g:#}");
     let why = reason(&g);
-    assert!(why.contains(gone_segment) && why.contains("lacks"), "{why}");
+    assert!(
+        why.contains(&gone_segment) && why.contains("lacks"),
+        "{why}"
+    );
     assert!(
         app.containers(&docker).await.is_empty(),
         "nothing is left behind"
@@ -206,25 +219,10 @@ async fn a_repository_in_s3_is_read_by_pgbackrest_in_a_container_of_its_own() {
     copy_tree(&repository().dir.join("repo"), &bucket.join("flipped"));
     copy_tree(&repository().dir.join("repo"), &bucket.join("gap"));
     let before = fingerprint(&bucket.join("good"));
-    // The segment before the newest, gone from the bucket: pgBackRest's
-    // archive-get is asked for each segment, and the one it lacks is named.
-    let files = fact(&["archive_files"]);
-    let files = files.as_array().unwrap();
-    let gone = files[files.len() - 2].as_str().unwrap();
-    std::fs::remove_file(bucket.join("gap").join(gone)).unwrap();
-    let gone_segment = Path::new(gone).file_name().unwrap().to_string_lossy()[..24].to_string();
-    let file = bucket
-        .join("flipped/backup/shop")
-        .join(label("full"))
-        .join("pg_data")
-        .join(format!(
-            "{}.gz",
-            fact(&["orders_relfile"]).as_str().unwrap()
-        ));
-    let mut bytes = std::fs::read(&file).unwrap();
-    let at = bytes.len() / 2;
-    bytes[at] ^= 0xff;
-    std::fs::write(&file, bytes).unwrap();
+    flip_a_full_set_byte(&bucket.join("flipped"));
+    // pgBackRest's archive-get is asked for each segment, and the one it
+    // lacks is named.
+    let gone_segment = remove_the_segment_before_the_newest(&bucket.join("gap"));
     let time_mid = fact(&["time_mid"]).as_str().unwrap().to_string();
     app.write_config(
         &[
