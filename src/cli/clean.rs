@@ -10,7 +10,6 @@ use tokio_util::sync::CancellationToken;
 
 use super::{CliError, Outcome, load};
 use crate::pipeline::{Context, SetupError};
-use crate::restore::container;
 use crate::store::StoreError;
 
 pub async fn clean(path: &Path) -> Result<Outcome, CliError> {
@@ -29,7 +28,9 @@ pub async fn clean(path: &Path) -> Result<Outcome, CliError> {
         Err(e) => return Err(e.into()),
     };
     let kept = ctx.store.all_kept().await.map_err(CliError::History)?;
-    let swept = container::sweep(&ctx.docker, &ctx.instance, &[])
+    let swept = ctx
+        .runtime
+        .sweep(&ctx.instance, &[])
         .await
         .map_err(|e| CliError::Cleaning(format!("Docker: {e}")))?;
     for k in &kept {

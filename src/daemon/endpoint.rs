@@ -49,6 +49,7 @@ pub struct Endpoint {
 
 struct Inner {
     job: String,
+    #[cfg(test)]
     local_addr: SocketAddr,
     route: Mutex<Route>,
     /// Every proxied connection, whatever its backend.
@@ -83,12 +84,12 @@ impl Endpoint {
         initial_refusal: String,
         cancel: CancellationToken,
     ) -> Endpoint {
-        let local_addr = listener
-            .local_addr()
-            .expect("a bound listening socket has a local address");
         let inner = Arc::new(Inner {
             job,
-            local_addr,
+            #[cfg(test)]
+            local_addr: listener
+                .local_addr()
+                .expect("a bound listening socket has a local address"),
             route: Mutex::new(Route::Refuse(initial_refusal)),
             all: TaskTracker::new(),
             cancel,
@@ -97,6 +98,7 @@ impl Endpoint {
         Endpoint { inner }
     }
 
+    #[cfg(test)]
     pub fn local_addr(&self) -> SocketAddr {
         self.inner.local_addr
     }
@@ -138,6 +140,7 @@ impl Endpoint {
         draining
     }
 
+    #[cfg(test)]
     pub fn backend(&self) -> Option<Backend> {
         match &*self.inner.route() {
             Route::Forward(generation) => Some(generation.backend.clone()),
@@ -146,6 +149,7 @@ impl Endpoint {
     }
 
     /// Connections currently open through this endpoint (all backends).
+    #[cfg(test)]
     pub fn open_connections(&self) -> usize {
         self.inner.all.len()
     }

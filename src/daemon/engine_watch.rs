@@ -13,7 +13,6 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::{Daemon, Shared};
-use crate::restore::container;
 use crate::vocab::RunState;
 
 /// How often the engine is pinged.
@@ -63,14 +62,7 @@ impl Shared {
     }
 
     async fn ping(&self) -> Result<(), String> {
-        match tokio::time::timeout(PING_LIMIT, self.ctx.docker.ping()).await {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) => Err(crate::restore::docker::explain(&e)),
-            Err(_) => Err(format!(
-                "the Docker engine did not answer a ping within {}s",
-                PING_LIMIT.as_secs()
-            )),
-        }
+        self.ctx.runtime.ping(PING_LIMIT).await
     }
 
     /// Adopts every job's kept restore and removes what cut runs left;
@@ -88,7 +80,10 @@ impl Shared {
     /// Removes candidates that stopped under runs that have ended (the
     /// engine stopped them); a run still going keeps its own.
     async fn remove_cut_candidates(&self) -> bool {
-        let stopped = match container::stopped_candidates(&self.ctx.docker, &self.ctx.instance)
+        let stopped = match self
+            .ctx
+            .runtime
+            .stopped_candidates(&self.ctx.instance)
             .await
         {
             Ok(s) => s,
@@ -103,7 +98,7 @@ impl Shared {
                 continue;
             }
             tracing::info!(container = %c.name, run_id = %c.run_id, "removing the candidate of a run the engine's restart cut");
-            container::remove(&self.ctx.docker, &c.name, c.volume.as_deref()).await;
+            self.ctx.runtime.remove(&c.name, c.volume.as_deref()).await;
         }
         true
     }

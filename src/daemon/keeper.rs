@@ -13,7 +13,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bollard::Docker;
 use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -21,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use super::Shared;
 use super::endpoint::Backend;
 use crate::config::Job;
-use crate::restore::{Credentials, container, engine_for, sandbox, wait_ready_at};
+use crate::restore::{Credentials, engine_for, wait_ready_at};
 use crate::vocab::KeptRestore;
 
 /// A job's kept restore that is down, and why.
@@ -100,13 +99,13 @@ impl Shared {
     /// Whether the kept restore (its container and relay) runs; if not,
     /// starts it again and waits until its database accepts connections.
     async fn health(&self, job: &Job, kept: &KeptRestore) -> Health {
-        let docker = &self.ctx.docker;
-        let db = match running(docker, &kept.container).await {
+        let runtime = &self.ctx.runtime;
+        let db = match runtime.running(&kept.container).await {
             Ok(Some(r)) => r,
             Ok(None) => return gone(&kept.container),
             Err(e) => return Health::Unknown(e),
         };
-        let relay = match running(docker, &sandbox::relay_name(&kept.container)).await {
+        let relay = match runtime.relay_running(&kept.container).await {
             Ok(r) => r,
             Err(e) => return Health::Unknown(e),
         };
@@ -125,7 +124,7 @@ impl Shared {
             ),
             gone: false,
         };
-        let port = match container::adopt(docker, &kept.container, engine.port()).await {
+        let port = match runtime.adopt(&kept.container, engine.port()).await {
             Ok(Some(port)) => port,
             Ok(None) => return gone(&kept.container),
             Err(e) => return could_not(&e),
@@ -137,7 +136,7 @@ impl Shared {
         };
         let limit = job.restore.ready_timeout;
         match wait_ready_at(
-            docker,
+            runtime,
             &kept.container,
             port,
             engine.as_ref(),
@@ -203,7 +202,10 @@ impl Shared {
             .kept_changed(job, &kept.container, false, &reason);
         if gone {
             // Without its container, its relay, network and volume serve nobody.
-            container::remove(&self.ctx.docker, &kept.container, kept.volume.as_deref()).await;
+            self.ctx
+                .runtime
+                .remove(&kept.container, kept.volume.as_deref())
+                .await;
         }
     }
 
@@ -258,16 +260,5 @@ fn gone(container: &str) -> Health {
             "the kept restore's container {container} no longer exists (removed outside restoredrill); the next passing run keeps a new one"
         ),
         gone: true,
-    }
-}
-
-/// Whether the container runs; `None` if it does not exist.
-async fn running(docker: &Docker, name: &str) -> Result<Option<bool>, String> {
-    match docker.inspect_container(name, None).await {
-        Ok(info) => Ok(Some(info.state.and_then(|s| s.running).unwrap_or(false))),
-        Err(bollard::errors::Error::DockerResponseServerError {
-            status_code: 404, ..
-        }) => Ok(None),
-        Err(e) => Err(format!("Docker did not answer: {e}")),
     }
 }

@@ -24,7 +24,9 @@ mod retention;
 mod status;
 
 pub use history::HistoryHealth;
-pub use status::{JobStatus, KeptSummary};
+pub use status::JobStatus;
+#[cfg(test)]
+pub use status::KeptSummary;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -42,7 +44,7 @@ use tokio_util::task::TaskTracker;
 use crate::alert::Alerter;
 use crate::config::{self, Config, ConfigErrors, Job};
 use crate::pipeline::{self, Context, RunRequest, SetupError};
-use crate::restore::{container, engine_for};
+use crate::restore::engine_for;
 use crate::schedule::arrival::{DumpSeen, Look};
 use crate::schedule::scheduler::{Clock, JobChanges, Runner, Scheduler, TriggerError, Triggered};
 use crate::source::SourceError;
@@ -496,7 +498,10 @@ impl Shared {
         if let Err(e) = self.ctx.store.clear_kept(&k.job).await {
             tracing::error!(job = %k.job, error = %e, "could not update the history");
         }
-        container::remove(&self.ctx.docker, &k.container, k.volume.as_deref()).await;
+        self.ctx
+            .runtime
+            .remove(&k.container, k.volume.as_deref())
+            .await;
     }
 
     /// Serves the recorded kept restore of `job` again after a restart (of
@@ -506,7 +511,7 @@ impl Shared {
             return true;
         };
         let port = engine_for(job.engine).port();
-        match container::adopt(&self.ctx.docker, &kept.container, port).await {
+        match self.ctx.runtime.adopt(&kept.container, port).await {
             Ok(Some(host_port)) => {
                 let mut kept = kept;
                 if host_port != kept.port {
@@ -548,7 +553,7 @@ impl Shared {
         });
         let Some(replaced) = replaced else { return };
         let drain = job.keep.as_ref().map_or(config::DEFAULT_DRAIN, |k| k.drain);
-        let docker = self.ctx.docker.clone();
+        let runtime = self.ctx.runtime.clone();
         let cancel = self.ctx.cancel.clone();
         self.tracker.spawn(async move {
             if let Some(d) = draining {
@@ -563,7 +568,9 @@ impl Shared {
                 }
             }
             tracing::info!(container = %replaced.container, "removing the replaced kept restore");
-            container::remove(&docker, &replaced.container, replaced.volume.as_deref()).await;
+            runtime
+                .remove(&replaced.container, replaced.volume.as_deref())
+                .await;
         });
     }
 

@@ -60,11 +60,7 @@ impl Daemon {
         if let Some(problem) = self.history().problem() {
             return Err(problem);
         }
-        match tokio::time::timeout(Duration::from_secs(3), self.shared.ctx.docker.ping()).await {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) => Err(format!("Docker does not answer: {e}")),
-            Err(_) => Err("Docker does not answer within 3 s".into()),
-        }
+        self.shared.ctx.runtime.ping(Duration::from_secs(3)).await
     }
 
     pub async fn status(&self) -> Vec<JobStatus> {

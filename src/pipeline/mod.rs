@@ -15,7 +15,6 @@ mod trends;
 
 use std::sync::Arc;
 
-use bollard::Docker;
 use chrono::Utc;
 use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
@@ -24,9 +23,8 @@ use tracing::Instrument;
 use crate::alert::Alerter;
 use crate::config::{Config, Job, SourceSpec};
 use crate::report::RunReport;
-use crate::restore::container;
 use crate::restore::template::Templates;
-use crate::restore::{RestoreError, engine_for};
+use crate::restore::{RestoreError, Runtime, engine_for};
 use crate::source::Source;
 use crate::source::command::CommandSource;
 use crate::source::http::HttpSource;
@@ -37,9 +35,9 @@ use crate::vocab::{RunId, Trigger, Verdict};
 use run::Run;
 use stop::{Done, Stop, conclusion};
 
-/// What every run shares: Docker, history, and the shutdown signal.
+/// What every run shares: the container engine, history, and the shutdown signal.
 pub struct Context {
-    pub docker: Docker,
+    pub runtime: Runtime,
     pub store: Store,
     /// Labels this installation's containers (derived from the state dir).
     pub instance: String,
@@ -99,7 +97,7 @@ impl Context {
         show_progress: bool,
         cancel: CancellationToken,
     ) -> Result<Self, SetupError> {
-        let docker = crate::restore::connect_docker(config.docker_host.as_deref()).await?;
+        let runtime = Runtime::connect(config.docker_host.as_deref()).await?;
         let store = Store::open(&config.state_dir).await?;
         let instance = instance_id(&config.state_dir);
         let interrupted = store.mark_interrupted().await?;
@@ -115,11 +113,11 @@ impl Context {
             .into_iter()
             .map(|k| k.container)
             .collect();
-        let kept_names = kept_container_names(&docker, &kept).await;
-        container::sweep(&docker, &instance, &kept_names).await?;
+        let kept_names = runtime.names_of(&kept).await;
+        runtime.sweep(&instance, &kept_names).await?;
         let alerter = Arc::new(Alerter::new(&config.alerts, store.clone()));
         Ok(Self {
-            docker,
+            runtime,
             alerter: std::sync::Mutex::new(alerter),
             store,
             templates: Templates::new(&config.cache_dir),
@@ -137,19 +135,6 @@ impl Context {
     pub fn set_alerter(&self, alerter: Alerter) {
         *self.alerter.lock().expect("alerter lock") = Arc::new(alerter);
     }
-}
-
-/// Kept containers are recorded by id; the sweep matches names.
-async fn kept_container_names(docker: &Docker, ids: &[String]) -> Vec<String> {
-    let mut names = Vec::new();
-    for id in ids {
-        if let Ok(info) = docker.inspect_container(id, None).await
-            && let Some(n) = info.name
-        {
-            names.push(n.trim_start_matches('/').to_string());
-        }
-    }
-    names
 }
 
 fn instance_id(state_dir: &std::path::Path) -> String {
@@ -217,11 +202,8 @@ async fn unless_engine_gone(ctx: &Context, outcome: Result<Done, Stop>) -> Resul
     if stop.blame != stop::Blame::Backup {
         return Err(stop);
     }
-    let answer = tokio::time::timeout(std::time::Duration::from_secs(5), ctx.docker.ping()).await;
-    let gone = match answer {
-        Ok(Ok(_)) => return Err(stop),
-        Ok(Err(e)) => crate::restore::docker::explain(&e),
-        Err(_) => "the Docker engine did not answer a ping within 5s".to_string(),
+    let Err(gone) = ctx.runtime.ping(std::time::Duration::from_secs(5)).await else {
+        return Err(stop);
     };
     tracing::warn!(failure = %stop.reason, "the run failed while the Docker engine was going away");
     Err(Stop::error(format!(

@@ -20,10 +20,11 @@ use super::checks::{self, CheckInput, checked_database};
 use super::stop::{Blame, Done, Stop, same_dump};
 use super::{Context, RunRequest};
 use crate::config::{Job, KeepSettings};
-use crate::promote::{self, Promotion};
 use crate::report::{DumpReport, LoadReport, PhaseTime, RunReport, Warning};
-use crate::restore::container::{self, Candidate, ContainerSpec, Role};
+use crate::restore::Candidate;
 use crate::restore::load::{self, LoadOutcome, LoadRequest, Loaded};
+use crate::restore::promote::{self, Promotion};
+use crate::restore::spec::{ContainerSpec, Role};
 use crate::restore::template::Template;
 use crate::restore::{Credentials, Engine, wait_ready};
 use crate::source::decrypt::Decrypter;
@@ -272,11 +273,8 @@ impl<'a> Run<'a> {
     /// until its physical backup is in place, for a physical job).
     async fn launch(&mut self, inspection: Option<&Inspection>) -> Result<Launched, Stop> {
         let (ctx, job, engine) = (self.ctx, self.job, self.engine);
-        self.timed(
-            Phase::Image,
-            container::ensure_image(&ctx.docker, &job.image),
-        )
-        .await?;
+        self.timed(Phase::Image, ctx.runtime.ensure_image(&job.image))
+            .await?;
         let creds = Credentials {
             user: engine.superuser().to_string(),
             password: Secret::new(
@@ -331,13 +329,13 @@ impl<'a> Run<'a> {
                     };
                     let templates = &ctx.templates;
                     templates
-                        .ready(&ctx.docker, engine, &spec, timeout, cancelled)
+                        .ready(&ctx.runtime, engine, &spec, timeout, cancelled)
                         .await
                 }
                 false => None,
             };
             spec.template = template.as_ref().map(|t| t.archive.clone());
-            match container::launch(&ctx.docker, &spec).await {
+            match ctx.runtime.launch(&spec).await {
                 Ok(candidate) => Ok((candidate, template)),
                 Err(e) => {
                     // It may be the archive Docker could not take: the
@@ -469,7 +467,7 @@ impl<'a> Run<'a> {
         };
         let ready = async {
             let waited = wait_ready(
-                &ctx.docker,
+                &ctx.runtime,
                 &l.candidate,
                 engine,
                 &initial,
@@ -526,7 +524,7 @@ impl<'a> Run<'a> {
         let opened = self.reopen(dump, inspection).await?;
         let parallel = job.restore.parallel;
         let request = LoadRequest {
-            docker: &ctx.docker,
+            docker: &ctx.runtime,
             candidate: &l.candidate,
             engine: self.engine,
             creds: &l.creds,
@@ -550,7 +548,7 @@ impl<'a> Run<'a> {
         let watched = async {
             tokio::select! {
                 outcome = loading => Ok(outcome),
-                paused = container::watch_paused(&ctx.docker, id, PAUSE_CHECK) => Err(paused),
+                paused = ctx.runtime.watch_paused(id, PAUSE_CHECK) => Err(paused),
             }
         };
         let outcome = self.timed(Phase::Load, watched).await?;
@@ -558,7 +556,7 @@ impl<'a> Run<'a> {
         match outcome {
             Err(_) => {
                 // A paused or stopped candidate is the checker's trouble, not the dump's.
-                container::still_running(&ctx.docker, id).await?;
+                ctx.runtime.still_running(id).await?;
                 Err(Stop::fail(format!(
                     "the load did not finish within the job's restore.timeout of {}",
                     load::describe_timeout(job.restore.timeout)
@@ -569,9 +567,9 @@ impl<'a> Run<'a> {
                 // A tool killed with its server (out of memory, or from outside)
                 // is the checker's trouble, not the backup's fault.
                 if failure.signalled {
-                    container::still_running_after_signal(&ctx.docker, id).await?;
+                    ctx.runtime.still_running_after_signal(id).await?;
                 } else {
-                    container::still_running(&ctx.docker, id).await?;
+                    ctx.runtime.still_running(id).await?;
                 }
                 Err(Stop::fail(failure.reason).with_output(failure.output_tail))
             }
@@ -708,8 +706,7 @@ impl<'a> Run<'a> {
             return Ok(());
         };
         let mut input = std::io::Cursor::new(sql.into_bytes());
-        let exec = container::exec(
-            &ctx.docker,
+        let exec = ctx.runtime.exec(
             &l.candidate.id,
             cmd,
             engine.tool_env(&l.creds),
@@ -719,7 +716,7 @@ impl<'a> Run<'a> {
         if outcome.exit_code == 0 {
             return Ok(());
         }
-        container::still_running(&ctx.docker, &l.candidate.id).await?;
+        ctx.runtime.still_running(&l.candidate.id).await?;
         Err(Stop::fail(format!(
             "after the load, restoredrill could not take back the superuser login and lock the \
              dump's logins (exit {}: {}); the dump changed the server's logins in a way no dump tool writes",
@@ -821,7 +818,7 @@ impl<'a> Run<'a> {
         }
         let previous = ctx.store.kept(&job.name).await?;
         let promotion = Promotion {
-            docker: &ctx.docker,
+            docker: &ctx.runtime,
             engine: self.engine,
             creds: &creds,
             spec: &l.spec,
@@ -843,7 +840,9 @@ impl<'a> Run<'a> {
             if ctx.drain_replaced {
                 self.report.replaced = Some(prev);
             } else {
-                container::remove(&ctx.docker, &prev.container, prev.volume.as_deref()).await;
+                ctx.runtime
+                    .remove(&prev.container, prev.volume.as_deref())
+                    .await;
             }
         }
         Ok(Done::Verified)
@@ -1018,14 +1017,15 @@ async fn after_restore(
             ))
         })?;
         tracing::info!(script = %script.display(), "running after_restore script");
-        let outcome = container::exec(
-            &ctx.docker,
-            &candidate.id,
-            engine.script_command(creds),
-            engine.tool_env(creds),
-            Some(&mut file),
-        )
-        .await?;
+        let outcome = ctx
+            .runtime
+            .exec(
+                &candidate.id,
+                engine.script_command(creds),
+                engine.tool_env(creds),
+                Some(&mut file),
+            )
+            .await?;
         if outcome.exit_code != 0 {
             // The backup is fine; the restore is not fit to serve.
             return Err(Stop::error(format!(

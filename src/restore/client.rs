@@ -17,7 +17,7 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
 
 use super::RestoreError;
-use super::container::{self, ExecOutcome, Tail};
+use super::exec::{self, ExecOutcome, Tail};
 
 /// The tool stopped reading: it exited (its exit code says why).
 #[derive(Debug)]
@@ -47,7 +47,7 @@ impl Client {
         token: &str,
     ) -> Result<Self, RestoreError> {
         let (exec_id, output, input) =
-            container::start_attached(docker, container, cmd, env, true).await?;
+            exec::start_attached(docker, container, cmd, env, true).await?;
         let (synced_tx, synced) = watch::channel(0);
         let (ended_tx, ended) = watch::channel(false);
         let marker = format!("{token}-");
@@ -112,7 +112,7 @@ impl Client {
             .output
             .await
             .map_err(|e| RestoreError::Unexpected(format!("reading a client's output: {e}")))?;
-        let exit_code = container::exit_code(docker, &self.exec_id).await?;
+        let exit_code = exec::exit_code(docker, &self.exec_id).await?;
         Ok(ExecOutcome {
             exit_code,
             output_tail,

@@ -11,70 +11,21 @@
 use std::collections::HashMap;
 
 use bollard::Docker;
-use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
 use bollard::models::{ContainerCreateBody, HostConfig, VolumeCreateRequest};
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, DownloadFromContainerOptionsBuilder,
+    CreateContainerOptionsBuilder, DownloadFromContainerOptionsBuilder,
     ListContainersOptionsBuilder, ListNetworksOptionsBuilder, ListVolumesOptionsBuilder,
-    LogsOptionsBuilder, RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder,
     UploadToContainerOptionsBuilder,
 };
 use futures_util::StreamExt;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
 use super::RestoreError;
+use super::docker::{published_port, remove_container, remove_volume};
+use super::entrypoint;
 use super::sandbox;
-
-pub const LABEL_JOB: &str = "restoredrill.job";
-pub const LABEL_RUN: &str = "restoredrill.run";
-pub const LABEL_ROLE: &str = "restoredrill.role";
-/// Which state dir owns the container, so two installations never sweep each other's.
-pub const LABEL_INSTANCE: &str = "restoredrill.instance";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    Candidate,
-    Kept,
-    /// Makes a ready data directory (see [`super::template`]).
-    Template,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Candidate => "candidate",
-            Self::Kept => "kept",
-            Self::Template => "template",
-        }
-    }
-}
-
-/// Everything needed to create one database container.
-#[derive(Debug, Clone)]
-pub struct ContainerSpec {
-    pub name: String,
-    pub image: String,
-    pub env: Vec<String>,
-    pub cmd: Vec<String>,
-    pub job: String,
-    pub run_id: String,
-    pub instance: String,
-    pub role: Role,
-    /// The database port inside the container; its relay publishes it on 127.0.0.1 only.
-    pub port: u16,
-    /// Where the data directory's parent is mounted.
-    pub data_mount: String,
-    /// Named volume for the data (kept restores); `None` puts data on tmpfs.
-    pub volume: Option<String>,
-    pub memory: Option<u64>,
-    pub cpus: Option<f64>,
-    /// A ready data directory to start from, unpacked into `data_mount`
-    /// before the image's entrypoint runs (see [`super::template`]).
-    pub template: Option<std::path::PathBuf>,
-    /// The server waits to start until restoredrill has put a physical
-    /// backup in place (see [`super::physical`]).
-    pub held: bool,
-}
+use super::spec::{
+    ContainerSpec, LABEL_INSTANCE, LABEL_JOB, LABEL_ROLE, LABEL_RUN, Role, SavedFile, fetch_name,
+};
 
 /// A running container that is removed, with its relay, network and volume,
 /// unless released.
@@ -88,14 +39,6 @@ pub struct Candidate {
     /// The server's start-up files as they were before the dump was loaded.
     saved: std::sync::OnceLock<Vec<SavedFile>>,
     armed: bool,
-}
-
-/// A file as restoredrill found it: a tar archive holding it, and the folder
-/// it goes back into.
-#[derive(Debug, Clone)]
-pub struct SavedFile {
-    pub dir: String,
-    pub archive: Vec<u8>,
 }
 
 impl Candidate {
@@ -166,82 +109,6 @@ async fn remove_named(docker: &Docker, name: &str, volume: Option<&str>) {
         }
     };
     tokio::join!(sandbox::remove_network(docker, name), volume);
-}
-
-/// The name of the container that fetches a repository into the
-/// candidate `name`'s volume (see [`super::fetch`]).
-pub fn fetch_name(name: &str) -> String {
-    format!("{name}-fetch")
-}
-
-pub async fn remove_container(docker: &Docker, id: &str) {
-    let opts = RemoveContainerOptionsBuilder::default()
-        .force(true)
-        .v(true)
-        .build();
-    match docker.remove_container(id, Some(opts)).await {
-        Ok(()) => tracing::debug!(container = id, "container removed"),
-        Err(bollard::errors::Error::DockerResponseServerError {
-            status_code: 404,
-            message,
-        }) => tracing::debug!(container = id, %message, "container already gone"),
-        Err(e) => tracing::error!(container = id, error = %e, "could not remove container"),
-    }
-}
-
-pub async fn remove_volume(docker: &Docker, name: &str) {
-    let opts = RemoveVolumeOptionsBuilder::default().force(true).build();
-    match docker.remove_volume(name, Some(opts)).await {
-        Ok(())
-        | Err(bollard::errors::Error::DockerResponseServerError {
-            status_code: 404, ..
-        }) => {}
-        Err(e) => tracing::error!(volume = name, error = %e, "could not remove volume"),
-    }
-}
-
-/// Makes sure `image` is present: pulls it when absent, and says how to
-/// build it when it cannot be pulled.
-pub async fn ensure_image(docker: &Docker, image: &str) -> Result<(), RestoreError> {
-    match docker.inspect_image(image).await {
-        Ok(_) => return Ok(()),
-        Err(bollard::errors::Error::DockerResponseServerError {
-            status_code: 404, ..
-        }) => {}
-        Err(e) => return Err(RestoreError::Docker(e)),
-    }
-    tracing::info!(image, "image not present; pulling");
-    let opts = CreateImageOptionsBuilder::default()
-        .from_image(image)
-        .build();
-    let mut pull = docker.create_image(Some(opts), None, None);
-    let mut last_status = String::new();
-    while let Some(item) = pull.next().await {
-        match item {
-            Ok(info) => {
-                if let Some(s) = info.status
-                    && s != last_status
-                {
-                    tracing::info!(image, status = %s, "pull");
-                    last_status = s;
-                }
-            }
-            Err(e) => {
-                return Err(RestoreError::ImageMissing {
-                    image: image.to_string(),
-                    detail: e.to_string(),
-                });
-            }
-        }
-    }
-    docker
-        .inspect_image(image)
-        .await
-        .map(|_| ())
-        .map_err(|e| RestoreError::ImageMissing {
-            image: image.to_string(),
-            detail: e.to_string(),
-        })
 }
 
 /// Keeps copies of the candidate's files at `paths` (the first call only),
@@ -365,16 +232,16 @@ async fn start_database(
         .build();
     let mut body = container_body(spec, labels);
     if spec.template.is_some() {
-        body.entrypoint = Some(super::template::unpacking_entrypoint(docker, spec).await?);
+        body.entrypoint = Some(entrypoint::unpacking_entrypoint(docker, spec).await?);
     } else if spec.held {
-        body.entrypoint = Some(super::physical::holding_entrypoint(docker, &spec.image).await?);
+        body.entrypoint = Some(entrypoint::holding_entrypoint(docker, &spec.image).await?);
     }
     let created = docker
         .create_container(Some(opts), body)
         .await
         .map_err(RestoreError::Docker)?;
     if let Some(archive) = &spec.template {
-        super::template::upload(docker, &created.id, archive).await?;
+        entrypoint::upload_template(docker, &created.id, archive).await?;
     }
     for file in files {
         let opts = UploadToContainerOptionsBuilder::default()
@@ -492,349 +359,6 @@ async fn start_if_stopped(
             .map_err(RestoreError::Docker)?;
     }
     Ok(())
-}
-
-pub(super) async fn published_port(
-    docker: &Docker,
-    id: &str,
-    port_key: &str,
-) -> Result<u16, RestoreError> {
-    let info = docker
-        .inspect_container(id, None)
-        .await
-        .map_err(RestoreError::Docker)?;
-    info.network_settings
-        .and_then(|n| n.ports)
-        .and_then(|p| p.get(port_key).cloned().flatten())
-        .and_then(|b| b.into_iter().find_map(|b| b.host_port))
-        .and_then(|p| p.parse().ok())
-        .ok_or_else(|| {
-            RestoreError::Unexpected(format!("container {id} has no published port {port_key}"))
-        })
-}
-
-/// What the container is doing now: `Ok(())` while running, else why it stopped.
-pub async fn still_running(docker: &Docker, id: &str) -> Result<(), RestoreError> {
-    let info = match docker.inspect_container(id, None).await {
-        Ok(info) => info,
-        Err(bollard::errors::Error::DockerResponseServerError {
-            status_code: 404, ..
-        }) => {
-            return Err(RestoreError::Interfered(
-                "the candidate container was removed from outside restoredrill (docker rm)".into(),
-            ));
-        }
-        Err(e) => return Err(RestoreError::Docker(e)),
-    };
-    let state = info.state.unwrap_or_default();
-    if state.paused == Some(true) {
-        return Err(RestoreError::Interfered(
-            "the candidate container was paused from outside restoredrill (docker pause)".into(),
-        ));
-    }
-    if state.running == Some(true) {
-        return Ok(());
-    }
-    if state.oom_killed != Some(true) && state.exit_code == Some(137) {
-        return Err(RestoreError::Interfered(format!(
-            "the candidate container was killed from outside restoredrill (exit 137, e.g. docker kill); its log ends with:\n{}",
-            logs_tail(docker, id, 20).await
-        )));
-    }
-    if state.oom_killed == Some(true) {
-        return Err(RestoreError::OutOfMemory);
-    }
-    Err(RestoreError::ServerExited {
-        code: state.exit_code.unwrap_or(-1),
-        log: logs_tail(docker, id, 20).await,
-    })
-}
-
-/// Looks at the container every `every` and returns once it is paused
-/// (`docker pause` from outside): a paused server never fails the load,
-/// it only holds it. Other states are left to the load, whose tool ends
-/// when the server stops; a Docker call that fails is tried again next time.
-pub async fn watch_paused(docker: &Docker, id: &str, every: std::time::Duration) -> RestoreError {
-    loop {
-        tokio::time::sleep(every).await;
-        if let Ok(info) = docker.inspect_container(id, None).await
-            && info.state.and_then(|s| s.paused) == Some(true)
-        {
-            return RestoreError::Interfered(
-                "the candidate container was paused from outside restoredrill (docker pause); \
-                 the load stopped making progress and was not judged"
-                    .into(),
-            );
-        }
-    }
-}
-
-/// [`still_running`], for after a tool in the container died of a signal:
-/// when the container itself was killed, Docker records that a moment after
-/// the tool's exec ends, so this waits up to 3 s for the container to stop.
-pub async fn still_running_after_signal(docker: &Docker, id: &str) -> Result<(), RestoreError> {
-    for _ in 0..30 {
-        still_running(docker, id).await?;
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    Ok(())
-}
-
-/// The last `lines` lines the container wrote.
-pub async fn logs_tail(docker: &Docker, id: &str, lines: usize) -> String {
-    let opts = LogsOptionsBuilder::default()
-        .stdout(true)
-        .stderr(true)
-        .tail(&lines.to_string())
-        .build();
-    let mut out = String::new();
-    let mut logs = docker.logs(id, Some(opts));
-    while let Some(Ok(chunk)) = logs.next().await {
-        out.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
-    }
-    out.trim_end().to_string()
-}
-
-/// The result of a command run inside a container.
-#[derive(Debug)]
-pub struct ExecOutcome {
-    pub exit_code: i64,
-    /// The last lines of its stderr (and stdout), for reports.
-    pub output_tail: Vec<String>,
-    /// Set when reading `stdin` failed (a corrupt dump): the command saw a cut stream.
-    pub input_error: Option<std::io::Error>,
-}
-
-/// How many lines of a tool's output a report keeps.
-pub const TAIL_LINES: usize = 20;
-
-/// Runs `cmd` in the container, streaming `stdin` into it (if any) and keeping
-/// the tail of its output. Reading stops at the first input error; the command
-/// then sees end of input and its exit code is still collected.
-pub async fn exec(
-    docker: &Docker,
-    id: &str,
-    cmd: Vec<String>,
-    env: Vec<String>,
-    stdin: Option<&mut (dyn AsyncRead + Send + Unpin)>,
-) -> Result<ExecOutcome, RestoreError> {
-    let (exec_id, mut output, mut input) =
-        start_attached(docker, id, cmd, env, stdin.is_some()).await?;
-
-    let drain = drain_output(&mut output);
-    let feed = feed_stdin(stdin, &mut input);
-    // The command's output ends when it exits; if it exits before reading all
-    // its input (an error early in a big dump), feeding stops there rather
-    // than pushing the rest of the dump into a connection nobody reads.
-    tokio::pin!(drain, feed);
-    let mut input_error = None;
-    let mut fed = false;
-    let output_tail = loop {
-        tokio::select! {
-            tail = &mut drain => break tail,
-            failure = &mut feed, if !fed => {
-                fed = true;
-                input_error = failure;
-            }
-        }
-    };
-    let exit_code = exit_code(docker, &exec_id).await?;
-    Ok(ExecOutcome {
-        exit_code,
-        output_tail,
-        input_error,
-    })
-}
-
-/// Runs `cmd` in the container and returns its exit code and what it
-/// printed (stdout and stderr, the first `limit` bytes).
-pub async fn exec_output(
-    docker: &Docker,
-    id: &str,
-    cmd: Vec<String>,
-    limit: usize,
-) -> Result<(i64, String), RestoreError> {
-    exec_output_env(docker, id, cmd, vec![], limit).await
-}
-
-/// [`exec_output`] with environment variables (a password kept off the
-/// command line).
-pub async fn exec_output_env(
-    docker: &Docker,
-    id: &str,
-    cmd: Vec<String>,
-    env: Vec<String>,
-    limit: usize,
-) -> Result<(i64, String), RestoreError> {
-    let (exec_id, mut output, mut input) = start_attached(docker, id, cmd, env, false).await?;
-    let _ = input.shutdown().await;
-    let mut out = Vec::new();
-    while let Some(item) = output.next().await {
-        if let Ok(chunk) = item {
-            let bytes = chunk.into_bytes();
-            let room = limit.saturating_sub(out.len());
-            out.extend_from_slice(&bytes[..bytes.len().min(room)]);
-        }
-    }
-    let code = exit_code(docker, &exec_id).await?;
-    Ok((code, String::from_utf8_lossy(&out).into_owned()))
-}
-
-/// The output of a command started with [`start_attached`].
-pub(super) type ExecOutput = std::pin::Pin<
-    Box<
-        dyn futures_util::Stream<
-                Item = Result<bollard::container::LogOutput, bollard::errors::Error>,
-            > + Send,
-    >,
->;
-
-/// Starts `cmd` in the container attached to its output (and its stdin if
-/// `stdin`): the exec's id, its output, and its input.
-pub(super) async fn start_attached(
-    docker: &Docker,
-    id: &str,
-    cmd: Vec<String>,
-    env: Vec<String>,
-    stdin: bool,
-) -> Result<
-    (
-        String,
-        ExecOutput,
-        std::pin::Pin<Box<dyn tokio::io::AsyncWrite + Send>>,
-    ),
-    RestoreError,
-> {
-    let created = docker
-        .create_exec(
-            id,
-            CreateExecOptions {
-                cmd: Some(cmd),
-                env: Some(env),
-                attach_stdin: Some(stdin),
-                attach_stdout: Some(true),
-                attach_stderr: Some(true),
-                ..Default::default()
-            },
-        )
-        .await
-        .map_err(RestoreError::Docker)?;
-    let started = docker
-        .start_exec(
-            &created.id,
-            Some(StartExecOptions {
-                detach: false,
-                ..Default::default()
-            }),
-        )
-        .await
-        .map_err(RestoreError::Docker)?;
-    let StartExecResults::Attached { output, input } = started else {
-        return Err(RestoreError::Unexpected("exec started detached".into()));
-    };
-    Ok((created.id, output, input))
-}
-
-/// The last lines a command printed, read until its output ends (it exited).
-async fn drain_output(
-    output: &mut (
-             impl futures_util::Stream<
-        Item = Result<bollard::container::LogOutput, bollard::errors::Error>,
-    > + Unpin
-         ),
-) -> Vec<String> {
-    let mut tail = Tail::default();
-    while let Some(item) = output.next().await {
-        match item {
-            Ok(chunk) => tail.push(&chunk.into_bytes()),
-            Err(e) => tail.push(format!("(output stream error: {e})\n").as_bytes()),
-        }
-    }
-    tail.finish()
-}
-
-/// Copies `stdin` (if any) into the command's input, then closes it; the
-/// error reading `stdin`, if one broke the copy.
-async fn feed_stdin(
-    stdin: Option<&mut (dyn AsyncRead + Send + Unpin)>,
-    input: &mut (impl tokio::io::AsyncWrite + Unpin),
-) -> Option<std::io::Error> {
-    let Some(src) = stdin else {
-        let _ = input.shutdown().await;
-        return None;
-    };
-    let mut buf = vec![0u8; 256 * 1024];
-    let mut failure = None;
-    loop {
-        let n = match src.read(&mut buf).await {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) => {
-                failure = Some(e);
-                break;
-            }
-        };
-        // A write error means the tool stopped reading (it exited on an
-        // error); its exit code tells the rest.
-        if input.write_all(&buf[..n]).await.is_err() {
-            break;
-        }
-    }
-    let _ = input.shutdown().await;
-    failure
-}
-
-/// The exit code of a finished exec; Docker may take a moment to record it
-/// after the command's output has ended.
-pub(super) async fn exit_code(docker: &Docker, exec_id: &str) -> Result<i64, RestoreError> {
-    for _ in 0..100 {
-        let inspect = docker
-            .inspect_exec(exec_id)
-            .await
-            .map_err(RestoreError::Docker)?;
-        if inspect.running != Some(true)
-            && let Some(code) = inspect.exit_code
-        {
-            return Ok(code);
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    Err(RestoreError::Unexpected(
-        "the command inside the container ended its output but has no exit code after 2s".into(),
-    ))
-}
-
-/// Keeps the last lines of a stream without holding all of it.
-#[derive(Default)]
-pub(super) struct Tail {
-    lines: std::collections::VecDeque<String>,
-    partial: Vec<u8>,
-}
-
-impl Tail {
-    pub(super) fn push(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            if b == b'\n' {
-                let line = String::from_utf8_lossy(&self.partial)
-                    .trim_end()
-                    .to_string();
-                self.partial.clear();
-                if !line.is_empty() {
-                    self.lines.push_back(line);
-                    if self.lines.len() > TAIL_LINES {
-                        self.lines.pop_front();
-                    }
-                }
-            } else if self.partial.len() < 4096 {
-                self.partial.push(b);
-            }
-        }
-    }
-
-    pub(super) fn finish(mut self) -> Vec<String> {
-        self.push(b"\n");
-        self.lines.into()
-    }
 }
 
 /// Removes containers and volumes of this instance left behind by an

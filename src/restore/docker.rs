@@ -12,6 +12,11 @@
 use std::time::Duration;
 
 use bollard::Docker;
+use bollard::query_parameters::{
+    CreateImageOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
+    RemoveVolumeOptionsBuilder,
+};
+use futures_util::StreamExt;
 
 use super::RestoreError;
 
@@ -131,6 +136,177 @@ fn chain(e: &(dyn std::error::Error + 'static)) -> String {
         cause = c.source();
     }
     out
+}
+
+pub async fn remove_container(docker: &Docker, id: &str) {
+    let opts = RemoveContainerOptionsBuilder::default()
+        .force(true)
+        .v(true)
+        .build();
+    match docker.remove_container(id, Some(opts)).await {
+        Ok(()) => tracing::debug!(container = id, "container removed"),
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404,
+            message,
+        }) => tracing::debug!(container = id, %message, "container already gone"),
+        Err(e) => tracing::error!(container = id, error = %e, "could not remove container"),
+    }
+}
+
+pub async fn remove_volume(docker: &Docker, name: &str) {
+    let opts = RemoveVolumeOptionsBuilder::default().force(true).build();
+    match docker.remove_volume(name, Some(opts)).await {
+        Ok(())
+        | Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        }) => {}
+        Err(e) => tracing::error!(volume = name, error = %e, "could not remove volume"),
+    }
+}
+
+/// Makes sure `image` is present: pulls it when absent, and says how to
+/// build it when it cannot be pulled.
+pub async fn ensure_image(docker: &Docker, image: &str) -> Result<(), RestoreError> {
+    match docker.inspect_image(image).await {
+        Ok(_) => return Ok(()),
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        }) => {}
+        Err(e) => return Err(RestoreError::Docker(e)),
+    }
+    tracing::info!(image, "image not present; pulling");
+    let opts = CreateImageOptionsBuilder::default()
+        .from_image(image)
+        .build();
+    let mut pull = docker.create_image(Some(opts), None, None);
+    let mut last_status = String::new();
+    while let Some(item) = pull.next().await {
+        match item {
+            Ok(info) => {
+                if let Some(s) = info.status
+                    && s != last_status
+                {
+                    tracing::info!(image, status = %s, "pull");
+                    last_status = s;
+                }
+            }
+            Err(e) => {
+                return Err(RestoreError::ImageMissing {
+                    image: image.to_string(),
+                    detail: e.to_string(),
+                });
+            }
+        }
+    }
+    docker
+        .inspect_image(image)
+        .await
+        .map(|_| ())
+        .map_err(|e| RestoreError::ImageMissing {
+            image: image.to_string(),
+            detail: e.to_string(),
+        })
+}
+
+pub(super) async fn published_port(
+    docker: &Docker,
+    id: &str,
+    port_key: &str,
+) -> Result<u16, RestoreError> {
+    let info = docker
+        .inspect_container(id, None)
+        .await
+        .map_err(RestoreError::Docker)?;
+    info.network_settings
+        .and_then(|n| n.ports)
+        .and_then(|p| p.get(port_key).cloned().flatten())
+        .and_then(|b| b.into_iter().find_map(|b| b.host_port))
+        .and_then(|p| p.parse().ok())
+        .ok_or_else(|| {
+            RestoreError::Unexpected(format!("container {id} has no published port {port_key}"))
+        })
+}
+
+/// What the container is doing now: `Ok(())` while running, else why it stopped.
+pub async fn still_running(docker: &Docker, id: &str) -> Result<(), RestoreError> {
+    let info = match docker.inspect_container(id, None).await {
+        Ok(info) => info,
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        }) => {
+            return Err(RestoreError::Interfered(
+                "the candidate container was removed from outside restoredrill (docker rm)".into(),
+            ));
+        }
+        Err(e) => return Err(RestoreError::Docker(e)),
+    };
+    let state = info.state.unwrap_or_default();
+    if state.paused == Some(true) {
+        return Err(RestoreError::Interfered(
+            "the candidate container was paused from outside restoredrill (docker pause)".into(),
+        ));
+    }
+    if state.running == Some(true) {
+        return Ok(());
+    }
+    if state.oom_killed != Some(true) && state.exit_code == Some(137) {
+        return Err(RestoreError::Interfered(format!(
+            "the candidate container was killed from outside restoredrill (exit 137, e.g. docker kill); its log ends with:\n{}",
+            logs_tail(docker, id, 20).await
+        )));
+    }
+    if state.oom_killed == Some(true) {
+        return Err(RestoreError::OutOfMemory);
+    }
+    Err(RestoreError::ServerExited {
+        code: state.exit_code.unwrap_or(-1),
+        log: logs_tail(docker, id, 20).await,
+    })
+}
+
+/// Looks at the container every `every` and returns once it is paused
+/// (`docker pause` from outside): a paused server never fails the load,
+/// it only holds it. Other states are left to the load, whose tool ends
+/// when the server stops; a Docker call that fails is tried again next time.
+pub async fn watch_paused(docker: &Docker, id: &str, every: std::time::Duration) -> RestoreError {
+    loop {
+        tokio::time::sleep(every).await;
+        if let Ok(info) = docker.inspect_container(id, None).await
+            && info.state.and_then(|s| s.paused) == Some(true)
+        {
+            return RestoreError::Interfered(
+                "the candidate container was paused from outside restoredrill (docker pause); \
+                 the load stopped making progress and was not judged"
+                    .into(),
+            );
+        }
+    }
+}
+
+/// [`still_running`], for after a tool in the container died of a signal:
+/// when the container itself was killed, Docker records that a moment after
+/// the tool's exec ends, so this waits up to 3 s for the container to stop.
+pub async fn still_running_after_signal(docker: &Docker, id: &str) -> Result<(), RestoreError> {
+    for _ in 0..30 {
+        still_running(docker, id).await?;
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    Ok(())
+}
+
+/// The last `lines` lines the container wrote.
+pub async fn logs_tail(docker: &Docker, id: &str, lines: usize) -> String {
+    let opts = LogsOptionsBuilder::default()
+        .stdout(true)
+        .stderr(true)
+        .tail(&lines.to_string())
+        .build();
+    let mut out = String::new();
+    let mut logs = docker.logs(id, Some(opts));
+    while let Some(Ok(chunk)) = logs.next().await {
+        out.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
+    }
+    out.trim_end().to_string()
 }
 
 #[cfg(test)]

@@ -121,10 +121,3 @@ pub trait Engine: Send + Sync {
         user: &ReadonlyUser,
     ) -> Result<(), QueryError>;
 }
-
-pub fn engine_for(kind: EngineKind) -> Box<dyn Engine> {
-    match kind {
-        EngineKind::Postgres => Box::new(super::postgres::Postgres),
-        EngineKind::Mysql | EngineKind::Mariadb => Box::new(super::mysql::Mysql { kind }),
-    }
-}

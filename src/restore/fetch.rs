@@ -8,7 +8,7 @@
 //! the repository's credentials) are uploaded into its own file system, not
 //! the data volume, so the candidate that later replays the backup never
 //! sees them. The candidate's removal removes it too (see
-//! [`container::fetch_name`]), so a run stopped on any path leaves neither.
+//! [`spec::fetch_name`]), so a run stopped on any path leaves neither.
 
 use std::collections::HashMap;
 
@@ -18,7 +18,8 @@ use bollard::query_parameters::{CreateContainerOptionsBuilder, UploadToContainer
 use bytes::Bytes;
 
 use super::RestoreError;
-use super::container::{self, ContainerSpec, LABEL_INSTANCE, LABEL_JOB, LABEL_ROLE, LABEL_RUN};
+use super::docker;
+use super::spec::{self, ContainerSpec, LABEL_INSTANCE, LABEL_JOB, LABEL_ROLE, LABEL_RUN};
 
 /// The role label of a fetch container.
 pub const ROLE: &str = "fetch";
@@ -49,7 +50,7 @@ impl FetchContainer {
                 "a repository is fetched into the candidate's data volume, and this candidate has none (tmpfs)".into(),
             ));
         };
-        let name = container::fetch_name(&candidate.name);
+        let name = spec::fetch_name(&candidate.name);
         let labels: HashMap<String, String> = [
             (LABEL_JOB, candidate.job.as_str()),
             (LABEL_RUN, candidate.run_id.as_str()),
@@ -109,7 +110,7 @@ impl FetchContainer {
     /// Removes it, waiting for Docker to confirm.
     pub async fn remove(mut self) {
         self.armed = false;
-        container::remove_container(&self.docker, &self.id).await;
+        docker::remove_container(&self.docker, &self.id).await;
     }
 }
 
@@ -120,7 +121,7 @@ impl Drop for FetchContainer {
         {
             let docker = self.docker.clone();
             let id = std::mem::take(&mut self.id);
-            handle.spawn(async move { container::remove_container(&docker, &id).await });
+            handle.spawn(async move { docker::remove_container(&docker, &id).await });
         }
     }
 }

@@ -12,8 +12,9 @@ use bollard::Docker;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncRead;
 
-use super::container::{self, Candidate, ExecOutcome};
+use super::container::{self, Candidate};
 use super::engine::{Credentials, Engine, LoadPlan};
+use super::exec::{self, ExecOutcome};
 use super::screen::{Allowances, Completion, Dialect, Refusal, Screen, Screened};
 use super::{RestoreError, parallel, progress};
 
@@ -131,7 +132,7 @@ async fn attempt(
         container::save_files(req.docker, req.candidate, &startup_files).await?;
     }
 
-    let check = container::exec(
+    let check = exec::exec(
         req.docker,
         id,
         req.engine.preflight(req.creds),
@@ -168,9 +169,9 @@ async fn attempt(
     }
 
     if let Some((path, cmd)) = final_cmd {
-        let outcome = container::exec(req.docker, id, cmd, env.clone(), None).await?;
+        let outcome = exec::exec(req.docker, id, cmd, env.clone(), None).await?;
         let cleanup = ["rm", "-rf", path.as_str()].map(String::from).to_vec();
-        container::exec(req.docker, id, cleanup, Vec::new(), None).await?;
+        exec::exec(req.docker, id, cleanup, Vec::new(), None).await?;
         if outcome.exit_code != 0 {
             return Ok(Err(tool_failure(
                 req.inspection.format,
@@ -311,7 +312,7 @@ async fn pipe(
     let id = &req.candidate.id;
     let Some(dialect) = plain_dialect(req) else {
         let mut stream = TarEndChecked::new(stream);
-        let outcome = container::exec(req.docker, id, cmd, env, Some(&mut stream)).await?;
+        let outcome = exec::exec(req.docker, id, cmd, env, Some(&mut stream)).await?;
         // pg_restore would not notice a tar archive cut after the members it reads.
         if req.inspection.format == DumpFormat::PostgresTar
             && outcome.exit_code == 0
@@ -341,7 +342,7 @@ async fn pipe(
         tracing::info!(reason = %reason, "loading the dump on one connection");
     }
     let mut screened = Screened::new(stream, screen);
-    let outcome = container::exec(req.docker, id, cmd, env, Some(&mut screened)).await?;
+    let outcome = exec::exec(req.docker, id, cmd, env, Some(&mut screened)).await?;
     Ok(Ok(Piped {
         outcome,
         screen: Some(ScreenEnd::of(&screened)),
@@ -544,7 +545,7 @@ async fn restrict_key(req: &LoadRequest<'_>) -> Result<Option<String>, RestoreEr
         .collect();
     let mut probe = req.engine.script_command(req.creds);
     probe.extend(["-c".to_string(), format!("\\restrict {key}")]);
-    let outcome = container::exec(
+    let outcome = exec::exec(
         req.docker,
         &req.candidate.id,
         probe,
@@ -578,7 +579,7 @@ async fn feed_directory(
     };
     let writer = tokio::task::spawn_blocking(move || tar_directory(dir, write_half));
     let stdin: &mut (dyn AsyncRead + Send + Unpin) = &mut read_half;
-    let outcome = container::exec(req.docker, &req.candidate.id, cmd, env, Some(stdin)).await?;
+    let outcome = exec::exec(req.docker, &req.candidate.id, cmd, env, Some(stdin)).await?;
     let hashed = writer
         .await
         .map_err(|e| RestoreError::Unexpected(e.to_string()))?;

@@ -25,9 +25,10 @@ use bollard::Docker;
 use chrono::{DateTime, NaiveDateTime, Utc};
 
 use super::RestoreError;
-use super::container::{self, exec_output, exec_output_env};
 use super::engine::Credentials;
+use super::exec::{self, exec_output, exec_output_env};
 use super::physical::{self, CopyFailure};
+use super::{docker, entrypoint};
 use crate::config::BinlogPosition;
 
 /// The data directory the server starts from (the engine's data mount).
@@ -591,7 +592,7 @@ async fn unpack(
         "-C".into(),
         dest.to_string(),
     ];
-    let outcome = container::exec(docker, id, cmd, vec![], Some(&mut input)).await?;
+    let outcome = exec::exec(docker, id, cmd, vec![], Some(&mut input)).await?;
     let said = tail(&outcome.output_tail.join("\n"), 5);
     if let Some(e) = outcome.input_error {
         return Ok(Err(format!(
@@ -606,7 +607,7 @@ async fn unpack(
         )));
     }
     if outcome.exit_code != 0 {
-        container::still_running(docker, id).await?;
+        docker::still_running(docker, id).await?;
         return Ok(Err(format!(
             "mbstream -x could not unpack the stream {} (exit {}): {}; it is cut or garbled",
             s.name,
@@ -838,7 +839,7 @@ pub async fn write_init(docker: &Docker, id: &str, c: &Credentials) -> Result<()
 
 /// Lets the held server start.
 pub async fn release(docker: &Docker, id: &str) -> Result<(), RestoreError> {
-    let (code, out) = sh(docker, id, format!("touch {}", physical::GO)).await?;
+    let (code, out) = sh(docker, id, format!("touch {}", entrypoint::GO)).await?;
     if code != 0 {
         return Err(RestoreError::Unexpected(format!(
             "cannot start the server (exit {code}): {}",
@@ -1240,7 +1241,7 @@ pub async fn replay(
     )
     .await?;
     if code != 0 {
-        container::still_running(docker, id).await?;
+        docker::still_running(docker, id).await?;
         return Ok(Err(format!(
             "replaying the binary logs failed (the client's exit {code}): {}",
             tail(&out, 5)
@@ -1288,7 +1289,7 @@ pub async fn check_tables(
         let (code, out) =
             query(docker, id, c, &format!("CHECK TABLE {}", chunk.join(", "))).await?;
         if code != 0 {
-            container::still_running(docker, id).await?;
+            docker::still_running(docker, id).await?;
             return Ok(Err(format!(
                 "CHECK TABLE failed (exit {code}): {}",
                 tail(&out, 5)

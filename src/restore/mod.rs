@@ -12,28 +12,35 @@
 //! this one's.
 
 mod client;
-pub mod container;
-pub mod docker;
+pub(crate) mod container;
+pub(crate) mod docker;
 mod engine;
-pub mod fetch;
-pub mod load;
-pub mod mariabackup;
-pub mod mysql;
+mod entrypoint;
+pub(crate) mod exec;
+pub(crate) mod fetch;
+pub(crate) mod load;
+pub(crate) mod mariabackup;
+pub(crate) mod mysql;
 mod parallel;
-pub mod physical;
-pub mod postgres;
+pub(crate) mod physical;
+pub(crate) mod postgres;
 mod progress;
-pub mod sandbox;
-pub mod screen;
-pub mod template;
+pub(crate) mod promote;
+pub(crate) mod runtime;
+pub(crate) mod sandbox;
+pub(crate) mod screen;
+pub(crate) mod spec;
+pub(crate) mod template;
 
 use std::time::Duration;
 
 use bollard::Docker;
 
+use crate::vocab::EngineKind;
+
 pub use container::Candidate;
-pub use engine::{Credentials, Engine, LoadPlan, engine_for};
-pub use load::{LoadFailure, Loaded};
+pub use engine::{Credentials, Engine};
+pub use runtime::Runtime;
 
 /// The checker could not do its work: Docker, images, the server's start-up.
 /// Not a verdict on the backup.
@@ -73,7 +80,13 @@ pub enum RestoreError {
     Unexpected(String),
 }
 
-pub use docker::connect_docker;
+/// What differs per engine, for a job of `kind`.
+pub fn engine_for(kind: EngineKind) -> Box<dyn Engine> {
+    match kind {
+        EngineKind::Postgres => Box::new(postgres::Postgres),
+        EngineKind::Mysql | EngineKind::Mariadb => Box::new(mysql::Mysql { kind }),
+    }
+}
 
 /// How long one connection attempt of [`wait_ready_at`] may take.
 const CONNECT_ATTEMPT: Duration = Duration::from_secs(10);
@@ -131,7 +144,7 @@ pub async fn wait_ready_at(
                 )
             }
         }
-        container::still_running(docker, container).await?;
+        docker::still_running(docker, container).await?;
         tokio::time::sleep(READY_POLL).await;
     }
     Err(RestoreError::NotReady {

@@ -24,7 +24,9 @@ use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 
 use super::RestoreError;
-use super::container::{self, exec_output};
+use super::docker;
+use super::entrypoint::GO;
+use super::exec::exec_output;
 use crate::config::{PhysicalKind, RecoveryTarget};
 use crate::source::wal::{self, BackupLabel, Continuity, Listing, Lsn};
 
@@ -36,34 +38,10 @@ pub const WAL_DIR: &str = "/var/lib/postgresql/restoredrill-wal";
 pub const CONF_DIR: &str = "/var/lib/postgresql/restoredrill-conf";
 /// Where a pgBackRest repository's stanza is copied.
 pub const REPO_DIR: &str = "/var/lib/postgresql/restoredrill-repo";
-/// Created once everything is in place: the held entrypoint goes on.
-pub(crate) const GO: &str = "/tmp/restoredrill-go";
 /// The most bytes of a command's output read back.
 const OUTPUT_LIMIT: usize = 256 * 1024;
 /// The size of the pieces a folder is streamed into the candidate in.
 const CHUNK: usize = 256 * 1024;
-
-/// The entrypoint of a held candidate: wait for the go file, then run the
-/// image's own entrypoint with the container's arguments.
-pub async fn holding_entrypoint(docker: &Docker, image: &str) -> Result<Vec<String>, RestoreError> {
-    let inspected = docker
-        .inspect_image(image)
-        .await
-        .map_err(RestoreError::Docker)?;
-    let own = inspected
-        .config
-        .and_then(|c| c.entrypoint)
-        .unwrap_or_default();
-    let script = format!("while [ ! -e {GO} ]; do sleep 0.1; done\nexec \"$@\"");
-    let mut entrypoint = vec![
-        "/bin/sh".to_string(),
-        "-c".to_string(),
-        script,
-        "restoredrill-hold".to_string(),
-    ];
-    entrypoint.extend(own);
-    Ok(entrypoint)
-}
 
 /// The server's command line for a recovery to `target`. These settings
 /// outrank any the backup's `postgresql.auto.conf` holds.
@@ -389,7 +367,7 @@ pub(crate) async fn upload_checked(
     match outcome {
         Ok(()) => Ok(()),
         Err(e) => {
-            container::still_running(docker, id)
+            docker::still_running(docker, id)
                 .await
                 .map_err(CopyFailure::Checker)?;
             Err(CopyFailure::Backup(format!(
@@ -1572,7 +1550,7 @@ pub enum Progress {
 
 /// Looks once whether the server has finished its recovery and promoted.
 pub async fn look(docker: &Docker, id: &str) -> Result<Progress, RestoreError> {
-    if let Err(e) = container::still_running(docker, id).await {
+    if let Err(e) = docker::still_running(docker, id).await {
         return match e {
             RestoreError::ServerExited { .. } => Ok(Progress::Exited(e)),
             other => Err(other),
@@ -1692,7 +1670,7 @@ pub(crate) fn last_lines(text: &str, n: usize) -> String {
 
 /// The server's log, enough of it to read the replay's story.
 pub async fn server_log(docker: &Docker, id: &str) -> String {
-    container::logs_tail(docker, id, 400).await
+    docker::logs_tail(docker, id, 400).await
 }
 
 /// Runs `pg_amcheck` over every database that allows connections,

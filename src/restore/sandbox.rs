@@ -40,7 +40,8 @@ use bollard::models::{
 use bollard::query_parameters::CreateContainerOptionsBuilder;
 
 use super::RestoreError;
-use super::container::{self, LABEL_ROLE};
+use super::docker;
+use super::spec::LABEL_ROLE;
 
 /// The role label of a relay container.
 pub const RELAY_ROLE: &str = "relay";
@@ -254,14 +255,14 @@ pub async fn start_relay(
         .await
         .map_err(RestoreError::Docker)?;
     wait_listening(docker, &name).await?;
-    container::published_port(docker, &name, &port_key).await
+    docker::published_port(docker, &name, &port_key).await
 }
 
 /// Waits until the relay says it listens; fails at once if it exited.
 async fn wait_listening(docker: &Docker, relay: &str) -> Result<(), RestoreError> {
     let started = tokio::time::Instant::now();
     loop {
-        let log = container::logs_tail(docker, relay, 5).await;
+        let log = docker::logs_tail(docker, relay, 5).await;
         if log.contains("relay: listening") {
             return Ok(());
         }

@@ -26,10 +26,7 @@ use std::time::Duration;
 use async_compression::Level;
 use async_compression::tokio::write::GzipEncoder;
 use bollard::Docker;
-use bollard::query_parameters::{
-    DownloadFromContainerOptionsBuilder, StopContainerOptionsBuilder,
-    UploadToContainerOptionsBuilder,
-};
+use bollard::query_parameters::{DownloadFromContainerOptionsBuilder, StopContainerOptionsBuilder};
 use futures_util::StreamExt;
 use rand::Rng;
 use rand::distr::Alphanumeric;
@@ -37,13 +34,13 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
-use super::container::{self, ContainerSpec, Role};
+use super::container;
 use super::engine::{Credentials, Engine};
+use super::spec::{ContainerSpec, Role};
 use super::{RestoreError, wait_ready};
+use super::{docker, entrypoint, exec};
 use crate::vocab::Secret;
 
-/// The data directory's archive inside the candidate, until it is unpacked.
-const ARCHIVE: &str = "/restoredrill-template.tar.gz";
 /// Bumped when the archive's layout or the unpacking changes.
 const FORMAT: u32 = 1;
 /// How long the set-up container's server may take to stop cleanly.
@@ -372,7 +369,7 @@ async fn initialise(
         "-c".to_string(),
         "command -v tar && command -v gzip".to_string(),
     ];
-    let check = container::exec(docker, &maker.id, tools, Vec::new(), None).await?;
+    let check = exec::exec(docker, &maker.id, tools, Vec::new(), None).await?;
     if check.exit_code != 0 {
         return Ok(Some(format!(
             "image {} has no `sh`, `tar` or `gzip` to unpack a ready data directory with",
@@ -395,7 +392,7 @@ async fn initialise(
     if state != Some(0) {
         return Err(RestoreError::Unexpected(format!(
             "the server initialising a ready data directory did not stop cleanly (exit code {state:?}): {}",
-            container::logs_tail(docker, &maker.id, 10).await
+            docker::logs_tail(docker, &maker.id, 10).await
         )));
     }
     let data = tmp.join("data.tar.gz");
@@ -428,69 +425,17 @@ async fn download(docker: &Docker, id: &str, dir: &str, to: &Path) -> Result<(),
     gz.shutdown().await.map_err(write_err)
 }
 
-/// `upload` := a tar holding `data` as [`ARCHIVE`]; `data` is deleted.
+/// `upload` := a tar holding `data` as [`entrypoint::TEMPLATE_ARCHIVE`]; `data` is deleted.
 fn wrap(data: &Path, upload: &Path) -> std::io::Result<()> {
     let mut tar = tar::Builder::new(std::fs::File::create(upload)?);
-    tar.append_path_with_name(data, ARCHIVE.trim_start_matches('/'))?;
+    tar.append_path_with_name(data, entrypoint::TEMPLATE_ARCHIVE.trim_start_matches('/'))?;
     tar.into_inner()?.sync_all()?;
     std::fs::remove_file(data)
-}
-
-/// Copies the template's archive into the created, not yet started container.
-pub async fn upload(docker: &Docker, id: &str, archive: &Path) -> Result<(), RestoreError> {
-    let file = tokio::fs::File::open(archive).await.map_err(|e| {
-        RestoreError::Unexpected(format!(
-            "cannot open the ready data directory {}: {e}",
-            archive.display()
-        ))
-    })?;
-    let opts = UploadToContainerOptionsBuilder::default().path("/").build();
-    let body = bollard::body_try_stream(tokio_util::io::ReaderStream::new(file));
-    docker
-        .upload_to_container(id, Some(opts), body)
-        .await
-        .map_err(RestoreError::Docker)
-}
-
-/// The entrypoint of a candidate made from a template: unpack the archive
-/// into the data mount (never over a file already there), delete it, then
-/// run the image's own entrypoint with the container's arguments.
-pub async fn unpacking_entrypoint(
-    docker: &Docker,
-    spec: &ContainerSpec,
-) -> Result<Vec<String>, RestoreError> {
-    let image = docker
-        .inspect_image(&spec.image)
-        .await
-        .map_err(RestoreError::Docker)?;
-    let own = image.config.and_then(|c| c.entrypoint).unwrap_or_default();
-    let script = format!(
-        "set -e\nif [ -f {ARCHIVE} ]; then tar -xzkf {ARCHIVE} -C {}; rm -f {ARCHIVE}; fi\nexec \"$@\"",
-        shell_quote(&spec.data_mount)
-    );
-    let mut entrypoint = vec![
-        "/bin/sh".to_string(),
-        "-c".to_string(),
-        script,
-        "restoredrill-unpack".to_string(),
-    ];
-    entrypoint.extend(own);
-    Ok(entrypoint)
-}
-
-fn shell_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_unpacking_script_quotes_the_data_mount() {
-        assert_eq!(shell_quote("/var/lib/mysql"), "'/var/lib/mysql'");
-        assert_eq!(shell_quote("/a'b"), r"'/a'\''b'");
-    }
 
     #[test]
     fn a_folder_without_meta_is_no_template_and_a_foreign_format_is_an_error() {

@@ -7,5 +7,3 @@
 
 pub mod arrival;
 pub mod scheduler;
-
-pub use crate::config::Schedule;

@@ -53,6 +53,7 @@ pub enum Clock {
     System,
     /// Wall time that starts at `wall` and advances with tokio's clock
     /// (which tests pause and advance).
+    #[cfg_attr(not(test), allow(dead_code))]
     Simulated {
         wall: DateTime<Utc>,
         start: tokio::time::Instant,
@@ -60,6 +61,7 @@ pub enum Clock {
 }
 
 impl Clock {
+    #[cfg(test)]
     pub fn simulated(wall: DateTime<Utc>) -> Self {
         Self::Simulated {
             wall,
@@ -295,10 +297,6 @@ impl Scheduler {
     pub fn next_run(&self, name: &str) -> Option<DateTime<Utc>> {
         let slots = self.inner.jobs.lock().expect("scheduler lock");
         slots.get(name).and_then(|s| s.next)
-    }
-
-    pub fn now(&self) -> DateTime<Utc> {
-        self.inner.clock.now()
     }
 
     /// Whether every worker is still there to run what becomes due.

@@ -12,7 +12,7 @@ use crate::config::{Physical, RecoveryTarget};
 use crate::pipeline::stop::Stop;
 use crate::report::RecoveryReport;
 use crate::restore::mariabackup::{self, Folder, Replayed};
-use crate::restore::{Credentials, RestoreError, container};
+use crate::restore::{Credentials, RestoreError};
 use crate::source::Dump;
 use crate::vocab::Phase;
 
@@ -90,7 +90,7 @@ impl Run<'_> {
         p: &Physical,
         replays: bool,
     ) -> Result<Copied, Stop> {
-        let docker = &self.ctx.docker;
+        let docker = &self.ctx.runtime;
         let id = l.candidate.id.as_str();
         let binlog_dir = p.binlog.clone();
         // The chain found is reported even when the copy fails after it.
@@ -176,7 +176,7 @@ impl Run<'_> {
         start: Option<&mariabackup::BinlogInfo>,
         files: &[String],
     ) -> Result<Replayed, Stop> {
-        let (docker, job, engine) = (&self.ctx.docker, self.job, self.engine);
+        let (docker, job, engine) = (&self.ctx.runtime, self.job, self.engine);
         let id = l.candidate.id.as_str();
         let stop_at = match &p.target {
             RecoveryTarget::Time(t) => Some(*t),
@@ -209,7 +209,7 @@ impl Run<'_> {
             {
                 Ok(()) => {}
                 Err(RestoreError::ServerExited { code, .. }) => {
-                    let log = container::logs_tail(docker, id, LOG_LINES).await;
+                    let log = docker.logs_tail(id, LOG_LINES).await;
                     return Err(Stop::fail(format!(
                         "MariaDB stopped (exit {code}) while starting on the prepared backup: {}",
                         log.lines().collect::<Vec<_>>().join(" | ")
@@ -253,7 +253,7 @@ impl Run<'_> {
 
     /// CHECK TABLE over every table, within `restore.timeout`.
     pub(super) async fn check_tables(&mut self, l: &Launched) -> Result<(), Stop> {
-        let checking = mariabackup::check_tables(&self.ctx.docker, &l.candidate.id, &l.creds);
+        let checking = mariabackup::check_tables(&self.ctx.runtime, &l.candidate.id, &l.creds);
         let bounded = self.bounded("CHECK TABLE", checking);
         let verdict = self.timed(Phase::Amcheck, bounded).await??;
         match verdict {
@@ -271,7 +271,7 @@ impl Run<'_> {
     /// The database the job checks: its `database`, which the recovered
     /// server must hold, or the server's only own database.
     pub(super) async fn recovered_schema(&mut self, l: &Launched) -> Result<String, Stop> {
-        let databases = mariabackup::databases(&self.ctx.docker, &l.candidate.id, &l.creds)
+        let databases = mariabackup::databases(&self.ctx.runtime, &l.candidate.id, &l.creds)
             .await?
             .map_err(Stop::error)?;
         if let Some(d) = self.report.dump.as_mut() {

@@ -11,7 +11,7 @@ use crate::config::{Fetch, Physical, PhysicalKind, RecoveryTarget, S3Spec, Sourc
 use crate::pipeline::stop::Stop;
 use crate::report::{RecoveryReport, Warning};
 use crate::restore::Credentials;
-use crate::restore::container::exec_output;
+use crate::restore::exec::exec_output;
 use crate::restore::fetch::FetchContainer;
 use crate::restore::physical::{self, CopyFailure, DataDirectory, Plan, Progress, Reached, Repo};
 use crate::source::Dump;
@@ -84,7 +84,7 @@ impl Run<'_> {
         let started = Instant::now();
         let reached = self.recover(l, &plan, &p.target).await?;
         let took = started.elapsed();
-        physical::discard_copies(&self.ctx.docker, &l.candidate.id).await;
+        physical::discard_copies(&self.ctx.runtime, &l.candidate.id).await;
         self.confirm_unchanged(dump).await?;
         self.record_recovery_point(&reached, &data);
         self.check_recovered(l, dump, p, took).await
@@ -140,7 +140,7 @@ impl Run<'_> {
         dir: &Path,
         wal_dir: &Path,
     ) -> Result<(DataDirectory, Plan), Stop> {
-        let docker = &self.ctx.docker;
+        let docker = &self.ctx.runtime;
         let id = l.candidate.id.as_str();
         let layout = physical::layout(dir).map_err(Stop::fail)?;
         if let Some(id) = physical::barman_backup_id(dir) {
@@ -192,7 +192,7 @@ impl Run<'_> {
         pinned: Option<&str>,
         target: &RecoveryTarget,
     ) -> Result<(DataDirectory, Plan), Stop> {
-        let docker = &self.ctx.docker;
+        let docker = &self.ctx.runtime;
         let id = l.candidate.id.as_str();
         let Some(root) = set_dir.ancestors().nth(3).map(Path::to_path_buf) else {
             return Err(Stop::error(format!(
@@ -247,7 +247,7 @@ impl Run<'_> {
         newest: Option<String>,
         target: &RecoveryTarget,
     ) -> Result<(), Stop> {
-        let docker = &self.ctx.docker;
+        let docker = &self.ctx.runtime;
         let (set, why) = match (pinned, target) {
             (Some(s), _) => (Some(s.to_string()), "the job's `set`"),
             (None, RecoveryTarget::Time(_)) => (None, "chosen by pgBackRest for the target time"),
@@ -313,7 +313,7 @@ impl Run<'_> {
         pinned: Option<&str>,
         target: &RecoveryTarget,
     ) -> Result<(DataDirectory, Plan), Stop> {
-        let docker = &self.ctx.docker;
+        let docker = &self.ctx.runtime;
         let id = l.candidate.id.as_str();
         let ca_pem = match &fetch.ca_file {
             Some(path) => Some(tokio::fs::read_to_string(path).await.map_err(|e| {
@@ -355,7 +355,7 @@ impl Run<'_> {
         pinned: Option<&str>,
         target: &RecoveryTarget,
     ) -> Result<(DataDirectory, Plan), Stop> {
-        let docker = &self.ctx.docker;
+        let docker = &self.ctx.runtime;
         let asking = physical::pgbackrest_info(docker, fetcher, Repo::S3, stanza);
         let bounded = self.bounded("pgbackrest info", asking);
         let info = self
@@ -458,7 +458,7 @@ impl Run<'_> {
                 Some("no backup_manifest: the files were not checked with pg_verifybackup".into());
             return Ok(());
         }
-        let docker = &self.ctx.docker;
+        let docker = &self.ctx.runtime;
         let verifying = physical::verify_backup(docker, &l.candidate.id, data, plan);
         let bounded = self.bounded("pg_verifybackup", verifying);
         let verdict = self.timed(Phase::VerifyBackup, bounded).await??;
@@ -482,7 +482,7 @@ impl Run<'_> {
         plan: &Plan,
         target: &RecoveryTarget,
     ) -> Result<Reached, Stop> {
-        let (docker, job) = (&self.ctx.docker, self.job);
+        let (docker, job) = (&self.ctx.runtime, self.job);
         let id = l.candidate.id.as_str();
         let waiting = async {
             physical::release(docker, id).await?;
@@ -511,7 +511,7 @@ impl Run<'_> {
             Ok(reached) => reached,
             Err(exited) => {
                 // A server killed by the kernel or from outside is the checker's trouble.
-                crate::restore::container::still_running(docker, id)
+                crate::restore::docker::still_running(docker, id)
                     .await
                     .or_else(|e| match e {
                         crate::restore::RestoreError::ServerExited { .. } => Ok(()),
@@ -610,7 +610,7 @@ impl Run<'_> {
     async fn recovered_database(&mut self, l: &Launched) -> Result<String, Stop> {
         let sql = "select datname from pg_database where datallowconn order by 1";
         let (code, out) = exec_output(
-            &self.ctx.docker,
+            &self.ctx.runtime,
             &l.candidate.id,
             [
                 "psql",
@@ -677,7 +677,7 @@ impl Run<'_> {
 
     /// `pg_amcheck` over the recovered cluster, within `restore.timeout`.
     async fn amcheck(&mut self, l: &Launched) -> Result<(), Stop> {
-        let checking = physical::amcheck(&self.ctx.docker, &l.candidate.id);
+        let checking = physical::amcheck(&self.ctx.runtime, &l.candidate.id);
         let bounded = self.bounded("pg_amcheck", checking);
         let verdict = self.timed(Phase::Amcheck, bounded).await??;
         match verdict {

@@ -6,7 +6,7 @@ use super::pool::{Gone, Worker};
 use super::{CHUNK, Copy, Flow, LockBlock, Router, STOP_GRACE};
 use crate::restore::RestoreError;
 use crate::restore::client::Client;
-use crate::restore::container::ExecOutcome;
+use crate::restore::exec::ExecOutcome;
 use crate::restore::screen::{StatementKind, Unit};
 
 /// pg_dump's `COPY name (columns) FROM stdin;` line, the last of `unit`:

@@ -70,7 +70,7 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use self::pool::{Gone, Worker};
 use super::RestoreError;
 use super::client::Client;
-use super::container::ExecOutcome;
+use super::exec::ExecOutcome;
 use super::screen::{Completion, Dialect, Mark, MarkKind, Refusal, Screen, StatementKind, Unit};
 
 /// Rows handed to a connection at a time (PostgreSQL COPY data).

@@ -8,7 +8,7 @@ use tokio::task::JoinHandle;
 
 use super::super::RestoreError;
 use super::super::client::Client;
-use super::super::container::ExecOutcome;
+use super::super::exec::ExecOutcome;
 
 /// Pieces of work queued per connection (each at most a chunk or a
 /// statement), beside the one being written. One is enough to keep a

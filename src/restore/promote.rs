@@ -17,8 +17,10 @@ use bollard::Docker;
 use bollard::query_parameters::StopContainerOptionsBuilder;
 use chrono::Utc;
 
-use crate::restore::container::{self, Candidate, ContainerSpec, Role};
-use crate::restore::{Credentials, Engine, RestoreError, wait_ready};
+use super::container::{self, Candidate};
+use super::docker;
+use super::spec::{ContainerSpec, Role};
+use super::{Credentials, Engine, RestoreError, wait_ready};
 
 pub struct Promotion<'a> {
     pub docker: &'a Docker,
@@ -60,7 +62,7 @@ pub async fn promote(p: Promotion<'_>, candidate: Candidate) -> Result<KeptResto
         Ok(k) => k,
         Err(e) => {
             if let Some(v) = &volume {
-                container::remove_volume(p.docker, v).await;
+                docker::remove_volume(p.docker, v).await;
             }
             return Err(e);
         }
