@@ -323,7 +323,7 @@ async fn interrupting_the_making_of_a_ready_data_directory_leaves_nothing() {
         .status()
         .unwrap();
     assert!(killed.success());
-    let out = tokio::time::timeout(std::time::Duration::from_secs(40), child.wait_with_output())
+    let out = tokio::time::timeout(std::time::Duration::from_secs(20), child.wait_with_output())
         .await
         .expect("exits promptly")
         .unwrap();
@@ -332,6 +332,12 @@ async fn interrupting_the_making_of_a_ready_data_directory_leaves_nothing() {
     assert!(
         stderr.contains("interrupted while making a ready data directory"),
         "the signal came after the making: {stderr}"
+    );
+    // The run stops there: no candidate initialising itself is started
+    // after the signal (it used to be, and waited for its server).
+    assert!(
+        !stderr.contains("candidate container started"),
+        "a candidate was started after the interrupt: {stderr}"
     );
     assert!(templates(&dir).is_empty(), "{:?}", templates(&dir));
     let leftovers: Vec<_> = std::fs::read_dir(&dir)

@@ -334,16 +334,26 @@ impl<'a> Run<'a> {
                 }
                 false => None,
             };
+            // Interrupted while the ready data directory was being made:
+            // no candidate is started.
+            if ctx.cancel.is_cancelled() {
+                return Err(Stop::shutdown());
+            }
+            if request.cancel.is_cancelled() {
+                return Err(Stop::cancelled());
+            }
             spec.template = template.as_ref().map(|t| t.archive.clone());
             match ctx.runtime.launch(&spec).await {
                 Ok(candidate) => Ok((candidate, template)),
                 Err(e) => {
-                    // It may be the archive Docker could not take: the
-                    // next run makes it anew.
-                    if let Some(t) = &template {
+                    // Docker could not take the archive: the next run
+                    // makes it anew. Anything else leaves it be.
+                    if let Some(t) = &template
+                        && e.blames_ready_data_directory()
+                    {
                         ctx.templates.discard(t);
                     }
-                    Err(e)
+                    Err(Stop::from(e))
                 }
             }
         };
@@ -476,6 +486,9 @@ impl<'a> Run<'a> {
             .await;
             if let Some(t) = &l.template {
                 if let Err(e) = waited {
+                    if !e.blames_ready_data_directory() {
+                        return Err(Stop::from(e));
+                    }
                     ctx.templates.discard(t);
                     return Err(Stop::error(format!(
                         "{e} (the candidate started from a ready data directory, which is deleted: the next run makes it anew)"

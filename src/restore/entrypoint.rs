@@ -49,18 +49,27 @@ pub async fn upload_template(
     id: &str,
     archive: &Path,
 ) -> Result<(), RestoreError> {
-    let file = tokio::fs::File::open(archive).await.map_err(|e| {
-        RestoreError::Unexpected(format!(
-            "cannot open the ready data directory {}: {e}",
-            archive.display()
-        ))
-    })?;
+    let rejected = |detail: String| RestoreError::TemplateRejected {
+        archive: archive.display().to_string(),
+        detail,
+    };
+    let file = tokio::fs::File::open(archive)
+        .await
+        .map_err(|e| rejected(format!("cannot open it: {e}")))?;
     let opts = UploadToContainerOptionsBuilder::default().path("/").build();
     let body = bollard::body_try_stream(tokio_util::io::ReaderStream::new(file));
-    docker
-        .upload_to_container(id, Some(opts), body)
-        .await
-        .map_err(RestoreError::Docker)
+    match docker.upload_to_container(id, Some(opts), body).await {
+        Ok(()) => Ok(()),
+        // The engine answered and refused the archive (a cut or foreign tar).
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code,
+            message,
+        }) if (400..500).contains(&status_code) || message.contains("tar") => Err(rejected(
+            format!("Docker refused it ({status_code}): {message}"),
+        )),
+        // No answer, a timeout: nothing is known of the archive.
+        Err(e) => Err(RestoreError::Docker(e)),
+    }
 }
 
 /// The entrypoint of a held candidate: wait for the go file, then run the

@@ -76,8 +76,26 @@ pub enum RestoreError {
     /// The dump's source went away mid-read (a network drop): the backup was not judged.
     #[error("the dump's source went away while the dump was read ({0}); the backup was not judged")]
     SourceGone(String),
+    /// Docker refused a ready data directory's archive, or it could not be read.
+    #[error("the ready data directory {archive} cannot be used: {detail}")]
+    TemplateRejected { archive: String, detail: String },
     #[error("{0}")]
     Unexpected(String),
+}
+
+impl RestoreError {
+    /// Whether a candidate that started from a ready data directory and
+    /// failed with this says the directory is broken: its archive was refused
+    /// or unreadable, or the container exited by itself on start (the
+    /// unpacking, or a server that cannot start from what it unpacked). A
+    /// timeout, an engine that does not answer, a container paused, killed
+    /// or out of memory, or an interrupt say nothing of it: it stays.
+    pub fn blames_ready_data_directory(&self) -> bool {
+        matches!(
+            self,
+            Self::TemplateRejected { .. } | Self::ServerExited { .. }
+        )
+    }
 }
 
 /// What differs per engine, for a job of `kind`.
@@ -157,6 +175,46 @@ pub async fn wait_ready_at(
 mod tests {
     use super::*;
     use crate::vocab::{EngineKind, Secret};
+
+    /// Only what says the archive is broken deletes a ready data directory;
+    /// a slow or absent engine, an interrupt, or someone pausing or killing
+    /// the candidate leaves a good one for the next run.
+    #[test]
+    fn only_a_refused_archive_or_a_container_that_exited_blames_the_ready_data_directory() {
+        let blamed = [
+            RestoreError::TemplateRejected {
+                archive: "a".into(),
+                detail: "invalid tar header".into(),
+            },
+            RestoreError::ServerExited {
+                code: 2,
+                log: "gzip: stdin: not in gzip format".into(),
+            },
+        ];
+        for e in &blamed {
+            assert!(e.blames_ready_data_directory(), "{e}");
+        }
+        let innocent = [
+            RestoreError::NotReady {
+                waited: Duration::from_secs(30),
+                last_error: "connection refused".into(),
+            },
+            RestoreError::Engine {
+                engine: "unix:///var/run/docker.sock".into(),
+                problem: "did not answer within 10s".into(),
+            },
+            RestoreError::Interfered("paused from outside".into()),
+            RestoreError::OutOfMemory,
+            RestoreError::Unexpected("interrupted".into()),
+            RestoreError::ImageMissing {
+                image: "i".into(),
+                detail: "no registry".into(),
+            },
+        ];
+        for e in &innocent {
+            assert!(!e.blames_ready_data_directory(), "{e}");
+        }
+    }
 
     /// A port that accepts connections and never answers: waiting for the
     /// database ends (here with the container check's error, as no Docker
