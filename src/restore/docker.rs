@@ -84,8 +84,67 @@ fn problem(e: &bollard::errors::Error) -> String {
              or point `docker.host` (or DOCKER_HOST) at a running engine",
             chain(e)
         ),
+        bollard::errors::Error::IOError { err }
+            if err.kind() == std::io::ErrorKind::PermissionDenied =>
+        {
+            format!(
+                "cannot be used by this user ({err}): run restoredrill as a user in the `docker` group \
+                 (or root), or point `docker.host` at an engine it may use"
+            )
+        }
+        bollard::errors::Error::DockerResponseServerError { message, .. } => match hint(message) {
+            Some(what) => format!("refused the request: {message}. {what}"),
+            None => format!("refused the request: {e}"),
+        },
         e => format!("refused the request: {e}"),
     }
+}
+
+/// What to do about an engine's refusal whose cause is the engine's host,
+/// not the backup: the refusals seen in practice, by their words.
+fn hint(message: &str) -> Option<&'static str> {
+    let m = message.to_ascii_lowercase();
+    let hints: [(&[&str], &str); 6] = [
+        (
+            &["no space left on device"],
+            "The engine's disk (or its data-root) is full: free space (`docker system df`, \
+             `docker system prune`), or give the job `restore.tmpfs: true` if it fits in memory",
+        ),
+        (
+            &["non-overlapping ipv4 address pool", "no available network"],
+            "The engine has no address range left for another network (restoredrill makes one \
+             per candidate): remove unused networks (`docker network prune`) or widen \
+             `default-address-pools` in the engine's daemon.json",
+        ),
+        (
+            &[
+                "network bridge not found",
+                "no such network: bridge",
+                "docker0",
+            ],
+            "The engine's default bridge network is missing (the relay that publishes the \
+             database on 127.0.0.1 uses it): restart the engine so that it makes `docker0` again \
+             (`systemctl restart docker`)",
+        ),
+        (
+            &["is already in use by container"],
+            "A container of that name is left from an earlier run: `restoredrill clean` removes \
+             this installation's leftovers (the daemon removes them at start)",
+        ),
+        (
+            &["minimum memory limit"],
+            "The job's `restore.memory` is below what the engine allows: raise it",
+        ),
+        (
+            &["too many open files"],
+            "The engine's host ran out of file descriptors: raise the engine's LimitNOFILE \
+             (systemd) or close what holds them",
+        ),
+    ];
+    hints
+        .iter()
+        .find(|(words, _)| words.iter().any(|w| m.contains(w)))
+        .map(|(_, what)| *what)
 }
 
 fn silent(limit: Duration) -> String {
@@ -346,6 +405,50 @@ mod tests {
         };
         assert!(!unreachable(&e));
         assert!(explain(&e).contains("conflict"));
+    }
+
+    /// A refusal whose cause is the engine's host says what to do about it;
+    /// one restoredrill knows nothing of is passed on as the engine said it.
+    #[test]
+    fn a_refusal_for_a_known_host_problem_says_what_to_do() {
+        let refused = |message: &str| {
+            explain(&bollard::errors::Error::DockerResponseServerError {
+                status_code: 500,
+                message: message.into(),
+            })
+        };
+        let cases = [
+            (
+                "failed to create endpoint x on network bridge: network bridge not found",
+                "systemctl restart docker",
+            ),
+            (
+                "could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network",
+                "docker network prune",
+            ),
+            (
+                "write /var/lib/docker/tmp/x: no space left on device",
+                "docker system df",
+            ),
+            (
+                "Conflict. The container name \"/a\" is already in use by container \"b\"",
+                "restoredrill clean",
+            ),
+            ("Minimum memory limit allowed is 6MB", "restore.memory"),
+        ];
+        for (message, what) in cases {
+            let text = refused(message);
+            assert!(text.contains(message), "{text}");
+            assert!(text.contains(what), "{message}: {text}");
+        }
+        assert_eq!(
+            refused("something new"),
+            "the Docker engine refused the request: Docker responded with status code 500: something new"
+        );
+        let denied = explain(&bollard::errors::Error::IOError {
+            err: std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+        });
+        assert!(denied.contains("`docker` group"), "{denied}");
     }
 
     #[test]
