@@ -41,7 +41,8 @@ pub struct ContainerSpec {
     pub port: u16,
     /// Where the data directory's parent is mounted.
     pub data_mount: String,
-    /// Named volume for the data (kept restores); `None` puts data on tmpfs.
+    /// Named volume for the data (a candidate's, which promotion hands to
+    /// the kept restore); `None` puts data on tmpfs.
     pub volume: Option<String>,
     pub memory: Option<u64>,
     pub cpus: Option<f64>,
