@@ -40,7 +40,7 @@ fn validate_reports_every_problem_in_one_run_with_its_place_in_plain_words() {
     assert_eq!(
         out.status.code(),
         Some(2),
-        "exit code 2 (README: Exit codes); {stderr}"
+        "exit code 2 (docs/commands.md: Exit codes); {stderr}"
     );
     let file = config.display().to_string();
     for (place, words) in [

@@ -1233,3 +1233,65 @@ fn a_job_without_a_needed_key_is_still_checked_in_full() {
     let e = check(no_engine).unwrap_err().to_string();
     assert!(e.contains("job `blog` has no `engine:`"), "{e}");
 }
+
+/// Every key the config takes (every property of its JSON Schema, at any
+/// depth) is written down in the reference pages: a key added to
+/// `raw.rs` without a word in `docs/` fails here, in the fast loop.
+#[test]
+fn every_config_key_is_documented_in_docs() {
+    fn keys(v: &serde_json::Value, out: &mut std::collections::BTreeSet<String>) {
+        match v {
+            serde_json::Value::Object(map) => {
+                if let Some(serde_json::Value::Object(props)) = map.get("properties") {
+                    out.extend(props.keys().cloned());
+                }
+                map.values().for_each(|v| keys(v, out));
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|v| keys(v, out)),
+            _ => {}
+        }
+    }
+    let schema: serde_json::Value = serde_json::from_str(&json_schema()).unwrap();
+    let mut all = std::collections::BTreeSet::new();
+    keys(&schema, &mut all);
+    assert!(all.len() > 50, "the schema's keys were not found: {all:?}");
+
+    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
+    let mut text = String::new();
+    for entry in std::fs::read_dir(&docs).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "md") {
+            text.push_str(&std::fs::read_to_string(&path).unwrap());
+        }
+    }
+    // A key counts as documented where it stands in code, alone or in a
+    // dotted path or a YAML example: `keep.max_age`, `{ table: orders }`.
+    let spans: Vec<&str> = text
+        .split("```")
+        .enumerate()
+        .flat_map(|(i, part)| {
+            if i % 2 == 1 {
+                vec![part]
+            } else {
+                part.split('`').skip(1).step_by(2).collect()
+            }
+        })
+        .collect();
+    let undocumented: Vec<&String> = all
+        .iter()
+        .filter(|key| {
+            !spans.iter().any(|span| {
+                span.match_indices(key.as_str()).any(|(at, _)| {
+                    let before = span[..at].chars().next_back();
+                    let after = span[at + key.len()..].chars().next();
+                    let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+                    !word(before) && !word(after)
+                })
+            })
+        })
+        .collect();
+    assert!(
+        undocumented.is_empty(),
+        "config keys no page under docs/ mentions (in code): {undocumented:?}"
+    );
+}
