@@ -464,6 +464,38 @@ impl Browser {
         .await
     }
 
+    /// What `script` (a function body whose last argument is the callback
+    /// it calls with its result) hands back, e.g. once a promise settles.
+    async fn eval_async(&self, script: &str) -> Value {
+        self.cmd(
+            reqwest::Method::POST,
+            "/execute/async",
+            json!({ "script": script, "args": [] }),
+        )
+        .await
+    }
+
+    /// Resizes the window.
+    async fn window(&self, width: u32, height: u32) {
+        self.cmd(
+            reqwest::Method::POST,
+            "/window/rect",
+            json!({ "width": width, "height": height }),
+        )
+        .await;
+    }
+
+    /// Makes the page see the reader's system ask for a dark (or light) scheme.
+    async fn color_scheme(&self, scheme: &str) {
+        self.cmd(
+            reqwest::Method::POST,
+            "/goog/cdp/execute",
+            json!({ "cmd": "Emulation.setEmulatedMedia",
+                    "params": { "features": [{ "name": "prefers-color-scheme", "value": scheme }] } }),
+        )
+        .await;
+    }
+
     /// Resizes the window to the width of a phone.
     async fn phone(&self) {
         self.cmd(
@@ -602,6 +634,81 @@ async fn a_person_sees_which_backups_are_good_which_are_not_and_why() {
         text.contains("History"),
         "back on the job page after the POST:\n{text}"
     );
+
+    // On a laptop's 1280 px no heading, address or job name breaks inside
+    // a word ("Ne xt run", "127. 0.0. 1:18 433").
+    browser.window(1280, 900).await;
+    for path in ["/".to_string(), format!("/jobs/{job}")] {
+        browser.open(&format!("{}{path}", daemon.api)).await;
+        let broken = browser
+            .eval(
+                "var out = []; document.querySelectorAll('th, td code, tr.job td:first-child a, dd code')
+                   .forEach(function (el) { var r = document.createRange(); r.selectNodeContents(el);
+                     var lines = new Set(Array.from(r.getClientRects()).map(function (x) { return Math.round(x.top); }));
+                     if (lines.size > 1) out.push(el.textContent); });
+                 return out;",
+            )
+            .await;
+        assert_eq!(broken, json!([]), "{path}: broken across lines at 1280 px");
+    }
+    browser.screenshot("job-1280").await;
+    // The job page says why the latest run failed before anything else.
+    let latest = browser
+        .eval(
+            "var el = document.getElementById('latest-failure');
+             return el ? [el.innerText, el.getBoundingClientRect().bottom, window.innerHeight] : null;",
+        )
+        .await;
+    assert!(
+        latest[0]
+            .as_str()
+            .is_some_and(|t| t.contains("Latest run fail") && t.contains("120 rows")),
+        "{latest}"
+    );
+    assert!(
+        latest[1].as_f64().unwrap() < latest[2].as_f64().unwrap() / 2.0,
+        "the failure's reason is in the top half of the first screen: {latest}"
+    );
+
+    // The status page updates in place: no reload, the scroll position and
+    // the focused link stay.
+    browser.open(&format!("{}/", daemon.api)).await;
+    let before = browser
+        .eval(&format!(
+            "window.notReloaded = true;
+             document.querySelector('main').setAttribute('data-old', '1');
+             document.body.style.paddingBottom = '3000px';
+             document.querySelector('main a[href=\"/jobs/{job}\"]').focus({{ preventScroll: true }});
+             window.scrollTo(0, 250);
+             return window.scrollY;"
+        ))
+        .await;
+    assert_eq!(before, json!(250));
+    let refreshed = browser
+        .eval_async("var done = arguments[arguments.length - 1]; restoredrillRefresh().then(done);")
+        .await;
+    assert_eq!(refreshed, json!(true), "the page fetched itself again");
+    let after = browser
+        .eval(
+            "return [window.notReloaded === true, document.querySelector('main[data-old]') === null,
+                     window.scrollY, document.activeElement.getAttribute('href')];",
+        )
+        .await;
+    assert_eq!(
+        after,
+        json!([true, true, 250, format!("/jobs/{job}")]),
+        "after the refresh"
+    );
+
+    // Dark when the reader's system is, light otherwise.
+    let background = "return getComputedStyle(document.body).backgroundColor";
+    browser.color_scheme("dark").await;
+    browser.open(&format!("{}/jobs/{job}", daemon.api)).await;
+    browser.screenshot("job-dark").await;
+    assert_eq!(browser.eval(background).await, json!("rgb(13, 17, 23)"));
+    browser.color_scheme("light").await;
+    browser.open(&format!("{}/jobs/{job}", daemon.api)).await;
+    assert_eq!(browser.eval(background).await, json!("rgb(246, 248, 250)"));
 
     // On a phone nothing runs off the edge: wide tables scroll in their box.
     browser.phone().await;

@@ -48,6 +48,7 @@ pub async fn job(State(s): State<AppState>, Path(name): Path<String>) -> Respons
 fn summary(s: &AppState, name: &str, status: &JobStatus, now: DateTime<Utc>) -> Markup {
     html! {
         h2 { (name) " " (badge(status.state)) }
+        (latest_failure(status, now))
         form method="post" action={ "/jobs/" (name) "/run" } {
             input type="hidden" name="csrf" value=(s.csrf(name));
             button type="submit" id="run-now" { "Run now" }
@@ -74,6 +75,26 @@ fn summary(s: &AppState, name: &str, status: &JobStatus, now: DateTime<Utc>) -> 
                     }
                 }
             }
+        }
+    }
+}
+
+/// Why the latest run failed, first on the page: the reason a person came
+/// to read, before the settings and the charts.
+fn latest_failure(status: &JobStatus, now: DateTime<Utc>) -> Markup {
+    let Some(run) = &status.last_run else {
+        return html! {};
+    };
+    let verdict = match run.verdict {
+        crate::vocab::RunState::Finished(v @ (Verdict::Fail | Verdict::Error)) => v,
+        _ => return html! {},
+    };
+    html! {
+        div.latest id="latest-failure" role="status" {
+            strong { "Latest run " (verdict.as_str()) }
+            " · " a href={ "/runs/" (run.run_id.as_str()) } { (run.run_id.as_str()) }
+            " · " (when(run.started_at, now))
+            @if let Some(reason) = &run.reason { div.reason { (reason) } }
         }
     }
 }
