@@ -50,6 +50,9 @@ pub struct BaselineRules {
     pub tables: Vec<TableRule>,
     /// A restore whose every table is empty passes (`baseline.allow_empty`).
     pub allow_empty: bool,
+    /// Every counter owned by a column is checked against the column's
+    /// values (`baseline.sequences`, [`super::sequences`]).
+    pub sequences: bool,
 }
 
 pub const DEFAULT_FAIL_SHRINK_PERCENT: f64 = 50.0;
@@ -63,6 +66,7 @@ impl Default for BaselineRules {
             exclude: Vec::new(),
             tables: Vec::new(),
             allow_empty: false,
+            sequences: true,
         }
     }
 }

@@ -66,6 +66,13 @@ pub trait Session: Send {
         column: &str,
     ) -> Result<Option<f64>, QueryError>;
 
+    /// Every column whose new rows a counter numbers (a sequence the column
+    /// owns; an AUTO_INCREMENT), with the counter's next value and the
+    /// column's extremes, for [`super::sequences::check`]. Reads
+    /// `max(column)` of each: cheap on an indexed key, a full scan of the
+    /// table otherwise (bounded by the run's timeout).
+    async fn counters(&mut self) -> Result<Vec<super::Counter>, QueryError>;
+
     /// Runs one read-only statement and returns the first column of the first
     /// row, or `None` when it returns no rows.
     async fn scalar(&mut self, sql: &str) -> Result<Option<Scalar>, QueryError>;

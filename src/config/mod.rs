@@ -893,6 +893,7 @@ impl Validator<'_> {
             exclude,
             tables,
             allow_empty: raw.allow_empty.unwrap_or(false),
+            sequences: raw.sequences.unwrap_or(true),
         }
     }
 

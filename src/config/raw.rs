@@ -281,6 +281,13 @@ pub(crate) struct RawBaseline {
     /// `mysqldump --no-data` does.
     #[serde(default)]
     pub allow_empty: Option<bool>,
+    /// Every sequence a column owns (SERIAL, identity) and every
+    /// AUTO_INCREMENT must be past the column's values after the load, or
+    /// the first insert after a recovery fails with a duplicate key: one
+    /// behind on a unique column fails the run. Reads `max(column)` of each
+    /// (a full scan where the column has no index). Default true.
+    #[serde(default)]
+    pub sequences: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -10,7 +10,10 @@ use chrono::{DateTime, Utc};
 
 use super::stop::Stop;
 use crate::assert::baseline::Restored;
-use crate::assert::{self, AssertionResult, Baseline, Evidence, QueryError, SchemaObject, Session};
+use crate::assert::{
+    self, AssertionResult, Baseline, Counter, Evidence, QueryError, SchemaObject, Session,
+    sequences,
+};
 use crate::config::{Integrity, Job};
 use crate::restore::{Credentials, Engine};
 use crate::source::{Dump, Source};
@@ -150,8 +153,26 @@ pub(super) async fn check(input: CheckInput<'_>) -> Result<Checked, Stop> {
     let mut assertions =
         assert::check_all(&input.job.assertions, &evidence, session.as_mut()).await;
     assertions.extend(compared.results.iter().cloned());
+    let counted = if input.job.baseline.sequences {
+        Some(counters_of(session.as_mut(), &input).await)
+    } else {
+        None
+    };
     session.close().await;
-    let failure = failure(&tables, compared.reason(), &assertions, &creds.database);
+    let sequences = match counted {
+        Some(counters) => Some(sequences::check(&counters?)),
+        None => None,
+    };
+    if let Some(s) = &sequences {
+        assertions.extend(s.results.iter().cloned());
+    }
+    let failure = failure(
+        &tables,
+        compared.reason(),
+        sequences.and_then(|s| s.reason()),
+        &assertions,
+        &creds.database,
+    );
     Ok(Checked {
         tables,
         objects,
@@ -216,6 +237,49 @@ impl CheckInput<'_> {
     fn checked_in(&self) -> &str {
         self.checked_as.unwrap_or(&self.creds.database)
     }
+
+    /// The dump's databases besides the checked one that a session of the
+    /// checked one does not see (pg_dumpall's).
+    fn other_databases(&self) -> impl Iterator<Item = &String> {
+        let engine = self.engine;
+        self.dump_databases.iter().filter(move |d| {
+            !engine.sees_all_databases()
+                && **d != self.creds.database
+                && Some(d.as_str()) != self.renamed_from
+                && !engine.system_databases().contains(&d.as_str())
+        })
+    }
+}
+
+/// The counters of the checked database and of the dump's other
+/// databases, whose tables are named `database.schema.table`.
+async fn counters_of(
+    session: &mut dyn Session,
+    input: &CheckInput<'_>,
+) -> Result<Vec<Counter>, Stop> {
+    let what = "cannot read the restored sequences";
+    let mut counters = session.counters().await.map_err(|e| unreadable(what, e))?;
+    for other in input.other_databases() {
+        let c = Credentials {
+            database: other.clone(),
+            ..input.creds.clone()
+        };
+        let mut s = input.engine.connect(input.port, &c).await.map_err(|e| {
+            Stop::error(format!("cannot read the restored database `{other}`: {e}"))
+        })?;
+        let found = s.counters().await;
+        s.close().await;
+        counters.extend(
+            found
+                .map_err(|e| unreadable(what, e))?
+                .into_iter()
+                .map(|c| Counter {
+                    table: format!("{other}.{}", c.table),
+                    ..c
+                }),
+        );
+    }
+    Ok(counters)
 }
 
 /// The line a run's report gives when its dump names other databases than
@@ -263,11 +327,12 @@ fn rekeyed(
     (tables, objects)
 }
 
-/// Why a checked restore fails: no tables, the baseline comparison, or
-/// the first failed assertion.
+/// Why a checked restore fails: no tables, the baseline comparison, a
+/// counter behind its column, or the first failed assertion.
 fn failure(
     tables: &BTreeMap<String, i64>,
     baseline: Option<String>,
+    sequences: Option<String>,
     assertions: &[AssertionResult],
     database: &str,
 ) -> Option<String> {
@@ -278,6 +343,9 @@ fn failure(
     }
     if baseline.is_some() {
         return baseline;
+    }
+    if sequences.is_some() {
+        return sequences;
     }
     let failed: Vec<_> = assertions.iter().filter(|a| !a.passed).collect();
     failed.first().map(|first| {
@@ -336,12 +404,7 @@ async fn inventory_of(
         .schema_objects()
         .await
         .map_err(|e| unreadable("cannot list the restored schema objects", e))?;
-    for other in input.dump_databases.iter().filter(|d| {
-        !engine.sees_all_databases()
-            && **d != creds.database
-            && Some(d.as_str()) != input.renamed_from
-            && !engine.system_databases().contains(&d.as_str())
-    }) {
+    for other in input.other_databases() {
         let c = Credentials {
             database: other.clone(),
             ..creds.clone()
@@ -557,12 +620,12 @@ mod tests {
     fn no_tables_or_a_failed_assertion_fails_the_restore() {
         let none = BTreeMap::new();
         assert!(
-            failure(&none, None, &[], "shop")
+            failure(&none, None, None, &[], "shop")
                 .unwrap()
                 .contains("no tables")
         );
         let tables = BTreeMap::from([("public.orders".to_string(), 3)]);
-        assert_eq!(failure(&tables, None, &[], "shop"), None);
+        assert_eq!(failure(&tables, None, None, &[], "shop"), None);
         let failed = AssertionResult {
             kind: "row_count".into(),
             subject: "public.orders".into(),
@@ -571,12 +634,12 @@ mod tests {
             observed: "3".into(),
             note: None,
         };
-        let why = failure(&tables, None, &[failed], "shop").unwrap();
+        let why = failure(&tables, None, None, &[failed], "shop").unwrap();
         assert_eq!(
             why,
             "1 of 1 assertions failed; first: row_count public.orders: expected >= 5, observed 3"
         );
-        let why = failure(&tables, Some("table vanished".into()), &[], "shop");
+        let why = failure(&tables, Some("table vanished".into()), None, &[], "shop");
         assert_eq!(why.unwrap(), "table vanished");
     }
 }

@@ -10,7 +10,8 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, OptsBuilder, Value};
 
 use super::engine::{Credentials, Engine, LoadPlan};
-use crate::assert::{QueryError, Scalar, SchemaObject, Session};
+use crate::assert::sequences::parse_extreme;
+use crate::assert::{Counter, QueryError, Scalar, SchemaObject, Session};
 use crate::config::ReadonlyUser;
 use crate::source::DumpFormat;
 
@@ -335,6 +336,155 @@ const SCHEMA_OBJECTS: &[(&str, &str)] = &[
     ),
 ];
 
+/// ER_UNKNOWN_SYSTEM_VARIABLE.
+const UNKNOWN_SYSTEM_VARIABLE: u16 = 1193;
+
+/// Every AUTO_INCREMENT column of a base table and its table's counter;
+/// `unique` is a unique index (or the primary key) whose only column it is.
+const AUTO_INCREMENTS: &str = "\
+SELECT c.table_schema, c.table_name, c.column_name, t.auto_increment, \
+       EXISTS (SELECT 1 FROM information_schema.statistics x \
+                WHERE x.table_schema = c.table_schema AND x.table_name = c.table_name \
+                  AND x.column_name = c.column_name AND x.non_unique = 0 AND x.seq_in_index = 1 \
+                  AND NOT EXISTS (SELECT 1 FROM information_schema.statistics y \
+                                   WHERE y.table_schema = x.table_schema AND y.table_name = x.table_name \
+                                     AND y.index_name = x.index_name AND y.seq_in_index = 2)) \
+  FROM information_schema.columns c \
+  JOIN information_schema.tables t \
+    ON t.table_schema = c.table_schema AND t.table_name = c.table_name \
+ WHERE c.extra LIKE '%auto_increment%' AND t.table_type = 'BASE TABLE' \
+   AND c.table_schema NOT IN {system} \
+ ORDER BY 1, 2";
+
+/// Every column of a base table whose default is `NEXT VALUE FOR` a
+/// SEQUENCE (MariaDB), shown as `nextval(`db`.`seq`)`; `unique` as above.
+const SEQUENCE_DEFAULTS: &str = "\
+SELECT c.table_schema, c.table_name, c.column_name, c.column_default, \
+       EXISTS (SELECT 1 FROM information_schema.statistics x \
+                WHERE x.table_schema = c.table_schema AND x.table_name = c.table_name \
+                  AND x.column_name = c.column_name AND x.non_unique = 0 AND x.seq_in_index = 1 \
+                  AND NOT EXISTS (SELECT 1 FROM information_schema.statistics y \
+                                   WHERE y.table_schema = x.table_schema AND y.table_name = x.table_name \
+                                     AND y.index_name = x.index_name AND y.seq_in_index = 2)) \
+  FROM information_schema.columns c \
+  JOIN information_schema.tables t \
+    ON t.table_schema = c.table_schema AND t.table_name = c.table_name \
+ WHERE c.column_default LIKE 'nextval(%' AND t.table_type = 'BASE TABLE' \
+   AND c.data_type IN ('tinyint', 'smallint', 'mediumint', 'int', 'bigint', 'decimal') \
+   AND c.table_schema NOT IN {system} \
+ ORDER BY 1, 2";
+
+/// The sequence a column default `nextval(`db`.`seq`)` draws from, as
+/// (database, sequence); `None` for any other default.
+fn sequence_of_default(default: &str) -> Option<(String, String)> {
+    let inner = default.trim().strip_prefix("nextval(")?.strip_suffix(')')?;
+    let (db, rest) = backquoted(inner)?;
+    let (seq, rest) = backquoted(rest.strip_prefix('.')?)?;
+    rest.is_empty().then_some((db, seq))
+}
+
+/// A `` `name` `` at the start of `text` (a doubled backquote is one), and what follows.
+fn backquoted(text: &str) -> Option<(String, &str)> {
+    let mut rest = text.strip_prefix('`')?;
+    let mut name = String::new();
+    loop {
+        let end = rest.find('`')?;
+        name.push_str(&rest[..end]);
+        rest = &rest[end + 1..];
+        match rest.strip_prefix('`') {
+            Some(more) => {
+                name.push('`');
+                rest = more;
+            }
+            None => return Some((name, rest)),
+        }
+    }
+}
+
+impl MysqlSession {
+    /// `CAST(MAX(col) AS CHAR), CAST(MIN(col) AS CHAR)` of `schema.table`, read as numbers.
+    async fn extremes(
+        &mut self,
+        schema: &str,
+        table: &str,
+        column: &str,
+    ) -> Result<(Option<i128>, Option<i128>), QueryError> {
+        let col = quote(column);
+        let row: Option<(Option<String>, Option<String>)> = self
+            .conn
+            .query_first(format!(
+                "SELECT CAST(MAX({col}) AS CHAR), CAST(MIN({col}) AS CHAR) FROM {}.{}",
+                quote(schema),
+                quote(table)
+            ))
+            .await
+            .map_err(err)?;
+        let (max, min) = row.unwrap_or_default();
+        Ok((
+            max.as_deref().and_then(|v| parse_extreme(v, true)),
+            min.as_deref().and_then(|v| parse_extreme(v, false)),
+        ))
+    }
+
+    /// Columns numbered by a MariaDB SEQUENCE: its `next_not_cached_value`
+    /// is what a server that has not called it since the load gives next.
+    async fn sequence_counters(&mut self) -> Result<Vec<Counter>, QueryError> {
+        let rows: Vec<(String, String, String, String, i64)> = self
+            .conn
+            .query(SEQUENCE_DEFAULTS.replace("{system}", SYSTEM_SCHEMAS))
+            .await
+            .map_err(err)?;
+        let mut counters = Vec::with_capacity(rows.len());
+        for (schema, table, column, default, unique) in rows {
+            let Some((seq_db, seq)) = sequence_of_default(&default) else {
+                continue;
+            };
+            let state: Option<(i64, i64, i64)> = self
+                .conn
+                .query_first(format!(
+                    "SELECT next_not_cached_value, increment, cycle_option FROM {}.{}",
+                    quote(&seq_db),
+                    quote(&seq)
+                ))
+                .await
+                .map_err(err)?;
+            let Some((next, increment, cycle)) = state else {
+                continue;
+            };
+            let (max, min) = self.extremes(&schema, &table, &column).await?;
+            let next_taken = if cycle != 0 && max.is_some() {
+                let taken: Option<i64> = self
+                    .conn
+                    .query_first(format!(
+                        "SELECT EXISTS (SELECT 1 FROM {}.{} WHERE {} = {next})",
+                        quote(&schema),
+                        quote(&table),
+                        quote(&column)
+                    ))
+                    .await
+                    .map_err(err)?;
+                Some(taken == Some(1))
+            } else {
+                None
+            };
+            counters.push(Counter {
+                table: format!("{schema}.{table}"),
+                column,
+                sequence: Some(format!("{seq_db}.{seq}")),
+                next: i128::from(next),
+                increment: i128::from(increment),
+                cycles: cycle != 0,
+                max,
+                min,
+                next_taken,
+                unique: unique != 0,
+                shown: format!("next_not_cached_value {next}"),
+            });
+        }
+        Ok(counters)
+    }
+}
+
 #[async_trait]
 impl Session for MysqlSession {
     async fn table_row_counts(&mut self) -> Result<BTreeMap<String, i64>, QueryError> {
@@ -397,6 +547,54 @@ impl Session for MysqlSession {
         Ok(v.map(scalar).and_then(|s| s.as_f64()))
     }
 
+    async fn counters(&mut self) -> Result<Vec<Counter>, QueryError> {
+        // MySQL 8 shows AUTO_INCREMENT from a cache of up to a day unless
+        // told not to; MariaDB reads the table's own counter and has no
+        // such variable.
+        match self
+            .conn
+            .query_drop("SET SESSION information_schema_stats_expiry = 0")
+            .await
+        {
+            Err(mysql_async::Error::Server(e)) if e.code == UNKNOWN_SYSTEM_VARIABLE => {}
+            other => other.map_err(err)?,
+        }
+        let rows: Vec<(String, String, String, Option<u64>, i64)> = self
+            .conn
+            .query(AUTO_INCREMENTS.replace("{system}", SYSTEM_SCHEMAS))
+            .await
+            .map_err(err)?;
+        let increment: Option<i64> = self
+            .conn
+            .query_first("SELECT @@auto_increment_increment")
+            .await
+            .map_err(err)?;
+        let mut counters = Vec::with_capacity(rows.len());
+        for (schema, table, column, auto_increment, unique) in rows {
+            // A table whose engine keeps no counter shows none: nothing to check.
+            let Some(next) = auto_increment else {
+                continue;
+            };
+            let (max, min) = self.extremes(&schema, &table, &column).await?;
+            counters.push(Counter {
+                table: format!("{schema}.{table}"),
+                column,
+                sequence: None,
+                next: i128::from(next),
+                increment: i128::from(increment.unwrap_or(1)),
+                cycles: false,
+                max,
+                min,
+                next_taken: None,
+                unique: unique != 0,
+                shown: format!("AUTO_INCREMENT {next}"),
+            });
+        }
+        // MySQL has no SEQUENCE: none of its defaults reads `nextval(`.
+        counters.extend(self.sequence_counters().await?);
+        Ok(counters)
+    }
+
     async fn scalar(&mut self, sql: &str) -> Result<Option<Scalar>, QueryError> {
         // A prepared statement is one statement only; the transaction is read-only.
         self.conn
@@ -418,5 +616,25 @@ impl Session for MysqlSession {
 
     async fn close(self: Box<Self>) {
         let _ = self.conn.disconnect().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sequence_of_default;
+
+    #[test]
+    fn a_default_drawing_from_a_sequence_names_it() {
+        assert_eq!(
+            sequence_of_default("nextval(`shop`.`order_ids`)"),
+            Some(("shop".into(), "order_ids".into()))
+        );
+        assert_eq!(
+            sequence_of_default("nextval(`odd``db`.`my seq`)"),
+            Some(("odd`db".into(), "my seq".into()))
+        );
+        assert_eq!(sequence_of_default("nextval(`shop`)"), None);
+        assert_eq!(sequence_of_default("0"), None);
+        assert_eq!(sequence_of_default("'nextval(`a`.`b`)'"), None);
     }
 }

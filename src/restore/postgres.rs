@@ -9,7 +9,8 @@ use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Row};
 
 use super::engine::{Credentials, Engine, LoadPlan};
-use crate::assert::{QueryError, Scalar, SchemaObject, Session};
+use crate::assert::sequences::{parse_extreme, pg_next};
+use crate::assert::{Counter, QueryError, Scalar, SchemaObject, Session};
 use crate::config::ReadonlyUser;
 use crate::source::DumpFormat;
 
@@ -413,8 +414,47 @@ SELECT kind::text, name::text FROM o \
    AND NOT EXISTS (SELECT 1 FROM pg_depend d \
                     WHERE d.classid = o.cls AND d.objid = o.oid AND d.deptype = 'e')";
 
+/// Every sequence a column owns, through pg_depend: `a` for SERIAL and
+/// `OWNED BY`, `i` for an identity column; only integer (or numeric)
+/// columns of tables and partitioned tables, in the database's own schemas.
+/// `unique` is a unique index, not partial, whose only key is the column.
+const OWNED_SEQUENCES: &str = "\
+SELECT sn.nspname::text, s.relname::text, tn.nspname::text, t.relname::text, a.attname::text, \
+       q.seqincrement, q.seqcycle, \
+       EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = t.oid AND i.indisunique \
+                  AND i.indnkeyatts = 1 AND i.indkey[0] = a.attnum AND i.indpred IS NULL) \
+  FROM pg_depend d \
+  JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S' \
+  JOIN pg_namespace sn ON sn.oid = s.relnamespace \
+  JOIN pg_sequence q ON q.seqrelid = s.oid \
+  JOIN pg_class t ON t.oid = d.refobjid AND t.relkind IN ('r', 'p') \
+  JOIN pg_namespace tn ON tn.oid = t.relnamespace \
+  JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = d.refobjsubid AND NOT a.attisdropped \
+  JOIN pg_type ty ON ty.oid = a.atttypid \
+ WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass \
+   AND d.deptype IN ('a', 'i') AND d.refobjsubid > 0 \
+   AND CASE WHEN ty.typtype = 'd' THEN ty.typbasetype ELSE ty.oid END \
+       IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype, 'numeric'::regtype) \
+   AND tn.nspname NOT IN ('pg_catalog', 'information_schema') \
+   AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = 'pg_class'::regclass \
+                      AND e.objid = s.oid AND e.deptype = 'e') \
+ ORDER BY 3, 4, 5";
+
 struct PgSession {
     conn: PgConnection,
+}
+
+impl PgSession {
+    /// One text value of each column of a one-row query.
+    async fn texts(&mut self, sql: String) -> Result<Vec<Option<String>>, QueryError> {
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .fetch_one(&mut self.conn)
+            .await
+            .map_err(err)?;
+        (0..row.len())
+            .map(|i| row.try_get::<Option<String>, _>(i).map_err(err))
+            .collect()
+    }
 }
 
 #[async_trait]
@@ -473,6 +513,62 @@ impl Session for PgSession {
             .await
             .map_err(err)?;
         row.try_get::<Option<f64>, _>(0).map_err(err)
+    }
+
+    async fn counters(&mut self) -> Result<Vec<Counter>, QueryError> {
+        type Owned = (String, String, String, String, String, i64, bool, bool);
+        let owned: Vec<Owned> = sqlx::query_as(OWNED_SEQUENCES)
+            .fetch_all(&mut self.conn)
+            .await
+            .map_err(err)?;
+        let mut counters = Vec::with_capacity(owned.len());
+        for (seq_schema, seq, schema, table, column, increment, cycles, unique) in owned {
+            let sequence = format!("{}.{}", quote(&seq_schema), quote(&seq));
+            let state = self
+                .texts(format!(
+                    "SELECT last_value::text, is_called::text FROM {sequence}"
+                ))
+                .await?;
+            let last_value: i64 = state[0]
+                .as_deref()
+                .and_then(|v| v.parse().ok())
+                .ok_or_else(|| QueryError(format!("sequence {seq_schema}.{seq}: no last_value")))?;
+            let is_called = state[1].as_deref() == Some("true");
+            let next = pg_next(last_value, is_called, increment);
+            let relation = format!("{}.{}", quote(&schema), quote(&table));
+            let col = quote(&column);
+            let extremes = self
+                .texts(format!(
+                    "SELECT max({col})::numeric::text, min({col})::numeric::text FROM {relation}"
+                ))
+                .await?;
+            let max = extremes[0].as_deref().and_then(|v| parse_extreme(v, true));
+            let min = extremes[1].as_deref().and_then(|v| parse_extreme(v, false));
+            let next_taken = if cycles && max.is_some() {
+                let taken = self
+                    .texts(format!(
+                        "SELECT EXISTS (SELECT 1 FROM {relation} WHERE {col} = {next})::text"
+                    ))
+                    .await?;
+                Some(taken[0].as_deref() == Some("true"))
+            } else {
+                None
+            };
+            counters.push(Counter {
+                table: format!("{schema}.{table}"),
+                column,
+                sequence: Some(format!("{seq_schema}.{seq}")),
+                next,
+                increment: i128::from(increment),
+                cycles,
+                max,
+                min,
+                next_taken,
+                unique,
+                shown: format!("last_value {last_value}, is_called {is_called}"),
+            });
+        }
+        Ok(counters)
     }
 
     async fn scalar(&mut self, sql: &str) -> Result<Option<Scalar>, QueryError> {
