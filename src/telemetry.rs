@@ -9,7 +9,10 @@
 //! webhook URLs. restoredrill's own logs never print a secret
 //! (`vocab::Secret`), at any level.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
+use std::sync::OnceLock;
+
+use indicatif::MultiProgress;
 
 use tracing::{Level, Metadata};
 use tracing_subscriber::filter::{self, EnvFilter, FilterExt};
@@ -61,7 +64,7 @@ pub fn init(json: bool, verbose: bool) {
     let wanted = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let filter = wanted.and(filter::filter_fn(allowed));
     let layer = fmt::layer()
-        .with_writer(std::io::stderr)
+        .with_writer(|| AboveBars)
         // No colour codes in files and the systemd journal.
         .with_ansi(std::io::stderr().is_terminal())
         .with_target(false);
@@ -71,6 +74,27 @@ pub fn init(json: bool, verbose: bool) {
         layer.compact().with_filter(filter).boxed()
     };
     tracing_subscriber::registry().with(layer).init();
+}
+
+/// The progress bars and spinners on the terminal (none elsewhere: indicatif
+/// draws only to a terminal). Log lines are printed above them.
+pub fn bars() -> &'static MultiProgress {
+    static BARS: OnceLock<MultiProgress> = OnceLock::new();
+    BARS.get_or_init(MultiProgress::new)
+}
+
+/// stderr, with the bars taken down while a log line is written and drawn
+/// again under it, so a line never tears a bar.
+struct AboveBars;
+
+impl Write for AboveBars {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        bars().suspend(|| std::io::stderr().write(buf))
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
 }
 
 #[cfg(test)]

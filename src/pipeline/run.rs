@@ -133,7 +133,13 @@ impl<'a> Run<'a> {
     async fn timed<T>(&mut self, phase: Phase, fut: impl Future<Output = T>) -> T {
         let started_at = Utc::now();
         self.current = Some((phase, started_at));
+        // The load draws a bar of its own.
+        let spinner = (self.ctx.show_progress && phase != Phase::Load)
+            .then(|| crate::restore::progress::phase(phase.as_str()));
         let out = fut.await;
+        if let Some(s) = spinner {
+            s.finish_and_clear();
+        }
         self.current = None;
         self.report.phases.push(PhaseTime {
             name: phase,

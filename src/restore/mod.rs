@@ -24,7 +24,7 @@ pub(crate) mod mysql;
 mod parallel;
 pub(crate) mod physical;
 pub(crate) mod postgres;
-mod progress;
+pub(crate) mod progress;
 pub(crate) mod promote;
 pub(crate) mod runtime;
 pub(crate) mod sandbox;
