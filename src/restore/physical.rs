@@ -1100,6 +1100,9 @@ pub async fn pgbackrest_restore(
         format!("--pg1-path={PGDATA}"),
         "--log-level-console=info".into(),
         "--archive-mode=off".into(),
+        // Each tablespace in a folder on the candidate's volume, not at its
+        // path on the source.
+        format!("--tablespace-map-all={TBLSPC_DIR}"),
         format!("--process-max={}", process_max.max(1)),
     ];
     if let Some(set) = set {
