@@ -117,6 +117,10 @@ async fn a_repository_restores_to_the_latest_point_a_sets_consistency_point_a_ti
     assert_eq!(orders(&by("first")), n("rows_at_full"));
     assert_eq!(orders(&by("mid")), n("rows_at_mid"));
     assert_eq!(orders(&by("named")), n("rows_at_restore_point"));
+    // Tablespace ts1's table: in the full set, and written after the last.
+    let archived = |run: &Value| run["tables"]["public.archived_orders"].as_i64();
+    assert_eq!(archived(&by("latest")), Some(n("archived_latest")));
+    assert_eq!(archived(&by("first")), Some(n("archived_at_full")));
 
     let r = &by("latest")["recovery"];
     assert_eq!(r["kind"], "pgbackrest");

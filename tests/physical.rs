@@ -459,7 +459,10 @@ async fn an_lz4_tar_base_backup_with_lz4_wal_recovers_and_a_cut_one_fails() {
     assert_eq!(orders(&whole), fact_i64("rows_latest"));
     let r = &whole["recovery"];
     assert!(
-        r["manifest"].as_str().unwrap().contains("pg_verifybackup"),
+        r["manifest"]
+            .as_str()
+            .unwrap()
+            .contains("pg_verifybackup: every file"),
         "the manifest is still checked after the tar is unpacked: {r:#}"
     );
     assert_eq!(
@@ -585,4 +588,216 @@ async fn a_backups_own_settings_neither_run_commands_nor_steer_its_recovery() {
             .await;
     assert!(trusted.is_err(), "a wrong password is refused");
     drop(docker);
+}
+
+/// The backups fixtures/make-tablespace.sh made: a source whose table
+/// `archived_orders` lies in tablespace `ts1`.
+fn tablespace_backups() -> &'static Made {
+    static MADE: OnceLock<Made> = OnceLock::new();
+    made_once(&MADE, "make-tablespace.sh")
+}
+
+fn ts_fact(key: &str) -> Value {
+    tablespace_backups().fact(&[key])
+}
+
+/// [`copy_for`] from the tablespace fixture.
+fn ts_copy_for(app: &App, job: &str, which: &str) -> (PathBuf, PathBuf) {
+    let b = tablespace_backups();
+    let base = app.path(&format!("{job}/base"));
+    let wal = app.path(&format!("{job}/wal"));
+    std::fs::create_dir_all(&base).unwrap();
+    copy_tree(&b.dir.join("base").join(which), &base.join(which));
+    copy_tree(&b.dir.join("wal"), &wal);
+    (base, wal)
+}
+
+fn count(run: &Value, table: &str) -> i64 {
+    run["tables"][table]
+        .as_i64()
+        .unwrap_or_else(|| panic!("no {table} count in {run:#}"))
+}
+
+#[tokio::test]
+async fn a_tar_base_backup_with_a_tablespace_recovers_the_tablespaces_rows_in_the_candidate() {
+    let docker = require_docker().await;
+    let app = App::new("phys-tblspc");
+    let (tar, wal1) = ts_copy_for(&app, "tar", "tar");
+    let (gz, wal2) = ts_copy_for(&app, "gz", "tar-gz");
+    let before = fingerprint(&app.path("gz"));
+    app.write_config(
+        &[
+            job("tar", &tar, &wal1, "", "    keep: true\n"),
+            job("gz", &gz, &wal2, "", "    keep: false\n"),
+        ]
+        .concat(),
+    );
+    let (code, runs, stderr) = app.run_json(&[]);
+    assert_eq!(code, 0, "both recoveries pass: {runs:#?}\n{stderr}");
+    let oid = ts_fact("tablespace_oid").as_u64().unwrap();
+    for j in ["tar", "gz"] {
+        let run = by_job(&runs, &app.job_name(j)).clone();
+        assert_eq!(run["verdict"], "pass", "{run:#}");
+        // The rows written into the tablespace after the backup are replayed there.
+        assert_eq!(
+            count(&run, "public.archived_orders"),
+            ts_fact("archived_latest").as_i64().unwrap(),
+            "{j}"
+        );
+        assert_eq!(
+            count(&run, "public.orders"),
+            ts_fact("orders_latest").as_i64().unwrap(),
+            "{j}"
+        );
+        let r = &run["recovery"];
+        assert!(
+            r["manifest"]
+                .as_str()
+                .unwrap()
+                .contains("pg_verifybackup: every file"),
+            "the tablespace's files are checked against the manifest too: {r:#}"
+        );
+        assert!(
+            r["amcheck"].as_str().unwrap().contains("no corruption"),
+            "{r:#}"
+        );
+    }
+    // The kept restore's tablespace is a folder on its own volume, linked
+    // by restoredrill; the source's path means nothing there.
+    let kept = by_job(&runs, &app.job_name("tar"))["kept"].clone();
+    let container = kept["container"].as_str().unwrap();
+    let shell = |script: &str| {
+        let out = Command::new("docker")
+            .args(["exec", container, "sh", "-c", script])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    assert_eq!(
+        shell(&format!(
+            "readlink /var/lib/postgresql/data/pg_tblspc/{oid}"
+        )),
+        format!("/var/lib/postgresql/restoredrill-tblspc/{oid}")
+    );
+    assert_eq!(
+        shell(
+            "ls /srv/ts1 2>&1 >/dev/null | grep -c 'No such'; \
+             ls /var/lib/postgresql/data/tablespace_map 2>/dev/null | wc -l"
+        ),
+        "1\n0",
+        "nothing at the source's path, and no tablespace_map left"
+    );
+    assert_eq!(
+        pg_count(&kept, "archived_orders").await,
+        ts_fact("archived_latest").as_i64().unwrap()
+    );
+    let left = app.containers(&docker).await;
+    assert!(
+        left.iter().all(|(_, role)| role == "kept") && left.len() == 1,
+        "only the kept restore remains: {left:?}"
+    );
+    assert_eq!(
+        before,
+        fingerprint(&app.path("gz")),
+        "the backup was changed"
+    );
+}
+
+/// Flips bytes in the middle of `member`'s contents in the uncompressed
+/// tar `tar` (its headers stay whole, so it still unpacks).
+fn flip_in_tar(tar: &Path, member: &str) {
+    let bytes = std::fs::read(tar).unwrap();
+    let mut archive = tar::Archive::new(bytes.as_slice());
+    let (at, size) = archive
+        .entries()
+        .unwrap()
+        .map(|e| e.unwrap())
+        .find(|e| e.path().unwrap().to_string_lossy() == member)
+        .map(|e| (e.raw_file_position() as usize, e.size() as usize))
+        .unwrap_or_else(|| panic!("no {member} in {}", tar.display()));
+    let mut bytes = bytes.clone();
+    for b in &mut bytes[at + size / 2..at + size / 2 + 64] {
+        *b ^= 0xff;
+    }
+    std::fs::write(tar, bytes).unwrap();
+}
+
+#[tokio::test]
+async fn a_missing_cut_tampered_or_stray_tablespace_archive_fails_naming_it() {
+    let docker = require_docker().await;
+    let app = App::new("phys-badts");
+    let oid = ts_fact("tablespace_oid").as_u64().unwrap();
+    let (missing, wal1) = ts_copy_for(&app, "missing", "tar-gz");
+    let (cut, wal2) = ts_copy_for(&app, "cut", "tar-gz");
+    let (flipped, wal3) = ts_copy_for(&app, "flipped", "tar");
+    let (stray, wal4) = ts_copy_for(&app, "stray", "tar");
+    let (plain, wal5) = ts_copy_for(&app, "plain", "plain");
+    // The tablespace's archive lost: tablespace_map still names it.
+    std::fs::remove_file(missing.join(format!("tar-gz/{oid}.tar.gz"))).unwrap();
+    // Cut in the middle (a copy that ran out of space).
+    let archive = cut.join(format!("tar-gz/{oid}.tar.gz"));
+    let bytes = std::fs::read(&archive).unwrap();
+    std::fs::write(&archive, &bytes[..bytes.len() / 2]).unwrap();
+    // A data file of the tablespace changed after the backup.
+    let relfile = ts_fact("archived_relfile").as_str().unwrap().to_string();
+    let member = relfile
+        .strip_prefix(&format!("pg_tblspc/{oid}/"))
+        .unwrap()
+        .to_string();
+    flip_in_tar(&flipped.join(format!("tar/{oid}.tar")), &member);
+    // An archive of a tablespace the backup does not have.
+    std::fs::copy(
+        stray.join(format!("tar/{oid}.tar")),
+        stray.join("tar/99999.tar"),
+    )
+    .unwrap();
+    app.write_config(
+        &[
+            job("missing", &missing, &wal1, "", "    keep: false\n"),
+            job("cut", &cut, &wal2, "", "    keep: false\n"),
+            job("flipped", &flipped, &wal3, "", "    keep: false\n"),
+            job("stray", &stray, &wal4, "", "    keep: false\n"),
+            job("plain", &plain, &wal5, "", "    keep: false\n"),
+        ]
+        .concat(),
+    );
+    let before = fingerprint(&app.path("plain"));
+    let (code, runs, stderr) = app.run_json(&[]);
+    assert_ne!(code, 0, "{stderr}");
+    let failed = |j: &str| {
+        let run = by_job(&runs, &app.job_name(j)).clone();
+        assert_eq!(run["verdict"], "fail", "{j}: {run:#}");
+        reason(&run)
+    };
+    let why = failed("missing");
+    assert!(
+        why.contains(&format!("no {oid}.tar")) && why.contains("tablespace_map"),
+        "{why}"
+    );
+    let why = failed("cut");
+    assert!(why.contains(&format!("{oid}.tar.gz")), "{why}");
+    let why = failed("flipped");
+    assert!(
+        why.contains("pg_verifybackup") && why.contains(&relfile),
+        "{why}"
+    );
+    let why = failed("stray");
+    assert!(
+        why.contains("99999.tar") && why.contains("names no tablespace 99999"),
+        "{why}"
+    );
+    let why = failed("plain");
+    assert!(
+        why.contains(&format!("pg_tblspc/{oid}")) && why.contains("-Ft"),
+        "{why}"
+    );
+    assert_eq!(
+        before,
+        fingerprint(&app.path("plain")),
+        "the backup was changed"
+    );
+    assert!(
+        app.containers(&docker).await.is_empty(),
+        "nothing is left behind"
+    );
 }

@@ -1,8 +1,10 @@
 //! Physical backups: a PostgreSQL base backup (`pg_basebackup`, plain or
-//! `-Ft`) and the archived WAL it needs are copied into a held candidate,
-//! checked against the backup's manifest, and recovered by the candidate's
-//! own server to the job's target; the server then promotes and is checked
-//! like a loaded dump.
+//! `-Ft` with its tablespaces' archives, each unpacked into a folder of
+//! the candidate's volume that `pg_tblspc` links to) and the archived WAL
+//! it needs are copied into a held candidate, checked against the
+//! backup's manifest, and recovered by the candidate's own server to the
+//! job's target; the server then promotes and is checked like a loaded
+//! dump.
 //!
 //! The candidate is *held*: its entrypoint waits until restoredrill has put
 //! everything in place. Nothing of the user's backup is opened for writing:
@@ -36,6 +38,10 @@ pub const PGDATA: &str = "/var/lib/postgresql/data";
 pub const WAL_DIR: &str = "/var/lib/postgresql/restoredrill-wal";
 /// restoredrill's own start-up files for the server.
 pub const CONF_DIR: &str = "/var/lib/postgresql/restoredrill-conf";
+/// Where each tablespace's contents go, one folder per OID, on the
+/// candidate's volume beside the data directory; `pg_tblspc/OID` is a link
+/// restoredrill makes to its folder.
+pub const TBLSPC_DIR: &str = "/var/lib/postgresql/restoredrill-tblspc";
 /// Where a pgBackRest repository's stanza is copied.
 pub const REPO_DIR: &str = "/var/lib/postgresql/restoredrill-repo";
 /// The most bytes of a command's output read back.
@@ -162,8 +168,41 @@ pub enum Layout {
     /// A copy of the data directory: this folder.
     Plain { root: PathBuf },
     /// `pg_basebackup -Ft`: `base.tar` and, with `-X stream`, `pg_wal.tar`,
-    /// each possibly compressed (gzip, zstd or lz4).
-    Tar { base: PathBuf, wal: Option<PathBuf> },
+    /// each possibly compressed (gzip, zstd or lz4), and one `OID.tar` per
+    /// tablespace.
+    Tar {
+        base: PathBuf,
+        wal: Option<PathBuf>,
+        tablespaces: Vec<TablespaceArchive>,
+        /// `backup_manifest`, beside the archives (not in `base.tar`).
+        manifest: Option<PathBuf>,
+    },
+}
+
+/// A tablespace's archive of a `-Ft` base backup (`OID.tar`, possibly
+/// compressed), unpacked into [`TBLSPC_DIR`]`/OID` in the candidate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TablespaceArchive {
+    pub oid: u32,
+    pub path: PathBuf,
+}
+
+/// The most tablespaces a base backup may hold: far more than a cluster
+/// has, few enough that a hostile folder cannot make a run unpack
+/// thousands of archives.
+pub const MAX_TABLESPACES: usize = 1000;
+
+/// The tablespace OID an archive's file name gives (`16384.tar`,
+/// `16384.tar.gz`...): digits only, no leading zero, within a 32-bit OID.
+fn tablespace_oid(name: &str) -> Option<u32> {
+    let stem = ["", ".gz", ".zst", ".lz4"]
+        .iter()
+        .find_map(|ext| name.strip_suffix(&format!(".tar{ext}")))?;
+    let digits = !stem.is_empty() && stem.bytes().all(|b| b.is_ascii_digit());
+    if !digits || stem.starts_with('0') {
+        return None;
+    }
+    stem.parse::<u32>().ok()
 }
 
 /// Tells the layout of the base backup in `dir`; an error names what is
@@ -172,6 +211,10 @@ pub enum Layout {
 /// A Barman backup (`base/<backup_id>/`, with `backup.info` and the base
 /// backup in `data/`) is read from its `data/` folder, once `backup.info`
 /// says the backup is `DONE`.
+///
+/// A plain backup whose `pg_tblspc` holds a link is refused: its
+/// tablespace lies outside the backup's folder, where the link points,
+/// and no link of a backup is followed on this host.
 pub fn layout(dir: &Path) -> Result<Layout, String> {
     if barman_backup_id(dir).is_some() {
         let (info, data) = (dir.join("backup.info"), dir.join("data"));
@@ -192,6 +235,7 @@ pub fn layout(dir: &Path) -> Result<Layout, String> {
         let e = e.map_err(|e| format!("cannot read the base backup {}: {e}", dir.display()))?;
         names.push(e.file_name().to_string_lossy().into_owned());
     }
+    names.sort();
     let tar_of = |stem: &str| {
         ["", ".gz", ".zst", ".lz4"]
             .iter()
@@ -199,20 +243,45 @@ pub fn layout(dir: &Path) -> Result<Layout, String> {
             .find(|n| names.contains(n))
     };
     if let Some(base) = tar_of("base") {
-        if let Some(other) = names.iter().find(|n| {
+        let mut tablespaces: Vec<TablespaceArchive> = Vec::new();
+        for n in names.iter().filter(|n| {
             n.contains(".tar") && !n.starts_with("base.tar") && !n.starts_with("pg_wal.tar")
         }) {
-            return Err(format!(
-                "the base backup holds {other}, a tablespace's archive; restoredrill recovers base backups \
-                 without tablespaces only"
-            ));
+            let Some(oid) = tablespace_oid(n) else {
+                return Err(format!(
+                    "the base backup holds {n}, which is neither base.tar, pg_wal.tar nor a \
+                     tablespace's archive (OID.tar, possibly .gz, .zst or .lz4)"
+                ));
+            };
+            if let Some(other) = tablespaces.iter().find(|t| t.oid == oid) {
+                return Err(format!(
+                    "the base backup holds two archives of tablespace {oid}: {} and {n}",
+                    other.path.display()
+                ));
+            }
+            if tablespaces.len() == MAX_TABLESPACES {
+                return Err(format!(
+                    "the base backup holds more than {MAX_TABLESPACES} tablespace archives \
+                     (OID.tar); restoredrill recovers at most {MAX_TABLESPACES} tablespaces"
+                ));
+            }
+            tablespaces.push(TablespaceArchive {
+                oid,
+                path: dir.join(n),
+            });
         }
         return Ok(Layout::Tar {
             base: dir.join(base),
             wal: tar_of("pg_wal").map(|w| dir.join(w)),
+            tablespaces,
+            manifest: names
+                .iter()
+                .any(|n| n == "backup_manifest")
+                .then(|| dir.join("backup_manifest")),
         });
     }
     if names.iter().any(|n| n == "PG_VERSION") {
+        refuse_linked_tablespaces(dir)?;
         return Ok(Layout::Plain {
             root: dir.to_path_buf(),
         });
@@ -222,6 +291,36 @@ pub fn layout(dir: &Path) -> Result<Layout, String> {
          (`pg_basebackup -Ft`)",
         dir.display()
     ))
+}
+
+/// Refuses a plain backup with a tablespace: `pg_basebackup -Fp` writes
+/// each tablespace where `--tablespace-mapping` says, outside the backup's
+/// folder, and leaves a link to it in `pg_tblspc`. The link's text is read
+/// for the message; it is never followed.
+fn refuse_linked_tablespaces(dir: &Path) -> Result<(), String> {
+    let tblspc = dir.join("pg_tblspc");
+    let entries = match std::fs::read_dir(&tblspc) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(format!("cannot read {}: {e}", tblspc.display())),
+    };
+    for e in entries {
+        let e = e.map_err(|e| format!("cannot read {}: {e}", tblspc.display()))?;
+        if e.file_type().is_ok_and(|t| t.is_symlink()) {
+            let to = std::fs::read_link(e.path())
+                .map(|t| format!(", a link to {}", t.display()))
+                .unwrap_or_default();
+            return Err(format!(
+                "the plain base backup holds tablespace {} (pg_tblspc/{}{to}): a plain backup keeps \
+                 each tablespace outside its own folder, and restoredrill follows no link of a \
+                 backup; take the backup with `pg_basebackup -Ft`, whose OID.tar carries each \
+                 tablespace",
+                e.file_name().to_string_lossy(),
+                e.file_name().to_string_lossy()
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The backup id of a Barman backup folder (`base/<backup_id>/`, with
@@ -308,13 +407,69 @@ pub async fn copy_base_backup(
             let (body, failed) = tar_stream(move |b| append_tree(b, &dir, Path::new("")));
             upload_checked(docker, id, PGDATA, body, failed, "the base backup").await
         }
-        Layout::Tar { base, wal } => {
+        Layout::Tar {
+            base,
+            wal,
+            tablespaces,
+            manifest,
+        } => {
             upload_file(docker, id, PGDATA, base).await?;
+            if let Some(m) = manifest {
+                let path = m.clone();
+                let (body, failed) = tar_stream(move |b| {
+                    let mut file = crate::source::reader::open_regular_blocking(&path)?;
+                    b.append_file("backup_manifest", &mut file)
+                });
+                let what = m.display().to_string();
+                upload_checked(docker, id, PGDATA, body, failed, &what).await?;
+            }
             if let Some(w) = wal {
                 upload_file(docker, id, &format!("{PGDATA}/pg_wal"), w).await?;
             }
+            let oids: Vec<u32> = tablespaces.iter().map(|t| t.oid).collect();
+            link_tablespaces(docker, id, &oids).await?;
+            for t in tablespaces {
+                upload_file(docker, id, &format!("{TBLSPC_DIR}/{}", t.oid), &t.path).await?;
+            }
             Ok(())
         }
+    }
+}
+
+/// Makes each tablespace's folder in [`TBLSPC_DIR`] and `pg_tblspc/OID`
+/// a link to it, in place of whatever the base backup put there: the
+/// server finds the tablespace where restoredrill put it, and no link of
+/// the backup's points anywhere. (`tablespace_map`, which would make the
+/// server link each OID to its path on the source, is removed before the
+/// server starts: see [`release`].)
+async fn link_tablespaces(docker: &Docker, id: &str, oids: &[u32]) -> Result<(), CopyFailure> {
+    if oids.is_empty() {
+        return Ok(());
+    }
+    let script = format!(
+        "[ -L {PGDATA}/pg_tblspc ] && {{ echo 'pg_tblspc is a link'; exit 4; }}\n\
+         mkdir -p {PGDATA}/pg_tblspc || exit 1\n\
+         for oid do\n\
+           mkdir -p {TBLSPC_DIR}/$oid && rm -rf {PGDATA}/pg_tblspc/$oid && \
+           ln -s {TBLSPC_DIR}/$oid {PGDATA}/pg_tblspc/$oid || exit 1\n\
+         done\n"
+    );
+    let cmd = ["/bin/sh".to_string(), "-c".into(), script, "link".into()]
+        .into_iter()
+        .chain(oids.iter().map(u32::to_string))
+        .collect();
+    let (code, out) = exec_output(docker, id, cmd, OUTPUT_LIMIT)
+        .await
+        .map_err(CopyFailure::Checker)?;
+    match code {
+        0 => Ok(()),
+        4 => Err(CopyFailure::Backup(
+            "the base backup's pg_tblspc is a link, not a folder".into(),
+        )),
+        _ => Err(CopyFailure::Checker(RestoreError::Unexpected(format!(
+            "cannot link the tablespaces into the data directory (exit {code}): {}",
+            out.trim()
+        )))),
     }
 }
 
@@ -923,6 +1078,9 @@ pub async fn pgbackrest_restore(
         format!("--pg1-path={PGDATA}"),
         "--log-level-console=info".into(),
         "--archive-mode=off".into(),
+        // Each tablespace in a folder on the candidate's volume, not at its
+        // path on the source.
+        format!("--tablespace-map-all={TBLSPC_DIR}"),
         format!("--process-max={}", process_max.max(1)),
     ];
     if let Some(set) = set {
@@ -1042,6 +1200,87 @@ pub struct DataDirectory {
     pub has_manifest: bool,
     /// WAL segment names the backup carries in its own `pg_wal`.
     pub own_wal: Vec<String>,
+    /// The `tablespace_map` a `-Ft` backup carries: each tablespace's OID
+    /// and its path on the source (told, never used); `None` without one.
+    pub tablespace_map: Option<Vec<(u32, String)>>,
+}
+
+/// The most bytes of a `tablespace_map` read: [`MAX_TABLESPACES`] lines of
+/// an OID and a path fit many times over.
+const TABLESPACE_MAP_LIMIT: u64 = 1 << 20;
+
+/// Reads a `tablespace_map` (`OID PATH` a line, as PostgreSQL writes it
+/// at a backup's start).
+fn parse_tablespace_map(text: &str) -> Result<Vec<(u32, String)>, String> {
+    let mut map: Vec<(u32, String)> = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let (oid, path) = line.split_once(' ').unwrap_or((line, ""));
+        let oid = Some(oid)
+            .filter(|o| o.bytes().all(|b| b.is_ascii_digit()) && !o.starts_with('0'))
+            .and_then(|o| o.parse::<u32>().ok())
+            .ok_or_else(|| {
+                format!(
+                    "the base backup's tablespace_map line {} is not `OID PATH`: {}",
+                    i + 1,
+                    shown(line)
+                )
+            })?;
+        if map.iter().any(|(o, _)| *o == oid) {
+            return Err(format!(
+                "the base backup's tablespace_map names tablespace {oid} twice"
+            ));
+        }
+        if map.len() == MAX_TABLESPACES {
+            return Err(format!(
+                "the base backup's tablespace_map names more than {MAX_TABLESPACES} tablespaces; \
+                 restoredrill recovers at most {MAX_TABLESPACES}"
+            ));
+        }
+        map.push((oid, path.to_string()));
+    }
+    Ok(map)
+}
+
+/// At most 200 characters of a backup's text, control characters escaped,
+/// for a message.
+fn shown(text: &str) -> String {
+    let cut: String = text.chars().take(200).collect();
+    let more = if cut.len() < text.len() { "…" } else { "" };
+    format!("{}{more}", cut.escape_debug())
+}
+
+/// The tablespaces a `-Ft` base backup's `tablespace_map` names against
+/// the archives it holds (`archives`, their OIDs): each must have the
+/// other, or the recovered cluster would lack a tablespace's files (or
+/// hold files no tablespace owns). `Err` names the file that is missing.
+pub fn match_tablespaces(
+    map: Option<&[(u32, String)]>,
+    archives: &[TablespaceArchive],
+) -> Result<(), String> {
+    let map = map.unwrap_or_default();
+    for (oid, path) in map {
+        if !archives.iter().any(|a| a.oid == *oid) {
+            return Err(format!(
+                "the base backup's tablespace_map names tablespace {oid} (on the source at {}), but \
+                 the backup holds no {oid}.tar: that tablespace's files are missing",
+                shown(path)
+            ));
+        }
+    }
+    for a in archives {
+        if !map.iter().any(|(oid, _)| *oid == a.oid) {
+            return Err(format!(
+                "the base backup holds {}, but its tablespace_map names no tablespace {}: the \
+                 archive belongs to no tablespace of this backup",
+                a.path.display(),
+                a.oid
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Reads the copied data directory's `PG_VERSION`, `backup_label` and
@@ -1057,7 +1296,10 @@ pub async fn read_data_directory(
          echo '== manifest'; [ -f backup_manifest ] && echo yes\n\
          echo '== pg_wal'; ls pg_wal 2>/dev/null\n\
          echo '== server'; postgres --version\n\
-         echo '== control'; LANG=C pg_controldata -D {PGDATA} 2>&1\n"
+         echo '== control'; LANG=C pg_controldata -D {PGDATA} 2>&1\n\
+         echo '== tablespace_map'\n\
+         [ -f tablespace_map ] && {{ wc -c <tablespace_map; \
+           head -c {TABLESPACE_MAP_LIMIT} tablespace_map | sed 's/^/| /'; }}\n"
     );
     let (_, out) = exec_output(
         docker,
@@ -1131,6 +1373,24 @@ fn parse_data_directory(out: &str) -> Result<DataDirectory, String> {
             )
         })?;
     let checksums = field("Data page checksum version").is_some_and(|v| v != "0");
+    // Its lines are quoted (`| `), so that none passes for a part's heading.
+    let tablespace_map = match part("tablespace_map").split_first() {
+        None => None,
+        Some((size, lines)) => {
+            let size: u64 = size.trim().parse().unwrap_or(u64::MAX);
+            if size > TABLESPACE_MAP_LIMIT {
+                return Err(format!(
+                    "the base backup's tablespace_map is {size} bytes; a tablespace_map of at most \
+                     {MAX_TABLESPACES} tablespaces is a few kilobytes"
+                ));
+            }
+            let text: Vec<&str> = lines
+                .iter()
+                .map(|l| l.strip_prefix("| ").unwrap_or(l))
+                .collect();
+            Some(parse_tablespace_map(&text.join("\n"))?)
+        }
+    };
     Ok(DataDirectory {
         label,
         version,
@@ -1141,6 +1401,7 @@ fn parse_data_directory(out: &str) -> Result<DataDirectory, String> {
             .iter()
             .map(|s| s.trim().to_string())
             .collect(),
+        tablespace_map,
     })
 }
 
@@ -1435,7 +1696,7 @@ async fn run_on_folders(
 ) -> Result<(), RestoreError> {
     let args = cmd
         .iter()
-        .chain(&[PGDATA, WAL_DIR, CONF_DIR, REPO_DIR])
+        .chain(&[PGDATA, WAL_DIR, CONF_DIR, REPO_DIR, TBLSPC_DIR])
         .map(|a| a.to_string())
         .collect();
     let (code, out) = exec_output(docker, id, args, OUTPUT_LIMIT).await?;
@@ -1496,7 +1757,9 @@ pub async fn verify_backup(
     })
 }
 
-/// Lets the held server start, recovering.
+/// Lets the held server start, recovering. The backup's `tablespace_map`
+/// goes first: PostgreSQL would link each tablespace to its path on the
+/// source; the links restoredrill made (or pgBackRest, told where) stay.
 pub async fn release(docker: &Docker, id: &str) -> Result<(), RestoreError> {
     let (code, out) = exec_output(
         docker,
@@ -1505,7 +1768,8 @@ pub async fn release(docker: &Docker, id: &str) -> Result<(), RestoreError> {
             "/bin/sh".into(),
             "-c".into(),
             format!(
-                "touch {PGDATA}/recovery.signal && chown postgres:postgres {PGDATA}/recovery.signal && touch {GO}"
+                "rm -f {PGDATA}/tablespace_map && touch {PGDATA}/recovery.signal && \
+                 chown postgres:postgres {PGDATA}/recovery.signal && touch {GO}"
             ),
         ],
         OUTPUT_LIMIT,
@@ -1956,12 +2220,145 @@ mod tests {
             std::fs::write(dir.path().join(f), b"x").unwrap();
         }
         match layout(dir.path()).unwrap() {
-            Layout::Tar { base, wal } => {
+            Layout::Tar {
+                base,
+                wal,
+                tablespaces,
+                manifest,
+            } => {
                 assert!(base.ends_with("base.tar.lz4"));
                 assert!(wal.unwrap().ends_with("pg_wal.tar.lz4"));
+                assert!(tablespaces.is_empty());
+                assert!(manifest.unwrap().ends_with("backup_manifest"));
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn a_tar_base_backup_has_one_archive_per_tablespace_named_by_its_oid() {
+        let dir = tempfile::tempdir().unwrap();
+        for f in [
+            "base.tar.gz",
+            "pg_wal.tar.gz",
+            "16384.tar.gz",
+            "16390.tar",
+            "backup_manifest",
+        ] {
+            std::fs::write(dir.path().join(f), b"x").unwrap();
+        }
+        match layout(dir.path()).unwrap() {
+            Layout::Tar { tablespaces, .. } => assert_eq!(
+                tablespaces,
+                [
+                    TablespaceArchive {
+                        oid: 16384,
+                        path: dir.path().join("16384.tar.gz")
+                    },
+                    TablespaceArchive {
+                        oid: 16390,
+                        path: dir.path().join("16390.tar")
+                    }
+                ]
+            ),
+            other => panic!("{other:?}"),
+        }
+        // Names no tablespace has, and two archives of one tablespace.
+        for (bad, said) in [
+            ("..tar", "neither base.tar"),
+            ("016384.tar", "neither base.tar"),
+            ("+16384.tar", "neither base.tar"),
+            ("99999999999.tar", "neither base.tar"),
+            ("16384.tar.bz2", "neither base.tar"),
+            ("0.tar", "neither base.tar"),
+            ("16384.tar.zst", "two archives of tablespace 16384"),
+        ] {
+            let path = dir.path().join(bad);
+            std::fs::write(&path, b"x").unwrap();
+            let e = layout(dir.path()).unwrap_err();
+            assert!(e.contains(said) && e.contains(bad), "{bad}: {e}");
+            std::fs::remove_file(&path).unwrap();
+        }
+        // A folder of countless archives is refused before any is read.
+        for oid in 1..=MAX_TABLESPACES + 1 {
+            std::fs::write(dir.path().join(format!("{}.tar", 20000 + oid)), b"").unwrap();
+        }
+        let e = layout(dir.path()).unwrap_err();
+        assert!(e.contains("more than 1000"), "{e}");
+    }
+
+    #[test]
+    fn a_plain_base_backup_with_a_linked_tablespace_is_refused_without_following_the_link() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("PG_VERSION"), b"15\n").unwrap();
+        std::fs::create_dir(dir.path().join("pg_tblspc")).unwrap();
+        assert!(matches!(layout(dir.path()), Ok(Layout::Plain { .. })));
+        std::os::unix::fs::symlink("/srv/ts1", dir.path().join("pg_tblspc/16384")).unwrap();
+        let e = layout(dir.path()).unwrap_err();
+        assert!(
+            e.contains("tablespace 16384") && e.contains("/srv/ts1") && e.contains("-Ft"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn every_tablespace_in_the_map_needs_its_archive_and_every_archive_its_tablespace() {
+        let archive = |oid: u32| TablespaceArchive {
+            oid,
+            path: PathBuf::from(format!("/backups/b1/{oid}.tar.gz")),
+        };
+        let map = parse_tablespace_map("16384 /srv/ts1\n16390 /srv/ts 2\n").unwrap();
+        assert_eq!(map[1], (16390, "/srv/ts 2".to_string()));
+        assert!(match_tablespaces(Some(&map), &[archive(16384), archive(16390)]).is_ok());
+        assert!(match_tablespaces(None, &[]).is_ok());
+        assert!(match_tablespaces(Some(&[]), &[]).is_ok());
+        let e = match_tablespaces(Some(&map), &[archive(16384)]).unwrap_err();
+        assert!(e.contains("no 16390.tar") && e.contains("/srv/ts 2"), "{e}");
+        let e = match_tablespaces(Some(&map[..1]), &[archive(16384), archive(16390)]).unwrap_err();
+        assert!(
+            e.contains("16390.tar.gz") && e.contains("names no tablespace 16390"),
+            "{e}"
+        );
+        let e = match_tablespaces(None, &[archive(16384)]).unwrap_err();
+        assert!(e.contains("16384.tar.gz"), "{e}");
+        // A line that is no `OID PATH`, or an OID twice.
+        for (bad, said) in [
+            ("../../etc /x\n", "not `OID PATH`"),
+            ("16384/.. /x\n", "not `OID PATH`"),
+            ("16384 /a\n16384 /b\n", "twice"),
+        ] {
+            let e = parse_tablespace_map(bad).unwrap_err();
+            assert!(e.contains(said), "{bad}: {e}");
+        }
+        let many: String = (1..=1001).map(|o| format!("{o} /t\n")).collect();
+        assert!(
+            parse_tablespace_map(&many)
+                .unwrap_err()
+                .contains("more than 1000")
+        );
+    }
+
+    #[test]
+    fn a_tablespace_map_is_read_quoted_so_no_line_of_it_passes_for_a_part() {
+        let with = format!("{CONTROL}== tablespace_map\n37\n| 16384 /srv/ts1\n| == control\n");
+        let e = parse_data_directory(&with).unwrap_err();
+        assert!(
+            e.contains("not `OID PATH`") && e.contains("== control"),
+            "{e}"
+        );
+        let with = format!("{CONTROL}== tablespace_map\n15\n| 16384 /srv/ts1\n");
+        let d = parse_data_directory(&with).unwrap();
+        assert_eq!(
+            d.tablespace_map,
+            Some(vec![(16384, "/srv/ts1".to_string())])
+        );
+        assert_eq!(parse_data_directory(CONTROL).unwrap().tablespace_map, None);
+        let huge = format!("{CONTROL}== tablespace_map\n99999999\n| 1 /x\n");
+        assert!(
+            parse_data_directory(&huge)
+                .unwrap_err()
+                .contains("99999999 bytes")
+        );
     }
 
     #[test]

@@ -154,6 +154,12 @@ impl Run<'_> {
             let data = physical::read_data_directory(docker, id)
                 .await?
                 .map_err(Stop::fail)?;
+            let archives: &[physical::TablespaceArchive] = match &layout {
+                physical::Layout::Tar { tablespaces, .. } => tablespaces.as_slice(),
+                physical::Layout::Plain { .. } => &[],
+            };
+            physical::match_tablespaces(data.tablespace_map.as_deref(), archives)
+                .map_err(Stop::fail)?;
             let wal_dir = wal_dir.to_path_buf();
             let listed = data.clone();
             let plan = tokio::task::spawn_blocking(move || physical::plan_wal(&wal_dir, &listed))
