@@ -339,40 +339,46 @@ const SCHEMA_OBJECTS: &[(&str, &str)] = &[
 /// ER_UNKNOWN_SYSTEM_VARIABLE.
 const UNKNOWN_SYSTEM_VARIABLE: u16 = 1193;
 
+/// Whether column `c` is alone the key of a unique index (or the primary key).
+macro_rules! sole_unique_key {
+    () => {
+        "EXISTS (SELECT 1 FROM information_schema.statistics x \
+          WHERE x.table_schema = c.table_schema AND x.table_name = c.table_name \
+            AND x.column_name = c.column_name AND x.non_unique = 0 AND x.seq_in_index = 1 \
+            AND NOT EXISTS (SELECT 1 FROM information_schema.statistics y \
+                             WHERE y.table_schema = x.table_schema AND y.table_name = x.table_name \
+                               AND y.index_name = x.index_name AND y.seq_in_index = 2)) "
+    };
+}
+
 /// Every AUTO_INCREMENT column of a base table and its table's counter;
 /// `unique` is a unique index (or the primary key) whose only column it is.
-const AUTO_INCREMENTS: &str = "\
-SELECT c.table_schema, c.table_name, c.column_name, t.auto_increment, \
-       EXISTS (SELECT 1 FROM information_schema.statistics x \
-                WHERE x.table_schema = c.table_schema AND x.table_name = c.table_name \
-                  AND x.column_name = c.column_name AND x.non_unique = 0 AND x.seq_in_index = 1 \
-                  AND NOT EXISTS (SELECT 1 FROM information_schema.statistics y \
-                                   WHERE y.table_schema = x.table_schema AND y.table_name = x.table_name \
-                                     AND y.index_name = x.index_name AND y.seq_in_index = 2)) \
+const AUTO_INCREMENTS: &str = concat!(
+    "SELECT c.table_schema, c.table_name, c.column_name, t.auto_increment, ",
+    sole_unique_key!(),
+    "\
   FROM information_schema.columns c \
   JOIN information_schema.tables t \
     ON t.table_schema = c.table_schema AND t.table_name = c.table_name \
  WHERE c.extra LIKE '%auto_increment%' AND t.table_type = 'BASE TABLE' \
    AND c.table_schema NOT IN {system} \
- ORDER BY 1, 2";
+ ORDER BY 1, 2"
+);
 
 /// Every column of a base table whose default is `NEXT VALUE FOR` a
 /// SEQUENCE (MariaDB), shown as `nextval(`db`.`seq`)`; `unique` as above.
-const SEQUENCE_DEFAULTS: &str = "\
-SELECT c.table_schema, c.table_name, c.column_name, c.column_default, \
-       EXISTS (SELECT 1 FROM information_schema.statistics x \
-                WHERE x.table_schema = c.table_schema AND x.table_name = c.table_name \
-                  AND x.column_name = c.column_name AND x.non_unique = 0 AND x.seq_in_index = 1 \
-                  AND NOT EXISTS (SELECT 1 FROM information_schema.statistics y \
-                                   WHERE y.table_schema = x.table_schema AND y.table_name = x.table_name \
-                                     AND y.index_name = x.index_name AND y.seq_in_index = 2)) \
+const SEQUENCE_DEFAULTS: &str = concat!(
+    "SELECT c.table_schema, c.table_name, c.column_name, c.column_default, ",
+    sole_unique_key!(),
+    "\
   FROM information_schema.columns c \
   JOIN information_schema.tables t \
     ON t.table_schema = c.table_schema AND t.table_name = c.table_name \
  WHERE c.column_default LIKE 'nextval(%' AND t.table_type = 'BASE TABLE' \
    AND c.data_type IN ('tinyint', 'smallint', 'mediumint', 'int', 'bigint', 'decimal') \
    AND c.table_schema NOT IN {system} \
- ORDER BY 1, 2";
+ ORDER BY 1, 2"
+);
 
 /// The sequence a column default `nextval(`db`.`seq`)` draws from, as
 /// (database, sequence); `None` for any other default.
