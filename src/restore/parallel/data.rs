@@ -148,7 +148,8 @@ impl Router<'_> {
                 .and_then(|key| self.spread_tables.get(&key))
                 .is_some_and(|auto_increment| !auto_increment || unit.values_fixed);
             if free && (self.lock.is_none() || in_block(self, &table)) {
-                return self.send_statement(text).await;
+                let key = table.as_ref().and_then(|t| self.spread_key(t));
+                return self.send_statement_of(key, text).await;
             }
         }
         if unit.is_one(StatementKind::LockTables)
@@ -285,6 +286,31 @@ impl Router<'_> {
         self.send_to(i, text).await
     }
 
+    /// An INSERT to the data connection of its table (`key`), which the
+    /// table's first INSERT picks in turn.
+    async fn send_statement_of(
+        &mut self,
+        key: Option<(String, String)>,
+        text: Vec<u8>,
+    ) -> Result<(), Gone> {
+        let Some(key) = key else {
+            return self.send_statement(text).await;
+        };
+        let i = match self.table_worker.get(&key) {
+            Some(&i) => {
+                self.sync_main().await?;
+                i
+            }
+            None => {
+                let i = self.pick().await?;
+                self.table_worker.insert(key, i);
+                i
+            }
+        };
+        self.catch_up(i).await?;
+        self.send_to(i, text).await
+    }
+
     /// Session settings a connection has not run yet.
     async fn catch_up(&mut self, i: usize) -> Result<(), Gone> {
         while self.workers[i].replayed < self.session.len() {
@@ -345,7 +371,11 @@ impl Router<'_> {
         failed: bool,
     ) -> Result<(ExecOutcome, u32, Option<String>), RestoreError> {
         let docker = self.docker;
-        let used = self.workers.len() as u32;
+        // The main client and every data connection that got table data.
+        let used = match self.workers.len() as u32 {
+            0 => 1,
+            n => n + 1,
+        };
         let mut finished = vec![within_grace(failed, self.main.finish(docker)).await];
         for w in self.workers {
             finished.push(within_grace(failed, w.finish(docker)).await);
@@ -361,7 +391,7 @@ impl Router<'_> {
             input_error: None,
         });
         let reason = self.serial.filter(|_| self.serial_data);
-        Ok((outcome, used.max(1), reason))
+        Ok((outcome, used, reason))
     }
 }
 

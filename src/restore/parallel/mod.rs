@@ -15,7 +15,9 @@
 //!   same way once every row is in. Every other statement runs on the main
 //!   client.
 //! - **mysqldump / mariadb-dump:** each `INSERT INTO t VALUES ...` of
-//!   literals only goes to the next connection, where `t` was created in
+//!   literals only goes to the data connection of its table (each table
+//!   gets one, in turn, so one table's rows never load on two connections
+//!   at once: that can deadlock in InnoDB), where `t` was created in
 //!   the dump (in the database `USE` names) with no unique key but its
 //!   primary key (concurrent inserts into an InnoDB unique index can
 //!   deadlock) and has no trigger; into a table with an AUTO_INCREMENT
@@ -104,7 +106,8 @@ pub(super) struct Done {
     pub completion: Option<Completion>,
     pub bytes: u64,
     pub databases: Vec<String>,
-    /// Data connections used (1: none, all on the main client).
+    /// Connections used: the main client and each data connection that got
+    /// table data (1: all on the main client).
     pub connections: u32,
     pub serial_reason: Option<String>,
 }
@@ -245,6 +248,12 @@ struct Router<'a> {
     /// mysql: tables whose INSERTs may be spread, by database and name
     /// (see `note_table`), and whether each has an AUTO_INCREMENT column.
     spread_tables: HashMap<(String, String), bool>,
+    /// mysql: the data connection each table's INSERTs go to. One table's
+    /// rows never load on two connections at once: concurrent inserts into
+    /// one InnoDB table can deadlock (seen: `ERROR 1213` on an
+    /// AUTO_INCREMENT table given its own ids), which a single client
+    /// never meets.
+    table_worker: HashMap<(String, String), usize>,
     /// mysql: the database unqualified names are in (`USE`; "" until one),
     /// `None` after a `USE` restoredrill could not read.
     current_db: Option<String>,
@@ -283,6 +292,7 @@ impl<'a> Router<'a> {
             rows_out: false,
             main_locked: false,
             spread_tables: HashMap::new(),
+            table_worker: HashMap::new(),
             current_db: Some(String::new()),
             serial: None,
             serial_data: false,
