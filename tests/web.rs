@@ -134,10 +134,12 @@ async fn the_api_metrics_and_evidence_report_tell_the_history() {
         report["phases"][0]["started_at"].is_string()
             && report["phases"][0]["finished_at"].is_string()
     );
-    // The job's two assertions, then the comparison with the last good restore.
+    // The job's two assertions, then the comparison with the last good
+    // restore and the counters (sequences) in step.
     let assertions = report["assertions"].as_array().unwrap();
-    assert_eq!(assertions.len(), 3, "{assertions:?}");
+    assert_eq!(assertions.len(), 4, "{assertions:?}");
     assert_eq!(assertions[2]["kind"], "baseline");
+    assert_eq!(assertions[3]["kind"], "sequence");
 
     // The CLI prints the same evidence beside the running daemon.
     let out = app.run(&["report", &failed]);
