@@ -703,6 +703,78 @@ async fn a_tar_base_backup_with_a_tablespace_recovers_the_tablespaces_rows_in_th
     );
 }
 
+#[tokio::test]
+async fn a_tablespace_created_after_the_base_backup_is_recovered_into_the_candidate() {
+    let docker = require_docker().await;
+    let app = App::new("phys-late-tblspc");
+    let b = tablespace_backups();
+    let (base, wal) = (app.path("late/base"), app.path("late/wal"));
+    std::fs::create_dir_all(&base).unwrap();
+    copy_tree(&b.dir.join("late/base/tar"), &base.join("tar"));
+    copy_tree(&b.dir.join("late/wal"), &wal);
+    app.write_config(&job("late", &base, &wal, "", "    keep: true\n"));
+    let (code, runs, stderr) = app.run_json(&[]);
+    let run = by_job(&runs, &app.job_name("late")).clone();
+    assert_eq!(code, 0, "the recovery passes: {run:#}\n{stderr}");
+    assert_eq!(run["verdict"], "pass", "{run:#}");
+    // The table created in the new tablespace, and the one in the tablespace
+    // the backup holds, both as at the end of the archive.
+    assert_eq!(
+        count(&run, "public.late_orders"),
+        ts_fact("late_orders").as_i64().unwrap()
+    );
+    assert_eq!(
+        count(&run, "public.archived_orders"),
+        ts_fact("archived_latest").as_i64().unwrap()
+    );
+    let late_oid = ts_fact("late_tablespace_oid").as_u64().unwrap();
+    let said = run["recovery"]["late_tablespaces"].to_string();
+    assert!(
+        said.contains(&format!("tablespace {late_oid}")) && said.contains("/srv/ts2"),
+        "the report names the tablespace the WAL created: {said}"
+    );
+    assert!(
+        run["recovery"]["amcheck"]
+            .as_str()
+            .unwrap()
+            .contains("no corruption"),
+        "{run:#}"
+    );
+    // The kept restore (a new container on the candidate's volume) finds
+    // the tablespace through pg_tblspc, which points at restoredrill's
+    // folder; the source's path means nothing there.
+    let kept = run["kept"].clone();
+    let container = kept["container"].as_str().unwrap();
+    let out = Command::new("docker")
+        .args([
+            "exec",
+            container,
+            "sh",
+            "-c",
+            &format!(
+                "readlink /var/lib/postgresql/data/pg_tblspc/{late_oid}; \
+                 ls /srv/ts2 2>&1 >/dev/null | grep -c 'No such'"
+            ),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("/var/lib/postgresql/restoredrill-tblspc/late-{late_oid}\n1"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        pg_count(&kept, "late_orders").await,
+        ts_fact("late_orders").as_i64().unwrap()
+    );
+    let left = app.containers(&docker).await;
+    assert!(
+        left.iter().all(|(_, role)| role == "kept") && left.len() == 1,
+        "only the kept restore remains: {left:?}"
+    );
+}
+
 /// Flips bytes in the middle of `member`'s contents in the uncompressed
 /// tar `tar` (its headers stay whole, so it still unpacks).
 fn flip_in_tar(tar: &Path, member: &str) {

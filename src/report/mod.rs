@@ -100,6 +100,10 @@ pub struct RecoveryReport {
     pub amcheck: Option<String>,
     /// Whether the cluster has data page checksums.
     pub data_checksums: Option<bool>,
+    /// Tablespaces the WAL created after the base backup, each made by
+    /// restoredrill on the candidate's volume so the replay could go on.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub late_tablespaces: Vec<String>,
 }
 
 /// A warning about a run that passed.

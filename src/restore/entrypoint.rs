@@ -16,6 +16,10 @@ use super::spec::ContainerSpec;
 pub(super) const TEMPLATE_ARCHIVE: &str = "/restoredrill-template.tar.gz";
 /// Created once everything is in place: the held entrypoint goes on.
 pub(crate) const GO: &str = "/tmp/restoredrill-go";
+/// While it exists, a held candidate started again waits even though
+/// [`GO`] is there: restoredrill puts it into a stopped candidate to work in
+/// it once more before its server starts again.
+pub(crate) const HOLD_AGAIN: &str = "/tmp/restoredrill-hold-again";
 
 /// The entrypoint of a candidate made from a template: unpack the archive
 /// into the data mount (never over a file already there), delete it, then
@@ -72,7 +76,8 @@ pub async fn upload_template(
     }
 }
 
-/// The entrypoint of a held candidate: wait for the go file, then run the
+/// The entrypoint of a held candidate: wait for the go file (and, when the
+/// candidate is started again, for [`HOLD_AGAIN`] to go), then run the
 /// image's own entrypoint with the container's arguments.
 pub async fn holding_entrypoint(docker: &Docker, image: &str) -> Result<Vec<String>, RestoreError> {
     let inspected = docker
@@ -83,7 +88,8 @@ pub async fn holding_entrypoint(docker: &Docker, image: &str) -> Result<Vec<Stri
         .config
         .and_then(|c| c.entrypoint)
         .unwrap_or_default();
-    let script = format!("while [ ! -e {GO} ]; do sleep 0.1; done\nexec \"$@\"");
+    let script =
+        format!("while [ ! -e {GO} ] || [ -e {HOLD_AGAIN} ]; do sleep 0.1; done\nexec \"$@\"");
     let mut entrypoint = vec![
         "/bin/sh".to_string(),
         "-c".to_string(),

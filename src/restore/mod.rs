@@ -18,6 +18,7 @@ mod engine;
 mod entrypoint;
 pub(crate) mod exec;
 pub(crate) mod fetch;
+pub(crate) mod late_tablespace;
 pub(crate) mod load;
 pub(crate) mod mariabackup;
 pub(crate) mod mysql;

@@ -13,6 +13,7 @@ use crate::report::{RecoveryReport, Warning};
 use crate::restore::Credentials;
 use crate::restore::exec::exec_output;
 use crate::restore::fetch::FetchContainer;
+use crate::restore::late_tablespace::{self, LateTablespace};
 use crate::restore::physical::{self, CopyFailure, DataDirectory, Plan, Progress, Reached, Repo};
 use crate::source::Dump;
 use crate::source::wal::{self, Continuity};
@@ -490,18 +491,40 @@ impl Run<'_> {
     ) -> Result<Reached, Stop> {
         let (docker, job) = (&self.ctx.runtime, self.job);
         let id = l.candidate.id.as_str();
+        let mut late: Vec<LateTablespace> = Vec::new();
         let waiting = async {
             physical::release(docker, id).await?;
             loop {
                 match physical::look(docker, id).await? {
                     Progress::Recovering => tokio::time::sleep(RECOVERY_POLL).await,
                     Progress::Promoted(reached) => return Ok(Ok(reached)),
-                    Progress::Exited(e) => return Ok(Err(e)),
+                    Progress::Exited(e) => {
+                        // A tablespace created after the base backup: made
+                        // here, then the replay goes on.
+                        let log = physical::server_log(docker, id).await;
+                        let Some(t) = late_tablespace::stopped_at(&log) else {
+                            return Ok(Err(e));
+                        };
+                        if late.contains(&t) || late.len() == late_tablespace::MAX_LATE {
+                            return Ok(Err(e));
+                        }
+                        late_tablespace::check_location(&t.location).map_err(Stop::fail)?;
+                        late_tablespace::make_and_resume(docker, id, &t)
+                            .await?
+                            .map_err(Stop::fail)?;
+                        tracing::info!("{t}: the recovery goes on");
+                        late.push(t);
+                    }
                 }
             }
         };
         let bounded = within_restore_timeout(job, "the recovery", waiting);
-        let outcome = self.timed(Phase::Recover, bounded).await?;
+        let outcome = self.timed(Phase::Recover, bounded).await;
+        self.recovery().late_tablespaces = late.iter().map(ToString::to_string).collect();
+        let outcome = outcome?;
+        if outcome.is_ok() {
+            late_tablespace::relink(docker, id, &late).await?;
+        }
         let log = physical::read_replay_log(&physical::server_log(docker, id).await);
         self.recovery().last_segment_replayed = log.last_restored.clone();
         let story = || {
