@@ -251,14 +251,21 @@ async fn record(
     report
 }
 
+/// The verdict's log line, with how long the run took as the status page
+/// and the summary show it (`12.3s`).
 fn log_verdict(report: &RunReport) {
     let reason = report.reason.as_deref().unwrap_or("");
+    // An empty f64 sum is -0.0, which would print as `-0.0s`.
+    let seconds: f64 = report.phases.iter().map(|p| p.seconds()).sum::<f64>() + 0.0;
+    let took = format!("{seconds:.1}s");
     match report.verdict {
-        Verdict::Pass => tracing::info!("run passed"),
-        Verdict::Unchanged => tracing::info!("the dump was verified before; not restored again"),
+        Verdict::Pass => tracing::info!(took, "run passed"),
+        Verdict::Unchanged => {
+            tracing::info!(took, "the dump was verified before; not restored again")
+        }
         Verdict::Skipped => tracing::warn!("run skipped"),
-        Verdict::Fail => tracing::warn!(reason, "run failed"),
-        Verdict::Error => tracing::error!(reason, "run could not be completed"),
+        Verdict::Fail => tracing::warn!(took, reason, "run failed"),
+        Verdict::Error => tracing::error!(took, reason, "run could not be completed"),
     }
 }
 
