@@ -163,10 +163,7 @@ async fn an_acknowledged_failure_stops_the_reminders_until_the_verdict_changes()
     );
     let passed = run(&d, &job, "pass", 1).await;
     let texts = messages(&d, &rx, 3).await;
-    assert!(
-        texts[2].contains(&format!("RECOVERED {job}*")),
-        "{texts:?}"
-    );
+    assert!(texts[2].contains(&format!("RECOVERED {job}*")), "{texts:?}");
     assert!(d.job(&job).await["acknowledged"].is_null());
     assert_eq!(acknowledged_metric(&d, &job).await, "0");
     let acked = d.get(&format!("/api/runs/{second}")).await;

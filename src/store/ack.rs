@@ -115,7 +115,7 @@ impl Store {
         }
         let note = note.map(str::trim).filter(|n| !n.is_empty());
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let verdict = match refusal(&mut *tx, run_id).await? {
+        let verdict = match refusal(&mut tx, run_id).await? {
             Ok(verdict) => verdict,
             Err(refused) => return Ok(Err(refused)),
         };
@@ -139,7 +139,7 @@ impl Store {
     /// offers its button otherwise).
     pub async fn ack_refusal(&self, run_id: &str) -> Result<Option<AckRefused>, StoreError> {
         let mut conn = self.pool.acquire().await?;
-        Ok(refusal(&mut *conn, run_id).await?.err())
+        Ok(refusal(&mut conn, run_id).await?.err())
     }
 
     /// The acknowledgement in force for `job`, if someone acknowledged its
