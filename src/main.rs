@@ -92,6 +92,23 @@ enum Command {
         #[command(flatten)]
         config: ConfigFile,
     },
+    /// Marks a failing run as seen: the job's reminders stop until a run ends
+    /// with another verdict, and the status page, the API, the metrics and
+    /// the evidence report say who acknowledged it and when (works beside a
+    /// running daemon). A passing run, one a later verdict already ended, or
+    /// a failure someone acknowledged already is refused (exit 2).
+    Ack {
+        /// The failing run's id, as `run`, the alerts and the status page show it.
+        run_id: String,
+        /// Who acknowledges it (a name people recognise).
+        #[arg(long)]
+        by: String,
+        /// Why, or what is being done about it.
+        #[arg(long)]
+        note: Option<String>,
+        #[command(flatten)]
+        config: ConfigFile,
+    },
     /// Sends a test message to every alert channel (or the one named) and pings
     /// the healthchecks and heartbeat URLs.
     AlertTest {
@@ -235,6 +252,12 @@ async fn execute(command: Command) -> Result<Outcome, CliError> {
             json,
         } => cli::report(&config.path, &run_id, json).await,
         Command::Accept { run_id, config } => cli::accept(&config.path, &run_id).await,
+        Command::Ack {
+            run_id,
+            by,
+            note,
+            config,
+        } => cli::ack(&config.path, &run_id, &by, note.as_deref()).await,
         Command::AlertTest { config, channel } => {
             cli::alert_test(&config.path, channel.as_deref()).await
         }

@@ -733,3 +733,130 @@ async fn a_person_sees_which_backups_are_good_which_are_not_and_why() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_acknowledges_a_failure_on_its_page_and_the_status_page_says_who() {
+    let _docker = require_docker().await;
+    let app = App::new("ackpage");
+    let (daemon, job, passed, failed) = daemon_with_history(&app).await;
+    let browser = Browser::start().await;
+
+    // A passing run has no form; the failing one has, with its CSRF token.
+    browser.open(&format!("{}/runs/{passed}", daemon.api)).await;
+    assert_eq!(
+        browser
+            .eval("return document.getElementById('ack-form') === null")
+            .await,
+        json!(true)
+    );
+    browser.open(&format!("{}/runs/{failed}", daemon.api)).await;
+    let form = browser
+        .eval(
+            "var f = document.getElementById('ack-form');
+             return f ? [f.method, f.getAttribute('action'), f.elements.csrf.type, f.elements.csrf.value] : null;",
+        )
+        .await;
+    assert_eq!(form[0], "post", "{form}");
+    assert_eq!(form[1], format!("/runs/{failed}/ack").as_str(), "{form}");
+    assert_eq!(form[2], "hidden", "{form}");
+    let csrf = form[3].as_str().unwrap().to_string();
+    assert_eq!(csrf.len(), 64, "an HMAC-SHA256 in hex: {form}");
+
+    // The same post without the token, or with another form's, is refused.
+    // (The values need no escaping in a form body: hex and plain names.)
+    let post = |body: String| {
+        let url = format!("{}/runs/{failed}/ack", daemon.api);
+        async move {
+            reqwest::Client::new()
+                .post(url)
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(
+        post(format!("csrf={}&by=mallory", "0".repeat(64))).await,
+        403
+    );
+    assert!(daemon.job(&job).await["acknowledged"].is_null());
+
+    // The button posts the form: the page then says who acknowledged it.
+    browser
+        .eval("document.querySelector('#ack-form input[name=by]').value = 'alice';
+               document.querySelector('#ack-form input[name=note]').value = 'restoring from yesterday';")
+        .await;
+    browser.click("#ack").await;
+    let text = daemon
+        .until(
+            "the run page after the POST",
+            Duration::from_secs(10),
+            || async {
+                let text = browser.text().await;
+                text.contains("Acknowledged by alice").then_some(text)
+            },
+        )
+        .await;
+    browser.screenshot("run-acknowledged").await;
+    assert!(
+        text.contains("restoring from yesterday")
+            && text.contains("No reminders until a run of the job ends with another verdict"),
+        "{text}"
+    );
+    assert_eq!(
+        browser
+            .eval("return [location.pathname, document.getElementById('ack-form') === null]")
+            .await,
+        json!([format!("/runs/{failed}"), true]),
+        "back on the run's page, with no form left"
+    );
+    let status = daemon.job(&job).await;
+    assert_eq!(status["acknowledged"]["by"], "alice", "{status:#}");
+
+    // The status page shows who acknowledged the failing job, and when.
+    browser.open(&format!("{}/", daemon.api)).await;
+    let seen = browser
+        .eval(&format!(
+            "var el = document.querySelector('tr[data-job=\"{job}\"] .acknowledged');
+             return el ? el.innerText : null;"
+        ))
+        .await;
+    let seen = seen
+        .as_str()
+        .unwrap_or_else(|| panic!("no acknowledgement shown: {seen}"));
+    assert!(
+        seen.starts_with("acknowledged by alice, ") && seen.ends_with(" ago"),
+        "{seen}"
+    );
+
+    // A second post, with a valid token, says who was first.
+    assert_eq!(post(format!("csrf={csrf}&by=bob")).await, 409);
+
+    // The metric, which promtool passes.
+    let (_, metrics) = daemon.get_text("/metrics").await;
+    assert!(
+        metrics.contains(&format!(
+            "restoredrill_job_acknowledged{{job_name=\"{job}\"}} 1\n"
+        )),
+        "{metrics}"
+    );
+    let promtool = common::promtool();
+    let mut check = std::process::Command::new(&promtool)
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", promtool.display()));
+    std::io::Write::write_all(&mut check.stdin.take().unwrap(), metrics.as_bytes()).unwrap();
+    let checked = check.wait_with_output().unwrap();
+    assert!(
+        checked.status.success(),
+        "promtool check metrics: {}{}",
+        String::from_utf8_lossy(&checked.stdout),
+        String::from_utf8_lossy(&checked.stderr)
+    );
+}

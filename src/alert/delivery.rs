@@ -258,7 +258,24 @@ impl Alerter {
             .await
             .ok()
             .flatten();
-        let mut out = audiences(&job.notify, report.verdict, &told, last_alert, Utc::now());
+        // Read after the run was recorded, which cleared an acknowledgement
+        // of another verdict; a run the history could not take is compared
+        // by its verdict.
+        let acknowledged = match self.store.acknowledgement(&job.name).await {
+            Ok(a) => a.map(|a| a.verdict),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read whether the failure is acknowledged; reminding");
+                None
+            }
+        };
+        let mut out = audiences(
+            &job.notify,
+            report.verdict,
+            &told,
+            last_alert,
+            acknowledged,
+            Utc::now(),
+        );
         tell_unknown(&mut out, &unknown, report.verdict);
         out
     }

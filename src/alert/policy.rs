@@ -85,14 +85,32 @@ pub fn decide(
     }
 }
 
+/// A reminder is not sent while someone has acknowledged the job's failure
+/// (`restoredrill ack`) and the run's verdict is still the acknowledged one
+/// (`acknowledged`: that verdict, while the acknowledgement is in force). A
+/// first failure, a recovery, and a failure with another verdict (an
+/// `error` after an acknowledged `fail`) are told as ever.
+pub fn unless_acknowledged(
+    kind: Option<AlertKind>,
+    verdict: Verdict,
+    acknowledged: Option<Verdict>,
+) -> Option<AlertKind> {
+    match kind {
+        Some(AlertKind::Reminder) if acknowledged == Some(verdict) => None,
+        kind => kind,
+    }
+}
+
 /// [`decide`] for each of the job's channels, with the verdict that channel
-/// last heard of the job (`told`; none if it never heard of a run). Channels
-/// told the same are grouped, so each message is rendered and recorded once.
+/// last heard of the job (`told`; none if it never heard of a run), then
+/// [`unless_acknowledged`]. Channels told the same are grouped, so each
+/// message is rendered and recorded once.
 pub fn audiences(
     policy: &NotifyPolicy,
     verdict: Verdict,
     told: &BTreeMap<String, Verdict>,
     last_alert: Option<DateTime<Utc>>,
+    acknowledged: Option<Verdict>,
     now: DateTime<Utc>,
 ) -> BTreeMap<AlertKind, Vec<String>> {
     let mut out: BTreeMap<AlertKind, Vec<String>> = BTreeMap::new();
@@ -106,7 +124,7 @@ pub fn audiences(
             last_alert,
             now,
         );
-        if let Some(kind) = kind {
+        if let Some(kind) = unless_acknowledged(kind, verdict, acknowledged) {
             out.entry(kind).or_default().push(channel.clone());
         }
     }
@@ -283,7 +301,7 @@ mod tests {
         // new was added since and heard nothing.
         let told: BTreeMap<String, Verdict> =
             [("chat".to_string(), Fail), ("mail".to_string(), Pass)].into();
-        let failing = audiences(&policy, Error, &told, None, at(NOW));
+        let failing = audiences(&policy, Error, &told, None, None, at(NOW));
         assert_eq!(
             failing,
             [(
@@ -293,13 +311,46 @@ mod tests {
             .into(),
             "chat already knows"
         );
-        let passing = audiences(&policy, Pass, &told, None, at(NOW));
+        let passing = audiences(&policy, Pass, &told, None, None, at(NOW));
         assert_eq!(
             passing,
             [(AlertKind::Recovery, vec!["chat".to_string()])].into(),
             "only chat was told of a failure"
         );
-        assert!(audiences(&policy, Unchanged, &told, None, at(NOW)).is_empty());
+        assert!(audiences(&policy, Unchanged, &told, None, None, at(NOW)).is_empty());
+    }
+
+    #[test]
+    fn an_acknowledged_failure_is_not_reminded_of_until_the_verdict_changes() {
+        use Verdict::*;
+        let policy = NotifyPolicy {
+            channels: vec!["chat".into()],
+            when: Notify::Change,
+            remind_every: Some(Duration::from_secs(3600)),
+        };
+        let told: BTreeMap<String, Verdict> = [("chat".to_string(), Fail)].into();
+        let long_ago = Some(at("2026-11-24T06:00:00Z"));
+        let heard = |verdict, acknowledged| {
+            audiences(&policy, verdict, &told, long_ago, acknowledged, at(NOW))
+        };
+        let reminder = [(AlertKind::Reminder, vec!["chat".to_string()])].into();
+        assert_eq!(heard(Fail, None), reminder, "due, nobody acknowledged");
+        assert!(heard(Fail, Some(Fail)).is_empty(), "acknowledged: silent");
+        assert_eq!(
+            heard(Error, Some(Fail)),
+            reminder,
+            "an error is not the failure someone saw"
+        );
+        assert_eq!(
+            heard(Pass, Some(Fail)),
+            [(AlertKind::Recovery, vec!["chat".to_string()])].into(),
+            "the recovery is told"
+        );
+        // Only reminders: a first failure is news whatever was acknowledged.
+        assert_eq!(
+            unless_acknowledged(Some(AlertKind::Failure), Fail, Some(Fail)),
+            Some(AlertKind::Failure)
+        );
     }
 
     #[test]

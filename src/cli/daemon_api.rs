@@ -138,7 +138,14 @@ fn status_table(answer: &Value, now: chrono::DateTime<chrono::Utc>) -> String {
             "passing" | "running" | "queued" | "never run"
         ) && let Some(reason) = j["stale"]["reason"].as_str().or(last["reason"].as_str())
         {
-            why.push(format!("{name}: {reason}"));
+            let seen = match (
+                j["acknowledged"]["by"].as_str(),
+                when(&j["acknowledged"]["at"]),
+            ) {
+                (Some(by), Some(at)) => format!(" (acknowledged by {by}, {})", ago(at)),
+                _ => String::new(),
+            };
+            why.push(format!("{name}: {reason}{seen}"));
         }
         rows.push([name, state, last_run, next, kept]);
     }
@@ -443,7 +450,8 @@ mod tests {
                     "endpoint": null, "kept": null,
                     "last_run": { "verdict": "fail", "finished_at": "2026-12-07T11:30:00Z",
                                   "reason": "row_count orders: expected at least 100, observed 0" },
-                    "stale": null
+                    "stale": null,
+                    "acknowledged": { "by": "alice", "at": "2026-12-07T11:50:00Z" }
                 }
             ]
         });
@@ -466,7 +474,10 @@ mod tests {
             "{table}"
         );
         assert!(
-            table.contains("\ncrm: row_count orders: expected at least 100, observed 0\n"),
+            table.contains(
+                "\ncrm: row_count orders: expected at least 100, observed 0 \
+                 (acknowledged by alice, 10m ago)\n"
+            ),
             "{table}"
         );
         assert!(

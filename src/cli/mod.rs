@@ -12,6 +12,7 @@
 //! `main`, through [`CliError::eprint`].
 
 mod accept;
+mod ack;
 mod alert_test;
 mod clean;
 mod connect;
@@ -22,6 +23,7 @@ mod run;
 mod validate;
 
 pub use accept::accept;
+pub use ack::ack;
 pub use alert_test::alert_test;
 pub use clean::clean;
 pub use connect::connect;
@@ -38,7 +40,7 @@ use crate::config::{self, Config, ConfigErrors};
 use crate::daemon::DaemonError;
 use crate::http::client::ClientError;
 use crate::pipeline::SetupError;
-use crate::store::StoreError;
+use crate::store::{AckRefused, StoreError};
 use crate::vocab::RunState;
 
 /// Exit code: a backup failed its checks.
@@ -107,6 +109,10 @@ pub enum CliError {
         job: String,
         verdict: RunState,
     },
+    /// `ack` was asked for a run it cannot acknowledge: a passing one, one a
+    /// later verdict ended, one already acknowledged, or without a name.
+    #[error("{0}")]
+    AckRefused(AckRefused),
     /// The run history cannot be opened or read.
     #[error("{0}")]
     History(StoreError),
@@ -163,6 +169,7 @@ impl CliError {
             | Self::NoChannels(_)
             | Self::NoSuchRun { .. }
             | Self::NothingRestored { .. }
+            | Self::AckRefused(_)
             | Self::NothingKept { .. } => EXIT_CONFIG,
             Self::DaemonApi(e) if e.is_rejected_request() => EXIT_CONFIG,
             Self::History(_)
@@ -280,6 +287,11 @@ mod tests {
                 job: "a".into(),
                 verdict: RunState::Interrupted,
             },
+            CliError::AckRefused(AckRefused::NotFailing {
+                run_id: "r1".into(),
+                job: "a".into(),
+                verdict: RunState::Finished(crate::vocab::Verdict::Pass),
+            }),
         ] {
             assert_eq!(e.exit_code(), EXIT_CONFIG, "{e}");
             assert_eq!(ExitCode::from(e), ExitCode::from(2));

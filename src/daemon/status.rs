@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::{Daemon, history};
 use crate::config::Job;
 use crate::schedule::scheduler::Activity;
-use crate::store::{FreshnessEvent, RunRow};
+use crate::store::{Acknowledgement, FreshnessEvent, RunRow};
 use crate::vocab::{EngineKind, JobState, RunId};
 
 /// A job as the API shows it.
@@ -34,6 +34,8 @@ pub struct JobStatus {
     pub kept: Option<KeptSummary>,
     /// Set while the newest dump is older than `freshness.max_age`.
     pub stale: Option<FreshnessEvent>,
+    /// Who acknowledged the job's current failure, while that holds.
+    pub acknowledged: Option<Acknowledgement>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -102,6 +104,7 @@ impl Daemon {
             self.held_runs(&job.name).iter().map(history::row).collect();
         let stored = store.last_outcome(&job.name).await.ok().flatten();
         let last_run = latest_outcome(stored, &not_yet_recorded);
+        let last_run_verdict = last_run.as_ref().and_then(|r| r.verdict.verdict());
         let kept = store.kept(&job.name).await.ok().flatten();
         let (endpoint, stale, down) = {
             let jobs = self.shared.jobs.lock().expect("jobs lock");
@@ -146,8 +149,20 @@ impl Daemon {
                 }
             }),
             stale,
+            acknowledged: acknowledged(store, &job.name, last_run_verdict).await,
         }
     }
+}
+
+/// The acknowledgement in force for `job` while its latest verdict (a run
+/// not yet recorded included) is still the acknowledged one.
+async fn acknowledged(
+    store: &crate::store::Store,
+    job: &str,
+    latest: Option<crate::vocab::Verdict>,
+) -> Option<Acknowledgement> {
+    let ack = store.acknowledgement(job).await.ok().flatten()?;
+    (latest == Some(ack.verdict)).then_some(ack)
 }
 
 /// The newer of the stored latest outcome and the held runs' latest one.

@@ -121,6 +121,7 @@ async fn render(s: &AppState) -> Result<String, StoreError> {
     metrics.record_counts(&store.counts().await?, &status);
     metrics.kept.record(&status);
     metrics.runs_now.record(&status);
+    metrics.record_acknowledged(&status);
     metrics.record_history(&s.daemon.history());
     Ok(metrics.encode())
 }
@@ -340,6 +341,21 @@ impl Metrics {
         self.pruned.inc_by(counts.pruned_runs.max(0) as u64);
     }
 
+    /// Per job, whether someone acknowledged its current failure.
+    fn record_acknowledged(&mut self, status: &[JobStatus]) {
+        let acknowledged = Family::<Labels, Gauge<i64>>::default();
+        for job in status {
+            acknowledged
+                .get_or_create(&labels(&[("job_name", &job.name)]))
+                .set(i64::from(job.acknowledged.is_some()));
+        }
+        self.registry.register(
+            "restoredrill_job_acknowledged",
+            "1 while someone has acknowledged the job's current failure (restoredrill ack): no reminders until another verdict",
+            acknowledged,
+        );
+    }
+
     /// Whether the history takes writes, and the runs held until it does.
     fn record_history(&mut self, h: &HistoryHealth) {
         let writable = Gauge::<i64>::default();
@@ -556,6 +572,32 @@ mod tests {
             }),
             stale: None,
             not_yet_recorded: Vec::new(),
+            acknowledged: None,
+        }
+    }
+
+    #[test]
+    fn each_job_tells_whether_its_failure_is_acknowledged() {
+        let mut metrics = Metrics::register();
+        let mut seen = job("seen", Activity::Idle, None);
+        seen.acknowledged = Some(crate::store::Acknowledgement {
+            run_id: "20261124T120000Z-3f2a".into(),
+            job: "seen".into(),
+            verdict: Verdict::Fail,
+            by: "alice".into(),
+            note: None,
+            at: Utc::now(),
+            cleared_by: None,
+            cleared_at: None,
+        });
+        metrics.record_acknowledged(&[seen, job("other", Activity::Idle, None)]);
+        let text = classic(&metrics.encode());
+        for needle in [
+            "# TYPE restoredrill_job_acknowledged gauge\n",
+            "restoredrill_job_acknowledged{job_name=\"seen\"} 1\n",
+            "restoredrill_job_acknowledged{job_name=\"other\"} 0\n",
+        ] {
+            assert!(text.contains(needle), "no `{needle}` in:\n{text}");
         }
     }
 

@@ -6,7 +6,7 @@
 //! With `http.token` set, every endpoint but `/healthz` needs it, as an
 //! `Authorization: Bearer` header or, for browsers, the cookie that opening
 //! any page with `?token=...` once sets. A POST from a page of another origin
-//! is refused, and the status page's "run now" form carries a per-daemon
+//! is refused, and the "run now" and "acknowledge" forms carry a per-daemon
 //! CSRF token.
 
 mod api;
@@ -43,7 +43,7 @@ pub(crate) const TOKEN_COOKIE: &str = "restoredrill_token";
 pub struct AppState {
     pub daemon: Arc<Daemon>,
     token: Option<Secret>,
-    /// Signs the "run now" forms of this process.
+    /// Signs the "run now" and "acknowledge" forms of this process.
     csrf_key: Arc<[u8; 32]>,
 }
 
@@ -58,9 +58,18 @@ impl AppState {
 
     /// The CSRF token of the "run now" form of `job`.
     pub(crate) fn csrf(&self, job: &str) -> String {
+        self.sign(b"run:", job)
+    }
+
+    /// The CSRF token of the "acknowledge" form of run `run_id`.
+    pub(crate) fn csrf_ack(&self, run_id: &str) -> String {
+        self.sign(b"ack:", run_id)
+    }
+
+    fn sign(&self, form: &[u8], subject: &str) -> String {
         let mut mac = Hmac::<Sha256>::new_from_slice(&self.csrf_key[..]).expect("any key length");
-        mac.update(b"run:");
-        mac.update(job.as_bytes());
+        mac.update(form);
+        mac.update(subject.as_bytes());
         hex::encode(mac.finalize().into_bytes())
     }
 }
@@ -72,6 +81,7 @@ pub fn router(state: AppState) -> Router {
         .route(routes::JOB_RUN_NOW, post(pages::run_now))
         .route(routes::RUN, get(pages::run))
         .route(routes::RUN_REPORT, get(pages::report))
+        .route(routes::RUN_ACK, post(pages::acknowledge))
         .route(routes::API_JOBS, get(api::jobs))
         .route(routes::API_JOB, get(api::job))
         .route(routes::API_JOB_RUNS, get(api::job_runs))

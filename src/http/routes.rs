@@ -12,6 +12,8 @@ pub const JOB_RUN_NOW: &str = "/jobs/{name}/run";
 pub const RUN: &str = "/runs/{id}";
 /// A run's printable evidence report.
 pub const RUN_REPORT: &str = "/runs/{id}/report";
+/// The "acknowledge" form of a failing run's page posts here.
+pub const RUN_ACK: &str = "/runs/{id}/ack";
 
 /// Every job's status.
 pub const API_JOBS: &str = "/api/jobs";

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::assert::AssertionResult;
 use crate::report::PhaseTime;
-use crate::report::stored::{StoredDump, StoredRun};
+use crate::report::stored::{Acknowledgement, StoredDump, StoredRun};
 use crate::vocab::{RunId, RunState, Trigger};
 
 #[derive(Debug, Clone, Serialize)]
@@ -33,6 +33,8 @@ pub struct Evidence {
     pub tables: std::collections::BTreeMap<String, i64>,
     /// How a physical backup was recovered; `None` for a dump.
     pub recovery: Option<crate::report::RecoveryReport>,
+    /// Who acknowledged this failing run, and until which run it held.
+    pub acknowledgement: Option<Acknowledgement>,
     pub generated_at: DateTime<Utc>,
     pub generated_by: String,
 }
@@ -60,6 +62,7 @@ impl Evidence {
             assertions: run.assertions.clone(),
             tables: run.tables.clone(),
             recovery: run.recovery.clone(),
+            acknowledgement: run.acknowledgement.clone(),
             generated_at: Utc::now(),
             generated_by: format!("restoredrill {}", env!("CARGO_PKG_VERSION")),
         }
@@ -78,6 +81,9 @@ impl Evidence {
         self.write_phases(&mut o);
         self.write_assertions(&mut o);
         self.write_tables(&mut o);
+        if let Some(a) = &self.acknowledgement {
+            write_acknowledgement(&mut o, a);
+        }
         let _ = writeln!(
             o,
             "\nGenerated {} by {}",
@@ -148,6 +154,29 @@ impl Evidence {
             for (t, n) in &self.tables {
                 let _ = writeln!(o, "  {t:<40} {n:>12} rows");
             }
+        }
+    }
+}
+
+/// Who acknowledged the failure, when, why, and which run cleared it.
+fn write_acknowledgement(o: &mut String, a: &Acknowledgement) {
+    let _ = writeln!(o, "\nAcknowledged by {} at {}", a.by, a.at.to_rfc3339());
+    if let Some(note) = &a.note {
+        let _ = writeln!(o, "  Note:    {note}");
+    }
+    match (&a.cleared_by, a.cleared_at) {
+        (Some(run), Some(at)) => {
+            let _ = writeln!(
+                o,
+                "  Cleared: {} by run {run}, which ended with another verdict",
+                at.to_rfc3339()
+            );
+        }
+        _ => {
+            let _ = writeln!(
+                o,
+                "  In force: no reminders until a run ends with another verdict"
+            );
         }
     }
 }
@@ -228,6 +257,7 @@ mod tests {
             assertions: Vec::new(),
             tables: Default::default(),
             recovery: None,
+            acknowledgement: None,
             generated_at: at("2026-11-25T08:00:00Z"),
             generated_by: "restoredrill 1.2.3".into(),
         }
@@ -313,6 +343,44 @@ mod tests {
         );
     }
 
+    fn ack(cleared: bool) -> Acknowledgement {
+        Acknowledgement {
+            run_id: "20261124T120000Z-3f2a".into(),
+            job: "shop".into(),
+            verdict: Verdict::Fail,
+            by: "alice".into(),
+            note: Some("the nightly dump lost orders; ticket OPS-12".into()),
+            at: at("2026-11-24T13:00:00Z"),
+            cleared_by: cleared.then(|| "20261125T120000Z-0b1c".into()),
+            cleared_at: cleared.then(|| at("2026-11-25T12:02:00Z")),
+        }
+    }
+
+    #[test]
+    fn an_acknowledged_failure_says_who_when_why_and_what_cleared_it() {
+        let mut e = evidence(RunState::Finished(Verdict::Fail));
+        e.acknowledgement = Some(ack(false));
+        let text = e.render_text();
+        assert!(
+            text.contains(
+                "\nAcknowledged by alice at 2026-11-24T13:00:00+00:00\n\
+                 \x20 Note:    the nightly dump lost orders; ticket OPS-12\n\
+                 \x20 In force: no reminders until a run ends with another verdict\n\
+                 \nGenerated"
+            ),
+            "{text}"
+        );
+        e.acknowledgement = Some(ack(true));
+        let text = e.render_text();
+        assert!(
+            text.contains(
+                "  Cleared: 2026-11-25T12:02:00+00:00 by run 20261125T120000Z-0b1c, \
+                 which ended with another verdict\n"
+            ),
+            "{text}"
+        );
+    }
+
     #[test]
     fn an_interrupted_run_with_nothing_recorded() {
         let mut e = evidence(RunState::Interrupted);
@@ -362,7 +430,15 @@ mod tests {
         });
         e.assertions = vec![assertion("row_count", "public.orders", true)];
         e.tables = [("public.orders".to_string(), 42)].into_iter().collect();
-        for e in [e, evidence(RunState::Running)] {
+        let mut acknowledged = evidence(RunState::Finished(Verdict::Fail));
+        acknowledged.acknowledgement = Some(ack(true));
+        let mut in_force = evidence(RunState::Finished(Verdict::Error));
+        in_force.acknowledgement = Some(Acknowledgement {
+            note: None,
+            verdict: Verdict::Error,
+            ..ack(false)
+        });
+        for e in [e, evidence(RunState::Running), acknowledged, in_force] {
             let json = serde_json::to_value(&e).unwrap();
             assert_eq!(json["schema_version"], SCHEMA_VERSION);
             let errors: Vec<String> = validator

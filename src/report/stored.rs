@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::{PhaseTime, Warning};
 use crate::assert::AssertionResult;
-use crate::vocab::{Phase, RunId, RunState, Trigger};
+use crate::vocab::{Phase, RunId, RunState, Trigger, Verdict};
 
 /// Everything recorded about one run.
 #[derive(Debug, Clone, Serialize)]
@@ -32,6 +32,34 @@ pub struct StoredRun {
     pub alerts: Vec<StoredAlert>,
     /// How a physical backup was recovered; `None` for a dump.
     pub recovery: Option<super::RecoveryReport>,
+    /// Someone acknowledged this failing run (`restoredrill ack`).
+    pub acknowledgement: Option<Acknowledgement>,
+}
+
+/// A failing run someone marked as seen: no reminders while the job's
+/// verdict stays `verdict`; the first later run with another verdict clears
+/// it (`cleared_by`).
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct Acknowledgement {
+    /// The run acknowledged.
+    pub run_id: RunId,
+    pub job: String,
+    /// The run's verdict: fail or error.
+    pub verdict: Verdict,
+    /// Who, as they gave their name.
+    pub by: String,
+    pub note: Option<String>,
+    pub at: DateTime<Utc>,
+    /// The later run whose different verdict ended it; `None` while in force.
+    pub cleared_by: Option<RunId>,
+    pub cleared_at: Option<DateTime<Utc>>,
+}
+
+impl Acknowledgement {
+    /// Still silencing reminders: no run with another verdict since.
+    pub fn in_force(&self) -> bool {
+        self.cleared_by.is_none()
+    }
 }
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
@@ -97,6 +125,7 @@ impl StoredRun {
             warnings: r.warnings.clone(),
             alerts: Vec::new(),
             recovery: r.recovery.clone(),
+            acknowledgement: None,
         }
     }
 

@@ -59,6 +59,7 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         let alerts = self.run_alerts(run_id).await?;
+        let acknowledgement = self.run_acknowledgement(run_id).await?;
         let tool_output = head
             .tool_output
             .as_deref()
@@ -95,6 +96,7 @@ impl Store {
             warnings,
             alerts,
             recovery,
+            acknowledgement,
         }))
     }
 

@@ -30,9 +30,13 @@ macro_rules! run_columns {
     };
 }
 
+mod ack;
 mod history;
 mod retention;
-pub use crate::report::stored::{StoredAlert, StoredDelivery, StoredDump, StoredRun};
+pub use crate::report::stored::{
+    Acknowledgement, StoredAlert, StoredDelivery, StoredDump, StoredRun,
+};
+pub use ack::AckRefused;
 pub use history::Counts;
 pub use retention::{Pruned, Retention};
 
@@ -651,6 +655,7 @@ async fn finish_in(
     .bind(&r.run_id)
     .execute(&mut **tx)
     .await?;
+    ack::clear_in(tx, &r.job, &r.run_id, r.verdict, r.finished_at).await?;
     details_in(tx, r).await
 }
 

@@ -6,7 +6,8 @@
 //! its job, the run a kept restore came from, the job's baseline (its last
 //! pass or the run accepted since), its last pass (growth compares with
 //! it), its last verified dump (an identical dump is `unchanged`), and any
-//! run still going. The alerts `notify: change` and `remind_every` read
+//! run still going, and a run whose acknowledgement is in force (it
+//! silences reminders until another verdict). The alerts `notify: change` and `remind_every` read
 //! stay too. The freed pages then go back to the file system.
 //!
 //! What was pruned is tallied per job and verdict (and deliveries per
@@ -56,6 +57,7 @@ needed(id) AS (
     UNION SELECT (SELECT r.id FROM runs r WHERE r.job = jobs.job
         AND r.verdict IN ('pass', 'fail') AND r.dump_sha256 IS NOT NULL
         ORDER BY r.started_at DESC, r.rowid DESC LIMIT 1) FROM jobs
+    UNION SELECT run_id FROM acknowledgements WHERE cleared_by IS NULL
 )
 INSERT INTO temp.prune_ids (id) SELECT id FROM runs
 WHERE started_at < ?2 AND verdict <> 'running'

@@ -569,3 +569,157 @@ async fn pruning_many_runs_shrinks_the_file() {
     let now = std::fs::metadata(&file).unwrap().len();
     assert!(now * 5 < bytes, "{bytes} bytes before, {now} after");
 }
+
+/// `by` acknowledges `run_id` now.
+async fn ack(store: &Store, run_id: &str, by: &str) -> Result<Acknowledgement, AckRefused> {
+    store
+        .acknowledge(run_id, by, Some("looking into it"), Utc::now())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_acknowledgement_holds_while_the_verdict_does_and_the_next_other_verdict_clears_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).await.unwrap();
+    record(&store, &report("r1", 0, Verdict::Fail, &[])).await;
+    assert_eq!(store.acknowledgement("shop").await.unwrap(), None);
+
+    let a = ack(&store, "r1", " alice ").await.unwrap();
+    assert_eq!((a.by.as_str(), a.verdict), ("alice", Verdict::Fail));
+    assert_eq!(a.note.as_deref(), Some("looking into it"));
+    assert!(a.in_force());
+    assert_eq!(
+        store.acknowledgement("shop").await.unwrap(),
+        Some(a.clone())
+    );
+    assert_eq!(
+        store.run("r1").await.unwrap().unwrap().acknowledgement,
+        Some(a.clone()),
+        "the run's record says who"
+    );
+
+    // The same verdict again, and runs that verify nothing: still in force.
+    record(&store, &report("r2", 1, Verdict::Fail, &[])).await;
+    record(&store, &report("r3", 2, Verdict::Unchanged, &[])).await;
+    store
+        .record_skip(
+            &"r4".into(),
+            "shop",
+            Utc::now() + Duration::minutes(3),
+            Trigger::Schedule,
+            "busy",
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.acknowledgement("shop").await.unwrap(), Some(a));
+
+    // A pass clears it, naming the run; the record on r1 stays.
+    record(&store, &report("r5", 4, Verdict::Pass, &[])).await;
+    assert_eq!(store.acknowledgement("shop").await.unwrap(), None);
+    let cleared = store
+        .run("r1")
+        .await
+        .unwrap()
+        .unwrap()
+        .acknowledgement
+        .unwrap();
+    assert_eq!(cleared.cleared_by, Some("r5".into()));
+    assert!(cleared.cleared_at.is_some() && !cleared.in_force());
+
+    // The next failure is a new one, nobody has seen it.
+    record(&store, &report("r6", 5, Verdict::Fail, &[])).await;
+    assert_eq!(store.acknowledgement("shop").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn an_error_after_an_acknowledged_fail_is_another_verdict() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).await.unwrap();
+    record(&store, &report("r1", 0, Verdict::Fail, &[])).await;
+    ack(&store, "r1", "alice").await.unwrap();
+    record(&store, &report("r2", 1, Verdict::Error, &[])).await;
+    assert_eq!(store.acknowledgement("shop").await.unwrap(), None);
+    let cleared = store.run_acknowledgement("r1").await.unwrap().unwrap();
+    assert_eq!(cleared.cleared_by, Some("r2".into()));
+    // The error can be acknowledged in its turn.
+    let e = ack(&store, "r2", "bob").await.unwrap();
+    assert_eq!(e.verdict, Verdict::Error);
+}
+
+#[tokio::test]
+async fn only_a_run_of_the_current_failure_not_yet_acknowledged_can_be() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).await.unwrap();
+    assert_eq!(
+        ack(&store, "nope", "alice").await,
+        Err(AckRefused::NoSuchRun("nope".into()))
+    );
+    record(&store, &report("r1", 0, Verdict::Fail, &[])).await;
+    record(&store, &report("r2", 1, Verdict::Pass, &[])).await;
+    record(&store, &report("r3", 2, Verdict::Fail, &[])).await;
+    record(&store, &report("r4", 3, Verdict::Fail, &[])).await;
+
+    let passed = ack(&store, "r2", "alice").await.unwrap_err();
+    assert!(
+        matches!(passed, AckRefused::NotFailing { .. }),
+        "{passed:?}"
+    );
+    assert_eq!(
+        passed.to_string(),
+        "run r2 of job `shop` passed: only a failing run (fail or error) can be acknowledged"
+    );
+
+    let over = ack(&store, "r1", "alice").await.unwrap_err();
+    assert_eq!(
+        over.to_string(),
+        "run r1 of job `shop` ended in fail, but run r2 since ended in pass: that failure is \
+         over; acknowledge a run of the job's current failure"
+    );
+    assert_eq!(store.ack_refusal("r1").await.unwrap(), Some(over));
+
+    // An earlier run of the current failure stands for all of it.
+    assert_eq!(store.ack_refusal("r3").await.unwrap(), None);
+    let a = ack(&store, "r3", "alice").await.unwrap();
+    let twice = ack(&store, "r4", "bob").await.unwrap_err();
+    assert_eq!(twice, AckRefused::Already(Box::new(a)));
+    let text = twice.to_string();
+    assert!(
+        text.starts_with("job `shop`'s fail is already acknowledged by alice at ")
+            && text.contains("(run r3: looking into it)"),
+        "{text}"
+    );
+
+    let nameless = store
+        .acknowledge("r4", "  ", None, Utc::now())
+        .await
+        .unwrap();
+    assert!(
+        matches!(nameless, Err(AckRefused::BadInput(_))),
+        "{nameless:?}"
+    );
+}
+
+#[tokio::test]
+async fn retention_keeps_the_run_whose_acknowledgement_is_in_force() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).await.unwrap();
+    record(&store, &report("r1", -600, Verdict::Fail, &[])).await;
+    ack(&store, "r1", "alice").await.unwrap();
+    for i in 2..6 {
+        record(
+            &store,
+            &report(&format!("r{i}"), -600 + i, Verdict::Fail, &[]),
+        )
+        .await;
+    }
+    let pruned = store
+        .prune(Retention {
+            before: Utc::now(),
+            keep_last: 1,
+        })
+        .await
+        .unwrap();
+    assert_eq!(pruned.runs, 3, "r2, r3 and r4 go");
+    assert!(store.acknowledgement("shop").await.unwrap().is_some());
+}

@@ -5,8 +5,9 @@
 //! scripts the page reloads itself instead.
 //! `/` lists every job, failing ones first, and refreshes itself; a job's
 //! page has its history and charts and a "run now" button; a run's page has
-//! everything recorded about it; `/runs/{id}/report` is the printable
-//! evidence report.
+//! everything recorded about it, and an "acknowledge" form while it is its
+//! job's current failure; `/runs/{id}/report` is the printable evidence
+//! report.
 //!
 //! The markup is written with maud, which escapes every value it splices in;
 //! this module holds the layout and the small pieces every page uses.
@@ -17,7 +18,7 @@ mod run;
 mod status;
 
 pub use job::{job, run_now};
-pub use run::{report, run};
+pub use run::{acknowledge, report, run};
 pub use status::status;
 
 use crate::daemon::HistoryHealth;
@@ -261,6 +262,7 @@ fn test_run(id: &str, started_at: DateTime<Utc>, verdict: Verdict) -> crate::sto
         warnings: Vec::new(),
         alerts: Vec::new(),
         recovery: None,
+        acknowledgement: None,
     }
 }
 

@@ -1,15 +1,19 @@
-//! `/runs/{id}`: everything recorded about a run; `/runs/{id}/report`: its
-//! printable evidence report.
+//! `/runs/{id}`: everything recorded about a run, with who acknowledged it
+//! or, while it is its job's current failure, the form that does;
+//! `/runs/{id}/report`: its printable evidence report.
 
+use axum::Form;
 use axum::extract::{Path, State};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, Utc};
 use maud::{Markup, html};
+use serde::Deserialize;
 
 use super::{badge, entry, not_found, page, stamp, when};
-use crate::http::AppState;
+use crate::http::{AppState, same_secret};
 use crate::report::evidence::Evidence;
-use crate::store::StoredRun;
+use crate::store::{AckRefused, Acknowledgement, StoredRun};
 use crate::units::human_bytes;
 use crate::vocab::Verdict;
 
@@ -19,6 +23,13 @@ pub async fn run(State(s): State<AppState>, Path(id): Path<String>) -> Response 
     };
     let now = Utc::now();
     let id = r.run_id.as_str();
+    // A run the history has not taken yet cannot be acknowledged.
+    let refusal = match (&r.acknowledgement, held) {
+        (None, false) if r.verdict.verdict().is_some_and(Verdict::is_bad) => {
+            s.daemon.store().ack_refusal(id).await.ok()
+        }
+        _ => None,
+    };
     let body = html! {
         h2 {
             "Run " (id) " of " a href={ "/jobs/" (r.job) } { (r.job) }
@@ -26,6 +37,18 @@ pub async fn run(State(s): State<AppState>, Path(id): Path<String>) -> Response 
         }
         @if let Some(reason) = &r.reason { p.reason { (reason) } }
         @if held { (super::not_yet_recorded_note()) }
+        @if let Some(a) = &r.acknowledgement { (acknowledged(a, now)) }
+        @match &refusal {
+            Some(None) => (ack_form(&s, id)),
+            Some(Some(AckRefused::Already(a))) => {
+                p.muted id="acknowledged-elsewhere" {
+                    "This failure is acknowledged by " (a.by) " on run "
+                    a href={ "/runs/" (a.run_id.as_str()) } { (a.run_id.as_str()) }
+                    ", " (when(a.at, now)) "."
+                }
+            }
+            _ => {}
+        }
         p {
             a href={ "/runs/" (id) "/report" } { "Evidence report" }
             " · " a href={ "/api/runs/" (id) } { "JSON" }
@@ -45,6 +68,91 @@ pub async fn run(State(s): State<AppState>, Path(id): Path<String>) -> Response 
         (alerts_table(&r))
     };
     page(&format!("run {}", r.run_id), false, body).into_response()
+}
+
+/// Who acknowledged the run, when, their note, and until which run it held.
+fn acknowledged(a: &Acknowledgement, now: DateTime<Utc>) -> Markup {
+    html! {
+        div.latest id="acknowledged" role="status" {
+            strong { "Acknowledged by " (a.by) }
+            " · " (when(a.at, now))
+            @if let Some(note) = &a.note { div { (note) } }
+            @match (&a.cleared_by, a.cleared_at) {
+                (Some(run), Some(at)) => div.muted {
+                    "Cleared by run " a href={ "/runs/" (run.as_str()) } { (run.as_str()) }
+                    ", " (when(at, now)) ", which ended with another verdict."
+                },
+                _ => div.muted { "No reminders until a run of the job ends with another verdict." },
+            }
+        }
+    }
+}
+
+/// The "acknowledge" form: who, an optional note, the CSRF token.
+fn ack_form(s: &AppState, run_id: &str) -> Markup {
+    html! {
+        form method="post" action={ "/runs/" (run_id) "/ack" } id="ack-form" {
+            input type="hidden" name="csrf" value=(s.csrf_ack(run_id));
+            label { "Your name " input type="text" name="by" required maxlength="100"; }
+            " "
+            label { "Note " input type="text" name="note" maxlength="1000"; }
+            " "
+            button type="submit" id="ack" { "Acknowledge" }
+            div.muted { "Stops the reminders of this failure until a run ends with another verdict." }
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct Ack {
+    csrf: String,
+    by: String,
+    note: Option<String>,
+}
+
+/// The "acknowledge" button: records who saw the failure and goes back to
+/// the run's page.
+pub async fn acknowledge(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    Form(f): Form<Ack>,
+) -> Response {
+    if !same_secret(&f.csrf, &s.csrf_ack(&id)) {
+        return (
+            StatusCode::FORBIDDEN,
+            "the form is stale or forged; reload the page\n",
+        )
+            .into_response();
+    }
+    let note = f.note.as_deref().filter(|n| !n.trim().is_empty());
+    match s
+        .daemon
+        .store()
+        .acknowledge(&id, &f.by, note, Utc::now())
+        .await
+    {
+        Ok(Ok(a)) => {
+            tracing::info!(run_id = %a.run_id, job = a.job, by = a.by, "failure acknowledged");
+            Redirect::to(&format!("/runs/{id}")).into_response()
+        }
+        Ok(Err(AckRefused::NoSuchRun(_))) => not_found(format!("no run `{id}`")),
+        Ok(Err(refused)) => {
+            let status = match refused {
+                AckRefused::BadInput(_) => StatusCode::UNPROCESSABLE_ENTITY,
+                _ => StatusCode::CONFLICT,
+            };
+            let body = html! {
+                p.reason id="ack-refused" { (refused.to_string()) }
+                p { a href={ "/runs/" (id) } { "Back to the run" } }
+            };
+            (status, page("not acknowledged", false, body)).into_response()
+        }
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("the history could not record it: {e}\n"),
+        )
+            .into_response(),
+    }
 }
 
 /// When and how the run went, and the dump it read.
@@ -199,6 +307,13 @@ fn evidence(e: &Evidence) -> Markup {
             @if let Some(p) = r.recovery_point { (entry("Recovery point", stamp(p))) }
             @if let Some(m) = &r.manifest { (entry("Manifest", m)) }
             @if let Some(a) = &r.amcheck { (entry("Amcheck", a)) }
+        }
+        @if let Some(a) = &e.acknowledgement {
+            (entry("Acknowledged", format!("by {} at {}", a.by, stamp(a.at))))
+            @if let Some(note) = &a.note { (entry("Note", note)) }
+            @if let (Some(run), Some(at)) = (&a.cleared_by, a.cleared_at) {
+                (entry("Cleared", format!("{} by run {run}, which ended with another verdict", stamp(at))))
+            }
         }
         (entry("Generated", format!("{} by {}", stamp(e.generated_at), e.generated_by)))
     }

@@ -1,5 +1,6 @@
-//! `/`: every job, failing ones first, with its last run, its last good
-//! restore, its next run, the age of its dump and its kept restore.
+//! `/`: every job, failing ones first, with its last run (and who
+//! acknowledged its failure), its last good restore, its next run, the age
+//! of its dump and its kept restore.
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
@@ -85,6 +86,12 @@ async fn status_row(s: &AppState, j: &JobStatus, now: DateTime<Utc>) -> Markup {
             td data-label="State" {
                 (badge(j.state))
                 @if let Some(e) = &j.stale { div.reason { (e.reason) } }
+                @if let Some(a) = &j.acknowledged {
+                    div.muted.acknowledged {
+                        a href={ "/runs/" (a.run_id.as_str()) } { "acknowledged" }
+                        " by " (a.by) ", " (when(a.at, now))
+                    }
+                }
             }
             td data-label="Last run" { (last_run(j, now)) }
             td data-label="Last good restore" {
