@@ -7,6 +7,7 @@
 
 pub mod baseline;
 mod freshness;
+pub mod grants;
 mod growth;
 mod restore_duration;
 mod row_count;
@@ -23,6 +24,7 @@ use serde::{Deserialize, Serialize};
 
 pub use baseline::{BaselineRules, SchemaObject};
 pub use freshness::Freshness;
+pub use grants::{Grants, Privilege};
 pub use growth::Growth;
 pub use restore_duration::RestoreDuration;
 pub use row_count::RowCount;
@@ -45,6 +47,8 @@ pub enum Assertion {
     Freshness(Freshness),
     /// A query returns an expected value, or no rows.
     Sql(SqlCheck),
+    /// A role exists and holds these privileges on these tables.
+    Grants(Grants),
     /// Loading the dump took no longer than a budget.
     RestoreDuration(RestoreDuration),
 }
@@ -58,6 +62,7 @@ impl Assertion {
             Self::Growth(a) => a.problems(),
             Self::Freshness(a) => a.problems(),
             Self::Sql(a) => a.problems(),
+            Self::Grants(a) => a.problems(),
             Self::RestoreDuration(_) => Vec::new(),
         }
     }
@@ -69,6 +74,7 @@ impl Assertion {
             Self::RowCount(a) => vec![a.table.as_str()],
             Self::Growth(a) => vec![a.table.as_str()],
             Self::Freshness(a) => vec![a.table.as_str()],
+            Self::Grants(a) => a.on.iter().map(String::as_str).collect(),
             Self::Sql(_) | Self::RestoreDuration(_) => Vec::new(),
         }
     }
@@ -156,6 +162,7 @@ pub async fn check_all(
             Assertion::Growth(a) => results.push(a.check(evidence)),
             Assertion::Freshness(a) => results.push(a.check(evidence, session).await),
             Assertion::Sql(a) => results.push(a.check(session).await),
+            Assertion::Grants(a) => results.extend(a.check(evidence, session).await),
             Assertion::RestoreDuration(a) => results.push(a.check(evidence)),
         }
     }

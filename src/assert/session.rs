@@ -74,8 +74,24 @@ pub trait Session: Send {
     async fn counters(&mut self) -> Result<Vec<super::Counter>, QueryError>;
 
     /// Runs one read-only statement and returns the first column of the first
-    /// row, or `None` when it returns no rows.
-    async fn scalar(&mut self, sql: &str) -> Result<Option<Scalar>, QueryError>;
+    /// row, or `None` when it returns no rows. With `as_role`, the statement
+    /// runs with that role's privileges (PostgreSQL: `SET LOCAL ROLE` inside
+    /// the read-only transaction).
+    async fn scalar(
+        &mut self,
+        sql: &str,
+        as_role: Option<&str>,
+    ) -> Result<Option<Scalar>, QueryError>;
+
+    /// How `role` holds each of `privileges` on `schema.table`, or that no
+    /// such role exists.
+    async fn privileges(
+        &mut self,
+        role: &str,
+        schema: &str,
+        table: &str,
+        privileges: &[super::Privilege],
+    ) -> Result<super::grants::Access, QueryError>;
 
     /// Closes the connection.
     async fn close(self: Box<Self>);

@@ -1,5 +1,7 @@
 //! `sql: {name: ..., query: ..., equals | min | max | expect: empty}`: a custom
-//! business fact. The query runs in a read-only transaction, one statement only.
+//! business fact. The query runs in a read-only transaction, one statement only;
+//! with `as_role: app_rw`, as that role (PostgreSQL), so it sees what the
+//! application would see (its grants, row-level security).
 
 use serde::{Deserialize, Serialize};
 
@@ -22,6 +24,11 @@ pub struct SqlCheck {
     /// `empty`: the query must return no rows (e.g. orphans, duplicates).
     #[serde(default)]
     pub expect: Option<Expect>,
+    /// Run the query as this role (PostgreSQL: `SET ROLE` inside the
+    /// read-only transaction; the role's logins stay locked), with its
+    /// grants and row-level security, instead of as the superuser.
+    #[serde(default)]
+    pub as_role: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
@@ -66,6 +73,14 @@ impl SqlCheck {
         if self.query.trim().is_empty() {
             p.push("sql check has an empty query".into());
         }
+        if let Some(role) = &self.as_role
+            && (role.trim().is_empty() || role.contains(['"', '\0']))
+        {
+            p.push(format!(
+                "sql check `{}`: as_role `{role}` is not usable; write the name without quotes",
+                self.subject()
+            ));
+        }
         let equals = match self.equals {
             Some(Expected::Number(n)) => Some(n),
             _ => None,
@@ -106,8 +121,12 @@ impl SqlCheck {
     }
 
     pub(crate) async fn check(&self, session: &mut dyn Session) -> AssertionResult {
-        let result = AssertionResult::new("sql", self.subject(), false).expected(self.expected());
-        let value = match session.scalar(&self.query).await {
+        let mut result =
+            AssertionResult::new("sql", self.subject(), false).expected(self.expected());
+        if let Some(role) = &self.as_role {
+            result = result.note(format!("run as role {role}"));
+        }
+        let value = match session.scalar(&self.query, self.as_role.as_deref()).await {
             Err(e) => return result.observed(format!("query failed: {e}")),
             Ok(v) => v,
         };
@@ -167,6 +186,7 @@ mod tests {
             min,
             max,
             expect: None,
+            as_role: None,
         }
     }
 

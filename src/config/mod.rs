@@ -166,6 +166,8 @@ pub struct RestoreSettings {
     /// Start candidates from a ready data directory (see `cache_dir`).
     pub template: bool,
     pub roles: Vec<String>,
+    /// A `pg_dumpall --globals-only` file loaded before the dump.
+    pub globals: Option<PathBuf>,
     /// A plain dump without its tool's completion line fails (else warns).
     pub require_end_marker: bool,
     /// The dump may create or change logins.
@@ -582,6 +584,11 @@ impl Validator<'_> {
         let healthchecks = self.healthchecks(&raw);
         let trend = self.trend(&raw);
         let baseline = self.baseline(raw.baseline.as_ref());
+        let globals_at = raw
+            .restore
+            .as_ref()
+            .and_then(|r| r.globals.as_ref())
+            .map(|g| g.referenced);
         let (restore, keep) =
             self.restore_and_keep(raw.restore, raw.keep.as_ref(), engine, raw.name.referenced);
         let after_restore = self.after_restore(&raw.after_restore, keep.is_some());
@@ -640,12 +647,18 @@ impl Validator<'_> {
                 );
             }
         }
+        if let (Some(_), Some(at)) = (&physical, globals_at) {
+            self.problems.at(
+                at,
+                "`restore.globals` applies to dumps: a physical backup holds the cluster's roles",
+            );
+        }
         let tmpfs = restore.as_ref().is_some_and(|r| r.tmpfs);
         let physical = match (physical, &raw.physical) {
             (Some(p), Some(rp)) => self.fetch_from(p, rp, source.as_ref(), source_at, tmpfs),
             _ => None,
         };
-        let assertions = self.assertions(&name, raw.assertions);
+        let assertions = self.assertions(&name, raw.assertions, engine);
         if self.problems.list.len() > before {
             return None;
         }
@@ -792,6 +805,10 @@ impl Validator<'_> {
             .as_ref()
             .and_then(|r| r.tmpfs.as_ref())
             .map(|t| t.referenced);
+        let globals_at = raw_restore
+            .as_ref()
+            .and_then(|r| r.globals.as_ref())
+            .map(|g| g.referenced);
         let restore = self.restore(raw_restore.unwrap_or_default());
         let keep = self.keep(raw_keep);
         if let (Some(r), Some(at)) = (&restore, tmpfs_at)
@@ -809,6 +826,24 @@ impl Validator<'_> {
         {
             self.problems
                 .at(name_at, "`restore.roles` applies to PostgreSQL jobs only");
+        }
+        if let (Some(at), Some(r)) = (globals_at, &restore)
+            && !r.roles.is_empty()
+        {
+            self.problems.at(
+                at,
+                "`restore.globals` creates the roles it holds, and its CREATE ROLE fails for a role \
+                 `restore.roles` made first: name the roles in one of the two",
+            );
+        }
+        if let Some(at) = globals_at
+            && engine.is_some_and(|e| e != EngineKind::Postgres)
+        {
+            self.problems.at(
+                at,
+                "`restore.globals` applies to PostgreSQL jobs only: a MariaDB/MySQL dump brings its \
+                 accounts itself (`--all-databases` or `--system=users`)",
+            );
         }
         (restore, keep)
     }
@@ -835,10 +870,19 @@ impl Validator<'_> {
         after_restore
     }
 
-    fn assertions(&mut self, job: &str, raw: Vec<Spanned<Assertion>>) -> Vec<Assertion> {
+    fn assertions(
+        &mut self,
+        job: &str,
+        raw: Vec<Spanned<Assertion>>,
+        engine: Option<EngineKind>,
+    ) -> Vec<Assertion> {
         let mut assertions = Vec::new();
         for (i, a) in raw.into_iter().enumerate() {
-            for p in a.value.problems() {
+            let mut problems = a.value.problems();
+            if let Some(e) = engine {
+                problems.extend(role_problems(&a.value, e));
+            }
+            for p in problems {
                 self.problems
                     .at(a.referenced, format!("jobs[{job}].assertions[{i}]: {p}"));
             }
@@ -983,6 +1027,7 @@ impl Validator<'_> {
             }
             roles.push(role.value.clone());
         }
+        let globals = r.globals.as_ref().map(|g| self.path(g));
         (self.problems.list.len() == before).then(|| RestoreSettings {
             timeout,
             ready_timeout,
@@ -993,6 +1038,7 @@ impl Validator<'_> {
             tuning: r.tuning.unwrap_or(true),
             template: r.template.unwrap_or(true),
             roles,
+            globals,
             require_end_marker: r.require_end_marker.unwrap_or(true),
             allow_logins: r.allow_logins.unwrap_or(false),
         })
@@ -1104,6 +1150,38 @@ impl Validator<'_> {
             self.base.join(p)
         })
     }
+}
+
+/// What an engine cannot check of the roles an assertion names.
+fn role_problems(a: &Assertion, engine: EngineKind) -> Vec<String> {
+    let mut p = Vec::new();
+    match a {
+        Assertion::Sql(s) if engine != EngineKind::Postgres => {
+            if let Some(role) = &s.as_role {
+                p.push(format!(
+                    "as_role `{role}` applies to PostgreSQL jobs only: MySQL and MariaDB can take on \
+                     only a role granted to the connected account, never another account's \
+                     privileges without logging in as it, and a restore's logins are locked; \
+                     check what the account may do with a `grants` assertion"
+                ));
+            }
+        }
+        Assertion::Grants(g) if engine == EngineKind::Mysql => p.push(format!(
+            "grants for `{}`: not yet checked on MySQL 8 (MariaDB and PostgreSQL only)",
+            g.role
+        )),
+        Assertion::Grants(g) if engine == EngineKind::Mariadb => {
+            if g.can.contains(&crate::assert::Privilege::Truncate) {
+                p.push(format!(
+                    "grants for `{}`: MariaDB has no TRUNCATE privilege (TRUNCATE needs DROP); \
+                     leave `truncate` out",
+                    g.role
+                ));
+            }
+        }
+        _ => {}
+    }
+    p
 }
 
 /// `a/b/../c` → `a/c`, without touching the file system (the path may not exist yet).

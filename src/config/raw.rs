@@ -462,6 +462,14 @@ pub(crate) struct RawRestore {
     #[serde(default)]
     #[schemars(with = "Vec<String>")]
     pub roles: Vec<Spanned<String>>,
+    /// PostgreSQL: a `pg_dumpall --globals-only` file (roles, their
+    /// memberships and settings) loaded before each dump, for plain
+    /// `pg_dump` dumps whose GRANTs name roles they do not create. A path on
+    /// this host, relative to the config file. Screened like a dump; the
+    /// roles' logins are locked after the load.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub globals: Option<Spanned<String>>,
     /// A plain dump must end with its tool's completion line (`-- PostgreSQL
     /// database dump complete`, `-- Dump completed`), which proves it was not cut
     /// off. Set false only for dumps made with `--skip-comments` / `--compact`;

@@ -1295,3 +1295,46 @@ fn every_config_key_is_documented_in_docs() {
         "config keys no page under docs/ mentions (in code): {undocumented:?}"
     );
 }
+
+#[test]
+fn roles_are_checked_where_the_engine_can_check_them() {
+    let pg = GOOD.replace(
+        "      - tables_exist: [orders]\n",
+        "      - tables_exist: [orders]\n      - grants: { role: app_rw, can: [select, truncate], on: [orders] }\n      - sql: { query: select 1, equals: 1, as_role: app_rw }\n",
+    )
+    .replace("cpus: 1 }", "cpus: 1, globals: globals.sql }");
+    let c = check(&pg).unwrap();
+    let job = &c.jobs[0];
+    assert_eq!(
+        job.restore.globals.as_deref(),
+        Some(Path::new("/etc/restoredrill/globals.sql")),
+        "relative to the config file"
+    );
+    assert_eq!(job.assertions.len(), 5);
+
+    let maria = pg.replace(
+        "postgres\n    image: postgres:15",
+        "mariadb\n    image: mariadb:10.11",
+    );
+    let e = check(&maria).unwrap_err().to_string();
+    for needle in [
+        "MariaDB has no TRUNCATE privilege",
+        "as_role `app_rw` applies to PostgreSQL jobs only",
+        "`restore.globals` applies to PostgreSQL jobs only",
+    ] {
+        assert!(e.contains(needle), "no `{needle}` in {e}");
+    }
+    let mysql = pg.replace(
+        "postgres\n    image: postgres:15",
+        "mysql\n    image: mysql:8.4",
+    );
+    let e = check(&mysql).unwrap_err().to_string();
+    assert!(e.contains("not yet checked on MySQL 8"), "{e}");
+
+    let both = pg.replace(
+        "globals: globals.sql }",
+        "globals: globals.sql, roles: [app] }",
+    );
+    let e = check(&both).unwrap_err().to_string();
+    assert!(e.contains("name the roles in one of the two"), "{e}");
+}

@@ -34,6 +34,7 @@ use crate::source::{Dump, Source, reader};
 use crate::store::VerifiedDump;
 use crate::vocab::{Phase, RunId, Secret, WarningKind};
 
+mod globals;
 mod mariabackup;
 mod recover;
 
@@ -540,6 +541,10 @@ impl<'a> Run<'a> {
         inspection: &Inspection,
     ) -> Result<(Loaded, Duration), Stop> {
         let (ctx, job) = (self.ctx, self.job);
+        let globals = match &job.restore.globals {
+            Some(path) => Some((path, self.open_globals(path).await?)),
+            None => None,
+        };
         let opened = self.reopen(dump, inspection).await?;
         let parallel = job.restore.parallel;
         let request = LoadRequest {
@@ -557,11 +562,40 @@ impl<'a> Run<'a> {
                     logins: job.restore.allow_logins,
                 },
             },
-            save_startup_files: job.keep.is_some(),
+            // Before the globals file, which runs first, if there is one.
+            save_startup_files: job.keep.is_some() && globals.is_none(),
+        };
+        let server = Credentials {
+            database: self.engine.server_database().to_string(),
+            ..l.creds.clone()
         };
         let started = Instant::now();
         let id = &l.candidate.id;
-        let loading = tokio::time::timeout(job.restore.timeout, load::load(request, opened));
+        let both = async {
+            let mut warnings = Vec::new();
+            if let Some((path, (globals_dump, globals_opened))) = globals {
+                let inspection = globals_opened.inspection.clone();
+                let first = LoadRequest {
+                    creds: &server,
+                    dump: &globals_dump,
+                    inspection: &inspection,
+                    parallel: 1,
+                    show_progress: false,
+                    save_startup_files: job.keep.is_some(),
+                    ..request
+                };
+                match globals::judged(path, load::load(first, Some(globals_opened)).await) {
+                    Ok(w) => warnings = w,
+                    Err(outcome) => return outcome,
+                }
+            }
+            let mut outcome = load::load(request, opened).await;
+            if let LoadOutcome::Loaded(loaded) = &mut outcome {
+                loaded.warnings.extend(warnings);
+            }
+            outcome
+        };
+        let loading = tokio::time::timeout(job.restore.timeout, both);
         // A candidate paused from outside would hold the load, and the
         // restore slot, until restore.timeout: it is looked at meanwhile.
         let watched = async {

@@ -653,7 +653,9 @@ fn tool_failure(format: DumpFormat, exit_code: i64, tail: Vec<String>) -> LoadFa
     let mut reason = format!("{tool} failed with exit code {exit_code}: {first_error}");
     if first_error.contains("role") && first_error.contains("does not exist") {
         reason.push_str(
-            " (list the dump's roles under the job's `restore.roles` so they exist before loading)",
+            " (a pg_dump, not pg_dumpall, creates no roles: name its `pg_dumpall --globals-only` \
+             file in the job's `restore.globals`, or list the roles under `restore.roles`, so they \
+             exist before loading)",
         );
     }
     if first_error.contains("unsupported version") {

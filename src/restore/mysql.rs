@@ -10,8 +10,9 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, OptsBuilder, Value};
 
 use super::engine::{Credentials, Engine, LoadPlan};
+use crate::assert::grants::{Access, Held};
 use crate::assert::sequences::parse_extreme;
-use crate::assert::{Counter, QueryError, Scalar, SchemaObject, Session};
+use crate::assert::{Counter, Privilege, QueryError, Scalar, SchemaObject, Session};
 use crate::config::ReadonlyUser;
 use crate::source::DumpFormat;
 
@@ -106,6 +107,8 @@ impl Engine for Mysql {
         // A dump with the `mysql` database (--all-databases) replaced the
         // account tables; FLUSH reads them, and this connection, logged in
         // before, puts restoredrill's own login back and locks the rest.
+        // Roles are no logins (ALTER USER fails on them); JSON_VALUE gives
+        // '1' for their `"is_role": true` on MariaDB 10.11.
         let sql = format!(
             "FLUSH PRIVILEGES;\n\
              CREATE USER IF NOT EXISTS '{user}'@'%';\n\
@@ -117,7 +120,7 @@ impl Engine for Mysql {
              BEGIN NOT ATOMIC\n\
                FOR u IN (SELECT user, host FROM mysql.global_priv\n\
                           WHERE NOT (user = '{user}' AND host IN ('%', 'localhost'))\n\
-                            AND IFNULL(JSON_VALUE(priv, '$.is_role'), 'false') <> 'true') DO\n\
+                            AND IFNULL(JSON_VALUE(priv, '$.is_role'), 'false') NOT IN ('true', '1')) DO\n\
                  EXECUTE IMMEDIATE CONCAT('ALTER USER ', QUOTE(u.user), '@', QUOTE(u.host), ' ACCOUNT LOCK');\n\
                END FOR;\n\
              END//\n\
@@ -601,7 +604,17 @@ impl Session for MysqlSession {
         Ok(counters)
     }
 
-    async fn scalar(&mut self, sql: &str) -> Result<Option<Scalar>, QueryError> {
+    async fn scalar(
+        &mut self,
+        sql: &str,
+        as_role: Option<&str>,
+    ) -> Result<Option<Scalar>, QueryError> {
+        if let Some(role) = as_role {
+            // Refused by `validate` already (see docs/verification.md).
+            return Err(QueryError(format!(
+                "as_role {role}: MySQL and MariaDB cannot run a check with another account's privileges"
+            )));
+        }
         // A prepared statement is one statement only; the transaction is read-only.
         self.conn
             .query_drop("START TRANSACTION READ ONLY")
@@ -620,8 +633,167 @@ impl Session for MysqlSession {
         ))
     }
 
+    async fn privileges(
+        &mut self,
+        role: &str,
+        schema: &str,
+        table: &str,
+        privileges: &[Privilege],
+    ) -> Result<Access, QueryError> {
+        let Some(grantee) = self.grantee(role).await? else {
+            return Ok(Access::NoRole);
+        };
+        // The account (or role), the roles granted to it (and to them), and
+        // PUBLIC (MariaDB 10.11), each with its privileges read from the
+        // grant tables: global (mysql.user), database (mysql.db, whose Db
+        // may be a LIKE pattern), table (mysql.tables_priv).
+        let mut reach = vec![(grantee.clone(), None::<String>)];
+        let mut i = 0;
+        while i < reach.len() {
+            let ((user, host), _) = reach[i].clone();
+            let granted: Vec<String> = self
+                .conn
+                .exec(
+                    "SELECT Role FROM mysql.roles_mapping WHERE User = ? AND Host = ?",
+                    (&user, &host),
+                )
+                .await
+                .map_err(err)?;
+            for r in granted {
+                if !reach.iter().any(|((u, h), _)| *u == r && h.is_empty()) {
+                    reach.push(((r.clone(), String::new()), Some(r)));
+                }
+            }
+            i += 1;
+        }
+        let mut held = Vec::new();
+        for &p in privileges {
+            let mut how = Held::Missing;
+            let public = (("PUBLIC".to_string(), String::new()), None);
+            for (n, ((user, host), via)) in reach.iter().chain([&public]).enumerate() {
+                if self.holds(user, host, schema, table, p).await? {
+                    how = match via {
+                        _ if n == reach.len() => Held::ThroughPublic,
+                        Some(r) => Held::ThroughRole(r.clone()),
+                        None => Held::Granted,
+                    };
+                    break;
+                }
+            }
+            if how == Held::Missing && p.has_column_form() {
+                for ((user, host), _) in &reach {
+                    let columns: Option<i64> = self
+                        .conn
+                        .exec_first(
+                            "SELECT COUNT(*) FROM mysql.columns_priv WHERE User = ? AND Host = ? \
+                             AND Db = ? AND Table_name = ? AND FIND_IN_SET(?, Column_priv)",
+                            (user, host, schema, table, title(p)),
+                        )
+                        .await
+                        .map_err(err)?;
+                    if columns.unwrap_or(0) > 0 {
+                        how = Held::ColumnsOnly;
+                    }
+                }
+            }
+            held.push((p, how));
+        }
+        Ok(Access::Privileges(held))
+    }
+
     async fn close(self: Box<Self>) {
         let _ = self.conn.disconnect().await;
+    }
+}
+
+/// A privilege as `mysql.tables_priv` spells it (`Select`, `References`).
+fn title(p: Privilege) -> String {
+    let k = p.keyword();
+    format!("{}{}", &k[..1], k[1..].to_ascii_lowercase())
+}
+
+impl MysqlSession {
+    /// The account or role `role` names: `user@host` (quotes allowed), or a
+    /// bare name: the role of that name, else the one account of that user.
+    async fn grantee(&mut self, role: &str) -> Result<Option<(String, String)>, QueryError> {
+        let unquote = |s: &str| {
+            let s = s.trim();
+            s.strip_prefix(['\'', '`'])
+                .and_then(|s| s.strip_suffix(['\'', '`']))
+                .unwrap_or(s)
+                .to_string()
+        };
+        if let Some((user, host)) = role.rsplit_once('@') {
+            let (user, host) = (unquote(user), unquote(host));
+            let found: Option<i64> = self
+                .conn
+                .exec_first(
+                    "SELECT COUNT(*) FROM mysql.user WHERE User = ? AND Host = ?",
+                    (&user, &host),
+                )
+                .await
+                .map_err(err)?;
+            return Ok((found.unwrap_or(0) > 0).then_some((user, host)));
+        }
+        let user = unquote(role);
+        let rows: Vec<(String, String)> = self
+            .conn
+            .exec(
+                "SELECT Host, is_role FROM mysql.user WHERE User = ? ORDER BY is_role DESC, Host",
+                (&user,),
+            )
+            .await
+            .map_err(err)?;
+        match rows.as_slice() {
+            [] => Ok(None),
+            [(_, is_role), ..] if is_role == "Y" => Ok(Some((user, String::new()))),
+            [(host, _)] => Ok(Some((user, host.clone()))),
+            several => Err(QueryError(format!(
+                "there are several accounts named {user} ({}): name one as `role: {user}@HOST`",
+                several
+                    .iter()
+                    .map(|(h, _)| format!("{user}@{h}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))),
+        }
+    }
+
+    /// `user@host` holds `p` on `schema.table` globally, on the database or
+    /// on the table.
+    async fn holds(
+        &mut self,
+        user: &str,
+        host: &str,
+        schema: &str,
+        table: &str,
+        p: Privilege,
+    ) -> Result<bool, QueryError> {
+        let column = format!("{}_priv", title(p));
+        let global = format!(
+            "SELECT COUNT(*) FROM mysql.user WHERE User = ? AND Host = ? AND {} = 'Y'",
+            quote(&column)
+        );
+        let database = format!(
+            "SELECT COUNT(*) FROM mysql.db WHERE User = ? AND Host = ? AND ? LIKE Db AND {} = 'Y'",
+            quote(&column)
+        );
+        let on_table = "SELECT COUNT(*) FROM mysql.tables_priv WHERE User = ? AND Host = ? \
+                        AND Db = ? AND Table_name = ? AND FIND_IN_SET(?, Table_priv)";
+        let counts = [
+            self.conn.exec_first(global, (user, host)).await,
+            self.conn.exec_first(database, (user, host, schema)).await,
+            self.conn
+                .exec_first(on_table, (user, host, schema, table, title(p)))
+                .await,
+        ];
+        for c in counts {
+            let c: Option<i64> = c.map_err(err)?;
+            if c.unwrap_or(0) > 0 {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 }
 

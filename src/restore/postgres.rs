@@ -9,8 +9,9 @@ use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Row};
 
 use super::engine::{Credentials, Engine, LoadPlan};
+use crate::assert::grants::{Access, Held};
 use crate::assert::sequences::{parse_extreme, pg_next};
-use crate::assert::{Counter, QueryError, Scalar, SchemaObject, Session};
+use crate::assert::{Counter, Privilege, QueryError, Scalar, SchemaObject, Session};
 use crate::config::ReadonlyUser;
 use crate::source::DumpFormat;
 
@@ -571,7 +572,11 @@ impl Session for PgSession {
         Ok(counters)
     }
 
-    async fn scalar(&mut self, sql: &str) -> Result<Option<Scalar>, QueryError> {
+    async fn scalar(
+        &mut self,
+        sql: &str,
+        as_role: Option<&str>,
+    ) -> Result<Option<Scalar>, QueryError> {
         // The query is wrapped so any column type comes back as JSON text, and
         // runs in a read-only transaction as one statement (extended protocol).
         let body = sql.trim().trim_end_matches(';');
@@ -580,14 +585,28 @@ impl Session for PgSession {
             .execute(&mut self.conn)
             .await
             .map_err(err)?;
-        let result = sqlx::query(AssertSqlSafe(wrapped))
-            .fetch_optional(&mut self.conn)
-            .await;
+        // SET LOCAL ends with the transaction; a superuser may take on any
+        // role, a NOLOGIN one too (logins are locked after the load).
+        let set_role = match as_role {
+            Some(role) => sqlx::raw_sql(AssertSqlSafe(format!("SET LOCAL ROLE {}", quote(role))))
+                .execute(&mut self.conn)
+                .await
+                .map(drop)
+                .map_err(|e| QueryError(format!("cannot take on role {role}: {}", err(e).0))),
+            None => Ok(()),
+        };
+        let result = match set_role {
+            Ok(()) => sqlx::query(AssertSqlSafe(wrapped))
+                .fetch_optional(&mut self.conn)
+                .await
+                .map_err(err),
+            Err(e) => Err(e),
+        };
         sqlx::raw_sql("ROLLBACK")
             .execute(&mut self.conn)
             .await
             .map_err(err)?;
-        let Some(row) = result.map_err(err)? else {
+        let Some(row) = result? else {
             return Ok(None);
         };
         let json: String = row.try_get(0).map_err(err)?;
@@ -607,6 +626,56 @@ impl Session for PgSession {
             serde_json::Value::String(s) => Scalar::Text(s),
             other => Scalar::Text(other.to_string()),
         }))
+    }
+
+    async fn privileges(
+        &mut self,
+        role: &str,
+        schema: &str,
+        table: &str,
+        privileges: &[Privilege],
+    ) -> Result<Access, QueryError> {
+        let superuser: Option<bool> =
+            sqlx::query_scalar("SELECT rolsuper FROM pg_roles WHERE rolname = $1")
+                .bind(role)
+                .fetch_optional(&mut self.conn)
+                .await
+                .map_err(err)?;
+        let Some(superuser) = superuser else {
+            return Ok(Access::NoRole);
+        };
+        let table = format!("{}.{}", quote(schema), quote(table));
+        let mut held = Vec::new();
+        for &p in privileges {
+            // has_table_privilege counts grants to the role, to roles it
+            // inherits from and to PUBLIC, and is true for a superuser;
+            // column privileges alone do not make it true.
+            // (DELETE, TRUNCATE and TRIGGER have no column form.)
+            let columns = match p.has_column_form() {
+                true => "has_any_column_privilege($1::name, $2::regclass, $3)",
+                false => "false",
+            };
+            let sql = format!(
+                "SELECT has_table_privilege($1::name, $2::regclass, $3), \
+                        has_table_privilege('public', $2::regclass, $3), {columns}"
+            );
+            let (granted, public, columns): (bool, bool, bool) = sqlx::query_as(AssertSqlSafe(sql))
+                .bind(role)
+                .bind(&table)
+                .bind(p.keyword())
+                .fetch_one(&mut self.conn)
+                .await
+                .map_err(err)?;
+            let how = match (granted, superuser, public, columns) {
+                (true, true, _, _) => Held::AsSuperuser,
+                (true, false, true, _) => Held::ThroughPublic,
+                (true, false, false, _) => Held::Granted,
+                (false, _, _, true) => Held::ColumnsOnly,
+                (false, _, _, false) => Held::Missing,
+            };
+            held.push((p, how));
+        }
+        Ok(Access::Privileges(held))
     }
 
     async fn close(self: Box<Self>) {
