@@ -1170,14 +1170,15 @@ fn role_problems(a: &Assertion, engine: EngineKind) -> Vec<String> {
             "grants for `{}`: not yet checked on MySQL 8 (MariaDB and PostgreSQL only)",
             g.role
         )),
-        Assertion::Grants(g) if engine == EngineKind::Mariadb => {
-            if g.can.contains(&crate::assert::Privilege::Truncate) {
-                p.push(format!(
-                    "grants for `{}`: MariaDB has no TRUNCATE privilege (TRUNCATE needs DROP); \
-                     leave `truncate` out",
-                    g.role
-                ));
-            }
+        Assertion::Grants(g)
+            if engine == EngineKind::Mariadb
+                && g.can.contains(&crate::assert::Privilege::Truncate) =>
+        {
+            p.push(format!(
+                "grants for `{}`: MariaDB has no TRUNCATE privilege (TRUNCATE needs DROP); \
+                 leave `truncate` out",
+                g.role
+            ))
         }
         _ => {}
     }

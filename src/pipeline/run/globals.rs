@@ -73,7 +73,9 @@ fn globals_stop(path: &Path, stop: Stop) -> Stop {
 }
 
 /// What loading the globals file came to: `Ok(warnings)` when it loaded
-/// and made no database, else the outcome that ends the load.
+/// and made no database, else the outcome that ends the load (returned as
+/// it is, once per run: its size does not matter).
+#[allow(clippy::result_large_err)]
 pub(super) fn judged(path: &Path, outcome: LoadOutcome) -> Result<Vec<String>, LoadOutcome> {
     let prefixed = |what: String| format!("restore.globals {}: {what}", path.display());
     match outcome {
