@@ -1823,7 +1823,7 @@ pub async fn look(docker: &Docker, id: &str) -> Result<Progress, RestoreError> {
     let sql = "select pg_is_in_recovery(), coalesce(pg_last_wal_replay_lsn()::text, ''), \
                coalesce(to_char(pg_last_xact_replay_timestamp() at time zone 'UTC', \
                'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), '')";
-    let (code, out) = exec_output(
+    let asked = exec_output(
         docker,
         id,
         vec![
@@ -1844,7 +1844,18 @@ pub async fn look(docker: &Docker, id: &str) -> Result<Progress, RestoreError> {
         ],
         OUTPUT_LIMIT,
     )
-    .await?;
+    .await;
+    let (code, out) = match asked {
+        Ok(answer) => answer,
+        // The server stopped between the look and the question (Docker
+        // refuses an exec in a container that is not running).
+        Err(e) => {
+            return match docker::still_running(docker, id).await {
+                Err(exited @ RestoreError::ServerExited { .. }) => Ok(Progress::Exited(exited)),
+                _ => Err(e),
+            };
+        }
+    };
     if code != 0 {
         if out.contains("role \"postgres\" does not exist") {
             return Err(RestoreError::Unexpected(
