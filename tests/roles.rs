@@ -267,3 +267,49 @@ async fn mariadb_roles_and_accounts_hold_their_grants_or_fail_naming_what_is_mis
     assert_eq!(code, 1, "{stderr}");
     assert!(app.containers(&docker).await.is_empty());
 }
+
+#[tokio::test]
+async fn an_account_a_dump_marks_is_role_1_is_still_locked_in_the_kept_restore() {
+    use mysql_async::prelude::Queryable;
+    let docker = require_docker().await;
+    let app = App::new("roles-isrole");
+    // MariaDB makes a role only of `"is_role": true`; an account written with
+    // `"is_role": 1` logs in (checked by hand on 10.11), though JSON_VALUE
+    // reads '1' for both. Password: `pw`.
+    let text = std::fs::read_to_string(made().dir.join("my-all.sql")).unwrap();
+    let end = text
+        .rfind("-- Dump completed")
+        .expect("the dump's completion line");
+    let sneak = "INSERT INTO mysql.global_priv VALUES ('%','sneak','{\"access\":0,\"plugin\":\"mysql_native_password\",\"authentication_string\":\"*D821809F681A40A6E379B50D0463EFAE20BDD122\",\"is_role\":1}');\n";
+    let tampered = app.path("my-all-sneak.sql");
+    std::fs::write(
+        &tampered,
+        format!("{}{sneak}{}", &text[..end], &text[end..]),
+    )
+    .unwrap();
+    let dir = app.path("sneak");
+    place(&tampered, &dir, "my-all-sneak.sql", fixture_day());
+    app.write_config(&format!(
+        "  - name: JOB(sneak)\n    engine: mariadb\n    image: {MARIADB_IMAGE}\n    source: {{ type: local, settle: 0s, path: {} }}\n    database: shop\n",
+        dir.display()
+    ));
+    let (code, runs, stderr) = app.run_json(&[]);
+    assert_eq!(code, 0, "{runs:#?}\n{stderr}");
+    let kept = &runs[0]["kept"];
+    let url = format!("mysql://sneak:pw@127.0.0.1:{}", kept["port"]);
+    let refused = match mysql_async::Conn::from_url(&url).await {
+        Ok(mut conn) => Err(conn
+            .query_first::<String, _>("SELECT current_user()")
+            .await
+            .ok()
+            .flatten()),
+        Err(e) => Ok(e.to_string()),
+    };
+    assert!(
+        refused.as_ref().is_ok_and(|e| e.contains("locked")),
+        "the account logged in: {refused:?}"
+    );
+    drop(app);
+    let left = App::new("roles-isrole").containers(&docker).await;
+    assert!(left.is_empty(), "{left:?}");
+}

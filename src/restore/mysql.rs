@@ -107,8 +107,9 @@ impl Engine for Mysql {
         // A dump with the `mysql` database (--all-databases) replaced the
         // account tables; FLUSH reads them, and this connection, logged in
         // before, puts restoredrill's own login back and locks the rest.
-        // Roles are no logins (ALTER USER fails on them); JSON_VALUE gives
-        // '1' for their `"is_role": true` on MariaDB 10.11.
+        // Roles are no logins (ALTER USER fails on them): only a JSON `true`
+        // makes one. A dump's `"is_role": 1` (JSON_VALUE gives '1' for both)
+        // leaves a login the server lets in, so it is locked like any.
         let sql = format!(
             "FLUSH PRIVILEGES;\n\
              CREATE USER IF NOT EXISTS '{user}'@'%';\n\
@@ -120,7 +121,8 @@ impl Engine for Mysql {
              BEGIN NOT ATOMIC\n\
                FOR u IN (SELECT user, host FROM mysql.global_priv\n\
                           WHERE NOT (user = '{user}' AND host IN ('%', 'localhost'))\n\
-                            AND IFNULL(JSON_VALUE(priv, '$.is_role'), 'false') NOT IN ('true', '1')) DO\n\
+                            AND NOT (IFNULL(JSON_TYPE(JSON_EXTRACT(priv, '$.is_role')), '') = 'BOOLEAN'\n\
+                                     AND JSON_VALUE(priv, '$.is_role') = '1')) DO\n\
                  EXECUTE IMMEDIATE CONCAT('ALTER USER ', QUOTE(u.user), '@', QUOTE(u.host), ' ACCOUNT LOCK');\n\
                END FOR;\n\
              END//\n\
