@@ -1,16 +1,17 @@
 //! A Barman server directory is recovered as a `pg_basebackup` job: its
 //! `base/` folder is the source (the newest backup id is taken, its base
 //! backup in `data/`) and its `wals/` folder the archive, whose segments sit
-//! in `<timeline+log>/` folders, gzip-compressed under their own names.
-//! The backups are made by the real Barman 3.4 of a real PostgreSQL 15
-//! server (fixtures/make-barman.sh, run once per test binary).
+//! in `<timeline+log>/` folders, compressed under their own names (gzip, or
+//! bzip2, which restoredrill decompresses on its host). The backups are made
+//! by the real Barman 3.4 of a real PostgreSQL 15 server
+//! (fixtures/make-barman.sh, run once per test binary and compression).
 
 mod common;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use common::made::{Made, copy_tree, fingerprint, made_once};
+use common::made::{Made, copy_tree, fingerprint, made_once, made_once_with};
 use common::*;
 use serde_json::Value;
 
@@ -19,12 +20,27 @@ fn barman() -> &'static Made {
     made_once(&MADE, "make-barman.sh")
 }
 
+/// The same backups by a Barman with `compression = bzip2`.
+fn barman_bzip2() -> &'static Made {
+    static MADE: OnceLock<Made> = OnceLock::new();
+    made_once_with(
+        &MADE,
+        "make-barman.sh",
+        "-bzip2",
+        &[("BARMAN_COMPRESSION", "bzip2")],
+    )
+}
+
 /// Copies Barman's server directory into `app`'s folder for job `job`;
 /// returns (its `base/`, its `wals/`).
 fn copy_for(app: &App, job: &str) -> (PathBuf, PathBuf) {
+    copy_made(barman(), app, job)
+}
+
+fn copy_made(made: &Made, app: &App, job: &str) -> (PathBuf, PathBuf) {
     let server = app.path(&format!("{job}/pg"));
     std::fs::create_dir_all(app.path(job)).unwrap();
-    copy_tree(&barman().dir.join("barman/pg"), &server);
+    copy_tree(&made.dir.join("barman/pg"), &server);
     (server.join("base"), server.join("wals"))
 }
 
@@ -43,7 +59,11 @@ fn fact_i64(key: &str) -> i64 {
 }
 
 fn archived() -> Vec<String> {
-    barman().facts["archived"]
+    archived_in(barman())
+}
+
+fn archived_in(made: &Made) -> Vec<String> {
+    made.facts["archived"]
         .as_array()
         .unwrap()
         .iter()
@@ -101,6 +121,60 @@ async fn a_barman_backup_recovers_to_the_latest_point_and_a_missing_segment_fail
     assert!(
         why.contains(gone.as_str()) && why.contains("lacks"),
         "names the gap: {why}"
+    );
+    assert!(
+        app.containers(&docker).await.is_empty(),
+        "nothing is left behind"
+    );
+    assert_eq!(
+        before,
+        fingerprint(&app.path("whole")),
+        "the backup was changed"
+    );
+}
+
+#[tokio::test]
+async fn a_bzip2_barman_archive_is_decompressed_here_and_a_cut_segment_fails_naming_it() {
+    let docker = require_docker().await;
+    let made = barman_bzip2();
+    assert_eq!(made.fact(&["compression"]), "bzip2");
+    let app = App::new("barman-bz2");
+    let (base, wals) = copy_made(made, &app, "whole");
+    let (cut_base, cut_wals) = copy_made(made, &app, "cut");
+    let before = fingerprint(&app.path("whole"));
+    let archived = archived_in(made);
+    // A segment in the middle of the replay, cut to half its bytes: bzip2
+    // reads it to an early end, which must not pass as a short segment.
+    let victim = &archived[archived.len() - 2];
+    let path = cut_wals.join(&victim[..16]).join(victim);
+    let bytes = std::fs::read(&path).unwrap();
+    assert!(bytes.starts_with(b"BZh"), "Barman wrote bzip2");
+    std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+    app.write_config(&[job("whole", &base, &wals), job("cut", &cut_base, &cut_wals)].concat());
+    let (code, runs, stderr) = app.run_json(&[]);
+    assert_ne!(code, 0, "{stderr}");
+    let by = |j: &str| by_job(&runs, &app.job_name(j)).clone();
+
+    let whole = by("whole");
+    assert_eq!(whole["verdict"], "pass", "{whole:#}\n{stderr}");
+    assert_eq!(
+        orders(&whole),
+        made.fact(&["rows_latest"]).as_i64().unwrap(),
+        "every archived commit was replayed"
+    );
+    assert_eq!(
+        whole["recovery"]["wal_newest"].as_str(),
+        archived.last().map(String::as_str),
+        "{whole:#}"
+    );
+
+    let cut = by("cut");
+    assert_eq!(cut["verdict"], "fail", "{cut:#}");
+    let why = reason(&cut);
+    eprintln!("cut: {why}");
+    assert!(
+        why.contains(victim.as_str()) && why.contains("bzip2"),
+        "names the cut segment and its compression: {why}"
     );
     assert!(
         app.containers(&docker).await.is_empty(),

@@ -32,6 +32,7 @@ pub(crate) mod sandbox;
 pub(crate) mod screen;
 pub(crate) mod spec;
 pub(crate) mod template;
+mod wal_codec;
 
 use std::time::Duration;
 

@@ -29,6 +29,7 @@ use super::RestoreError;
 use super::docker;
 use super::entrypoint::GO;
 use super::exec::exec_output;
+use super::wal_codec::{self, Codec};
 use crate::config::{PhysicalKind, RecoveryTarget};
 use crate::source::wal::{self, BackupLabel, Continuity, Listing, Lsn};
 
@@ -1431,60 +1432,51 @@ pub struct WalFile {
 pub enum Copying {
     /// Byte for byte (plain, or gzip that the `restore_command` unpacks).
     AsIs,
-    /// An lz4 frame, decompressed on this host into exactly this many
-    /// bytes: a segment. The image need not have the lz4 tool.
-    Lz4Segment(u64),
-    /// An lz4-compressed timeline history file, decompressed on this host.
-    Lz4History,
+    /// Compressed, decompressed on this host into exactly this many bytes:
+    /// a segment. The image need not have the tool.
+    Segment(Codec, u64),
+    /// A compressed timeline history file, decompressed on this host.
+    History(Codec),
 }
-
-/// The most bytes a timeline history file may decompress to.
-const HISTORY_LIMIT: u64 = 1 << 20;
 
 /// How the archived file `name` (its first bytes `head`) is copied, and
 /// its name in the candidate. A suffix says how it is compressed; a bare
 /// name may still be compressed (Barman keeps segments under their own name
 /// whatever its `compression`), which its first bytes tell.
 fn copying(name: &str, head: &[u8], segment_size: u64) -> Result<(String, Copying), String> {
-    let lz4 = |bare: &str| {
+    let decompressed = |bare: &str, codec: Codec| {
         let how = if wal::is_history(bare) {
-            Copying::Lz4History
+            Copying::History(codec)
         } else {
-            Copying::Lz4Segment(segment_size)
+            Copying::Segment(codec, segment_size)
         };
         (bare.to_string(), how)
     };
     if name.ends_with(".gz") {
         return Ok((name.to_string(), Copying::AsIs));
     }
-    if let Some(bare) = name.strip_suffix(".lz4") {
-        return Ok(lz4(bare));
-    }
     let unreadable = |how: &str| {
         format!(
-            "the WAL archive holds {name}, {how}, which restoredrill cannot read yet; archive \
-             segments as they are, gzip- or lz4-compressed"
+            "the WAL archive holds {name}, {how}, which restoredrill cannot read; archive \
+             segments as they are, or compressed with gzip, lz4, zstd, bzip2 or xz"
         )
     };
-    if let Some((_, suffix)) = name.rsplit_once('.')
+    if let Some((bare, suffix)) = name.rsplit_once('.')
         && !name.ends_with(".history")
     {
-        return Err(unreadable(&format!("compressed as .{suffix}")));
+        return match Codec::by_suffix(suffix) {
+            Some(codec) => Ok(decompressed(bare, codec)),
+            None => Err(unreadable(&format!("compressed as .{suffix}"))),
+        };
     }
     if head.starts_with(&[0x1f, 0x8b]) {
         return Ok((format!("{name}.gz"), Copying::AsIs));
     }
-    if head.starts_with(&[0x04, 0x22, 0x4d, 0x18]) {
-        return Ok(lz4(name));
+    if let Some(codec) = Codec::by_magic(head) {
+        return Ok(decompressed(name, codec));
     }
-    let others: [(&[u8], &str); 4] = [
-        (b"BZh", "bzip2-compressed (Barman's `compression = bzip2`?)"),
-        (&[0x28, 0xb5, 0x2f, 0xfd], "zstd-compressed"),
-        (&[0xfd, b'7', b'z', b'X', b'Z', 0], "xz-compressed"),
-        (b"\xff\x06\x00\x00sNaPpY", "snappy-compressed"),
-    ];
-    if let Some((_, how)) = others.iter().find(|(m, _)| head.starts_with(m)) {
-        return Err(unreadable(how));
+    if head.starts_with(b"\xff\x06\x00\x00sNaPpY") {
+        return Err(unreadable("snappy-compressed"));
     }
     Ok((name.to_string(), Copying::AsIs))
 }
@@ -1570,108 +1562,17 @@ pub async fn copy_wal(
             let file = crate::source::reader::open_regular_blocking(&path)?;
             match f.copying {
                 Copying::AsIs => b.append_file(&f.name, &mut { file })?,
-                Copying::Lz4Segment(size) => append_lz4_segment(b, &f.name, &path, file, size)?,
-                Copying::Lz4History => append_lz4_history(b, &f.name, &path, file)?,
+                Copying::Segment(codec, size) => {
+                    wal_codec::append_segment(b, codec, &f.name, &path, file, size)?
+                }
+                Copying::History(codec) => {
+                    wal_codec::append_history(b, codec, &f.name, &path, file)?
+                }
             }
         }
         Ok(())
     });
     upload_checked(docker, id, WAL_DIR, body, failed, "the WAL archive").await
-}
-
-/// A tar header for a file of `size` bytes the server's user may read.
-fn wal_header(size: u64) -> tar::Header {
-    let mut h = tar::Header::new_gnu();
-    h.set_size(size);
-    h.set_mode(0o600);
-    h.set_mtime(0);
-    h.set_cksum();
-    h
-}
-
-/// Appends the lz4-compressed segment `path` decompressed, streamed: it
-/// must decompress into exactly `size` bytes, a whole segment.
-fn append_lz4_segment<W: Write>(
-    b: &mut tar::Builder<W>,
-    name: &str,
-    path: &Path,
-    file: std::fs::File,
-    size: u64,
-) -> std::io::Result<()> {
-    use std::io::Read;
-    let bad = |what: String| {
-        std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!("{}: {what}", path.display()),
-        )
-    };
-    let mut decoder = lz4::Decoder::new(std::io::BufReader::new(file))
-        .map_err(|e| bad(format!("not an lz4 frame: {e}")))?;
-    let mut counted = Counted {
-        inner: (&mut decoder).take(size),
-        count: 0,
-    };
-    let mut h = wal_header(size);
-    b.append_data(&mut h, name, &mut counted)
-        .map_err(|e| bad(format!("cannot decompress it: {e}")))?;
-    let count = counted.count;
-    let mut more = [0u8; 1];
-    let extra = decoder
-        .read(&mut more)
-        .map_err(|e| bad(format!("cannot decompress it: {e}")))?;
-    if count != size || extra != 0 {
-        return Err(bad(format!(
-            "it decompresses to {} bytes, but a WAL segment is {size} bytes (cut short or not a segment)",
-            if extra != 0 {
-                format!("more than {size}")
-            } else {
-                count.to_string()
-            }
-        )));
-    }
-    let (_, finished) = decoder.finish();
-    finished.map_err(|e| bad(format!("its lz4 frame does not end: {e}")))
-}
-
-/// Appends the lz4-compressed history file `path` decompressed.
-fn append_lz4_history<W: Write>(
-    b: &mut tar::Builder<W>,
-    name: &str,
-    path: &Path,
-    file: std::fs::File,
-) -> std::io::Result<()> {
-    use std::io::Read;
-    let bad = |what: String| {
-        std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!("{}: {what}", path.display()),
-        )
-    };
-    let mut text = Vec::new();
-    lz4::Decoder::new(std::io::BufReader::new(file))
-        .and_then(|d| d.take(HISTORY_LIMIT + 1).read_to_end(&mut text))
-        .map_err(|e| bad(format!("cannot decompress it: {e}")))?;
-    if text.len() as u64 > HISTORY_LIMIT {
-        return Err(bad(format!(
-            "it decompresses to more than {HISTORY_LIMIT} bytes; a history file is a few lines"
-        )));
-    }
-    let mut h = wal_header(text.len() as u64);
-    b.append_data(&mut h, name, text.as_slice())
-}
-
-/// A reader that counts the bytes read through it.
-struct Counted<R> {
-    inner: R,
-    count: u64,
-}
-
-impl<R: std::io::Read> std::io::Read for Counted<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.count += n as u64;
-        Ok(n)
-    }
 }
 
 /// Gives the copies to the server's user, as the image's entrypoint does
@@ -2108,14 +2009,6 @@ mod tests {
 
     const SEG: u64 = 16 * 1024 * 1024;
 
-    fn lz4(bytes: &[u8]) -> Vec<u8> {
-        let mut e = lz4::EncoderBuilder::new().build(Vec::new()).unwrap();
-        e.write_all(bytes).unwrap();
-        let (out, done) = e.finish();
-        done.unwrap();
-        out
-    }
-
     #[test]
     fn an_archived_file_is_copied_by_its_suffix_or_else_its_first_bytes() {
         let seg = "000000010000000000000003";
@@ -2130,7 +2023,7 @@ mod tests {
         );
         assert_eq!(
             copying(&format!("{seg}.lz4"), &[0x04, 0x22], SEG).unwrap(),
-            (seg.into(), Copying::Lz4Segment(SEG))
+            (seg.into(), Copying::Segment(Codec::Lz4, SEG))
         );
         // Barman keeps a compressed segment under its bare name.
         assert_eq!(
@@ -2139,50 +2032,47 @@ mod tests {
         );
         assert_eq!(
             copying(seg, &[0x04, 0x22, 0x4d, 0x18, 0x64], SEG).unwrap(),
-            (seg.into(), Copying::Lz4Segment(SEG))
+            (seg.into(), Copying::Segment(Codec::Lz4, SEG))
         );
         assert_eq!(
             copying("00000002.history.lz4", &[0x04, 0x22, 0x4d, 0x18], SEG).unwrap(),
-            ("00000002.history".into(), Copying::Lz4History)
+            ("00000002.history".into(), Copying::History(Codec::Lz4))
         );
         assert_eq!(
             copying("00000002.history", b"1\t0/3000000\tno recovery target", SEG).unwrap(),
             ("00000002.history".into(), Copying::AsIs)
         );
-        let bz = copying(seg, b"BZh91AY&SY", SEG).unwrap_err();
-        assert!(bz.contains(seg) && bz.contains("bzip2"), "{bz}");
-        let zst = copying(&format!("{seg}.zst"), &[0x28, 0xb5, 0x2f, 0xfd], SEG).unwrap_err();
-        assert!(zst.contains(".zst") && zst.contains("cannot read"), "{zst}");
+        // Barman's `compression = bzip2` keeps the bare name too.
+        assert_eq!(
+            copying(seg, b"BZh91AY&SY", SEG).unwrap(),
+            (seg.into(), Copying::Segment(Codec::Bzip2, SEG))
+        );
+        assert_eq!(
+            copying(&format!("{seg}.zst"), &[0x28, 0xb5, 0x2f, 0xfd], SEG).unwrap(),
+            (seg.into(), Copying::Segment(Codec::Zstd, SEG))
+        );
+        assert_eq!(
+            copying(&format!("{seg}.xz"), b"", SEG).unwrap(),
+            (seg.into(), Copying::Segment(Codec::Xz, SEG))
+        );
+        let snappy = copying(seg, b"\xff\x06\x00\x00sNaPpY", SEG).unwrap_err();
+        assert!(
+            snappy.contains(seg) && snappy.contains("snappy"),
+            "{snappy}"
+        );
+        let other = copying(&format!("{seg}.br"), b"", SEG).unwrap_err();
+        assert!(
+            other.contains(".br") && other.contains("cannot read"),
+            "{other}"
+        );
     }
 
-    fn lz4_segment_tar(compressed: &[u8], size: u64) -> std::io::Result<Vec<u8>> {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("000000010000000000000003.lz4");
-        std::fs::write(&path, compressed).unwrap();
-        let mut b = tar::Builder::new(Vec::new());
-        let file = std::fs::File::open(&path).unwrap();
-        append_lz4_segment(&mut b, "000000010000000000000003", &path, file, size)?;
-        b.into_inner()
-    }
-
-    #[test]
-    fn an_lz4_segment_is_decompressed_whole_or_refused() {
-        let segment: Vec<u8> = (0..1024 * 1024u32).map(|i| (i % 251) as u8).collect();
-        let packed = lz4(&segment);
-        let tar = lz4_segment_tar(&packed, segment.len() as u64).unwrap();
-        let mut archive = tar::Archive::new(tar.as_slice());
-        let mut entry = archive.entries().unwrap().next().unwrap().unwrap();
-        let mut read = Vec::new();
-        std::io::Read::read_to_end(&mut entry, &mut read).unwrap();
-        assert!(read == segment, "the segment comes out as it went in");
-
-        let cut = lz4_segment_tar(&packed[..packed.len() / 2], segment.len() as u64).unwrap_err();
-        assert!(cut.to_string().contains(".lz4"), "{cut}");
-        let short = lz4(&segment[..1000]);
-        let e = lz4_segment_tar(&short, segment.len() as u64).unwrap_err();
-        assert!(e.to_string().contains("decompresses to 1000 bytes"), "{e}");
-        let long = lz4_segment_tar(&packed, 1000).unwrap_err();
-        assert!(long.to_string().contains("more than 1000"), "{long}");
+    fn lz4(bytes: &[u8]) -> Vec<u8> {
+        let mut e = lz4::EncoderBuilder::new().build(Vec::new()).unwrap();
+        e.write_all(bytes).unwrap();
+        let (out, done) = e.finish();
+        done.unwrap();
+        out
     }
 
     #[tokio::test]

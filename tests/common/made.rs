@@ -29,14 +29,27 @@ impl Made {
 
 /// Runs `fixtures/SCRIPT` once into a folder of its own (kept in `cell`).
 pub fn made_once(cell: &'static OnceLock<Made>, script: &str) -> &'static Made {
+    made_once_with(cell, script, "", &[])
+}
+
+/// Runs `fixtures/SCRIPT` once with the environment `env` into a folder of
+/// its own named with `tag` (kept in `cell`): another variant of the same
+/// fixture beside the plain one.
+pub fn made_once_with(
+    cell: &'static OnceLock<Made>,
+    script: &str,
+    tag: &str,
+    env: &[(&str, &str)],
+) -> &'static Made {
     cell.get_or_init(|| {
-        let prefix = format!("restoredrill-{}-", script.trim_end_matches(".sh"));
+        let prefix = format!("restoredrill-{}{tag}-", script.trim_end_matches(".sh"));
         remove_orphans(&prefix);
         let dir = std::env::temp_dir().join(format!("{prefix}{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("fixture folder");
         let out = Command::new(super::repo().join("fixtures").join(script))
             .arg(&dir)
+            .envs(env.iter().copied())
             .output()
             .unwrap_or_else(|e| panic!("run fixtures/{script}: {e}"));
         assert!(
