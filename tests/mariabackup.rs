@@ -560,3 +560,141 @@ async fn a_binary_log_position_target_recovers_the_rows_committed_before_it_and_
     let left = app.containers(&docker).await;
     assert!(left.is_empty(), "nothing is left behind: {left:?}");
 }
+
+/// `plain` encrypted with `gpg --symmetric` and `passphrase` by the real gpg
+/// (its own home in `home`).
+fn gpg_symmetric(plain: &Path, sealed: &Path, home: &Path, passphrase: &str) {
+    std::fs::create_dir_all(home).unwrap();
+    let out = Command::new("gpg")
+        .args(["--batch", "--yes", "--homedir"])
+        .arg(home)
+        .args([
+            "--pinentry-mode",
+            "loopback",
+            "--passphrase",
+            passphrase,
+            "--symmetric",
+            "-o",
+        ])
+        .arg(sealed)
+        .arg(plain)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run gpg ({e}); install it: apt-get install -y gnupg"));
+    assert!(
+        out.status.success(),
+        "gpg failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test]
+async fn encrypted_streams_are_decrypted_here_and_a_wrong_key_a_cut_or_a_missing_key_fails() {
+    let docker = require_docker().await;
+    let app = App::new("mb-sealed");
+    let keys = app.path("keys");
+    std::fs::create_dir_all(&keys).unwrap();
+    let (key, other) = (keys.join("backup.key"), keys.join("other.key"));
+    let recipient = age_key(&key);
+    age_key(&other);
+    let seal = |from: &str| {
+        age_encrypt(
+            &std::fs::read(backups().dir.join(from)).unwrap(),
+            &recipient,
+        )
+    };
+    // (job, files as (name, bytes))
+    let full_age = seal("full.xb");
+    let place = |job: &str, files: &[(&str, &[u8])]| {
+        let (base, binlog) = copy_for(&app, job, &[]);
+        for (name, bytes) in files {
+            std::fs::write(base.join(name), bytes).unwrap();
+        }
+        (base, binlog)
+    };
+    let (chain, chain_binlog) = place(
+        "chain",
+        &[
+            ("full.xb.age", &full_age),
+            ("inc1.xb.age", &seal("inc1.xb")),
+        ],
+    );
+    // Encrypted after compression, as `gzip | gpg -c` writes it.
+    let gpg_file = keys.join("full.xb.gz.gpg");
+    gpg_symmetric(
+        &backups().dir.join("full.xb.gz"),
+        &gpg_file,
+        &keys.join("gnupg"),
+        "drill-pass",
+    );
+    let gpg_bytes = std::fs::read(&gpg_file).unwrap();
+    let (gpg, _) = place("gpg", &[("full.xb.gz.gpg", &gpg_bytes)]);
+    let (wrong, _) = place("wrong", &[("full.xb.age", &full_age)]);
+    let (nokey, _) = place("nokey", &[("full.xb.age", &full_age)]);
+    let (cut, _) = place("cut", &[("full.xb.age", &full_age[..full_age.len() - 20])]);
+    let mut flipped = gpg_bytes.clone();
+    let at = flipped.len() / 2;
+    for b in &mut flipped[at..at + 16] {
+        *b ^= 0x5a;
+    }
+    let (tampered, _) = place("tampered", &[("full.xb.gz.gpg", &flipped)]);
+    let jobs = ["chain", "gpg", "wrong", "nokey", "cut", "tampered"];
+    let before: Vec<String> = jobs.iter().map(|j| fingerprint(&app.path(j))).collect();
+
+    let age_key_of = |k: &Path| format!("{{ type: age, identity: {} }}", k.display());
+    let with_decrypt = |name: &str, base: &Path, physical: &str, decrypt: &str| {
+        job(name, base, physical, "    keep: false\n").replace(
+            &format!("path: {} }}", base.display()),
+            &format!("path: {}, decrypt: {decrypt} }}", base.display()),
+        )
+    };
+    let immediate = "      target: immediate\n";
+    let gpg_pass = "{ type: gpg, passphrase: drill-pass }";
+    let config = [
+        with_decrypt(
+            "chain",
+            &chain,
+            &binlog_of(&chain_binlog),
+            &age_key_of(&key),
+        ),
+        with_decrypt("gpg", &gpg, immediate, gpg_pass),
+        with_decrypt("wrong", &wrong, immediate, &age_key_of(&other)),
+        job("nokey", &nokey, immediate, "    keep: false\n"),
+        with_decrypt("cut", &cut, immediate, &age_key_of(&key)),
+        with_decrypt("tampered", &tampered, immediate, gpg_pass),
+    ]
+    .concat();
+    assert_eq!(config.matches("decrypt:").count(), 5, "{config}");
+    app.write_config(&config);
+    let (code, runs, stderr) = app.run_json(&[]);
+    assert_ne!(code, 0, "{stderr}");
+    let by = |j: &str| by_job(&runs, &app.job_name(j)).clone();
+
+    let run = by("chain");
+    assert_eq!(run["verdict"], "pass", "{run:#}\n{stderr}");
+    assert_eq!(orders(&run), fact_i64("rows_latest"));
+    assert_eq!(run["recovery"]["backup_label"], "full.xb.age + inc1.xb.age");
+    assert_eq!(run["dump"]["encryption"], "age", "{run:#}");
+    let run = by("gpg");
+    assert_eq!(run["verdict"], "pass", "{run:#}\n{stderr}");
+    assert_eq!(orders(&run), fact_i64("rows_at_stream"));
+    assert_eq!(run["dump"]["encryption"], "gpg", "{run:#}");
+
+    for (j, words) in [
+        ("wrong", &["full.xb.age", "cannot be decrypted"][..]),
+        ("nokey", &["full.xb.age", "age-encrypted", "source.decrypt"]),
+        ("cut", &["full.xb.age"]),
+        ("tampered", &["full.xb.gz.gpg"]),
+    ] {
+        let run = by(j);
+        assert_eq!(run["verdict"], "fail", "{j}: {run:#}\n{stderr}");
+        let why = reason(&run);
+        eprintln!("{j}: {why}");
+        for w in words {
+            assert!(why.contains(w), "{j}: `{why}` lacks `{w}`");
+        }
+    }
+    let after: Vec<String> = jobs.iter().map(|j| fingerprint(&app.path(j))).collect();
+    assert_eq!(before[..], after[..], "the backups were only read");
+    let left = app.containers(&docker).await;
+    assert!(left.is_empty(), "nothing is left behind: {left:?}");
+}

@@ -619,7 +619,11 @@ impl Validator<'_> {
         if let Some(p) = &physical {
             let unread: Vec<&str> = [
                 (integrity.checksum, "checksum"),
-                (integrity.decrypt.is_some(), "decrypt"),
+                // mbstream files are decrypted as they are unpacked.
+                (
+                    integrity.decrypt.is_some() && p.kind != PhysicalKind::Mariabackup,
+                    "decrypt",
+                ),
                 (integrity.min_size.is_some(), "min_size"),
                 (integrity.max_size.is_some(), "max_size"),
             ]

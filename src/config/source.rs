@@ -126,6 +126,7 @@ pub(crate) struct RawSource {
     pub checksum: Option<Spanned<String>>,
     /// How to decrypt encrypted dumps (found by their content): `{type: age,
     /// identity: FILE}` or `{type: gpg, secret_key: FILE | keyring: DIR, passphrase: ...}`.
+    /// Also a `mariabackup` job's encrypted mbstream files.
     #[serde(default)]
     #[schemars(with = "Option<RawDecrypt>")]
     pub decrypt: Option<Spanned<RawDecrypt>>,

@@ -1120,6 +1120,19 @@ fn a_mariabackup_job_replays_its_binary_logs_to_the_latest_point_by_default() {
 }
 
 #[test]
+fn encrypted_mbstream_files_are_decrypted_but_a_postgres_base_backup_is_not() {
+    let decrypting = "path: /backups/mariadb, decrypt: { type: age, identity: /keys/backup.txt } }";
+    let c = check(&MARIABACKUP.replace("path: /backups/mariadb }", decrypting)).unwrap();
+    assert!(c.jobs[0].integrity.decrypt.is_some());
+    let text = PHYSICAL.replace(
+        "path: /backups/base }",
+        "path: /backups/base, decrypt: { type: age, identity: /keys/backup.txt } }",
+    );
+    let e = check(&text).unwrap_err().to_string();
+    assert!(e.contains("source.decrypt applies to dump files"), "{e}");
+}
+
+#[test]
 fn a_mariabackup_job_is_told_each_mistake_with_its_line() {
     let cases = [
         (

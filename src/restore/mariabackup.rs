@@ -20,6 +20,7 @@
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use bollard::Docker;
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -30,6 +31,8 @@ use super::exec::{self, exec_output, exec_output_env};
 use super::physical::{self, CopyFailure};
 use super::{docker, entrypoint};
 use crate::config::BinlogPosition;
+use crate::source::RawStream;
+use crate::source::decrypt::{self, Decrypter, Encryption};
 
 /// The data directory the server starts from (the engine's data mount).
 pub const DATADIR: &str = "/var/lib/mysql";
@@ -98,12 +101,20 @@ fn compression_of(head: &[u8]) -> Compression {
     }
 }
 
+/// How an mbstream file is stored: encrypted (age or gpg, decrypted here
+/// with the job's `source.decrypt`) and compressed, told by its bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Packing {
+    pub encryption: Option<Encryption>,
+    pub compression: Compression,
+}
+
 /// An mbstream file of the source's folder, not yet unpacked.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StreamFile {
     pub path: PathBuf,
     pub name: String,
-    pub compression: Compression,
+    pub packing: Packing,
     pub modified: std::time::SystemTime,
 }
 
@@ -121,14 +132,17 @@ pub struct Entries {
     pub newest: Newest,
     pub folders: Vec<Folder>,
     pub streams: Vec<StreamFile>,
+    /// Other files that may be streams but could not be read as one (an
+    /// encrypted file without the key, or that does not decrypt), and why:
+    /// named when the chain lacks a backup.
+    pub unread: Vec<String>,
+    /// The job's `source.decrypt`, for encrypted streams.
+    pub decrypter: Option<Arc<Decrypter>>,
 }
 
-/// `file` decompressed as its first bytes say.
-fn decoded(
-    file: tokio::fs::File,
-    compression: Compression,
-) -> std::pin::Pin<Box<dyn tokio::io::AsyncRead + Send>> {
-    let reader = tokio::io::BufReader::with_capacity(256 * 1024, file);
+/// `reader` decompressed as `compression` says.
+fn decoded(reader: RawStream, compression: Compression) -> RawStream {
+    let reader = tokio::io::BufReader::with_capacity(256 * 1024, reader);
     match compression {
         Compression::Plain => Box::pin(reader),
         Compression::Gzip => {
@@ -140,21 +154,78 @@ fn decoded(
     }
 }
 
-/// The compression of the file at `path` if, decompressed, it starts with
-/// the xbstream magic; `None` for any other file.
-pub async fn sniff_stream(path: &Path) -> std::io::Result<Option<Compression>> {
+/// The bytes of the file at `path` (named `name`), decrypted when
+/// `encryption` says it is encrypted. `Err` names the file and what to do.
+async fn plaintext(
+    path: &Path,
+    encryption: Option<Encryption>,
+    decrypter: Option<&Decrypter>,
+) -> Result<RawStream, String> {
+    let name = path.display();
+    let file = crate::source::reader::open_regular(path)
+        .await
+        .map_err(|e| format!("cannot read {name}: {e}"))?;
+    let raw: RawStream = Box::pin(file);
+    let Some(kind) = encryption else {
+        return Ok(raw);
+    };
+    let decrypter = decrypter.ok_or_else(|| {
+        format!(
+            "{name} is {kind}-encrypted, and the job has no source.decrypt; give it the key the \
+             backups are encrypted to (source.decrypt: {{ type: {kind}, ... }})"
+        )
+    })?;
+    decrypter
+        .decrypt(raw, kind)
+        .await
+        .map_err(|e| format!("{name}: {e}"))
+}
+
+/// How the file at `path` is packed if, decrypted and decompressed, it
+/// starts with the xbstream magic; `None` for any other file. `Err`: it
+/// cannot be read, or it is encrypted and cannot be decrypted (no key, a
+/// wrong key, a corrupt header).
+pub async fn sniff_stream(
+    path: &Path,
+    decrypter: Option<&Decrypter>,
+) -> Result<Option<Packing>, String> {
     use tokio::io::AsyncReadExt;
-    let mut file = crate::source::reader::open_regular(path).await?;
-    let mut head = [0u8; 4];
-    let n = read_up_to(&mut file, &mut head).await?;
-    let compression = compression_of(&head[..n]);
-    let file = crate::source::reader::open_regular(path).await?;
+    let mut file = crate::source::reader::open_regular(path)
+        .await
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let mut head = [0u8; 64];
+    let n = read_up_to(&mut file, &mut head)
+        .await
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let encryption = decrypt::detect(&head[..n]);
+    let mut plain = plaintext(path, encryption, decrypter).await?;
+    let mut first = [0u8; 4];
+    let k = match read_up_to(&mut plain, &mut first).await {
+        Ok(k) => k,
+        Err(e) => {
+            return match encryption {
+                Some(kind) => Err(format!(
+                    "{} cannot be decrypted ({kind}): {e}",
+                    path.display()
+                )),
+                None => Err(format!("cannot read {}: {e}", path.display())),
+            };
+        }
+    };
+    let compression = compression_of(&first[..k]);
+    let whole: RawStream = Box::pin(AsyncReadExt::chain(
+        std::io::Cursor::new(first[..k].to_vec()),
+        plain,
+    ));
     let mut magic = [0u8; 8];
     // Bytes that do not decompress are no stream.
-    let Ok(n) = read_up_to(&mut decoded(file, compression).take(8), &mut magic).await else {
+    let Ok(m) = read_up_to(&mut decoded(whole, compression).take(8), &mut magic).await else {
         return Ok(None);
     };
-    Ok((n == 8 && &magic == XBSTREAM_MAGIC).then_some(compression))
+    Ok((m == 8 && &magic == XBSTREAM_MAGIC).then_some(Packing {
+        encryption,
+        compression,
+    }))
 }
 
 /// Fills `buf` as far as the reader goes.
@@ -175,7 +246,7 @@ async fn read_up_to(
 
 /// The entries of the folder `newest` lies in: backup folders (read here)
 /// and mbstream files (told by their bytes). `Err`: the newest is neither.
-pub async fn entries(newest: &Path) -> Result<Entries, String> {
+pub async fn entries(newest: &Path, decrypter: Option<Arc<Decrypter>>) -> Result<Entries, String> {
     let parent = newest.parent().unwrap_or(Path::new(".")).to_path_buf();
     let at = newest.to_path_buf();
     let listed = tokio::task::spawn_blocking(move || list_entries(&parent, &at))
@@ -183,17 +254,19 @@ pub async fn entries(newest: &Path) -> Result<Entries, String> {
         .map_err(|e| format!("reading the backup folder panicked: {e}"))??;
     let (newest_folder, folders, files) = listed;
     let mut streams = Vec::new();
+    let mut unread = Vec::new();
     for (path, modified) in files {
-        match sniff_stream(&path).await {
-            Ok(Some(compression)) => streams.push(StreamFile {
+        match sniff_stream(&path, decrypter.as_deref()).await {
+            Ok(Some(packing)) => streams.push(StreamFile {
                 name: file_name(&path),
                 path,
-                compression,
+                packing,
                 modified,
             }),
             Ok(None) => {}
             Err(e) => {
-                tracing::warn!(path = %path.display(), error = %e, "left out of the chain: unreadable")
+                tracing::warn!(path = %path.display(), error = %e, "left out of the chain: unreadable");
+                unread.push(e);
             }
         }
     }
@@ -201,14 +274,13 @@ pub async fn entries(newest: &Path) -> Result<Entries, String> {
     let newest_entry = match newest_folder {
         Some(f) => Newest::Folder(f),
         None => {
-            let compression = sniff_stream(newest)
-                .await
-                .map_err(|e| format!("cannot read {}: {e}", newest.display()))?
+            let packing = sniff_stream(newest, decrypter.as_deref())
+                .await?
                 .ok_or_else(|| {
                     format!(
                         "{} is neither a mariadb-backup folder (it has no xtrabackup_checkpoints) \
-                         nor an mbstream file (its bytes, plain or gzip or zstd compressed, do not \
-                         start with XBSTCK01)",
+                         nor an mbstream file (its bytes, plain or gzip or zstd compressed, \
+                         decrypted if age or gpg encrypted, do not start with XBSTCK01)",
                         newest.display()
                     )
                 })?;
@@ -218,7 +290,7 @@ pub async fn entries(newest: &Path) -> Result<Entries, String> {
             Newest::Stream(StreamFile {
                 path: newest.to_path_buf(),
                 name: file_name(newest),
-                compression,
+                packing,
                 modified,
             })
         }
@@ -227,6 +299,8 @@ pub async fn entries(newest: &Path) -> Result<Entries, String> {
         newest: newest_entry,
         folders,
         streams,
+        unread,
+        decrypter,
     })
 }
 
@@ -536,16 +610,21 @@ pub async fn chain(
         newest,
         folders: mut known,
         streams: mut pending,
+        unread,
+        decrypter,
     } = entries;
+    let decrypter = decrypter.as_deref();
     let mut unpacked = 0;
     let last = match newest {
         Newest::Folder(f) => f,
-        Newest::Stream(s) => match unpack(docker, id, &s, &format!("{STAGING}{unpacked}")).await? {
-            Ok(f) => f,
-            Err(why) => return Ok(Err(why)),
-        },
+        Newest::Stream(s) => {
+            match unpack(docker, id, &s, &format!("{STAGING}{unpacked}"), decrypter).await? {
+                Ok(f) => f,
+                Err(why) => return Ok(Err(why)),
+            }
+        }
     };
-    let mut broken = Vec::new();
+    let mut broken = unread;
     loop {
         let why = match chain_of(known.clone(), last.clone()) {
             Ok(chain) => return Ok(Ok(chain)),
@@ -558,7 +637,7 @@ pub async fn chain(
             return Ok(Err(why));
         };
         unpacked += 1;
-        match unpack(docker, id, &s, &format!("{STAGING}{unpacked}")).await? {
+        match unpack(docker, id, &s, &format!("{STAGING}{unpacked}"), decrypter).await? {
             Ok(f) => known.push(f),
             Err(e) => broken.push(e),
         }
@@ -566,13 +645,15 @@ pub async fn chain(
 }
 
 /// Unpacks the stream `s` into `dest` with the image's `mbstream -x`, the
-/// file decompressed here on the way, and reads its checkpoints there.
-/// `Err`: the stream is cut or garbled (mbstream's exit and words).
+/// file decrypted and decompressed here on the way, and reads its
+/// checkpoints there. `Err`: the stream is cut, garbled or does not decrypt
+/// (mbstream's exit and words, or the decryption's).
 async fn unpack(
     docker: &Docker,
     id: &str,
     s: &StreamFile,
     dest: &str,
+    decrypter: Option<&Decrypter>,
 ) -> Result<Result<Folder, String>, RestoreError> {
     let (code, out) = sh(docker, id, format!("mkdir -p {}", shell_quote(dest))).await?;
     if code != 0 {
@@ -581,11 +662,11 @@ async fn unpack(
             out.trim()
         )));
     }
-    let file = match crate::source::reader::open_regular(&s.path).await {
-        Ok(f) => f,
+    let plain = match plaintext(&s.path, s.packing.encryption, decrypter).await {
+        Ok(p) => p,
         Err(e) => return Ok(Err(format!("cannot read the stream {}: {e}", s.name))),
     };
-    let mut input = decoded(file, s.compression);
+    let mut input = decoded(plain, s.packing.compression);
     let cmd = vec![
         "mbstream".into(),
         "-x".into(),
@@ -1418,19 +1499,31 @@ mod tests {
         zs.write_all(chunk).await.unwrap();
         zs.shutdown().await.unwrap();
         let zstd = write("x", &zs.into_inner());
-        assert_eq!(
-            sniff_stream(&plain).await.unwrap(),
-            Some(Compression::Plain)
-        );
-        assert_eq!(sniff_stream(&gzip).await.unwrap(), Some(Compression::Gzip));
-        assert_eq!(sniff_stream(&zstd).await.unwrap(), Some(Compression::Zstd));
+        let sniffed = |p: PathBuf| async move {
+            sniff_stream(&p, None).await.unwrap().map(|p| {
+                assert_eq!(p.encryption, None);
+                p.compression
+            })
+        };
+        assert_eq!(sniffed(plain).await, Some(Compression::Plain));
+        assert_eq!(sniffed(gzip).await, Some(Compression::Gzip));
+        assert_eq!(sniffed(zstd).await, Some(Compression::Zstd));
         // A name is not enough, nor a magic cut short, nor a broken gzip.
         let dump = write("full.xb.gz", b"-- MariaDB dump 10.19\n");
-        assert_eq!(sniff_stream(&dump).await.unwrap(), None);
+        assert_eq!(sniffed(dump).await, None);
         let short = write("short.xb", b"XBSTCK0");
-        assert_eq!(sniff_stream(&short).await.unwrap(), None);
+        assert_eq!(sniffed(short).await, None);
         let broken = write("broken.xb.gz", &[0x1f, 0x8b, 0xff, 0xff, 0xff]);
-        assert_eq!(sniff_stream(&broken).await.unwrap(), None);
+        assert_eq!(sniffed(broken).await, None);
+        // An encrypted file without the job's key is not guessed at.
+        let sealed = write("full.xb.age", b"age-encryption.org/v1\n-> X25519 abc\n");
+        let why = sniff_stream(&sealed, None).await.unwrap_err();
+        assert!(
+            why.contains("full.xb.age")
+                && why.contains("age-encrypted")
+                && why.contains("source.decrypt"),
+            "{why}"
+        );
     }
 
     #[test]

@@ -61,7 +61,14 @@ impl Run<'_> {
             target,
             ..Default::default()
         });
-        let entries = mariabackup::entries(&newest).await.map_err(Stop::fail)?;
+        let entries = mariabackup::entries(&newest, self.decrypter.clone())
+            .await
+            .map_err(Stop::fail)?;
+        if let (mariabackup::Newest::Stream(s), Some(d)) =
+            (&entries.newest, self.report.dump.as_mut())
+        {
+            d.encryption = s.packing.encryption;
+        }
         let copied = self.copy_chain(l, entries, p, replays).await?;
         let (chain, start, end, files) = (copied.chain, copied.start, copied.end, copied.binlogs);
         let started = Instant::now();
