@@ -712,10 +712,32 @@ async fn a_tablespace_created_after_the_base_backup_is_recovered_into_the_candid
     std::fs::create_dir_all(&base).unwrap();
     copy_tree(&b.dir.join("late/base/tar"), &base.join("tar"));
     copy_tree(&b.dir.join("late/wal"), &wal);
-    app.write_config(&job("late", &base, &wal, "", "    keep: true\n"));
+    // A WAL that creates its tablespace inside the data directory: the
+    // path is refused, never made.
+    let (in_base, in_wal) = (app.path("inside/base"), app.path("inside/wal"));
+    std::fs::create_dir_all(&in_base).unwrap();
+    copy_tree(&b.dir.join("inside/base/tar"), &in_base.join("tar"));
+    copy_tree(&b.dir.join("inside/wal"), &in_wal);
+    app.write_config(
+        &[
+            job("late", &base, &wal, "", "    keep: true\n"),
+            job("inside", &in_base, &in_wal, "", "    keep: false\n"),
+        ]
+        .concat(),
+    );
     let (code, runs, stderr) = app.run_json(&[]);
+    let inside = by_job(&runs, &app.job_name("inside")).clone();
+    assert_eq!(inside["verdict"], "fail", "{inside:#}\n{stderr}");
+    let why = reason(&inside);
+    let location = ts_fact("inside_location");
+    assert!(
+        why.contains(location.as_str().unwrap())
+            && why.contains("inside /var/lib/postgresql/data")
+            && why.contains("makes no such path"),
+        "names the refused path: {why}"
+    );
     let run = by_job(&runs, &app.job_name("late")).clone();
-    assert_eq!(code, 0, "the recovery passes: {run:#}\n{stderr}");
+    assert_eq!(code, 1, "one recovery passes, one fails: {run:#}\n{stderr}");
     assert_eq!(run["verdict"], "pass", "{run:#}");
     // The table created in the new tablespace, and the one in the tablespace
     // the backup holds, both as at the end of the archive.
