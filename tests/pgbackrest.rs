@@ -9,7 +9,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use common::made::{Made, copy_tree, fingerprint, made_once};
+use common::made::{Made, copy_tree, fingerprint, made_once, made_once_with};
 use common::*;
 use serde_json::Value;
 
@@ -298,4 +298,43 @@ async fn a_repository_in_s3_is_read_by_pgbackrest_in_a_container_of_its_own() {
         fingerprint(&bucket.join("good")),
         "the repository was changed"
     );
+}
+
+/// The same repository, with a tablespace the WAL creates after the last set.
+fn late_repository() -> &'static Made {
+    static MADE: OnceLock<Made> = OnceLock::new();
+    made_once_with(
+        &MADE,
+        "make-pgbackrest.sh",
+        "-late",
+        &[("LATE_TABLESPACE", "1")],
+    )
+}
+
+#[tokio::test]
+async fn a_tablespace_the_wal_creates_after_the_last_set_is_recovered_into_the_candidate() {
+    let docker = require_docker().await;
+    let made = late_repository();
+    let app = App::new("pgbr-late");
+    let repo = app.path("late-repo");
+    copy_tree(&made.dir.join("repo"), &repo);
+    app.write_config(&job("late", &repo, ""));
+    let (code, runs, stderr) = app.run_json(&[]);
+    let run = by_job(&runs, &app.job_name("late")).clone();
+    assert_eq!(run["verdict"], "pass", "{run:#}\n{stderr}");
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        run["tables"]["public.late_orders"].as_i64(),
+        made.fact(&["late_orders"]).as_i64(),
+        "the rows in the tablespace the WAL created: {run:#}"
+    );
+    assert_eq!(orders(&run), made.fact(&["rows_latest"]).as_i64().unwrap());
+    let oid = made.fact(&["late_tablespace_oid"]).as_u64().unwrap();
+    let said = run["recovery"]["late_tablespaces"].to_string();
+    assert!(
+        said.contains(&format!("tablespace {oid}")) && said.contains("/srv/ts_late"),
+        "the report names the tablespace the WAL created: {said}"
+    );
+    let left = app.containers(&docker).await;
+    assert!(left.is_empty(), "nothing is left behind: {left:?}");
 }
