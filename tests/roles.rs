@@ -12,6 +12,7 @@
 mod common;
 
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use common::made::{Made, made_once};
 use common::*;
@@ -312,4 +313,61 @@ async fn an_account_a_dump_marks_is_role_1_is_still_locked_in_the_kept_restore()
     drop(app);
     let left = App::new("roles-isrole").containers(&docker).await;
     assert!(left.is_empty(), "{left:?}");
+}
+
+/// A scheduled run of an unchanged dump is skipped as `unchanged`, but not
+/// once the globals file it is checked with has changed: the roles it lost
+/// fail the dump's GRANTs, as a run someone asked for would find.
+#[tokio::test]
+async fn a_changed_globals_file_is_verified_again_by_the_next_scheduled_run() {
+    let docker = require_docker().await;
+    let app = App::new("roles-globals-changed");
+    let globals = app.path("globals/pg-globals.sql");
+    std::fs::create_dir_all(globals.parent().unwrap()).unwrap();
+    let text = std::fs::read_to_string(made().dir.join("pg-globals.sql")).unwrap();
+    std::fs::write(&globals, &text).unwrap();
+    let extra = format!(
+        "    schedule: \"*/3 * * * * *\"\n    restore: {{ globals: {} }}\n{PG_ASSERTIONS}",
+        globals.display()
+    );
+    app.write_daemon_config(0, &job(&app, "g", "postgres", "pg-shop.sql", &extra));
+    let mut daemon = app.start_daemon().await;
+    let name = app.job_name("g");
+    let runs = daemon
+        .wait_for_runs(&name, "unchanged", 1, Duration::from_secs(90))
+        .await;
+    assert!(
+        runs.iter().any(|r| r["verdict"] == "pass"),
+        "verified once, then unchanged: {runs:#?}"
+    );
+
+    // The same dump; the globals file without the role app_rw.
+    let without: String = text
+        .lines()
+        .filter(|l| !l.contains("app_rw"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_ne!(without, text, "the globals file names app_rw");
+    std::fs::write(&globals, without).unwrap();
+    let failed = daemon
+        .until(
+            "a failure of the unchanged dump",
+            Duration::from_secs(90),
+            || async {
+                daemon
+                    .runs(&name)
+                    .await
+                    .into_iter()
+                    .find(|r| r["verdict"] == "fail")
+            },
+        )
+        .await;
+    let why = reason(&failed);
+    assert!(
+        why.contains("app_rw") && why.contains("does not exist"),
+        "the role the globals file lost: {why}"
+    );
+    daemon.signal("TERM");
+    assert!(daemon.wait_exit(Duration::from_secs(30)).is_some());
+    assert!(app.containers(&docker).await.is_empty());
 }

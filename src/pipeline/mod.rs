@@ -9,6 +9,7 @@
 //! - `trends`: warnings that do not fail a passing run.
 
 mod checks;
+mod inputs;
 mod run;
 mod stop;
 mod trends;
@@ -161,7 +162,7 @@ pub async fn run_once(ctx: &Context, job: &Job, request: &RunRequest) -> RunRepo
         started_at,
     );
     let mut report = report;
-    report.checks_fingerprint = Some(job.checks_fingerprint());
+    report.checks_fingerprint = Some(inputs::fingerprint(job).await);
     let mut run = Run {
         ctx,
         job,
