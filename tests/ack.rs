@@ -233,3 +233,75 @@ async fn an_acknowledged_failure_stops_the_reminders_until_the_verdict_changes()
         "no candidate left behind"
     );
 }
+
+#[tokio::test]
+async fn the_api_acknowledges_a_failure_as_the_cli_does_and_refuses_what_it_refuses() {
+    let docker = require_docker().await;
+    let app = App::new("ack-api");
+    let rx = Receiver::start().await;
+    place(
+        &fixture("postgres/shop-empty-orders.sql"),
+        &app.path("dumps"),
+        "a.sql",
+        fixture_day(),
+    );
+    let d = daemon(&app, &rx).await;
+    let job = app.job_name("a");
+    let failed = run(&d, &job, "fail", 1).await;
+    let path = format!("/api/runs/{failed}/ack");
+
+    // Malformed: no `by`, a stray key, an empty name.
+    for body in [
+        serde_json::json!({ "note": "x" }),
+        serde_json::json!({ "by": "dave", "ticket": "OPS-1" }),
+        serde_json::json!({ "by": "  " }),
+    ] {
+        let (status, answer) = d.post_json(&path, &body).await;
+        assert_eq!(status, 422, "{body}: {answer}");
+        assert!(answer["error"].is_string(), "{answer}");
+    }
+    assert!(d.job(&job).await["acknowledged"].is_null());
+
+    let (status, answer) = d
+        .post_json(&path, &serde_json::json!({ "by": "dave", "note": "OPS-7" }))
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["by"], "dave");
+    assert_eq!(answer["run_id"], failed.as_str());
+    assert_eq!(answer["verdict"], "fail");
+    assert!(answer["cleared_by"].is_null(), "{answer}");
+    let status_now = d.job(&job).await;
+    assert_eq!(status_now["acknowledged"]["by"], "dave", "{status_now:#}");
+    assert_eq!(status_now["acknowledged"]["note"], "OPS-7");
+    assert_eq!(acknowledged_metric(&d, &job).await, "1");
+
+    let (status, answer) = d
+        .post_json(&path, &serde_json::json!({ "by": "erin" }))
+        .await;
+    assert_eq!(status, 409, "{answer}");
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap()
+            .contains("already acknowledged by dave"),
+        "{answer}"
+    );
+    let (status, answer) = d
+        .post_json(
+            "/api/runs/20261124T120000Z-0000/ack",
+            &serde_json::json!({ "by": "erin" }),
+        )
+        .await;
+    assert_eq!(status, 404, "{answer}");
+    assert_eq!(answer["error"], "no run `20261124T120000Z-0000`");
+
+    // The CLI sees the same acknowledgement.
+    let (code, _, stderr) = cli(&app, &["ack", &failed, "--by", "erin"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("already acknowledged by dave"), "{stderr}");
+    drop(d);
+    assert!(
+        app.candidates(&docker).await.is_empty(),
+        "no candidate left behind"
+    );
+}

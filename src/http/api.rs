@@ -11,6 +11,7 @@ use serde_json::json;
 use super::AppState;
 use crate::report::evidence::Evidence;
 use crate::schedule::scheduler::TriggerError;
+use crate::store::AckRefused;
 
 pub async fn jobs(State(s): State<AppState>) -> Response {
     let history = s.daemon.history();
@@ -118,6 +119,50 @@ pub async fn reload(State(s): State<AppState>) -> Response {
                 format!("the new config is invalid; the running one stays:\n{errors}"),
             )
         }
+    }
+}
+
+/// The body of an acknowledgement.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AckBody {
+    /// Who acknowledges it.
+    by: String,
+    note: Option<String>,
+}
+
+/// Acknowledges failing run `id`, as `restoredrill ack` does: 200 with the
+/// acknowledgement; 404 for no such run; 409 (with why) for a run that is
+/// not failing, a failure that is over or one already acknowledged; 422 for
+/// a name or note that cannot be recorded.
+pub async fn acknowledge(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    Json(body): Json<AckBody>,
+) -> Response {
+    let note = body.note.as_deref().filter(|n| !n.trim().is_empty());
+    match s
+        .daemon
+        .store()
+        .acknowledge(&id, &body.by, note, chrono::Utc::now())
+        .await
+    {
+        Ok(Ok(a)) => {
+            tracing::info!(run_id = %a.run_id, job = a.job, by = a.by, "failure acknowledged");
+            Json(a).into_response()
+        }
+        Ok(Err(refused)) => {
+            let status = match refused {
+                AckRefused::NoSuchRun(_) => StatusCode::NOT_FOUND,
+                AckRefused::BadInput(_) => StatusCode::UNPROCESSABLE_ENTITY,
+                _ => StatusCode::CONFLICT,
+            };
+            error(status, refused.to_string())
+        }
+        Err(e) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("the history could not record it: {e}"),
+        ),
     }
 }
 

@@ -88,6 +88,7 @@ pub fn router(state: AppState) -> Router {
         .route(routes::API_JOB_RUN, post(api::run))
         .route(routes::API_RUN, get(api::run_detail))
         .route(routes::API_RUN_REPORT, get(api::report))
+        .route(routes::API_RUN_ACK, post(api::acknowledge))
         .route(routes::API_RELOAD, post(api::reload))
         .route(routes::METRICS, get(metrics::metrics))
         .layer(middleware::from_fn_with_state(state.clone(), guard));

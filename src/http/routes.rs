@@ -27,6 +27,9 @@ pub const API_JOB_RUN: &str = "/api/jobs/{name}/run";
 pub const API_RUN: &str = "/api/runs/{id}";
 /// A run's evidence report as JSON.
 pub const API_RUN_REPORT: &str = "/api/runs/{id}/report";
+/// POST `{"by": NAME, "note": TEXT}`: acknowledges a failing run, as
+/// `restoredrill ack` does.
+pub const API_RUN_ACK: &str = "/api/runs/{id}/ack";
 /// POST: re-reads the config, as SIGHUP does.
 pub const API_RELOAD: &str = "/api/reload";
 

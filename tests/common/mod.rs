@@ -428,6 +428,19 @@ impl DaemonProc {
         (status, r.json().await.unwrap_or_default())
     }
 
+    /// `POST path` with the JSON `body`: its status and JSON answer.
+    pub async fn post_json(&self, path: &str, body: &Value) -> (u16, Value) {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.api))
+            .json(body)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("POST {path}: {e}\n{}", self.log()));
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or_default())
+    }
+
     /// `GET path`: its status and body as text (for `/metrics`, `/healthz`).
     pub async fn get_text(&self, path: &str) -> (u16, String) {
         let r = self
