@@ -161,7 +161,7 @@ pub fn append_segment<W: Write>(
         return Err(bad(
             path,
             format!(
-                "it decompresses ({c}) to {} bytes, but a WAL segment is {size} bytes (cut short or not a segment)",
+                "it decompresses to {} bytes ({c}), but a WAL segment is {size} bytes (cut short or not a segment)",
                 if extra != 0 {
                     format!("more than {size}")
                 } else {
