@@ -151,18 +151,20 @@ pub async fn acknowledge(
             tracing::info!(run_id = %a.run_id, job = a.job, by = a.by, "failure acknowledged");
             Json(a).into_response()
         }
-        Ok(Err(refused)) => {
-            let status = match refused {
-                AckRefused::NoSuchRun(_) => StatusCode::NOT_FOUND,
-                AckRefused::BadInput(_) => StatusCode::UNPROCESSABLE_ENTITY,
-                _ => StatusCode::CONFLICT,
-            };
-            error(status, refused.to_string())
-        }
+        Ok(Err(refused)) => error(refusal_status(&refused), refused.to_string()),
         Err(e) => error(
             StatusCode::INTERNAL_SERVER_ERROR,
             format!("the history could not record it: {e}"),
         ),
+    }
+}
+
+/// The HTTP status of a refused acknowledgement, for the API and the form.
+pub(super) fn refusal_status(refused: &AckRefused) -> StatusCode {
+    match refused {
+        AckRefused::NoSuchRun(_) => StatusCode::NOT_FOUND,
+        AckRefused::BadInput(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        _ => StatusCode::CONFLICT,
     }
 }
 

@@ -137,10 +137,7 @@ pub async fn acknowledge(
         }
         Ok(Err(AckRefused::NoSuchRun(_))) => not_found(format!("no run `{id}`")),
         Ok(Err(refused)) => {
-            let status = match refused {
-                AckRefused::BadInput(_) => StatusCode::UNPROCESSABLE_ENTITY,
-                _ => StatusCode::CONFLICT,
-            };
+            let status = crate::http::api::refusal_status(&refused);
             let body = html! {
                 p.reason id="ack-refused" { (refused.to_string()) }
                 p { a href={ "/runs/" (id) } { "Back to the run" } }
