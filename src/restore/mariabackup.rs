@@ -154,7 +154,7 @@ fn decoded(reader: RawStream, compression: Compression) -> RawStream {
     }
 }
 
-/// The bytes of the file at `path` (named `name`), decrypted when
+/// The bytes of the file at `path`, decrypted when
 /// `encryption` says it is encrypted. `Err` names the file and what to do.
 async fn plaintext(
     path: &Path,
