@@ -325,7 +325,12 @@ async fn soak_thirty_jobs_two_restore_slots_api_reads_and_reloads() {
         .chain(unchanged.iter().cloned())
         .map(|j| app.job_name(&j))
         .collect();
-    let daemon = app.start_daemon().await;
+    // SOAK_DAEMON_PREFIX runs the daemon under a profiler (e.g. `heaptrack -o
+    // FILE`); the samples are then of the profiler's process.
+    let prefix: Vec<String> = std::env::var("SOAK_DAEMON_PREFIX")
+        .map(|p| p.split_whitespace().map(str::to_string).collect())
+        .unwrap_or_default();
+    let daemon = app.start_daemon_in(&prefix, &[], None).await;
     let pid = daemon.child.id();
     let http = reqwest::Client::builder()
         .timeout(REQUEST_LIMIT)
