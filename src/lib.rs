@@ -12,7 +12,8 @@
 //! - [`report`]: the run's record, rendered for people, machines and auditors.
 //! - [`alert`]: who hears about a run, and delivery through one file per channel.
 //!
-//! `pipeline` is one run through those stages. Beside them: [`store`]
+//! `pipeline` is one run through those stages, and the drill (`pipeline::drill`), which
+//! verifies broken copies of a good dump the same way to measure the checks. Beside them: [`store`]
 //! keeps run history, kept restores and alert deliveries in SQLite;
 //! `daemon` runs jobs on their schedules, serves kept restores on stable
 //! endpoints, watches freshness and keeps kept restores running; `http`

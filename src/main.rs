@@ -73,6 +73,26 @@ enum Command {
         #[arg(long)]
         no_alerts: bool,
     },
+    /// Would the job's checks notice a broken backup? Makes mutants of the
+    /// job's newest good dump (cut, a table missing, data dropped, halved,
+    /// timestamps moved back, a column emptied, schema only, an identical
+    /// copy), verifies each as the job would, and reports which were caught,
+    /// the mutation score and an assertion for each that was not. Records
+    /// nothing, alerts no one, keeps nothing. Exit 0: all caught; 1: some
+    /// passed; 2: wrong command or config, or a physical job; 3: the checker
+    /// could not run; 4: the newest dump does not pass.
+    Drill {
+        /// The job to drill.
+        job: String,
+        #[command(flatten)]
+        config: ConfigFile,
+        /// Print the report as JSON (docs/drill-report.schema.json).
+        #[arg(long)]
+        json: bool,
+        /// Make and verify at most this many mutants (default: all, 13).
+        #[arg(long, value_name = "N")]
+        max_mutants: Option<usize>,
+    },
     /// Prints the evidence report of a run (from history; works beside a running daemon).
     Report {
         /// The run's id, as `run` and the status page show it.
@@ -245,6 +265,19 @@ async fn execute(command: Command) -> Result<Outcome, CliError> {
                 no_alerts,
             };
             cli::run(&config.path, &args).await
+        }
+        Command::Drill {
+            job,
+            config,
+            json,
+            max_mutants,
+        } => {
+            let args = cli::DrillArgs {
+                job,
+                json,
+                max_mutants,
+            };
+            cli::drill(&config.path, &args).await
         }
         Command::Report {
             run_id,

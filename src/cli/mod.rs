@@ -6,7 +6,8 @@
 //! - 0: everything checked passed;
 //! - 1: a backup failed its checks;
 //! - 2: the config or the command line is wrong (an unknown job, run or channel);
-//! - 3: the checker itself could not run (Docker, the history, the daemon).
+//! - 3: the checker itself could not run (Docker, the history, the daemon);
+//! - 4: (`drill`) the newest dump does not pass, so there is nothing good to mutate.
 //!
 //! The commands print their results on stdout; errors are printed once, by
 //! `main`, through [`CliError::eprint`].
@@ -18,6 +19,7 @@ mod clean;
 mod connect;
 mod daemon;
 mod daemon_api;
+mod drill;
 mod report;
 mod run;
 mod validate;
@@ -29,6 +31,7 @@ pub use clean::clean;
 pub use connect::connect;
 pub use daemon::daemon;
 pub use daemon_api::{reload, status, trigger};
+pub use drill::{DrillArgs, EXIT_NO_GOOD_DUMP, drill};
 pub use report::report;
 pub use run::{RunArgs, run};
 pub use validate::{schema, validate};
@@ -158,6 +161,9 @@ pub enum CliError {
     RunLost { run_id: String, job: String },
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
+    /// A drill that could not report a score.
+    #[error("{0}")]
+    Drill(crate::pipeline::drill::DrillError),
 }
 
 impl CliError {
@@ -172,6 +178,7 @@ impl CliError {
             | Self::AckRefused(_)
             | Self::NothingKept { .. } => EXIT_CONFIG,
             Self::DaemonApi(e) if e.is_rejected_request() => EXIT_CONFIG,
+            Self::Drill(e) => drill::exit_code(e),
             Self::History(_)
             | Self::Setup(_)
             | Self::Listen { .. }

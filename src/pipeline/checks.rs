@@ -90,6 +90,8 @@ pub(super) struct Checked {
 
 /// Everything [`check`] looks at.
 pub(super) struct CheckInput<'a> {
+    /// Compared with this instead of the job's last good baseline (a drill).
+    pub baseline: Option<&'a Baseline>,
     pub store: &'a Store,
     pub job: &'a Job,
     pub engine: &'a dyn Engine,
@@ -191,7 +193,11 @@ async fn baseline_for(
     input: &CheckInput<'_>,
     tables: &BTreeMap<String, i64>,
 ) -> Result<(Option<Baseline>, Option<String>), Stop> {
-    let Some(mut base) = input.store.baseline(&input.job.name).await? else {
+    let stored = match input.baseline {
+        Some(given) => Some(given.clone()),
+        None => input.store.baseline(&input.job.name).await?,
+    };
+    let Some(mut base) = stored else {
         return Ok((None, None));
     };
     // MySQL names tables `database.table`: a baseline in another database
@@ -213,6 +219,9 @@ async fn baseline_for(
         );
         base.tables = t;
         base.objects = objects.map(|_| o);
+    }
+    if input.baseline.is_some() {
+        return Ok((Some(base), None));
     }
     let system = input.engine.system_databases();
     let own = |dbs: &[String]| -> Vec<String> {

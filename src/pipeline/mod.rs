@@ -9,6 +9,7 @@
 //! - `trends`: warnings that do not fail a passing run.
 
 mod checks;
+pub(crate) mod drill;
 mod inputs;
 mod run;
 mod stop;
@@ -175,6 +176,7 @@ pub async fn run_once(ctx: &Context, job: &Job, request: &RunRequest) -> RunRepo
         previous: None,
         current: None,
         identical_to: None,
+        drill: None,
     };
     async {
         tracing::info!(trigger = request.trigger.as_str(), "run started");

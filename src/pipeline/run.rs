@@ -19,6 +19,7 @@ use rand::distr::Alphanumeric;
 use super::checks::{self, CheckInput, checked_database};
 use super::stop::{Blame, Done, Stop, same_dump};
 use super::{Context, RunRequest};
+use crate::assert::Baseline;
 use crate::config::{Job, KeepSettings};
 use crate::report::{DumpReport, LoadReport, PhaseTime, RunReport, Warning};
 use crate::restore::Candidate;
@@ -57,11 +58,31 @@ pub(super) struct Run<'a> {
     /// The phase going on and when it began: a run stopped in it records
     /// it as far as it got.
     pub current: Option<(Phase, chrono::DateTime<Utc>)>,
+    /// Set for a drill's verification (`pipeline/drill.rs`): nothing is
+    /// kept, nothing made servable. History and alerts are not this value's
+    /// business: only [`super::run_once`] records and alerts.
+    pub drill: Option<DrillMode>,
+}
+
+/// How a drill's verification differs from a run's.
+#[derive(Default)]
+pub(super) struct DrillMode {
+    /// Compared with this instead of the job's last good baseline.
+    pub baseline: Option<Baseline>,
+    /// The dump taken as the last verified one, instead of the history's.
+    pub previous: Option<VerifiedDump>,
+    /// Hand the passing candidate back ([`DrillMode::held`]) instead of
+    /// removing it: the drill makes its mutants from it.
+    pub hold: bool,
+    /// The passing candidate, and how to log in to the checked database.
+    pub held: Option<(Launched, Credentials)>,
+    /// The dump the verification found.
+    pub found: Option<Dump>,
 }
 
 /// The candidate container, how it was made and how to log in.
-struct Launched {
-    candidate: Candidate,
+pub(super) struct Launched {
+    pub candidate: Candidate,
     spec: ContainerSpec,
     creds: Credentials,
     /// The ready data directory the candidate started from.
@@ -72,6 +93,9 @@ impl<'a> Run<'a> {
     /// The stages in order; `Err` is where and why the run stopped.
     pub(super) async fn verify(&mut self) -> Result<Done, Stop> {
         let dump = self.find().await?;
+        if let Some(drill) = self.drill.as_mut() {
+            drill.found = Some(dump.clone());
+        }
         if let Some(done) = self.skip_if_unchanged(&dump).await? {
             return done;
         }
@@ -202,6 +226,12 @@ impl<'a> Run<'a> {
         // Another dump with the same bytes is news; the same one read again
         // (`trigger`, `run`) is not.
         self.previous = last.clone().filter(|l| !same_place(l, dump));
+        if let Some(drill) = &self.drill {
+            // A drill restores whatever it is given, and says "identical"
+            // only of the dump it names.
+            self.previous = drill.previous.clone();
+            return Ok(None);
+        }
         // A physical backup's recovery reaches further as WAL is archived,
         // whether or not the base backup changed: it is always recovered.
         if !self.request.trigger.skips_unchanged() || self.job.physical.is_some() {
@@ -412,7 +442,9 @@ impl<'a> Run<'a> {
         };
         let names = (checked_as.as_deref(), renamed_from);
         self.check(l, &creds, dump, load_duration, names).await?;
-        if let Some(keep) = &self.job.keep {
+        if let Some(keep) = &self.job.keep
+            && self.drill.is_none()
+        {
             self.make_servable(keep, l, &creds).await?;
         }
         Ok(creds)
@@ -793,7 +825,9 @@ impl<'a> Run<'a> {
             .as_ref()
             .map(|d| d.databases.clone())
             .unwrap_or_default();
+        let drilled_baseline = self.drill.as_ref().and_then(|d| d.baseline.clone());
         let input = CheckInput {
+            baseline: drilled_baseline.as_ref(),
             store: &self.ctx.store,
             job: self.job,
             engine: self.engine,
@@ -865,6 +899,15 @@ impl<'a> Run<'a> {
     /// when the job keeps none.
     async fn keep(&mut self, l: Launched, creds: Credentials) -> Result<Done, Stop> {
         let (ctx, job) = (self.ctx, self.job);
+        // A drill's candidate never becomes the kept restore.
+        if let Some(drill) = self.drill.as_mut() {
+            if drill.hold {
+                drill.held = Some((l, creds));
+            } else {
+                l.candidate.remove().await;
+            }
+            return Ok(Done::Verified);
+        }
         if job.keep.is_none() {
             l.candidate.remove().await;
             return Ok(Done::Verified);

@@ -3,6 +3,7 @@
 //! `evidence` for auditors, and `stored` is a run as history gives it back.
 //! Who hears about a run is `crate::alert`'s business.
 
+pub mod drill;
 pub mod evidence;
 pub mod json;
 pub mod stored;

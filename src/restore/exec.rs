@@ -250,3 +250,61 @@ impl Tail {
         self.lines.into()
     }
 }
+
+/// What [`exec_to_file`] wrote.
+#[derive(Debug)]
+pub struct Written {
+    pub exit_code: i64,
+    /// The last lines of its stderr.
+    pub stderr_tail: Vec<String>,
+    /// Stdout went past the limit: the file holds its first `limit` bytes
+    /// and the command was left to finish unread.
+    pub over_limit: bool,
+}
+
+/// Runs `cmd` in the container and streams its stdout into `file`, at most
+/// `limit` bytes; its stderr is kept as a tail.
+pub async fn exec_to_file(
+    docker: &Docker,
+    id: &str,
+    cmd: Vec<String>,
+    env: Vec<String>,
+    file: &mut tokio::fs::File,
+    limit: u64,
+) -> Result<Written, RestoreError> {
+    let (exec_id, mut output, mut input) = start_attached(docker, id, cmd, env, false).await?;
+    let _ = input.shutdown().await;
+    let mut tail = Tail::default();
+    let (mut bytes, mut over_limit) = (0u64, false);
+    while let Some(item) = output.next().await {
+        match item {
+            Ok(bollard::container::LogOutput::StdOut { message }) => {
+                if bytes + message.len() as u64 > limit {
+                    over_limit = true;
+                    break;
+                }
+                file.write_all(&message).await.map_err(|e| {
+                    RestoreError::Unexpected(format!("cannot write the command's output: {e}"))
+                })?;
+                bytes += message.len() as u64;
+            }
+            Ok(other) => tail.push(&other.into_bytes()),
+            Err(e) => tail.push(format!("(output stream error: {e})\n").as_bytes()),
+        }
+    }
+    file.flush()
+        .await
+        .map_err(|e| RestoreError::Unexpected(format!("cannot write the command's output: {e}")))?;
+    // A command whose output is no longer read may not exit: it is not
+    // waited for (the candidate's removal ends it).
+    let exit_code = if over_limit {
+        -1
+    } else {
+        exit_code(docker, &exec_id).await?
+    };
+    Ok(Written {
+        exit_code,
+        stderr_tail: tail.finish(),
+        over_limit,
+    })
+}

@@ -100,6 +100,19 @@ impl Runtime {
         exec::exec(&self.docker, id, cmd, env, stdin).await
     }
 
+    /// Runs `cmd` in the container and streams its stdout into `file`, at
+    /// most `limit` bytes.
+    pub async fn exec_to_file(
+        &self,
+        id: &str,
+        cmd: Vec<String>,
+        env: Vec<String>,
+        file: &mut tokio::fs::File,
+        limit: u64,
+    ) -> Result<exec::Written, RestoreError> {
+        exec::exec_to_file(&self.docker, id, cmd, env, file, limit).await
+    }
+
     /// Removes a database container with its relay, network and `volume`.
     pub async fn remove(&self, container: &str, volume: Option<&str>) {
         container::remove(&self.docker, container, volume).await
