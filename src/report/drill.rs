@@ -131,7 +131,7 @@ pub fn render(r: &DrillReport) -> String {
         out.push_str(&format!("          {:width$}  made by: {}\n", "", m.how));
         if let Some(s) = &m.suggestion {
             let line = match s.under.as_str() {
-                "assertions" => format!("assertions:  - {}", s.yaml),
+                "assertions" => format!("- {}   (under the job's assertions:)", s.yaml),
                 other => format!("{other}: {}", s.yaml),
             };
             out.push_str(&format!(
