@@ -54,7 +54,12 @@ pub struct App {
 
 impl App {
     pub fn new(name: &str) -> Self {
-        let tag = format!("t{}-{}", std::process::id(), name);
+        // The number keeps one app's tag from being the start of another's
+        // (`barman` and `barman-bz2`): what a test lists or removes by its
+        // tag is then its own, even while another test of the binary runs.
+        static APPS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = APPS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tag = format!("t{}n{n}-{name}", std::process::id());
         Self {
             dir: tempfile::tempdir().expect("tempdir"),
             tag,
