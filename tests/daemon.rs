@@ -142,6 +142,103 @@ async fn runs_on_schedule_then_records_an_unchanged_dump_and_runs_when_triggered
     assert!(app.containers(&docker).await.is_empty());
 }
 
+/// A test image under `name`, removed when dropped.
+struct TestImage(String);
+
+impl TestImage {
+    /// Builds `name` from the PostgreSQL image with label `build`: each
+    /// build has another image id under the same name.
+    fn build(&self, build: &str) {
+        use std::io::Write;
+        let mut child = std::process::Command::new("docker")
+            .args(["build", "-q", "-t", &self.0, "-"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("docker build");
+        let dockerfile = format!("FROM {PG_IMAGE}\nLABEL restoredrill.test.build={build}\n");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(dockerfile.as_bytes())
+            .unwrap();
+        assert!(child.wait().unwrap().success(), "docker build {}", self.0);
+    }
+}
+
+impl Drop for TestImage {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("docker")
+            .args(["rmi", "-f", &self.0])
+            .output();
+    }
+}
+
+/// An image rebuilt under the same name (another server version, another
+/// entrypoint) may restore the same dump differently: the next scheduled
+/// run restores the dump again instead of calling it unchanged.
+#[tokio::test]
+async fn an_image_rebuilt_under_the_same_name_restores_the_unchanged_dump_again() {
+    let docker = require_docker().await;
+    let app = App::new("rebuilt");
+    let image = TestImage(format!(
+        "restoredrill-test/{}:15",
+        app.tag.to_ascii_lowercase()
+    ));
+    image.build("1");
+    place(
+        &fixture("postgres/shop.sql.gz"),
+        &app.path("dumps-a"),
+        "shop.sql.gz",
+        fixture_day(),
+    );
+    let job_yaml = pg_job(
+        &app,
+        "a",
+        "    schedule: \"*/3 * * * * *\"\n    keep: false\n",
+    )
+    .replace(PG_IMAGE, &image.0);
+    app.write_daemon_config(0, &job_yaml);
+    let mut daemon = app.start_daemon().await;
+    let job = app.job_name("a");
+    let runs = daemon
+        .wait_for_runs(&job, "unchanged", 1, Duration::from_secs(90))
+        .await;
+    let passes = |runs: &[Value]| runs.iter().filter(|r| r["verdict"] == "pass").count();
+    assert_eq!(passes(&runs), 1, "verified once, then unchanged: {runs:#?}");
+
+    image.build("2");
+    let rebuilt = chrono::Utc::now();
+    let after = |r: &Value| {
+        r["started_at"]
+            .as_str()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .is_some_and(|t| t > rebuilt)
+    };
+    let runs = daemon
+        .until(
+            "a pass of the same dump in the rebuilt image",
+            Duration::from_secs(120),
+            || async {
+                let runs = daemon.runs(&job).await;
+                runs.iter()
+                    .any(|r| after(r) && r["verdict"] == "pass")
+                    .then_some(runs)
+            },
+        )
+        .await;
+    // (A run due while the rebuilt image's restore went on is `skipped`.)
+    assert!(
+        runs.iter()
+            .all(|r| r["verdict"] != "fail" && r["verdict"] != "error"),
+        "{runs:#?}"
+    );
+    daemon.signal("TERM");
+    assert!(daemon.wait_exit(Duration::from_secs(30)).is_some());
+    assert!(app.containers(&docker).await.is_empty());
+}
+
 #[tokio::test]
 async fn a_trigger_while_the_jobs_run_goes_queues_a_run_of_its_own_after_it() {
     let docker = require_docker().await;

@@ -1,9 +1,10 @@
 //! What a verdict depends on besides the dump: the job's checks as
-//! configured and the contents of the files they read (`restore.globals`,
-//! the decryption keys). Their fingerprint decides whether a scheduled run
-//! may skip an unchanged dump: a globals file that lost a role, or a key
-//! that no longer opens the backups, is verified again, as a run someone
-//! asked for would be.
+//! configured, the image the restore runs in (by id: an image rebuilt under
+//! the same name may restore differently) and the contents of the files the
+//! checks read (`restore.globals`, the decryption keys). Their fingerprint
+//! decides whether a scheduled run may skip an unchanged dump: a new image,
+//! a globals file that lost a role, or a key that no longer opens the
+//! backups, is verified again, as a run someone asked for would be.
 
 use std::path::{Path, PathBuf};
 
@@ -17,19 +18,18 @@ const MAX_FILE: u64 = 16 * 1024 * 1024;
 /// The most files of a keyring folder read into the fingerprint.
 const MAX_FILES: usize = 1000;
 
-/// The fingerprint of `job`'s checks and the files they read. A job that
-/// reads no file keeps [`Job::checks_fingerprint`], so history recorded
-/// before files counted still matches.
-pub(super) async fn fingerprint(job: &Job) -> String {
+/// The fingerprint of `job`'s checks, of its image's id (`None`: absent,
+/// which matches no id) and of the files the checks read.
+pub(super) async fn fingerprint(job: &Job, image_id: Option<&str>) -> String {
     let checks = job.checks_fingerprint();
     let files = files_read(job);
-    if files.is_empty() {
-        return checks;
-    }
     let files = tokio::task::spawn_blocking(move || digest_files(&files))
         .await
         .unwrap_or_else(|e| format!("reading the files panicked: {e}"));
-    hex::encode(Sha256::digest(format!("{checks}|{files}").as_bytes()))
+    let image = image_id.unwrap_or("no image");
+    hex::encode(Sha256::digest(
+        format!("{checks}|image {image}|{files}").as_bytes(),
+    ))
 }
 
 /// The files and folders `job`'s checks read besides the dump.
@@ -115,29 +115,43 @@ mod tests {
         job
     }
 
+    const IMAGE: Option<&str> = Some("sha256:0a1b");
+
     #[tokio::test]
-    async fn a_changed_globals_file_changes_the_fingerprint_and_no_file_keeps_the_checks_one() {
+    async fn a_changed_globals_file_changes_the_fingerprint() {
         let dir = tempfile::tempdir().unwrap();
         let globals = dir.path().join("globals.sql");
         std::fs::write(&globals, "CREATE ROLE app_rw;\n").unwrap();
         let bare = job_with_globals(None);
-        assert_eq!(fingerprint(&bare).await, bare.checks_fingerprint());
-
         let job = job_with_globals(Some(&globals));
-        let first = fingerprint(&job).await;
-        assert_ne!(first, job.checks_fingerprint());
+        let first = fingerprint(&job, IMAGE).await;
+        assert_ne!(first, fingerprint(&bare, IMAGE).await);
         assert_eq!(
-            fingerprint(&job).await,
+            fingerprint(&job, IMAGE).await,
             first,
             "the same file, the same print"
         );
         std::fs::write(&globals, "CREATE ROLE app;\n").unwrap();
-        let changed = fingerprint(&job).await;
+        let changed = fingerprint(&job, IMAGE).await;
         assert_ne!(changed, first, "a changed file is checked again");
         std::fs::remove_file(&globals).unwrap();
-        let gone = fingerprint(&job).await;
+        let gone = fingerprint(&job, IMAGE).await;
         assert_ne!(gone, changed, "a missing file is checked again");
         assert_ne!(gone, first);
+    }
+
+    #[tokio::test]
+    async fn another_image_id_or_none_changes_the_fingerprint() {
+        let job = job_with_globals(None);
+        let first = fingerprint(&job, IMAGE).await;
+        assert_eq!(fingerprint(&job, IMAGE).await, first);
+        assert_ne!(
+            fingerprint(&job, Some("sha256:ffff")).await,
+            first,
+            "an image rebuilt under the same name"
+        );
+        assert_ne!(fingerprint(&job, None).await, first, "an absent image");
+        assert_ne!(first, job.checks_fingerprint());
     }
 
     #[tokio::test]
@@ -153,8 +167,8 @@ mod tests {
             secret_key: None,
             passphrase: None,
         });
-        let first = fingerprint(&job).await;
+        let first = fingerprint(&job, IMAGE).await;
         std::fs::write(home.join("private-keys-v1.d/A.key"), b"two").unwrap();
-        assert_ne!(fingerprint(&job).await, first);
+        assert_ne!(fingerprint(&job, IMAGE).await, first);
     }
 }

@@ -163,7 +163,8 @@ pub async fn run_once(ctx: &Context, job: &Job, request: &RunRequest) -> RunRepo
         started_at,
     );
     let mut report = report;
-    report.checks_fingerprint = Some(inputs::fingerprint(job).await);
+    let image_id = ctx.runtime.image_id(&job.image).await;
+    report.checks_fingerprint = Some(inputs::fingerprint(job, image_id.as_deref()).await);
     let mut run = Run {
         ctx,
         job,

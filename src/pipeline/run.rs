@@ -241,7 +241,8 @@ impl<'a> Run<'a> {
             return Ok(None);
         };
         // A job that checks differently now (an assertion added or
-        // tightened, another image) could reach another verdict.
+        // tightened, another image or the same one rebuilt, a changed
+        // globals file or key) could reach another verdict.
         if !same_place(&last, dump) || last.checks_fingerprint != self.report.checks_fingerprint {
             return Ok(None);
         }

@@ -58,7 +58,9 @@ pub struct RunReport {
     /// full disk): the verdict stands and was alerted, but nothing shows it.
     #[serde(skip)]
     pub unrecorded: Option<String>,
-    /// How the job checks dumps, as a hash ([`crate::config::Job::checks_fingerprint`]).
+    /// How the job checks dumps, as a hash of its checks
+    /// ([`crate::config::Job::checks_fingerprint`]), its image's id and the
+    /// files the checks read.
     #[serde(skip)]
     pub checks_fingerprint: Option<String>,
 }

@@ -62,6 +62,17 @@ impl Runtime {
         docker::ensure_image(&self.docker, image).await
     }
 
+    /// The id of `image` as the engine has it now; `None` when it is absent
+    /// or the engine does not say (a rebuilt image under the same name has
+    /// another id).
+    pub async fn image_id(&self, image: &str) -> Option<String> {
+        let limit = Duration::from_secs(10);
+        match tokio::time::timeout(limit, self.docker.inspect_image(image)).await {
+            Ok(Ok(info)) => info.id,
+            _ => None,
+        }
+    }
+
     /// Creates and starts a sandboxed container from `spec`; nothing is left
     /// behind on failure.
     pub async fn launch(&self, spec: &ContainerSpec) -> Result<Candidate, RestoreError> {
