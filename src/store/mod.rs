@@ -240,6 +240,43 @@ impl Store {
         };
         let run_id: RunId = row.try_get("id")?;
         let verdict: RunState = row.try_get("verdict")?;
+        self.baseline_of(run_id, !verdict.is(Verdict::Pass))
+            .await
+            .map(Some)
+    }
+
+    /// The job's baseline not counting the runs that read the dump being
+    /// verified (`read` says which): what a dump the job already verified
+    /// is compared with when it is verified again as if new (a drill), so
+    /// that `growth` looks at the backup before it, not at itself.
+    pub async fn baseline_before(
+        &self,
+        job: &str,
+        read: impl Fn(&VerifiedDump) -> bool,
+    ) -> Result<Option<Baseline>, StoreError> {
+        let runs: Vec<VerifiedDump> = sqlx::query_as(
+            "SELECT id AS run_id, verdict, COALESCE(dump_size, 0) AS size, \
+             COALESCE(dump_sha256, '') AS sha256, reason, dump_path AS location, \
+             dump_version AS version, dump_modified_at AS modified_at, checks_fingerprint, \
+             id IN (SELECT run_id FROM baseline_accepts) AS accepted FROM runs \
+             WHERE job = ? AND (verdict = ? OR id IN (SELECT run_id FROM baseline_accepts)) \
+             ORDER BY started_at DESC LIMIT 200",
+        )
+        .bind(job)
+        .bind(Verdict::Pass)
+        .fetch_all(&self.pool)
+        .await?;
+        match runs.into_iter().find(|r| !read(r)) {
+            Some(r) => {
+                let accepted = r.verdict != Verdict::Pass;
+                self.baseline_of(r.run_id, accepted).await.map(Some)
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// The tables and schema objects run `run_id` recorded.
+    async fn baseline_of(&self, run_id: RunId, accepted: bool) -> Result<Baseline, StoreError> {
         let rows = sqlx::query("SELECT table_name, row_count FROM table_rows WHERE run_id = ?")
             .bind(&run_id)
             .fetch_all(&self.pool)
@@ -261,14 +298,14 @@ impl Store {
                 ))
             })
             .collect::<Result<_, sqlx::Error>>()?;
-        Ok(Some(Baseline {
+        Ok(Baseline {
             run_id,
             tables,
             // Every restore with a table has at least that object; none
             // recorded means the run predates their recording.
             objects: (!objects.is_empty()).then_some(objects),
-            accepted: !verdict.is(Verdict::Pass),
-        }))
+            accepted,
+        })
     }
 
     /// Makes `run_id` its job's baseline: its tables and schema objects are

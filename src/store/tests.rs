@@ -96,6 +96,42 @@ async fn the_baseline_is_the_last_pass_until_a_later_run_is_accepted() {
 }
 
 #[tokio::test]
+async fn the_baseline_before_a_dump_skips_every_run_that_read_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).await.unwrap();
+    record(
+        &store,
+        &report("r1", 0, Verdict::Pass, &[("public.orders", 10)]),
+    )
+    .await;
+    // The newest dump (sha-r2), verified twice (a schedule and a trigger).
+    let mut again = report("r3", 2, Verdict::Pass, &[("public.orders", 12)]);
+    again.dump.as_mut().unwrap().sha256 = Some("sha-r2".into());
+    record(
+        &store,
+        &report("r2", 1, Verdict::Pass, &[("public.orders", 12)]),
+    )
+    .await;
+    record(&store, &again).await;
+    let newest = |v: &VerifiedDump| v.sha256 == "sha-r2";
+    let b = store
+        .baseline_before("shop", newest)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((b.run_id.as_str(), b.tables["public.orders"]), ("r1", 10));
+    assert_eq!(store.baseline("shop").await.unwrap().unwrap().run_id, "r3");
+    assert!(
+        store
+            .baseline_before("shop", |_| true)
+            .await
+            .unwrap()
+            .is_none(),
+        "every good run read it: no baseline, as for the first run"
+    );
+}
+
+#[tokio::test]
 async fn accept_refuses_unknown_runs_and_runs_that_restored_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).await.unwrap();

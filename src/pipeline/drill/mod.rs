@@ -237,7 +237,10 @@ pub async fn drill(
                 previous: previous_of(&original),
                 ..DrillMode::default()
             },
-            _ => DrillMode::default(),
+            _ => DrillMode {
+                baseline_before: Some(found.clone()),
+                ..DrillMode::default()
+            },
         };
         tracing::info!(mutant = %m.name, "verifying a mutant as the job would");
         let (report, _) = verify(ctx, job, &source, mode, cancel).await;
