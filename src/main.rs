@@ -201,6 +201,9 @@ enum Command {
     },
 }
 
+/// The stack of each of the runtime's worker threads.
+const WORKER_STACK: usize = 8 * 1024 * 1024;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // Made from the CLI's own definition, so they never fall behind it.
@@ -221,7 +224,12 @@ fn main() -> ExitCode {
     // One TLS crypto provider for every client (alerts over HTTPS and SMTP).
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     telemetry::init(matches!(cli.log_format, LogFormat::Json), cli.verbose);
-    let outcome = tokio::runtime::Runtime::new()
+    let outcome = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        // A drill nests a whole run's verification in its own; the default
+        // 2 MiB of a worker thread is not enough for the daemon's drills.
+        .thread_stack_size(WORKER_STACK)
+        .build()
         .map_err(CliError::Runtime)
         .and_then(|runtime| runtime.block_on(execute(cli.command)));
     match outcome {

@@ -312,3 +312,105 @@ async fn a_drill_needs_a_good_backup() {
     let out = app.run(&["drill", "no-such-job"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// The daemon drills a job on its `drill:` schedule. The job asserts growth
+/// and has already verified the dump the drill takes: the drill compares it
+/// with the good run before it, as the job did when it was new, and gives a
+/// score. The score and the uncaught mutants show in the API, on the job and
+/// status pages and in `/metrics`; the drill records no run and leaves the
+/// kept restore alone; stopping the daemon mid-drill leaves nothing behind.
+#[tokio::test]
+async fn the_daemon_drills_on_schedule_a_dump_its_job_already_verified() {
+    let docker = require_docker().await;
+    let app = App::new("drill-daemon");
+    let day = Duration::from_secs(86400);
+    place(
+        &fixture("postgres/shop.sql"),
+        &app.path("dumps"),
+        "shop-1.sql",
+        fixture_day() - day,
+    );
+    let dumps = app.path("dumps");
+    let job_yaml = |drill: &str| {
+        format!(
+            "  - name: JOB(g)\n    engine: postgres\n    image: {PG_IMAGE}\n    source: {{ type: local, settle: 0s, path: {} }}\n    database: shop\n    keep: true\n{drill}    assertions:\n      - tables_exist: [customers, orders]\n      - growth: {{ table: orders, min_new_rows: 1 }}\n",
+            dumps.display()
+        )
+    };
+    app.write_daemon_config(0, &job_yaml(""));
+    let mut daemon = app.start_daemon().await;
+    let job = app.job_name("g");
+    daemon.run_and_wait(&job, "pass", 1).await;
+    place(
+        &fixture("postgres/shop-grown.sql"),
+        &app.path("dumps"),
+        "shop-2.sql",
+        fixture_day(),
+    );
+    daemon.run_and_wait(&job, "pass", 2).await;
+    let history = history_count(&app).await;
+    let kept = kept_container(&app).await;
+    assert!(daemon.job(&job).await["last_drill"].is_null());
+
+    app.write_daemon_config(
+        0,
+        &job_yaml("    drill: { schedule: \"*/2 * * * * *\", max_mutants: 7 }\n"),
+    );
+    let out = app.run(&["reload"]);
+    assert!(out.status.success(), "{out:?}");
+    let status = daemon
+        .until(
+            "the first drill's score",
+            Duration::from_secs(300),
+            || async {
+                let j = daemon.job(&job).await;
+                (!j["last_drill"].is_null()).then_some(j)
+            },
+        )
+        .await;
+    let d = &status["last_drill"];
+    assert!(
+        d["error"].is_null(),
+        "the drill compared the dump with itself: {d:#}"
+    );
+    assert_eq!(d["trigger"], "schedule");
+    assert_eq!(d["made"], 7, "{d:#}");
+    assert_eq!(status["drill_schedule"], "*/2 * * * * *");
+    let uncaught: Vec<&str> = d["uncaught"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    for missed in ["timestamps-30-days-back", "column-all-null"] {
+        assert!(uncaught.contains(&missed), "{missed}: {d:#}");
+    }
+    assert!(
+        !uncaught.contains(&"identical-copy"),
+        "growth catches the identical copy: {d:#}"
+    );
+    let caught = d["caught"].as_u64().unwrap();
+    assert_eq!(caught as usize + uncaught.len(), 7, "{d:#}");
+
+    let (code, page) = daemon.get_text(&format!("/jobs/{job}")).await;
+    assert_eq!(code, 200);
+    assert!(page.contains("id=\"drill\""), "{page}");
+    assert!(page.contains(&format!("{caught}/7 (")), "{page}");
+    assert!(page.contains("freshness: { table: orders"), "{page}");
+    let (_, front) = daemon.get_text("/").await;
+    assert!(front.contains(&format!("drill</a> {caught}/7")), "{front}");
+    let (_, metrics) = daemon.get_text("/metrics").await;
+    let score = format!("restoredrill_job_drill_score{{job_name=\"{job}\"}} ");
+    assert!(metrics.contains(&score), "{metrics}");
+
+    assert_eq!(history_count(&app).await, history, "a drill records no run");
+    assert_eq!(kept_container(&app).await, kept);
+    // Drills come every 2 s: the daemon stops in the middle of one.
+    daemon.signal("TERM");
+    assert!(daemon.wait_exit(Duration::from_secs(40)).is_some());
+    let left = app.containers(&docker).await;
+    assert!(
+        left.iter().all(|(_, role)| role == "kept") && left.len() == 1,
+        "{left:?}"
+    );
+}

@@ -1,8 +1,8 @@
 //! `drill JOB`: would the job's checks notice the ways backups break? Runs
 //! the drill (`pipeline::drill`) of one job in the foreground and prints
 //! its report, for people or as JSON (`docs/drill-report.schema.json`).
-//! A drill records nothing in the history, sends no alert and leaves the
-//! kept restore alone; Ctrl-C stops it and removes its containers.
+//! A drill records no run (only its score, for the job page and
+//! `/metrics`), sends no alert and leaves the kept restore alone; Ctrl-C stops it and removes its containers.
 //!
 //! Exit codes: 0 every mutant was caught; 1 some mutant passed; 2 the
 //! command line or config is wrong (or the job is a physical one); 3 the
@@ -17,6 +17,7 @@ use super::{CliError, Outcome, load};
 use crate::pipeline::Context;
 use crate::pipeline::drill::{self, DrillError, DrillOptions};
 use crate::report::drill::{DrillReport, MutantOutcome, render};
+use crate::vocab::Trigger;
 
 /// Exit code: the newest dump does not pass; a drill needs a good backup.
 pub const EXIT_NO_GOOD_DUMP: u8 = 4;
@@ -44,9 +45,25 @@ pub async fn drill(path: &Path, args: &DrillArgs) -> Result<Outcome, CliError> {
     let options = DrillOptions {
         max_mutants: args.max_mutants,
     };
-    let report = drill::drill(&ctx, job, &options, &cancel)
-        .await
-        .map_err(CliError::Drill)?;
+    let started_at = chrono::Utc::now();
+    let drilled = drill::drill(&ctx, job, &options, &cancel).await;
+    // Kept for the job page and `/metrics`; an interrupted drill says nothing.
+    let recorded = match &drilled {
+        Ok(report) => Some(Ok(report)),
+        Err(DrillError::Interrupted | DrillError::Physical(_)) => None,
+        Err(e) => Some(Err(e.to_string())),
+    };
+    if let Some(recorded) = recorded {
+        let recorded = recorded.as_ref().map(|r| *r).map_err(String::as_str);
+        if let Err(e) = ctx
+            .store
+            .record_drill(&job.name, Trigger::Cli, started_at, recorded)
+            .await
+        {
+            eprintln!("warning: could not record the drill in history: {e}");
+        }
+    }
+    let report = drilled.map_err(CliError::Drill)?;
     if args.json {
         println!(
             "{}",

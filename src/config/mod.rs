@@ -33,7 +33,7 @@ pub use source::{CommandSpec, DecryptSpec, HttpSpec, Integrity, S3Spec, SftpSpec
 use crate::assert::Assertion;
 use crate::assert::baseline::{BaselineRules, TableRule, check_pattern};
 use errors::Problems;
-use raw::{RawConfig, RawJob};
+use raw::{RawConfig, RawDrill, RawJob};
 
 /// A checked config.
 #[derive(Debug, Clone)]
@@ -123,7 +123,20 @@ pub struct Job {
     pub baseline: BaselineRules,
     /// `Some`: the backups are base backups recovered with their WAL.
     pub physical: Option<Physical>,
+    /// `Some`: the daemon drills the job's checks on this schedule.
+    pub drill: Option<DrillSchedule>,
 }
+
+/// When the daemon runs the job's assertion-strength drill, and how big.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DrillSchedule {
+    pub schedule: Schedule,
+    /// At most this many mutants; all when `None`.
+    pub max_mutants: Option<usize>,
+}
+
+/// The most mutants a drill makes (`drill.max_mutants`, `--max-mutants`).
+pub const MAX_MUTANTS: u64 = 13;
 
 /// How the last passing restore is kept and served.
 #[derive(Debug, Clone, PartialEq)]
@@ -663,6 +676,12 @@ impl Validator<'_> {
             _ => None,
         };
         let assertions = self.assertions(&name, raw.assertions, engine);
+        let drill = self.drill(
+            raw.drill.as_ref(),
+            raw.timezone.as_ref(),
+            &raw.name,
+            &physical,
+        );
         if self.problems.list.len() > before {
             return None;
         }
@@ -687,6 +706,62 @@ impl Validator<'_> {
             trend,
             baseline,
             physical,
+            drill,
+        })
+    }
+
+    /// `drill:`: a cron schedule (in the job's time zone) and at most how
+    /// many mutants; physical jobs have no drill yet.
+    fn drill(
+        &mut self,
+        raw: Option<&RawDrill>,
+        timezone: Option<&Spanned<String>>,
+        name: &Spanned<String>,
+        physical: &Option<Physical>,
+    ) -> Option<DrillSchedule> {
+        let raw = raw?;
+        let Some(expr) = &raw.schedule else {
+            self.problems.at(
+                name.referenced,
+                format!(
+                    "job `{}` has `drill:` without `schedule:`; give one, e.g. `drill: {{ schedule: \"0 4 * * 0\" }}` (Sundays at 04:00)",
+                    name.value
+                ),
+            );
+            return None;
+        };
+        if self.text(expr).trim() == ON_ARRIVAL {
+            self.problems.at(
+                expr.referenced,
+                "a drill runs on a cron schedule, not on arrival: give a crontab expression, e.g. `0 4 * * 0`",
+            );
+            return None;
+        }
+        let schedule = self.schedule(Some(expr), timezone)?;
+        if physical.is_some() {
+            self.problems.at(
+                expr.referenced,
+                "drills of physical backups (a WAL segment or binlog missing, the recovery target moved back) are not made yet; remove `drill:` from this job",
+            );
+            return None;
+        }
+        let max_mutants = match &raw.max_mutants {
+            Some(m) if !(1..=MAX_MUTANTS).contains(&m.value) => {
+                self.problems.at(
+                    m.referenced,
+                    format!(
+                        "drill.max_mutants must be between 1 and {MAX_MUTANTS}, not {}",
+                        m.value
+                    ),
+                );
+                return None;
+            }
+            Some(m) => Some(m.value as usize),
+            None => None,
+        };
+        Some(DrillSchedule {
+            schedule,
+            max_mutants,
         })
     }
 

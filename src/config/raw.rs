@@ -253,6 +253,11 @@ pub(crate) struct RawJob {
     /// recovered rather than loaded; `source` finds the base backups.
     #[serde(default)]
     pub physical: Option<super::physical::RawPhysical>,
+    /// The assertion-strength drill (`restoredrill drill`) on the daemon's
+    /// own schedule: would this job's checks notice the ways backups break?
+    /// Default: off.
+    #[serde(default)]
+    pub drill: Option<RawDrill>,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
@@ -402,6 +407,20 @@ pub(crate) struct RawReadonlyUser {
     /// Its password; use `${ENV}`.
     #[schemars(with = "String")]
     pub password: Spanned<String>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawDrill {
+    /// 5-field crontab expression (seconds optional), read in the job's
+    /// `timezone`, e.g. `0 4 * * 0` (Sundays at 04:00). Required.
+    #[serde(default)]
+    #[schemars(with = "String")]
+    pub schedule: Option<Spanned<String>>,
+    /// At most this many mutants per drill (1 to 13). Default: all.
+    #[serde(default)]
+    #[schemars(with = "Option<u32>")]
+    pub max_mutants: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]

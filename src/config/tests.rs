@@ -1351,3 +1351,53 @@ fn roles_are_checked_where_the_engine_can_check_them() {
     let e = check(&both).unwrap_err().to_string();
     assert!(e.contains("name the roles in one of the two"), "{e}");
 }
+
+#[test]
+fn a_drill_takes_a_cron_schedule_in_the_jobs_zone_and_a_bounded_size() {
+    let with = |drill: &str| {
+        GOOD.replace(
+            "    database: shop\n",
+            &format!("    database: shop\n    timezone: Europe/Berlin\n    drill: {drill}\n"),
+        )
+    };
+    let c = check(&with("{ schedule: \"0 5 * * 0\", max_mutants: 4 }")).unwrap();
+    let d = c.jobs[0].drill.as_ref().unwrap();
+    assert_eq!(d.max_mutants, Some(4));
+    assert_eq!(d.schedule.expr(), "0 5 * * 0");
+    assert_eq!(d.schedule.timezone(), Some(chrono_tz::Europe::Berlin));
+    assert!(
+        check(GOOD).unwrap().jobs[0].drill.is_none(),
+        "off by default"
+    );
+    // Not part of how a dump is checked: adding a drill verifies nothing again.
+    assert_eq!(
+        c.jobs[0].checks_fingerprint(),
+        check(GOOD).unwrap().jobs[0].checks_fingerprint()
+    );
+    for (drill, says) in [
+        ("{ max_mutants: 4 }", "has `drill:` without `schedule:`"),
+        (
+            "{ schedule: on-arrival }",
+            "a drill runs on a cron schedule",
+        ),
+        ("{ schedule: \"61 * * * *\" }", "minute"),
+        (
+            "{ schedule: \"0 5 * * 0\", max_mutants: 0 }",
+            "between 1 and 13",
+        ),
+        (
+            "{ schedule: \"0 5 * * 0\", max_mutants: 14 }",
+            "between 1 and 13",
+        ),
+        ("{ schedule: \"0 5 * * 0\", every: 1d }", "every"),
+    ] {
+        let e = check(&with(drill)).unwrap_err().to_string();
+        assert!(e.contains(says), "{drill}: {e}");
+    }
+    let physical = PHYSICAL.replace(
+        "    physical:\n",
+        "    drill: { schedule: \"0 5 * * 0\" }\n    physical:\n",
+    );
+    let e = check(&physical).unwrap_err().to_string();
+    assert!(e.contains("drills of physical backups"), "{e}");
+}

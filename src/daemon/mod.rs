@@ -43,7 +43,9 @@ use tokio_util::task::TaskTracker;
 
 use crate::alert::Alerter;
 use crate::config::{self, Config, ConfigErrors, Job};
+use crate::pipeline::drill::{self, DrillError, DrillOptions};
 use crate::pipeline::{self, Context, RunRequest, SetupError};
+use crate::report::drill::score_text;
 use crate::restore::engine_for;
 use crate::schedule::arrival::{DumpSeen, Look};
 use crate::schedule::scheduler::{Clock, JobChanges, Runner, Scheduler, TriggerError, Triggered};
@@ -323,6 +325,46 @@ impl Runner for RunnerHandle {
             shared.serve(&job, kept, report.replaced.clone());
         }
         shared.wake(&job.name);
+    }
+
+    async fn drill(&self, job: Arc<Job>, cancel: CancellationToken) {
+        let options = DrillOptions {
+            max_mutants: job.drill.as_ref().and_then(|d| d.max_mutants),
+        };
+        let started_at = Utc::now();
+        tracing::info!(job = %job.name, "drill started");
+        // Boxed: a drill's future is large (it holds a whole run's).
+        let outcome = Box::pin(drill::drill(&self.0.ctx, &job, &options, &cancel)).await;
+        let why;
+        let recorded = match &outcome {
+            Ok(report) => {
+                tracing::info!(
+                    job = %job.name,
+                    score = %score_text(report.caught, report.made),
+                    "drill ended"
+                );
+                Ok(report)
+            }
+            // Stopped by a reload that removed the job, or by shutdown.
+            Err(DrillError::Interrupted) => {
+                tracing::info!(job = %job.name, "drill stopped");
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(job = %job.name, error = %e, "drill gave no score");
+                why = e.to_string();
+                Err(why.as_str())
+            }
+        };
+        if let Err(e) = self
+            .0
+            .ctx
+            .store
+            .record_drill(&job.name, Trigger::Schedule, started_at, recorded)
+            .await
+        {
+            tracing::error!(job = %job.name, error = %e, "could not record the drill in history");
+        }
     }
 
     async fn skipped(&self, job: Arc<Job>, trigger: Trigger, due: DateTime<Utc>) {

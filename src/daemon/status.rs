@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use super::{Daemon, history};
 use crate::config::Job;
+use crate::report::drill::DrillSummary;
 use crate::schedule::scheduler::Activity;
 use crate::store::{Acknowledgement, FreshnessEvent, RunRow};
 use crate::vocab::{EngineKind, JobState, RunId};
@@ -36,6 +37,12 @@ pub struct JobStatus {
     pub stale: Option<FreshnessEvent>,
     /// Who acknowledged the job's current failure, while that holds.
     pub acknowledged: Option<Acknowledgement>,
+    /// The job's `drill:` schedule, if the daemon drills it.
+    pub drill_schedule: Option<String>,
+    pub next_drill: Option<DateTime<Utc>>,
+    /// The latest drill (the daemon's or `restoredrill drill`'s): its score
+    /// and the mutants the job's checks let pass.
+    pub last_drill: Option<DrillSummary>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -150,6 +157,9 @@ impl Daemon {
             }),
             stale,
             acknowledged: acknowledged(store, &job.name, last_run_verdict).await,
+            drill_schedule: job.drill.as_ref().map(|d| d.schedule.expr().to_string()),
+            next_drill: self.scheduler.next_drill(&job.name),
+            last_drill: store.last_drill(&job.name).await.ok().flatten(),
         }
     }
 }

@@ -122,6 +122,7 @@ async fn render(s: &AppState) -> Result<String, StoreError> {
     metrics.kept.record(&status);
     metrics.runs_now.record(&status);
     metrics.record_acknowledged(&status);
+    metrics.record_drills(&status);
     metrics.record_history(&s.daemon.history());
     Ok(metrics.encode())
 }
@@ -356,6 +357,38 @@ impl Metrics {
         );
     }
 
+    /// Per job with a drill that gave a score: the score (caught / made),
+    /// the mutants its checks let pass, and when the drill ended.
+    fn record_drills(&mut self, status: &[JobStatus]) {
+        let score = Family::<Labels, FloatGauge>::default();
+        let uncaught = Family::<Labels, Gauge<i64>>::default();
+        let at = Family::<Labels, FloatGauge>::default();
+        for job in status {
+            let Some(d) = &job.last_drill else { continue };
+            let l = labels(&[("job_name", &job.name)]);
+            at.get_or_create(&l).set(d.finished_at.timestamp() as f64);
+            if let Some(s) = d.score {
+                score.get_or_create(&l).set(s);
+                uncaught.get_or_create(&l).set(d.uncaught.len() as i64);
+            }
+        }
+        self.registry.register(
+            "restoredrill_job_drill_score",
+            "The share of the latest drill's mutants the job's checks caught, 0 to 1 (restoredrill drill); absent without a scored drill",
+            score,
+        );
+        self.registry.register(
+            "restoredrill_job_drill_uncaught_mutants",
+            "Mutants of the latest drill the job's checks let pass",
+            uncaught,
+        );
+        self.registry.register(
+            "restoredrill_job_drill_timestamp_seconds",
+            "When the job's latest drill ended (with a score or without)",
+            at,
+        );
+    }
+
     /// Whether the history takes writes, and the runs held until it does.
     fn record_history(&mut self, h: &HistoryHealth) {
         let writable = Gauge::<i64>::default();
@@ -573,7 +606,46 @@ mod tests {
             stale: None,
             not_yet_recorded: Vec::new(),
             acknowledged: None,
+            drill_schedule: None,
+            next_drill: None,
+            last_drill: None,
         }
+    }
+
+    #[test]
+    fn a_drill_score_is_told_only_for_jobs_whose_drill_gave_one() {
+        let mut metrics = Metrics::register();
+        let summary = |score: Option<f64>| crate::report::drill::DrillSummary {
+            job: "x".into(),
+            trigger: crate::vocab::Trigger::Schedule,
+            started_at: Utc::now(),
+            finished_at: Utc::now(),
+            caught: score.map(|_| 3),
+            made: score.map(|_| 4),
+            score,
+            error: score
+                .is_none()
+                .then(|| "the newest dump does not pass".into()),
+            uncaught: Vec::new(),
+        };
+        let mut scored = job("scored", Activity::Idle, None);
+        scored.last_drill = Some(summary(Some(0.75)));
+        let mut failed = job("failed", Activity::Idle, None);
+        failed.last_drill = Some(summary(None));
+        metrics.record_drills(&[scored, failed, job("never", Activity::Idle, None)]);
+        let text = classic(&metrics.encode());
+        for needle in [
+            "restoredrill_job_drill_score{job_name=\"scored\"} 0.75\n",
+            "restoredrill_job_drill_uncaught_mutants{job_name=\"scored\"} 0\n",
+            "restoredrill_job_drill_timestamp_seconds{job_name=\"failed\"}",
+        ] {
+            assert!(text.contains(needle), "no `{needle}` in:\n{text}");
+        }
+        assert!(
+            !text.contains("restoredrill_job_drill_score{job_name=\"failed\"}"),
+            "{text}"
+        );
+        assert!(!text.contains("job_name=\"never\""), "{text}");
     }
 
     #[test]

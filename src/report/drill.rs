@@ -6,9 +6,9 @@
 //! history: this report is all that is left of it.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::vocab::{EngineKind, RunId};
+use crate::vocab::{EngineKind, RunId, Trigger};
 
 /// What a drill found.
 #[derive(Debug, Clone, Serialize)]
@@ -33,7 +33,7 @@ pub struct DrillReport {
 }
 
 /// One mutant and what the job's checks said of it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MutantResult {
     /// Its short name, e.g. `cut-50-mid-line`, `table-missing`.
     pub name: String,
@@ -53,7 +53,7 @@ pub struct MutantResult {
 }
 
 /// What the job's checks made of one mutant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MutantOutcome {
     /// The verification failed: the job would have noticed.
@@ -65,7 +65,7 @@ pub enum MutantOutcome {
 }
 
 /// A line to paste into the job's YAML.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Suggestion {
     /// The key of the job it goes under: `assertions` (a list item) or `restore`.
     pub under: String,
@@ -78,6 +78,56 @@ pub struct Suggestion {
 pub struct NotMade {
     pub name: String,
     pub why: String,
+}
+
+/// A job's latest drill as the history keeps it (the job page, the API,
+/// `/metrics`): its score, or why it gave none, and the mutants the job's
+/// checks let pass, each with the assertion that would catch it.
+#[derive(Debug, Clone, Serialize)]
+pub struct DrillSummary {
+    pub job: String,
+    /// `schedule` (the daemon's `drill:`) or `cli` (`restoredrill drill`).
+    pub trigger: Trigger,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    pub caught: Option<usize>,
+    pub made: Option<usize>,
+    /// `caught / made`, from 0 to 1; `null` without a score.
+    pub score: Option<f64>,
+    /// Why the drill gave no score (e.g. the newest dump does not pass).
+    pub error: Option<String>,
+    pub uncaught: Vec<MutantResult>,
+}
+
+impl DrillSummary {
+    /// The summary of a drill that reported `r`.
+    pub fn of(r: &DrillReport, trigger: Trigger) -> Self {
+        Self {
+            job: r.job.clone(),
+            trigger,
+            started_at: r.started_at,
+            finished_at: r.finished_at,
+            caught: Some(r.caught),
+            made: Some(r.made),
+            score: r.score,
+            error: None,
+            uncaught: r
+                .mutants
+                .iter()
+                .filter(|m| m.outcome == MutantOutcome::Passed)
+                .cloned()
+                .collect(),
+        }
+    }
+
+    /// `8/12 (67 %)`, or why there is no score.
+    pub fn score_text(&self) -> String {
+        match (self.caught, self.made, &self.error) {
+            (Some(caught), Some(made), _) => score_text(caught, made),
+            (_, _, Some(e)) => format!("no score: {e}"),
+            _ => "no score".into(),
+        }
+    }
 }
 
 /// The mutation score as people read it: `8/12 (67 %)`.

@@ -6,6 +6,11 @@
 //! it is due while its previous run is queued or going, the new run is
 //! skipped and the [`Runner`] records the skip.
 //!
+//! A job with `drill: { schedule }` also has a drill timer: its drills
+//! (`Runner::drill`) wait in the same queue and take a worker like a run,
+//! never overlap each other, and may go beside the job's runs (a drill
+//! restores in throwaway candidates and records no run).
+//!
 //! What a run does is the [`Runner`]'s business; the scheduler only decides
 //! when. Time comes from a [`Clock`], so tests drive it with tokio's paused
 //! clock instead of sleeping.
@@ -37,6 +42,9 @@ pub trait Runner: Send + Sync + 'static {
         run_id: Option<RunId>,
         cancel: CancellationToken,
     );
+    /// Runs the assertion-strength drill of `job` (its `drill:` schedule
+    /// came due). `cancel` fires when the job is removed or the daemon stops.
+    async fn drill(&self, job: Arc<Job>, cancel: CancellationToken);
     /// `job` was due at `due` while its previous run was still queued or going.
     async fn skipped(&self, job: Arc<Job>, trigger: Trigger, due: DateTime<Utc>);
     /// The newest dump in the source of `job` (an on-arrival job), bounded in time.
@@ -149,6 +157,9 @@ struct Slot {
     /// A run asked for while the job's run was going: queued, under this
     /// id, when that run ends.
     follow_up: Option<RunId>,
+    /// The job's drill is queued or going.
+    drilling: bool,
+    next_drill: Option<DateTime<Utc>>,
 }
 
 /// The run a [`Scheduler::trigger`] is answered with.
@@ -165,6 +176,8 @@ struct Queued {
     /// The id a run asked for was promised (`trigger` answers with it).
     run_id: Option<RunId>,
     cancel: CancellationToken,
+    /// A drill of the job, not a run.
+    drill: bool,
 }
 
 impl Scheduler {
@@ -216,10 +229,12 @@ impl Scheduler {
                         changes.changed.push(job.name.clone());
                     }
                     slot.next = next_after(job, now);
+                    slot.next_drill = next_drill_after(job, now);
                     slot.job.send_replace(Arc::new(job.clone()));
                 }
                 None => {
                     let (tx, rx) = watch::channel(Arc::new(job.clone()));
+                    let drills = tx.subscribe();
                     let cancel = self.inner.cancel.child_token();
                     slots.insert(
                         job.name.clone(),
@@ -230,12 +245,20 @@ impl Scheduler {
                             next: next_after(job, now),
                             run: None,
                             follow_up: None,
+                            drilling: false,
+                            next_drill: next_drill_after(job, now),
                         },
                     );
                     self.inner.tracker.spawn(timer(
                         self.inner.clone(),
                         job.name.clone(),
                         rx,
+                        cancel.clone(),
+                    ));
+                    self.inner.tracker.spawn(drill_timer(
+                        self.inner.clone(),
+                        job.name.clone(),
+                        drills,
                         cancel,
                     ));
                     changes.added.push(job.name.clone());
@@ -299,6 +322,12 @@ impl Scheduler {
         slots.get(name).and_then(|s| s.next)
     }
 
+    /// The next drill of `name` (`None` without `drill:`).
+    pub fn next_drill(&self, name: &str) -> Option<DateTime<Utc>> {
+        let slots = self.inner.jobs.lock().expect("scheduler lock");
+        slots.get(name).and_then(|s| s.next_drill)
+    }
+
     /// Whether every worker is still there to run what becomes due.
     pub fn alive(&self) -> bool {
         !self.inner.cancel.is_cancelled() && self.inner.tracker.len() >= self.inner.workers
@@ -346,9 +375,38 @@ impl Inner {
             trigger,
             run_id,
             cancel: slot.cancel.child_token(),
+            drill: false,
         };
         // The receiver lives as long as the workers; after shutdown nothing runs anyway.
         let _ = self.queue.send(queued);
+    }
+
+    /// Queues a drill of `name`, unless its previous drill is still queued
+    /// or going.
+    fn dispatch_drill(&self, name: &str, due: DateTime<Utc>) {
+        let mut slots = self.jobs.lock().expect("scheduler lock");
+        let Some(slot) = slots.get_mut(name) else {
+            return;
+        };
+        if slot.drilling {
+            tracing::warn!(job = name, due = %due, "the job's drill is due but its previous drill is still going: skipped");
+            return;
+        }
+        slot.drilling = true;
+        let _ = self.queue.send(Queued {
+            name: name.to_string(),
+            trigger: Trigger::Schedule,
+            run_id: None,
+            cancel: slot.cancel.child_token(),
+            drill: true,
+        });
+    }
+
+    /// The drill of `name` ended (or was dropped).
+    fn drill_ended(&self, name: &str) {
+        if let Some(slot) = self.jobs.lock().expect("scheduler lock").get_mut(name) {
+            slot.drilling = false;
+        }
     }
 
     /// One look at an on-arrival job's source: a dump that no run looked at
@@ -406,6 +464,10 @@ fn next_after(job: &Job, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
     job.schedule.as_ref().and_then(|s| s.next_after(t))
 }
 
+fn next_drill_after(job: &Job, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    job.drill.as_ref().and_then(|d| d.schedule.next_after(t))
+}
+
 async fn timer(
     inner: Arc<Inner>,
     name: String,
@@ -455,6 +517,42 @@ async fn timer(
     }
 }
 
+/// Queues a drill of `name` each time its `drill:` schedule comes due.
+async fn drill_timer(
+    inner: Arc<Inner>,
+    name: String,
+    mut job: watch::Receiver<Arc<Job>>,
+    cancel: CancellationToken,
+) {
+    let mut after = inner.clock.now();
+    loop {
+        let current = job.borrow_and_update().clone();
+        let next = next_drill_after(&current, after);
+        if let Some(slot) = inner.jobs.lock().expect("scheduler lock").get_mut(&name) {
+            slot.next_drill = next;
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            changed = job.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                after = inner.clock.now();
+            }
+            _ = async {
+                match next {
+                    Some(t) => inner.clock.sleep_until(t).await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                let due = next.expect("slept until the next drill");
+                after = due.max(inner.clock.now());
+                inner.dispatch_drill(&name, due);
+            }
+        }
+    }
+}
+
 async fn worker(
     inner: Arc<Inner>,
     queue: Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<Queued>>>,
@@ -465,6 +563,18 @@ async fn worker(
             q = async { queue.lock().await.recv().await } => q,
         };
         let Some(q) = next else { return };
+        if q.drill {
+            // The job as configured now; a job whose `drill:` went away drills no more.
+            let job = {
+                let slots = inner.jobs.lock().expect("scheduler lock");
+                slots.get(&q.name).map(|s| s.job.borrow().clone())
+            };
+            if let Some(job) = job.filter(|j| j.drill.is_some() && !q.cancel.is_cancelled()) {
+                inner.runner.drill(job, q.cancel).await;
+            }
+            inner.drill_ended(&q.name);
+            continue;
+        }
         if q.cancel.is_cancelled() {
             inner.set_activity(&q.name, Activity::Idle);
             continue;

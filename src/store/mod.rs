@@ -31,6 +31,7 @@ macro_rules! run_columns {
 }
 
 mod ack;
+mod drill;
 mod history;
 mod retention;
 pub use crate::report::stored::{

@@ -38,6 +38,7 @@ pub async fn job(State(s): State<AppState>, Path(name): Path<String>) -> Respons
         (history_banner(&s.daemon.history()))
         (summary(&s, &name, &status, now))
         (recovery_point(&runs, now))
+        (drill(&status, now))
         (trends(&runs))
         (history(&runs, &held, now))
     };
@@ -95,6 +96,53 @@ fn latest_failure(status: &JobStatus, now: DateTime<Utc>) -> Markup {
             " · " a href={ "/runs/" (run.run_id.as_str()) } { (run.run_id.as_str()) }
             " · " (when(run.started_at, now))
             @if let Some(reason) = &run.reason { div.reason { (reason) } }
+        }
+    }
+}
+
+/// The latest drill: its score, and each mutant the job's checks let pass
+/// with the assertion that would catch it, ready to paste into the YAML.
+fn drill(status: &JobStatus, now: DateTime<Utc>) -> Markup {
+    if status.last_drill.is_none() && status.drill_schedule.is_none() {
+        return html! {};
+    }
+    html! {
+        section #drill {
+            h2 { "Drill" }
+            dl {
+                @if let Some(d) = &status.last_drill {
+                    dt { "Latest score" }
+                    dd {
+                        strong { (d.score_text()) }
+                        span.muted {
+                            " · " (when(d.finished_at, now))
+                            @if d.trigger == crate::vocab::Trigger::Cli { " · restoredrill drill" }
+                        }
+                    }
+                }
+                @if let Some(sch) = &status.drill_schedule {
+                    dt { "Schedule" }
+                    dd {
+                        code { (sch) }
+                        @if let Some(t) = status.next_drill { " · next " (when(t, now)) }
+                    }
+                }
+            }
+            @if let Some(d) = &status.last_drill {
+                @if !d.uncaught.is_empty() {
+                    p { "Mutants the checks let pass, and what would catch each:" }
+                    ul.uncaught {
+                        @for m in &d.uncaught {
+                            li {
+                                strong { (m.name) } " " span.muted { (m.how) }
+                                @if let Some(s) = &m.suggestion {
+                                    div { "under " code { (s.under) } ": " code { (s.yaml) } }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
         }
     }
 }

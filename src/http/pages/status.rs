@@ -92,6 +92,11 @@ async fn status_row(s: &AppState, j: &JobStatus, now: DateTime<Utc>) -> Markup {
                         " by " (a.by) ", " (when(a.at, now))
                     }
                 }
+                @if let Some(d) = &j.last_drill {
+                    div.muted.drill {
+                        a href={ "/jobs/" (j.name) "#drill" } { "drill" } " " (d.score_text())
+                    }
+                }
             }
             td data-label="Last run" { (last_run(j, now)) }
             td data-label="Last good restore" {

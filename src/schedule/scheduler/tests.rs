@@ -103,6 +103,13 @@ impl Runner for Recorder {
             _ = cancel.cancelled() => self.push(&job.name, "cancelled", self.clock.now()),
         }
     }
+    async fn drill(&self, job: Arc<Job>, cancel: CancellationToken) {
+        self.push(&job.name, "drill", self.clock.now());
+        tokio::select! {
+            _ = tokio::time::sleep(self.run_for) => self.push(&job.name, "drill end", self.clock.now()),
+            _ = cancel.cancelled() => self.push(&job.name, "drill cancelled", self.clock.now()),
+        }
+    }
     async fn skipped(&self, job: Arc<Job>, _trigger: Trigger, due: DateTime<Utc>) {
         self.push(&job.name, "skip", due);
     }
@@ -169,6 +176,48 @@ async fn runs_a_job_at_each_time_its_schedule_names() {
         ]
     );
     assert_eq!(s.next_run("a"), Some(at("2026-11-24T12:01:20Z")));
+}
+
+/// A job `a` run at `schedule` and drilled at `drill`.
+fn drilled_job(schedule: &str, drill: &str) -> Vec<Job> {
+    let yaml = format!(
+        "jobs:\n  - name: a\n    engine: postgres\n    schedule: \"{schedule}\"\n    drill: {{ schedule: \"{drill}\", max_mutants: 2 }}\n    source: {{ type: local, path: /dumps }}\n    database: db\n"
+    );
+    crate::config::parse(Path::new("/etc/restoredrill.yaml"), &yaml, &|_| None)
+        .expect("valid test config")
+        .jobs
+}
+
+#[tokio::test(start_paused = true)]
+async fn drills_take_a_worker_in_turn_never_overlap_and_stop_with_their_schedule() {
+    // A run at 12:00:50, drills every 20 s; each takes 25 s; one worker.
+    let (s, rec, _cancel) = start(Duration::from_secs(25), 1);
+    s.set_jobs(&drilled_job("50 0 12 * * *", "*/20 * * * * *"));
+    assert_eq!(s.next_drill("a"), Some(at("2026-11-24T12:00:20Z")));
+    tokio::time::sleep(Duration::from_secs(85)).await;
+    assert_eq!(
+        rec.events(),
+        vec![
+            ev("a", "drill", "12:00:20"),
+            // The drill due at 12:00:40 is skipped: the one before still goes.
+            ev("a", "drill end", "12:00:45"),
+            ev("a", "start", "12:00:50"),
+            ev("a", "end", "12:01:15"),
+            // Due at 12:01:00, it waited for the worker.
+            ev("a", "drill", "12:01:15"),
+        ]
+    );
+    // Without `drill:` the drill going ends and no other comes.
+    s.set_jobs(&jobs(&[("a", "50 0 12 * * *")]));
+    assert_eq!(s.next_drill("a"), None);
+    tokio::time::sleep(Duration::from_secs(120)).await;
+    let drills: Vec<_> = rec
+        .events()
+        .into_iter()
+        .filter(|e| e.1.starts_with("drill"))
+        .collect();
+    assert_eq!(drills.len(), 4, "{drills:?}");
+    assert_eq!(drills[3], ev("a", "drill end", "12:01:40"));
 }
 
 #[tokio::test(start_paused = true)]
