@@ -414,3 +414,97 @@ async fn the_daemon_drills_on_schedule_a_dump_its_job_already_verified() {
         "{left:?}"
     );
 }
+
+/// The example config's PostgreSQL job (config/example.yaml, as shipped)
+/// drilled on the bundled shop fixtures: the score and the mutants it lets
+/// pass are exact, and the same on a second drill.
+#[tokio::test]
+async fn the_example_configs_job_scores_exactly_and_the_same_twice() {
+    let docker = require_docker().await;
+    let app = App::new("drill-example");
+    let day = Duration::from_secs(86400);
+    place(
+        &fixture("postgres/shop.sql"),
+        &app.path("dumps"),
+        "shop-1.sql",
+        fixture_day() - day,
+    );
+    // Named for this test, so that what it leaves is found and removed.
+    let job = app.job_name("shop-postgres");
+    let example = std::fs::read_to_string(repo().join("config/example.yaml")).unwrap();
+    let edited = example
+        .replace(
+            "state_dir: ../.restoredrill-state",
+            &format!("state_dir: {}", app.path("state").display()),
+        )
+        .replace(
+            "path: ../fixtures/postgres",
+            &format!("path: {}", app.path("dumps").display()),
+        )
+        .replace("pattern: \"shop.sql.gz\"", "pattern: \"shop-*.sql\"")
+        .replace("name: shop-postgres", &format!("name: {job}"));
+    assert_ne!(edited, example);
+    assert!(edited.contains(&app.path("dumps").display().to_string()));
+    std::fs::copy(
+        repo().join("config/mask-customers.sql"),
+        app.path("mask-customers.sql"),
+    )
+    .unwrap();
+    std::fs::write(app.path("config.yaml"), edited).unwrap();
+    let run = |args: &[&str]| {
+        let out = app.run(args);
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        (out.status.code().unwrap_or(-1), out.stdout, stderr)
+    };
+    let (code, _, stderr) = run(&["run", "--job", &job]);
+    assert_eq!(code, 0, "{stderr}");
+    place(
+        &fixture("postgres/shop-grown.sql"),
+        &app.path("dumps"),
+        "shop-2.sql",
+        fixture_day(),
+    );
+
+    let drill = || {
+        let (code, stdout, stderr) = run(&["drill", &job, "--json"]);
+        let report: Value = serde_json::from_slice(&stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}); stderr: {stderr}"));
+        valid(&report);
+        assert_eq!(code, 1, "some mutants pass the example job: {stderr}");
+        let outcomes: Vec<(String, String)> = report["mutants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                let by = m["caught_by"].as_str().unwrap_or("-");
+                (
+                    m["name"].as_str().unwrap().to_string(),
+                    format!("{} {by}", m["outcome"].as_str().unwrap()),
+                )
+            })
+            .collect();
+        (report["caught"].clone(), report["made"].clone(), outcomes)
+    };
+    let first = drill();
+    eprintln!("{first:#?}");
+    let passed: Vec<&str> = first
+        .2
+        .iter()
+        .filter(|(_, o)| o.starts_with("passed"))
+        .map(|(n, _)| n.as_str())
+        .collect();
+    assert_eq!(
+        passed,
+        [
+            "timestamps-30-days-back",
+            "column-all-null",
+            "identical-copy"
+        ],
+        "{first:#?}"
+    );
+    assert_eq!((first.0.as_u64(), first.1.as_u64()), (Some(10), Some(13)));
+    let second = drill();
+    assert_eq!(first, second, "the same drill twice");
+    let left = app.containers(&docker).await;
+    assert!(left.iter().all(|(_, role)| role == "kept"), "{left:?}");
+}
