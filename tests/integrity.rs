@@ -112,6 +112,58 @@ async fn a_checksum_file_must_match_and_be_there_and_sizes_must_be_in_bounds() {
     assert!(app.containers(&docker).await.is_empty());
 }
 
+/// A scheduled run skips a dump it verified already (`unchanged`), but not
+/// once its checksum file says another sha256: the plain path fails such a
+/// dump, and so does the skip.
+#[tokio::test]
+async fn a_checksum_file_rewritten_after_a_pass_fails_the_next_scheduled_run() {
+    let docker = require_docker().await;
+    let app = App::new("integrity-resum");
+    let dump = fixture("postgres/shop.sql.gz");
+    let dir = app.path("sum");
+    let placed = place(&dump, &dir, "shop-1.sql.gz", fixture_day());
+    let sidecar = placed.with_extension("gz.sha256");
+    std::fs::write(&sidecar, format!("{}  shop-1.sql.gz\n", sha256_hex(&dump))).unwrap();
+    let yaml = job("sum", &dir, ", checksum: sha256").replace(
+        "    keep: false\n",
+        "    keep: false\n    schedule: \"*/3 * * * * *\"\n",
+    );
+    app.write_daemon_config(0, &yaml);
+    let mut daemon = app.start_daemon().await;
+    let name = app.job_name("sum");
+    daemon
+        .wait_for_runs(&name, "unchanged", 1, std::time::Duration::from_secs(90))
+        .await;
+
+    let other_sha = hex::encode(Sha256::digest(b"another file"));
+    std::fs::write(&sidecar, format!("{other_sha}  shop-1.sql.gz\n")).unwrap();
+    let failed = daemon
+        .until(
+            "a failure of the same dump",
+            std::time::Duration::from_secs(90),
+            || async {
+                daemon
+                    .runs(&name)
+                    .await
+                    .into_iter()
+                    .find(|r| r["verdict"] == "fail")
+            },
+        )
+        .await;
+    let why = reason(&failed);
+    assert!(
+        why.contains(&other_sha) && why.contains("shop-1.sql.gz.sha256"),
+        "names the checksum file and what it says: {why}"
+    );
+    daemon.signal("TERM");
+    assert!(
+        daemon
+            .wait_exit(std::time::Duration::from_secs(30))
+            .is_some()
+    );
+    assert!(app.containers(&docker).await.is_empty());
+}
+
 /// Runs `cmd` (a real tool: age, age-keygen, gpg), failing loudly when it is missing.
 fn tool(cmd: &mut std::process::Command) {
     let name = cmd.get_program().to_string_lossy().to_string();

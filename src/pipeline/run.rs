@@ -255,7 +255,9 @@ impl<'a> Run<'a> {
         }
         let Some(path) = &dump.path else {
             // A remote dump is not downloaded to be hashed: its version tells.
-            let same = dump.version.is_some() && last.version == dump.version;
+            let same = dump.version.is_some()
+                && last.version == dump.version
+                && !self.checksum_file_disagrees(&last.sha256);
             return Ok(same
                 .then(|| same_dump(last.clone(), &last.sha256))
                 .flatten());
@@ -265,6 +267,11 @@ impl<'a> Run<'a> {
             .timed(Phase::Hash, hashing)
             .await?
             .map_err(|e| Stop::error(format!("cannot read the dump {}: {e}", dump.location)))?;
+        // A checksum file rewritten since (or the wrong one now) fails the
+        // dump on the plain path: it is not skipped here either.
+        if self.checksum_file_disagrees(&sha) {
+            return Ok(None);
+        }
         let decided = same_dump(last, &sha);
         if decided.is_some()
             && let Some(d) = self.report.dump.as_mut()
@@ -272,6 +279,14 @@ impl<'a> Run<'a> {
             d.sha256 = Some(sha);
         }
         Ok(decided)
+    }
+
+    /// The dump's checksum file (read by [`Self::find`]) gives another
+    /// sha256 than `sha`.
+    fn checksum_file_disagrees(&self, sha: &str) -> bool {
+        self.expected_sha256
+            .as_ref()
+            .is_some_and(|(expected, _)| !expected.eq_ignore_ascii_case(sha))
     }
 
     /// Tells the dump's compression, format and tool from its head.
