@@ -454,6 +454,15 @@ async fn growth_is_checked_against_the_last_good_run_and_a_failed_run_keeps_the_
     let second_kept = &runs[0]["kept"];
     assert_ne!(second_kept["container"], first_kept["container"]);
     assert_eq!(pg_orders(second_kept).await, 125);
+
+    // The same dump verified again is compared with the good run before
+    // it, as when it was new, not with itself: it passes again.
+    let (code, runs, stderr) = app.run_json(&[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        runs[0]["assertions"][0]["observed"],
+        "125 rows, 5 new since 120"
+    );
     let left = app.containers(&docker).await;
     assert_eq!(left.len(), 1, "only the new kept restore remains: {left:?}");
     assert_eq!(left[0].1, "kept");

@@ -92,9 +92,10 @@ pub(super) struct Checked {
 pub(super) struct CheckInput<'a> {
     /// Compared with this instead of the job's last good baseline (a drill).
     pub baseline: Option<&'a Baseline>,
-    /// Runs that read the dump this says they read do not count as the
-    /// baseline (a drill verifies again a dump the job may have verified).
-    pub not_of: Option<&'a (dyn Fn(&VerifiedDump) -> bool + Sync)>,
+    /// Runs that read the dump being checked (this says which) do not
+    /// count as the baseline: a dump verified again is compared with the
+    /// good run before it, as when it was new.
+    pub not_of: &'a (dyn Fn(&VerifiedDump) -> bool + Sync),
     pub store: &'a Store,
     pub job: &'a Job,
     pub engine: &'a dyn Engine,
@@ -196,10 +197,14 @@ async fn baseline_for(
     input: &CheckInput<'_>,
     tables: &BTreeMap<String, i64>,
 ) -> Result<(Option<Baseline>, Option<String>), Stop> {
-    let stored = match (input.baseline, input.not_of) {
-        (Some(given), _) => Some(given.clone()),
-        (None, Some(read)) => input.store.baseline_before(&input.job.name, read).await?,
-        (None, None) => input.store.baseline(&input.job.name).await?,
+    let stored = match input.baseline {
+        Some(given) => Some(given.clone()),
+        None => {
+            input
+                .store
+                .baseline_before(&input.job.name, input.not_of)
+                .await?
+        }
     };
     let Some(mut base) = stored else {
         return Ok((None, None));

@@ -69,9 +69,9 @@ pub(super) struct Run<'a> {
 pub(super) struct DrillMode {
     /// Compared with this instead of the job's last good baseline.
     pub baseline: Option<Baseline>,
-    /// Otherwise, runs that read this dump (by default the one verified)
-    /// do not count as the baseline: a mutant is judged as its dump would
-    /// have been when it was new.
+    /// Runs that read this dump (by default the one verified) do not count
+    /// as the baseline: a mutant is judged as its dump would have been
+    /// when it was new.
     pub baseline_before: Option<Dump>,
     /// The dump taken as the last verified one, instead of the history's.
     pub previous: Option<VerifiedDump>,
@@ -846,18 +846,19 @@ impl<'a> Run<'a> {
             .map(|d| d.databases.clone())
             .unwrap_or_default();
         let drilled_baseline = self.drill.as_ref().and_then(|d| d.baseline.clone());
-        // A drill compares with the good run before the dump it drills,
-        // as the job did when that dump was new, not with the dump itself.
-        let drilled = self
+        // The dump is compared with the good run before it, as when it was
+        // new, not with a run that read it: the same dump verified again
+        // (`trigger`, `run`, a drill) has the verdict it had, as `unchanged`
+        // says. A drill's mutants count as the dump they were made of.
+        let this = self
             .drill
             .as_ref()
-            .map(|d| d.baseline_before.clone().unwrap_or_else(|| dump.clone()));
-        let read = |v: &VerifiedDump| drilled.as_ref().is_some_and(|d| same_place(v, d));
+            .and_then(|d| d.baseline_before.clone())
+            .unwrap_or_else(|| dump.clone());
+        let read = |v: &VerifiedDump| same_place(v, &this);
         let input = CheckInput {
             baseline: drilled_baseline.as_ref(),
-            not_of: drilled
-                .is_some()
-                .then_some(&read as &(dyn Fn(&VerifiedDump) -> bool + Sync)),
+            not_of: &read,
             store: &self.ctx.store,
             job: self.job,
             engine: self.engine,

@@ -227,29 +227,14 @@ impl Store {
     /// passed or was accepted (`restoredrill accept`). `growth` and the
     /// comparison of every table and schema object use it.
     pub async fn baseline(&self, job: &str) -> Result<Option<Baseline>, StoreError> {
-        let Some(row) = sqlx::query(
-            "SELECT id, verdict FROM runs WHERE job = ? \
-             AND (verdict = ? OR id IN (SELECT run_id FROM baseline_accepts)) \
-             ORDER BY started_at DESC LIMIT 1",
-        )
-        .bind(job)
-        .bind(Verdict::Pass)
-        .fetch_optional(&self.pool)
-        .await?
-        else {
-            return Ok(None);
-        };
-        let run_id: RunId = row.try_get("id")?;
-        let verdict: RunState = row.try_get("verdict")?;
-        self.baseline_of(run_id, !verdict.is(Verdict::Pass))
-            .await
-            .map(Some)
+        self.baseline_before(job, |_| false).await
     }
 
     /// The job's baseline not counting the runs that read the dump being
-    /// verified (`read` says which): what a dump the job already verified
-    /// is compared with when it is verified again as if new (a drill), so
-    /// that `growth` looks at the backup before it, not at itself.
+    /// verified (`read` says which): a dump the job already verified is
+    /// compared, when it is verified again (`trigger`, `run`, a drill), with
+    /// what it was compared with when it was new, so that `growth` looks at
+    /// the backup before it, not at itself.
     pub async fn baseline_before(
         &self,
         job: &str,
@@ -267,7 +252,8 @@ impl Store {
         .bind(Verdict::Pass)
         .fetch_all(&self.pool)
         .await?;
-        match runs.into_iter().find(|r| !read(r)) {
+        // A run someone accepted is the baseline they chose, whatever it read.
+        match runs.into_iter().find(|r| r.accepted || !read(r)) {
             Some(r) => {
                 let accepted = r.verdict != Verdict::Pass;
                 self.baseline_of(r.run_id, accepted).await.map(Some)

@@ -129,6 +129,14 @@ async fn the_baseline_before_a_dump_skips_every_run_that_read_it() {
             .is_none(),
         "every good run read it: no baseline, as for the first run"
     );
+    // An accepted run is the baseline someone chose, even of the same dump.
+    store.accept("r2").await.unwrap();
+    let b = store
+        .baseline_before("shop", newest)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(b.run_id, "r2");
 }
 
 #[tokio::test]
