@@ -13,6 +13,7 @@ CREATE TABLE drills (
     caught      INTEGER,
     made        INTEGER,
     error       TEXT,            -- why no score was reported
+    no_good_dump INTEGER NOT NULL DEFAULT 0, -- the error: the newest dump did not pass
     uncaught    TEXT NOT NULL DEFAULT '[]',
     report      TEXT
 );

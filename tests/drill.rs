@@ -508,3 +508,51 @@ async fn the_example_configs_job_scores_exactly_and_the_same_twice() {
     let left = app.containers(&docker).await;
     assert!(left.iter().all(|(_, role)| role == "kept"), "{left:?}");
 }
+
+/// `restoredrill drill` while the daemon holds the state dir: the daemon
+/// drills the job in its queue and the command prints the report when the
+/// drill ends, with the exit code it would have had alone.
+#[tokio::test]
+async fn a_drill_beside_the_daemon_is_drilled_by_the_daemon() {
+    let docker = require_docker().await;
+    let app = App::new("drill-beside");
+    place(
+        &fixture("postgres/shop.sql"),
+        &app.path("dumps"),
+        "shop-1.sql",
+        fixture_day(),
+    );
+    let jobs = format!(
+        "  - name: JOB(b)\n    engine: postgres\n    image: {PG_IMAGE}\n    source: {{ type: local, settle: 0s, path: {} }}\n    database: shop\n    keep: false\n    assertions:\n      - tables_exist: [customers, orders]\n",
+        app.path("dumps").display()
+    );
+    app.write_daemon_config(0, &jobs);
+    let mut daemon = app.start_daemon().await;
+    let job = app.job_name("b");
+    daemon.run_and_wait(&job, "pass", 1).await;
+
+    let (code, report, stderr) = drill_json(&app, &job, &["--max-mutants", "2"]);
+    valid(&report);
+    assert!(
+        stderr.contains("the daemon holds the state dir"),
+        "{stderr}"
+    );
+    assert_eq!(report["mutants"].as_array().unwrap().len(), 2, "{report:#}");
+    assert_eq!(
+        code,
+        if report["caught"] == report["made"] {
+            0
+        } else {
+            1
+        },
+        "{stderr}"
+    );
+    let last = daemon.job(&job).await["last_drill"].clone();
+    assert_eq!(last["trigger"], "manual", "{last:#}");
+    assert_eq!(last["made"], report["made"]);
+    let (status, _) = daemon.post(&format!("/api/jobs/{job}/drill")).await;
+    assert_eq!(status, 202, "a drill can be asked for again once one ended");
+    daemon.signal("TERM");
+    assert!(daemon.wait_exit(Duration::from_secs(40)).is_some());
+    assert!(app.containers(&docker).await.is_empty());
+}

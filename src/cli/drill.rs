@@ -2,7 +2,10 @@
 //! the drill (`pipeline::drill`) of one job in the foreground and prints
 //! its report, for people or as JSON (`docs/drill-report.schema.json`).
 //! A drill records no run (only its score, for the job page and
-//! `/metrics`), sends no alert and leaves the kept restore alone; Ctrl-C stops it and removes its containers.
+//! `/metrics`), sends no alert and leaves the kept restore alone; Ctrl-C
+//! stops it and removes its containers. While a daemon holds the state
+//! dir, the daemon drills the job (`POST /api/jobs/JOB/drill`) and the
+//! report is printed when its drill ends.
 //!
 //! Exit codes: 0 every mutant was caught; 1 some mutant passed; 2 the
 //! command line or config is wrong (or the job is a physical one); 3 the
@@ -11,13 +14,23 @@
 //! good to mutate.
 
 use std::path::Path;
+use std::time::Duration;
+
+use chrono::DateTime;
+use tokio_util::sync::CancellationToken;
 
 use super::run::cancel_on_signal;
 use super::{CliError, Outcome, load};
-use crate::pipeline::Context;
+use crate::config::Config;
+use crate::http::client::{Client, ClientError};
 use crate::pipeline::drill::{self, DrillError, DrillOptions};
-use crate::report::drill::{DrillReport, MutantOutcome, render};
+use crate::pipeline::{Context, SetupError};
+use crate::report::drill::{DrillReport, MutantOutcome, NoScore, render};
+use crate::store::StoreError;
 use crate::vocab::Trigger;
+
+/// How often the daemon is asked whether the drill has ended.
+const POLL: Duration = Duration::from_secs(2);
 
 /// Exit code: the newest dump does not pass; a drill needs a good backup.
 pub const EXIT_NO_GOOD_DUMP: u8 = 4;
@@ -38,41 +51,116 @@ pub async fn drill(path: &Path, args: &DrillArgs) -> Result<Outcome, CliError> {
             known: config.jobs.iter().map(|j| j.name.clone()).collect(),
         });
     };
+    if job.physical.is_some() {
+        return Err(CliError::Drill(DrillError::Physical(job.name.clone())));
+    }
     let cancel = cancel_on_signal();
-    let ctx = Context::open(&config, false, cancel.clone())
-        .await
-        .map_err(CliError::Setup)?;
+    let ctx = match Context::open(&config, false, cancel.clone()).await {
+        Ok(ctx) => ctx,
+        Err(e @ SetupError::Store(StoreError::Locked(_))) => {
+            return match through_daemon(&config, &job.name, args, &cancel).await? {
+                Some(outcome) => Ok(outcome),
+                None => Err(CliError::Setup(e)),
+            };
+        }
+        Err(e) => return Err(CliError::Setup(e)),
+    };
     let options = DrillOptions {
         max_mutants: args.max_mutants,
     };
     let started_at = chrono::Utc::now();
     let drilled = drill::drill(&ctx, job, &options, &cancel).await;
     // Kept for the job page and `/metrics`; an interrupted drill says nothing.
-    let recorded = match &drilled {
-        Ok(report) => Some(Ok(report)),
-        Err(DrillError::Interrupted | DrillError::Physical(_)) => None,
-        Err(e) => Some(Err(e.to_string())),
+    let why = drilled.as_ref().err().map(ToString::to_string);
+    let recorded = match (&drilled, &why) {
+        (Ok(report), _) => Some(Ok(report)),
+        (Err(DrillError::Interrupted | DrillError::Physical(_)), _) => None,
+        (Err(e), Some(why)) => Some(Err(NoScore {
+            why,
+            no_good_dump: matches!(e, DrillError::NoGoodDump { .. }),
+        })),
+        (Err(_), None) => None,
     };
-    if let Some(recorded) = recorded {
-        let recorded = recorded.as_ref().map(|r| *r).map_err(String::as_str);
-        if let Err(e) = ctx
+    if let Some(recorded) = recorded
+        && let Err(e) = ctx
             .store
             .record_drill(&job.name, Trigger::Cli, started_at, recorded)
             .await
-        {
-            eprintln!("warning: could not record the drill in history: {e}");
-        }
+    {
+        eprintln!("warning: could not record the drill in history: {e}");
     }
     let report = drilled.map_err(CliError::Drill)?;
-    if args.json {
+    Ok(print(&report, args.json))
+}
+
+/// Prints `report` for people or as JSON; the exit it calls for.
+fn print(report: &DrillReport, json: bool) -> Outcome {
+    if json {
         println!(
             "{}",
-            serde_json::to_string_pretty(&report).expect("a drill report is plain JSON")
+            serde_json::to_string_pretty(report).expect("a drill report is plain JSON")
         );
     } else {
-        print!("{}", render(&report));
+        print!("{}", render(report));
     }
-    Ok(outcome(&report))
+    outcome(report)
+}
+
+/// `drill` while a daemon holds the state dir: the daemon drills the job
+/// (in its queue, like a run) and its report is printed when it ends.
+/// `None` when no daemon answers: whatever holds the state dir is not one.
+async fn through_daemon(
+    config: &Config,
+    job: &str,
+    args: &DrillArgs,
+    cancel: &CancellationToken,
+) -> Result<Option<Outcome>, CliError> {
+    let Ok(client) = Client::of(config) else {
+        return Ok(None);
+    };
+    if client.job(job).await.is_err() {
+        return Ok(None);
+    }
+    let answer = client.drill(job, args.max_mutants).await?;
+    let Some(requested) = answer["requested_at"]
+        .as_str()
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+    else {
+        return Err(ClientError::Unexpected(format!("no requested_at in {answer}")).into());
+    };
+    eprintln!(
+        "the daemon holds the state dir: it drills job `{job}` in its queue; waiting for the drill to end"
+    );
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => {
+                eprintln!("stopped waiting; the drill goes on in the daemon (the job's page shows its score)");
+                return Ok(Some(Outcome::CheckerFailed));
+            }
+            _ = tokio::time::sleep(POLL) => {}
+        }
+        let Some(drill) = client.last_drill(job).await? else {
+            continue;
+        };
+        let started = drill["started_at"]
+            .as_str()
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok());
+        if started.is_none_or(|t| t < requested) {
+            continue;
+        }
+        if drill["report"].is_object() {
+            let report: DrillReport = serde_json::from_value(drill["report"].clone())
+                .map_err(|e| ClientError::Unexpected(format!("a drill report: {e}")))?;
+            return Ok(Some(print(&report, args.json)));
+        }
+        return Err(CliError::Drill(DrillError::InDaemon {
+            why: drill["error"]
+                .as_str()
+                .unwrap_or("no reason given")
+                .to_string(),
+            no_good_dump: drill["no_good_dump"] == true,
+        }));
+    }
 }
 
 /// A mutant that passed is the news; one that could not be judged is the checker's.
@@ -91,7 +179,12 @@ fn outcome(report: &DrillReport) -> Outcome {
 pub(super) fn exit_code(e: &DrillError) -> u8 {
     match e {
         DrillError::Physical(_) => super::EXIT_CONFIG,
-        DrillError::NoGoodDump { .. } => EXIT_NO_GOOD_DUMP,
-        DrillError::Checker(_) | DrillError::Interrupted => super::EXIT_CHECKER,
+        DrillError::NoGoodDump { .. }
+        | DrillError::InDaemon {
+            no_good_dump: true, ..
+        } => EXIT_NO_GOOD_DUMP,
+        DrillError::Checker(_) | DrillError::Interrupted | DrillError::InDaemon { .. } => {
+            super::EXIT_CHECKER
+        }
     }
 }

@@ -45,7 +45,7 @@ use crate::alert::Alerter;
 use crate::config::{self, Config, ConfigErrors, Job};
 use crate::pipeline::drill::{self, DrillError, DrillOptions};
 use crate::pipeline::{self, Context, RunRequest, SetupError};
-use crate::report::drill::score_text;
+use crate::report::drill::{NoScore, score_text};
 use crate::restore::engine_for;
 use crate::schedule::arrival::{DumpSeen, Look};
 use crate::schedule::scheduler::{Clock, JobChanges, Runner, Scheduler, TriggerError, Triggered};
@@ -203,6 +203,14 @@ impl Daemon {
         Ok(t)
     }
 
+    /// Queues a drill of `job` now (`restoredrill drill` beside the
+    /// daemon); its report is kept in the history when it ends.
+    pub fn drill_now(&self, job: &str, max_mutants: Option<usize>) -> Result<(), TriggerError> {
+        self.scheduler.drill_now(job, max_mutants)?;
+        tracing::info!(job, "drill requested");
+        Ok(())
+    }
+
     /// Re-reads the config file. An invalid one is rejected and the running
     /// config stays; otherwise added jobs start, removed jobs stop (their
     /// kept restores are removed), changed jobs' watches (freshness, keeper)
@@ -327,9 +335,15 @@ impl Runner for RunnerHandle {
         shared.wake(&job.name);
     }
 
-    async fn drill(&self, job: Arc<Job>, cancel: CancellationToken) {
+    async fn drill(
+        &self,
+        job: Arc<Job>,
+        trigger: Trigger,
+        max_mutants: Option<usize>,
+        cancel: CancellationToken,
+    ) {
         let options = DrillOptions {
-            max_mutants: job.drill.as_ref().and_then(|d| d.max_mutants),
+            max_mutants: max_mutants.or_else(|| job.drill.as_ref().and_then(|d| d.max_mutants)),
         };
         let started_at = Utc::now();
         tracing::info!(job = %job.name, "drill started");
@@ -353,14 +367,17 @@ impl Runner for RunnerHandle {
             Err(e) => {
                 tracing::warn!(job = %job.name, error = %e, "drill gave no score");
                 why = e.to_string();
-                Err(why.as_str())
+                Err(NoScore {
+                    why: &why,
+                    no_good_dump: matches!(e, DrillError::NoGoodDump { .. }),
+                })
             }
         };
         if let Err(e) = self
             .0
             .ctx
             .store
-            .record_drill(&job.name, Trigger::Schedule, started_at, recorded)
+            .record_drill(&job.name, trigger, started_at, recorded)
             .await
         {
             tracing::error!(job = %job.name, error = %e, "could not record the drill in history");

@@ -100,7 +100,74 @@ pub async fn run(State(s): State<AppState>, Path(name): Path<String>) -> Respons
         )
             .into_response(),
         Err(e @ TriggerError::UnknownJob(_)) => error(StatusCode::NOT_FOUND, e.to_string()),
-        Err(e @ TriggerError::Busy(_)) => error(StatusCode::CONFLICT, e.to_string()),
+        Err(e @ (TriggerError::Busy(_) | TriggerError::DrillBusy(_))) => {
+            error(StatusCode::CONFLICT, e.to_string())
+        }
+    }
+}
+
+/// The body of a drill asked for; empty for all mutants.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DrillBody {
+    pub max_mutants: Option<usize>,
+}
+
+/// POST: queues a drill of the job (202); 404 for no such job; 409 while
+/// its drill is queued or going; 422 for a physical job or a bad size.
+pub async fn drill(
+    State(s): State<AppState>,
+    Path(name): Path<String>,
+    body: Option<Json<DrillBody>>,
+) -> Response {
+    let body = body.map(|Json(b)| b).unwrap_or_default();
+    if let Some(m) = body.max_mutants
+        && !(1..=crate::config::MAX_MUTANTS as usize).contains(&m)
+    {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!(
+                "max_mutants must be between 1 and {}, not {m}",
+                crate::config::MAX_MUTANTS
+            ),
+        );
+    }
+    if s.daemon
+        .jobs()
+        .iter()
+        .any(|j| j.name == name && j.physical.is_some())
+    {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("job `{name}` verifies physical backups, which are not drilled yet"),
+        );
+    }
+    let requested_at = chrono::Utc::now();
+    match s.daemon.drill_now(&name, body.max_mutants) {
+        Ok(()) => (
+            StatusCode::ACCEPTED,
+            Json(json!({ "job": name, "queued": true, "requested_at": requested_at })),
+        )
+            .into_response(),
+        Err(e @ TriggerError::UnknownJob(_)) => error(StatusCode::NOT_FOUND, e.to_string()),
+        Err(e) => error(StatusCode::CONFLICT, e.to_string()),
+    }
+}
+
+/// The job's latest drill with its whole report (`report` is `null` for a
+/// drill that gave no score); 404 before its first drill.
+pub async fn last_drill(State(s): State<AppState>, Path(name): Path<String>) -> Response {
+    match s.daemon.store().last_drill_report(&name).await {
+        Ok(Some((summary, report))) => {
+            let mut body = serde_json::to_value(&summary).unwrap_or_default();
+            body["report"] = report.unwrap_or(serde_json::Value::Null);
+            Json(body).into_response()
+        }
+        Ok(None) => error(
+            StatusCode::NOT_FOUND,
+            format!("job `{name}` has had no drill"),
+        ),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
 }
 

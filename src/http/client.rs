@@ -108,9 +108,37 @@ impl Client {
         }
     }
 
+    /// Queues a drill of `job` (at most `max_mutants`); the daemon's answer.
+    pub async fn drill(&self, job: &str, max_mutants: Option<usize>) -> Result<Value, ClientError> {
+        let body = serde_json::json!({ "max_mutants": max_mutants });
+        self.send_with(Method::POST, &routes::api_job_drill(job), Some(body))
+            .await
+    }
+
+    /// The latest drill of `job` and its report; `None` before its first.
+    pub async fn last_drill(&self, job: &str) -> Result<Option<Value>, ClientError> {
+        match self.send(Method::GET, &routes::api_job_drill(job)).await {
+            Ok(drill) => Ok(Some(drill)),
+            Err(ClientError::Refused { status, .. }) if status == StatusCode::NOT_FOUND => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     async fn send(&self, method: Method, path: &str) -> Result<Value, ClientError> {
+        self.send_with(method, path, None).await
+    }
+
+    async fn send_with(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, ClientError> {
         let url = format!("{}{path}", self.base);
         let mut request = self.http.request(method, &url);
+        if let Some(body) = &body {
+            request = request.json(body);
+        }
         if let Some(token) = &self.token {
             request = request.bearer_auth(token.expose());
         }

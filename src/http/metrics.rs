@@ -626,6 +626,7 @@ mod tests {
             error: score
                 .is_none()
                 .then(|| "the newest dump does not pass".into()),
+            no_good_dump: score.is_none(),
             uncaught: Vec::new(),
         };
         let mut scored = job("scored", Activity::Idle, None);

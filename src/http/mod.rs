@@ -86,6 +86,7 @@ pub fn router(state: AppState) -> Router {
         .route(routes::API_JOB, get(api::job))
         .route(routes::API_JOB_RUNS, get(api::job_runs))
         .route(routes::API_JOB_RUN, post(api::run))
+        .route(routes::API_JOB_DRILL, post(api::drill).get(api::last_drill))
         .route(routes::API_RUN, get(api::run_detail))
         .route(routes::API_RUN_REPORT, get(api::report))
         .route(routes::API_RUN_ACK, post(api::acknowledge))

@@ -23,6 +23,9 @@ pub const API_JOB: &str = "/api/jobs/{name}";
 pub const API_JOB_RUNS: &str = "/api/jobs/{name}/runs";
 /// POST: queues a run of the job now.
 pub const API_JOB_RUN: &str = "/api/jobs/{name}/run";
+/// POST `{"max_mutants": N}` (optional): queues a drill of the job now;
+/// GET: the job's latest drill and its report.
+pub const API_JOB_DRILL: &str = "/api/jobs/{name}/drill";
 /// Everything recorded about a run.
 pub const API_RUN: &str = "/api/runs/{id}";
 /// A run's evidence report as JSON.
@@ -51,6 +54,11 @@ pub fn api_run(id: &str) -> String {
 /// The path that queues a run of `job`.
 pub fn api_job_run(job: &str) -> String {
     API_JOB_RUN.replace("{name}", job)
+}
+
+/// The path of `job`'s drills.
+pub fn api_job_drill(job: &str) -> String {
+    API_JOB_DRILL.replace("{name}", job)
 }
 
 #[cfg(test)]

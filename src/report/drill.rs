@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::vocab::{EngineKind, RunId, Trigger};
 
 /// What a drill found.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DrillReport {
     pub job: String,
     pub engine: EngineKind,
@@ -74,7 +74,7 @@ pub struct Suggestion {
 }
 
 /// A mutant the drill could not make, and why.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NotMade {
     pub name: String,
     pub why: String,
@@ -96,7 +96,17 @@ pub struct DrillSummary {
     pub score: Option<f64>,
     /// Why the drill gave no score (e.g. the newest dump does not pass).
     pub error: Option<String>,
+    /// The error is that the newest dump does not pass: nothing good to mutate.
+    pub no_good_dump: bool,
     pub uncaught: Vec<MutantResult>,
+}
+
+/// Why a drill gave no score, as the history keeps it.
+#[derive(Debug, Clone, Copy)]
+pub struct NoScore<'a> {
+    pub why: &'a str,
+    /// The newest dump does not pass (else the checker's trouble).
+    pub no_good_dump: bool,
 }
 
 impl DrillSummary {
@@ -111,6 +121,7 @@ impl DrillSummary {
             made: Some(r.made),
             score: r.score,
             error: None,
+            no_good_dump: false,
             uncaught: r
                 .mutants
                 .iter()

@@ -42,9 +42,17 @@ pub trait Runner: Send + Sync + 'static {
         run_id: Option<RunId>,
         cancel: CancellationToken,
     );
-    /// Runs the assertion-strength drill of `job` (its `drill:` schedule
-    /// came due). `cancel` fires when the job is removed or the daemon stops.
-    async fn drill(&self, job: Arc<Job>, cancel: CancellationToken);
+    /// Runs the assertion-strength drill of `job`: its `drill:` schedule
+    /// came due (`Trigger::Schedule`) or someone asked (`Trigger::Manual`,
+    /// with at most `max_mutants`). `cancel` fires when the job is removed
+    /// or the daemon stops.
+    async fn drill(
+        &self,
+        job: Arc<Job>,
+        trigger: Trigger,
+        max_mutants: Option<usize>,
+        cancel: CancellationToken,
+    );
     /// `job` was due at `due` while its previous run was still queued or going.
     async fn skipped(&self, job: Arc<Job>, trigger: Trigger, due: DateTime<Utc>);
     /// The newest dump in the source of `job` (an on-arrival job), bounded in time.
@@ -112,6 +120,8 @@ pub enum TriggerError {
     UnknownJob(String),
     #[error("job `{0}` is already queued or running")]
     Busy(String),
+    #[error("a drill of job `{0}` is already queued or going")]
+    DrillBusy(String),
 }
 
 /// Where a job is now.
@@ -178,6 +188,8 @@ struct Queued {
     cancel: CancellationToken,
     /// A drill of the job, not a run.
     drill: bool,
+    /// A drill asked for with at most this many mutants.
+    max_mutants: Option<usize>,
 }
 
 impl Scheduler {
@@ -328,6 +340,12 @@ impl Scheduler {
         slots.get(name).and_then(|s| s.next_drill)
     }
 
+    /// Queues a drill of `name` now (`restoredrill drill` beside the
+    /// daemon), unless its drill is already queued or going.
+    pub fn drill_now(&self, name: &str, max_mutants: Option<usize>) -> Result<(), TriggerError> {
+        self.inner.queue_drill(name, Trigger::Manual, max_mutants)
+    }
+
     /// Whether every worker is still there to run what becomes due.
     pub fn alive(&self) -> bool {
         !self.inner.cancel.is_cancelled() && self.inner.tracker.len() >= self.inner.workers
@@ -376,6 +394,7 @@ impl Inner {
             run_id,
             cancel: slot.cancel.child_token(),
             drill: false,
+            max_mutants: None,
         };
         // The receiver lives as long as the workers; after shutdown nothing runs anyway.
         let _ = self.queue.send(queued);
@@ -383,23 +402,29 @@ impl Inner {
 
     /// Queues a drill of `name`, unless its previous drill is still queued
     /// or going.
-    fn dispatch_drill(&self, name: &str, due: DateTime<Utc>) {
+    fn queue_drill(
+        &self,
+        name: &str,
+        trigger: Trigger,
+        max_mutants: Option<usize>,
+    ) -> Result<(), TriggerError> {
         let mut slots = self.jobs.lock().expect("scheduler lock");
-        let Some(slot) = slots.get_mut(name) else {
-            return;
-        };
+        let slot = slots
+            .get_mut(name)
+            .ok_or_else(|| TriggerError::UnknownJob(name.to_string()))?;
         if slot.drilling {
-            tracing::warn!(job = name, due = %due, "the job's drill is due but its previous drill is still going: skipped");
-            return;
+            return Err(TriggerError::DrillBusy(name.to_string()));
         }
         slot.drilling = true;
         let _ = self.queue.send(Queued {
             name: name.to_string(),
-            trigger: Trigger::Schedule,
+            trigger,
             run_id: None,
             cancel: slot.cancel.child_token(),
             drill: true,
+            max_mutants,
         });
+        Ok(())
     }
 
     /// The drill of `name` ended (or was dropped).
@@ -547,7 +572,9 @@ async fn drill_timer(
             } => {
                 let due = next.expect("slept until the next drill");
                 after = due.max(inner.clock.now());
-                inner.dispatch_drill(&name, due);
+                if inner.queue_drill(&name, Trigger::Schedule, None).is_err() {
+                    tracing::warn!(job = %name, due = %due, "the job's drill is due but its previous drill is still going: skipped");
+                }
             }
         }
     }
@@ -564,13 +591,18 @@ async fn worker(
         };
         let Some(q) = next else { return };
         if q.drill {
-            // The job as configured now; a job whose `drill:` went away drills no more.
+            // The job as configured now; a job whose `drill:` went away
+            // drills no more on its schedule.
             let job = {
                 let slots = inner.jobs.lock().expect("scheduler lock");
                 slots.get(&q.name).map(|s| s.job.borrow().clone())
             };
-            if let Some(job) = job.filter(|j| j.drill.is_some() && !q.cancel.is_cancelled()) {
-                inner.runner.drill(job, q.cancel).await;
+            let wanted = |j: &Arc<Job>| q.trigger == Trigger::Manual || j.drill.is_some();
+            if let Some(job) = job.filter(|j| wanted(j) && !q.cancel.is_cancelled()) {
+                inner
+                    .runner
+                    .drill(job, q.trigger, q.max_mutants, q.cancel)
+                    .await;
             }
             inner.drill_ended(&q.name);
             continue;

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use sqlx::Row;
 
 use super::{Store, StoreError};
-use crate::report::drill::{DrillReport, DrillSummary, MutantResult};
+use crate::report::drill::{DrillReport, DrillSummary, MutantResult, NoScore};
 use crate::vocab::Trigger;
 
 /// The drills kept per job; older ones are forgotten as new ones come.
@@ -20,14 +20,14 @@ impl Store {
         job: &str,
         trigger: Trigger,
         started_at: DateTime<Utc>,
-        outcome: Result<&DrillReport, &str>,
+        outcome: Result<&DrillReport, NoScore<'_>>,
     ) -> Result<(), StoreError> {
         let (summary, report) = match outcome {
             Ok(r) => (
                 DrillSummary::of(r, trigger),
                 Some(serde_json::to_string(r).expect("a drill report is plain JSON")),
             ),
-            Err(why) => (
+            Err(no) => (
                 DrillSummary {
                     job: job.to_string(),
                     trigger,
@@ -36,7 +36,8 @@ impl Store {
                     caught: None,
                     made: None,
                     score: None,
-                    error: Some(why.to_string()),
+                    error: Some(no.why.to_string()),
+                    no_good_dump: no.no_good_dump,
                     uncaught: Vec::new(),
                 },
                 None,
@@ -45,8 +46,8 @@ impl Store {
         let uncaught = serde_json::to_string(&summary.uncaught).expect("mutants are plain JSON");
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query(
-            "INSERT INTO drills (job, trigger, started_at, finished_at, caught, made, error, uncaught, report) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO drills (job, trigger, started_at, finished_at, caught, made, error, \
+             no_good_dump, uncaught, report) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(job)
         .bind(trigger)
@@ -55,6 +56,7 @@ impl Store {
         .bind(summary.caught.map(|c| c as i64))
         .bind(summary.made.map(|m| m as i64))
         .bind(&summary.error)
+        .bind(summary.no_good_dump)
         .bind(uncaught)
         .bind(report)
         .execute(&mut *tx)
@@ -75,7 +77,7 @@ impl Store {
     /// The latest drill of `job`, if it had one.
     pub async fn last_drill(&self, job: &str) -> Result<Option<DrillSummary>, StoreError> {
         let row = sqlx::query(
-            "SELECT job, trigger, started_at, finished_at, caught, made, error, uncaught \
+            "SELECT job, trigger, started_at, finished_at, caught, made, error, no_good_dump, uncaught \
              FROM drills WHERE job = ? ORDER BY id DESC LIMIT 1",
         )
         .bind(job)
@@ -84,10 +86,32 @@ impl Store {
         row.map(|r| summary(&r)).transpose()
     }
 
+    /// The latest drill of `job` and its whole report (`None` for a drill
+    /// that gave no score).
+    pub async fn last_drill_report(
+        &self,
+        job: &str,
+    ) -> Result<Option<(DrillSummary, Option<serde_json::Value>)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT job, trigger, started_at, finished_at, caught, made, error, no_good_dump, uncaught, report \
+             FROM drills WHERE job = ? ORDER BY id DESC LIMIT 1",
+        )
+        .bind(job)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(r) = row else { return Ok(None) };
+        let report: Option<String> = r.try_get("report")?;
+        let report = report
+            .map(|t| serde_json::from_str(&t))
+            .transpose()
+            .map_err(|e| StoreError::Db(sqlx::Error::Decode(Box::new(e))))?;
+        Ok(Some((summary(&r)?, report)))
+    }
+
     /// The latest drill of every job that had one.
     pub async fn last_drills(&self) -> Result<Vec<DrillSummary>, StoreError> {
         let rows = sqlx::query(
-            "SELECT job, trigger, started_at, finished_at, caught, made, error, uncaught \
+            "SELECT job, trigger, started_at, finished_at, caught, made, error, no_good_dump, uncaught \
              FROM drills WHERE id IN (SELECT max(id) FROM drills GROUP BY job) ORDER BY job",
         )
         .fetch_all(&self.pool)
@@ -119,6 +143,7 @@ fn summary(r: &sqlx::sqlite::SqliteRow) -> Result<DrillSummary, StoreError> {
             _ => None,
         },
         error: r.try_get("error")?,
+        no_good_dump: r.try_get("no_good_dump")?,
         uncaught: serde_json::from_str::<Vec<MutantResult>>(&uncaught)
             .map_err(|e| StoreError::Db(sqlx::Error::Decode(Box::new(e))))?,
     })

@@ -116,7 +116,7 @@ fn drill(status: &JobStatus, now: DateTime<Utc>) -> Markup {
                         strong { (d.score_text()) }
                         span.muted {
                             " · " (when(d.finished_at, now))
-                            @if d.trigger == crate::vocab::Trigger::Cli { " · restoredrill drill" }
+                            @if d.trigger != crate::vocab::Trigger::Schedule { " · restoredrill drill" }
                         }
                     }
                 }

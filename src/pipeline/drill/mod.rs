@@ -65,6 +65,9 @@ pub enum DrillError {
     Checker(String),
     #[error("interrupted: the drill stopped and removed its containers")]
     Interrupted,
+    /// The daemon's drill (asked for beside it) gave no score.
+    #[error("the daemon's drill gave no score: {why}")]
+    InDaemon { why: String, no_good_dump: bool },
 }
 
 /// Every mutant, in the order they are made and verified: the ones made

@@ -103,7 +103,13 @@ impl Runner for Recorder {
             _ = cancel.cancelled() => self.push(&job.name, "cancelled", self.clock.now()),
         }
     }
-    async fn drill(&self, job: Arc<Job>, cancel: CancellationToken) {
+    async fn drill(
+        &self,
+        job: Arc<Job>,
+        _trigger: Trigger,
+        _max_mutants: Option<usize>,
+        cancel: CancellationToken,
+    ) {
         self.push(&job.name, "drill", self.clock.now());
         tokio::select! {
             _ = tokio::time::sleep(self.run_for) => self.push(&job.name, "drill end", self.clock.now()),
@@ -218,6 +224,30 @@ async fn drills_take_a_worker_in_turn_never_overlap_and_stop_with_their_schedule
         .collect();
     assert_eq!(drills.len(), 4, "{drills:?}");
     assert_eq!(drills[3], ev("a", "drill end", "12:01:40"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_drill_asked_for_runs_without_a_drill_schedule_and_never_beside_another() {
+    let (s, rec, _cancel) = start(Duration::from_secs(25), 2);
+    s.set_jobs(&jobs(&[("a", "0 0 0 1 1 *")]));
+    assert_eq!(s.drill_now("a", Some(2)), Ok(()));
+    assert_eq!(
+        s.drill_now("a", None),
+        Err(TriggerError::DrillBusy("a".into()))
+    );
+    assert_eq!(
+        s.drill_now("b", None),
+        Err(TriggerError::UnknownJob("b".into()))
+    );
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    assert_eq!(
+        rec.events(),
+        vec![
+            ev("a", "drill", "12:00:00"),
+            ev("a", "drill end", "12:00:25")
+        ]
+    );
+    assert_eq!(s.drill_now("a", None), Ok(()), "the drill ended");
 }
 
 #[tokio::test(start_paused = true)]
