@@ -94,6 +94,14 @@ impl Clock {
         }
     }
 
+    /// Sleeps until wall time `t`; for ever when there is none.
+    async fn sleep_until_some(&self, t: Option<DateTime<Utc>>) {
+        match t {
+            Some(t) => self.sleep_until(t).await,
+            None => std::future::pending().await,
+        }
+    }
+
     /// Sleeps until wall time `t`.
     async fn sleep_until(&self, t: DateTime<Utc>) {
         match self {
@@ -527,12 +535,7 @@ async fn timer(
                 }
                 next_look = tokio::time::Instant::now() + current.freshness.check_every;
             }
-            _ = async {
-                match next {
-                    Some(t) => inner.clock.sleep_until(t).await,
-                    None => std::future::pending().await,
-                }
-            } => {
+            _ = inner.clock.sleep_until_some(next) => {
                 let due = next.expect("slept until the next run");
                 // Runs missed while the host slept are not made up one by one.
                 after = due.max(inner.clock.now());
@@ -564,12 +567,7 @@ async fn drill_timer(
                 }
                 after = inner.clock.now();
             }
-            _ = async {
-                match next {
-                    Some(t) => inner.clock.sleep_until(t).await,
-                    None => std::future::pending().await,
-                }
-            } => {
+            _ = inner.clock.sleep_until_some(next) => {
                 let due = next.expect("slept until the next drill");
                 after = due.max(inner.clock.now());
                 if inner.queue_drill(&name, Trigger::Schedule, None).is_err() {
