@@ -823,3 +823,30 @@ async fn a_verdict_the_history_cannot_record_is_exit_3_and_says_so() {
     );
     assert!(app.containers(&docker).await.is_empty());
 }
+
+/// A dump file rewritten in place with other bytes under the same name and
+/// modification time is another dump: it is compared with the run that read
+/// the first bytes, not passed over as "the same dump verified again".
+#[tokio::test]
+async fn a_dump_rewritten_in_place_with_the_same_time_is_compared_with_the_run_before() {
+    let docker = require_docker().await;
+    let app = App::new("rewritten");
+    let dir = app.path("dumps");
+    let jobs = format!(
+        "  - name: JOB(shop)\n    engine: postgres\n    image: {PG_IMAGE}\n    source: {{ type: local, settle: 0s, path: {} }}\n    database: shop\n    keep: false\n    assertions:\n      - growth: {{ table: orders, min_new_rows: 1 }}\n",
+        dir.display()
+    );
+    app.write_config(&jobs);
+    let t = fixture_day();
+    place(&fixture("postgres/shop-grown.sql"), &dir, "shop.sql", t);
+    let (code, _, stderr) = app.run_json(&[]);
+    assert_eq!(code, 0, "{stderr}");
+    // The older data (120 orders, not 125), written over it with its time.
+    std::fs::remove_file(dir.join("shop.sql")).unwrap();
+    place(&fixture("postgres/shop.sql"), &dir, "shop.sql", t);
+    let (code, runs, stderr) = app.run_json(&[]);
+    assert_eq!(code, 1, "{stderr}");
+    let why = reason(&runs[0]);
+    assert!(why.contains("growth public.orders"), "{why}");
+    assert!(app.containers(&docker).await.is_empty());
+}

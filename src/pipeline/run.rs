@@ -846,16 +846,28 @@ impl<'a> Run<'a> {
             .map(|d| d.databases.clone())
             .unwrap_or_default();
         let drilled_baseline = self.drill.as_ref().and_then(|d| d.baseline.clone());
-        // The dump is compared with the good run before it, as when it was
-        // new, not with a run that read it: the same dump verified again
-        // (`trigger`, `run`, a drill) has the verdict it had, as `unchanged`
-        // says. A drill's mutants count as the dump they were made of.
-        let this = self
-            .drill
-            .as_ref()
-            .and_then(|d| d.baseline_before.clone())
-            .unwrap_or_else(|| dump.clone());
-        let read = |v: &VerifiedDump| same_place(v, &this);
+        // A dump is compared with the good run before it, as when it was
+        // new, not with a run that read it (same place, time and bytes): the
+        // same dump verified again (`trigger`, `run`, a drill) has the
+        // verdict it had, as `unchanged` says. A drill's mutants count as
+        // the dump they were made of. A physical backup recovered again
+        // reaches another point in time: its baseline stays the last good
+        // recovery.
+        let (this, sha) = match self.drill.as_ref().and_then(|d| d.baseline_before.clone()) {
+            Some(made_of) => (made_of, None),
+            None => (
+                dump.clone(),
+                self.report.dump.as_ref().and_then(|d| d.sha256.clone()),
+            ),
+        };
+        let physical = self.job.physical.is_some();
+        let read = |v: &VerifiedDump| {
+            !physical
+                && same_place(v, &this)
+                && sha
+                    .as_deref()
+                    .is_none_or(|s| v.sha256.eq_ignore_ascii_case(s))
+        };
         let input = CheckInput {
             baseline: drilled_baseline.as_ref(),
             not_of: &read,
