@@ -142,18 +142,29 @@ async fn runs_on_schedule_then_records_an_unchanged_dump_and_runs_when_triggered
     assert!(app.containers(&docker).await.is_empty());
 }
 
-/// A test image under `name`, removed when dropped.
-struct TestImage(String);
+/// A test image under a name of its own; every build of it is removed when
+/// it is dropped (a rebuild leaves the earlier build without a name).
+struct TestImage {
+    name: String,
+    builds: std::cell::RefCell<Vec<String>>,
+}
 
 impl TestImage {
-    /// Builds `name` from the PostgreSQL image with label `build`: each
+    fn new(name: String) -> Self {
+        Self {
+            name,
+            builds: Default::default(),
+        }
+    }
+
+    /// Builds the name from the PostgreSQL image with label `build`: each
     /// build has another image id under the same name.
     fn build(&self, build: &str) {
         use std::io::Write;
         let mut child = std::process::Command::new("docker")
-            .args(["build", "-q", "-t", &self.0, "-"])
+            .args(["build", "-q", "-t", &self.name, "-"])
             .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
             .spawn()
             .expect("docker build");
         let dockerfile = format!("FROM {PG_IMAGE}\nLABEL restoredrill.test.build={build}\n");
@@ -163,15 +174,24 @@ impl TestImage {
             .unwrap()
             .write_all(dockerfile.as_bytes())
             .unwrap();
-        assert!(child.wait().unwrap().success(), "docker build {}", self.0);
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "docker build {}", self.name);
+        let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        assert!(id.starts_with("sha256:"), "docker build -q printed {id:?}");
+        self.builds.borrow_mut().push(id);
     }
 }
 
 impl Drop for TestImage {
     fn drop(&mut self) {
         let _ = std::process::Command::new("docker")
-            .args(["rmi", "-f", &self.0])
+            .args(["rmi", "-f", &self.name])
             .output();
+        for id in self.builds.borrow().iter() {
+            let _ = std::process::Command::new("docker")
+                .args(["rmi", "-f", id])
+                .output();
+        }
     }
 }
 
@@ -182,7 +202,7 @@ impl Drop for TestImage {
 async fn an_image_rebuilt_under_the_same_name_restores_the_unchanged_dump_again() {
     let docker = require_docker().await;
     let app = App::new("rebuilt");
-    let image = TestImage(format!(
+    let image = TestImage::new(format!(
         "restoredrill-test/{}:15",
         app.tag.to_ascii_lowercase()
     ));
@@ -198,7 +218,7 @@ async fn an_image_rebuilt_under_the_same_name_restores_the_unchanged_dump_again(
         "a",
         "    schedule: \"*/3 * * * * *\"\n    keep: false\n",
     )
-    .replace(PG_IMAGE, &image.0);
+    .replace(PG_IMAGE, &image.name);
     app.write_daemon_config(0, &job_yaml);
     let mut daemon = app.start_daemon().await;
     let job = app.job_name("a");
@@ -237,6 +257,15 @@ async fn an_image_rebuilt_under_the_same_name_restores_the_unchanged_dump_again(
     daemon.signal("TERM");
     assert!(daemon.wait_exit(Duration::from_secs(30)).is_some());
     assert!(app.containers(&docker).await.is_empty());
+    let builds = image.builds.borrow().clone();
+    assert_eq!(builds.len(), 2);
+    drop(image);
+    for id in builds {
+        assert!(
+            docker.inspect_image(&id).await.is_err(),
+            "build {id} is left behind"
+        );
+    }
 }
 
 #[tokio::test]
