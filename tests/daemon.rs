@@ -219,6 +219,9 @@ async fn an_image_rebuilt_under_the_same_name_restores_the_unchanged_dump_again(
         "    schedule: \"*/3 * * * * *\"\n    keep: false\n",
     )
     .replace(PG_IMAGE, &image.name);
+    // Its own cache: the ready data directories of images made for this
+    // test go with the test's folder.
+    let job_yaml = format!("{job_yaml}cache_dir: {}\n", app.path("cache").display());
     app.write_daemon_config(0, &job_yaml);
     let mut daemon = app.start_daemon().await;
     let job = app.job_name("a");
