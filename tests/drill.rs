@@ -550,8 +550,41 @@ async fn a_drill_beside_the_daemon_is_drilled_by_the_daemon() {
     let last = daemon.job(&job).await["last_drill"].clone();
     assert_eq!(last["trigger"], "manual", "{last:#}");
     assert_eq!(last["made"], report["made"]);
-    let (status, _) = daemon.post(&format!("/api/jobs/{job}/drill")).await;
-    assert_eq!(status, 202, "a drill can be asked for again once one ended");
+
+    // A drill whose job a reload removes ends, and the command says so
+    // rather than wait for ever.
+    let waiting = std::process::Command::new(env!("CARGO_BIN_EXE_restoredrill"))
+        .args(["drill", &job, "--config"])
+        .arg(app.path("config.yaml"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("restoredrill drill");
+    daemon
+        .until("the second drill", Duration::from_secs(60), || async {
+            (daemon.log().matches("drill started").count() >= 2).then_some(())
+        })
+        .await;
+    let other = jobs.replace("JOB(b)", "JOB(other)");
+    app.write_daemon_config(0, &other);
+    let out = app.run(&["reload"]);
+    assert!(out.status.success(), "{out:?}");
+    let mut waiting = waiting;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while waiting.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            waiting.kill().ok();
+            panic!("restoredrill drill still waits for a drill whose job is gone");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let out = waiting.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("was removed from the daemon's config"),
+        "{stderr}"
+    );
     daemon.signal("TERM");
     assert!(daemon.wait_exit(Duration::from_secs(40)).is_some());
     assert!(app.containers(&docker).await.is_empty());

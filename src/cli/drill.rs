@@ -139,15 +139,25 @@ async fn through_daemon(
             }
             _ = tokio::time::sleep(POLL) => {}
         }
-        let Some(drill) = client.last_drill(job).await? else {
+        let drill = client.last_drill(job).await?;
+        let started = drill
+            .as_ref()
+            .and_then(|d| d["started_at"].as_str())
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok());
+        let Some(drill) = drill.filter(|_| started.is_some_and(|t| t >= requested)) else {
+            // A job removed from the daemon's config takes its drill along.
+            if let Err(ClientError::Refused { status, .. }) = client.job(job).await
+                && status == reqwest::StatusCode::NOT_FOUND
+            {
+                return Err(CliError::Drill(DrillError::InDaemon {
+                    why: format!(
+                        "job `{job}` was removed from the daemon's config before its drill ended"
+                    ),
+                    no_good_dump: false,
+                }));
+            }
             continue;
         };
-        let started = drill["started_at"]
-            .as_str()
-            .and_then(|t| DateTime::parse_from_rfc3339(t).ok());
-        if started.is_none_or(|t| t < requested) {
-            continue;
-        }
         if drill["report"].is_object() {
             let report: DrillReport = serde_json::from_value(drill["report"].clone())
                 .map_err(|e| ClientError::Unexpected(format!("a drill report: {e}")))?;
