@@ -767,3 +767,74 @@ async fn retention_keeps_the_run_whose_acknowledgement_is_in_force() {
     assert_eq!(pruned.runs, 3, "r2, r3 and r4 go");
     assert!(store.acknowledgement("shop").await.unwrap().is_some());
 }
+
+#[tokio::test]
+async fn a_jobs_drills_keep_the_latest_score_and_the_newest_twenty() {
+    use crate::report::drill::{DrillReport, MutantOutcome, MutantResult, NoScore};
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).await.unwrap();
+    assert!(store.last_drill("shop").await.unwrap().is_none());
+    let mutant = |name: &str, outcome| MutantResult {
+        name: name.into(),
+        how: "pg_dump".into(),
+        outcome,
+        caught_by: None,
+        reason: None,
+        suggestion: None,
+    };
+    let report = DrillReport {
+        job: "shop".into(),
+        engine: EngineKind::Postgres,
+        dump: "/dumps/shop.sql".into(),
+        verified_as: "drill-20261208T000000Z-0001".into(),
+        started_at: Utc::now(),
+        finished_at: Utc::now(),
+        mutants: vec![
+            mutant("table-missing", MutantOutcome::Caught),
+            mutant("identical-copy", MutantOutcome::Passed),
+        ],
+        made: 2,
+        caught: 1,
+        score: Some(0.5),
+        not_made: Vec::new(),
+    };
+    for _ in 0..25 {
+        store
+            .record_drill("shop", Trigger::Schedule, Utc::now(), Ok(&report))
+            .await
+            .unwrap();
+    }
+    let no = NoScore {
+        why: "the newest dump does not pass",
+        no_good_dump: true,
+    };
+    store
+        .record_drill("other", Trigger::Cli, Utc::now(), Err(no))
+        .await
+        .unwrap();
+    let last = store.last_drill("shop").await.unwrap().unwrap();
+    assert_eq!(
+        (last.caught, last.made, last.score),
+        (Some(1), Some(2), Some(0.5))
+    );
+    let uncaught: Vec<&str> = last.uncaught.iter().map(|m| m.name.as_str()).collect();
+    assert_eq!(uncaught, ["identical-copy"]);
+    let (_, whole) = store.last_drill_report("shop").await.unwrap().unwrap();
+    assert_eq!(whole.unwrap()["mutants"].as_array().unwrap().len(), 2);
+    let other = store.last_drill("other").await.unwrap().unwrap();
+    assert!(other.no_good_dump && other.score.is_none());
+    assert_eq!(
+        other.score_text(),
+        "no score: the newest dump does not pass"
+    );
+    let all = store.last_drills().await.unwrap();
+    assert_eq!(
+        all.iter().map(|d| d.job.as_str()).collect::<Vec<_>>(),
+        ["other", "shop"]
+    );
+    assert_eq!(
+        count(&store, "SELECT count(*) FROM drills WHERE job = 'shop'").await,
+        20,
+        "the newest twenty are kept"
+    );
+}
